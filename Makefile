@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine:  `make run`  and  `make test`.
+# Both create .venv when missing and (re)install only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ARCH := $(shell uname -m)
+# On x86_64 the development/CI machines hold torch 2.14.1 / torchvision 0.29.1 on disk.
+CONSTRAINTS := $(if $(filter x86_64,$(ARCH)),-c requirements/constraints-x86_64.txt,)
+PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check $(CONSTRAINTS)
+
+.PHONY: run test test-fast bench lint clean qt-syslibs
+
+run: $(VENV)/.installed-run qt-syslibs
+	$(VENV)/bin/workbench $(ARGS)
+
+test: $(VENV)/.installed-test qt-syslibs
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Skip the few real-training tests marked slow.
+test-fast: $(VENV)/.installed-test qt-syslibs
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/lint-imports
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml requirements/constraints-x86_64.txt | $(PY)
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml requirements/constraints-x86_64.txt | $(PY)
+	$(PIP_INSTALL) -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+# Qt needs a few system libraries (EGL, xkbcommon, fontconfig, fonts) that a bare Debian lacks.
+# Checked on every run (fast); installed with apt-get only when Qt cannot start.
+qt-syslibs: | $(PY)
+	@sh packaging/ensure-qt-syslibs.sh $(PY)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,50 @@
+"""The ``workbench`` command: ``workbench`` alone opens the GUI; sub-commands run headless.
+
+Each sub-command lives in its own module ``workbench.cli.<name>`` exposing
+``register(subparsers) -> None`` which adds its parser and sets ``func=run`` where
+``run(args) -> int`` returns the exit status. Modules must not import torch or Qt at import
+time (start-up stays fast; torch loads when a command needs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from workbench import __version__
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMAND_MODULES: list[str] = [
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Detection Workbench: label, inspect, train and tune object detectors. "
+        "Run without a command to open the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"workbench {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"workbench.cli.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        from workbench.gui.app import run_gui
+
+        return run_gui()
+    return int(args.func(args) or 0)

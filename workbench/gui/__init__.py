@@ -1,0 +1,1 @@
+"""PySide6 GUI. Only ``workbench.gui.workers`` imports ``workbench.engine`` (lazily)."""

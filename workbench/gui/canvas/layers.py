@@ -1,0 +1,135 @@
+"""Overlay layers: many boxes drawn as one graphics item.
+
+A :class:`BoxLayer` holds an ``(N, 4)`` array of pixel-edge ``xyxy`` boxes in scene (= image
+pixel) coordinates and paints them in one pass with cosmetic pens, grouped by colour, so tens of
+thousands of boxes pan and zoom smoothly (one QGraphicsItem per box would not). Every view that
+draws on the canvas (proposals, priors, anchors, matches, detections, TP/FP/FN) uses its own
+layer, which can be shown or hidden on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+
+
+class BoxLayer(QGraphicsObject):
+    """A set of boxes drawn in one item.
+
+    ``colors`` is one colour for all boxes or one per box; ``labels`` optional text per box,
+    drawn at a fixed screen size at each box's top-left corner; ``fill_alpha`` > 0 fills boxes.
+    """
+
+    def __init__(self, name: str, z: float = 10.0, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setZValue(z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._boxes = np.zeros((0, 4), dtype=np.float64)
+        self._groups: list[tuple[QColor, list[QRectF]]] = []
+        self._labels: list[str] | None = None
+        self._label_colors: list[QColor] = []
+        self._width = 1.5
+        self._style = Qt.PenStyle.SolidLine
+        self._fill_alpha = 0
+        self._bounds = QRectF()
+
+    # -- data -----------------------------------------------------------------------------
+    @property
+    def boxes(self) -> np.ndarray:
+        return self._boxes
+
+    def __len__(self) -> int:
+        return len(self._boxes)
+
+    def set_boxes(
+        self,
+        boxes: np.ndarray,
+        colors: QColor | Sequence[QColor] = QColor(255, 200, 0),
+        labels: Sequence[str] | None = None,
+        width: float = 1.5,
+        style: Qt.PenStyle = Qt.PenStyle.SolidLine,
+        fill_alpha: int = 0,
+    ) -> None:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        self.prepareGeometryChange()
+        self._boxes = boxes
+        per_box = [colors] * len(boxes) if isinstance(colors, QColor) else list(colors)
+        if len(per_box) != len(boxes):
+            raise ValueError(f"{len(per_box)} colours for {len(boxes)} boxes")
+        groups: dict[int, tuple[QColor, list[QRectF]]] = {}
+        for (x1, y1, x2, y2), color in zip(boxes.tolist(), per_box):
+            key = color.rgba()
+            if key not in groups:
+                groups[key] = (QColor(color), [])
+            groups[key][1].append(QRectF(x1, y1, x2 - x1, y2 - y1))
+        self._groups = list(groups.values())
+        self._labels = list(labels) if labels is not None else None
+        self._label_colors = per_box
+        self._width = width
+        self._style = style
+        self._fill_alpha = fill_alpha
+        if len(boxes):
+            x1, y1 = boxes[:, 0].min(), boxes[:, 1].min()
+            x2, y2 = boxes[:, 2].max(), boxes[:, 3].max()
+            pad = 40.0  # room for labels and pen width at any zoom
+            self._bounds = QRectF(x1 - pad, y1 - pad, x2 - x1 + 2 * pad, y2 - y1 + 2 * pad)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def clear(self) -> None:
+        self.set_boxes(np.zeros((0, 4)))
+
+    # -- painting -------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if not self._groups:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for color, rects in self._groups:
+            pen = QPen(color, self._width, self._style)
+            pen.setCosmetic(True)  # same on-screen width at every zoom
+            painter.setPen(pen)
+            if self._fill_alpha:
+                fill = QColor(color)
+                fill.setAlpha(self._fill_alpha)
+                painter.setBrush(QBrush(fill))
+            else:
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRects(rects)
+        if self._labels:
+            self._paint_labels(painter)
+
+    def _paint_labels(self, painter: QPainter) -> None:
+        # Text at a constant on-screen size: undo the view's scale for each label.
+        transform = painter.worldTransform()
+        scale = max(transform.m11(), 1e-6)
+        font = QFont()
+        font.setPixelSize(12)
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        for (x1, y1, _x2, _y2), text, color in zip(self._boxes.tolist(), self._labels,
+                                                     self._label_colors):
+            if not text:
+                continue
+            point = transform.map(QRectF(x1, y1, 0, 0).topLeft())
+            rect = metrics.boundingRect(text).adjusted(-3, -1, 3, 1)
+            rect.moveTopLeft(point.toPoint())
+            rect.translate(0, -rect.height())
+            bg = QColor(color)
+            bg.setAlpha(200)
+            painter.fillRect(rect, bg)
+            painter.setPen(Qt.GlobalColor.black if bg.lightness() > 140 else Qt.GlobalColor.white)
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+        del scale

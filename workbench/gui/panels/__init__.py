@@ -1,0 +1,1 @@
+"""Dock panels (files, classes, boxes, proposals, priors, IoU, training, detections, metrics)."""

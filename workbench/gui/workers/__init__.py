@@ -1,0 +1,1 @@
+"""Background work: the QThread bridge over engine generators, and short tasks."""
