@@ -1,0 +1,280 @@
+"""Score threshold + NMS + top-k, re-applied to a detector's cached *raw* output.
+
+A detector runs once per image with NMS disabled and a very low score floor
+(:mod:`workbench.engine.inference`); the result is a :class:`RawDetections`, sorted by descending
+score once. Every slider move then calls :func:`postprocess`, which does what torchvision's own
+``postprocess_detections`` does after decoding, in the same order:
+
+1. keep entries with ``score > score_threshold`` (strict, as torchvision; on the sorted cache
+   this is a binary search, not a mask);
+2. for SSD-family models only, keep at most ``candidates_per_class`` best entries per class
+   (torchvision's ``SSD.topk_candidates``, applied per class before NMS);
+3. ``torchvision.ops.batched_nms`` per class (or ``nms`` over all classes when class-agnostic),
+   which discards a box whose IoU with a higher-scoring kept box is ``> nms_iou``;
+4. keep the ``top_k`` best (torchvision's ``detections_per_img``).
+
+Because the decoded boxes do not depend on the thresholds, this equals running the network again
+with those settings (``tests/engine/test_postprocess_*`` checks it against the models' forward),
+at a tiny fraction of the cost.
+
+Boxes are float32 pixel-edge ``xyxy`` in original image pixels (see :mod:`workbench.core.boxes`);
+labels are class ids ``1..K`` (0 is background and never appears).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torchvision.ops import batched_nms, box_iou, nms
+
+from workbench.core.detections import ImageDetections
+
+#: Settings used when a checkpoint carries none (torchvision's SSD defaults, a usual threshold).
+DEFAULT_SCORE_THRESHOLD = 0.5
+DEFAULT_NMS_IOU = 0.45
+DEFAULT_TOP_K = 100
+
+
+@dataclass(frozen=True)
+class PostprocessSettings:
+    """What the sliders choose; stored in a checkpoint's ``"postprocess"`` dict.
+
+    ``score_threshold`` in ``[0, 1]`` (kept: ``score > threshold``), ``nms_iou`` in ``[0, 1]``
+    (``1.0`` disables NMS), ``top_k >= 1`` detections per image, ``class_agnostic`` runs NMS over
+    all classes together instead of per class.
+    """
+
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD
+    nms_iou: float = DEFAULT_NMS_IOU
+    top_k: int = DEFAULT_TOP_K
+    class_agnostic: bool = False
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.score_threshold <= 1.0) or math.isnan(self.score_threshold):
+            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        if not (0.0 <= self.nms_iou <= 1.0) or math.isnan(self.nms_iou):
+            raise ValueError(f"nms_iou must be in [0, 1], got {self.nms_iou}")
+        if int(self.top_k) != self.top_k or self.top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {self.top_k}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The checkpoint form: ``{"score_threshold", "nms_iou", "top_k", "class_agnostic"}``."""
+        return {
+            "score_threshold": float(self.score_threshold),
+            "nms_iou": float(self.nms_iou),
+            "top_k": int(self.top_k),
+            "class_agnostic": bool(self.class_agnostic),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PostprocessSettings:
+        """Read a checkpoint's ``"postprocess"`` dict; missing keys take the defaults."""
+        data = dict(data or {})
+        unknown = set(data) - {"score_threshold", "nms_iou", "top_k", "class_agnostic"}
+        if unknown:
+            raise ValueError(f"unknown postprocess settings: {sorted(unknown)}")
+        return cls(
+            score_threshold=float(data.get("score_threshold", DEFAULT_SCORE_THRESHOLD)),
+            nms_iou=float(data.get("nms_iou", DEFAULT_NMS_IOU)),
+            top_k=int(data.get("top_k", DEFAULT_TOP_K)),
+            class_agnostic=bool(data.get("class_agnostic", False)),
+        )
+
+    def replace(self, **changes: Any) -> PostprocessSettings:
+        values = self.to_dict()
+        values.update(changes)
+        return PostprocessSettings(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class RawDetections:
+    """A detector's output for one image before NMS, sorted by descending score.
+
+    ``boxes`` ``(N, 4)`` float32 pixel-edge ``xyxy`` in image pixels; ``scores`` ``(N,)`` float32,
+    non-increasing; ``labels`` ``(N,)`` int64 class ids ``1..K``; ``class_rank`` ``(N,)`` int64,
+    the position of each entry among the entries of its class (0 = that class's best).
+    ``score_floor``: entries at or below it were not kept, so thresholds below it show nothing
+    more. ``candidates_per_class``: the model's per-class pre-NMS cap (SSD), None for none.
+    ``image_size`` is ``(width, height)``. Build it with :meth:`from_unsorted`.
+    """
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    labels: torch.Tensor
+    class_rank: torch.Tensor
+    score_floor: float = 0.0
+    candidates_per_class: int | None = None
+    image_size: tuple[int, int] | None = None
+    _neg_scores: torch.Tensor = field(default=None, repr=False)  # type: ignore[assignment]
+
+    @classmethod
+    def from_unsorted(
+        cls,
+        boxes: torch.Tensor | np.ndarray,
+        scores: torch.Tensor | np.ndarray,
+        labels: torch.Tensor | np.ndarray,
+        *,
+        score_floor: float = 0.0,
+        candidates_per_class: int | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> RawDetections:
+        """Sort ``(N, 4)`` boxes / ``(N,)`` scores / ``(N,)`` labels once, by descending score."""
+        boxes = torch.as_tensor(boxes, dtype=torch.float32).detach().cpu().reshape(-1, 4)
+        scores = torch.as_tensor(scores, dtype=torch.float32).detach().cpu().reshape(-1)
+        labels = torch.as_tensor(labels, dtype=torch.int64).detach().cpu().reshape(-1)
+        if not (len(boxes) == len(scores) == len(labels)):
+            raise ValueError(f"{len(boxes)} boxes, {len(scores)} scores, {len(labels)} labels")
+        order = torch.argsort(scores, descending=True, stable=True)
+        boxes, scores, labels = boxes[order].contiguous(), scores[order].contiguous(), labels[order]
+        return cls(boxes, scores, labels, _class_rank(labels), float(score_floor),
+                   candidates_per_class, image_size, -scores)
+
+    def __post_init__(self) -> None:
+        if self._neg_scores is None:
+            object.__setattr__(self, "_neg_scores", -self.scores)
+
+    def __len__(self) -> int:
+        return int(self.scores.numel())
+
+    def count_above(self, threshold: float) -> int:
+        """How many entries have ``score > threshold`` (a binary search on the sorted scores)."""
+        return int(torch.searchsorted(self._neg_scores, torch.tensor([-threshold],
+                                                                     dtype=torch.float32)).item())
+
+
+def _class_rank(labels: torch.Tensor) -> torch.Tensor:
+    """Rank of each entry within its class, for labels already in descending-score order."""
+    n = labels.numel()
+    if n == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    by_class = torch.argsort(labels, stable=True)  # keeps score order inside each class
+    sorted_labels = labels[by_class]
+    starts = torch.ones(n, dtype=torch.bool)
+    starts[1:] = sorted_labels[1:] != sorted_labels[:-1]
+    positions = torch.arange(n)
+    group_start = torch.cummax(torch.where(starts, positions, torch.zeros_like(positions)), 0)[0]
+    rank = torch.empty(n, dtype=torch.int64)
+    rank[by_class] = positions - group_start
+    return rank
+
+
+@dataclass(frozen=True)
+class PostprocessResult:
+    """Indices into the :class:`RawDetections` an outcome refers to (all int64 numpy arrays).
+
+    ``kept``: the final detections, best first. ``suppressed``: candidates above the threshold
+    that NMS removed (best first, at most ``max_suppressed``; empty unless asked for), and
+    ``suppressors[i]`` the kept entry that removed ``suppressed[i]`` (-1 if none was found).
+    ``dropped_by_top_k``: survivors of NMS beyond ``top_k``. ``n_candidates``: entries that went
+    into NMS.
+    """
+
+    kept: np.ndarray
+    suppressed: np.ndarray
+    suppressors: np.ndarray
+    dropped_by_top_k: np.ndarray
+    n_candidates: int
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+def postprocess(
+    raw: RawDetections,
+    settings: PostprocessSettings,
+    *,
+    with_suppressed: bool = False,
+    max_suppressed: int = 2000,
+) -> PostprocessResult:
+    """Apply threshold → per-class candidate cap → NMS → top-k to ``raw`` (see module doc).
+
+    With ``with_suppressed`` the boxes NMS removed are returned with the kept box responsible:
+    in greedy NMS a box is removed by the first kept box, in score order, of its class (any class
+    when class-agnostic) whose IoU with it exceeds ``nms_iou``.
+    """
+    n = raw.count_above(settings.score_threshold)
+    candidates = torch.arange(n)
+    if raw.candidates_per_class is not None and n:
+        candidates = candidates[raw.class_rank[:n] < raw.candidates_per_class]
+    if candidates.numel() == 0:
+        return PostprocessResult(_EMPTY, _EMPTY, _EMPTY, _EMPTY, 0)
+    boxes = raw.boxes[candidates]
+    scores = raw.scores[candidates]
+    if settings.class_agnostic:
+        keep = nms(boxes, scores, settings.nms_iou)
+    else:
+        keep = batched_nms(boxes, scores, raw.labels[candidates], settings.nms_iou)
+    nms_kept = candidates[keep]
+    kept = nms_kept[: settings.top_k]
+    dropped = nms_kept[settings.top_k:]
+    suppressed, suppressors = _EMPTY, _EMPTY
+    if with_suppressed and settings.nms_iou < 1.0:
+        suppressed, suppressors = _find_suppressors(raw, candidates, nms_kept, settings,
+                                                    max_suppressed)
+    return PostprocessResult(kept.numpy().astype(np.int64), suppressed, suppressors,
+                             dropped.numpy().astype(np.int64), int(candidates.numel()))
+
+
+def _find_suppressors(
+    raw: RawDetections,
+    candidates: torch.Tensor,
+    nms_kept: torch.Tensor,
+    settings: PostprocessSettings,
+    max_suppressed: int,
+    chunk: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    is_kept = torch.zeros(len(raw), dtype=torch.bool)
+    is_kept[nms_kept] = True
+    removed = candidates[~is_kept[candidates]][:max_suppressed]  # best first (raw is sorted)
+    if removed.numel() == 0:
+        return _EMPTY, _EMPTY
+    kept_sorted = torch.sort(nms_kept).values  # raw order == score order
+    kept_boxes, kept_labels = raw.boxes[kept_sorted], raw.labels[kept_sorted]
+    out = torch.full((removed.numel(),), -1, dtype=torch.int64)
+    for start in range(0, removed.numel(), chunk):
+        rows = removed[start:start + chunk]
+        valid = box_iou(raw.boxes[rows], kept_boxes) > settings.nms_iou
+        valid &= kept_sorted[None, :] < rows[:, None]  # only boxes processed before it
+        if not settings.class_agnostic:
+            valid &= kept_labels[None, :] == raw.labels[rows][:, None]
+        first = torch.argmax(valid.to(torch.uint8), dim=1)  # first True = best-scoring
+        found = valid.any(dim=1)
+        out[start:start + rows.numel()] = torch.where(found, kept_sorted[first],
+                                                      torch.full_like(first, -1))
+    return removed.numpy().astype(np.int64), out.numpy()
+
+
+def to_image_detections(
+    raw: RawDetections,
+    indices: np.ndarray | Sequence[int],
+    classes: Sequence[str],
+    image_id: str,
+) -> ImageDetections:
+    """The entries ``indices`` of ``raw`` as an :class:`ImageDetections` (labels as names).
+
+    ``classes`` names the ids ``1..K`` (``classes[0]`` is id 1).
+    """
+    idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+    labels = raw.labels[idx].numpy()
+    if len(labels) and (labels.min() < 1 or labels.max() > len(classes)):
+        raise ValueError(f"{image_id}: label ids {labels.min()}..{labels.max()} outside "
+                         f"1..{len(classes)}")
+    names = np.asarray([classes[i - 1] for i in labels.tolist()], dtype=str)
+    return ImageDetections(
+        image_id=image_id,
+        boxes=raw.boxes[idx].numpy().astype(np.float64),
+        scores=raw.scores[idx].numpy().astype(np.float64),
+        labels=names,
+    )
+
+
+def apply(
+    raw: RawDetections, settings: PostprocessSettings, classes: Sequence[str], image_id: str,
+) -> ImageDetections:
+    """:func:`postprocess` then :func:`to_image_detections` on the kept entries."""
+    return to_image_detections(raw, postprocess(raw, settings).kept, classes, image_id)
