@@ -1,0 +1,271 @@
+"""The detectors Detection Workbench trains: torchvision's SSD and Faster R-CNN, sized to a project.
+
+:func:`build_detector` makes a model for ``K`` classes + background (id 0) at a chosen input size,
+optionally starting from pretrained weights (see :mod:`workbench.engine.weights`; never
+downloaded). Every model follows torchvision's detection API: in ``train()`` mode
+``model(images, targets)`` returns a dict of loss tensors; in ``eval()`` mode ``model(images)``
+returns one dict per image with ``boxes`` ``(N, 4)`` float pixel-edge ``xyxy`` in the input
+image's pixels, ``scores`` ``(N,)`` and ``labels`` ``(N,)`` int64 ids 1..K. Images are float
+``(3, H, W)`` tensors in [0, 1]; the model resizes and normalises them itself.
+
+Other modules add models with :func:`register_detector` (e.g. a CPU demo model).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from workbench.engine.events import ConfigError
+from workbench.engine.weights import load_matching, resolve_weights, serve_backbone
+
+log = logging.getLogger(__name__)
+
+#: ``build(num_classes_incl_background, image_size, weights_backbone)`` → model.
+Builder = Callable[[int, int, Any], nn.Module]
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """One trainable detector recipe.
+
+    ``family`` is "ssd" or "fasterrcnn" (it picks the augmentation and the post-processing
+    knobs) or any other name for a custom model; ``cpu_step_s`` / ``gpu_step_s`` are measured
+    seconds for one training step on 2 images at the default size (random weights), shown to
+    the user as the expected speed.
+    """
+
+    name: str
+    family: str
+    default_image_size: int
+    min_image_size: int
+    build: Builder
+    description: str
+    cpu_step_s: float | None = None
+    gpu_step_s: float | None = None
+    #: torchvision WeightsEnum members, used only to find files in the torch hub cache.
+    detector_weights: Any | None = None
+    backbone_weights: Any | None = None
+    #: Classifier whose state_dict the backbone weights are (builds the pretrained layout).
+    classifier: Callable[[], nn.Module] | None = None
+    #: Whether torchvision builds the model for its COCO weights with the pretrained-backbone
+    #: layout (frozen batch norm...). True for Faster R-CNN and SSD300; SSDlite builds its COCO
+    #: model with the scratch layout (reduced tail).
+    coco_uses_pretrained_layout: bool = True
+
+
+_REGISTRY: dict[str, DetectorSpec] = {}
+
+
+def register_detector(spec: DetectorSpec) -> None:
+    """Add (or replace) a detector recipe under ``spec.name``."""
+    _REGISTRY[spec.name] = spec
+
+
+def detector_names() -> list[str]:
+    """Registered model names, in registration order."""
+    _ensure_builtin()
+    return list(_REGISTRY)
+
+
+def get_spec(name: str) -> DetectorSpec:
+    _ensure_builtin()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def expected_step_s(name: str, device_type: str) -> float | None:
+    """Rough seconds per training step of 2 images on ``device_type`` ("cpu", "cuda", "mps")."""
+    spec = get_spec(name)
+    return spec.cpu_step_s if device_type == "cpu" else spec.gpu_step_s
+
+
+# --------------------------------------------------------------------------------------------
+# torchvision recipes
+# --------------------------------------------------------------------------------------------
+def _ssd300(num_classes: int, size: int, weights_backbone: Any) -> nn.Module:
+    from torchvision.models.detection import ssd300_vgg16
+
+    model = ssd300_vgg16(weights=None, weights_backbone=weights_backbone, num_classes=num_classes)
+    _resize_ssd(model, size)
+    # The SSD300 prior grid is laid out with pixel steps for a 300 px input (8, 16, 32, 64,
+    # 100, 300); scale them so the priors stay centred on the cells at other sizes.
+    gen = model.anchor_generator
+    if gen.steps is not None:
+        gen.steps = [s * size / 300.0 for s in gen.steps]
+    return model
+
+
+def _ssdlite(num_classes: int, size: int, weights_backbone: Any) -> nn.Module:
+    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
+
+    model = ssdlite320_mobilenet_v3_large(
+        weights=None, weights_backbone=weights_backbone, num_classes=num_classes
+    )
+    _resize_ssd(model, size)
+    return model
+
+
+def _resize_ssd(model: nn.Module, size: int) -> None:
+    """SSD resizes every image to a fixed square; change that square to ``size``."""
+    t = model.transform
+    t.min_size = (size,)
+    t.max_size = size
+    t.fixed_size = (size, size)
+
+
+def _frcnn(builder_name: str, default_min: int, default_max: int) -> Builder:
+    def build(num_classes: int, size: int, weights_backbone: Any) -> nn.Module:
+        from torchvision.models import detection
+
+        builder = getattr(detection, builder_name)
+        max_size = max(size, round(size * default_max / default_min))
+        return builder(
+            weights=None, weights_backbone=weights_backbone, num_classes=num_classes,
+            min_size=size, max_size=max_size,
+        )
+
+    build.__name__ = f"build_{builder_name}"
+    return build
+
+
+def _ensure_builtin() -> None:
+    if "ssd300_vgg16" in _REGISTRY:
+        return
+    from torchvision.models import mobilenet_v3_large, resnet50, vgg16
+    from torchvision.models import detection as d
+
+    mnv3 = d.faster_rcnn.MobileNet_V3_Large_Weights.IMAGENET1K_V1
+    r50 = d.faster_rcnn.ResNet50_Weights.IMAGENET1K_V1
+    builtin = [
+        DetectorSpec(
+            "ssd300_vgg16", "ssd", 300, 268, _ssd300,
+            "SSD300, VGG16 backbone (Liu et al. 2016); for the GPU", 2.1, 0.05,
+            d.SSD300_VGG16_Weights.COCO_V1, d.ssd.VGG16_Weights.IMAGENET1K_FEATURES, vgg16,
+        ),
+        DetectorSpec(
+            "ssdlite320_mobilenet_v3_large", "ssd", 320, 64, _ssdlite,
+            "SSDlite 320, MobileNetV3-Large; fast on CPU", 0.2, 0.03,
+            d.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1, mnv3, mobilenet_v3_large,
+            coco_uses_pretrained_layout=False,
+        ),
+        DetectorSpec(
+            "fasterrcnn_resnet50_fpn", "fasterrcnn", 800, 128, _frcnn("fasterrcnn_resnet50_fpn",
+                                                                      800, 1333),
+            "Faster R-CNN, ResNet-50 FPN (Ren et al. 2015); for the GPU", 21.0, 0.15,
+            d.FasterRCNN_ResNet50_FPN_Weights.COCO_V1, r50, resnet50,
+        ),
+        DetectorSpec(
+            "fasterrcnn_resnet50_fpn_v2", "fasterrcnn", 800, 128,
+            _frcnn("fasterrcnn_resnet50_fpn_v2", 800, 1333),
+            "Faster R-CNN v2, ResNet-50 FPN (Li et al. 2021); for the GPU", 26.0, 0.2,
+            d.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1, r50, resnet50,
+        ),
+        DetectorSpec(
+            "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn", 800, 128,
+            _frcnn("fasterrcnn_mobilenet_v3_large_fpn", 800, 1333),
+            "Faster R-CNN, MobileNetV3-Large FPN, high resolution", 2.5, 0.06,
+            d.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, mnv3, mobilenet_v3_large,
+        ),
+        DetectorSpec(
+            "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn", 320, 128,
+            _frcnn("fasterrcnn_mobilenet_v3_large_320_fpn", 320, 640),
+            "Faster R-CNN, MobileNetV3-Large FPN at 320 px; usable on CPU", 0.5, 0.04,
+            d.FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1, mnv3, mobilenet_v3_large,
+        ),
+    ]
+    for spec in builtin:
+        _REGISTRY.setdefault(spec.name, spec)
+
+
+# --------------------------------------------------------------------------------------------
+# building
+# --------------------------------------------------------------------------------------------
+def build_detector(
+    name: str,
+    num_classes_incl_background: int,
+    *,
+    image_size: int | None = None,
+    weights: str | os.PathLike[str] | None = None,
+    pretrained_layout: bool | None = None,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build detector ``name`` for ``num_classes_incl_background`` classes (background = 0).
+
+    ``image_size``: SSD's square input side, or Faster R-CNN's ``min_size`` (its ``max_size``
+    keeps torchvision's ratio); None → the model's default. ``weights``: None (random), "hub"
+    (torch hub cache, else random with a message) or a local file path (see
+    :func:`workbench.engine.weights.resolve_weights`). ``pretrained_layout``: build with the
+    structure torchvision uses for pretrained backbones (frozen batch norm, some frozen layers)
+    even without weights — used when re-building a model saved from such a run; None → follow
+    ``weights``.
+
+    Returns ``(model, info)`` where ``info`` is a plain dict (stored in checkpoints):
+    ``model_name, family, num_classes, image_size, pretrained_layout, weights_kind,
+    weights_source, weights_message, reinitialised`` (keys left at fresh init when detector
+    weights were loaded for a different class count).
+    """
+    spec = get_spec(name)
+    if num_classes_incl_background < 2:
+        raise ConfigError(
+            f"{name} needs at least one class besides background "
+            f"(got num_classes_incl_background={num_classes_incl_background})"
+        )
+    size = int(image_size or spec.default_image_size)
+    if size < spec.min_image_size:
+        raise ConfigError(f"{name} needs an image size of at least {spec.min_image_size} px "
+                          f"(got {size})")
+    plan = resolve_weights(
+        weights, detector_weights=spec.detector_weights, backbone_weights=spec.backbone_weights
+    )
+    if pretrained_layout is not None:
+        layout = bool(pretrained_layout)
+    elif plan.kind == "detector":
+        layout = plan.layout_hint if plan.layout_hint is not None \
+            else spec.coco_uses_pretrained_layout
+    else:
+        layout = plan.kind == "backbone"
+    backbone_sd = plan.state_dict if plan.kind == "backbone" else None
+    with serve_backbone(
+        spec.backbone_weights if layout else None, spec.classifier, backbone_sd
+    ) as weights_backbone:
+        model = spec.build(num_classes_incl_background, size, weights_backbone)
+    reinitialised: list[str] = []
+    if plan.kind == "detector" and plan.state_dict is not None:
+        _, reinitialised = load_matching(model, plan.state_dict, plan.source)
+    message = plan.message
+    if reinitialised:
+        message += f" ({len(reinitialised)} class-dependent tensors re-initialised for " \
+                   f"{num_classes_incl_background - 1} classes)"
+    log.info("%s: %s", name, message)
+    info = {
+        "model_name": name,
+        "family": spec.family,
+        "num_classes": int(num_classes_incl_background),
+        "image_size": size,
+        "pretrained_layout": layout,
+        "weights_kind": plan.kind,
+        "weights_source": plan.source,
+        "weights_message": message,
+        "reinitialised": reinitialised,
+    }
+    return model, info
+
+
+def set_postprocess(
+    model: nn.Module, *, score_threshold: float, nms_iou: float, top_k: int
+) -> None:
+    """Set a torchvision SSD / Faster R-CNN's own score floor, NMS IoU and detections per image."""
+    if hasattr(model, "roi_heads"):
+        model.roi_heads.score_thresh = score_threshold
+        model.roi_heads.nms_thresh = nms_iou
+        model.roi_heads.detections_per_img = top_k
+    elif hasattr(model, "score_thresh"):
+        model.score_thresh = score_threshold
+        model.nms_thresh = nms_iou
+        model.detections_per_img = top_k
