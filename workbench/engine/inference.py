@@ -113,7 +113,7 @@ def read_image_rgb(path: str | Path) -> np.ndarray:
 
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+            return np.array(img.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"{path}: cannot read image ({exc})") from exc
 

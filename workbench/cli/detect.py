@@ -1,0 +1,160 @@
+"""``workbench detect CKPT IMAGES_OR_DIR... --out DIR``: run a checkpoint on images.
+
+Formats (``--format``):
+
+* ``json`` (default): ``DIR/<image stem>.json`` =
+  ``[{"class": str, "score": float, "box": [xmin, ymin, xmax, ymax]}, ...]``, best first, with
+  float pixel-edge coordinates in image pixels (``(0, 0)`` is the image's top-left corner, a box
+  covering the whole image is ``[0, 0, width, height]``).
+* ``voc``: ``DIR/<image stem>.xml``, PASCAL VOC XML with a ``<score>`` per object, marked as
+  model-made (what pre-labeling writes; LabelImg opens it).
+* ``devkit``: ``DIR/comp4_det_test_<class>.txt`` per class, lines
+  ``<image stem> <score> <xmin> <ymin> <xmax> <ymax>`` in the VOC devkit's 1-based pixel
+  coordinates, the results format ``workbench eval --results`` reads.
+
+Score threshold, NMS IoU, top-k and class-agnostic NMS default to the settings saved in the
+checkpoint (what the Detections panel stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "detect", help="run a trained checkpoint on images and write detections",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", metavar="CKPT", help="a workbench checkpoint (.pt)")
+    p.add_argument("inputs", metavar="IMAGES_OR_DIR", nargs="+",
+                   help="image files and/or folders of images")
+    p.add_argument("--score", type=float, default=None,
+                   help="score threshold (keep score > S); default: the checkpoint's")
+    p.add_argument("--nms", type=float, default=None,
+                   help="NMS IoU threshold (1.0 disables NMS); default: the checkpoint's")
+    p.add_argument("--top-k", type=int, default=None,
+                   help="at most K detections per image; default: the checkpoint's")
+    p.add_argument("--class-agnostic", action=argparse.BooleanOptionalAction, default=None,
+                   help="NMS across classes instead of per class; default: the checkpoint's")
+    p.add_argument("--format", choices=("json", "voc", "devkit"), default="json")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
+    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    p.set_defaults(func=run)
+
+
+def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
+    """Image files named directly, plus the images (by suffix, sorted) of named folders."""
+    images: list[Path] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise ValueError(f"{item}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+            images.extend(found)
+        elif item.is_file():
+            images.append(item)
+        else:
+            raise ValueError(f"{item}: no such file or folder")
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems and stems[path.stem] != path:
+            raise ValueError(f"two images share the name {path.stem!r} ({stems[path.stem]}, "
+                             f"{path}); outputs are named by stem")
+        stems[path.stem] = path
+    return list(dict.fromkeys(images))
+
+
+def detections_to_json(det: Any) -> list[dict[str, Any]]:
+    return [{"class": str(label), "score": round(float(score), 6),
+             "box": [round(float(v), 3) for v in box]}
+            for box, score, label in zip(det.boxes, det.scores, det.labels)]
+
+
+def write_devkit(out: Path, classes: Iterable[str], results: Sequence[Any]) -> list[Path]:
+    """One ``comp4_det_test_<class>.txt`` per class (empty when it has no detections)."""
+    lines: dict[str, list[str]] = {c: [] for c in classes}
+    for det in results:
+        for (x1, y1, x2, y2), score, label in zip(det.boxes, det.scores, det.labels):
+            # pixel-edge -> VOC 1-based: xmin = x1 + 1, xmax = x2 (see core/boxes.py)
+            lines[str(label)].append(f"{det.image_id} {score:.6f} {x1 + 1:.2f} {y1 + 1:.2f} "
+                                     f"{x2:.2f} {y2:.2f}")
+    from workbench.core.atomic import atomic_write_text
+
+    paths = []
+    for cls, rows in lines.items():
+        path = out / f"comp4_det_test_{cls}.txt"
+        atomic_write_text(path, "".join(f"{r}\n" for r in rows))
+        paths.append(path)
+    return paths
+
+
+def write_voc(out: Path, image: Path, size: tuple[int, int], det: Any) -> Path:
+    from workbench.core.annotation import Annotation, ImageSize, VocObject
+    from workbench.core.voc import write_annotation
+
+    objects = tuple(VocObject(name=str(label), box=tuple(float(v) for v in box),  # type: ignore[arg-type]
+                              score=float(score), model_made=True)
+                    for box, score, label in zip(det.boxes, det.scores, det.labels))
+    annotation = Annotation(filename=image.name, size=ImageSize(size[0], size[1], 3),
+                            objects=objects, folder=image.parent.name, path=str(image))
+    path = out / f"{image.stem}.xml"
+    write_annotation(annotation, path)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.atomic import atomic_write_text
+    from workbench.engine.events import CheckpointError
+    from workbench.engine.inference import RawDetector
+    from workbench.engine.postprocess import apply
+
+    try:
+        images = collect_images(args.inputs)
+        detector = RawDetector.from_checkpoint(args.checkpoint, device=args.device,
+                                               cache_size=max(1, args.batch_size))
+        changes = {k: v for k, v in (("score_threshold", args.score), ("nms_iou", args.nms),
+                                     ("top_k", args.top_k),
+                                     ("class_agnostic", args.class_agnostic)) if v is not None}
+        settings = detector.settings.replace(**changes)
+    except (ValueError, CheckpointError) as exc:
+        print(f"workbench detect: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = settings
+    print(f"{detector.name} on {len(images)} images ({detector.device}); score > "
+          f"{s.score_threshold:g}, NMS IoU {s.nms_iou:g}"
+          f"{' class-agnostic' if s.class_agnostic else ''}, top-k {s.top_k}", file=sys.stderr)
+    results = []
+    total = 0
+    try:
+        for i, (path, raw) in enumerate(detector.raw_many(images, args.batch_size), start=1):
+            det = apply(raw, settings, detector.classes, path.stem)
+            total += len(det)
+            if args.format == "json":
+                atomic_write_text(out / f"{path.stem}.json",
+                                  json.dumps(detections_to_json(det), indent=1) + "\n")
+            elif args.format == "voc":
+                write_voc(out, path, raw.image_size or (0, 0), det)
+            else:
+                results.append(det)
+            print(f"[{i}/{len(images)}] {path.name}: {len(det)} detections", file=sys.stderr)
+    except ValueError as exc:  # an unreadable image names itself
+        print(f"workbench detect: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "devkit":
+        write_devkit(out, detector.classes, results)
+    print(f"{total} detections in {len(images)} images written to {out} ({args.format})")
+    return 0
