@@ -16,10 +16,10 @@ import sys
 from workbench import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMAND_MODULES: list[str    "detect",
-    "export_onnx",
-] = [
+COMMAND_MODULES: list[str] = [
     "priors",
+    "detect",
+    "export_onnx",
 ]
 
 
