@@ -1,0 +1,320 @@
+"""Graphics items of the labeling canvas, painted from core records.
+
+:class:`AnnotationItem` draws one image's boxes in a single item: rectangles grouped by colour,
+culled to the exposed area with numpy, class labels at a constant on-screen size, the selected
+box with eight handles, unreviewed model suggestions dashed. Items never own data: the window
+hands them arrays derived from the (frozen) :class:`~workbench.core.annotation.Annotation` after
+every edit, and a drag shows a *preview* box until the mouse is released and an undo command makes
+the new record. :class:`GuideItem` draws the draw-mode crosshair and the rubber band.
+
+All coordinates are scene = image pixel-edge coordinates (float, sub-pixel).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+
+from workbench.gui.canvas.palette import SELECTION_COLOR, text_color_for
+
+#: Side of a resize handle, in screen pixels.
+HANDLE_PX = 8.0
+#: Labels are drawn only for boxes at least this wide on screen (clutter control).
+LABEL_MIN_SCREEN_W = 18.0
+#: More visible labels than this are not drawn (thousands of labels are unreadable anyway).
+MAX_LABELS = 600
+
+
+def handle_points(box: Sequence[float]) -> list[QPointF]:
+    """The 8 handle centres of ``box``: corners TL, TR, BR, BL then edges T, R, B, L."""
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    return [QPointF(x1, y1), QPointF(x2, y1), QPointF(x2, y2), QPointF(x1, y2),
+            QPointF(cx, y1), QPointF(x2, cy), QPointF(cx, y2), QPointF(x1, cy)]
+
+
+class AnnotationItem(QGraphicsObject):
+    """All boxes of the current image, one item (fast with 10,000 boxes)."""
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.setZValue(20)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self._boxes = np.zeros((0, 4), dtype=np.float64)
+        self._colors: list[QColor] = []
+        self._labels: list[str] = []
+        self._dashed = np.zeros(0, dtype=bool)
+        self._groups: list[tuple[QColor, bool, np.ndarray, list[QRectF]]] = []
+        self._bounds = QRectF()
+        self._image_rect = QRectF()
+        self.selected = -1
+        self.hovered = -1
+        self._preview: tuple[int, tuple[float, float, float, float]] | None = None
+        self._font = QFont()
+        self._font.setPixelSize(12)
+        self._font.setWeight(QFont.Weight.DemiBold)
+        self._metrics = QFontMetricsF(self._font)
+
+    # -- data ------------------------------------------------------------------------------
+    @property
+    def boxes(self) -> np.ndarray:
+        """``(N, 4)`` float64 pixel-edge boxes as last set (without a drag preview)."""
+        return self._boxes
+
+    def set_image_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._image_rect = QRectF(rect)
+        self._update_bounds()
+
+    def set_boxes(self, boxes: np.ndarray, colors: Sequence[QColor], labels: Sequence[str],
+                  dashed: Sequence[bool] | np.ndarray) -> None:
+        """Replace the drawn boxes. ``boxes`` ``(N, 4)``; one colour, label and flag per box."""
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if not (len(colors) == len(labels) == len(dashed) == len(boxes)):
+            raise ValueError("boxes, colors, labels and dashed must have the same length")
+        self.prepareGeometryChange()
+        self._boxes = boxes
+        self._colors = list(colors)
+        self._labels = list(labels)
+        self._dashed = np.asarray(dashed, dtype=bool).reshape(-1)
+        groups: dict[tuple[int, bool], list[int]] = {}
+        for i, (color, dash) in enumerate(zip(self._colors, self._dashed.tolist())):
+            groups.setdefault((color.rgba(), dash), []).append(i)
+        self._groups = []
+        for (_rgba, dash), idx in groups.items():
+            index = np.asarray(idx, dtype=np.int64)
+            rects = [QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes[index].tolist()]
+            self._groups.append((QColor(self._colors[idx[0]]), dash, index, rects))
+        if self.selected >= len(boxes):
+            self.selected = -1
+        if self.hovered >= len(boxes):
+            self.hovered = -1
+        self._preview = None
+        self._update_bounds()
+        self.update()
+
+    def box(self, index: int) -> tuple[float, float, float, float]:
+        if self._preview is not None and self._preview[0] == index:
+            return self._preview[1]
+        return tuple(self._boxes[index].tolist())  # type: ignore[return-value]
+
+    def set_selected(self, index: int) -> None:
+        if index != self.selected:
+            self.selected = index
+            self.update()
+
+    def set_hovered(self, index: int) -> None:
+        if index != self.hovered:
+            old = self.hovered
+            self.hovered = index
+            for i in (old, index):
+                if 0 <= i < len(self._boxes):
+                    self.update(self._screen_pad(self._rect(i)))
+
+    def set_preview(self, index: int, box: tuple[float, float, float, float] | None) -> None:
+        """Draw box ``index`` at ``box`` (a drag in progress); ``None`` ends the preview."""
+        old = self._rect(index) if 0 <= index < len(self._boxes) else QRectF()
+        if self._preview is not None:
+            old = old.united(QRectF(*_xywh(self._preview[1])))
+        self._preview = (index, box) if box is not None else None
+        new = QRectF(*_xywh(box)) if box is not None else QRectF()
+        self.update(self._screen_pad(old.united(new)))
+
+    # -- geometry -------------------------------------------------------------------------
+    def _rect(self, i: int) -> QRectF:
+        x1, y1, x2, y2 = self.box(i)
+        return QRectF(x1, y1, x2 - x1, y2 - y1)
+
+    def _screen_pad(self, rect: QRectF) -> QRectF:
+        # Labels and handles extend beyond a box by a constant number of screen pixels.
+        scale = self._view_scale()
+        pad = 28.0 / scale
+        return rect.adjusted(-pad, -pad, pad, pad)
+
+    def _view_scale(self) -> float:
+        scene = self.scene()
+        views = scene.views() if scene is not None else []
+        return max(views[0].transform().m11(), 1e-6) if views else 1.0
+
+    def _update_bounds(self) -> None:
+        rect = QRectF(self._image_rect)
+        if len(self._boxes):
+            x1, y1 = self._boxes[:, 0].min(), self._boxes[:, 1].min()
+            x2, y2 = self._boxes[:, 2].max(), self._boxes[:, 3].max()
+            rect = rect.united(QRectF(x1, y1, x2 - x1, y2 - y1))
+        pad = max(rect.width(), rect.height(), 1.0) * 0.5  # room for labels at low zoom
+        self._bounds = rect.adjusted(-pad, -pad, pad, pad)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    # -- painting -------------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if not len(self._boxes):
+            return
+        scale = max(painter.worldTransform().m11(), 1e-6)
+        exposed = option.exposedRect  # type: ignore[attr-defined]
+        pad = 30.0 / scale
+        ex1, ey1 = exposed.left() - pad, exposed.top() - pad
+        ex2, ey2 = exposed.right() + pad, exposed.bottom() + pad
+        b = self._boxes
+        visible = (b[:, 2] >= ex1) & (b[:, 0] <= ex2) & (b[:, 3] >= ey1) & (b[:, 1] <= ey2)
+        all_visible = bool(visible.all())
+        special = {self.selected, self.hovered}
+        if self._preview is not None:
+            special.add(self._preview[0])
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        skip = np.zeros(len(b), dtype=bool)
+        special_idx = [i for i in special if 0 <= i < len(b)]
+        skip[special_idx] = True
+        for color, dash, index, rects in self._groups:
+            pen = QPen(color, 2.0, Qt.PenStyle.DashLine if dash else Qt.PenStyle.SolidLine)
+            pen.setCosmetic(True)  # same on-screen width at every zoom
+            painter.setPen(pen)
+            group_skip = skip[index]
+            if all_visible and not group_skip.any():
+                painter.drawRects(rects)
+                continue
+            keep = np.flatnonzero(visible[index] & ~group_skip)
+            if len(keep):
+                painter.drawRects([rects[j] for j in keep.tolist()])
+        for i in sorted(special_idx):
+            self._paint_one(painter, i, scale)
+        self._paint_labels(painter, visible, scale)
+        if 0 <= self.selected < len(b):
+            self._paint_handles(painter, self.selected, scale)
+
+    def _paint_one(self, painter: QPainter, i: int, scale: float) -> None:
+        color = QColor(self._colors[i])
+        rect = self._rect(i)
+        fill = QColor(color)
+        fill.setAlpha(70 if i == self.selected else 40)
+        if i == self.selected or i == self.hovered:
+            painter.fillRect(rect, fill)
+        pen = QPen(color, 3.0 if i == self.selected else 2.5,
+                   Qt.PenStyle.DashLine if self._dashed[i] else Qt.PenStyle.SolidLine)
+        pen.setCosmetic(True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(rect)
+
+    def _paint_labels(self, painter: QPainter, visible: np.ndarray, scale: float) -> None:
+        b = self._boxes
+        wide = (b[:, 2] - b[:, 0]) * scale >= LABEL_MIN_SCREEN_W
+        show = np.flatnonzero(visible & wide)
+        if len(show) > MAX_LABELS:
+            show = np.asarray([i for i in (self.selected, self.hovered) if i >= 0], dtype=np.int64)
+        if not len(show):
+            return
+        transform = painter.worldTransform()
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self._font)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+        top_limit = transform.map(QPointF(0, 0)).y()
+        for i in show.tolist():
+            text = self._labels[i]
+            if not text:
+                continue
+            x1, y1, _x2, _y2 = self.box(i)
+            corner = transform.map(QPointF(x1, y1))
+            w = self._metrics.horizontalAdvance(text) + 10
+            h = self._metrics.height() + 4
+            rect = QRectF(corner.x() - 1, corner.y() - h, w, h)
+            if rect.top() < top_limit:  # no room above the box: draw inside it
+                rect.moveTop(corner.y())
+            color = QColor(self._colors[i])
+            if i != self.selected:
+                color.setAlpha(215)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(color))
+            painter.drawRoundedRect(rect, 3, 3)
+            painter.setPen(text_color_for(self._colors[i]))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+    def _paint_handles(self, painter: QPainter, i: int, scale: float) -> None:
+        half = HANDLE_PX / 2 / scale
+        pen = QPen(QColor(30, 30, 30), 1.0)
+        pen.setCosmetic(True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(pen)
+        painter.setBrush(QBrush(SELECTION_COLOR))
+        for p in handle_points(self.box(i)):
+            painter.drawRect(QRectF(p.x() - half, p.y() - half, 2 * half, 2 * half))
+
+
+class GuideItem(QGraphicsObject):
+    """Draw-mode crosshair across the image and the rubber band of a box being drawn."""
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.setZValue(30)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._image_rect = QRectF()
+        self._cross: QPointF | None = None
+        self._band: QRectF | None = None
+        self.band_color = QColor(255, 255, 255)
+
+    def set_image_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._image_rect = QRectF(rect)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._image_rect.adjusted(-2, -2, 2, 2)
+
+    def set_crosshair(self, point: QPointF | None) -> None:
+        self._dirty_cross()
+        self._cross = QPointF(point) if point is not None else None
+        self._dirty_cross()
+
+    def set_band(self, rect: QRectF | None) -> None:
+        pad = 4.0
+        if self._band is not None:
+            self.update(self._band.adjusted(-pad, -pad, pad, pad))
+        self._band = rect.normalized() if rect is not None else None
+        if self._band is not None:
+            self.update(self._band.adjusted(-pad, -pad, pad, pad))
+
+    @property
+    def band(self) -> QRectF | None:
+        return self._band
+
+    def _dirty_cross(self) -> None:
+        if self._cross is None:
+            return
+        r = self._image_rect
+        thick = 4.0
+        self.update(QRectF(r.left(), self._cross.y() - thick, r.width(), 2 * thick))
+        self.update(QRectF(self._cross.x() - thick, r.top(), 2 * thick, r.height()))
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if self._cross is not None and self._image_rect.contains(self._cross):
+            pen = QPen(QColor(255, 255, 255, 150), 1.0, Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            r, c = self._image_rect, self._cross
+            painter.drawLine(QPointF(r.left(), c.y()), QPointF(r.right(), c.y()))
+            painter.drawLine(QPointF(c.x(), r.top()), QPointF(c.x(), r.bottom()))
+        if self._band is not None:
+            pen = QPen(self.band_color, 2.0)
+            pen.setCosmetic(True)
+            fill = QColor(self.band_color)
+            fill.setAlpha(45)
+            painter.setPen(pen)
+            painter.setBrush(QBrush(fill))
+            painter.drawRect(self._band)
+
+
+def _xywh(box: Sequence[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = box
+    return (x1, y1, x2 - x1, y2 - y1)

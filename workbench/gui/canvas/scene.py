@@ -1,0 +1,83 @@
+"""The canvas scene: the image at the origin, the annotation boxes and the draw guides.
+
+Scene coordinates are image pixel-edge coordinates: one scene unit is one image pixel, the image's
+top-left corner is ``(0, 0)`` and its bottom-right corner is ``(width, height)``. Panels add their
+own :class:`~workbench.gui.canvas.layers.BoxLayer` items to this scene.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene
+
+from workbench.core.annotation import VocObject
+from workbench.gui.canvas.items import AnnotationItem, GuideItem
+from workbench.gui.canvas.palette import class_color
+
+
+class CanvasScene(QGraphicsScene):
+    """Holds the pixmap item, one :class:`AnnotationItem` and one :class:`GuideItem`."""
+
+    def __init__(self, parent=None) -> None:  # noqa: ANN001 (QObject parent)
+        super().__init__(parent)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)  # few items, big ones
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setZValue(0)
+        self.image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.addItem(self.image_item)
+        self.annotation_item = AnnotationItem()
+        self.addItem(self.annotation_item)
+        self.guide_item = GuideItem()
+        self.addItem(self.guide_item)
+        self._size = (0, 0)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the shown image in pixels; ``(0, 0)`` when none."""
+        return self._size
+
+    def set_image(self, image: QImage | None) -> None:
+        if image is None or image.isNull():
+            self.image_item.setPixmap(QPixmap())
+            self._size = (0, 0)
+            rect = QRectF(0, 0, 1, 1)
+        else:
+            self.image_item.setPixmap(QPixmap.fromImage(image))
+            self._size = (image.width(), image.height())
+            rect = QRectF(0, 0, image.width(), image.height())
+        self.setSceneRect(rect)
+        self.annotation_item.set_image_rect(rect)
+        self.guide_item.set_image_rect(rect)
+
+    def set_objects(self, objects: Sequence[VocObject]) -> None:
+        """Draw ``objects`` (pixel-edge boxes) with their class colours and labels."""
+        boxes = [o.box for o in objects]
+        colors = [class_color(o.name) for o in objects]
+        labels = [_label(o) for o in objects]
+        dashed = [o.model_made for o in objects]
+        self.annotation_item.set_boxes(boxes if boxes else [[0, 0, 0, 0]][:0], colors, labels,
+                                       dashed)
+
+    def set_smooth(self, smooth: bool) -> None:
+        """Smooth scaling when zoomed out; nearest pixels when zoomed in (crisp pixels)."""
+        mode = (Qt.TransformationMode.SmoothTransformation if smooth
+                else Qt.TransformationMode.FastTransformation)
+        if self.image_item.transformationMode() != mode:
+            self.image_item.setTransformationMode(mode)
+
+
+def _label(obj: VocObject) -> str:
+    text = obj.name
+    if obj.difficult:
+        text += " · difficult"
+    if obj.model_made:
+        text += f" · {obj.score:.2f}?" if obj.score is not None else " ?"
+    return text
+
+
+def background_color() -> QColor:
+    return QColor(24, 25, 28)

@@ -1,0 +1,152 @@
+"""Per-image documents: the annotation being edited, its undo stack, and saving it safely.
+
+One :class:`ImageDocument` per image the user has opened this session, kept while they move
+between images, so undo/redo history and unsaved edits survive navigation. A document is *dirty*
+when its undo stack is not at the clean index — undoing back to the saved state makes it clean
+again, and a clean document is never written (a file the user did not change is never rewritten).
+A document whose file could not be read fully (``read_failed``) is never overwritten without the
+user's confirmation (:attr:`ImageDocument.overwrite_confirmed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoGroup, QUndoStack
+
+from workbench.core.annotation import Annotation, ImageSize, Problem
+from workbench.gui.commands import EditAnnotation
+
+log = logging.getLogger(__name__)
+
+
+class ImageDocument(QObject):
+    """The annotation of one image plus its undo stack. ``annotation`` is a frozen record."""
+
+    changed = Signal()  # annotation or selection replaced (by a command, undo or redo)
+    saved = Signal()
+
+    def __init__(self, image_path: Path, xml_path: Path, annotation: Annotation,
+                 problems: list[Problem], *, existed: bool, read_failed: bool,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.image_path = Path(image_path)
+        self.xml_path = Path(xml_path)
+        self.annotation = annotation
+        self.problems = list(problems)
+        self.existed = existed
+        self.read_failed = read_failed
+        self.overwrite_confirmed = False
+        self.selection = -1
+        self.stack = QUndoStack(self)
+        self.stack.cleanChanged.connect(lambda _clean: self.changed.emit())
+
+    # -- editing --------------------------------------------------------------------------
+    def apply(self, annotation: Annotation, selection: int) -> None:
+        """Called by :class:`EditAnnotation` only (so every change is undoable)."""
+        self.annotation = annotation
+        self.selection = selection if 0 <= selection < len(annotation.objects) else -1
+        self.changed.emit()
+
+    def edit(self, after: Annotation, text: str, *, select_after: int | None = None,
+             merge_key: object = None) -> None:
+        """Push one undoable edit (no-op when ``after`` equals the current annotation)."""
+        if after == self.annotation:
+            return
+        self.stack.push(EditAnnotation(self, after, text, select_after=select_after,
+                                       merge_key=merge_key))
+
+    def select(self, index: int) -> None:
+        self.selection = index if 0 <= index < len(self.annotation.objects) else -1
+
+    def reset(self, annotation: Annotation) -> None:
+        """Replace the annotation from outside the editor (e.g. a project-wide class rename that
+        already wrote the file): history is cleared because it refers to the old names."""
+        self.stack.clear()
+        self.annotation = annotation
+        self.selection = -1
+        self.changed.emit()
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return not self.stack.isClean()
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """Saving would overwrite a file that had read errors and the user has not agreed."""
+        return self.read_failed and self.existed and not self.overwrite_confirmed
+
+    @property
+    def would_write(self) -> bool:
+        """A save would write a file: dirty, and (when no file exists yet) there is content."""
+        if not self.dirty:
+            return False
+        if not self.existed and not self.xml_path.exists():
+            return bool(self.annotation.objects) or self.annotation.verified
+        return True
+
+    def save(self) -> bool:
+        """Write the annotation atomically if there is something to write. Returns True if the
+        file on disk now matches the document. Raises PermissionError when the file had read
+        errors and the overwrite was not confirmed (callers ask first)."""
+        if not self.dirty:
+            return True
+        if not self.would_write:
+            self.stack.setClean()
+            return True
+        if self.needs_confirmation:
+            raise PermissionError(f"{self.xml_path} had read errors; overwriting needs confirmation")
+        from workbench.core.voc import write_annotation
+
+        self.xml_path.parent.mkdir(parents=True, exist_ok=True)
+        write_annotation(self.annotation, self.xml_path)
+        self.existed = True
+        self.read_failed = False
+        self.stack.setClean()
+        log.info("saved %s (%d objects)", self.xml_path, len(self.annotation.objects))
+        self.saved.emit()
+        return True
+
+
+def empty_annotation(image_path: Path, size: tuple[int, int, int] | None) -> Annotation:
+    """The record for an image without an annotation file (LabelImg's fields)."""
+    image_path = Path(image_path)
+    return Annotation(
+        filename=image_path.name,
+        size=ImageSize(*size) if size else None,
+        objects=(),
+        folder=image_path.parent.name,
+        path=str(image_path.resolve()),
+    )
+
+
+class DocumentStore(QObject):
+    """All documents opened this session, keyed by image path, with one QUndoGroup."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.undo_group = QUndoGroup(self)
+        self._docs: dict[Path, ImageDocument] = {}
+
+    def get(self, image_path: Path) -> ImageDocument | None:
+        return self._docs.get(Path(image_path))
+
+    def add(self, doc: ImageDocument) -> ImageDocument:
+        self._docs[doc.image_path] = doc
+        self.undo_group.addStack(doc.stack)
+        return doc
+
+    def documents(self) -> list[ImageDocument]:
+        return list(self._docs.values())
+
+    def dirty(self) -> list[ImageDocument]:
+        return [d for d in self._docs.values() if d.dirty]
+
+    def clear(self) -> None:
+        for doc in self._docs.values():
+            self.undo_group.removeStack(doc.stack)
+            doc.deleteLater()
+        self._docs.clear()

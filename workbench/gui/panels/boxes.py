@@ -1,0 +1,67 @@
+"""Boxes dock: the current image's objects, in file order, synchronised with the canvas
+selection. A check box per row toggles ``difficult``; double click changes the class."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from workbench.core.annotation import VocObject
+from workbench.gui.canvas.palette import class_color
+
+
+class BoxesPanel(QWidget):
+    row_selected = Signal(int)
+    difficult_toggled = Signal(int)
+    edit_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.header = QLabel("No boxes")
+        self.header.setObjectName("counter")
+        self.list = QListWidget()
+        self.show_difficult = QCheckBox("Show “difficult” column")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.header)
+        layout.addWidget(self.list, 1)
+        self.show_difficult.hide()
+        self.list.currentRowChanged.connect(self.row_selected)
+        self.list.itemDoubleClicked.connect(lambda it: self.edit_requested.emit(self.list.row(it)))
+        self.list.itemChanged.connect(self._on_item_changed)
+        self._objects: tuple[VocObject, ...] = ()
+
+    def set_objects(self, objects: Sequence[VocObject], selection: int) -> None:
+        objects = tuple(objects)
+        blocker = QSignalBlocker(self.list)
+        if objects != self._objects or self.list.count() != len(objects):
+            self.list.clear()
+            for i, obj in enumerate(objects):
+                x1, y1, x2, y2 = obj.box
+                text = f"{obj.name}    {x2 - x1:.0f}×{y2 - y1:.0f}"
+                if obj.model_made:
+                    text += "   suggestion" + (f" {obj.score:.2f}" if obj.score is not None else "")
+                item = QListWidgetItem(f"●  {text}")
+                item.setForeground(class_color(obj.name))
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked if obj.difficult
+                                   else Qt.CheckState.Unchecked)
+                item.setToolTip(f"#{i + 1} {obj.name} ({x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f})"
+                                " — check box: difficult")
+                self.list.addItem(item)
+            self._objects = objects
+        self.list.setCurrentRow(selection if 0 <= selection < len(objects) else -1)
+        del blocker
+        n = len(objects)
+        self.header.setText(f"{n} box{'es' if n != 1 else ''} · check = difficult" if n
+                            else "No boxes — press W to draw")
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        row = self.list.row(item)
+        if 0 <= row < len(self._objects):
+            checked = item.checkState() == Qt.CheckState.Checked
+            if checked != self._objects[row].difficult:
+                self.difficult_toggled.emit(row)

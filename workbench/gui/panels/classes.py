@@ -1,0 +1,223 @@
+"""Class dock: the project's classes (from its classes file and its XMLs), with stable colours,
+number keys 1–9, a default class for new boxes, add / rename / delete and a filter.
+
+Renaming and deleting touch every annotation file of the project; the panel asks the user and
+then calls the hooks the window installs (``rename_hook(old, new) -> bool``,
+``usage_hook(name) -> int``, ``persist_hook(names)``), which do the file work atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from workbench.gui import assets, dialogs
+from workbench.gui.canvas.palette import class_color
+
+
+def _swatch(color: QColor) -> QIcon:
+    pix = QPixmap(28, 28)
+    pix.setDevicePixelRatio(2.0)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    p.drawRoundedRect(2, 2, 10, 10, 3, 3)
+    p.end()
+    return QIcon(pix)
+
+
+class ClassesPanel(QWidget):
+    classes_changed = Signal()
+    default_changed = Signal(str)  # "" when none
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._names: list[str] = []
+        self._default: str | None = None
+        self.rename_hook: Callable[[str, str], bool] | None = None
+        self.usage_hook: Callable[[str], int] | None = None
+        self.persist_hook: Callable[[list[str]], None] | None = None
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter classes…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.list = QListWidget()
+        self.hint = QLabel("1–9 set the class · ★ = default for new boxes")
+        self.hint.setObjectName("counter")
+        buttons = QHBoxLayout()
+        buttons.setSpacing(2)
+        self.add_button = self._button("add", "Add a class")
+        self.rename_button = self._button("rename", "Rename the selected class in every file")
+        self.delete_button = self._button("delete", "Delete the selected class")
+        self.default_button = self._button("star", "Use the selected class for new boxes "
+                                           "(no question after drawing)")
+        self.default_button.setCheckable(True)
+        for b in (self.add_button, self.rename_button, self.delete_button, self.default_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.hint)
+        self.add_button.clicked.connect(self.add_clicked)
+        self.rename_button.clicked.connect(self.rename_clicked)
+        self.delete_button.clicked.connect(self.delete_clicked)
+        self.default_button.clicked.connect(self.default_clicked)
+        self.filter_edit.textChanged.connect(self._apply_filter)
+        self.list.currentRowChanged.connect(self._sync_buttons)
+        self._sync_buttons()
+
+    def _button(self, icon: str, tip: str) -> QToolButton:
+        b = QToolButton()
+        b.setIcon(assets.icon(icon))
+        b.setToolTip(tip)
+        b.setAutoRaise(True)
+        return b
+
+    # -- model ----------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    def set_classes(self, names: Sequence[str], default: str | None = None) -> None:
+        self._names = list(dict.fromkeys(n for n in names if n))
+        self._default = default if default in self._names else None
+        self._rebuild()
+        self.classes_changed.emit()
+
+    def ensure(self, name: str) -> None:
+        """Add ``name`` if it is new (and persist the class list)."""
+        if name and name not in self._names:
+            self._names.append(name)
+            self._rebuild()
+            self._persist()
+            self.classes_changed.emit()
+
+    def default_class(self) -> str | None:
+        return self._default
+
+    def set_default_class(self, name: str | None) -> None:
+        name = name if name in self._names else None
+        if name != self._default:
+            self._default = name
+            self._rebuild()
+            self.default_changed.emit(name or "")
+
+    def selected_name(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def select_name(self, name: str) -> None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == name:
+                self.list.setCurrentRow(i)
+                return
+
+    # -- actions --------------------------------------------------------------------------
+    def add_clicked(self) -> None:
+        name = dialogs.ask_text(self, "Add class", "Name of the new class:")
+        if name and name not in self._names:
+            self.ensure(name)
+            self.select_name(name)
+
+    def rename_clicked(self) -> None:
+        old = self.selected_name()
+        if not old:
+            return
+        new = dialogs.ask_text(self, "Rename class", f"New name for “{old}”:", old)
+        if not new or new == old:
+            return
+        merge = new in self._names
+        text = (f"Rename “{old}” to “{new}” in every annotation file of the project?"
+                + (f"\n“{new}” already exists: the two classes will be merged." if merge else "")
+                + "\nEach file is rewritten atomically; undo history of open images is cleared.")
+        if not dialogs.ask_yes_no(self, "Rename class", text, yes="Rename", destructive=True):
+            return
+        if self.rename_hook is not None and not self.rename_hook(old, new):
+            return
+        self._replace_name(old, new)
+        self.select_name(new)
+
+    def delete_clicked(self) -> None:
+        name = self.selected_name()
+        if not name:
+            return
+        used = self.usage_hook(name) if self.usage_hook is not None else 0
+        if used:
+            target = dialogs.choose_reassignment(self, name, used, self._names)
+            if not target:
+                self.window().statusBar().showMessage(  # type: ignore[attr-defined]
+                    f"“{name}” not deleted: {used} box(es) use it", 5000)
+                return
+            if not dialogs.ask_yes_no(self, "Delete class",
+                                      f"Reassign {used} box(es) from “{name}” to “{target}” in "
+                                      "every file and delete “{name}”?".replace("{name}", name),
+                                      yes="Reassign and delete", destructive=True):
+                return
+            if self.rename_hook is not None and not self.rename_hook(name, target):
+                return
+            self._replace_name(name, target)
+            return
+        if not dialogs.ask_yes_no(self, "Delete class", f"Delete the class “{name}”?",
+                                  yes="Delete", destructive=True):
+            return
+        self._names.remove(name)
+        if self._default == name:
+            self.set_default_class(None)
+        self._rebuild()
+        self._persist()
+        self.classes_changed.emit()
+
+    def default_clicked(self) -> None:
+        name = self.selected_name()
+        self.set_default_class(None if name == self._default else name)
+
+    # -- internals ------------------------------------------------------------------------
+    def _replace_name(self, old: str, new: str) -> None:
+        names = [new if n == old else n for n in self._names]
+        self._names = list(dict.fromkeys(names))
+        if self._default == old:
+            self._default = new
+            self.default_changed.emit(new)
+        self._rebuild()
+        self._persist()
+        self.classes_changed.emit()
+
+    def _persist(self) -> None:
+        if self.persist_hook is not None:
+            self.persist_hook(list(self._names))
+
+    def _rebuild(self) -> None:
+        current = self.selected_name()
+        blocker = QSignalBlocker(self.list)
+        self.list.clear()
+        for i, name in enumerate(self._names):
+            key = f"{i + 1}  " if i < 9 else "    "
+            star = "  ★" if name == self._default else ""
+            item = QListWidgetItem(_swatch(class_color(name)), f"{key}{name}{star}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.list.addItem(item)
+        del blocker
+        if current:
+            self.select_name(current)
+        self._apply_filter()
+        self._sync_buttons()
+
+    def _apply_filter(self) -> None:
+        needle = self.filter_edit.text().strip().lower()
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            item.setHidden(bool(needle) and needle not in item.data(Qt.ItemDataRole.UserRole).lower())
+
+    def _sync_buttons(self, *_args: object) -> None:
+        name = self.selected_name()
+        for b in (self.rename_button, self.delete_button, self.default_button):
+            b.setEnabled(name is not None)
+        self.default_button.setChecked(name is not None and name == self._default)
