@@ -265,6 +265,17 @@ class RawDetector:
             yield path, apply(raw, settings, self.classes, path.stem)
 
 
+def save_settings(checkpoint_path: str | Path, settings: PostprocessSettings) -> None:
+    """Store ``settings`` as the checkpoint's ``"postprocess"`` (atomic rewrite; the rest of the
+    checkpoint is kept as it is). `workbench detect` and `workbench eval` use them by default."""
+    from workbench.engine.checkpoint import read_checkpoint, save_checkpoint
+
+    ckpt = read_checkpoint(checkpoint_path)
+    ckpt["postprocess"] = settings.to_dict()
+    save_checkpoint(ckpt, checkpoint_path)
+    log.info("saved post-processing %s into %s", settings.to_dict(), checkpoint_path)
+
+
 def predict_project(
     checkpoint_path: str | Path,
     project: Any,
