@@ -1,0 +1,176 @@
+"""Flat numpy views of ground truth and detections, shared by the VOC and COCO evaluators.
+
+Evaluation works on whole data sets at once: every ground-truth object and every detection
+becomes one row of a few parallel arrays (image index, class index, box, …), so that IoU,
+matching and accumulation run as vectorised numpy instead of Python loops over images.
+
+Boxes stay float pixel-edge ``xyxy`` (see :mod:`workbench.core.boxes`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.core.annotation import Annotation
+from workbench.core.detections import ImageDetections
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FlatGroundTruth:
+    """All ground-truth objects of a data set, one row each (``G`` rows).
+
+    ``image`` indexes :attr:`image_ids` (the order of the ground-truth mapping), ``cls`` indexes
+    :attr:`classes`; ``obj`` is the object's index in its ``Annotation.objects``; ``boxes`` is
+    ``(G, 4)`` pixel-edge ``xyxy``. Rows are in mapping order, then object order.
+    """
+
+    image_ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    image: np.ndarray
+    cls: np.ndarray
+    obj: np.ndarray
+    boxes: np.ndarray
+    difficult: np.ndarray
+
+
+@dataclass(frozen=True)
+class FlatDetections:
+    """All detections of a data set, one row each (``D`` rows), in the order given.
+
+    ``image`` indexes the ground truth's ``image_ids``, ``cls`` the class list, ``seq`` is the
+    row's position in the given order (sequence order, then order inside each
+    :class:`ImageDetections`): it breaks score ties, as a stable sort would.
+    """
+
+    image: np.ndarray
+    cls: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    seq: np.ndarray
+
+
+def class_list(ground_truth: Mapping[str, Annotation], detections: Sequence[ImageDetections],
+               classes: Sequence[str] | None) -> tuple[str, ...]:
+    """The classes to evaluate: ``classes`` when given, else the sorted union of the names in
+    the ground truth and the detections."""
+    if classes is not None:
+        names = tuple(classes)
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate class names in {names!r}")
+        return names
+    found: set[str] = set()
+    for ann in ground_truth.values():
+        found.update(o.name for o in ann.objects)
+    for det in detections:
+        found.update(np.unique(det.labels).tolist())
+    return tuple(sorted(found))
+
+
+def flatten_ground_truth(ground_truth: Mapping[str, Annotation],
+                         classes: Sequence[str]) -> FlatGroundTruth:
+    """Flatten a ``{image_id: Annotation}`` mapping; objects of other classes are skipped."""
+    index = {name: i for i, name in enumerate(classes)}
+    image, cls, obj, boxes, difficult = [], [], [], [], []
+    skipped = 0
+    for i, ann in enumerate(ground_truth.values()):
+        for j, o in enumerate(ann.objects):
+            k = index.get(o.name)
+            if k is None:
+                skipped += 1
+                continue
+            image.append(i)
+            cls.append(k)
+            obj.append(j)
+            boxes.append(o.box)
+            difficult.append(bool(o.difficult))
+    if skipped:
+        log.info("%d ground-truth objects of classes outside the evaluated list skipped", skipped)
+    return FlatGroundTruth(
+        image_ids=tuple(ground_truth.keys()),
+        classes=tuple(classes),
+        image=np.asarray(image, dtype=np.int64),
+        cls=np.asarray(cls, dtype=np.int64),
+        obj=np.asarray(obj, dtype=np.int64),
+        boxes=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        difficult=np.asarray(difficult, dtype=bool),
+    )
+
+
+def flatten_detections(detections: Sequence[ImageDetections], image_ids: Sequence[str],
+                       classes: Sequence[str]) -> FlatDetections:
+    """Flatten detections; labels outside ``classes`` are skipped.
+
+    Raises ``ValueError`` naming the image for a detection on an image that has no ground
+    truth (as the devkit and pycocotools do) and for NaN scores.
+    """
+    image_index = {name: i for i, name in enumerate(image_ids)}
+    class_index = {name: i for i, name in enumerate(classes)}
+    parts_img, parts_cls, parts_box, parts_score = [], [], [], []
+    skipped = 0
+    for det in detections:
+        if len(det) == 0:
+            continue
+        i = image_index.get(det.image_id)
+        if i is None:
+            raise ValueError(f"detections for image {det.image_id!r}, which has no ground truth "
+                             "(image ids are file stems)")
+        if np.isnan(det.scores).any():
+            raise ValueError(f"{det.image_id}: NaN detection score")
+        uniq, inverse = np.unique(det.labels, return_inverse=True)
+        lut = np.asarray([class_index.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
+        cls = lut[inverse.reshape(-1)]
+        keep = cls >= 0
+        skipped += int((~keep).sum())
+        parts_img.append(np.full(int(keep.sum()), i, dtype=np.int64))
+        parts_cls.append(cls[keep])
+        parts_box.append(det.boxes[keep])
+        parts_score.append(det.scores[keep])
+    if skipped:
+        log.info("%d detections of classes outside the evaluated list skipped", skipped)
+    if not parts_img:
+        empty_i = np.zeros(0, dtype=np.int64)
+        return FlatDetections(empty_i, empty_i.copy(), np.zeros((0, 4)), np.zeros(0),
+                              empty_i.copy())
+    image = np.concatenate(parts_img)
+    return FlatDetections(
+        image=image,
+        cls=np.concatenate(parts_cls),
+        boxes=np.concatenate(parts_box).reshape(-1, 4),
+        scores=np.concatenate(parts_score),
+        seq=np.arange(len(image), dtype=np.int64),
+    )
+
+
+def group_pairs(det_key: np.ndarray, gt_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (detection, ground truth) pair that shares a key (image × class).
+
+    ``det_key`` ``(D,)`` and ``gt_key`` ``(G,)`` int arrays. Returns ``(d, g)`` index arrays of
+    equal length, ordered by detection, then by ground-truth row order — so "the first
+    maximum" over a detection's pairs is the devkit's ``max`` over the image's objects.
+    """
+    gt_order = np.argsort(gt_key, kind="stable")
+    sorted_keys = gt_key[gt_order]
+    start = np.searchsorted(sorted_keys, det_key, side="left")
+    stop = np.searchsorted(sorted_keys, det_key, side="right")
+    counts = stop - start
+    total = int(counts.sum())
+    d = np.repeat(np.arange(len(det_key), dtype=np.int64), counts)
+    if total == 0:
+        return d, np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    within = np.arange(total, dtype=np.int64) - np.repeat(offsets, counts)
+    g = gt_order[np.repeat(start, counts) + within]
+    return d, g
+
+
+def segment_starts(sorted_ids: np.ndarray) -> np.ndarray:
+    """Start positions of the runs of equal values in a sorted ``(N,)`` array."""
+    if len(sorted_ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
