@@ -17,6 +17,7 @@ from workbench import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMAND_MODULES: list[str] = [
+    "gui",
     "priors",
     "detect",
     "export_onnx",
