@@ -1,0 +1,409 @@
+"""Detections panel: run a checkpoint once per image, tune score / NMS / top-k instantly, pre-label.
+
+The network runs on a worker thread once per image with NMS disabled and a very low score
+floor (:class:`workbench.engine.inference.RawDetector`, which caches that raw output per image).
+A slider move only re-applies :func:`workbench.engine.postprocess.postprocess` to the cached raw
+output and redraws (:mod:`.detections_overlay`) — the model is never called for it.
+
+With ground truth on the image, every detection is marked TP/FP at the evaluation IoU (VOC
+rules) and missed objects FN. "Show suppressed" draws what NMS removed, linked to the kept box
+that removed it. Chosen settings can be saved into the checkpoint (used by ``workbench detect``
+and ``workbench eval``). Detections can be accepted as model-made annotation boxes (undoable),
+and the whole folder pre-labeled (:mod:`.detections_prelabel`).
+
+No torch at import time: the engine is imported inside methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+    QPushButton, QSlider, QTableView, QVBoxLayout, QWidget,
+)
+
+from workbench.core.annotation import VocObject
+from workbench.core.boxes import clamp_box
+from workbench.core.detections import ImageDetections
+from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
+from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
+from workbench.gui.panels.detections_prelabel import PrelabelBox
+from workbench.gui.panels.detections_table import DetectionsTableModel
+
+log = logging.getLogger(__name__)
+
+SCORE_STEPS = 1000  # score slider resolution (0.001)
+IOU_STEPS = 100
+MAX_TOP_K = 500
+MAX_SUPPRESSED_SHOWN = 500
+
+
+def _slider(maximum: int, minimum: int = 0) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(minimum, maximum)
+    return s
+
+
+class DetectionsPanel(QWidget):
+    """Dock contents; ``window`` is the labeling :class:`MainWindow` (see PREAMBLE's API)."""
+
+    checkpoint_loaded = Signal(str)   #: path, once the detector is ready
+    raw_ready = Signal(str)           #: image path whose raw output arrived from the worker
+    detections_changed = Signal()     #: after every redraw (slider move, new image, new marks)
+    failed = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+        self.detector: Any = None  # workbench.engine.inference.RawDetector
+        self.checkpoint_path: Path | None = None
+        self._raw: Any = None      # RawDetections of the current image
+        self._raw_path: Path | None = None
+        self.detections: ImageDetections | None = None
+        self.marks: Marks | None = None
+        self.result: Any = None    # last PostprocessResult
+        self.last_postprocess_ms = 0.0
+        self._keeper = TaskKeeper(self)
+        self.overlay = DetectionsOverlay(window.canvas.scene())
+        self._build_ui()
+        window.image_changed.connect(self._on_window_image_changed)
+        if hasattr(window, "annotation_changed"):
+            window.annotation_changed.connect(self._on_window_annotation_changed)
+        self._set_enabled(False)
+
+    # -- UI ---------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.checkpoint_label = QLabel("No checkpoint loaded")
+        self.checkpoint_label.setWordWrap(True)
+        self.load_button = QPushButton("Load checkpoint…")
+        self.load_button.clicked.connect(self._on_load_clicked)
+        self.run_button = QPushButton("Detect")
+        self.run_button.setToolTip("Run the detector on the current image (once; sliders "
+                                   "re-use its output)")
+        self.run_button.clicked.connect(self.run_current)
+        self.auto_run = QCheckBox("Detect on every image")
+        self.auto_run.setChecked(True)
+
+        self.score_slider = _slider(SCORE_STEPS)
+        self.iou_slider = _slider(IOU_STEPS)
+        self.topk_slider = _slider(MAX_TOP_K, 1)
+        self.score_value, self.iou_value, self.topk_value = QLabel(), QLabel(), QLabel()
+        for label in (self.score_value, self.iou_value, self.topk_value):
+            label.setMinimumWidth(44)
+        self.agnostic = QCheckBox("Class-agnostic NMS")
+        self.show_suppressed = QCheckBox("Show suppressed")
+        self.show_suppressed.setToolTip("Faint boxes: what NMS removed; a line links each to "
+                                        "the kept box that suppressed it")
+        self.marks_box = QCheckBox("Mark TP/FP/FN at IoU")
+        self.marks_box.setChecked(True)
+        self.eval_iou = QDoubleSpinBox()
+        self.eval_iou.setRange(0.05, 0.95)
+        self.eval_iou.setSingleStep(0.05)
+        self.eval_iou.setValue(0.5)
+        self.save_button = QPushButton("Save settings to checkpoint")
+        self.save_button.setToolTip("Store score / NMS / top-k in the checkpoint: `workbench "
+                                    "detect` and `workbench eval` use them by default")
+        self.save_button.clicked.connect(self.save_settings)
+        self.stats = QLabel("")
+        self.stats.setWordWrap(True)
+
+        self.table_model = DetectionsTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 32)
+        self.table.setColumnWidth(2, 54)
+        self.table.setColumnWidth(3, 64)
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
+        self.table.doubleClicked.connect(lambda _i: self.accept_selected())
+        self.accept_button = QPushButton("Accept selected")
+        self.accept_button.clicked.connect(self.accept_selected)
+        self.accept_all_button = QPushButton("Accept all")
+        self.accept_all_button.clicked.connect(self.accept_all)
+        self.prelabel = PrelabelBox(self)
+
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        row.addWidget(self.load_button)
+        row.addWidget(self.run_button)
+        layout.addWidget(self.checkpoint_label)
+        layout.addLayout(row)
+        layout.addWidget(self.auto_run)
+        form = QFormLayout()
+        for name, slider, value in (("Score >", self.score_slider, self.score_value),
+                                    ("NMS IoU", self.iou_slider, self.iou_value),
+                                    ("Top-k", self.topk_slider, self.topk_value)):
+            line = QHBoxLayout()
+            line.addWidget(slider, 1)
+            line.addWidget(value)
+            form.addRow(name, line)
+            slider.valueChanged.connect(self._on_setting_changed)
+        layout.addLayout(form)
+        toggles = QHBoxLayout()
+        toggles.addWidget(self.agnostic)
+        toggles.addWidget(self.show_suppressed)
+        layout.addLayout(toggles)
+        marks_row = QHBoxLayout()
+        marks_row.addWidget(self.marks_box)
+        marks_row.addWidget(self.eval_iou)
+        marks_row.addStretch(1)
+        layout.addLayout(marks_row)
+        for toggle in (self.agnostic, self.show_suppressed, self.marks_box):
+            toggle.toggled.connect(self._on_setting_changed)
+        self.eval_iou.valueChanged.connect(self._on_setting_changed)
+        layout.addWidget(self.save_button)
+        layout.addWidget(self.stats)
+        layout.addWidget(self.table, 1)
+        accept_row = QHBoxLayout()
+        accept_row.addWidget(self.accept_button)
+        accept_row.addWidget(self.accept_all_button)
+        layout.addLayout(accept_row)
+        layout.addWidget(self.prelabel)
+        self.set_settings_values(0.5, 0.45, 100, False)
+
+    def _set_enabled(self, ready: bool) -> None:
+        for w in (self.run_button, self.score_slider, self.iou_slider, self.topk_slider,
+                  self.agnostic, self.show_suppressed, self.save_button, self.accept_button,
+                  self.accept_all_button, self.prelabel):
+            w.setEnabled(ready)
+
+    # -- settings ---------------------------------------------------------------------------
+    def settings_values(self) -> tuple[float, float, int, bool]:
+        """``(score_threshold, nms_iou, top_k, class_agnostic)`` as the widgets show them."""
+        return (self.score_slider.value() / SCORE_STEPS, self.iou_slider.value() / IOU_STEPS,
+                self.topk_slider.value(), self.agnostic.isChecked())
+
+    def settings(self) -> Any:
+        from workbench.engine.postprocess import PostprocessSettings
+
+        return PostprocessSettings(*self.settings_values())
+
+    def set_settings_values(self, score: float, nms_iou: float, top_k: int,
+                            class_agnostic: bool) -> None:
+        """Move the widgets (one redraw at the end, not one per widget)."""
+        widgets = (self.score_slider, self.iou_slider, self.topk_slider, self.agnostic)
+        for w in widgets:
+            w.blockSignals(True)
+        self.score_slider.setValue(round(score * SCORE_STEPS))
+        self.iou_slider.setValue(round(nms_iou * IOU_STEPS))
+        self.topk_slider.setValue(min(max(int(top_k), 1), MAX_TOP_K))
+        self.agnostic.setChecked(bool(class_agnostic))
+        for w in widgets:
+            w.blockSignals(False)
+        self._on_setting_changed()
+
+    def _on_setting_changed(self, *_args: object) -> None:
+        score, iou, top_k, _agnostic = self.settings_values()
+        self.score_value.setText(f"{score:.3f}")
+        self.iou_value.setText("off" if iou >= 1.0 else f"{iou:.2f}")
+        self.topk_value.setText(str(top_k))
+        self.refresh()
+
+    def save_settings(self) -> bool:
+        """Write the current settings into the loaded checkpoint (atomic)."""
+        if self.checkpoint_path is None or self.detector is None:
+            return False
+        from workbench.engine.inference import save_settings
+
+        settings = self.settings()
+        try:
+            save_settings(self.checkpoint_path, settings)
+        except Exception as exc:  # noqa: BLE001 - CheckpointError / OSError, shown to the user
+            self._report(f"Could not save settings: {exc}")
+            return False
+        self.detector.settings = settings
+        self._status(f"Saved score > {settings.score_threshold:.3f}, NMS IoU "
+                     f"{settings.nms_iou:.2f}, top-k {settings.top_k} into "
+                     f"{self.checkpoint_path.name}")
+        return True
+
+    # -- checkpoint -------------------------------------------------------------------------
+    def _on_load_clicked(self) -> None:
+        start = str(self.checkpoint_path.parent) if self.checkpoint_path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", start,
+                                              "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.set_checkpoint(path)
+
+    def set_checkpoint(self, path: str | Path) -> None:
+        """Load a checkpoint on a worker; the sliders take its saved settings."""
+        from workbench.engine.inference import RawDetector
+
+        path = Path(path)
+        self.checkpoint_label.setText(f"Loading {path.name}…")
+        task = CallTask(lambda: RawDetector.from_checkpoint(path))
+        task.succeeded.connect(lambda det, p=path: self.set_detector(det, p))
+        task.failed.connect(lambda msg, p=path: self._report(f"Cannot load {p.name}: {msg}"))
+        self._keeper.start(task)
+
+    def set_detector(self, detector: Any, checkpoint_path: str | Path | None = None) -> None:
+        """Use an already built :class:`RawDetector` (its settings move the sliders)."""
+        self.detector = detector
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
+        name = self.checkpoint_path.name if self.checkpoint_path else "(in memory)"
+        self.checkpoint_label.setText(
+            f"<b>{name}</b> — {detector.name}, {len(detector.classes)} classes "
+            f"({', '.join(detector.classes[:6])}{'…' if len(detector.classes) > 6 else ''}), "
+            f"{detector.device}")
+        self._set_enabled(True)
+        self.save_button.setEnabled(self.checkpoint_path is not None)
+        self._raw, self._raw_path = None, None
+        s = detector.settings
+        self.set_settings_values(s.score_threshold, s.nms_iou, s.top_k, s.class_agnostic)
+        if self.checkpoint_path is not None:
+            self.checkpoint_loaded.emit(str(self.checkpoint_path))
+        if self.auto_run.isChecked():
+            self.run_current()
+
+    # -- running ----------------------------------------------------------------------------
+    def _current_path(self) -> Path | None:
+        path = self.window.current_image_path()
+        return Path(path) if path else None
+
+    def run_current(self) -> None:
+        """Get the current image's raw output: from the cache at once, else on a worker."""
+        path = self._current_path()
+        if self.detector is None or path is None:
+            return
+        if self.detector.is_cached(path):
+            self._show_raw(path, self.detector.raw(path))
+            return
+        self.stats.setText(f"Detecting on {path.name}…")
+        task = CallTask(lambda d=self.detector, p=path: d.raw(p))
+        task.succeeded.connect(lambda raw, p=path: self._on_raw_ready(p, raw))
+        task.failed.connect(lambda msg, p=path: self._report(f"Detection on {p.name} "
+                                                             f"failed: {msg}"))
+        self._keeper.start(task)
+
+    def _on_raw_ready(self, path: Path, raw: Any) -> None:
+        self.raw_ready.emit(str(path))
+        if path == self._current_path():
+            self._show_raw(path, raw)
+
+    def _show_raw(self, path: Path, raw: Any) -> None:
+        self._raw, self._raw_path = raw, path
+        self.refresh()
+
+    def _on_window_image_changed(self, _path: str) -> None:
+        self._raw, self._raw_path = None, None
+        self.refresh()
+        if self.detector is not None and self.auto_run.isChecked():
+            self.run_current()
+
+    def _on_window_annotation_changed(self, *_args: object) -> None:
+        if self._raw is not None and self.marks_box.isChecked():
+            self.refresh()
+
+    # -- post-processing and drawing (every slider move) ------------------------------------
+    def refresh(self) -> None:
+        """Re-apply post-processing to the cached raw output and redraw. Never runs the model."""
+        if self._raw is None or self.detector is None or self._raw_path is None:
+            self.detections, self.marks, self.result = None, None, None
+            self.overlay.clear()
+            self.table_model.set_detections(None)
+            self.detections_changed.emit()
+            return
+        from workbench.engine.postprocess import postprocess, to_image_detections
+
+        start = time.perf_counter()
+        settings = self.settings()
+        result = postprocess(self._raw, settings, with_suppressed=self.show_suppressed.isChecked(),
+                             max_suppressed=MAX_SUPPRESSED_SHOWN)
+        det = to_image_detections(self._raw, result.kept, self.detector.classes,
+                                  self._raw_path.stem)
+        self.last_postprocess_ms = (time.perf_counter() - start) * 1000
+        truth = ground_truth(self.window.current_annotation()) \
+            if self.marks_box.isChecked() else None
+        marks = mark(truth, det, self.eval_iou.value()) \
+            if truth is not None and truth.objects else None
+        suppressed = None
+        if len(result.suppressed):
+            found = result.suppressors >= 0
+            rows, by = result.suppressed[found], result.suppressors[found]
+            names = np.asarray(self.detector.classes)[self._raw.labels[rows].numpy() - 1]
+            suppressed = (self._raw.boxes[rows].numpy(), names, self._raw.boxes[by].numpy())
+        self.detections, self.marks, self.result = det, marks, result
+        self.overlay.show(det, marks, truth, suppressed)
+        self.table_model.set_detections(det, marks.status if marks else ())
+        self._update_stats(result, marks)
+        self.detections_changed.emit()
+
+    def _update_stats(self, result: Any, marks: Marks | None) -> None:
+        raw = self._raw
+        text = (f"{len(raw):,} raw → {result.n_candidates:,} above score → "
+                f"<b>{len(result.kept)}</b> kept")
+        if len(result.dropped_by_top_k):
+            text += f" ({len(result.dropped_by_top_k)} cut by top-k)"
+        text += f" · {self.last_postprocess_ms:.1f} ms"
+        if marks is not None:
+            c = marks.counts
+            text += (f"<br>TP {c['TP']} · FP {c['FP']} · FN {c['FN']} "
+                     f"(VOC matching at IoU ≥ {self.eval_iou.value():.2f})")
+        self.stats.setText(text)
+
+    def _on_table_selection_changed(self, *_args: object) -> None:
+        rows = self.selected_rows()
+        if self.detections is not None and len(rows) == 1:
+            self.overlay.select(self.detections.boxes[rows[0]].tolist())
+        else:
+            self.overlay.select(None)
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+
+    # -- accepting as annotations -----------------------------------------------------------
+    def objects_for(self, rows: list[int]) -> list[VocObject]:
+        """Detections ``rows`` as model-made :class:`VocObject` s (clamped to the image)."""
+        if self.detections is None:
+            return []
+        width, height = self._raw.image_size
+        det = self.detections
+        return [VocObject(name=str(det.labels[i]),
+                          box=clamp_box(tuple(float(v) for v in det.boxes[i]), width, height),
+                          score=round(float(det.scores[i]), 4), model_made=True)
+                for i in rows]
+
+    def accept_selected(self) -> int:
+        return self._accept(self.selected_rows())
+
+    def accept_all(self) -> int:
+        return self._accept(list(range(len(self.detections or []))))
+
+    def _accept(self, rows: list[int]) -> int:
+        objects = self.objects_for(rows)
+        if objects:
+            self.window.add_objects(objects)
+            self._status(f"Added {len(objects)} model-made box(es); review them, then accept "
+                         "or edit (they stay marked as suggestions until then)")
+        return len(objects)
+
+    # -- feedback ---------------------------------------------------------------------------
+    def _status(self, text: str) -> None:
+        log.info("%s", text)
+        if hasattr(self.window, "statusBar"):
+            self.window.statusBar().showMessage(text, 6000)
+
+    def _report(self, message: str) -> None:
+        self.stats.setText(f"<span style='color:#d33'>{message}</span>")
+        if self.detector is None:
+            self.checkpoint_label.setText("No checkpoint loaded")
+        self._status(message)
+        self.failed.emit(message)
+
+    def shutdown(self) -> None:
+        """Stop background work (the window calls it on close; also on panel destruction)."""
+        self.prelabel.cancel()
+        self._keeper.shutdown()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.shutdown()
+        super().closeEvent(event)

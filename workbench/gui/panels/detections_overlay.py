@@ -1,0 +1,189 @@
+"""What the Detections panel draws on the canvas: kept boxes, TP/FP/FN marks, suppressed boxes.
+
+Pure drawing and bookkeeping, no torch: the panel hands in plain arrays (pixel-edge ``xyxy`` in
+image pixels = scene coordinates). Layers, bottom to top:
+
+* ``suppressed``: boxes NMS removed, faint and dotted in their class colour, each with a thin
+  line from its centre to the centre of the kept box that suppressed it;
+* ``fn``: ground-truth objects no detection found (at the evaluation IoU), red, dash-dot;
+* ``detections`` / ``detections-fp``: kept detections in class colour with ``class score``
+  labels; with ground truth each label ends in ``TP``/``FP`` (or ``difficult`` when the
+  detection hit a difficult object: neither, as in VOC), and false positives are dashed;
+* ``selection``: the detection chosen in the list, thick white.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QLineF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsScene, \
+    QStyleOptionGraphicsItem, QWidget
+
+from workbench.core.annotation import Annotation
+from workbench.core.detections import ImageDetections
+from workbench.gui.canvas.layers import BoxLayer
+from workbench.gui.canvas.palette import class_color
+
+FN_COLOR = QColor(255, 60, 60)
+SELECT_COLOR = QColor(255, 255, 255)
+SUPPRESSED_ALPHA = 110
+
+
+@dataclass(frozen=True)
+class Marks:
+    """TP/FP status of each detection (``status[i]`` in {"TP", "FP", "difficult"}) and the
+    indices of the ground-truth objects (in ``Annotation.objects``) that were missed."""
+
+    status: tuple[str, ...]
+    missed: tuple[int, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"TP": self.status.count("TP"), "FP": self.status.count("FP"),
+                "FN": len(self.missed)}
+
+
+def ground_truth(annotation: Annotation | None) -> Annotation | None:
+    """The person-made objects of ``annotation`` (model suggestions are not ground truth)."""
+    if annotation is None:
+        return None
+    from dataclasses import replace
+
+    return replace(annotation, objects=tuple(o for o in annotation.objects if not o.model_made))
+
+
+def mark(annotation: Annotation, det: ImageDetections, iou_threshold: float = 0.5) -> Marks:
+    """Match ``det`` against the annotation's objects with the VOC devkit's rules.
+
+    Greedy by descending score, each detection takes its highest-IoU object of the same class;
+    IoU ``>= iou_threshold`` with an unmatched object is a TP, with a matched one (duplicate) or
+    below the threshold a FP, with a ``difficult`` object neither. Objects that are not
+    difficult and not matched are missed (FN).
+    """
+    from workbench.core.metrics import match_image
+
+    m = match_image(annotation, det, iou_threshold=iou_threshold)
+    status = tuple("TP" if tp else "difficult" if ign else "FP"
+                   for tp, ign in zip(m.tp.tolist(), m.ignored.tolist()))
+    missed = tuple(int(i) for i in m.fn)
+    return Marks(status, missed)
+
+
+class LinkLayer(QGraphicsObject):
+    """Line segments ``(N, 4)`` = ``x1, y1, x2, y2`` in scene coordinates, drawn in one pass."""
+
+    def __init__(self, name: str, z: float = 10.0, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setZValue(z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self._groups: list[tuple[QColor, list[QLineF]]] = []
+        self._bounds = QRectF()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def set_lines(self, lines: np.ndarray, colors: Sequence[QColor]) -> None:
+        lines = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
+        self.prepareGeometryChange()
+        groups: dict[int, tuple[QColor, list[QLineF]]] = {}
+        for (x1, y1, x2, y2), color in zip(lines.tolist(), colors):
+            groups.setdefault(color.rgba(), (QColor(color), []))[1].append(QLineF(x1, y1, x2, y2))
+        self._groups = list(groups.values())
+        self._count = len(lines)
+        if len(lines):
+            xs, ys = lines[:, [0, 2]], lines[:, [1, 3]]
+            self._bounds = QRectF(xs.min() - 2, ys.min() - 2, xs.max() - xs.min() + 4,
+                                  ys.max() - ys.min() + 4)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        return self._bounds
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        for color, lines in self._groups:
+            pen = QPen(color, 1.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawLines(lines)
+
+
+def _faint(color: QColor) -> QColor:
+    c = QColor(color)
+    c.setAlpha(SUPPRESSED_ALPHA)
+    return c
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    return np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+
+
+class DetectionsOverlay:
+    """The panel's layers in a scene (created once, re-filled on every slider move)."""
+
+    def __init__(self, scene: QGraphicsScene) -> None:
+        self.suppressed = BoxLayer("suppressed", z=18)
+        self.links = LinkLayer("suppressor-links", z=18.5)
+        self.fn = BoxLayer("fn", z=19)
+        self.kept = BoxLayer("detections", z=20)
+        self.fp = BoxLayer("detections-fp", z=20.5)
+        self.selection = BoxLayer("detection-selected", z=21)
+        self.layers: list[QGraphicsObject] = [self.suppressed, self.links, self.fn, self.kept,
+                                               self.fp, self.selection]
+        for layer in self.layers:
+            scene.addItem(layer)
+
+    def clear(self) -> None:
+        for layer in (self.suppressed, self.fn, self.kept, self.fp, self.selection):
+            layer.clear()
+        self.links.set_lines(np.zeros((0, 4)), [])
+
+    def set_visible(self, visible: bool) -> None:
+        for layer in self.layers:
+            layer.setVisible(visible)
+
+    def show(self, det: ImageDetections, marks: Marks | None, annotation: Annotation | None,
+             suppressed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+        """Draw ``det``; ``marks`` from :func:`mark`; ``suppressed`` = (boxes ``(S, 4)``,
+        class names ``(S,)``, suppressor boxes ``(S, 4)``) or None."""
+        colors = [class_color(str(name)) for name in det.labels]
+        labels = [f"{name} {score:.2f}" for name, score in zip(det.labels, det.scores)]
+        if marks is not None:
+            labels = [f"{text} {status}" for text, status in zip(labels, marks.status)]
+            fp = np.asarray([s == "FP" for s in marks.status], dtype=bool)
+        else:
+            fp = np.zeros(len(det), dtype=bool)
+        self.kept.set_boxes(det.boxes[~fp], [c for c, f in zip(colors, fp) if not f],
+                            [t for t, f in zip(labels, fp) if not f], width=2.0)
+        self.fp.set_boxes(det.boxes[fp], [c for c, f in zip(colors, fp) if f],
+                          [t for t, f in zip(labels, fp) if f], width=2.0,
+                          style=Qt.PenStyle.DashLine)
+        if marks is not None and annotation is not None and marks.missed:
+            missed = [annotation.objects[i] for i in marks.missed]
+            self.fn.set_boxes(np.asarray([o.box for o in missed]), FN_COLOR,
+                              [f"FN {o.name}" for o in missed], width=2.0,
+                              style=Qt.PenStyle.DashDotLine)
+        else:
+            self.fn.clear()
+        if suppressed is not None and len(suppressed[0]):
+            boxes, names, by = suppressed
+            faint = [_faint(class_color(str(n))) for n in names]
+            self.suppressed.set_boxes(boxes, faint, width=1.0, style=Qt.PenStyle.DotLine)
+            self.links.set_lines(np.concatenate([_centres(boxes), _centres(by)], 1), faint)
+        else:
+            self.suppressed.clear()
+            self.links.set_lines(np.zeros((0, 4)), [])
+
+    def select(self, box: Sequence[float] | None) -> None:
+        if box is None:
+            self.selection.clear()
+        else:
+            self.selection.set_boxes(np.asarray([box]), SELECT_COLOR, width=3.5)

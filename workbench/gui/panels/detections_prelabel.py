@@ -1,0 +1,134 @@
+"""The Detections panel's "pre-label folder" box: progress, cancel, and keeping the window in step.
+
+Runs :func:`workbench.engine.prelabel.prelabel` on a worker thread. Images open in the window
+with unsaved edits are skipped; an image open without unsaved edits gets its document reset to
+the written annotation, so the canvas and the file dock show the new suggestions at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
+)
+
+from workbench.gui.panels.detections_jobs import GeneratorTask
+
+if TYPE_CHECKING:
+    from workbench.gui.panels.detections import DetectionsPanel
+
+log = logging.getLogger(__name__)
+
+
+class PrelabelBox(QGroupBox):
+    """Start / cancel a folder-wide pre-labeling run and show its progress."""
+
+    finished = Signal(object)  #: the PrelabelFinished event (or None after a failure)
+
+    def __init__(self, panel: DetectionsPanel) -> None:
+        super().__init__("Pre-label the folder")
+        self.panel = panel
+        self.task: GeneratorTask | None = None
+        self.steps: list[Any] = []
+        self.include_annotated = QCheckBox("Also images people annotated (their boxes are kept)")
+        self.start_button = QPushButton("Pre-label unannotated images")
+        self.start_button.setToolTip("Run the detector on every image without annotations and "
+                                     "save its detections as suggestions (model-made boxes)")
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.include_annotated)
+        row = QHBoxLayout()
+        row.addWidget(self.start_button, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.message)
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and self.task.isRunning()
+
+    def start(self) -> bool:
+        panel, window = self.panel, self.panel.window
+        if panel.detector is None or self.running:
+            return False
+        project = getattr(window, "project", None)
+        if project is None:
+            self.message.setText("Open a folder first.")
+            return False
+        from workbench.engine.prelabel import prelabel
+
+        docs = getattr(window, "documents", None)
+        skip = [d.image_path for d in docs.dirty()] if docs is not None else []
+        detector, settings = panel.detector, panel.settings()
+        include = self.include_annotated.isChecked()
+        self.steps = []
+        self.task = GeneratorTask(lambda stop: prelabel(detector, project, settings,
+                                                        include_annotated=include, skip=skip,
+                                                        stop=stop))
+        self.task.event.connect(self._on_event)
+        self.task.failed.connect(self._on_failed)
+        self.task.finished.connect(self._on_thread_finished)
+        self.progress.setRange(0, max(len(list(project.entries)), 1))
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.message.setText("Starting…")
+        panel._keeper.start(self.task)
+        return True
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.message.setText("Cancelling after the current image…")
+
+    def _on_event(self, event: Any) -> None:
+        from workbench.engine.prelabel import PrelabelFinished
+
+        if isinstance(event, PrelabelFinished):
+            verb = "Cancelled" if event.cancelled else "Done"
+            self.message.setText(
+                f"{verb}: {event.written} images got {event.suggestions} suggestions; "
+                f"{event.skipped} skipped (annotated, unreadable or open with edits).")
+            self.panel._status(self.message.text())
+            self.finished.emit(event)
+            return
+        self.steps.append(event)
+        self.progress.setValue(event.done)
+        self.message.setText(f"{event.done}/{event.total} {event.image.name}: {event.action}"
+                             + (f" ({event.suggestions})" if event.suggestions else ""))
+        if event.annotation is not None:
+            self._sync_window(event.image, event.annotation)
+
+    def _sync_window(self, image: Path, annotation: Any) -> None:
+        """Show a written file in the window: reset a clean open document to it."""
+        docs = getattr(self.panel.window, "documents", None)
+        doc = docs.get(image) if docs is not None else None
+        if doc is not None and not doc.dirty:
+            doc.reset(annotation)
+            doc.existed = True
+        refresh = getattr(self.panel.window, "refresh_file_state", None)
+        if callable(refresh):
+            refresh(image)
+
+    def _on_failed(self, message: str) -> None:
+        self.message.setText(f"Pre-labeling stopped: {message}")
+        self.panel._status(self.message.text())
+        self.finished.emit(None)
+
+    def _on_thread_finished(self) -> None:
+        self.start_button.setEnabled(self.panel.detector is not None)
+        self.cancel_button.setEnabled(False)
+        self.progress.setVisible(False)
