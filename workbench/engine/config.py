@@ -1,0 +1,129 @@
+"""Every setting of a training run, in one frozen record (stored in each checkpoint)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from workbench.engine.events import ConfigError
+
+Schedule = Literal["cosine", "step", "constant"]
+Optimizer = Literal["sgd", "adamw"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of one run. Paths are folders/files on disk; sizes are pixels.
+
+    ``lr=None`` picks the model family's default for the batch size (SGD, linear scaling as in
+    torchvision's reference recipes). ``image_size``: SSD's square input side, Faster R-CNN's
+    shorter side. ``epochs`` is the total epoch count: a resumed run trains until it is reached.
+    """
+
+    images_dir: Path
+    annotations_dir: Path | None = None
+    model: str = "ssdlite320_mobilenet_v3_large"
+    epochs: int = 10
+    batch_size: int = 4
+    lr: float | None = None
+    optimizer: Optimizer = "sgd"
+    momentum: float = 0.9
+    weight_decay: float = 4e-5
+    image_size: int | None = None
+    device: str = "auto"
+    weights: str | None = None  # None, "hub" or a file (see engine.weights)
+    resume: Path | None = None
+    out_dir: Path | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    schedule: Schedule = "cosine"
+    warmup_steps: int = 100  # linear warm-up (capped at one epoch's steps)
+    step_milestones: tuple[float, ...] = (2 / 3, 8 / 9)  # fractions of the run, for "step"
+    step_gamma: float = 0.1
+    grad_clip: float | None = 10.0  # max global gradient norm; None = off
+    amp: bool = True  # CUDA only
+    channels_last: bool = True  # CUDA only
+    augment: bool = True
+    scale_jitter: bool = False  # Faster R-CNN multi-scale training
+    cache_images: bool | None = None  # None = when it fits the memory budget
+    cache_budget_mb: int = 1024
+    num_workers: int = 0  # > 0 uses the "spawn" context, never fork
+    sync_batchnorm: bool = False  # DDP only
+    eval_every: int = 1
+    max_steps_per_epoch: int | None = None  # cap (quick runs, benchmarks)
+    # display post-processing stored in the checkpoint (evaluation uses its own low floor)
+    score_threshold: float = 0.3
+    nms_iou: float = 0.45
+    top_k: int = 100
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "images_dir", Path(self.images_dir))
+        for name in ("annotations_dir", "resume", "out_dir"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first bad setting."""
+        checks: list[tuple[bool, str]] = [
+            (self.epochs >= 1, f"epochs must be >= 1 (got {self.epochs})"),
+            (self.batch_size >= 1, f"batch size must be >= 1 (got {self.batch_size})"),
+            (self.lr is None or (math.isfinite(self.lr) and self.lr > 0),
+             f"learning rate must be a positive number (got {self.lr})"),
+            (self.image_size is None or self.image_size >= 32,
+             f"image size must be >= 32 px (got {self.image_size})"),
+            (0.0 <= self.val_fraction < 1.0,
+             f"val fraction must be in [0, 1) (got {self.val_fraction})"),
+            (self.schedule in ("cosine", "step", "constant"),
+             f"schedule must be cosine, step or constant (got {self.schedule!r})"),
+            (self.optimizer in ("sgd", "adamw"),
+             f"optimizer must be sgd or adamw (got {self.optimizer!r})"),
+            (self.num_workers >= 0, f"workers must be >= 0 (got {self.num_workers})"),
+            (self.grad_clip is None or self.grad_clip > 0,
+             f"gradient clip must be > 0 (got {self.grad_clip})"),
+            (self.eval_every >= 1, f"eval every must be >= 1 (got {self.eval_every})"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def effective_lr(self, family: str) -> float:
+        """``lr`` or the family default scaled by batch size.
+
+        Faster R-CNN: 0.02 for 16 images (torchvision reference); SSD: 0.01 for 8 images
+        (from-scratch friendly; the reference uses 0.002 × 32 images with pretrained VGG).
+        """
+        if self.lr is not None:
+            return float(self.lr)
+        if family == "fasterrcnn":
+            return 0.02 * self.batch_size / 16
+        return 0.01 * self.batch_size / 8
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (paths as strings, tuples as lists) for JSON and checkpoints."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Path):
+                v = str(v)
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (older/newer checkpoints)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in names}
+        if "step_milestones" in kwargs:
+            kwargs["step_milestones"] = tuple(kwargs["step_milestones"])
+        return cls(**kwargs)

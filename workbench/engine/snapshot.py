@@ -1,0 +1,193 @@
+"""Freeze a project's labels for a run and split them into train / val.
+
+:func:`take_snapshot` reads every annotation of the project once (through
+:mod:`workbench.core.project`), so a run is unaffected by labeling that goes on meanwhile. The
+split lives in ``ImageSets/Main/train.txt`` and ``val.txt`` (VOC layout, one image id = file
+stem per line): when the files exist they are used as they are (the user may edit them); when
+not, a seeded random split is written there, so the next run — and the user — see the same one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from workbench.engine.dataset import ImageRecord, class_box_counts
+from workbench.engine.events import ClassWithoutBoxesError, DatasetError, EmptyDatasetError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataSnapshot:
+    """The labels a run trains and evaluates on, frozen at its start."""
+
+    classes: tuple[str, ...]
+    train: tuple[ImageRecord, ...]
+    val: tuple[ImageRecord, ...]
+    split_dir: Path | None = None
+    notes: tuple[str, ...] = ()
+
+    def with_classes(self, classes: Sequence[str]) -> DataSnapshot:
+        """The same images with a fixed class list (a resumed run keeps its checkpoint's);
+        boxes of other classes are then ignored."""
+        classes = tuple(classes)
+        unknown = sorted({str(n) for r in (*self.train, *self.val) for n in r.names}
+                         - set(classes))
+        notes = self.notes
+        if unknown:
+            notes += (f"boxes of classes not in the checkpoint are ignored: {', '.join(unknown)}",)
+        return dataclasses.replace(self, classes=classes, notes=notes)
+
+
+def order_classes(records: Sequence[ImageRecord], preferred: Sequence[str] = ()) -> tuple[str,
+                                                                                         ...]:
+    """Class names present in ``records``: those of ``preferred`` in its order, then the rest
+    alphabetically."""
+    present = {str(n) for r in records for n in r.names}
+    head = [c for c in preferred if c in present]
+    return tuple(head + sorted(present - set(head)))
+
+
+def random_split(ids: Sequence[str], val_fraction: float, seed: int) -> tuple[list[str],
+                                                                              list[str]]:
+    """Seeded split of sorted ``ids``; at least one val image when there are two or more
+    images and ``val_fraction > 0``."""
+    ordered = sorted(ids)
+    n_val = int(round(len(ordered) * val_fraction))
+    if val_fraction > 0 and len(ordered) >= 2:
+        n_val = min(max(n_val, 1), len(ordered) - 1)
+    perm = np.random.default_rng(seed).permutation(len(ordered))
+    val = sorted(ordered[i] for i in perm[:n_val])
+    val_set = set(val)
+    return [i for i in ordered if i not in val_set], val
+
+
+def split_dir_for(images_dir: Path, annotations_dir: Path | None) -> Path:
+    """``ImageSets/Main`` beside the annotations folder (VOC: ``VOC2007/Annotations`` →
+    ``VOC2007/ImageSets/Main``), or beside the images when the XML sits with them."""
+    base = (annotations_dir or images_dir).resolve().parent
+    return base / "ImageSets" / "Main"
+
+
+def _read_ids(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"cannot read split file {path}: {exc}") from exc
+    # VOC's per-class files carry "id  1"; the first token is the id either way
+    return [line.split()[0] for line in text.splitlines() if line.strip()]
+
+
+def read_or_write_split(split_dir: Path, ids: Sequence[str], val_fraction: float,
+                        seed: int) -> tuple[list[str], list[str], list[str]]:
+    """``(train_ids, val_ids, notes)`` from ``split_dir``'s train.txt/val.txt, or a new seeded
+    split written there (atomically). Ids listed but absent from ``ids`` are noted and left
+    out; images in neither file are left out too."""
+    train_file, val_file = split_dir / "train.txt", split_dir / "val.txt"
+    notes: list[str] = []
+    known = set(ids)
+    if train_file.is_file():
+        train = _read_ids(train_file)
+        val = _read_ids(val_file) if val_file.is_file() else []
+        missing = [i for i in (*train, *val) if i not in known]
+        if missing:
+            notes.append(f"{len(missing)} ids in {split_dir} have no labeled image "
+                         f"(e.g. {missing[0]}); they are left out")
+        listed = set(train) | set(val)
+        outside = [i for i in ids if i not in listed]
+        if outside:
+            notes.append(f"{len(outside)} labeled images are in neither train.txt nor val.txt "
+                         f"and are left out (e.g. {outside[0]})")
+        train = [i for i in dict.fromkeys(train) if i in known]
+        val = [i for i in dict.fromkeys(val) if i in known and i not in set(train)]
+        return train, val, notes
+    train, val = random_split(ids, val_fraction, seed)
+    try:
+        from workbench.core.atomic import atomic_write_text
+
+        split_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(train_file, "".join(f"{i}\n" for i in train))
+        atomic_write_text(val_file, "".join(f"{i}\n" for i in val))
+        notes.append(f"wrote a new split to {split_dir} ({len(train)} train, {len(val)} val, "
+                     f"seed {seed}); edit the files to change it")
+    except OSError as exc:
+        notes.append(f"cannot write the split to {split_dir} ({exc}); using it in memory")
+    return train, val, notes
+
+
+def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
+                  val_fraction: float = 0.2, seed: int = 0,
+                  classes: Sequence[str] | None = None,
+                  split_dir: Path | None = None) -> DataSnapshot:
+    """Read the project once and split it (see the module docstring).
+
+    Images without an annotation file are left out (never labeled ≠ labeled empty).
+    ``classes`` fixes the class list (resume); otherwise it is the names present, in the
+    project's class-list order. Raises :class:`DatasetError` for a missing folder.
+    """
+    from workbench.core.project import Project
+
+    images_dir = Path(images_dir)
+    if not images_dir.is_dir():
+        raise DatasetError(f"images folder {images_dir} does not exist")
+    if annotations_dir is not None and not Path(annotations_dir).is_dir():
+        raise DatasetError(f"annotations folder {annotations_dir} does not exist")
+    project = Project.open(images_dir, annotations_dir)
+    records: dict[str, ImageRecord] = {}
+    notes: list[str] = []
+    unlabeled = 0
+    for entry in project.entries:
+        if not entry.has_xml:
+            unlabeled += 1
+            continue
+        annotation, problems = project.load(entry)
+        errors = [p for p in problems if p.severity == "error"]
+        if annotation is None or errors:
+            notes.append(f"left out {entry.image_path.name}: "
+                         + ("; ".join(str(p) for p in errors) or "unreadable annotation"))
+            continue
+        record = ImageRecord.from_annotation(entry.image_path, annotation)
+        if record.image_id in records:
+            notes.append(f"left out {entry.image_path.name}: another image has the id "
+                         f"{record.image_id}")
+            continue
+        records[record.image_id] = record
+    if unlabeled:
+        notes.append(f"{unlabeled} images without an annotation file are left out")
+    sdir = split_dir or split_dir_for(images_dir, annotations_dir)
+    train_ids, val_ids, split_notes = read_or_write_split(sdir, list(records), val_fraction,
+                                                          seed)
+    notes.extend(split_notes)
+    if classes is None:
+        classes = order_classes(list(records.values()), list(getattr(project, "classes", ())))
+    for note in notes:
+        log.info("%s", note)
+    return DataSnapshot(tuple(classes), tuple(records[i] for i in train_ids),
+                        tuple(records[i] for i in val_ids), sdir, tuple(notes))
+
+
+def check_trainable(data: DataSnapshot) -> None:
+    """Raise :class:`EmptyDatasetError` / :class:`ClassWithoutBoxesError` with a message that
+    says what to label."""
+    if not data.train:
+        raise EmptyDatasetError(
+            "no labeled images to train on"
+            + (f" (split in {data.split_dir})" if data.split_dir else "")
+            + ": label some images (save their VOC XML) first")
+    if not data.classes:
+        raise EmptyDatasetError("the labeled images contain no boxes: draw some boxes first")
+    counts = class_box_counts(data.train, data.classes)
+    empty = [c for c, n in counts.items() if n == 0]
+    if empty:
+        all_counts = class_box_counts((*data.train, *data.val), data.classes, True)
+        detail = ", ".join(f"'{c}' ({all_counts[c]} in all, counting val and difficult)"
+                           for c in empty)
+        raise ClassWithoutBoxesError(
+            f"classes with no non-difficult box in the training split: {detail}; label more "
+            "of them or move images into train.txt")
