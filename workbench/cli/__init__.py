@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "priors",
     "detect",
     "export_onnx",
+    "train",
 ]
 
 

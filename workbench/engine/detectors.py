@@ -13,6 +13,7 @@ Other modules add models with :func:`register_detector` (e.g. a CPU demo model).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -135,9 +136,16 @@ def _frcnn(builder_name: str, default_min: int, default_max: int) -> Builder:
     return build
 
 
+_LOADED = False
+#: Modules that register extra detectors when imported (kept optional: absent is fine).
+PLUGIN_MODULES = ("workbench.engine.demo_model",)
+
+
 def _ensure_builtin() -> None:
-    if "ssd300_vgg16" in _REGISTRY:
+    global _LOADED
+    if _LOADED:
         return
+    _LOADED = True
     from torchvision.models import mobilenet_v3_large, resnet50, vgg16
     from torchvision.models import detection as d
 
@@ -182,6 +190,12 @@ def _ensure_builtin() -> None:
     ]
     for spec in builtin:
         _REGISTRY.setdefault(spec.name, spec)
+    for module in PLUGIN_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,208 @@
+"""``workbench train``: train a detector on a labeled folder, headless.
+
+    workbench train IMAGES_DIR [--annotations DIR] --model NAME --epochs N --batch-size B
+                    [--lr LR] [--image-size N] [--device auto|cpu|cuda|mps] [--weights FILE|hub]
+                    [--resume CKPT] --out RUN_DIR
+
+Shows a progress bar with ETA and one line per epoch; writes ``RUN_DIR/metrics.jsonl``,
+``RUN_DIR/last.pt`` and ``RUN_DIR/best.pt``. Exit status 0 when the run completes, 1 on a
+fault (the message names the cause), 130 when stopped with Ctrl+C (the current step finishes,
+``last.pt`` holds the last completed epoch). The same command runs under
+``torchrun --nproc-per-node N -m workbench train ...`` with DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+DEFAULT_MODEL = "ssdlite320_mobilenet_v3_large"
+MODEL_NAMES = (
+    "ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train", help="train SSD / Faster R-CNN on a labeled folder",
+        description="Train a detector on IMAGES_DIR's VOC labels; the split is read from (or "
+        "written to) ImageSets/Main/train.txt and val.txt beside the annotations. Models: "
+        + ", ".join(MODEL_NAMES) + ".")
+    p.add_argument("images", type=Path, metavar="IMAGES_DIR")
+    p.add_argument("--annotations", type=Path, metavar="DIR",
+                   help="VOC XML folder (default: found like the GUI does)")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
+                   help=f"detector (default {DEFAULT_MODEL})")
+    p.add_argument("--epochs", type=int, default=10, metavar="N", help="total epochs (10)")
+    p.add_argument("--batch-size", type=int, default=4, metavar="B", help="per process (4)")
+    p.add_argument("--lr", type=float, metavar="LR", help="base learning rate "
+                   "(default: family default scaled by batch size)")
+    p.add_argument("--image-size", type=int, metavar="N",
+                   help="SSD input side / Faster R-CNN shorter side (default: the model's)")
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto)")
+    p.add_argument("--weights", metavar="FILE",
+                   help="pretrained weights file (COCO detector or ImageNet backbone "
+                   "state_dict, or a checkpoint), or 'hub' for the torch hub cache; "
+                   "never downloaded (default: train from scratch)")
+    p.add_argument("--resume", type=Path, metavar="CKPT",
+                   help="continue a run from its last.pt (epoch count continues)")
+    p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
+    p.add_argument("--val-fraction", type=float, default=0.2,
+                   help="share of images for a new val split (0.2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine")
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    p.add_argument("--grad-clip", type=float, default=10.0, help="max gradient norm; 0 = off")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (spawned)")
+    p.add_argument("--no-augment", action="store_true", help="no data augmentation")
+    p.add_argument("--scale-jitter", action="store_true",
+                   help="Faster R-CNN multi-scale training")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
+    p.add_argument("--eval-every", type=int, default=1, metavar="N")
+    p.add_argument("--max-steps-per-epoch", type=int, metavar="N")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from workbench.engine.config import TrainConfig
+
+    return TrainConfig(
+        images_dir=args.images, annotations_dir=args.annotations, model=args.model,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, image_size=args.image_size,
+        device=args.device, weights=args.weights, resume=args.resume, out_dir=args.out,
+        val_fraction=args.val_fraction, seed=args.seed, schedule=args.schedule,
+        warmup_steps=args.warmup_steps, optimizer=args.optimizer,
+        grad_clip=args.grad_clip or None, num_workers=args.workers,
+        augment=not args.no_augment, scale_jitter=args.scale_jitter, amp=not args.no_amp,
+        sync_batchnorm=args.sync_bn, eval_every=args.eval_every,
+        max_steps_per_epoch=args.max_steps_per_epoch)
+
+
+def fmt_duration(seconds: float) -> str:
+    """``3725`` → ``"1:02:05"``; ``65`` → ``"01:05"``."""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class ProgressPrinter:
+    """Prints events: a progress bar (redrawn in place on a terminal, every 10% otherwise) and
+    one line per epoch."""
+
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.epochs = 0
+        self.last_printed = -1.0
+        self.last_line_len = 0
+
+    def _line(self, text: str) -> None:
+        if self.tty and self.last_line_len:
+            self.out.write("\r" + " " * self.last_line_len + "\r")
+            self.last_line_len = 0
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def handle(self, event: Any) -> None:
+        from workbench.engine import events as ev
+
+        if isinstance(event, ev.RunStarted):
+            self.epochs = event.epochs
+            self._line(f"training {event.model_name} on {event.device}: {event.num_train} train"
+                       f" / {event.num_val} val images, classes {', '.join(event.classes)}")
+            self._line(f"weights: {event.weights_message}")
+            if event.start_epoch:
+                self._line(f"resuming at epoch {event.start_epoch + 1}/{event.epochs}")
+        elif isinstance(event, ev.StepLogged):
+            self._progress(event)
+        elif isinstance(event, ev.SampleSkipped):
+            self._line(f"warning: skipped {event.image}: {event.reason}")
+        elif isinstance(event, ev.EpochEvaluated):
+            self._line(f"epoch {event.epoch + 1}/{self.epochs}  loss {event.train_loss:.4f}  "
+                       f"mAP VOC07(11pt) {event.map_voc07:.4f}  VOC(all-pt) {event.map_voc:.4f}"
+                       f"  ({event.num_val_images} val images, {event.eval_s:.1f} s)")
+        elif isinstance(event, ev.CheckpointSaved):
+            best = "  [best]" if event.is_best else ""
+            self._line(f"saved {event.path}{best}")
+        elif isinstance(event, ev.Finished):
+            how = "stopped" if event.stopped else "finished"
+            self._line(f"{how} after {event.epochs_completed} epochs in "
+                       f"{fmt_duration(event.elapsed_s)}; best checkpoint: "
+                       f"{event.best_checkpoint or '-'}")
+
+    def _progress(self, e: Any) -> None:
+        frac = (e.step + 1) / e.steps_per_epoch
+        width = 24
+        filled = int(frac * width)
+        bar = "#" * filled + "." * (width - filled)
+        terms = " ".join(f"{k.replace('loss_', '')} {v:.3f}" for k, v in e.losses.items())
+        text = (f"epoch {e.epoch + 1}/{self.epochs} [{bar}] {e.step + 1}/{e.steps_per_epoch} "
+                f"loss {e.total:.3f} ({terms}) lr {e.lr:.2e} {e.images_per_s:.1f} img/s "
+                f"ETA {fmt_duration(e.eta_s)}")
+        if self.tty:
+            self.out.write("\r" + text.ljust(self.last_line_len))
+            self.out.flush()
+            self.last_line_len = len(text)
+            if e.step + 1 == e.steps_per_epoch:
+                self.out.write("\n")
+                self.last_line_len = 0
+        elif frac - self.last_printed >= 0.1 or e.step + 1 == e.steps_per_epoch or e.step == 0:
+            self.out.write(text + "\n")
+            self.out.flush()
+            self.last_printed = frac if e.step + 1 < e.steps_per_epoch else -1.0
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.engine.events import TrainingError
+    from workbench.engine.trainer import train
+
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    printer = ProgressPrinter()
+    stop = threading.Event()
+    previous = None
+    if not distributed and threading.current_thread() is threading.main_thread():
+        def on_sigint(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            print("\nstopping after this step (Ctrl+C again to abort)", file=sys.stderr)
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    t0 = time.perf_counter()
+    finished = None
+    try:
+        config = _config(args)
+        for event in train(config, stop=stop):
+            if main_rank:
+                printer.handle(event)
+            finished = event
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aborted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    from workbench.engine.events import Finished
+
+    if isinstance(finished, Finished) and finished.stopped:
+        return 130
+    if main_rank and finished is None:
+        print(f"error: the run ended without finishing ({time.perf_counter() - t0:.0f} s)",
+              file=sys.stderr)
+        return 1
+    return 0
