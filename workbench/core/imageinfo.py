@@ -1,0 +1,123 @@
+"""Image size from the file header, honouring EXIF orientation (no full decode).
+
+API
+---
+``IMAGE_EXTENSIONS``: ``{".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}`` (compare
+    lower-cased suffixes: ``is_image_file(path)``).
+``image_info(path) -> ImageInfo``: ``width``/``height`` as displayed (EXIF orientations 5–8
+    swap the stored width and height), ``depth`` (1 for grey images, else 3 — what LabelImg
+    writes), ``orientation`` (EXIF tag 274, 1 when absent) and the stored ``raw_width`` /
+    ``raw_height``. Raises :class:`ImageReadError` naming the file when it cannot be read.
+``image_size(path) -> ImageSize``: the displayed size as an
+    :class:`~workbench.core.annotation.ImageSize`.
+
+Pillow reads only the header (lazy ``Image.open``); OpenCV is the fallback for files Pillow
+cannot identify (``cv2.imread`` applies EXIF orientation itself, so its shape is already the
+displayed one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.core.annotation import ImageSize
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+)
+
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "La"}
+_EXIF_ORIENTATION = 0x0112
+
+
+class ImageReadError(OSError):
+    """An image file is missing or cannot be decoded; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Header facts of one image. ``width``/``height`` are after EXIF orientation."""
+
+    width: int
+    height: int
+    depth: int
+    orientation: int = 1
+    raw_width: int = 0
+    raw_height: int = 0
+
+    @property
+    def size(self) -> ImageSize:
+        return ImageSize(self.width, self.height, self.depth)
+
+    @property
+    def rotated(self) -> bool:
+        """True when EXIF orientation swaps width and height (orientations 5–8)."""
+        return self.orientation in (5, 6, 7, 8)
+
+
+def is_image_file(path: str | os.PathLike[str]) -> bool:
+    """True for the supported image suffixes, in any letter case."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _pillow_info(path: Path) -> ImageInfo | None:
+    try:
+        from PIL import Image, UnidentifiedImageError
+    except ImportError:  # pragma: no cover - pillow is a runtime dependency
+        return None
+    try:
+        with Image.open(path) as img:
+            raw_w, raw_h = img.size
+            mode = img.mode
+            try:
+                orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            except Exception:  # noqa: BLE001 - a broken EXIF block must not hide the size
+                orientation = 1
+    except UnidentifiedImageError:
+        return None
+    if orientation not in range(1, 9):
+        orientation = 1
+    depth = 1 if mode in _GREY_MODES else 3
+    w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    return ImageInfo(w, h, depth, orientation, raw_w, raw_h)
+
+
+def _cv2_info(path: Path) -> ImageInfo | None:
+    import cv2
+    import numpy as np
+
+    data = np.fromfile(str(path), dtype=np.uint8)  # handles non-ASCII paths
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        return None
+    h, w = img.shape[:2]
+    depth = 1 if img.ndim == 2 or img.shape[2] == 1 else 3
+    return ImageInfo(w, h, depth, 1, w, h)
+
+
+def image_info(path: str | os.PathLike[str]) -> ImageInfo:
+    """Header facts of ``path`` (see module doc). Raises :class:`ImageReadError`."""
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(f"{p}: image file not found")
+    try:
+        info = _pillow_info(p)
+        if info is None:
+            info = _cv2_info(p)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is "unreadable"
+        raise ImageReadError(f"{p}: unreadable image ({exc})") from exc
+    if info is None or info.width <= 0 or info.height <= 0:
+        raise ImageReadError(f"{p}: unreadable image (not a recognised image format)")
+    return info
+
+
+def image_size(path: str | os.PathLike[str]) -> ImageSize:
+    """Displayed size of ``path`` (EXIF orientation applied). Raises :class:`ImageReadError`."""
+    return image_info(path).size

@@ -1,0 +1,389 @@
+"""A labeling project: a folder of images and their VOC XML files.
+
+API
+---
+``Project.open(images_dir, annotations_dir=None) -> Project``
+    Layouts recognised: a VOC root (``JPEGImages/``, ``Annotations/``, ``ImageSets/Main``; also
+    when ``images_dir`` is ``.../JPEGImages``), a root holding ``images/`` + ``annotations/``,
+    XML beside the images (flat, nested sub-folders allowed), or a separate
+    ``annotations_dir``. Images: jpg/jpeg/png/bmp/tif/tiff/webp in any letter case, found
+    recursively (hidden folders skipped), in natural order (``img2`` before ``img10``).
+    An XML is matched to an image with the same stem in the same relative folder; the rest
+    by their ``<filename>`` (same folder, then unique anywhere), falling back to the stem
+    (unique anywhere). XMLs naming no image are ``orphans`` (reported in ``scan_problems``).
+``project.entries: list[Entry]`` — ``Entry(image_path, xml_path, has_xml, key, image_id)``;
+    ``xml_path`` is where the annotation is (or will be written for an unlabeled image).
+``project.entry(image_path) -> Entry | None``
+``project.load(entry, *, clamp=False, check_image=True) -> (Annotation | None, problems)``
+    ``None`` when the image has no XML yet, or when the XML is unusable (hostile, not
+    well-formed) — then ``problems`` holds one error. Never raises for bad files.
+``project.new_annotation(entry) -> Annotation`` — an empty LabelImg-style annotation.
+``project.save(entry, annotation) -> Annotation`` — atomic write to ``entry.xml_path``;
+    returns the annotation with ``raw`` = bytes written; the entry becomes ``has_xml``.
+``project.classes -> list[str]`` — class file names merged with the XMLs' names
+    (:func:`workbench.core.classes.merge_classes`); cached, refreshed by ``save``/renames.
+``project.rename_class(old, new) -> int`` — every annotation (and the class file) rewritten
+    all-or-nothing; returns the number of XML files changed. Merges when ``new`` exists.
+``project.write_class_list(names)`` — atomic write of the project's class file.
+``project.read_splits() -> dict[str, list[str]]`` / ``project.write_splits(val_fraction=0.2,
+seed=0) -> dict[str, list[str]]`` — ``ImageSets/Main/{train,val,trainval}.txt`` of the
+    annotated images' ``image_id`` (:func:`split_ids`).
+``split_ids(ids, val_fraction, seed) -> (train, val)`` — reproducible seeded split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.core.annotation import Annotation, Problem
+from workbench.core.atomic import atomic_write_many, atomic_write_text
+from workbench.core.classes import (
+    CLASS_FILE_NAMES, ClassFileError, find_class_file, merge_classes, read_class_file,
+    rename_in_list,
+)
+from workbench.core.imageinfo import ImageReadError, image_size, is_image_file
+from workbench.core.voc import (
+    VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
+)
+
+log = logging.getLogger(__name__)
+
+Layout = str  # "voc" | "split" (separate folders) | "flat"
+SPLIT_NAMES = ("train", "val", "trainval")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key putting ``img2`` before ``img10`` (case-insensitive)."""
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
+
+
+def split_ids(ids: Iterable[str], val_fraction: float = 0.2,
+              seed: int = 0) -> tuple[list[str], list[str]]:
+    """Seeded split of unique ``ids`` → ``(train, val)``, each in natural order.
+
+    The ids are sorted before shuffling, so the result depends only on the set of ids,
+    ``val_fraction`` and ``seed``. With two or more ids and ``0 < val_fraction < 1`` both
+    parts are non-empty.
+    """
+    if not 0.0 <= val_fraction <= 1.0:
+        raise ValueError(f"val_fraction must lie in [0, 1], got {val_fraction}")
+    pool = sorted(set(ids), key=natural_key)
+    random.Random(seed).shuffle(pool)
+    n_val = int(round(len(pool) * val_fraction))
+    if len(pool) >= 2 and 0.0 < val_fraction < 1.0:
+        n_val = min(max(n_val, 1), len(pool) - 1)
+    val, train = pool[:n_val], pool[n_val:]
+    return sorted(train, key=natural_key), sorted(val, key=natural_key)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image of the project and where its annotation lives."""
+
+    image_path: Path
+    xml_path: Path
+    has_xml: bool
+    #: Image path relative to ``images_dir`` (posix), unique in the project.
+    key: str = ""
+    #: The file stem (the VOC image id).
+    image_id: str = ""
+
+
+def _walk(folder: Path) -> Iterable[tuple[Path, list[str]]]:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
+        yield Path(dirpath), sorted(filenames, key=natural_key)
+
+
+def _rel_dir(path: Path, base: Path) -> str:
+    return path.parent.relative_to(base).as_posix()
+
+
+@dataclass
+class Project:
+    images_dir: Path
+    annotations_dir: Path
+    root: Path
+    layout: Layout
+    entries: list[Entry] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
+    scan_problems: list[Problem] = field(default_factory=list)
+    _classes: list[str] | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, images_dir: str | os.PathLike[str],
+             annotations_dir: str | os.PathLike[str] | None = None) -> Project:
+        """Scan a project folder (see the module doc). Raises FileNotFoundError."""
+        images = Path(images_dir).expanduser().resolve()
+        if not images.is_dir():
+            raise FileNotFoundError(f"{images}: no such folder")
+        root, layout = images, "flat"
+        if annotations_dir is not None:
+            annotations = Path(annotations_dir).expanduser().resolve()
+            if not annotations.is_dir():
+                raise FileNotFoundError(f"{annotations}: no such annotations folder")
+            layout = "flat" if annotations == images else "split"
+        elif (images / "JPEGImages").is_dir():
+            root, layout = images, "voc"
+            images, annotations = root / "JPEGImages", root / "Annotations"
+        elif images.name == "JPEGImages" and (images.parent / "Annotations").is_dir():
+            root, layout, annotations = images.parent, "voc", images.parent / "Annotations"
+        elif (images / "images").is_dir() and any(
+                (images / n).is_dir() for n in ("annotations", "Annotations")):
+            root, layout = images, "split"
+            annotations = next(images / n for n in ("annotations", "Annotations")
+                               if (images / n).is_dir())
+            images = images / "images"
+        else:
+            annotations = images
+        project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout)
+        project.rescan()
+        return project
+
+    def rescan(self) -> None:
+        """Re-read the folder listing (entries, orphans, scan problems)."""
+        images: list[Path] = []
+        xmls: list[Path] = []
+        for folder, files in _walk(self.images_dir):
+            for f in files:
+                if is_image_file(f):
+                    images.append(folder / f)
+                elif f.lower().endswith(".xml") and self.annotations_dir == self.images_dir:
+                    xmls.append(folder / f)
+        if self.annotations_dir != self.images_dir and self.annotations_dir.is_dir():
+            for folder, files in _walk(self.annotations_dir):
+                xmls.extend(folder / f for f in files if f.lower().endswith(".xml"))
+        self._match(images, xmls)
+        self._classes = None
+
+    def _match(self, images: list[Path], xmls: list[Path]) -> None:
+        by_dir_stem: dict[tuple[str, str], list[Path]] = {}
+        by_name: dict[str, list[Path]] = {}
+        by_stem: dict[str, list[Path]] = {}
+        for img in images:
+            by_dir_stem.setdefault((_rel_dir(img, self.images_dir), img.stem), []).append(img)
+            by_name.setdefault(img.name, []).append(img)
+            by_stem.setdefault(img.stem, []).append(img)
+        claimed: dict[Path, Path] = {}
+        problems: list[Problem] = []
+        rest: list[Path] = []
+        for xml in xmls:
+            same = by_dir_stem.get((_rel_dir(xml, self.annotations_dir), xml.stem), [])
+            free = [i for i in same if i not in claimed]
+            if len(free) > 1:
+                named = read_filename(xml)
+                free = [i for i in free if i.name == named] or free
+            if free:
+                claimed[free[0]] = xml
+            else:
+                rest.append(xml)
+        orphans: list[Path] = []
+        for xml in rest:
+            named = read_filename(xml)
+            rel = _rel_dir(xml, self.annotations_dir)
+            candidates: list[list[Path]] = []
+            if named:
+                named = named.replace("\\", "/").rsplit("/", 1)[-1]
+                candidates.append([i for i in by_name.get(named, [])
+                                   if _rel_dir(i, self.images_dir) == rel])
+                candidates.append(by_name.get(named, []))
+                candidates.append(by_stem.get(Path(named).stem, []))
+            candidates.append(by_stem.get(xml.stem, []))
+            target = next((c[0] for c in candidates if len(c) == 1), None)
+            if target is not None and target not in claimed:
+                claimed[target] = xml
+                continue
+            orphans.append(xml)
+            shown = self._display(xml)
+            if target is not None:
+                problems.append(Problem(shown, None, "error",
+                    f"describes image {self._display(target)}, which already has "
+                    f"{self._display(claimed[target])}"))
+            else:
+                problems.append(Problem(shown, None, "error",
+                    f"names image {named or xml.stem!r}, which is not in the project"))
+        entries: list[Entry] = []
+        used_xml: set[Path] = set(claimed.values())
+        for img in images:
+            xml = claimed.get(img)
+            if xml is None:
+                xml = self._default_xml_path(img)
+                if xml in used_xml:
+                    problems.append(Problem(self._display(img), None, "warning",
+                        f"shares its stem with another image; its annotation goes to {xml.name}"))
+                    xml = xml.with_name(img.name + ".xml")
+                used_xml.add(xml)
+            entries.append(Entry(img, xml, img in claimed,
+                                 img.relative_to(self.images_dir).as_posix(), img.stem))
+        self.entries, self.orphans, self.scan_problems = entries, orphans, problems
+
+    def _default_xml_path(self, image: Path) -> Path:
+        rel = image.parent.relative_to(self.images_dir)
+        return self.annotations_dir / rel / (image.stem + ".xml")
+
+    def _display(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    # ------------------------------------------------------------------ entries
+
+    def entry(self, image_path: str | os.PathLike[str]) -> Entry | None:
+        """The entry of ``image_path`` (absolute, or relative to ``images_dir``)."""
+        p = Path(image_path)
+        p = (self.images_dir / p if not p.is_absolute() else p).resolve()
+        return next((e for e in self.entries if e.image_path == p), None)
+
+    def xml_path_for(self, image_path: str | os.PathLike[str]) -> Path:
+        """Where the annotation of ``image_path`` is or will be written."""
+        e = self.entry(image_path)
+        return e.xml_path if e is not None else self._default_xml_path(Path(image_path))
+
+    @property
+    def annotated(self) -> list[Entry]:
+        return [e for e in self.entries if e.has_xml]
+
+    def load(self, entry: Entry, *, clamp: bool = False,
+             check_image: bool = True) -> tuple[Annotation | None, list[Problem]]:
+        """Read ``entry``'s annotation (see module doc). Never raises for bad files."""
+        if not entry.has_xml:
+            return None, []
+        shown = self._display(entry.xml_path)
+        try:
+            ann, problems = read_annotation(
+                entry.xml_path, entry.image_path if check_image else None, clamp=clamp,
+                display_name=shown)
+        except VocError as exc:
+            message = str(exc).removeprefix(f"{shown}: ")
+            return None, [Problem(shown, None, "error", message)]
+        if ann.filename and ann.filename != entry.image_path.name:
+            problems.append(Problem(shown, None, "warning",
+                f"<filename> {ann.filename!r} differs from the image file {entry.image_path.name!r}"))
+        return ann, problems
+
+    def new_annotation(self, entry: Entry) -> Annotation:
+        """An empty annotation for ``entry``'s image (size read from the image header)."""
+        try:
+            size = image_size(entry.image_path)
+        except ImageReadError:
+            size = None
+        return Annotation(filename=entry.image_path.name, size=size,
+                          folder=entry.image_path.parent.name, path=str(entry.image_path))
+
+    def save(self, entry: Entry, annotation: Annotation) -> Annotation:
+        """Write ``annotation`` to ``entry.xml_path`` atomically; returns it with ``raw`` set."""
+        written = write_annotation(annotation, entry.xml_path)
+        if not entry.has_xml:
+            new = dataclasses.replace(entry, has_xml=True)
+            self.entries = [new if e.image_path == entry.image_path else e for e in self.entries]
+        if self._classes is not None:
+            self._classes = merge_classes(self._classes, (o.name for o in annotation.objects))
+        return written
+
+    # ------------------------------------------------------------------ classes
+
+    @property
+    def class_file(self) -> Path | None:
+        return find_class_file([self.root, self.images_dir, self.annotations_dir])
+
+    def predefined_classes(self) -> list[str]:
+        path = self.class_file
+        if path is None:
+            return []
+        try:
+            return read_class_file(path)
+        except ClassFileError as exc:
+            log.warning("%s", exc)
+            return []
+
+    @property
+    def classes(self) -> list[str]:
+        if self._classes is None:
+            found: list[str] = []
+            for e in self.annotated:
+                ann, _ = self.load(e, check_image=False)
+                if ann is not None:
+                    found.extend(o.name for o in ann.objects)
+            self._classes = merge_classes(self.predefined_classes(), found)
+        return list(self._classes)
+
+    def refresh_classes(self) -> list[str]:
+        self._classes = None
+        return self.classes
+
+    def write_class_list(self, names: Sequence[str]) -> Path:
+        """Write ``names`` to the class file (``predefined_classes.txt`` when none exists)."""
+        path = self.class_file or self.root / CLASS_FILE_NAMES[0]
+        atomic_write_text(path, "".join(f"{n}\n" for n in dict.fromkeys(names) if n))
+        self._classes = None
+        return path
+
+    def rename_class(self, old: str, new: str) -> int:
+        """Rename class ``old`` to ``new`` in every annotation and the class file.
+
+        All new file contents are prepared first; then they are written together with
+        :func:`workbench.core.atomic.atomic_write_many` (all-or-nothing as far as possible).
+        Files that cannot be read are left alone (they are reported by ``validate``).
+        Returns the number of annotation files changed.
+        """
+        new = new.strip()
+        if not old or not new:
+            raise ValueError("class names must not be empty")
+        if old == new:
+            return 0
+        writes: list[tuple[Path, bytes]] = []
+        for e in self.annotated:
+            ann, _ = self.load(e, check_image=False)
+            if ann is None or not any(o.name == old for o in ann.objects):
+                continue
+            objects = tuple(dataclasses.replace(o, name=new) if o.name == old else o
+                            for o in ann.objects)
+            writes.append((e.xml_path, annotation_to_bytes(dataclasses.replace(ann, objects=objects))))
+        changed = len(writes)
+        path = self.class_file
+        if path is not None:
+            names = self.predefined_classes()
+            if old in names:
+                text = "".join(f"{n}\n" for n in rename_in_list(names, old, new))
+                writes.append((path, text.encode("utf-8")))
+        atomic_write_many(writes)
+        self._classes = None
+        log.info("renamed class %r to %r in %d annotation files", old, new, changed)
+        return changed
+
+    # ------------------------------------------------------------------ splits
+
+    @property
+    def imagesets_dir(self) -> Path:
+        return self.root / "ImageSets" / "Main"
+
+    def read_splits(self) -> dict[str, list[str]]:
+        """``ImageSets/Main/<name>.txt`` → ``{name: [image ids]}`` (first token of each line)."""
+        out: dict[str, list[str]] = {}
+        if self.imagesets_dir.is_dir():
+            for f in sorted(self.imagesets_dir.glob("*.txt")):
+                lines = f.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+                out[f.stem] = [ln.split()[0] for ln in lines if ln.strip()]
+        return out
+
+    def write_splits(self, val_fraction: float = 0.2, seed: int = 0) -> dict[str, list[str]]:
+        """Write ``ImageSets/Main/{train,val,trainval}.txt`` for the annotated images."""
+        train, val = split_ids((e.image_id for e in self.annotated), val_fraction, seed)
+        splits = {"train": train, "val": val,
+                  "trainval": sorted(train + val, key=natural_key)}
+        atomic_write_many([(self.imagesets_dir / f"{name}.txt",
+                            "".join(f"{i}\n" for i in ids).encode("utf-8"))
+                           for name, ids in splits.items()])
+        return splits
+
+
