@@ -1,0 +1,281 @@
+"""Selective-search region proposals (OpenCV contrib), a faster variant, filters and recall.
+
+Two methods, three modes (Uijlings et al. 2013 "single", "fast", "quality"):
+
+* ``"opencv"``: ``cv2.ximgproc.segmentation.createSelectiveSearchSegmentation`` on the
+  full-resolution image, one ``process()`` call, exactly as the OpenCV tutorials run it.
+* ``"ours"``: the same OpenCV building blocks on the image downscaled to at most ``max_side``
+  pixels, boxes mapped back to full resolution, duplicates removed. OpenCV's hierarchical
+  grouping re-sorts the neighbour list after every merge, so its cost grows faster than the
+  number of initial segments, and those grow with the pixel count; a 650x417 photo at 320 px is
+  ~3x fewer pixels and 4x less time, while proposals for objects of more than a few percent of
+  the image stay as good (see ``bench/bench_proposals.py``). Each (colour space, ``k``) unit runs
+  on its own, which gives progress and a cancel point between units; the units' ranked lists
+  are interleaved (OpenCV ranks by ``random * level``; interleaving keeps each unit's
+  small-to-large order the same way).
+
+Boxes are float pixel-edge ``xyxy`` in the input image's pixels (OpenCV's ``(x, y, w, h)``
+integer rects map to ``(x, y, x + w, y + h)``), in rank order (most "object-like" first as
+OpenCV ranks them). Images are BGR ``uint8`` (OpenCV order); the colour-space conversions depend
+on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from workbench.core.boxes import box_area, iou_matrix
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["single", "fast", "quality"]
+Method = Literal["ours", "opencv"]
+MODES: tuple[str, ...] = ("single", "fast", "quality")
+
+#: progress(fraction 0..1, message)
+ProgressFn = Callable[[float, str], None]
+
+
+class ProposalsCancelled(Exception):
+    """Raised between units when the caller's ``cancelled()`` returns True."""
+
+
+@dataclass(frozen=True)
+class ProposalParams:
+    """Parameters of one selective-search run (hashable: the GUI caches on them)."""
+
+    mode: Mode = "fast"
+    method: Method = "ours"
+    #: ours: longest side the image is reduced to (no upscaling).
+    max_side: int = 320
+    #: ours: drop a proposal whose IoU with a higher-ranked one exceeds this (None: exact only).
+    dedup_iou: float | None = None
+    base_k: int = 150
+    inc_k: int = 150
+    sigma: float = 0.8
+    single_k: int = 200
+
+
+@dataclass(frozen=True)
+class ProposalResult:
+    boxes: np.ndarray = field(repr=False)  # (N, 4) xyxy in image px, rank order
+    seconds: float                          # decoded image → final list, all steps included
+    params: ProposalParams
+    image_size: tuple[int, int]             # (height, width)
+    work_size: tuple[int, int]              # (height, width) the segmentation ran at
+
+    @property
+    def count(self) -> int:
+        return int(len(self.boxes))
+
+
+def _strategies(mode: Mode) -> list:
+    seg = cv2.ximgproc.segmentation
+    color, fill = seg.createSelectiveSearchSegmentationStrategyColor, \
+        seg.createSelectiveSearchSegmentationStrategyFill
+    texture, size = seg.createSelectiveSearchSegmentationStrategyTexture, \
+        seg.createSelectiveSearchSegmentationStrategySize
+    multiple = seg.createSelectiveSearchSegmentationStrategyMultiple
+    out = [multiple(color(), fill(), texture(), size())]
+    if mode in ("fast", "quality"):
+        out.append(multiple(fill(), texture(), size()))
+    if mode == "quality":
+        out += [fill(), size()]
+    return out
+
+
+def _images(image_bgr: np.ndarray, mode: Mode) -> list[tuple[str, np.ndarray]]:
+    """The colour spaces OpenCV's ``switchTo...`` uses for each mode."""
+    hsv = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2HSV)
+    if mode == "single":
+        return [("HSV", hsv)]
+    images = [("HSV", hsv), ("Lab", cv2.cvtColor(image_bgr, cv2.COLOR_BGR2Lab))]
+    if mode == "quality":
+        gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY)
+        images += [("I", gray), ("H", np.ascontiguousarray(hsv[:, :, 0])),
+                   ("rgI", cv2.merge([image_bgr[:, :, 2], image_bgr[:, :, 1], gray]))]
+    return images
+
+
+def _ks(params: ProposalParams) -> list[int]:
+    if params.mode == "single":
+        return [params.single_k]
+    steps = 2 if params.mode == "fast" else 4
+    return [params.base_k + params.inc_k * i for i in range(steps + 1)]
+
+
+def _rects_to_boxes(rects: np.ndarray) -> np.ndarray:
+    r = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+    return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]], axis=1)
+
+
+def _opencv_full(image_bgr: np.ndarray, params: ProposalParams) -> np.ndarray:
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(image_bgr)
+    if params.mode == "single":
+        ss.switchToSingleStrategy(params.single_k, params.sigma)
+    elif params.mode == "fast":
+        ss.switchToSelectiveSearchFast(params.base_k, params.inc_k, params.sigma)
+    else:
+        ss.switchToSelectiveSearchQuality(params.base_k, params.inc_k, params.sigma)
+    return _rects_to_boxes(ss.process())
+
+
+def _run_unit(image: np.ndarray, k: int, sigma: float, mode: Mode) -> np.ndarray:
+    seg = cv2.ximgproc.segmentation
+    ss = seg.createSelectiveSearchSegmentation()
+    ss.addImage(image)
+    gs = seg.createGraphSegmentation()
+    gs.setK(float(k))
+    gs.setSigma(float(sigma))
+    ss.addGraphSegmentation(gs)
+    for strategy in _strategies(mode):
+        ss.addStrategy(strategy)
+    return _rects_to_boxes(ss.process())
+
+
+def _interleave(lists: list[np.ndarray]) -> np.ndarray:
+    """Round-robin merge of ranked lists: rank 0 of every list, then rank 1, ..."""
+    if not lists:
+        return np.zeros((0, 4))
+    rank = np.concatenate([np.arange(len(b)) for b in lists])
+    source = np.concatenate([np.full(len(b), i) for i, b in enumerate(lists)])
+    order = np.lexsort((source, rank))
+    return np.concatenate(lists)[order]
+
+
+def dedup(boxes: np.ndarray, iou_threshold: float | None) -> np.ndarray:
+    """Indices of ``boxes`` kept after removing repeats, first occurrence wins.
+
+    Exact repeats always go; with ``iou_threshold`` a box whose IoU with an earlier kept box is
+    above it goes too (greedy, in list order: earlier = higher ranked).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    _, first = np.unique(np.round(boxes, 3), axis=0, return_index=True)
+    keep = np.sort(first)
+    if iou_threshold is None or len(keep) < 2:
+        return keep
+    b = boxes[keep]
+    iou = iou_matrix(b, b)
+    np.fill_diagonal(iou, 0.0)
+    dup = np.triu(iou > iou_threshold, k=1)          # dup[i, j]: j repeats earlier i
+    removed = np.zeros(len(b), dtype=bool)
+    for i in range(len(b)):
+        if removed[i]:
+            continue
+        removed |= dup[i]
+    return keep[~removed]
+
+
+def selective_search(
+    image_bgr: np.ndarray,
+    params: ProposalParams = ProposalParams(),
+    *,
+    progress: ProgressFn | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ProposalResult:
+    """Region proposals for one BGR ``(H, W, 3)`` uint8 image.
+
+    ``seconds`` is the wall time from this call (decoded image in hand) to the final list,
+    every resize, conversion, mapping and de-duplication included. Raises
+    :class:`ProposalsCancelled` when ``cancelled()`` turns True between units.
+    """
+    image = np.asarray(image_bgr)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"selective search needs an (H, W, 3) uint8 BGR image, got "
+                         f"{image.shape} {image.dtype}")
+    if params.mode not in MODES:
+        raise ValueError(f"unknown selective-search mode {params.mode!r}; use one of {MODES}")
+    report = progress or (lambda _f, _m: None)
+    stop = cancelled or (lambda: False)
+    start = time.perf_counter()
+    h, w = image.shape[:2]
+    if params.method == "opencv":
+        report(0.0, f"OpenCV {params.mode} at {w}x{h}")
+        boxes = _opencv_full(image, params)
+        work = (h, w)
+    elif params.method == "ours":
+        scale = min(1.0, params.max_side / max(h, w))
+        work_w, work_h = max(1, round(w * scale)), max(1, round(h * scale))
+        small = image if scale == 1.0 else cv2.resize(image, (work_w, work_h),
+                                                      interpolation=cv2.INTER_AREA)
+        units = [(name, img, k) for name, img in _images(small, params.mode)
+                 for k in _ks(params)]
+        ranked = []
+        for i, (name, img, k) in enumerate(units):
+            if stop():
+                raise ProposalsCancelled(f"cancelled after {i} of {len(units)} units")
+            report(i / len(units), f"{name}, k={k} ({i + 1}/{len(units)}) at {work_w}x{work_h}")
+            ranked.append(_run_unit(img, k, params.sigma, params.mode))
+        boxes = _interleave(ranked)
+        boxes = boxes * np.array([w / work_w, h / work_h] * 2)
+        boxes = np.clip(boxes, 0, [w, h, w, h])
+        boxes = boxes[dedup(boxes, params.dedup_iou)]
+        work = (work_h, work_w)
+    else:
+        raise ValueError(f"unknown method {params.method!r}; use 'ours' or 'opencv'")
+    seconds = time.perf_counter() - start
+    report(1.0, f"{len(boxes)} proposals in {seconds:.2f} s")
+    return ProposalResult(boxes=boxes, seconds=seconds, params=params, image_size=(h, w),
+                          work_size=work)
+
+
+# --- filters and quality -------------------------------------------------------------------
+def filter_proposals(
+    boxes: np.ndarray,
+    image_size: tuple[int, int],
+    *,
+    min_area_frac: float = 0.0,
+    max_area_frac: float = 1.0,
+    max_aspect: float | None = None,
+    top_n: int | None = None,
+) -> np.ndarray:
+    """Indices of proposals that pass the filters, in rank order, at most ``top_n``.
+
+    Area fractions are of the ``(height, width)`` image (the book keeps 5 %–100 %);
+    ``max_aspect`` bounds ``max(w/h, h/w)``.
+    """
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    frac = box_area(b) / float(image_size[0] * image_size[1])
+    ok = (frac >= min_area_frac) & (frac <= max_area_frac)
+    if max_aspect is not None:
+        w = b[:, 2] - b[:, 0]
+        h = b[:, 3] - b[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            aspect = np.maximum(w / h, h / w)
+        ok &= np.nan_to_num(aspect, nan=np.inf) <= max_aspect
+    idx = np.flatnonzero(ok)
+    return idx[:top_n] if top_n is not None else idx
+
+
+def best_overlaps(gt_boxes: np.ndarray, proposals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each ground-truth box: best IoU with any proposal and that proposal's index (-1)."""
+    gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    p = np.asarray(proposals, dtype=np.float64).reshape(-1, 4)
+    if len(gt) == 0 or len(p) == 0:
+        return np.zeros(len(gt)), np.full(len(gt), -1, dtype=np.int64)
+    iou = iou_matrix(gt, p)
+    return iou.max(axis=1), iou.argmax(axis=1)
+
+
+def recall_at(gt_boxes: np.ndarray, proposals: np.ndarray, threshold: float) -> float:
+    """Fraction of ground-truth boxes covered by a proposal with IoU ``>= threshold``
+    (1.0 when there is no ground truth)."""
+    best, _ = best_overlaps(gt_boxes, proposals)
+    return float((best >= threshold).mean()) if len(best) else 1.0
+
+
+def mabo(gt_boxes: np.ndarray, proposals: np.ndarray) -> float:
+    """Mean Average Best Overlap (Uijlings et al. 2013) for one image: mean best IoU per box.
+
+    (The paper averages per class first; with one image and its boxes this is the mean.)
+    """
+    best, _ = best_overlaps(gt_boxes, proposals)
+    return float(best.mean()) if len(best) else 1.0
