@@ -19,6 +19,7 @@ from workbench import __version__
 COMMAND_MODULES: list[str] = [
     "gui",
     "priors",
+    "proposals",
     "detect",
     "export_onnx",
     "train",
