@@ -11,6 +11,7 @@ user's confirmation (:attr:`ImageDocument.overwrite_confirmed`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -30,8 +31,12 @@ class ImageDocument(QObject):
 
     def __init__(self, image_path: Path, xml_path: Path, annotation: Annotation,
                  problems: list[Problem], *, existed: bool, read_failed: bool,
+                 writer: Callable[[Annotation], Annotation] | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
+        #: Writes the annotation atomically and returns it with ``raw`` set (default: the core
+        #: VOC writer to ``xml_path``; the window passes the project's ``save``).
+        self.writer = writer or self._write_voc
         self.image_path = Path(image_path)
         self.xml_path = Path(xml_path)
         self.annotation = annotation
@@ -99,16 +104,21 @@ class ImageDocument(QObject):
             return True
         if self.needs_confirmation:
             raise PermissionError(f"{self.xml_path} had read errors; overwriting needs confirmation")
-        from workbench.core.voc import write_annotation
-
-        self.xml_path.parent.mkdir(parents=True, exist_ok=True)
-        write_annotation(self.annotation, self.xml_path)
+        # The writer returns the record with ``raw`` = the bytes written (raw is not part of
+        # equality, so undo/redo records stay comparable).
+        self.annotation = self.writer(self.annotation)
         self.existed = True
         self.read_failed = False
         self.stack.setClean()
         log.info("saved %s (%d objects)", self.xml_path, len(self.annotation.objects))
         self.saved.emit()
         return True
+
+
+    def _write_voc(self, annotation: Annotation) -> Annotation:
+        from workbench.core.voc import write_annotation
+
+        return write_annotation(annotation, self.xml_path)
 
 
 def empty_annotation(image_path: Path, size: tuple[int, int, int] | None) -> Annotation:

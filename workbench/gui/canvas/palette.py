@@ -23,7 +23,7 @@ def class_color(name: str) -> QColor:
     h = zlib.crc32(name.encode("utf-8"))
     hue = ((h & 0xFFFF) * _GOLDEN) % 1.0
     sat = 0.70 + 0.2 * (((h >> 16) & 0xFF) / 255.0)
-    return QColor.fromHsvF(hue, sat, 1.0)
+    return QColor.fromHsvF(hue, sat, 1.0).toRgb()
 
 
 def text_color_for(background: QColor) -> QColor:

@@ -1,0 +1,395 @@
+"""The labeling window on a real (temporary) project, driven by real mouse and key events."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from workbench.gui import dialogs
+from workbench.gui.main_window import MainWindow
+from workbench.gui.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import click, drag, make_project  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _no_dialogs(monkeypatch):
+    def unexpected(*args, **kwargs):
+        raise AssertionError(f"unexpected dialog: {args[1:3]}")
+
+    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
+                 "choose_reassignment", "ask_directory"):
+        monkeypatch.setattr(dialogs, name, unexpected)
+
+
+@pytest.fixture
+def images(tmp_path):
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def window(qtbot, images, tmp_path, monkeypatch):
+    _no_dialogs(monkeypatch)
+    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    w.canvas.setFocus()
+    return w
+
+
+def key(w, k, mod=Qt.KeyboardModifier.NoModifier):  # noqa: ANN001
+    QTest.keyClick(w.canvas, k, mod)
+
+
+def xml_of(images: Path, i: int) -> Path:
+    return images / f"img{i}.xml"
+
+
+def read(path: Path):  # noqa: ANN201
+    from workbench.core.voc import read_annotation
+
+    return read_annotation(path)[0]
+
+
+def test_opens_first_image_with_its_boxes(window, images):
+    assert window.current_image_path() == images / "img0.png"
+    ann = window.current_annotation()
+    assert [(o.name, o.box) for o in ann.objects] == [("cat", (10.0, 20.0, 100.0, 120.0))]
+    assert len(window.canvas.annotation_item().boxes) == 1
+    assert window.canvas.scene().sceneRect().getRect() == (0, 0, 320, 240)
+    assert window.files.model.states() == ["labeled", "unlabeled", "labeled", "unlabeled"]
+    assert window.classes.names() == ["cat", "dog"]
+    rgb = window.current_image_rgb()
+    assert rgb.shape == (240, 320, 3) and rgb.dtype.name == "uint8"
+    assert tuple(rgb[5, 5]) == (40, 90, 120)
+    assert window.current_image_rgb() is rgb  # cached per image
+
+
+def test_draw_box_with_mouse_writes_expected_xml(window, images, qtbot):
+    window.classes.set_default_class("dog")
+    key(window, Qt.Key.Key_D)  # next image: img1, no XML yet
+    assert window.current_image_path() == images / "img1.png"
+    key(window, Qt.Key.Key_W)
+    assert window.canvas.mode == "draw"
+    window.canvas.actual_size()
+    window.canvas.centerOn(160, 120)
+    drag(window.canvas, (40, 30), (140, 110))
+    assert window.canvas.mode == "select"  # LabelImg: back to select after one box
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    text = xml_of(images, 1).read_text()
+    assert "<name>dog</name>" in text
+    assert "<xmin>41</xmin>" in text and "<ymin>31</ymin>" in text
+    assert "<xmax>140</xmax>" in text and "<ymax>110</ymax>" in text
+    assert "<filename>img1.png</filename>" in text and "<width>320</width>" in text
+    assert window.files.model.state(1) == "labeled"
+
+
+def test_draw_asks_for_class_without_default(window, images, monkeypatch):
+    asked = []
+    monkeypatch.setattr(dialogs, "choose_class",
+                        lambda parent, classes, current, title: asked.append(list(classes))
+                        or "bird")
+    key(window, Qt.Key.Key_W)
+    window.canvas.actual_size()
+    drag(window.canvas, (150, 60), (200, 100))
+    assert asked == [["cat", "dog"]]
+    assert window.current_annotation().objects[-1].name == "bird"
+    assert "bird" in window.classes.names()
+    assert "bird" in (images / "predefined_classes.txt").read_text().split()
+
+
+def test_move_resize_delete_undo_redo(window, qtbot):
+    c = window.canvas
+    c.actual_size()
+    c.centerOn(160, 120)
+    click(c, 50, 70)
+    assert window.document.selection == 0
+    drag(c, (50, 70), (70, 80))
+    assert window.current_annotation().objects[0].box == pytest.approx((30, 30, 120, 130), abs=1)
+    drag(c, (120, 80), (150, 80))  # right edge
+    assert window.current_annotation().objects[0].box == pytest.approx((30, 30, 150, 130), abs=1)
+    key(window, Qt.Key.Key_Delete)
+    assert window.current_annotation().objects == ()
+    undo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    redo = (Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    key(window, *undo)
+    assert window.current_annotation().objects[0].box == pytest.approx((30, 30, 150, 130), abs=1)
+    key(window, *undo)
+    key(window, *undo)
+    assert window.current_annotation().objects[0].box == (10, 20, 100, 120)
+    assert not window.document.dirty  # back at the saved state
+    key(window, *redo)
+    key(window, *redo)
+    key(window, *redo)
+    assert window.current_annotation().objects == ()
+
+
+def test_undo_history_is_kept_per_image(window, images):
+    key(window, Qt.Key.Key_Space)  # verified (autosave will write img0 on leaving)
+    assert window.current_annotation().verified
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_D)  # img2
+    window.canvas.select(1)
+    key(window, Qt.Key.Key_Delete)
+    assert len(window.current_annotation().objects) == 1
+    key(window, Qt.Key.Key_A)
+    key(window, Qt.Key.Key_A)  # back to img0: its own history
+    assert window.current_annotation().verified
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not window.current_annotation().verified
+    assert len(window.documents.get(images / "img2.png").annotation.objects) == 1
+
+
+def test_nudge_duplicate_difficult_relabel_keys(window, monkeypatch):
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_Right)
+    key(window, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert window.current_annotation().objects[0].box == (11, 30, 101, 130)
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # one nudge run, one undo
+    assert window.current_annotation().objects[0].box == (10, 20, 100, 120)
+    key(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    objs = window.current_annotation().objects
+    assert len(objs) == 2 and objs[1].box == (20, 30, 110, 130) and window.document.selection == 1
+    key(window, Qt.Key.Key_F)
+    assert window.current_annotation().objects[1].difficult
+    key(window, Qt.Key.Key_2)  # class number 2 = dog
+    assert window.current_annotation().objects[1].name == "dog"
+    monkeypatch.setattr(dialogs, "choose_class", lambda *a, **k: "fox")
+    key(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_annotation().objects[1].name == "fox"
+    window.canvas.select(-1)
+    key(window, Qt.Key.Key_1)  # no selection: default class
+    assert window.classes.default_class() == "cat"
+
+
+def test_copy_previous_next_unlabeled_and_zoom_keys(window, images):
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert [o.name for o in window.current_annotation().objects] == ["cat"]
+    key(window, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)  # no duplicates
+    assert len(window.current_annotation().objects) == 1
+    key(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_image_path() == images / "img3.png"
+    c = window.canvas
+    key(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert c.zoom() == pytest.approx(1.0)
+    key(window, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert c.zoom() == pytest.approx(0.8)
+    key(window, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    assert c.zoom() == pytest.approx(1.0)
+    key(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert c.fit_mode and c.zoom() > 1.5
+
+
+def test_open_folder_and_annotation_folder_keys(window, tmp_path, monkeypatch):
+    other = make_project(tmp_path / "other", n=2)
+    monkeypatch.setattr(dialogs, "ask_directory", lambda *a, **k: str(other))
+    key(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_image_path() == other / "img0.png"
+    xml_dir = tmp_path / "xml"
+    xml_dir.mkdir()
+    monkeypatch.setattr(dialogs, "ask_directory", lambda *a, **k: str(xml_dir))
+    key(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_annotation().objects == ()  # nothing in the new folder yet
+    key(window, Qt.Key.Key_Space)
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert (xml_dir / "img0.xml").exists()
+    assert 'verified="yes"' in (xml_dir / "img0.xml").read_text()
+
+
+def test_autosave_writes_only_changed_files(window, images, qtbot):
+    before = {p.name: p.stat().st_mtime_ns for p in images.glob("*.xml")}
+    for _ in range(3):
+        key(window, Qt.Key.Key_D)
+    for _ in range(3):
+        key(window, Qt.Key.Key_A)
+    window.saver.autosave_current()
+    assert {p.name: p.stat().st_mtime_ns for p in images.glob("*.xml")} == before
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: not window.document.dirty, timeout=5000)  # the autosave timer
+    after = {p.name: p.stat().st_mtime_ns for p in images.glob("*.xml")}
+    assert after["img2.xml"] == before["img2.xml"]
+    assert after["img0.xml"] != before["img0.xml"]
+    assert "<xmin>12</xmin>" in xml_of(images, 0).read_text()
+    assert sorted(p.name for p in images.glob("*.xml")) == ["img0.xml", "img2.xml"]
+
+
+def test_autosave_off_asks_when_leaving(window, images, monkeypatch):
+    window.actions.autosave.setChecked(False)
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_Delete)
+    answers = iter(["cancel", "discard"])
+    monkeypatch.setattr(dialogs, "ask_save_discard_cancel", lambda *a: next(answers))
+    key(window, Qt.Key.Key_D)
+    assert window.current_image_path() == images / "img0.png"  # cancelled: stays
+    key(window, Qt.Key.Key_D)
+    assert window.current_image_path() == images / "img1.png"
+    assert "<name>cat</name>" in xml_of(images, 0).read_text()  # discarded: file untouched
+    key(window, Qt.Key.Key_A)
+    assert len(window.current_annotation().objects) == 1
+
+
+def test_file_with_read_errors_is_not_overwritten_without_confirmation(window, images, monkeypatch):
+    bad = xml_of(images, 3)
+    bad.write_text("<annotation><filename>img3.png</filename><object><name>cat</name>"
+                   "<bndbox><xmin>50</xmin><ymin>50</ymin><xmax>10</xmax><ymax>10</ymax>"
+                   "</bndbox></object>")  # not well-formed
+    original = bad.read_bytes()
+    window.open_project(images)
+    window.show_row(3)
+    assert window.document.read_failed
+    assert window.problems.count() >= 1
+    window.classes.set_default_class("cat")
+    key(window, Qt.Key.Key_W)
+    window.canvas.actual_size()
+    drag(window.canvas, (20, 20), (80, 80))
+    window.saver.autosave_current()
+    assert bad.read_bytes() == original  # autosave does not touch it
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: False)
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert bad.read_bytes() == original
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: True)
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert "<xmin>21</xmin>" in bad.read_text()
+
+
+def test_rename_class_rewrites_every_file(window, images, monkeypatch):
+    monkeypatch.setattr(dialogs, "ask_text", lambda *a, **k: "kitten")
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: True)
+    window.classes.select_name("cat")
+    window.classes.rename_button.click()
+    assert "<name>kitten</name>" in xml_of(images, 0).read_text()
+    text2 = xml_of(images, 2).read_text()
+    assert "<name>kitten</name>" in text2 and "<name>dog</name>" in text2
+    assert "<name>cat</name>" not in text2
+    assert window.classes.names() == ["kitten", "dog"]
+    assert window.current_annotation().objects[0].name == "kitten"
+
+
+def test_delete_class_needs_reassignment(window, images, monkeypatch):
+    monkeypatch.setattr(dialogs, "choose_reassignment", lambda *a, **k: None)
+    window.classes.select_name("dog")
+    window.classes.delete_button.click()
+    assert "dog" in window.classes.names()  # refused: boxes use it
+    monkeypatch.setattr(dialogs, "choose_reassignment", lambda *a, **k: "cat")
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: True)
+    window.classes.delete_button.click()
+    assert window.classes.names() == ["cat"]
+    assert "<name>dog</name>" not in xml_of(images, 2).read_text()
+
+
+def test_reopening_shows_the_same_boxes(window, images, tmp_path, qtbot):
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    saved = window.current_annotation().objects
+    window.close()
+    again = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(again)
+    again.open_project(images)
+    assert again.current_image_path() == images / "img0.png"
+    assert [(o.name, o.box) for o in again.current_annotation().objects] == \
+        [(o.name, o.box) for o in saved]
+
+
+def test_no_key_is_bound_twice_and_sheet_lists_keys(window, monkeypatch):
+    from workbench.gui.actions import shortcut_conflicts, shortcut_rows
+
+    assert shortcut_conflicts(window.actions) == {}
+    keys = {row[0] for row in shortcut_rows(window.actions)}
+    for k in ("W", "A", "D", "Ctrl+S", "Space", "Del", "Ctrl+D", "Ctrl+E", "Ctrl+U", "Ctrl+Z",
+              "Ctrl+V", "Ctrl+N", "Ctrl+F", "Ctrl+="):
+        assert any(k == part.strip() for row in keys for part in row.split(",")), k
+
+
+def test_add_objects_is_one_undoable_command_and_suggestions_state(window, images):
+    from workbench.core.annotation import VocObject
+
+    seen = []
+    window.annotation_changed.connect(lambda: seen.append(1))
+    window.add_objects([VocObject("cat", (1, 1, 20, 20), score=0.9, model_made=True),
+                        VocObject("dog", (30, 30, 60, 60), score=0.7, model_made=True)])
+    assert len(window.current_annotation().objects) == 3 and seen
+    assert window.files.model.state(0) == "suggestions"
+    key(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.files.model.state(0) == "labeled"
+    window.documents.undo_group.undo()
+    window.documents.undo_group.undo()
+    assert len(window.current_annotation().objects) == 1
+
+
+def test_scene_clicked_and_image_changed_signals(window, images, qtbot):
+    window.canvas.actual_size()
+    with qtbot.waitSignal(window.canvas.scene_clicked) as sig:
+        click(window.canvas, 250, 200)
+    assert sig.args == pytest.approx([250, 200], abs=1)
+    with qtbot.waitSignal(window.image_changed) as changed:
+        key(window, Qt.Key.Key_D)
+    assert changed.args == [str(images / "img1.png")]
+
+
+def test_registry_panels_are_lazy_and_failures_do_not_crash(qtbot, tmp_path, monkeypatch):
+    _no_dialogs(monkeypatch)
+    panels = [("workbench.gui.panels.problems", "ProblemsPanel", "Lazy"),
+              ("workbench.no_such_module", "Nope", "Broken")]
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=panels)
+    qtbot.addWidget(w)
+    w.show()
+    assert w.panel_host.panels == {}  # nothing built before shown
+    dock = w.panel_host.docks["workbench.no_such_module.Nope"]
+    dock.show()
+    assert "workbench.no_such_module.Nope" in w.panel_host.errors
+    assert "Broken" in w.statusBar().currentMessage()
+    assert w.panel("Lazy") is not None
+
+
+def test_empty_state_without_project(qtbot, tmp_path, monkeypatch):
+    _no_dialogs(monkeypatch)
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(w)
+    assert w.stack.currentWidget() is w.welcome
+    assert w.current_image_path() is None and w.current_annotation() is None
+    assert w.current_image_rgb() is None
+
+
+def test_window_builds_without_importing_torch(tmp_path, images):
+    code = ("import sys, os\n"
+            "from workbench.gui.app import build_window\n"
+            "from workbench.gui.settings import Settings\n"
+            f"w = build_window({str(images)!r}, None, Settings({str(tmp_path / 's.ini')!r}))\n"
+            "w.show()\n"
+            "assert w.current_annotation() is not None\n"
+            "print('torch' in sys.modules, 'torchvision' in sys.modules)\n")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_screenshot_cli(raccoon_dir, tmp_path):
+    png = tmp_path / "shot.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKBENCH_SETTINGS=str(tmp_path / "s.ini"))
+    out = subprocess.run([sys.executable, "-m", "workbench", "gui", str(raccoon_dir / "images"),
+                          "--annotations", str(raccoon_dir / "annotations"), "--screenshot",
+                          str(png)], capture_output=True, text=True, env=env, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(png))
+    assert image.width() >= 1280 and image.height() >= 800

@@ -1,0 +1,131 @@
+"""Application start-up: the QApplication, the theme, which project to open, the window.
+
+Nothing here imports torch: the window is up and usable before any detector code loads (panels
+that need torch import it when they are first used).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Size of ``--screenshot`` renders (the README screenshot).
+SCREENSHOT_SIZE = (1440, 900)
+
+
+def initial_project(images_dir: Path | None = None, annotations_dir: Path | None = None,
+                    settings=None) -> tuple[Path, Path | None] | None:  # noqa: ANN001
+    """Decide what the window opens at start-up.
+
+    The folder given on the command line wins; otherwise the last project if its folder still
+    exists; otherwise None (the window shows what to do). This is the one hook to change for a
+    first-run experience (e.g. generating and opening a sample project).
+    """
+    if images_dir is not None:
+        return Path(images_dir), Path(annotations_dir) if annotations_dir else None
+    if settings is not None:
+        last = settings.last_project()
+        if last is not None and last[0].is_dir():
+            return last
+    return None
+
+
+def create_app(argv: list[str] | None = None):  # noqa: ANN201 (QApplication)
+    """The QApplication (created once), with name, icon and theme."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+        app.setOrganizationName("DetectionWorkbench")
+        app.setApplicationName("workbench")
+        app.setApplicationDisplayName("Detection Workbench")
+        app.setDesktopFileName("workbench")
+        from workbench.gui import assets
+        from workbench.gui.theme import apply_theme
+
+        app.setWindowIcon(assets.app_icon())
+        apply_theme(app)
+    return app
+
+
+def build_window(images_dir: Path | None = None, annotations_dir: Path | None = None,
+                 settings=None):  # noqa: ANN001,ANN201 (MainWindow)
+    """The main window with the initial project open (or the empty state)."""
+    create_app()
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    settings = settings or Settings()
+    window = MainWindow(settings)
+    start = initial_project(images_dir, annotations_dir, settings)
+    if start is not None:
+        window.open_project(*start)
+    return window
+
+
+def render_screenshot(window, path: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -> Path:  # noqa: ANN001
+    """Render the whole window at ``size`` (after the file states are scanned) to a PNG."""
+    from PySide6.QtWidgets import QApplication
+
+    window.resize(*size)
+    window.show()
+    for _ in range(3):
+        QApplication.processEvents()
+    window.scanner.run_to_end()
+    if window.document is not None and window.document.annotation.objects:
+        window.canvas.select(0)  # show the selection handles in the picture
+    window.canvas.fit()
+    QApplication.processEvents()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path), "PNG"):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | None = None,
+            screenshot: str | Path | None = None) -> int:
+    """Open the window (``workbench`` / ``workbench gui``); with ``screenshot``, render the
+    window to that PNG and exit 0 instead of running the event loop."""
+    temp_settings = None
+    if screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        if "WORKBENCH_SETTINGS" not in os.environ:  # a clean, reproducible layout
+            temp_settings = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)
+            temp_settings.close()
+            os.environ["WORKBENCH_SETTINGS"] = temp_settings.name
+    app = create_app()
+    window = build_window(Path(images_dir) if images_dir else None,
+                          Path(annotations_dir) if annotations_dir else None)
+    if screenshot is not None:
+        out = render_screenshot(window, Path(screenshot))
+        window.close()
+        if temp_settings is not None:
+            os.environ.pop("WORKBENCH_SETTINGS", None)
+            Path(temp_settings.name).unlink(missing_ok=True)
+        print(f"wrote {out}")
+        return 0
+    window.show()
+    return int(app.exec())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``workbench-gui [IMAGES_DIR] [--annotations DIR]`` (the desktop launcher's command)."""
+    parser = argparse.ArgumentParser(prog="workbench-gui", description="Detection Workbench")
+    parser.add_argument("images_dir", nargs="?", help="folder of images to open")
+    parser.add_argument("--annotations", help="folder of the VOC XML files (default: beside "
+                        "the images)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return run_gui(args.images_dir, args.annotations)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Project-wide class operations behind the class dock: count a class's boxes, rename (or merge)
+a class in every annotation file, atomically, file by file."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from workbench.gui import project_ops as ops
+
+if TYPE_CHECKING:
+    from workbench.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+def count_usage(window: MainWindow, name: str) -> int:
+    """Boxes named ``name`` in the project (open documents count as they are in memory)."""
+    if window.project is None:
+        return 0
+    total = 0
+    for entry in window.entries():
+        doc = window.documents.get(ops.image_path(entry))
+        ann = doc.annotation if doc is not None else ops.load(window.project, entry).annotation
+        if ann is not None:
+            total += sum(o.name == name for o in ann.objects)
+    return total
+
+
+def rename_everywhere(window: MainWindow, old: str, new: str) -> bool:
+    """Rename ``old`` to ``new`` in every file and the class file, all-or-nothing (the core's
+    :meth:`~workbench.core.project.Project.rename_class`). Unsaved edits are saved first so the
+    rename does not mix with them; files that cannot be read are left alone. Returns False
+    (nothing renamed) when unsaved edits could not be saved or the write failed."""
+    if window.project is None:
+        return False
+    for doc in window.documents.dirty():
+        if doc.needs_confirmation:
+            window.statusBar().showMessage(
+                f"Rename cancelled: save or discard the changes to {doc.xml_path.name} first",
+                8000)
+            return False
+        try:
+            doc.save()
+        except OSError as exc:
+            window.statusBar().showMessage(f"Rename cancelled: {exc}", 8000)
+            return False
+    try:
+        changed = ops.rename_class(window.project, old, new)
+    except (OSError, ValueError) as exc:
+        log.error("rename %r -> %r failed: %s", old, new, exc)
+        window.statusBar().showMessage(f"Rename failed, no file changed: {exc}", 10000)
+        return False
+    for doc in window.documents.documents():  # open images show the renamed boxes
+        loaded = ops.load(window.project, window.entry_of(doc.image_path))
+        if (loaded.annotation is not None and not loaded.read_failed
+                and loaded.annotation != doc.annotation):
+            doc.reset(loaded.annotation)
+    message = f"Renamed “{old}” to “{new}” in {changed} file(s)"
+    log.info(message)
+    window.statusBar().showMessage(message, 8000)
+    return True

@@ -1,0 +1,475 @@
+"""The labeling window: canvas in the centre, file / class / box / problem docks, panels.
+
+The API offered to panels (see ``workbench/gui/panels/registry.py``):
+
+* ``canvas`` — :class:`~workbench.gui.canvas.view.CanvasView`; ``canvas.scene()`` uses image
+  pixel-edge coordinates; ``canvas.scene_clicked(float, float)`` fires on a left click on the
+  image (outside boxes) in select mode.
+* ``image_changed(str)`` after another image is shown; ``annotation_changed()`` after every edit,
+  undo or redo of the current image.
+* ``current_image_path()``, ``current_annotation()``, ``current_image_rgb()`` (``(H, W, 3)``
+  uint8, cached per image), ``project`` (core Project or None), ``add_objects(objects)`` (one
+  undoable command), ``statusBar()``, ``panel(name)`` (build/get a registry panel).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
+
+from workbench import __version__
+from workbench.core.annotation import Annotation, VocObject
+from workbench.gui import assets, dialogs
+from workbench.gui import project_ops as ops
+from workbench.gui.actions import build_actions, shortcut_rows
+from workbench.gui.canvas.view import CanvasView
+from workbench.gui.documents import DocumentStore, ImageDocument, empty_annotation
+from workbench.gui.editing import EditController
+from workbench.gui.images import ImageCache, ImageLoadError, image_depth, to_rgb_array
+from workbench.gui.panel_host import PanelHost
+from workbench.gui.panels.boxes import BoxesPanel
+from workbench.gui.panels.classes import ClassesPanel
+from workbench.gui.panels.files import FilesPanel, StateScanner, file_state
+from workbench.gui.panels.problems import ProblemsPanel
+from workbench.gui.panels.registry import PANELS
+from workbench.gui.saving import SaveController
+from workbench.gui.settings import Settings
+from workbench.gui.welcome import WelcomePage
+
+log = logging.getLogger(__name__)
+
+
+class MainWindow(QMainWindow):
+    image_changed = Signal(str)
+    annotation_changed = Signal()
+    project_changed = Signal()
+
+    def __init__(self, settings: Settings | None = None,
+                 panels: list[tuple[str, str, str]] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.project = None
+        self.documents = DocumentStore(self)
+        self.document: ImageDocument | None = None
+        self._entries: list = []
+        self._rows: dict[Path, int] = {}
+        self._row = -1
+        self._images = ImageCache()
+        self._rgb: tuple[Path, np.ndarray] | None = None
+        self.editor = EditController(self)
+        self.saver = SaveController(self)
+        self._setup_window()
+        self._setup_canvas()
+        self._setup_docks()
+        self.actions = build_actions(self)
+        self._setup_statusbar()
+        self.panel_host = PanelHost(self, PANELS if panels is None else panels,
+                                    self.actions.panels_menu)
+        self._setup_dock_menu()
+        self._connect()
+        self._restore_layout()
+        self._refresh_recent()
+        self._update_enabled()
+
+    # -- construction ---------------------------------------------------------------------
+    def _setup_window(self) -> None:
+        self.setWindowTitle("Detection Workbench")
+        self.setWindowIcon(assets.app_icon())
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1440, 900)
+
+    def _setup_canvas(self) -> None:
+        self.canvas = CanvasView()
+        self.welcome = WelcomePage()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.canvas)
+        self.setCentralWidget(self.stack)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock:{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _setup_docks(self) -> None:
+        right, left = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.LeftDockWidgetArea
+        self.files = FilesPanel()
+        self.classes = ClassesPanel()
+        self.boxes = BoxesPanel()
+        self.problems = ProblemsPanel()
+        self.files_dock = self._dock("Files", self.files, left)
+        self.classes_dock = self._dock("Classes", self.classes, right)
+        self.boxes_dock = self._dock("Boxes", self.boxes, right)
+        self.problems_dock = self._dock("Problems", self.problems, right)
+        self.tabifyDockWidget(self.boxes_dock, self.problems_dock)
+        self.boxes_dock.raise_()
+        self.resizeDocks([self.files_dock, self.classes_dock], [280, 300],
+                         Qt.Orientation.Horizontal)
+        self.scanner = StateScanner(self.files.model, self._scan_state, parent=self)
+        self.classes.rename_hook = self.rename_class_everywhere
+        self.classes.usage_hook = self.class_usage
+        self.classes.persist_hook = self._persist_classes
+
+    def _setup_dock_menu(self) -> None:
+        view: QMenu = self.actions.menus["docks"]
+        first = self.actions.panels_menu.menuAction()
+        for dock in (self.files_dock, self.classes_dock, self.boxes_dock, self.problems_dock):
+            view.insertAction(first, dock.toggleViewAction())
+
+    def _setup_statusbar(self) -> None:
+        bar = self.statusBar()
+        self.size_label, self.cursor_label = QLabel(), QLabel()
+        self.zoom_label, self.save_label = QLabel(), QLabel()
+        self.cursor_label.setMinimumWidth(150)
+        for label in (self.size_label, self.cursor_label, self.zoom_label, self.save_label):
+            bar.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        c = self.canvas
+        c.box_drawn.connect(self.editor.on_box_drawn)
+        c.box_edited.connect(self.editor.on_box_edited)
+        c.selection_changed.connect(self.editor.on_selection_changed)
+        c.box_double_clicked.connect(self.editor.edit_label)
+        c.nudge_requested.connect(self.editor.nudge)
+        c.space_tapped.connect(self.actions.verified.trigger)
+        c.context_menu_requested.connect(self._context_menu)
+        c.cursor_moved.connect(lambda x, y: self.cursor_label.setText(f"x {x:.1f}  y {y:.1f}"))
+        c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        c.mode_changed.connect(self._on_mode_changed)
+        self.files.image_activated.connect(self.show_row)
+        self.files.next_unlabeled_requested.connect(self.next_unlabeled)
+        self.boxes.row_selected.connect(self.canvas.select)
+        self.boxes.difficult_toggled.connect(self._toggle_difficult_row)
+        self.boxes.edit_requested.connect(self.editor.edit_label)
+        self.classes.default_changed.connect(self._on_default_class)
+        self.welcome.open_requested.connect(self.open_folder_dialog)
+        self.welcome.recent_requested.connect(
+            lambda i, a: self.open_project(Path(i), Path(a) if a else None))
+
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.geometry(), self.settings.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    # -- panel API ------------------------------------------------------------------------
+    def current_image_path(self) -> Path | None:
+        return self.document.image_path if self.document is not None else None
+
+    def current_annotation(self) -> Annotation | None:
+        return self.document.annotation if self.document is not None else None
+
+    def current_image_rgb(self) -> np.ndarray | None:
+        path = self.current_image_path()
+        if path is None:
+            return None
+        if self._rgb is None or self._rgb[0] != path:
+            self._rgb = (path, to_rgb_array(self._images.get(path)))
+        return self._rgb[1]
+
+    def add_objects(self, objects: list[VocObject]) -> None:
+        """Append ``objects`` (pixel-edge boxes) to the current image as one undoable edit."""
+        self.editor.add_objects(list(objects))
+
+    def panel(self, name: str) -> QWidget | None:
+        """The registry panel with that class name / title / module (built if needed)."""
+        key = self.panel_host.find(name)
+        return self.panel_host.build(key) if key else None
+
+    # -- project --------------------------------------------------------------------------
+    def open_project(self, images_dir: Path, annotations_dir: Path | None = None) -> bool:
+        """Open a folder (XML beside the images, or in ``annotations_dir``)."""
+        if not self.saver.leave_document(self.document):
+            return False
+        try:
+            project = ops.open_project(images_dir, annotations_dir)
+        except Exception as exc:  # a bad folder is a message, not a crash
+            log.error("cannot open %s: %s", images_dir, exc)
+            self.statusBar().showMessage(f"Cannot open {images_dir}: {exc}", 10000)
+            return False
+        self.scanner.stop()
+        self.documents.clear()
+        self.document, self._row, self._rgb = None, -1, None
+        self._images.clear()
+        self.project = project
+        self._entries = ops.entries(project)
+        self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
+        self.files.set_entries([self._display_name(e) for e in self._entries])
+        self.classes.set_classes(ops.class_names(project),
+                                 self.settings.default_class(Path(images_dir)))
+        self.settings.add_recent_project(Path(images_dir), annotations_dir)
+        self._refresh_recent()
+        self.scanner.start()
+        self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
+        self.project_changed.emit()
+        self._update_enabled()
+        if not self._entries:
+            self.statusBar().showMessage(f"No images in {images_dir}", 8000)
+            return True
+        last = self.settings.last_image(Path(images_dir))
+        rows = [i for i, e in enumerate(self._entries) if str(ops.image_path(e)) == last]
+        self.show_row(rows[0] if rows else 0)
+        return True
+
+    def _display_name(self, entry: object) -> str:
+        path = ops.image_path(entry)
+        try:
+            return str(path.relative_to(Path(self.project.images_dir)))
+        except (ValueError, AttributeError):
+            return path.name
+
+    def open_folder_dialog(self) -> None:
+        start = str(self.project.images_dir) if self.project is not None else ""
+        folder = dialogs.ask_directory(self, "Open a folder of images", start)
+        if folder:
+            self.open_project(Path(folder))
+
+    def change_annotation_dir_dialog(self) -> None:
+        if self.project is None:
+            return
+        folder = dialogs.ask_directory(self, "Folder for the annotation XML files",
+                                       str(self.project.images_dir))
+        if folder:
+            self.open_project(Path(self.project.images_dir), Path(folder))
+
+    def _scan_state(self, row: int) -> str | None:
+        doc = self.documents.get(ops.image_path(self._entries[row]))
+        if doc is not None:
+            return file_state(doc.annotation, doc.problems, doc.read_failed)
+        loaded = ops.load(self.project, self._entries[row])
+        return file_state(loaded.annotation, loaded.problems, loaded.read_failed)
+
+    # -- navigation -----------------------------------------------------------------------
+    def show_row(self, row: int) -> bool:
+        """Show image ``row`` of the project (saving or asking about the current one first)."""
+        if not 0 <= row < len(self._entries) or row == self._row:
+            return row == self._row
+        if not self.saver.leave_document(self.document):
+            self.files.set_current(self._row)
+            return False
+        entry = self._entries[row]
+        try:
+            image = self._images.get(ops.image_path(entry))
+        except ImageLoadError as exc:
+            image = None
+            self.statusBar().showMessage(str(exc), 8000)
+        doc = self.documents.get(ops.image_path(entry)) or self._open_document(entry, image)
+        self.document, self._row = doc, row
+        self.canvas.canvas_scene().set_image(image)
+        self.canvas.set_mode("draw" if self.settings.draw_sticky and
+                             self.canvas.mode == "draw" else "select")
+        self.documents.undo_group.setActiveStack(doc.stack)
+        self._refresh_document()
+        self.canvas.fit()
+        self.files.set_current(row)
+        self.problems.set_problems(doc.xml_path.name, doc.problems, doc.read_failed)
+        if doc.read_failed:
+            self.problems_dock.show()
+            self.problems_dock.raise_()
+            self.statusBar().showMessage(f"{doc.xml_path.name} could not be read completely: "
+                                         "see Problems", 8000)
+        w, h = self.canvas.image_size()
+        self.size_label.setText(f"{w} × {h} px")
+        self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
+        self._update_enabled()
+        self.image_changed.emit(str(doc.image_path))
+        return True
+
+    def _open_document(self, entry: object, image) -> ImageDocument:  # noqa: ANN001
+        loaded = ops.load(self.project, entry)
+        annotation = loaded.annotation
+        if annotation is None:
+            size = (image.width(), image.height(), image_depth(image)) if image else None
+            annotation = empty_annotation(ops.image_path(entry), size)
+        project = self.project
+        doc = ImageDocument(ops.image_path(entry), ops.xml_path(entry), annotation,
+                            loaded.problems, existed=loaded.existed,
+                            read_failed=loaded.read_failed,
+                            writer=lambda ann, e=entry: ops.save(project, e, ann),
+                            parent=self.documents)
+        doc.changed.connect(lambda d=doc: self._on_document_changed(d))
+        for obj in annotation.objects:
+            self.classes.ensure(obj.name)
+        return self.documents.add(doc)
+
+    def next_image(self) -> None:
+        self.show_row(self._row + 1)
+
+    def prev_image(self) -> None:
+        self.show_row(self._row - 1)
+
+    def next_unlabeled(self) -> None:
+        self.scanner.run_to_end()
+        n = len(self._entries)
+        for step in range(1, n + 1):
+            row = (self._row + step) % n
+            if self.files.model.state(row) == "unlabeled":
+                self.show_row(row)
+                return
+        self.statusBar().showMessage("Every image has boxes", 4000)
+
+    def previous_annotation(self) -> Annotation | None:
+        if self._row <= 0:
+            return None
+        entry = self._entries[self._row - 1]
+        doc = self.documents.get(ops.image_path(entry))
+        return doc.annotation if doc is not None else ops.load(self.project, entry).annotation
+
+    # -- document events ------------------------------------------------------------------
+    def _on_document_changed(self, doc: ImageDocument) -> None:
+        self._update_file_row(doc)
+        if doc is self.document:
+            self._refresh_document()
+            self.annotation_changed.emit()
+            self.saver.on_document_changed()
+
+    def on_document_saved(self, doc: ImageDocument) -> None:
+        self._update_file_row(doc)
+        self.update_save_state()
+
+    def _update_file_row(self, doc: ImageDocument) -> None:
+        row = self._rows.get(doc.image_path)
+        if row is not None:
+            self.files.model.set_state(row, file_state(doc.annotation, doc.problems,
+                                                       doc.read_failed), dirty=doc.dirty)
+
+    def entries(self) -> list:
+        """The project's entries (image path, xml path, has_xml) in file-dock order."""
+        return list(self._entries)
+
+    def entry_of(self, image_path: Path) -> object:
+        return self._entries[self._rows[Path(image_path)]]
+
+    def discard_document(self, doc: ImageDocument) -> None:
+        """Forget unsaved edits: the next visit reads the file again."""
+        while doc.stack.canUndo():
+            doc.stack.undo()
+        doc.stack.setClean()
+
+    def _refresh_document(self) -> None:
+        doc = self.document
+        if doc is None:
+            return
+        self.canvas.canvas_scene().set_objects(doc.annotation.objects)
+        self.canvas.select(doc.selection)
+        self.canvas.annotation_item().set_selected(doc.selection)
+        self.boxes.set_objects(doc.annotation.objects, doc.selection)
+        self.update_save_state()
+
+    def on_selection_changed(self, index: int) -> None:
+        if self.document is not None:
+            self.boxes.set_objects(self.document.annotation.objects, index)
+
+    def update_save_state(self) -> None:
+        doc = self.document
+        if doc is None:
+            self.save_label.setText("")
+            return
+        state = "● unsaved" if doc.dirty else "saved"
+        if not doc.dirty and not doc.existed and not doc.xml_path.exists():
+            state = "no file yet"
+        verified = "  ✓ verified" if doc.annotation.verified else ""
+        self.save_label.setText(state + verified + ("" if self.saver.autosave
+                                                    else "  (autosave off)"))
+        name = doc.image_path.name
+        self.setWindowTitle(f"{'● ' if doc.dirty else ''}{name} — Detection Workbench")
+
+    # -- classes across the project -------------------------------------------------------
+    def class_usage(self, name: str) -> int:
+        from workbench.gui.class_ops import count_usage
+
+        return count_usage(self, name)
+
+    def rename_class_everywhere(self, old: str, new: str) -> bool:
+        from workbench.gui.class_ops import rename_everywhere
+
+        return rename_everywhere(self, old, new)
+
+    def _persist_classes(self, names: list[str]) -> None:
+        if self.project is not None:
+            try:
+                ops.save_class_names(self.project, names)
+            except OSError as exc:
+                self.statusBar().showMessage(f"Could not write the classes file: {exc}", 8000)
+
+    def _on_default_class(self, name: str) -> None:
+        if self.project is not None:
+            self.settings.set_default_class(Path(self.project.images_dir), name or None)
+
+    # -- misc slots -----------------------------------------------------------------------
+    def _toggle_difficult_row(self, row: int) -> None:
+        self.canvas.select(row)
+        self.editor.toggle_difficult()
+
+    def _on_mode_changed(self, mode: str) -> None:
+        (self.actions.draw_mode if mode == "draw" else self.actions.select_mode).setChecked(True)
+
+    def _context_menu(self, pos) -> None:  # noqa: ANN001
+        menu = QMenu(self)
+        a = self.actions
+        menu.addActions([a.draw_mode, a.edit_label, a.difficult, a.duplicate, a.delete])
+        menu.addSeparator()
+        menu.addActions([a.copy_previous, a.verified])
+        menu.popup(pos)
+
+    def _update_enabled(self) -> None:
+        has_image = self.document is not None
+        for name in ("save", "draw_mode", "select_mode", "delete", "duplicate", "copy_previous",
+                     "edit_label", "difficult", "verified", "accept", "zoom_in", "zoom_out",
+                     "fit", "actual_size", "prev", "next", "next_unlabeled"):
+            self.actions.by_name[name].setEnabled(has_image)
+        self.actions.change_save_dir.setEnabled(self.project is not None)
+
+    def _refresh_recent(self) -> None:
+        recent = self.settings.recent_projects()
+        menu: QMenu = self.actions.menus["recent"]
+        menu.clear()
+        for images, annotations in recent:
+            label = str(images) + (f"  (XML: {annotations})" if annotations else "")
+            menu.addAction(label, lambda i=images, a=annotations: self.open_project(i, a))
+        menu.setEnabled(bool(recent))
+        self.welcome.set_recent(recent)
+
+    def show_shortcuts(self) -> None:
+        dialogs.ShortcutSheet(shortcut_rows(self.actions), self).exec()
+
+    def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "Detection Workbench",
+                          f"Detection Workbench {__version__}<br>Label PASCAL VOC boxes, inspect "
+                          "detectors, train SSD300 / Faster R-CNN and tune NMS.")
+
+    # -- Qt events ------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.is_dir() or path.is_file():
+                self.open_project(path if path.is_dir() else path.parent)
+                event.acceptProposedAction()
+                return
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if not self.saver.confirm_quit():
+            event.ignore()
+            return
+        self.scanner.stop()
+        self.settings.save_layout(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        event.accept()

@@ -1,0 +1,81 @@
+"""Docks for the panels listed in :mod:`workbench.gui.panels.registry`, built lazily."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import traceback
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
+
+if TYPE_CHECKING:
+    from workbench.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+class PanelHost:
+    """One hidden, tabified dock per registry entry; the panel is built on first show."""
+
+    def __init__(self, window: MainWindow, entries: list[tuple[str, str, str]],
+                 menu: QMenu) -> None:
+        self.w = window
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self.errors: dict[str, str] = {}
+        self._specs: dict[str, tuple[str, str, str]] = {}
+        previous: QDockWidget | None = None
+        for module, class_name, title in entries:
+            key = f"{module}.{class_name}"
+            dock = QDockWidget(title, window)
+            dock.setObjectName(f"panel:{key}")
+            dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+            placeholder = QLabel("Loading…")
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            dock.setWidget(placeholder)
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            if previous is not None:
+                window.tabifyDockWidget(previous, dock)
+            previous = dock
+            dock.hide()
+            dock.visibilityChanged.connect(lambda visible, k=key: visible and self.build(k))
+            menu.addAction(dock.toggleViewAction())
+            self.docks[key] = dock
+            self._specs[key] = (module, class_name, title)
+        if not entries:
+            none = menu.addAction("(no panels installed)")
+            none.setEnabled(False)
+
+    def build(self, key: str) -> QWidget | None:
+        """Import and build the panel ``key`` (``module.ClassName``) if not done yet."""
+        if key in self.panels:
+            return self.panels[key]
+        if key in self.errors:
+            return None
+        module_name, class_name, title = self._specs[key]
+        dock = self.docks[key]
+        try:
+            module = importlib.import_module(module_name)
+            panel = getattr(module, class_name)(self.w)
+        except Exception as exc:  # a broken panel must not take the labeling window down
+            log.error("panel %s failed: %s\n%s", key, exc, traceback.format_exc())
+            self.errors[key] = f"{type(exc).__name__}: {exc}"
+            label = QLabel(f"The “{title}” panel could not be loaded:\n{self.errors[key]}")
+            label.setWordWrap(True)
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setObjectName("muted")
+            dock.setWidget(label)
+            self.w.statusBar().showMessage(f"Panel “{title}” failed: {self.errors[key]}", 10000)
+            return None
+        dock.setWidget(panel)
+        self.panels[key] = panel
+        return panel
+
+    def find(self, name: str) -> str | None:
+        """Registry key for a class name, module.ClassName or title."""
+        for key, (module, class_name, title) in self._specs.items():
+            if name in (key, class_name, title, module):
+                return key
+        return None

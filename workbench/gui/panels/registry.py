@@ -1,0 +1,15 @@
+"""Panels other parts of the app add to the labeling window.
+
+Each entry is ``(module, class_name, title)``. :class:`~workbench.gui.main_window.MainWindow`
+creates one dock per entry, tabified on the right and hidden by default, with a toggle in
+View → Panels. The module is imported, and ``PanelClass(window)`` built, the first time the dock
+is shown (so panels that need torch cost nothing at start-up). A panel that fails to import or
+build shows the error in its dock and the status bar instead of taking the window down.
+
+Panel modules must not import torch at import time. Append one line for your panel.
+"""
+
+from __future__ import annotations
+
+PANELS: list[tuple[str, str, str]] = [
+]

@@ -1,0 +1,86 @@
+"""The window's use of the core project API (:mod:`workbench.core.project`), in one place.
+
+Plain Python over :mod:`workbench.core` (no widgets): testable without a window, and the main
+window stays short.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.core.annotation import Annotation, Problem
+from workbench.core.project import Entry, Project
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """An annotation as read for editing. ``read_failed``: the file exists but could not be read
+    completely (error-level problems), so it must not be overwritten without confirmation."""
+
+    annotation: Annotation | None
+    problems: list[Problem]
+    existed: bool
+    read_failed: bool
+
+
+def open_project(images_dir: Path, annotations_dir: Path | None = None) -> Project:
+    return Project.open(Path(images_dir), Path(annotations_dir) if annotations_dir else None)
+
+
+def entries(project: Project) -> list[Entry]:
+    return list(project.entries)
+
+
+def image_path(entry: Entry) -> Path:
+    return Path(entry.image_path)
+
+
+def xml_path(entry: Entry) -> Path:
+    return Path(entry.xml_path)
+
+
+def load(project: Project, entry: Entry) -> Loaded:
+    """Read ``entry``'s XML (if any) without clamping; bad files are reported, never raised."""
+    path = xml_path(entry)
+    if not path.exists():
+        return Loaded(None, [], existed=False, read_failed=False)
+    if not entry.has_xml:  # written during this session: the entry snapshot predates it
+        entry = dataclasses.replace(entry, has_xml=True)
+    try:
+        annotation, problems = project.load(entry)
+    except Exception as exc:  # defensive: a reader bug must not take the window down
+        log.exception("cannot read %s", path)
+        return Loaded(None, [Problem(str(path), None, "error", str(exc))], existed=True,
+                      read_failed=True)
+    problems = list(problems)
+    failed = annotation is None or any(p.severity == "error" for p in problems)
+    return Loaded(annotation, problems, existed=True, read_failed=failed)
+
+
+def new_annotation(project: Project, entry: Entry) -> Annotation:
+    return project.new_annotation(entry)
+
+
+def save(project: Project, entry: Entry, annotation: Annotation) -> Annotation:
+    """Atomic write through the project (keeps its entries and class cache current)."""
+    current = project.entry(entry.image_path) or entry
+    return project.save(current, annotation)
+
+
+def class_names(project: Project) -> list[str]:
+    return list(project.classes)
+
+
+def save_class_names(project: Project, names: list[str]) -> Path:
+    """Write the project's classes file (one name per line, atomically)."""
+    return project.write_class_list(names)
+
+
+def rename_class(project: Project, old: str, new: str) -> int:
+    """Rename in every annotation and the class file, all-or-nothing; files changed."""
+    return project.rename_class(old, new)

@@ -1,0 +1,143 @@
+"""Never lose work: autosave, explicit save, and the questions before anything is discarded.
+
+* Autosave (on by default) saves the current image a moment after each edit and when the user
+  leaves an image, through the core's atomic writer. Clean documents are never written.
+* A file that had read errors is not overwritten automatically; Ctrl+S asks first.
+* With autosave off, leaving an image or quitting with unsaved changes asks Save/Discard/Cancel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QTimer
+
+from workbench.gui import dialogs
+from workbench.gui.documents import ImageDocument
+
+if TYPE_CHECKING:
+    from workbench.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+
+class SaveController:
+    def __init__(self, window: MainWindow) -> None:
+        self.w = window
+        self.timer = QTimer(window)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(window.settings.autosave_delay_ms)
+        self.timer.timeout.connect(self.autosave_current)
+
+    @property
+    def autosave(self) -> bool:
+        return self.w.settings.autosave
+
+    def set_autosave(self, on: bool) -> None:
+        self.w.settings.autosave = on
+        if on:
+            self.autosave_current()
+        self.w.update_save_state()
+
+    def on_document_changed(self) -> None:
+        if self.autosave:
+            self.timer.start()  # debounce: saves a moment after the last edit
+
+    # -- saving ---------------------------------------------------------------------------
+    def _write(self, doc: ImageDocument) -> bool:
+        try:
+            doc.save()
+        except OSError as exc:
+            log.error("could not save %s: %s", doc.xml_path, exc)
+            self.w.statusBar().showMessage(f"Could not save {doc.xml_path.name}: {exc}", 8000)
+            return False
+        self.w.on_document_saved(doc)
+        return True
+
+    def autosave_doc(self, doc: ImageDocument | None) -> bool:
+        """Save ``doc`` if it changed and may be written without asking. True if clean after."""
+        if doc is None or not doc.dirty:
+            return True
+        if doc.needs_confirmation:
+            self.w.statusBar().showMessage(
+                f"Not saved automatically: {doc.xml_path.name} had read errors. "
+                "Press Ctrl+S to overwrite it.", 8000)
+            return False
+        return self._write(doc)
+
+    def autosave_current(self) -> None:
+        if self.autosave:
+            self.autosave_doc(self.w.document)
+
+    def save_current(self) -> bool:
+        """Ctrl+S: save now, asking before overwriting a file that had read errors."""
+        doc = self.w.document
+        if doc is None:
+            return True
+        if not doc.dirty:
+            self.w.statusBar().showMessage("No changes to save", 2000)
+            return True
+        if doc.needs_confirmation and not self.confirm_overwrite(doc):
+            return False
+        ok = self._write(doc)
+        if ok:
+            self.w.statusBar().showMessage(f"Saved {doc.xml_path.name}", 3000)
+        return ok
+
+    def confirm_overwrite(self, doc: ImageDocument) -> bool:
+        problems = "\n".join(f"• {p.message}" for p in doc.problems[:8])
+        if dialogs.ask_yes_no(
+                self.w, "Overwrite a file with read errors?",
+                f"{doc.xml_path.name} could not be read completely:\n{problems}\n\n"
+                "Saving replaces it with what the window shows. Anything the reader could not "
+                "understand will be lost.", yes="Overwrite", destructive=True):
+            doc.overwrite_confirmed = True
+            return True
+        return False
+
+    # -- leaving --------------------------------------------------------------------------
+    def leave_document(self, doc: ImageDocument | None) -> bool:
+        """Called before showing another image. False = stay on this image."""
+        if doc is None or not doc.dirty:
+            return True
+        if self.autosave and not doc.needs_confirmation:
+            self.timer.stop()
+            return self.autosave_doc(doc) or True  # a failed write keeps the edits in memory
+        if self.autosave:
+            return True  # kept in memory (and asked about on quit)
+        answer = dialogs.ask_save_discard_cancel(
+            self.w, "Unsaved changes", f"Save the changes to {doc.xml_path.name}?")
+        if answer == "cancel":
+            return False
+        if answer == "save":
+            if doc.needs_confirmation and not self.confirm_overwrite(doc):
+                return False
+            return self._write(doc)
+        self.w.discard_document(doc)
+        return True
+
+    def confirm_quit(self) -> bool:
+        """Before closing: save or ask about every dirty document. False = do not close."""
+        self.timer.stop()
+        dirty = self.w.documents.dirty()
+        if self.autosave:
+            for doc in dirty:
+                if not doc.needs_confirmation:
+                    self._write(doc)
+            dirty = self.w.documents.dirty()
+        if not dirty:
+            return True
+        names = ", ".join(d.xml_path.name for d in dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        answer = dialogs.ask_save_discard_cancel(
+            self.w, "Unsaved changes", f"{len(dirty)} image(s) have unsaved changes ({names}). "
+            "Save them before quitting?")
+        if answer == "cancel":
+            return False
+        if answer == "save":
+            for doc in dirty:
+                if doc.needs_confirmation and not self.confirm_overwrite(doc):
+                    return False
+                if not self._write(doc):
+                    return False
+        return True
