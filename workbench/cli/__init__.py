@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "detect",
     "export_onnx",
     "train",
+    "eval",
 ]
 
 

@@ -1,0 +1,180 @@
+"""``workbench eval``: VOC07 / VOC / COCO mAP of detections against a labelled folder.
+
+    workbench eval IMAGES_DIR [--annotations DIR] (--checkpoint CKPT | --results PATH)
+                   [--metric voc07|voc|coco|all] [--iou 0.5] [--strict] [--json]
+
+Ground truth: the images of IMAGES_DIR that have a VOC XML (next to them or in --annotations);
+images without one are not evaluated. ``--results`` reads a devkit folder
+(``*_det_*_<class>.txt``, 1-based pixels), a folder of VOC XML with ``<score>``, a folder of
+per-image JSON (``workbench detect`` output) or a COCO results JSON (ids 1..N in image-stem order
+and 1..K in sorted class order unless --coco-gt gives the mapping).
+
+``--json`` prints ``{"voc07": {"map", "per_class"}, "voc": {"map", "per_class"}, "coco": {"map",
+"map50", "map75", "map_small", "map_medium", "map_large"}}`` (the requested keys only; undefined
+numbers are null). ``per_class`` lists the classes with at least one non-difficult object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+METRICS = ("voc07", "voc", "coco")
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "eval", help="evaluate detections (VOC07 11-point, VOC all-point, COCO mAP)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", metavar="IMAGES_DIR", help="folder of images with VOC XML")
+    p.add_argument("--annotations", metavar="DIR", default=None,
+                   help="folder of the VOC XML (default: next to the images)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", metavar="CKPT", help="run this checkpoint over the images")
+    src.add_argument("--results", metavar="PATH", help="devkit/XML/JSON folder or COCO JSON")
+    p.add_argument("--metric", choices=(*METRICS, "all"), default="all")
+    p.add_argument("--iou", type=float, default=0.5, help="VOC IoU threshold (default 0.5)")
+    p.add_argument("--strict", action="store_true",
+                   help="VOC: IoU must exceed the threshold (py-faster-rcnn) instead of reach it")
+    p.add_argument("--coco-gt", metavar="JSON", default=None,
+                   help="COCO ground truth whose image/category ids the results JSON uses")
+    p.add_argument("--device", default=None, help="with --checkpoint: cpu, cuda, mps")
+    p.add_argument("--batch-size", type=int, default=1, help="with --checkpoint: images per pass")
+    p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.set_defaults(func=run)
+
+
+def load_ground_truth(images: str, annotations: str | None) -> tuple[Any, dict[str, Any]]:
+    """Open the project; ``{image id (file stem): Annotation}`` for every image with a readable
+    XML, in the project's order. Raises ``ValueError`` when two annotated images share a stem."""
+    from workbench.core.project import Project
+
+    project = Project.open(images, annotations)
+    ground_truth: dict[str, Any] = {}
+    where: dict[str, Path] = {}
+    for entry in project.entries:
+        if not entry.has_xml:
+            continue
+        annotation, problems = project.load(entry, check_image=False)
+        for problem in problems:
+            log.log(logging.WARNING if problem.severity == "error" else logging.DEBUG,
+                    "%s", problem)
+        if annotation is None:
+            log.warning("%s: not evaluated (unreadable)", entry.xml_path)
+            continue
+        image_id = entry.image_id or Path(entry.image_path).stem
+        if image_id in ground_truth:
+            raise ValueError(f"two annotated images share the id {image_id!r} ({where[image_id]}, "
+                             f"{entry.image_path}); detections name images by file stem")
+        ground_truth[image_id] = annotation
+        where[image_id] = Path(entry.image_path)
+    return project, ground_truth
+
+
+def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]) -> list:
+    from workbench.engine.inference import predict_project
+
+    paths = [e.image_path for e in project.entries
+             if e.has_xml and (e.image_id or Path(e.image_path).stem) in ground_truth]
+
+    def progress(done: int, total: int) -> None:
+        if not args.json:
+            print(f"\rdetecting {done}/{total}", end="" if done < total else "\n",
+                  file=sys.stderr, flush=True)
+
+    return predict_project(args.checkpoint, project, device=args.device,
+                           batch_size=args.batch_size, progress=progress, image_paths=paths)
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from workbench.core.metrics import evaluate_coco, evaluate_voc
+    from workbench.core.results import ResultsError, read_results
+
+    try:
+        project, ground_truth = load_ground_truth(args.images, args.annotations)
+        if not ground_truth:
+            raise ValueError(f"{args.images}: no image has a readable VOC XML annotation")
+        if args.checkpoint:
+            detections = _detect(args, project, ground_truth)
+        else:
+            gt_classes = sorted({o.name for a in ground_truth.values() for o in a.objects})
+            detections = read_results(args.results, image_ids=list(ground_truth),
+                                      classes=gt_classes, coco_gt=args.coco_gt)
+    except (ResultsError, ValueError, OSError) as exc:
+        print(f"workbench eval: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted({d.image_id for d in detections if d.image_id not in ground_truth})
+    if unknown:
+        log.warning("detections on %d images without ground truth ignored (e.g. %s)",
+                    len(unknown), ", ".join(unknown[:3]))
+        detections = [d for d in detections if d.image_id in ground_truth]
+    wanted = METRICS if args.metric == "all" else (args.metric,)
+    results: dict[str, Any] = {}
+    for name in wanted:
+        if name == "coco":
+            results[name] = evaluate_coco(ground_truth, detections)
+        else:
+            results[name] = evaluate_voc(ground_truth, detections, iou_threshold=args.iou,
+                                         use_07_metric=name == "voc07", strict=args.strict)
+    if args.json:
+        print(json.dumps(to_json(results), indent=2))
+    else:
+        print(format_table(results, len(ground_truth), detections))
+    return 0
+
+
+def to_json(results: dict[str, Any]) -> dict[str, Any]:
+    """The ``--json`` document (NaN → null)."""
+    out: dict[str, Any] = {}
+    for name, r in results.items():
+        if name == "coco":
+            out[name] = {k: _finite(getattr(r, k)) for k in
+                         ("map", "map50", "map75", "map_small", "map_medium", "map_large")}
+        else:
+            out[name] = {"map": _finite(r.map),
+                         "per_class": {c: _finite(v) for c, v in r.per_class.items()}}
+    return out
+
+
+def format_table(results: dict[str, Any], num_images: int, detections: list) -> str:
+    """Per-class table (objects, detections, AP per metric) and the summary lines."""
+    first = next(iter(results.values()))
+    classes = first.classes
+    num_det: dict[str, int] = {}
+    for d in detections:
+        for label in d.labels.tolist():
+            num_det[label] = num_det.get(label, 0) + 1
+    headers = {"voc07": "VOC07 AP", "voc": "VOC AP", "coco": "COCO AP"}
+    width = max([5, *(len(c) for c in classes)])
+    lines = [f"{'class':<{width}}  {'objects':>7}  {'dets':>7}  "
+             + "  ".join(f"{headers[n]:>9}" for n in results)]
+    for c in classes:
+        cells = []
+        for r in results.values():
+            ap = r.per_class.get(c)
+            cells.append(f"{'n/a':>9}" if ap is None else f"{ap:>9.4f}")
+        lines.append(f"{c:<{width}}  {first.num_positives.get(c, 0):>7}  "
+                     f"{num_det.get(c, 0):>7}  " + "  ".join(cells))
+    lines.append("")
+    lines.append(f"{num_images} images; 'objects' excludes difficult ones; n/a = no ground truth")
+    for name, r in results.items():
+        if name == "coco":
+            s = r.summary()
+            lines.append(f"{r.description}: mAP {s['map']:.4f}  AP50 {s['map50']:.4f}  "
+                         f"AP75 {s['map75']:.4f}  APs {s['map_small']:.4f}  "
+                         f"APm {s['map_medium']:.4f}  APl {s['map_large']:.4f}  "
+                         f"AR100 {s['ar100']:.4f}")
+        else:
+            lines.append(f"{r.description}: mAP {r.map:.4f}")
+    return "\n".join(lines)
