@@ -1,0 +1,31 @@
+"""Work around a reference-count bug of the PySide6 6.12.0 ``abi3`` wheels on Python < 3.12.
+
+Every call of a C++ method returning ``void`` (``QRect.moveTopLeft``, ``QLabel.setText``,
+``QPainter.drawRects``, ...) returns ``None`` without taking a reference to it: the wheels are
+built for Python 3.12+, where ``None`` is immortal (PEP 683) and ``Py_RETURN_NONE`` no longer
+increments its count. On Python 3.11 each such call therefore *drops* one reference to
+``None``, and after a few thousand calls (a few repaints of a canvas with labelled boxes) the
+interpreter aborts with ``Fatal Python error: none_dealloc: deallocating None``.
+
+:func:`make_none_immortal` gives ``None`` a reference count so large that no session can use it
+up (2**40 calls), which is what Python 3.12 does for every immortal object. ``None`` is a static
+object that is never freed, so the only effect is that the fatal error cannot happen. It does
+nothing on Python 3.12+ and is idempotent.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+_BOOST = 1 << 40
+
+
+def make_none_immortal() -> bool:
+    """Raise ``None``'s reference count far out of reach (Python < 3.12 only); True if done."""
+    if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    refcnt = ctypes.c_ssize_t.from_address(id(None))  # PyObject.ob_refcnt, the first field
+    if refcnt.value < _BOOST // 2:
+        refcnt.value += _BOOST
+    return True
