@@ -15,8 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from workbench.engine.dataset import ImageRecord, class_box_counts
 from workbench.engine.events import ClassWithoutBoxesError, DatasetError, EmptyDatasetError
 
@@ -54,27 +52,6 @@ def order_classes(records: Sequence[ImageRecord], preferred: Sequence[str] = ())
     return tuple(head + sorted(present - set(head)))
 
 
-def random_split(ids: Sequence[str], val_fraction: float, seed: int) -> tuple[list[str],
-                                                                              list[str]]:
-    """Seeded split of sorted ``ids``; at least one val image when there are two or more
-    images and ``val_fraction > 0``."""
-    ordered = sorted(ids)
-    n_val = int(round(len(ordered) * val_fraction))
-    if val_fraction > 0 and len(ordered) >= 2:
-        n_val = min(max(n_val, 1), len(ordered) - 1)
-    perm = np.random.default_rng(seed).permutation(len(ordered))
-    val = sorted(ordered[i] for i in perm[:n_val])
-    val_set = set(val)
-    return [i for i in ordered if i not in val_set], val
-
-
-def split_dir_for(images_dir: Path, annotations_dir: Path | None) -> Path:
-    """``ImageSets/Main`` beside the annotations folder (VOC: ``VOC2007/Annotations`` →
-    ``VOC2007/ImageSets/Main``), or beside the images when the XML sits with them."""
-    base = (annotations_dir or images_dir).resolve().parent
-    return base / "ImageSets" / "Main"
-
-
 def _read_ids(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -87,7 +64,8 @@ def _read_ids(path: Path) -> list[str]:
 def read_or_write_split(split_dir: Path, ids: Sequence[str], val_fraction: float,
                         seed: int) -> tuple[list[str], list[str], list[str]]:
     """``(train_ids, val_ids, notes)`` from ``split_dir``'s train.txt/val.txt, or a new seeded
-    split written there (atomically). Ids listed but absent from ``ids`` are noted and left
+    split (:func:`workbench.core.project.split_ids`) written there atomically, with trainval.txt
+    as in VOC. Ids listed but absent from ``ids`` are noted and left
     out; images in neither file are left out too."""
     train_file, val_file = split_dir / "train.txt", split_dir / "val.txt"
     notes: list[str] = []
@@ -107,13 +85,16 @@ def read_or_write_split(split_dir: Path, ids: Sequence[str], val_fraction: float
         train = [i for i in dict.fromkeys(train) if i in known]
         val = [i for i in dict.fromkeys(val) if i in known and i not in set(train)]
         return train, val, notes
-    train, val = random_split(ids, val_fraction, seed)
-    try:
-        from workbench.core.atomic import atomic_write_text
+    from workbench.core.atomic import atomic_write_many
+    from workbench.core.project import natural_key, split_ids
 
+    train, val = split_ids(ids, val_fraction, seed)
+    try:
         split_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(train_file, "".join(f"{i}\n" for i in train))
-        atomic_write_text(val_file, "".join(f"{i}\n" for i in val))
+        atomic_write_many([
+            (split_dir / f"{name}.txt", "".join(f"{i}\n" for i in part).encode("utf-8"))
+            for name, part in (("train", train), ("val", val),
+                               ("trainval", sorted(train + val, key=natural_key)))])
         notes.append(f"wrote a new split to {split_dir} ({len(train)} train, {len(val)} val, "
                      f"seed {seed}); edit the files to change it")
     except OSError as exc:
@@ -138,7 +119,10 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
         raise DatasetError(f"images folder {images_dir} does not exist")
     if annotations_dir is not None and not Path(annotations_dir).is_dir():
         raise DatasetError(f"annotations folder {annotations_dir} does not exist")
-    project = Project.open(images_dir, annotations_dir)
+    try:
+        project = Project.open(images_dir, annotations_dir)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot open {images_dir}: {exc}") from exc
     records: dict[str, ImageRecord] = {}
     notes: list[str] = []
     unlabeled = 0
@@ -160,7 +144,7 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
         records[record.image_id] = record
     if unlabeled:
         notes.append(f"{unlabeled} images without an annotation file are left out")
-    sdir = split_dir or split_dir_for(images_dir, annotations_dir)
+    sdir = split_dir or project.imagesets_dir
     train_ids, val_ids, split_notes = read_or_write_split(sdir, list(records), val_fraction,
                                                           seed)
     notes.extend(split_notes)
