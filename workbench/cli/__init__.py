@@ -24,6 +24,7 @@ COMMAND_MODULES: list[str] = [
     "export_onnx",
     "train",
     "eval",
+    "validate",
 ]
 
 

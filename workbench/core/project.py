@@ -55,7 +55,7 @@ from workbench.core.voc import (
 
 log = logging.getLogger(__name__)
 
-Layout = str  # "voc" | "split" (separate folders) | "flat"
+Layout = str  # "voc" | "separate" (images and XML in two folders) | "flat"
 SPLIT_NAMES = ("train", "val", "trainval")
 
 
@@ -131,7 +131,7 @@ class Project:
             annotations = Path(annotations_dir).expanduser().resolve()
             if not annotations.is_dir():
                 raise FileNotFoundError(f"{annotations}: no such annotations folder")
-            layout = "flat" if annotations == images else "split"
+            layout = "flat" if annotations == images else "separate"
         elif (images / "JPEGImages").is_dir():
             root, layout = images, "voc"
             images, annotations = root / "JPEGImages", root / "Annotations"
@@ -139,7 +139,7 @@ class Project:
             root, layout, annotations = images.parent, "voc", images.parent / "Annotations"
         elif (images / "images").is_dir() and any(
                 (images / n).is_dir() for n in ("annotations", "Annotations")):
-            root, layout = images, "split"
+            root, layout = images, "separate"
             annotations = next(images / n for n in ("annotations", "Annotations")
                                if (images / n).is_dir())
             images = images / "images"
