@@ -1,0 +1,276 @@
+"""Export a project as a VOC2007 tree, one COCO ``instances.json``, or YOLO txt files.
+
+API
+---
+``export_project(project, out, fmt, *, val_fraction=0.2, seed=0, overwrite=False)
+-> ExportSummary``
+    ``fmt`` is ``"voc"``, ``"coco"`` or ``"yolo"``. Exports every annotated image whose XML
+    can be read; boxes are clamped to the image (each clamp is a reported problem) and
+    objects with an error (inverted, zero-area, nameless) are skipped and counted. The
+    train/val split is :func:`workbench.core.project.split_ids` over the export ids (the
+    image stems; ``sub_dir_stem`` when stems repeat), so it is reproducible by seed.
+    Images are copied byte for byte; an image whose EXIF orientation is not 1 is written
+    rotated (boxes live in the displayed frame), and non-JPEG images become JPEG in the VOC
+    tree (``JPEGImages/<id>.jpg``, as VOC loaders expect). Refuses a non-empty ``out``
+    unless ``overwrite``.
+
+    * ``voc``: ``JPEGImages/``, ``Annotations/`` (our lossless writer: unknown elements
+      survive), ``ImageSets/Main/{train,val,trainval}.txt``, ``classes.txt``.
+    * ``coco``: ``images/`` + ``instances.json`` — ``bbox`` ``[x, y, w, h]`` continuous from
+      the VOC pixels (``x = xmin - 1``, ``w = xmax - xmin + 1``), category ids ``1..K`` in
+      project class order, per image ``"split": "train"|"val"``, per annotation
+      ``"difficult"``.
+    * ``yolo``: ``images/{train,val}/``, ``labels/{train,val}/<id>.txt`` (``class cx cy w h``
+      normalised, 6 decimals, class ids ``0..K-1``), ``classes.txt``, ``data.yaml``.
+``read_export(out, fmt) -> dict[str, list[tuple[str, Box, bool]]]``
+    Reads an export back: ``{export id: [(class, pixel-edge box, difficult), ...]}``
+    (YOLO carries no ``difficult``: always False).
+``ExportSummary``: counts, ``splits``, ``problems``, ``source`` (what was exported, in the
+    same shape as ``read_export``) for verification.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.core.annotation import Annotation, Problem
+from workbench.core.atomic import atomic_write_text
+from workbench.core.boxes import Box
+from workbench.core.imageinfo import image_info
+from workbench.core.project import Entry, Project, natural_key, split_ids
+from workbench.core.voc import write_annotation
+
+FORMATS = ("voc", "coco", "yolo")
+Record = tuple[str, Box, bool]
+
+
+class ExportError(ValueError):
+    """The export cannot be made (bad format, non-empty output folder ...)."""
+
+
+@dataclass
+class ExportSummary:
+    fmt: str
+    out: Path
+    images: int = 0
+    objects: int = 0
+    skipped_objects: int = 0
+    rotated_images: int = 0
+    transcoded_images: int = 0
+    classes: list[str] = field(default_factory=list)
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    source: dict[str, list[Record]] = field(default_factory=dict)
+
+
+def _export_ids(entries: list[Entry]) -> dict[Path, str]:
+    stems = [e.image_id for e in entries]
+    ids: dict[Path, str] = {}
+    used: set[str] = set()
+    for e in entries:
+        base = e.image_id if stems.count(e.image_id) == 1 else \
+            Path(e.key).with_suffix("").as_posix().replace("/", "_")
+        candidate, n = base, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{base}_{n}"
+        used.add(candidate)
+        ids[e.image_path] = candidate
+    return ids
+
+
+def _copy_image(src: Path, dst_stem: Path, *, jpeg_only: bool, summary: ExportSummary) -> Path:
+    """Copy ``src`` to ``dst_stem`` + suffix; rotate per EXIF / transcode when needed."""
+    info = image_info(src)
+    suffix = src.suffix.lower()
+    is_jpeg = suffix in (".jpg", ".jpeg")
+    if info.orientation == 1 and (is_jpeg or not jpeg_only):
+        dst = dst_stem.with_suffix(".jpg" if is_jpeg else suffix)
+        shutil.copyfile(src, dst)
+        return dst
+    from PIL import Image, ImageOps
+
+    with Image.open(src) as img:
+        img = ImageOps.exif_transpose(img)
+        if jpeg_only or is_jpeg:
+            dst = dst_stem.with_suffix(".jpg")
+            img.convert("RGB").save(dst, "JPEG", quality=95)
+        else:
+            dst = dst_stem.with_suffix(suffix)
+            img.save(dst)
+    summary.rotated_images += info.orientation != 1
+    summary.transcoded_images += not is_jpeg and jpeg_only
+    return dst
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ExportError(f"{out}: folder is not empty (use overwrite to write into it)")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _collect(project: Project, summary: ExportSummary) -> list[tuple[Entry, Annotation]]:
+    items: list[tuple[Entry, Annotation]] = []
+    for entry in project.annotated:
+        ann, problems = project.load(entry, clamp=True)
+        summary.problems.extend(problems)
+        if ann is None:
+            continue
+        bad = {p.object for p in problems if p.severity == "error" and p.object is not None}
+        if any(p.severity == "error" and p.object is None for p in problems):
+            continue  # unreadable image: nothing to export
+        keep = tuple(o for i, o in enumerate(ann.objects) if i not in bad)
+        summary.skipped_objects += len(ann.objects) - len(keep)
+        items.append((entry, dataclasses.replace(ann, objects=keep)))
+    return items
+
+
+def export_project(project: Project, out: str | Path, fmt: str, *, val_fraction: float = 0.2,
+                   seed: int = 0, overwrite: bool = False) -> ExportSummary:
+    """Export ``project`` to ``out`` in ``fmt`` (see the module doc)."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    out = Path(out).expanduser().resolve()
+    _prepare_out(out, overwrite)
+    summary = ExportSummary(fmt, out, classes=project.classes)
+    items = _collect(project, summary)
+    ids = _export_ids([e for e, _ in items])
+    train, val = split_ids(ids.values(), val_fraction, seed)
+    summary.splits = {"train": train, "val": val,
+                      "trainval": sorted(train + val, key=natural_key)}
+    split_of = {i: "train" for i in train} | {i: "val" for i in val}
+    writer = {"voc": _write_voc, "coco": _write_coco, "yolo": _write_yolo}[fmt]
+    writer(out, items, ids, split_of, summary)
+    summary.images = len(items)
+    summary.objects = sum(len(a.objects) for _, a in items)
+    summary.source = {ids[e.image_path]: [(o.name, o.box, o.difficult) for o in a.objects]
+                      for e, a in items}
+    return summary
+
+
+def _write_voc(out: Path, items, ids, split_of, summary: ExportSummary) -> None:
+    images, annotations = out / "JPEGImages", out / "Annotations"
+    main = out / "ImageSets" / "Main"
+    for d in (images, annotations, main):
+        d.mkdir(parents=True, exist_ok=True)
+    for entry, ann in items:
+        image_id = ids[entry.image_path]
+        dst = _copy_image(entry.image_path, images / image_id, jpeg_only=True, summary=summary)
+        info = image_info(dst)
+        exported = dataclasses.replace(ann, filename=dst.name, folder=out.name, path="",
+                                       size=info.size)
+        write_annotation(exported, annotations / f"{image_id}.xml")
+    for name, members in summary.splits.items():
+        atomic_write_text(main / f"{name}.txt", "".join(f"{i}\n" for i in members))
+    atomic_write_text(out / "classes.txt", "".join(f"{c}\n" for c in summary.classes))
+
+
+def _write_coco(out: Path, items, ids, split_of, summary: ExportSummary) -> None:
+    images_dir = out / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    cat_id = {c: i + 1 for i, c in enumerate(summary.classes)}
+    images, annotations = [], []
+    for n, (entry, ann) in enumerate(items, start=1):
+        image_id = ids[entry.image_path]
+        dst = _copy_image(entry.image_path, images_dir / image_id, jpeg_only=False,
+                          summary=summary)
+        info = image_info(dst)
+        images.append({"id": n, "file_name": dst.name, "width": info.width,
+                       "height": info.height, "split": split_of[image_id]})
+        for o in ann.objects:
+            x1, y1, x2, y2 = o.box
+            w, h = x2 - x1, y2 - y1
+            annotations.append({"id": len(annotations) + 1, "image_id": n,
+                                "category_id": cat_id[o.name], "bbox": [x1, y1, w, h],
+                                "area": w * h, "iscrowd": 0, "difficult": int(o.difficult)})
+    doc = {"info": {"description": "exported by Detection Workbench"},
+           "images": images, "annotations": annotations,
+           "categories": [{"id": i, "name": c, "supercategory": "none"}
+                          for c, i in cat_id.items()]}
+    atomic_write_text(out / "instances.json", json.dumps(doc, indent=1))
+
+
+def _write_yolo(out: Path, items, ids, split_of, summary: ExportSummary) -> None:
+    cls_id = {c: i for i, c in enumerate(summary.classes)}
+    for split in ("train", "val"):
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+    for entry, ann in items:
+        image_id = ids[entry.image_path]
+        split = split_of[image_id]
+        dst = _copy_image(entry.image_path, out / "images" / split / image_id, jpeg_only=False,
+                          summary=summary)
+        info = image_info(dst)
+        lines = []
+        for o in ann.objects:
+            x1, y1, x2, y2 = o.box
+            lines.append(f"{cls_id[o.name]} {(x1 + x2) / 2 / info.width:.6f} "
+                         f"{(y1 + y2) / 2 / info.height:.6f} {(x2 - x1) / info.width:.6f} "
+                         f"{(y2 - y1) / info.height:.6f}\n")
+        atomic_write_text(out / "labels" / split / f"{image_id}.txt", "".join(lines))
+    atomic_write_text(out / "classes.txt", "".join(f"{c}\n" for c in summary.classes))
+    names = "\n".join(f"  {i}: {json.dumps(c)}" for c, i in cls_id.items())
+    atomic_write_text(out / "data.yaml", f"path: .\ntrain: images/train\nval: images/val\n"
+                      f"nc: {len(cls_id)}\nnames:\n{names}\n")
+
+
+def read_export(out: str | Path, fmt: str) -> dict[str, list[Record]]:
+    """Read an export back as ``{export id: [(class, pixel-edge box, difficult)]}``."""
+    out = Path(out)
+    if fmt == "voc":
+        project = Project.open(out)
+        result: dict[str, list[Record]] = {}
+        for e in project.annotated:
+            ann, _ = project.load(e, check_image=False)
+            result[e.image_id] = [] if ann is None else \
+                [(o.name, o.box, o.difficult) for o in ann.objects]
+        return result
+    if fmt == "coco":
+        doc = json.loads((out / "instances.json").read_text(encoding="utf-8"))
+        names = {c["id"]: c["name"] for c in doc["categories"]}
+        by_image = {im["id"]: Path(im["file_name"]).stem for im in doc["images"]}
+        result = {stem: [] for stem in by_image.values()}
+        for a in doc["annotations"]:
+            x, y, w, h = a["bbox"]
+            result[by_image[a["image_id"]]].append(
+                (names[a["category_id"]], (x, y, x + w, y + h), bool(a.get("difficult", 0))))
+        return result
+    if fmt == "yolo":
+        classes = (out / "classes.txt").read_text(encoding="utf-8").splitlines()
+        result = {}
+        for label in sorted((out / "labels").glob("*/*.txt")):
+            image = next((out / "images" / label.parent.name).glob(label.stem + ".*"))
+            info = image_info(image)
+            records: list[Record] = []
+            for line in label.read_text(encoding="utf-8").splitlines():
+                c, cx, cy, w, h = line.split()
+                cx, w = float(cx) * info.width, float(w) * info.width
+                cy, h = float(cy) * info.height, float(h) * info.height
+                records.append((classes[int(c)], (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+                                False))
+            result[label.stem] = records
+        return result
+    raise ExportError(f"unknown export format {fmt!r}")
+
+
+def same_records(a: dict[str, list[Record]], b: dict[str, list[Record]], *, tol: float = 1e-9,
+                 compare_difficult: bool = True) -> bool:
+    """True when two ``read_export``-shaped dicts hold the same objects (boxes within ``tol``)."""
+    if a.keys() != b.keys():
+        return False
+    for key, ra in a.items():
+        rb = b[key]
+        if len(ra) != len(rb):
+            return False
+        for (na, ba, da), (nb, bb, db) in zip(ra, rb):
+            if na != nb or (compare_difficult and da != db):
+                return False
+            if any(abs(x - y) > tol for x, y in zip(ba, bb)):
+                return False
+    return True
