@@ -135,6 +135,9 @@ def test_unknown_image_and_class_filter():
     r = evaluate_voc(gt, [dets("a", ("cat", 0.9, A), ("dog", 0.9, B))], classes=["dog"])
     assert r.per_class == {"dog": 1.0}
     assert np.isnan(evaluate_voc({"a": ann()}, []).map)
+    nan_score = ImageDetections("a", [[0, 0, 1, 1], [0, 0, 2, 2]], [0.5, np.nan], ["cat", "cat"])
+    with pytest.raises(ValueError, match="a: NaN detection score"):
+        evaluate_voc(gt, [dets("a", ("cat", 0.9, A)), nan_score])
 
 
 def test_voc_ap_direct():

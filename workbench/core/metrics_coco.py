@@ -19,8 +19,8 @@ bit), at a fraction of the time. The rules reproduced:
 * -1 marks "no non-ignored ground truth" in ``precision``/``recall``; summaries average the
   entries > -1.
 
-From VOC ground truth: box ``[xmin - 1, ymin - 1, xmax, ymax]`` continuous — our pixel-edge box —
-area ``w * h``, and ``difficult`` → ``iscrowd = 1``.
+From VOC ground truth: box ``[xmin - 1, ymin - 1, xmax, ymax]`` continuous (our pixel-edge
+box), area ``w * h``, and ``difficult`` → ``iscrowd = 1``.
 """
 
 from __future__ import annotations
@@ -175,29 +175,38 @@ def _accumulate(d_cls: np.ndarray, d_img: np.ndarray, d_score: np.ndarray, rank:
                      for a in range(num_a)])  # (A, K)
     spacing = np.spacing(1)
     for k in range(num_classes):
+        if not npig[:, k].any():
+            continue
         idx_all = order[bounds[k]:bounds[k + 1]]
+        matched_all, ignored_all = dtm[:, :, idx_all], dt_ig[:, :, idx_all]  # (A, T, n)
+        rank_all = rank[idx_all]
         for m, max_det in enumerate(MAX_DETS):
-            idx = idx_all[rank[idx_all] < max_det]
-            nd = len(idx)
+            sel = rank_all < max_det
+            if sel.all():
+                matched, ignored = matched_all, ignored_all
+            else:
+                matched, ignored = matched_all[:, :, sel], ignored_all[:, :, sel]
+            nd = matched.shape[2]
+            if nd == 0:
+                for a in np.flatnonzero(npig[:, k]):
+                    recall[:, k, a, m] = 0.0
+                    precision[:, :, k, a, m] = 0.0
+                continue
+            # int32 running counts are exact and ~9x faster to form than float64 ones
+            tp = np.cumsum(matched & ~ignored, axis=2, dtype=np.int32).astype(np.float64)
+            fp = np.cumsum(~(matched | ignored), axis=2, dtype=np.int32).astype(np.float64)
+            pr = tp / (fp + tp + spacing)
+            pr = np.maximum.accumulate(pr[:, :, ::-1], axis=2)[:, :, ::-1]
             for a in range(num_a):
                 n_pos = npig[a, k]
                 if n_pos == 0:
                     continue
-                matched, ignored = dtm[a][:, idx], dt_ig[a][:, idx]
-                tp = np.cumsum(matched & ~ignored, axis=1, dtype=np.float64)
-                fp = np.cumsum(~matched & ~ignored, axis=1, dtype=np.float64)
-                if nd == 0:
-                    recall[:, k, a, m] = 0.0
-                    precision[:, :, k, a, m] = 0.0
-                    continue
-                rc = tp / n_pos
-                pr = tp / (fp + tp + spacing)
-                pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+                rc = tp[a] / n_pos
                 recall[:, k, a, m] = rc[:, -1]
                 for t in range(num_t):
                     first = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
                     precision[t, :, k, a, m] = np.where(
-                        first < nd, pr[t, np.minimum(first, nd - 1)], 0.0)
+                        first < nd, pr[a, t, np.minimum(first, nd - 1)], 0.0)
     return precision, recall
 
 

@@ -111,39 +111,40 @@ def flatten_detections(detections: Sequence[ImageDetections], image_ids: Sequenc
     """
     image_index = {name: i for i, name in enumerate(image_ids)}
     class_index = {name: i for i, name in enumerate(classes)}
-    parts_img, parts_cls, parts_box, parts_score = [], [], [], []
-    skipped = 0
-    for det in detections:
-        if len(det) == 0:
-            continue
+    present = [det for det in detections if len(det)]
+    images = []
+    for det in present:
         i = image_index.get(det.image_id)
         if i is None:
             raise ValueError(f"detections for image {det.image_id!r}, which has no ground truth "
                              "(image ids are file stems)")
-        if np.isnan(det.scores).any():
-            raise ValueError(f"{det.image_id}: NaN detection score")
-        uniq, inverse = np.unique(det.labels, return_inverse=True)
-        lut = np.asarray([class_index.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
-        cls = lut[inverse.reshape(-1)]
-        keep = cls >= 0
-        skipped += int((~keep).sum())
-        parts_img.append(np.full(int(keep.sum()), i, dtype=np.int64))
-        parts_cls.append(cls[keep])
-        parts_box.append(det.boxes[keep])
-        parts_score.append(det.scores[keep])
-    if skipped:
-        log.info("%d detections of classes outside the evaluated list skipped", skipped)
-    if not parts_img:
+        images.append(i)
+    if not present:
         empty_i = np.zeros(0, dtype=np.int64)
         return FlatDetections(empty_i, empty_i.copy(), np.zeros((0, 4)), np.zeros(0),
                               empty_i.copy())
-    image = np.concatenate(parts_img)
+    counts = np.fromiter((len(det) for det in present), dtype=np.int64, count=len(present))
+    image = np.repeat(np.asarray(images, dtype=np.int64), counts)
+    scores = np.concatenate([det.scores for det in present])
+    nan = np.flatnonzero(np.isnan(scores))
+    if len(nan):
+        owner = present[int(np.searchsorted(np.cumsum(counts), nan[0], side="right"))]
+        raise ValueError(f"{owner.image_id}: NaN detection score")
+    # one np.unique over all labels (not one per image): the class lookup is vectorised
+    uniq, inverse = np.unique(np.concatenate([det.labels for det in present]), return_inverse=True)
+    lut = np.asarray([class_index.get(u, -1) for u in uniq.tolist()], dtype=np.int64)
+    cls = lut[inverse.reshape(-1)]
+    keep = cls >= 0
+    if not keep.all():
+        log.info("%d detections of classes outside the evaluated list skipped",
+                 int((~keep).sum()))
+    boxes = np.concatenate([det.boxes for det in present])
     return FlatDetections(
-        image=image,
-        cls=np.concatenate(parts_cls),
-        boxes=np.concatenate(parts_box).reshape(-1, 4),
-        scores=np.concatenate(parts_score),
-        seq=np.arange(len(image), dtype=np.int64),
+        image=image[keep],
+        cls=cls[keep],
+        boxes=boxes[keep],
+        scores=scores[keep],
+        seq=np.arange(int(keep.sum()), dtype=np.int64),
     )
 
 

@@ -135,7 +135,7 @@ def read_devkit_folder(folder: str | Path) -> list[ImageDetections]:
     """Every ``*_det_*_<class>.txt`` of a folder (sorted by name)."""
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file() and DEVKIT_NAME.match(p.name))
-    prefixes = {DEVKIT_NAME.match(p.name).group("prefix") for p in files}  # type: ignore[union-attr]
+    prefixes = {m.group("prefix") for m in map(DEVKIT_NAME.match, (p.name for p in files)) if m}
     if len(prefixes) > 1:
         log.warning("%s: results of several competitions/runs mixed: %s", folder,
                     ", ".join(sorted(prefixes)))
