@@ -231,10 +231,12 @@ class Project:
         return self.annotations_dir / rel / (image.stem + ".xml")
 
     def _display(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return str(path)
+        for base, prefix in ((self.root, ""), (self.annotations_dir, self.annotations_dir.name + "/")):
+            try:
+                return prefix + path.relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return str(path)
 
     # ------------------------------------------------------------------ entries
 
