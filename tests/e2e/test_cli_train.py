@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,10 +13,14 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "engine"))
-from conftest import write_tiny_voc  # noqa: E402  (tests are not a package)
-
-sys.path.pop(0)
+_spec = importlib.util.spec_from_file_location("workbench_train_helpers",
+                                               ROOT / "tests" / "train_helpers.py")
+H = sys.modules.get("workbench_train_helpers")
+if H is None:
+    H = importlib.util.module_from_spec(_spec)
+    sys.modules["workbench_train_helpers"] = H
+    _spec.loader.exec_module(H)
+write_tiny_voc, snapshot_of = H.write_tiny_voc, H.snapshot_of
 
 COMMON = ["--model", "ssdlite320_mobilenet_v3_large", "--image-size", "96",
           "--batch-size", "3", "--warmup-steps", "1"]

@@ -33,10 +33,17 @@ def test_user_edited_split_is_respected(tiny_voc: Path) -> None:
     split.joinpath("train.txt").write_text("img_000\nimg_001\nimg_002\nghost\n")
     split.joinpath("val.txt").write_text("img_003\n")
     snap = take_snapshot(tiny_voc)
-    assert [r.image_id for r in snap.train] == ["img_000", "img_001", "img_002"]
-    assert [r.image_id for r in snap.val] == ["img_003"]
+    train = [r.image_id for r in snap.train]
+    val = [r.image_id for r in snap.val]
+    assert train[:3] == ["img_000", "img_001", "img_002"] and val[0] == "img_003"
     assert any("1 ids in" in n and "ghost" in n for n in snap.notes)
-    assert any("4 labeled images are in neither" in n for n in snap.notes)
+    # images labeled after the split was written are appended, by a seeded per-id draw
+    assert sorted(train[3:] + val[1:]) == ["img_004", "img_005", "img_006", "img_007"]
+    assert any("newly labeled images" in n for n in snap.notes)
+    on_disk = split.joinpath("train.txt").read_text().split()
+    assert on_disk == ["img_000", "img_001", "img_002", "ghost"] + train[3:]
+    again = take_snapshot(tiny_voc)
+    assert [r.image_id for r in again.train] == train and [r.image_id for r in again.val] == val
 
 
 def test_snapshot_is_frozen_and_keeps_difficult_flags(tiny_voc: Path) -> None:
@@ -63,3 +70,9 @@ def test_snapshot_is_frozen_and_keeps_difficult_flags(tiny_voc: Path) -> None:
 def test_missing_folder_is_a_dataset_error(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         take_snapshot(tmp_path / "nope")
+
+
+def test_no_split_is_written_for_an_unlabeled_folder(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    snap = take_snapshot(tmp_path / "empty")
+    assert snap.train == () and not (tmp_path / "empty" / "ImageSets").exists()

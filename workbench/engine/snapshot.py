@@ -3,13 +3,15 @@
 :func:`take_snapshot` reads every annotation of the project once (through
 :mod:`workbench.core.project`), so a run is unaffected by labeling that goes on meanwhile. The
 split lives in ``ImageSets/Main/train.txt`` and ``val.txt`` (VOC layout, one image id = file
-stem per line): when the files exist they are used as they are (the user may edit them); when
-not, a seeded random split is written there, so the next run — and the user — see the same one.
+stem per line): when the files exist their assignment is kept (the user may edit them) and
+images labeled since are appended by a seeded draw; when not, a seeded random split is written
+there, so the next run — and the user — see the same one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,40 +63,65 @@ def _read_ids(path: Path) -> list[str]:
     return [line.split()[0] for line in text.splitlines() if line.strip()]
 
 
+def _new_id_goes_to_val(image_id: str, val_fraction: float, seed: int) -> bool:
+    """Deterministic per-id draw for images labeled after the split was written."""
+    digest = hashlib.sha1(f"{seed}:{image_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < val_fraction
+
+
+def _write_split(split_dir: Path, train: list[str], val: list[str]) -> None:
+    from workbench.core.atomic import atomic_write_many
+    from workbench.core.project import natural_key
+
+    split_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_many([
+        (split_dir / f"{name}.txt", "".join(f"{i}\n" for i in part).encode("utf-8"))
+        for name, part in (("train", train), ("val", val),
+                           ("trainval", sorted(train + val, key=natural_key)))])
+
+
 def read_or_write_split(split_dir: Path, ids: Sequence[str], val_fraction: float,
                         seed: int) -> tuple[list[str], list[str], list[str]]:
-    """``(train_ids, val_ids, notes)`` from ``split_dir``'s train.txt/val.txt, or a new seeded
-    split (:func:`workbench.core.project.split_ids`) written there atomically, with trainval.txt
-    as in VOC. Ids listed but absent from ``ids`` are noted and left
-    out; images in neither file are left out too."""
+    """``(train_ids, val_ids, notes)`` for the labeled image ``ids``.
+
+    When ``split_dir/train.txt`` exists its assignment is kept as the user left it (ids with no
+    labeled image are noted and skipped); images labeled since then are assigned by a seeded
+    per-id draw and appended to the files. Otherwise a new seeded split
+    (:func:`workbench.core.project.split_ids`) is written, with trainval.txt as in VOC. Nothing
+    is written while there are no labeled images.
+    """
+    from workbench.core.project import split_ids
+
     train_file, val_file = split_dir / "train.txt", split_dir / "val.txt"
     notes: list[str] = []
     known = set(ids)
     if train_file.is_file():
-        train = _read_ids(train_file)
-        val = _read_ids(val_file) if val_file.is_file() else []
+        train = list(dict.fromkeys(_read_ids(train_file)))
+        val = [i for i in dict.fromkeys(_read_ids(val_file) if val_file.is_file() else [])
+               if i not in set(train)]
         missing = [i for i in (*train, *val) if i not in known]
         if missing:
             notes.append(f"{len(missing)} ids in {split_dir} have no labeled image "
                          f"(e.g. {missing[0]}); they are left out")
         listed = set(train) | set(val)
-        outside = [i for i in ids if i not in listed]
-        if outside:
-            notes.append(f"{len(outside)} labeled images are in neither train.txt nor val.txt "
-                         f"and are left out (e.g. {outside[0]})")
-        train = [i for i in dict.fromkeys(train) if i in known]
-        val = [i for i in dict.fromkeys(val) if i in known and i not in set(train)]
-        return train, val, notes
-    from workbench.core.atomic import atomic_write_many
-    from workbench.core.project import natural_key, split_ids
-
+        new = [i for i in ids if i not in listed]
+        if new:
+            to_val = [i for i in new if _new_id_goes_to_val(i, val_fraction, seed)]
+            to_train = [i for i in new if i not in set(to_val)]
+            train, val = train + to_train, val + to_val
+            try:
+                _write_split(split_dir, train, val)
+                notes.append(f"added {len(to_train)} newly labeled images to train.txt and "
+                             f"{len(to_val)} to val.txt in {split_dir}")
+            except OSError as exc:
+                notes.append(f"cannot update the split in {split_dir} ({exc}); "
+                             "newly labeled images are used in memory")
+        return [i for i in train if i in known], [i for i in val if i in known], notes
+    if not ids:
+        return [], [], notes
     train, val = split_ids(ids, val_fraction, seed)
     try:
-        split_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_many([
-            (split_dir / f"{name}.txt", "".join(f"{i}\n" for i in part).encode("utf-8"))
-            for name, part in (("train", train), ("val", val),
-                               ("trainval", sorted(train + val, key=natural_key)))])
+        _write_split(split_dir, train, val)
         notes.append(f"wrote a new split to {split_dir} ({len(train)} train, {len(val)} val, "
                      f"seed {seed}); edit the files to change it")
     except OSError as exc:

@@ -108,6 +108,8 @@ class _Run:
         self.device = resolve_device(cfg.device, self.dist.local_rank if self.dist.enabled
                                      else None)
         ckpt = read_checkpoint(cfg.resume) if cfg.resume is not None else None
+        if ckpt is None:
+            get_spec(cfg.model)  # an unknown model fails before the data is read
         classes = tuple(ckpt["classes"]) if ckpt is not None else None
         if self.data is None:
             self.data = take_snapshot(cfg.images_dir, cfg.annotations_dir,
