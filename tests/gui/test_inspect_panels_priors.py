@@ -1,0 +1,103 @@
+"""Priors panel in the real window: click a cell → that cell's priors drawn; counts; matching."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workbench.core.matching import match_priors
+from workbench.core.priors import ssd300_paper_priors
+from workbench.gui.main_window import MainWindow
+from workbench.gui.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import click, write_labelimg_xml  # noqa: E402
+
+PANEL = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
+    from PySide6.QtGui import QColor, QImage
+
+    images = tmp_path / "images"
+    images.mkdir()
+    image = QImage(300, 300, QImage.Format.Format_RGB888)
+    image.fill(QColor(90, 120, 150))
+    assert image.save(str(images / "a.png"))
+    # A 60x60 object (fits the 0.2 priors) and a 4x20 sliver no prior reaches at 0.5.
+    write_labelimg_xml(images / "a.xml", "a.png", (300, 300),
+                       [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PANEL])
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    w.panel_host.docks[f"{PANEL[0]}.{PANEL[1]}"].show()
+    return w
+
+
+def test_click_cell_draws_its_priors_and_counts(window, qtbot) -> None:  # noqa: ANN001
+    panel = window.panel("PriorsPanel")
+    assert panel.priors is not None and panel.priors.total == 8732
+    assert panel.maps_table.item(6, 3).text() == "8,732"
+    assert [panel.maps_table.item(r, 3).text() for r in range(6)] == [
+        "5,776", "2,166", "600", "150", "36", "4"]
+    panel.map_combo.setCurrentIndex(2)                     # conv8_2, 10x10, stride 30
+    qtbot.wait(50)  # let the dock's layout settle before mapping scene → viewport
+    window.canvas.actual_size()
+    with qtbot.waitSignal(panel.cell_selected) as sig:
+        click(window.canvas, 95, 31)
+    assert sig.args == [2, 1, 3]
+    expected = ssd300_paper_priors().feature_maps[2].cell_boxes(1, 3)
+    np.testing.assert_allclose(panel.overlay.priors.boxes, expected)
+    assert len(panel.overlay.cell.boxes) == 1
+    np.testing.assert_allclose(panel.overlay.cell.boxes[0], [90, 30, 120, 60])
+    assert panel.cell_table.rowCount() == 6
+    assert len(panel.overlay.grid.boxes) == 100
+    panel.show_all.setChecked(True)
+    assert len(panel.overlay.all.boxes) == 600
+
+
+def test_matching_counts_and_flagged_object(window) -> None:  # noqa: ANN001
+    panel = window.panel("PriorsPanel")
+    gt = np.array([[100, 100, 160, 160], [10, 10, 14, 30]], dtype=float)
+    ref = match_priors(ssd300_paper_priors().all_boxes(), gt, "ssd",
+                       map_offsets=ssd300_paper_priors().offsets)
+    m = panel.match
+    assert m.num_positive == ref.num_positive and m.map_positives == ref.map_positives
+    assert panel.objects_table.rowCount() == 2
+    assert panel.objects_table.item(0, 4).text() == ""
+    assert "⚠" in panel.objects_table.item(1, 4).text()
+    assert len(panel.overlay.flags.boxes) == 1
+    np.testing.assert_allclose(panel.overlay.flags.boxes[0], [10, 10, 14, 30])
+    assert len(panel.overlay.match.boxes) == ref.num_positive
+    assert f"{3 * ref.num_positive} negatives kept" in panel.summary.text()
+
+
+def test_hidden_panel_hides_layers_and_ignores_clicks(window, qtbot) -> None:  # noqa: ANN001
+    panel = window.panel("PriorsPanel")
+    panel.show_canvas.setChecked(False)
+    assert not panel.overlay.grid.isVisible()
+    panel.show_canvas.setChecked(True)
+    assert panel.overlay.grid.isVisible()
+    window.panel_host.docks[f"{PANEL[0]}.{PANEL[1]}"].hide()
+    assert not panel.overlay.match.isVisible()
+    panel._on_scene_clicked(10, 10)
+    assert panel.cell is None
+
+
+def test_suggest_anchors_from_project(window, qtbot) -> None:  # noqa: ANN001
+    panel = window.panel("PriorsPanel")
+    panel.k_spin.setValue(2)
+    with qtbot.waitSignal(panel.suggestion_ready, timeout=10000):
+        panel.suggest_button.click()
+    s = panel.suggestion
+    assert s.num_boxes == 2 and s.shapes.shape == (2, 2)
+    assert s.mean_best_iou_suggested == pytest.approx(1.0)   # 2 boxes, 2 clusters
+    assert "→ suggested 2 shapes 1.000" in panel.suggest_label.text()

@@ -1,0 +1,471 @@
+"""Priors panel: SSD priors / Faster R-CNN anchors of a detector, per feature map, on the image.
+
+Pick a detector and a feature map; click the image to pick a cell and see its priors, the grid,
+optionally every prior of the map, and the counts. With the image's ground truth the panel shows
+which priors are positive (SSD: IoU >= 0.5 plus each object's best prior; RPN: >= 0.7, < 0.3
+negative, in between ignored, plus the best anchor), per object and per map, the 3:1
+hard-negative budget, the regression targets of the cell's priors, and flags objects no prior
+reaches at the threshold. "Suggest" runs k-means (IoU distance) over the project's boxes.
+
+The paper's SSD300 priors are computed here (numpy). Torchvision detectors are built on a
+worker (random weights, no download) and asked through their own anchor generators; torch is
+imported only then (:mod:`workbench.engine.anchor_extract`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QFormLayout, QGridLayout, QHeaderView, QLabel,
+    QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+)
+
+from workbench.core.anchors import resize_input_shapes, ssd_input_shapes, suggest_anchors
+from workbench.core.matching import MatchResult, encode_prior, match_priors
+from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
+from workbench.gui.panels.priors_overlay import PriorsOverlay
+from workbench.gui.workers.tasks import TaskContext, TaskRunner
+
+log = logging.getLogger(__name__)
+
+#: (model name, label) offered in the panel; the first needs no torch.
+MODELS: list[tuple[str, str]] = [
+    (SSD300_VOC_PAPER, "SSD300 VGG16 — paper / VOC (0.1 … 0.9)"),
+    ("ssd300_vgg16", "SSD300 VGG16 — torchvision (COCO scales)"),
+    ("ssdlite320_mobilenet_v3_large", "SSDlite320 MobileNetV3 — torchvision"),
+    ("fasterrcnn_resnet50_fpn", "Faster R-CNN R50-FPN — RPN anchors"),
+    ("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN MobileNetV3-FPN — RPN anchors"),
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN MobileNetV3-FPN 320 — RPN anchors"),
+]
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setWordWrap(False)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(text))
+
+
+def project_boxes(project: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Every ground-truth box of a project ``(N, 4)`` and its photo size ``(N, 2)`` (w, h)."""
+    boxes, sizes = [], []
+    for entry in project.annotated:
+        ann, _problems = project.load(entry, check_image=False)
+        if ann is None or ann.size is None:
+            continue
+        for obj in ann.objects:
+            if not obj.model_made:
+                boxes.append(obj.box)
+                sizes.append((ann.size.width, ann.size.height))
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), \
+        np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+
+
+class PriorsPanel(QWidget):
+    """Dock contents; ``window`` is the labeling MainWindow (see PREAMBLE "GUI integration")."""
+
+    priors_changed = Signal()     #: priors for the current image computed and drawn
+    cell_selected = Signal(int, int, int)  #: map index, row, col
+    suggestion_ready = Signal()
+    failed = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.main_window = window
+        self.runner = TaskRunner(self)
+        self.overlay = PriorsOverlay(window.canvas.scene())
+        self.priors: PriorSet | None = None
+        self.input_priors: PriorSet | None = None   # on the detector input (k-means compare)
+        self.match: MatchResult | None = None
+        self.gt: np.ndarray | None = None
+        self.cell: tuple[int, int] | None = None     # (row, col) on the current map
+        self.suggestion = None
+        self._models: dict[tuple[str, int | None], Any] = {}  # built detectors (worker only)
+        self._cache: dict[tuple, tuple[PriorSet, PriorSet]] = {}
+        self._build_ui()
+        window.image_changed.connect(self._on_image_changed)
+        window.annotation_changed.connect(self._on_annotation_changed)
+        window.canvas.scene_clicked.connect(self._on_scene_clicked)
+        self.refresh()
+
+    # -- UI -------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.model_combo = QComboBox()
+        for name, label in MODELS:
+            self.model_combo.addItem(label, name)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(0, 2048)
+        self.size_spin.setSpecialValueText("model default")
+        self.size_spin.setToolTip("Detector input: SSD square side, Faster R-CNN min_size")
+        self.map_combo = QComboBox()
+        self.show_canvas = QCheckBox("Show on canvas")
+        self.show_canvas.setChecked(True)
+        self.show_grid = QCheckBox("Grid")
+        self.show_grid.setChecked(True)
+        self.show_all = QCheckBox("All priors of the map")
+        self.show_match = QCheckBox("Matching (ground truth)")
+        self.show_match.setChecked(True)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.hide()
+        form = QFormLayout()
+        form.addRow("Detector", self.model_combo)
+        form.addRow("Input size", self.size_spin)
+        form.addRow("Feature map", self.map_combo)
+        toggles = QGridLayout()
+        for i, box in enumerate((self.show_canvas, self.show_grid, self.show_all,
+                                 self.show_match)):
+            toggles.addWidget(box, i // 2, i % 2)
+        self.maps_table = _table(["map", "grid", "per cell", "priors", "positive",
+                                  "negative", "ignored"])
+        self.cell_label = QLabel("Click the image to pick a cell.")
+        self.cell_table = _table(["k", "w × h", "best IoU", "label", "offsets (dx, dy, dw, dh)"])
+        self.objects_table = _table(["object", "best IoU", "positives", "≥ thr", "note"])
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        suggest_box = QWidget()
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(0, 60)
+        self.k_spin.setSpecialValueText("as many as the detector")
+        self.suggest_button = QPushButton("Suggest from project boxes")
+        self.suggest_label = QLabel("")
+        self.suggest_label.setWordWrap(True)
+        s_layout = QFormLayout(suggest_box)
+        s_layout.addRow(QLabel("k-means over the project's box sizes, IoU distance"))
+        s_layout.addRow("k", self.k_spin)
+        s_layout.addRow(self.suggest_button)
+        s_layout.addRow(self.suggest_label)
+        counts = QWidget()
+        c_layout = QVBoxLayout(counts)
+        c_layout.addWidget(self.maps_table)
+        cell = QWidget()
+        cell_layout = QVBoxLayout(cell)
+        cell_layout.addWidget(self.cell_label)
+        cell_layout.addWidget(self.cell_table)
+        objects = QWidget()
+        o_layout = QVBoxLayout(objects)
+        o_layout.addWidget(self.summary)
+        o_layout.addWidget(self.objects_table)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(counts, "Counts per map")
+        self.tabs.addTab(cell, "Cell")
+        self.tabs.addTab(objects, "Matching")
+        self.tabs.addTab(suggest_box, "From the data")
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(toggles)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+        self.model_combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.size_spin.editingFinished.connect(self.refresh)
+        self.map_combo.currentIndexChanged.connect(self._on_map_changed)
+        self.show_canvas.toggled.connect(self.overlay.set_visible)
+        for box in (self.show_grid, self.show_all, self.show_match):
+            box.toggled.connect(lambda _on: self.redraw())
+        self.suggest_button.clicked.connect(self.suggest)
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return str(self.model_combo.currentData())
+
+    @property
+    def map_index(self) -> int:
+        return max(self.map_combo.currentIndex(), 0)
+
+    def set_model(self, name: str) -> None:
+        self.model_combo.setCurrentIndex(self.model_combo.findData(name))
+
+    def _photo_size(self) -> tuple[int, int] | None:
+        rgb = self.main_window.current_image_rgb()
+        return None if rgb is None else (int(rgb.shape[0]), int(rgb.shape[1]))
+
+    def refresh(self) -> None:
+        """Recompute the priors for the current detector, input size and image."""
+        photo = self._photo_size()
+        if photo is None:
+            self.priors = self.input_priors = None
+            self.overlay.clear()
+            self.status.setText("Open an image to see the priors on it.")
+            return
+        name, size = self.model_name, (self.size_spin.value() or None)
+        key = (name, size, photo)
+        if key in self._cache:
+            self._set_priors(*self._cache[key])
+            return
+        if name == SSD300_VOC_PAPER:
+            base = ssd300_paper_priors()
+            self._cache[key] = (base.for_image(photo[1], photo[0]), base)
+            self._set_priors(*self._cache[key])
+            return
+        self.runner.cancel_all()
+        self.progress.show()
+        self.status.setText(f"Building {name} (random weights) and reading its anchor "
+                            "generator…")
+        task = self.runner.submit(lambda ctx: self._extract(ctx, name, size, photo), key=key)
+        task.finished.connect(lambda result, k=key: self._on_extracted(k, result))
+        task.failed.connect(self._on_failed)
+
+    def _extract(self, ctx: TaskContext, name: str, size: int | None,
+                 photo: tuple[int, int]) -> tuple[PriorSet, PriorSet]:
+        from workbench.engine.anchor_extract import build_for_anchors, priors_from_model
+
+        model = self._models.get((name, size))
+        if model is None:
+            model = self._models[(name, size)] = build_for_anchors(name, size)
+        ctx.check()
+        return priors_from_model(model, name, photo), priors_from_model(model, name)
+
+    def _on_extracted(self, key: tuple, result: tuple[PriorSet, PriorSet]) -> None:
+        self.progress.hide()
+        self._cache[key] = result
+        if key == (self.model_name, self.size_spin.value() or None, self._photo_size()):
+            self._set_priors(*result)
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.hide()
+        self.status.setText(f"Failed: {message}")
+        self.failed.emit(message)
+
+    def _set_priors(self, priors: PriorSet, input_priors: PriorSet) -> None:
+        previous = self.map_index
+        self.priors, self.input_priors = priors, input_priors
+        self.map_combo.blockSignals(True)
+        self.map_combo.clear()
+        for fm in priors.feature_maps:
+            self.map_combo.addItem(f"{fm.name} — {fm.size[0]}×{fm.size[1]} × {fm.per_cell} = "
+                                   f"{fm.count:,}")
+        self.map_combo.setCurrentIndex(min(previous, len(priors.feature_maps) - 1))
+        self.map_combo.blockSignals(False)
+        in_h, in_w = priors.input_size
+        self.status.setText(f"{priors.total:,} {'priors' if priors.kind == 'ssd' else 'anchors'}"
+                            f" on a {in_w}×{in_h} input — {priors.source}")
+        if self.cell is not None:
+            rows, cols = priors.feature_maps[self.map_index].size
+            self.cell = (min(self.cell[0], rows - 1), min(self.cell[1], cols - 1))
+        self._rematch()
+        self.priors_changed.emit()
+
+    def _rematch(self) -> None:
+        ann = self.main_window.current_annotation()
+        objects = [o for o in ann.objects if not o.model_made] if ann is not None else []
+        self.gt = np.asarray([o.box for o in objects], dtype=np.float64).reshape(-1, 4)
+        self._names = [o.name for o in objects]
+        if self.priors is None:
+            self.match = None
+        else:
+            self.match = match_priors(self.priors.all_boxes(), self.gt, self.priors.kind,
+                                      map_offsets=self.priors.offsets)
+        self._update_tables()
+        self.redraw()
+
+    # -- events ---------------------------------------------------------------------------
+    def _on_image_changed(self, _path: str) -> None:
+        self.refresh()
+
+    def _on_annotation_changed(self) -> None:
+        if self.priors is not None:
+            self._rematch()
+
+    def _on_map_changed(self, _index: int) -> None:
+        self.cell = None
+        self._update_tables()
+        self.redraw()
+
+    def _on_scene_clicked(self, x: float, y: float) -> None:
+        if self.priors is None or not self.isVisible():
+            return
+        self.select_cell(*self.priors.feature_maps[self.map_index].cell_at(x, y))
+
+    def select_cell(self, row: int, col: int) -> None:
+        """Pick cell ``(row, col)`` of the selected map (what a click on the image does)."""
+        self.cell = (row, col)
+        if self.tabs.currentIndex() == 0:
+            self.tabs.setCurrentIndex(1)
+        self._update_cell()
+        self.redraw()
+        self.cell_selected.emit(self.map_index, row, col)
+
+    # -- tables ---------------------------------------------------------------------------
+    def _update_tables(self) -> None:
+        p, m = self.priors, self.match
+        if p is None:
+            return
+        rows = []
+        for i, fm in enumerate(p.feature_maps):
+            pos = m.map_positives[i] if m else 0
+            rows.append([fm.name, f"{fm.size[0]}×{fm.size[1]}", str(fm.per_cell),
+                         f"{fm.count:,}", str(pos), f"{m.map_negatives[i]:,}" if m else "",
+                         f"{m.map_ignored[i]:,}" if m and p.kind == "rpn" else "—"])
+        rows.append(["total", "", "", f"{p.total:,}", str(m.num_positive if m else 0),
+                     f"{m.num_negative:,}" if m else "",
+                     f"{int(m.ignored.sum()):,}" if m and p.kind == "rpn" else "—"])
+        _fill(self.maps_table, rows)
+        self._update_objects()
+        self._update_cell()
+
+    def _update_objects(self) -> None:
+        m = self.match
+        if m is None or not m.objects:
+            _fill(self.objects_table, [])
+            self.summary.setText("No ground truth on this image: every prior is negative.")
+            return
+        _fill(self.objects_table, [
+            [f"{i + 1}. {self._names[i]}", f"{o.best_iou:.2f}", str(o.positives),
+             str(o.above_threshold), "⚠ " + o.reason if o.flagged else ""]
+            for i, o in enumerate(m.objects)])
+        forced = int(m.forced.sum())
+        text = (f"{m.num_positive} positive ({forced} only by the best-prior rule), "
+                f"{m.num_negative:,} negative")
+        if m.kind == "ssd":
+            text += f"; hard-negative budget 3:1 → {m.hard_negative_budget:,} negatives kept"
+        else:
+            pos, neg = m.rpn_sample()
+            text += f", {int(m.ignored.sum()):,} ignored; RPN sample of 256: {pos} + {neg}"
+        flagged = len(m.flagged)
+        if flagged:
+            text += f". ⚠ {flagged} object(s) reach no prior at IoU {m.positive_threshold:g}."
+        self.summary.setText(text)
+
+    def _cell_indices(self) -> np.ndarray | None:
+        if self.priors is None or self.cell is None:
+            return None
+        fm = self.priors.feature_maps[self.map_index]
+        sl = fm.cell_slice(*self.cell)
+        start = int(self.priors.offsets[self.map_index])
+        return np.arange(start + sl.start, start + sl.stop)
+
+    def _update_cell(self) -> None:
+        idx = self._cell_indices()
+        if idx is None:
+            self.cell_label.setText("Click the image to pick a cell.")
+            _fill(self.cell_table, [])
+            return
+        fm = self.priors.feature_maps[self.map_index]  # type: ignore[union-attr]
+        boxes = self.priors.all_boxes()[idx]  # type: ignore[union-attr]
+        row, col = self.cell  # type: ignore[misc]
+        self.cell_label.setText(f"Cell ({row}, {col}) of {fm.name}: {fm.per_cell} priors, "
+                                f"centre ({fm.centers_x[col]:.1f}, {fm.centers_y[row]:.1f})")
+        rows = []
+        m = self.match
+        for k, (i, box) in enumerate(zip(idx, boxes)):
+            w, h = box[2] - box[0], box[3] - box[1]
+            label, offsets, best = "negative", "", 0.0
+            if m is not None and len(self.gt):  # type: ignore[arg-type]
+                best = float(m.best_iou[i])
+                g = int(m.matched_gt[i])
+                if g >= 0:
+                    label = f"positive → {g + 1}" + (" (best prior)" if m.forced[i] else "")
+                elif g == -2:
+                    label = "ignored"
+                target = g if g >= 0 else int(np.argmax([o.best_iou for o in m.objects]))
+                d = encode_prior(m.kind, box, self.gt[target])  # type: ignore[index]
+                offsets = ", ".join(f"{v:+.2f}" for v in d) + ("" if g >= 0 else
+                                                               f"  (to {target + 1})")
+            rows.append([str(k), f"{w:.0f}×{h:.0f}", f"{best:.2f}", label, offsets])
+        _fill(self.cell_table, rows)
+
+    # -- drawing --------------------------------------------------------------------------
+    def redraw(self) -> None:
+        p = self.priors
+        fm = p.feature_maps[self.map_index] if p is not None and p.feature_maps else None
+        self.overlay.draw_grid(fm if self.show_grid.isChecked() else None)
+        self.overlay.draw_all(fm if self.show_all.isChecked() else None)
+        show_match = self.show_match.isChecked() and p is not None
+        self.overlay.draw_match(p.all_boxes() if show_match else None,  # type: ignore[union-attr]
+                                self.match if show_match else None, self.gt)
+        if fm is not None and self.cell is not None:
+            boxes = fm.cell_boxes(*self.cell)
+            labels = [f"{k}: {b[2] - b[0]:.0f}×{b[3] - b[1]:.0f}" for k, b in enumerate(boxes)]
+            self.overlay.draw_cell(fm, *self.cell, labels=labels)
+            self._draw_suggested(fm)
+        else:
+            self.overlay.draw_cell(None, 0, 0)
+            self.overlay.draw_suggested(None, None)
+
+    def _draw_suggested(self, fm: Any) -> None:
+        if self.suggestion is None or self.priors is None or self.cell is None:
+            self.overlay.draw_suggested(None, None)
+            return
+        in_h, in_w = self.priors.input_size
+        ph, pw = self.priors.image_size
+        row, col = self.cell
+        self.overlay.draw_suggested(self.suggestion.shapes,
+                                    (float(fm.centers_x[col]), float(fm.centers_y[row])),
+                                    (pw / in_w, ph / in_h))
+
+    # -- anchors from the data ------------------------------------------------------------
+    def suggest(self) -> None:
+        project, base = self.main_window.project, self.input_priors
+        if project is None or base is None:
+            self.suggest_label.setText("Open a project and an image first.")
+            return
+        k = self.k_spin.value() or None
+        name = self.model_name
+        model = self._models.get((name, self.size_spin.value() or None))
+        self.suggest_button.setEnabled(False)
+        self.suggest_label.setText("Reading the project's boxes…")
+        task = self.runner.submit(lambda ctx: self._suggest_job(ctx, project, base, model, k))
+        task.finished.connect(self._on_suggested)
+        task.failed.connect(lambda msg: (self.suggest_button.setEnabled(True),
+                                         self.suggest_label.setText(f"Failed: {msg}")))
+
+    @staticmethod
+    def _suggest_job(ctx: TaskContext, project: Any, base: PriorSet, model: Any,
+                     k: int | None) -> Any:
+        boxes, sizes = project_boxes(project)
+        if len(boxes) == 0:
+            raise ValueError("the project has no annotated boxes yet")
+        ctx.check()
+        in_h, in_w = base.input_size
+        if base.kind == "ssd":
+            shapes = ssd_input_shapes(boxes, sizes, (in_w, in_h))
+        else:
+            t = model.transform
+            shapes = resize_input_shapes(boxes, sizes, float(t.min_size[-1]), float(t.max_size))
+        return suggest_anchors(shapes, base, k)
+
+    def _on_suggested(self, suggestion: Any) -> None:
+        self.suggest_button.setEnabled(True)
+        self.suggestion = suggestion
+        s = suggestion
+        shapes = ", ".join(f"{w:.0f}×{h:.0f}" for w, h in s.shapes[:12])
+        more = f" … (+{len(s.shapes) - 12})" if len(s.shapes) > 12 else ""
+        self.suggest_label.setText(
+            f"{s.num_boxes} boxes. Mean best IoU: default {len(s.default_shapes)} shapes "
+            f"{s.mean_best_iou_default:.3f} → suggested {len(s.shapes)} shapes "
+            f"{s.mean_best_iou_suggested:.3f}.\nSuggested (input px): {shapes}{more}")
+        self.redraw()
+        self.suggestion_ready.emit()
+
+    # -- lifetime -------------------------------------------------------------------------
+    def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.overlay.set_visible(False)
+        super().hideEvent(event)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.overlay.set_visible(self.show_canvas.isChecked())
+        super().showEvent(event)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.runner.shutdown()
+        super().closeEvent(event)
