@@ -52,30 +52,12 @@ def register(subparsers: Any) -> None:
 
 
 def load_ground_truth(images: str, annotations: str | None) -> tuple[Any, dict[str, Any]]:
-    """Open the project; ``{image id (file stem): Annotation}`` for every image with a readable
-    XML, in the project's order. Raises ``ValueError`` when two annotated images share a stem."""
+    """Open the project → ``(project, {image id: Annotation})`` (images with an XML only)."""
     from workbench.core.project import Project
+    from workbench.core.results import project_ground_truth
 
     project = Project.open(images, annotations)
-    ground_truth: dict[str, Any] = {}
-    where: dict[str, Path] = {}
-    for entry in project.entries:
-        if not entry.has_xml:
-            continue
-        annotation, problems = project.load(entry, check_image=False)
-        for problem in problems:
-            log.log(logging.WARNING if problem.severity == "error" else logging.DEBUG,
-                    "%s", problem)
-        if annotation is None:
-            log.warning("%s: not evaluated (unreadable)", entry.xml_path)
-            continue
-        image_id = entry.image_id or Path(entry.image_path).stem
-        if image_id in ground_truth:
-            raise ValueError(f"two annotated images share the id {image_id!r} ({where[image_id]}, "
-                             f"{entry.image_path}); detections name images by file stem")
-        ground_truth[image_id] = annotation
-        where[image_id] = Path(entry.image_path)
-    return project, ground_truth
+    return project, project_ground_truth(project)
 
 
 def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]) -> list:

@@ -30,9 +30,11 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,36 @@ def read_results(path: str | Path, *, image_ids: Sequence[str] = (),
     if any(p.suffix.lower() == ".json" for p in path.iterdir()):
         return read_json_folder(path)
     raise ResultsError(f"{path}: no *_det_*_<class>.txt, *.xml or *.json results in this folder")
+
+
+def project_ground_truth(project: Any) -> dict[str, Annotation]:
+    """``{image id (file stem): Annotation}`` for every image of a
+    :class:`workbench.core.project.Project` with a readable XML, in the project's order.
+
+    Images without an XML are not part of the ground truth (unlabelled, not "empty").
+    Raises ``ValueError`` when two annotated images share a stem (detections name images by
+    stem, so they would be ambiguous).
+    """
+    ground_truth: dict[str, Annotation] = {}
+    where: dict[str, Path] = {}
+    for entry in project.entries:
+        if not entry.has_xml:
+            continue
+        annotation, problems = project.load(entry, check_image=False)
+        for problem in problems:
+            log.log(logging.WARNING if problem.severity == "error" else logging.DEBUG,
+                    "%s", problem)
+        if annotation is None:
+            log.warning("%s: not evaluated (unreadable)", entry.xml_path)
+            continue
+        image_id = entry.image_id or Path(entry.image_path).stem
+        if image_id in ground_truth:
+            raise ValueError(f"two annotated images share the id {image_id!r} "
+                             f"({where[image_id]}, {entry.image_path}); detections name images "
+                             "by file stem")
+        ground_truth[image_id] = annotation
+        where[image_id] = Path(entry.image_path)
+    return ground_truth
 
 
 def by_image(detections: Iterable[ImageDetections]) -> dict[str, ImageDetections]:

@@ -12,4 +12,5 @@ Panel modules must not import torch at import time. Append one line for your pan
 from __future__ import annotations
 
 PANELS: list[tuple[str, str, str]] = [
+    ("workbench.gui.panels.metrics", "MetricsPanel", "Metrics"),
 ]

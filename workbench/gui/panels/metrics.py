@@ -1,0 +1,376 @@
+"""The Metrics panel: evaluate a results file against the open project, per class, with curves.
+
+* **Load** a results folder (devkit ``*_det_*_<class>.txt``, VOC XML with ``<score>``, per-image
+  JSON) or a COCO results JSON (:mod:`workbench.core.results`); the ground truth is the project's
+  saved XML (:func:`workbench.core.results.project_ground_truth`).
+* **Metric**: VOC2007 11-point, VOC2010+ all-point (IoU threshold, strict ``>``) or COCO
+  AP@[.5:.95]; the table header and the summary line name the metric every number belongs to.
+* **Table**: class, objects (non-difficult), detections, AP; "n/a" for classes with no ground
+  truth. Selecting rows shows only their curves.
+* **PR curves** (pyqtgraph), one per class in its class colour: for VOC the ranked
+  precision/recall points the AP is computed from, for COCO pycocotools' interpolated precision
+  at the 101 recall points at IoU 0.5.
+* **On the image**: the current image's loaded detections scoring ``>=`` the score threshold,
+  judged with the VOC rules (:func:`workbench.core.metrics.match_image`) against the live
+  annotation — TP green, FP red dashed, matched-difficult grey, missed objects (FN) orange.
+
+No torch here; evaluation is numpy and fast (a 5,000-image COCO evaluation takes seconds).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
+    QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
+    QVBoxLayout, QWidget,
+)
+
+from workbench.core.detections import ImageDetections
+from workbench.gui.canvas.layers import BoxLayer
+from workbench.gui.canvas.palette import class_color
+
+log = logging.getLogger(__name__)
+
+METRIC_LABELS = {"voc07": "VOC07 11-point", "voc": "VOC all-point", "coco": "COCO [.5:.95]"}
+TP_COLOR, FP_COLOR = QColor(60, 200, 90), QColor(240, 60, 60)
+IGNORED_COLOR, FN_COLOR = QColor(170, 170, 170), QColor(255, 150, 30)
+
+
+class MetricsOverlay:
+    """TP / FP / ignored detections and missed objects of the current image, as box layers."""
+
+    def __init__(self, scene: Any) -> None:
+        self.fn = BoxLayer("metrics-fn", z=22)
+        self.ignored = BoxLayer("metrics-ignored", z=22.5)
+        self.fp = BoxLayer("metrics-fp", z=23)
+        self.tp = BoxLayer("metrics-tp", z=23.5)
+        self.layers = [self.fn, self.ignored, self.fp, self.tp]
+        for layer in self.layers:
+            scene.addItem(layer)
+
+    def clear(self) -> None:
+        for layer in self.layers:
+            layer.clear()
+
+    def set_visible(self, visible: bool) -> None:
+        for layer in self.layers:
+            layer.setVisible(visible)
+
+
+class MetricsPanel(QWidget):
+    """Per-class AP table, PR curves and TP/FP/FN marks for a loaded results file."""
+
+    evaluated = Signal()        #: after every (re-)evaluation
+    marks_changed = Signal()    #: after the current image's marks were redrawn
+    failed = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+        self.results_path: Path | None = None
+        self.detections: list[ImageDetections] = []
+        self._by_image: dict[str, ImageDetections] = {}
+        self.ground_truth: dict[str, Any] = {}
+        self.result: Any = None
+        self.match: Any = None
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self.overlay = MetricsOverlay(window.canvas.scene())
+        self._build_ui()
+        window.image_changed.connect(lambda _path: self.update_marks())
+        if hasattr(window, "annotation_changed"):
+            window.annotation_changed.connect(self.update_marks)
+        if hasattr(window, "project_changed"):
+            window.project_changed.connect(self._on_project_changed)
+
+    # -- UI ---------------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.folder_button = QPushButton("Results folder…")
+        self.folder_button.setToolTip("devkit *_det_*_<class>.txt, VOC XML with <score>, or "
+                                      "per-image JSON (workbench detect)")
+        self.folder_button.clicked.connect(self._on_folder_clicked)
+        self.file_button = QPushButton("COCO JSON…")
+        self.file_button.clicked.connect(self._on_file_clicked)
+        self.source_label = QLabel("No results loaded")
+        self.source_label.setWordWrap(True)
+
+        self.metric_combo = QComboBox()
+        for key, label in METRIC_LABELS.items():
+            self.metric_combo.addItem(label, key)
+        self.metric_combo.currentIndexChanged.connect(lambda _i: self.evaluate())
+        self.iou_spin = QDoubleSpinBox()
+        self.iou_spin.setRange(0.05, 0.95)
+        self.iou_spin.setSingleStep(0.05)
+        self.iou_spin.setValue(0.5)
+        self.iou_spin.setPrefix("IoU ")
+        self.iou_spin.setToolTip("IoU threshold of the VOC metrics and of the marks on the image")
+        self.iou_spin.valueChanged.connect(self._on_iou_changed)
+        self.strict_box = QCheckBox("strict >")
+        self.strict_box.setToolTip("IoU must exceed the threshold (py-faster-rcnn's voc_eval) "
+                                   "instead of reaching it (VOC devkit)")
+        self.strict_box.toggled.connect(self._on_iou_changed)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Class", "Objects", "Dets", "AP"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#1e1e1e")
+        self.plot.setLabel("bottom", "recall")
+        self.plot.setLabel("left", "precision")
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1.02, padding=0.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+
+        self.marks_box = QCheckBox("Mark TP/FP/FN on the image at score ≥")
+        self.marks_box.setChecked(True)
+        self.marks_box.toggled.connect(lambda _c: self.update_marks())
+        self.score_spin = QDoubleSpinBox()
+        self.score_spin.setRange(0.0, 1.0)
+        self.score_spin.setSingleStep(0.05)
+        self.score_spin.setDecimals(2)
+        self.score_spin.setValue(0.5)
+        self.score_spin.valueChanged.connect(lambda _v: self.update_marks())
+        self.marks_label = QLabel("")
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.file_button)
+        options = QHBoxLayout()
+        options.addWidget(self.metric_combo, 1)
+        options.addWidget(self.iou_spin)
+        options.addWidget(self.strict_box)
+        marks = QHBoxLayout()
+        marks.addWidget(self.marks_box)
+        marks.addWidget(self.score_spin)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(buttons)
+        top_layout.addWidget(self.source_label)
+        top_layout.addLayout(options)
+        top_layout.addWidget(self.summary)
+        top_layout.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.plot)
+        splitter.setSizes([320, 260])
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(marks)
+        layout.addWidget(self.marks_label)
+
+    # -- loading ----------------------------------------------------------------------------
+    def _on_folder_clicked(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Results folder")
+        if folder:
+            self.load_results(folder)
+
+    def _on_file_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "COCO results JSON", "", "JSON (*.json)")
+        if path:
+            self.load_results(path)
+
+    def load_results(self, path: str | Path) -> bool:
+        """Read ``path`` and evaluate it against the project; False (and ``failed``) on error."""
+        from workbench.core.results import by_image, project_ground_truth, read_results
+
+        project = getattr(self.window, "project", None)
+        if project is None:
+            return self._fail("Open a folder of labelled images first")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            ground_truth = project_ground_truth(project)
+            classes = sorted({o.name for a in ground_truth.values() for o in a.objects})
+            detections = read_results(path, image_ids=list(ground_truth), classes=classes)
+        except (ValueError, OSError) as exc:
+            return self._fail(str(exc))
+        finally:
+            QApplication.restoreOverrideCursor()
+        if not ground_truth:
+            return self._fail("No image of this folder has a VOC XML annotation")
+        unknown = {d.image_id for d in detections if d.image_id not in ground_truth}
+        self.detections = [d for d in detections if d.image_id in ground_truth]
+        self._by_image = by_image(self.detections)
+        self.ground_truth = ground_truth
+        self.results_path = Path(path)
+        n_det = sum(len(d) for d in self.detections)
+        text = f"{self.results_path.name}: {n_det} detections on {len(self._by_image)} images"
+        if unknown:
+            text += f" ({len(unknown)} images without ground truth ignored)"
+        self.source_label.setText(text)
+        self.evaluate()
+        self.update_marks()
+        return True
+
+    def _fail(self, message: str) -> bool:
+        log.warning("metrics: %s", message)
+        self.source_label.setText(message)
+        self.window.statusBar().showMessage(f"Metrics: {message}", 10000)
+        self.failed.emit(message)
+        return False
+
+    def _on_project_changed(self) -> None:
+        self.detections, self._by_image, self.ground_truth = [], {}, {}
+        self.result, self.results_path = None, None
+        self.source_label.setText("No results loaded")
+        self.summary.setText("")
+        self.table.setRowCount(0)
+        self._set_curves({})
+        self.overlay.clear()
+
+    # -- evaluation -------------------------------------------------------------------------
+    @property
+    def metric(self) -> str:
+        return str(self.metric_combo.currentData())
+
+    def evaluate(self) -> None:
+        """(Re-)compute the chosen metric and refresh the table, summary and curves."""
+        from workbench.core.metrics import evaluate_coco, evaluate_voc
+
+        metric = self.metric
+        if not self.ground_truth:
+            return
+        if metric == "coco":
+            self.result = evaluate_coco(self.ground_truth, self.detections)
+            curves = {c: self.result.pr_curve(c, 0.5) for c in self.result.per_class}
+            s = self.result.summary()
+            extra = (f" · AP50 {_fmt(s['map50'])} · AP75 {_fmt(s['map75'])} · "
+                     f"AR100 {_fmt(s['ar100'])}")
+        else:
+            self.result = evaluate_voc(self.ground_truth, self.detections,
+                                       iou_threshold=self.iou_spin.value(),
+                                       use_07_metric=metric == "voc07",
+                                       strict=self.strict_box.isChecked())
+            curves = {c: (cv.recall, cv.precision) for c, cv in self.result.curves.items()
+                      if c in self.result.per_class}
+            extra = ""
+        r = self.result
+        self.summary.setText(f"<b>{r.description}</b>: mAP <b>{_fmt(r.map)}</b> over "
+                             f"{len(r.per_class)} classes, {len(self.ground_truth)} images{extra}")
+        self._fill_table(r)
+        self._set_curves(curves)
+        self.evaluated.emit()
+
+    def _on_iou_changed(self, *_args: object) -> None:
+        if self.metric != "coco":  # COCO has its own 10 thresholds
+            self.evaluate()
+        self.update_marks()
+
+    def _fill_table(self, r: Any) -> None:
+        counts: dict[str, int] = {}
+        for d in self.detections:
+            for label in d.labels.tolist():
+                counts[label] = counts.get(label, 0) + 1
+        self.table.setHorizontalHeaderLabels(
+            ["Class", "Objects", "Dets", f"AP ({METRIC_LABELS[self.metric]})"])
+        self.table.setRowCount(len(r.classes))
+        for row, name in enumerate(r.classes):
+            ap = r.per_class.get(name)
+            cells = [name, str(r.num_positives.get(name, 0)), str(counts.get(name, 0)),
+                     "n/a" if ap is None else f"{ap:.4f}"]
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                if col == 0:
+                    item.setForeground(class_color(name))
+                self.table.setItem(row, col, item)
+
+    def _set_curves(self, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        for item in self._curves.values():
+            self.plot.removeItem(item)
+        self.legend.clear()
+        self._curves = {}
+        for name, (recall, precision) in curves.items():
+            pen = pg.mkPen(class_color(name), width=2)
+            valid = precision >= 0
+            if self.metric == "coco":
+                item = self.plot.plot(recall[valid], precision[valid], pen=pen, name=name)
+            else:  # ranked points as a step curve starting at recall 0
+                item = self.plot.plot(np.r_[0.0, recall], np.r_[precision[:1], precision],
+                                      pen=pen, name=name, stepMode=None)
+            self._curves[name] = item
+        self.plot.setTitle(f"PR curves — {METRIC_LABELS[self.metric]}"
+                           + (" at IoU 0.5" if self.metric == "coco" else
+                              f" at IoU {self.iou_spin.value():g}"), color="#dddddd")
+
+    def _on_table_selection_changed(self) -> None:
+        rows = {i.row() for i in self.table.selectedItems()}
+        chosen = {self.table.item(r, 0).text() for r in rows}
+        for name, item in self._curves.items():
+            item.setVisible(not chosen or name in chosen)
+
+    @property
+    def curve_names(self) -> list[str]:
+        """Classes whose curve is shown (tests, screenshots)."""
+        return [n for n, item in self._curves.items() if item.isVisible()]
+
+    # -- marks on the current image ---------------------------------------------------------
+    def update_marks(self) -> None:
+        """Judge the current image's loaded detections at the score threshold; draw them."""
+        from workbench.core.metrics import match_image
+
+        self.overlay.clear()
+        self.match = None
+        path = self.window.current_image_path()
+        visible = self.marks_box.isChecked()
+        self.overlay.set_visible(visible)
+        if path is None or not self._by_image or not visible:
+            self.marks_label.setText("")
+            self.marks_changed.emit()
+            return
+        det = self._by_image.get(Path(path).stem, ImageDetections(Path(path).stem))
+        annotation = self.window.current_annotation()
+        if annotation is not None:  # model suggestions are not ground truth
+            from dataclasses import replace
+
+            annotation = replace(annotation, objects=tuple(
+                o for o in annotation.objects if not o.model_made))
+        m = match_image(annotation, det, iou_threshold=self.iou_spin.value(),
+                        score_threshold=self.score_spin.value(),
+                        strict=self.strict_box.isChecked())
+        self.match = m
+
+        def labels(mask: np.ndarray, tag: str) -> list[str]:
+            return [f"{c} {s:.2f} {tag}" for c, s in zip(det.labels[mask], det.scores[mask])]
+
+        self.overlay.tp.set_boxes(det.boxes[m.tp], TP_COLOR, labels(m.tp, "TP"), width=2.0)
+        self.overlay.fp.set_boxes(det.boxes[m.fp], FP_COLOR, labels(m.fp, "FP"), width=2.0,
+                                  style=Qt.PenStyle.DashLine)
+        self.overlay.ignored.set_boxes(det.boxes[m.ignored], IGNORED_COLOR,
+                                       labels(m.ignored, "difficult"))
+        objects = annotation.objects if annotation is not None else ()
+        fn_boxes = np.asarray([objects[i].box for i in m.fn], dtype=np.float64).reshape(-1, 4)
+        self.overlay.fn.set_boxes(fn_boxes, FN_COLOR, [f"{objects[i].name} FN" for i in m.fn],
+                                  width=2.0, style=Qt.PenStyle.DashDotLine)
+        c = m.counts
+        self.marks_label.setText(f"This image: {c['tp']} TP · {c['fp']} FP · {c['fn']} FN"
+                                 + (f" · {c['ignored']} on difficult" if c["ignored"] else "")
+                                 + f" (VOC rules, IoU {self.iou_spin.value():g})")
+        self.marks_changed.emit()
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
