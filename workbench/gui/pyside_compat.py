@@ -5,7 +5,10 @@ Every call of a C++ method returning ``void`` (``QRect.moveTopLeft``, ``QLabel.s
 built for Python 3.12+, where ``None`` is immortal (PEP 683) and ``Py_RETURN_NONE`` no longer
 increments its count. On Python 3.11 each such call therefore *drops* one reference to
 ``None``, and after a few thousand calls (a few repaints of a canvas with labelled boxes) the
-interpreter aborts with ``Fatal Python error: none_dealloc: deallocating None``.
+interpreter aborts with ``Fatal Python error: none_dealloc: deallocating None``. The same holds
+for ``True``/``False`` (``Py_RETURN_TRUE``: every ``Signal.emit()`` returns ``True`` without a
+reference, so a few hundred mouse moves abort with ``bool_dealloc``) and, for completeness, the
+other singletons Python 3.12 made immortal (``Ellipsis``, ``NotImplemented``).
 
 :func:`make_none_immortal` gives ``None`` a reference count so large that no session can use it
 up (2**40 calls), which is what Python 3.12 does for every immortal object. ``None`` is a static
@@ -25,7 +28,8 @@ def make_none_immortal() -> bool:
     """Raise ``None``'s reference count far out of reach (Python < 3.12 only); True if done."""
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return False
-    refcnt = ctypes.c_ssize_t.from_address(id(None))  # PyObject.ob_refcnt, the first field
-    if refcnt.value < _BOOST // 2:
-        refcnt.value += _BOOST
+    for singleton in (None, True, False, Ellipsis, NotImplemented):
+        refcnt = ctypes.c_ssize_t.from_address(id(singleton))  # PyObject.ob_refcnt, 1st field
+        if refcnt.value < _BOOST // 2:
+            refcnt.value += _BOOST
     return True
