@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QMenu, QToolBar
+from PySide6.QtWidgets import QMenu, QSizePolicy, QToolBar, QToolButton, QWidget
 
 from workbench.gui import assets
 
@@ -201,6 +201,18 @@ def _build_toolbar(w: MainWindow, a: Actions) -> None:
                    a.verified])
     tb.addSeparator()
     tb.addActions([a.zoom_in, a.zoom_out, a.fit, a.actual_size])
+    spacer = QWidget()
+    spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    tb.addWidget(spacer)
+    panels = QToolButton()
+    panels.setObjectName("panels_button")
+    panels.setText("Panels")
+    panels.setIcon(assets.icon("panels"))
+    panels.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    panels.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+    panels.setMenu(a.panels_menu)
+    panels.setToolTip("Show inspection, training and detection panels")
+    tb.addWidget(panels)
     w.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
     a.toolbar = tb
 

@@ -79,6 +79,7 @@ def render_screenshot(window, path: Path, size: tuple[int, int] = SCREENSHOT_SIZ
     for _ in range(3):
         QApplication.processEvents()
     window.scanner.run_to_end()
+    window.files.refresh_counts()
     if window.document is not None and window.document.annotation.objects:
         window.canvas.select(0)  # show the selection handles in the picture
     window.canvas.fit()

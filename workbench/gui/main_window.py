@@ -116,6 +116,8 @@ class MainWindow(QMainWindow):
         self.boxes_dock.raise_()
         self.resizeDocks([self.files_dock, self.classes_dock], [280, 300],
                          Qt.Orientation.Horizontal)
+        self.resizeDocks([self.classes_dock, self.boxes_dock], [230, 520],
+                         Qt.Orientation.Vertical)
         self.scanner = StateScanner(self.files.model, self._scan_state, parent=self)
         self.classes.rename_hook = self.rename_class_everywhere
         self.classes.usage_hook = self.class_usage
@@ -129,6 +131,8 @@ class MainWindow(QMainWindow):
 
     def _setup_statusbar(self) -> None:
         bar = self.statusBar()
+        self.position_label = QLabel("No folder open")
+        bar.addWidget(self.position_label)
         self.size_label, self.cursor_label = QLabel(), QLabel()
         self.zoom_label, self.save_label = QLabel(), QLabel()
         self.cursor_label.setMinimumWidth(150)
@@ -282,6 +286,8 @@ class MainWindow(QMainWindow):
                                          "see Problems", 8000)
         w, h = self.canvas.image_size()
         self.size_label.setText(f"{w} × {h} px")
+        self.position_label.setText(f"Image {row + 1} of {len(self._entries)} · "
+                                    f"{self._display_name(entry)}")
         self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
         self._update_enabled()
         self.image_changed.emit(str(doc.image_path))

@@ -195,7 +195,7 @@ class AnnotationItem(QGraphicsObject):
         color = QColor(self._colors[i])
         rect = self._rect(i)
         fill = QColor(color)
-        fill.setAlpha(70 if i == self.selected else 40)
+        fill.setAlpha(38 if i == self.selected else 22)
         if i == self.selected or i == self.hovered:
             painter.fillRect(rect, fill)
         pen = QPen(color, 3.0 if i == self.selected else 2.5,

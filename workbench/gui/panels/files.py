@@ -208,7 +208,7 @@ class FilesPanel(QWidget):
             self.counter.setText("No images")
             return
         c = self.model.counts()
-        parts = [f"<b>{n}</b> images"]
+        parts = []
         for s in ("labeled", "verified", "unlabeled", "problems", "suggestions"):
             if c[s] or s in ("labeled", "unlabeled"):
                 parts.append(f"<span style='color:{STATE_COLORS[s]}'>●</span> {c[s]} "
@@ -216,7 +216,10 @@ class FilesPanel(QWidget):
         pending = sum(1 for s in self.model.states() if s is None)
         if pending:
             parts.append(f"{pending} scanning…")
-        self.counter.setText(" · ".join(parts))
+        self.counter.setText(f"<b>{n}</b> images<br>" + " &nbsp; ".join(parts))
+
+    def refresh_counts(self) -> None:
+        self._update_counts()
 
 
 class StateScanner(QObject):
