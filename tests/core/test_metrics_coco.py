@@ -166,3 +166,19 @@ def test_equals_pycocotools_with_explicit_class_list():
     ours, _ = assert_same_as_pycocotools(gt, det, classes=["c", "a", "zzz"])
     assert ours.classes == ("c", "a", "zzz")
     assert set(ours.per_class) <= {"a", "c"}
+
+
+def test_equals_pycocotools_with_degenerate_boxes():
+    # zero-width, zero-area and inverted detections / objects: pycocotools computes their
+    # area as w * h (negative for inverted boxes, so they fall outside every area range)
+    gt, det = random_case(21, n_img=25)
+    rng = np.random.default_rng(21)
+    odd = []
+    for d in det:
+        boxes = d.boxes.copy()
+        pick = rng.random(len(boxes)) < 0.3
+        boxes[pick, 2] = boxes[pick, 0] - rng.uniform(0, 5, int(pick.sum()))
+        odd.append(ImageDetections(d.image_id, boxes, d.scores, d.labels))
+    gt["flat"] = ann(obj("a", (5, 5, 5, 40)), obj("a", (10, 10, 60, 60)))
+    odd.append(dets("flat", ("a", 0.9, (5, 5, 5, 40)), ("a", 0.8, (10, 10, 60, 60))))
+    assert_same_as_pycocotools(gt, odd)

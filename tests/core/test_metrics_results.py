@@ -118,3 +118,26 @@ def test_coco_results_with_ground_truth_mapping_and_string_ids(tmp_path):
     (tmp_path / "res.txt").write_text("")
     with pytest.raises(ResultsError, match="COCO results JSON"):
         read_results(tmp_path / "res.txt")
+
+
+def test_project_ground_truth_skips_unlabelled_and_rejects_shared_stems(tmp_path):
+    import cv2
+
+    from workbench.core.project import Project
+    from workbench.core.results import project_ground_truth
+    from workbench.core.voc import write_annotation
+
+    for sub in ("p", "q"):
+        (tmp_path / sub).mkdir()
+    for rel in ("p/x.png", "p/y.png", "q/z.png"):
+        cv2.imwrite(str(tmp_path / rel), np.zeros((8, 8, 3), np.uint8))
+    write_annotation(Annotation("x.png", objects=(VocObject("cat", (0, 0, 4, 4)),)),
+                     tmp_path / "p" / "x.xml")
+    write_annotation(Annotation("z.png"), tmp_path / "q" / "z.xml")
+    gt = project_ground_truth(Project.open(tmp_path))
+    assert list(gt) == ["x", "z"]  # y has no XML: unlabelled, not evaluated
+    assert gt["x"].objects[0].box == (0, 0, 4, 4) and gt["z"].objects == ()
+    cv2.imwrite(str(tmp_path / "q" / "x.png"), np.zeros((8, 8, 3), np.uint8))
+    write_annotation(Annotation("x.png"), tmp_path / "q" / "x.xml")
+    with pytest.raises(ValueError, match="share the id 'x'"):
+        project_ground_truth(Project.open(tmp_path))
