@@ -198,3 +198,29 @@ def test_settings_round_trip_and_validation() -> None:
 def test_mismatched_lengths_are_rejected() -> None:
     with pytest.raises(ValueError, match="2 boxes, 1 scores"):
         RawDetections.from_unsorted(torch.zeros(2, 4), torch.zeros(1), torch.zeros(2))
+
+
+def test_only_boxes_removed_by_shown_boxes_are_listed_as_suppressed() -> None:
+    # K1 (0.9) and K2 (0.8) apart; R (0.5) overlaps K2 only. With top-k 1 only K1 is shown:
+    # R was removed by K2, which is not shown, so R is not listed.
+    boxes = [[0, 0, 10, 10], [50, 0, 60, 10], [51, 0, 61, 10]]
+    raw = RawDetections.from_unsorted(boxes, [0.9, 0.8, 0.5], [1, 1, 1])
+    one = postprocess(raw, PostprocessSettings(0.0, 0.5, 1), with_suppressed=True)
+    assert one.kept.tolist() == [0] and one.dropped_by_top_k.tolist() == [1]
+    assert one.suppressed.tolist() == []
+    two = postprocess(raw, PostprocessSettings(0.0, 0.5, 2), with_suppressed=True)
+    assert two.suppressed.tolist() == [2] and two.suppressors.tolist() == [1]
+
+
+def test_nms_examines_only_a_prefix_when_top_k_is_small() -> None:
+    rng = np.random.default_rng(3)
+    n = 5000
+    xy = rng.uniform(0, 1000, (n, 2))
+    boxes = np.concatenate([xy, xy + 20], 1)  # mostly disjoint: nearly all survive NMS
+    scores = rng.permutation(n) / n + 1e-4
+    raw = RawDetections.from_unsorted(boxes, scores, np.ones(n, dtype=np.int64))
+    small = postprocess(raw, PostprocessSettings(0.0, 0.5, 10), with_suppressed=True)
+    assert small.n_candidates == n and small.n_examined == 256
+    full = postprocess(raw, PostprocessSettings(0.0, 0.5, n))
+    assert full.n_examined == n
+    np.testing.assert_array_equal(small.kept, full.kept[:10])

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 SCORE_STEPS = 1000  # score slider resolution (0.001)
 IOU_STEPS = 100
 MAX_TOP_K = 500
-MAX_SUPPRESSED_SHOWN = 500
+MAX_SUPPRESSED_SHOWN = 200
 
 
 def _slider(maximum: int, minimum: int = 0) -> QSlider:
@@ -340,9 +340,9 @@ class DetectionsPanel(QWidget):
     def _update_stats(self, result: Any, marks: Marks | None) -> None:
         raw = self._raw
         text = (f"{len(raw):,} raw → {result.n_candidates:,} above score → "
-                f"<b>{len(result.kept)}</b> kept")
-        if len(result.dropped_by_top_k):
-            text += f" ({len(result.dropped_by_top_k)} cut by top-k)"
+                 f"<b>{len(result.kept)}</b> kept")
+        if result.n_examined < result.n_candidates:
+            text += f" (NMS needed the best {result.n_examined:,})"
         text += f" · {self.last_postprocess_ms:.1f} ms"
         if marks is not None:
             c = marks.counts
