@@ -13,4 +13,5 @@ from __future__ import annotations
 
 PANELS: list[tuple[str, str, str]] = [
     ("workbench.gui.panels.metrics", "MetricsPanel", "Metrics"),
+    ("workbench.gui.panels.detections", "DetectionsPanel", "Detections"),
 ]
