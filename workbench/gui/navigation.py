@@ -1,0 +1,168 @@
+"""Opening projects and moving between images: a mixin of :class:`MainWindow` (kept apart so
+the window module stays short). Methods use the window's docks, documents and settings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from workbench.core.annotation import Annotation
+from workbench.gui import dialogs
+from workbench.gui import project_ops as ops
+from workbench.gui.documents import ImageDocument, empty_annotation
+from workbench.gui.images import ImageLoadError, image_depth
+from workbench.gui.panels.files import file_state
+
+log = logging.getLogger(__name__)
+
+
+class NavigationMixin:
+    """``open_project``, ``show_row``, next / previous / next unlabeled image."""
+
+    # Attributes provided by MainWindow (declared for readers and type checkers).
+    project: object
+    document: ImageDocument | None
+    _entries: list
+    _rows: dict
+    _row: int
+
+    # -- project --------------------------------------------------------------------------
+    def open_project(self, images_dir: Path, annotations_dir: Path | None = None) -> bool:
+        """Open a folder (XML beside the images, or in ``annotations_dir``)."""
+        if not self.saver.leave_document(self.document):
+            return False
+        try:
+            project = ops.open_project(images_dir, annotations_dir)
+        except Exception as exc:  # a bad folder is a message, not a crash
+            log.error("cannot open %s: %s", images_dir, exc)
+            self.statusBar().showMessage(f"Cannot open {images_dir}: {exc}", 10000)
+            return False
+        self.scanner.stop()
+        self.documents.clear()
+        self.document, self._row, self._rgb = None, -1, None
+        self._images.clear()
+        self.project = project
+        self._entries = ops.entries(project)
+        self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
+        self.files.set_entries([self._display_name(e) for e in self._entries])
+        self.classes.set_classes(ops.class_names(project),
+                                 self.settings.default_class(Path(images_dir)))
+        self.settings.add_recent_project(Path(images_dir), annotations_dir)
+        self._refresh_recent()
+        self.scanner.start()
+        self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
+        self.project_changed.emit()
+        self._update_enabled()
+        if not self._entries:
+            self.statusBar().showMessage(f"No images in {images_dir}", 8000)
+            return True
+        last = self.settings.last_image(Path(images_dir))
+        rows = [i for i, e in enumerate(self._entries) if str(ops.image_path(e)) == last]
+        self.show_row(rows[0] if rows else 0)
+        return True
+
+    def _display_name(self, entry: object) -> str:
+        path = ops.image_path(entry)
+        try:
+            return str(path.relative_to(Path(self.project.images_dir)))
+        except (ValueError, AttributeError):
+            return path.name
+
+    def open_folder_dialog(self) -> None:
+        start = str(self.project.images_dir) if self.project is not None else ""
+        folder = dialogs.ask_directory(self, "Open a folder of images", start)
+        if folder:
+            self.open_project(Path(folder))
+
+    def change_annotation_dir_dialog(self) -> None:
+        if self.project is None:
+            return
+        folder = dialogs.ask_directory(self, "Folder for the annotation XML files",
+                                       str(self.project.images_dir))
+        if folder:
+            self.open_project(Path(self.project.images_dir), Path(folder))
+
+    def _scan_state(self, row: int) -> str | None:
+        doc = self.documents.get(ops.image_path(self._entries[row]))
+        if doc is not None:
+            return file_state(doc.annotation, doc.problems, doc.read_failed)
+        loaded = ops.load(self.project, self._entries[row])
+        return file_state(loaded.annotation, loaded.problems, loaded.read_failed)
+
+    # -- navigation -----------------------------------------------------------------------
+    def show_row(self, row: int) -> bool:
+        """Show image ``row`` of the project (saving or asking about the current one first)."""
+        if not 0 <= row < len(self._entries) or row == self._row:
+            return row == self._row
+        if not self.saver.leave_document(self.document):
+            self.files.set_current(self._row)
+            return False
+        entry = self._entries[row]
+        try:
+            image = self._images.get(ops.image_path(entry))
+        except ImageLoadError as exc:
+            image = None
+            self.statusBar().showMessage(str(exc), 8000)
+        doc = self.documents.get(ops.image_path(entry)) or self._open_document(entry, image)
+        self.document, self._row = doc, row
+        self.canvas.canvas_scene().set_image(image)
+        self.canvas.set_mode("draw" if self.settings.draw_sticky and
+                             self.canvas.mode == "draw" else "select")
+        self.documents.undo_group.setActiveStack(doc.stack)
+        self._refresh_document()
+        self.canvas.fit()
+        self.files.set_current(row)
+        self.problems.set_problems(doc.xml_path.name, doc.problems, doc.read_failed)
+        if doc.read_failed:
+            self.problems_dock.show()
+            self.problems_dock.raise_()
+            self.statusBar().showMessage(f"{doc.xml_path.name} could not be read completely: "
+                                         "see Problems", 8000)
+        w, h = self.canvas.image_size()
+        self.size_label.setText(f"{w} × {h} px")
+        self.position_label.setText(f"Image {row + 1} of {len(self._entries)} · "
+                                    f"{self._display_name(entry)}")
+        self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
+        self._update_enabled()
+        self.image_changed.emit(str(doc.image_path))
+        return True
+
+    def _open_document(self, entry: object, image) -> ImageDocument:  # noqa: ANN001
+        loaded = ops.load(self.project, entry)
+        annotation = loaded.annotation
+        if annotation is None:
+            size = (image.width(), image.height(), image_depth(image)) if image else None
+            annotation = empty_annotation(ops.image_path(entry), size)
+        project = self.project
+        doc = ImageDocument(ops.image_path(entry), ops.xml_path(entry), annotation,
+                            loaded.problems, existed=loaded.existed,
+                            read_failed=loaded.read_failed,
+                            writer=lambda ann, e=entry: ops.save(project, e, ann),
+                            parent=self.documents)
+        doc.changed.connect(lambda d=doc: self._on_document_changed(d))
+        for obj in annotation.objects:
+            self.classes.ensure(obj.name)
+        return self.documents.add(doc)
+
+    def next_image(self) -> None:
+        self.show_row(self._row + 1)
+
+    def prev_image(self) -> None:
+        self.show_row(self._row - 1)
+
+    def next_unlabeled(self) -> None:
+        self.scanner.run_to_end()
+        n = len(self._entries)
+        for step in range(1, n + 1):
+            row = (self._row + step) % n
+            if self.files.model.state(row) == "unlabeled":
+                self.show_row(row)
+                return
+        self.statusBar().showMessage("Every image has boxes", 4000)
+
+    def previous_annotation(self) -> Annotation | None:
+        if self._row <= 0:
+            return None
+        entry = self._entries[self._row - 1]
+        doc = self.documents.get(ops.image_path(entry))
+        return doc.annotation if doc is not None else ops.load(self.project, entry).annotation
