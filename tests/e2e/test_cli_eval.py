@@ -194,19 +194,39 @@ def test_checkpoint_equals_its_detections_evaluated(tmp_path: Path, capsys) -> N
     from workbench.core.project import Project
     from workbench.core.voc import write_annotation
     from workbench.engine.inference import predict_project
+    from workbench.engine.postprocess import PostprocessSettings
 
     helpers = _detections_helpers()
     images = tmp_path / "images"
     images.mkdir()
-    ckpt, paths = helpers.make_checkpoint(images)
+    ckpt, paths = helpers.make_checkpoint(images)  # saved postprocess: score .2, top-k 7
     for i, path in enumerate(paths):
         _, box, label = helpers._scene(i)
         write_annotation(Annotation(path.name, objects=(VocObject(
             helpers.CLASSES[label - 1], tuple(float(v) for v in box)),)), path.with_suffix(".xml"))
-    assert _eval([str(images), "--checkpoint", str(ckpt), "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
     project = Project.open(images)
     gt = {e.image_id: project.load(e)[0] for e in project.entries}
-    dets = predict_project(ckpt, project)
+    saved = PostprocessSettings(score_threshold=0.2, nms_iou=0.5, top_k=7)
+
+    # default: the evaluation setting (score > 0.01, top 100) with the checkpoint's NMS IoU
+    assert _eval([str(images), "--checkpoint", str(ckpt), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    dets = predict_project(ckpt, project, settings=saved.replace(score_threshold=0.01,
+                                                                 top_k=100))
+    assert sum(len(d) for d in dets) > sum(min(len(d), 7) for d in dets)  # more than top-7
     assert doc["voc07"]["map"] == pytest.approx(evaluate_voc(gt, dets).map, abs=1e-12)
+    assert doc["voc"]["map"] == pytest.approx(
+        evaluate_voc(gt, dets, use_07_metric=False).map, abs=1e-12)
     assert doc["coco"]["map"] == pytest.approx(evaluate_coco(gt, dets).map, abs=1e-12)
+
+    # --checkpoint-settings: exactly what `workbench detect` shows
+    assert _eval([str(images), "--checkpoint", str(ckpt), "--checkpoint-settings",
+                  "--metric", "voc07", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    shown = predict_project(ckpt, project)
+    assert doc["voc07"]["map"] == pytest.approx(evaluate_voc(gt, shown).map, abs=1e-12)
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    assert _eval([str(images), "--checkpoint", str(broken)]) == 2
+    assert "broken.pt" in capsys.readouterr().err

@@ -7,7 +7,9 @@ Ground truth: the images of IMAGES_DIR that have a VOC XML (next to them or in -
 images without one are not evaluated. ``--results`` reads a devkit folder
 (``*_det_*_<class>.txt``, 1-based pixels), a folder of VOC XML with ``<score>``, a folder of
 per-image JSON (``workbench detect`` output) or a COCO results JSON (ids 1..N in image-stem order
-and 1..K in sorted class order unless --coco-gt gives the mapping).
+and 1..K in sorted class order unless --coco-gt gives the mapping). ``--checkpoint`` runs the
+detector over the annotated images in the usual evaluation setting (score > 0.01, top 100 per
+image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings.
 
 ``--json`` prints ``{"voc07": {"map", "per_class"}, "voc": {"map", "per_class"}, "coco": {"map",
 "map50", "map75", "map_small", "map_medium", "map_large"}}`` (the requested keys only; undefined
@@ -27,6 +29,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 METRICS = ("voc07", "voc", "coco")
+#: The usual VOC/COCO evaluation setting for a checkpoint (as the training loop's evaluation).
+EVAL_SCORE_FLOOR = 0.01
+EVAL_TOP_K = 100
 
 
 def register(subparsers: Any) -> None:
@@ -45,6 +50,15 @@ def register(subparsers: Any) -> None:
                    help="VOC: IoU must exceed the threshold (py-faster-rcnn) instead of reach it")
     p.add_argument("--coco-gt", metavar="JSON", default=None,
                    help="COCO ground truth whose image/category ids the results JSON uses")
+    p.add_argument("--score", type=float, default=None,
+                   help=f"with --checkpoint: keep score > S (default {EVAL_SCORE_FLOOR})")
+    p.add_argument("--nms", type=float, default=None,
+                   help="with --checkpoint: NMS IoU (default: the checkpoint's)")
+    p.add_argument("--top-k", type=int, default=None,
+                   help=f"with --checkpoint: detections per image (default {EVAL_TOP_K})")
+    p.add_argument("--checkpoint-settings", action="store_true",
+                   help="with --checkpoint: use its saved score/NMS/top-k (what `workbench "
+                   "detect` shows) instead of the evaluation setting")
     p.add_argument("--device", default=None, help="with --checkpoint: cpu, cuda, mps")
     p.add_argument("--batch-size", type=int, default=1, help="with --checkpoint: images per pass")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
@@ -60,9 +74,29 @@ def load_ground_truth(images: str, annotations: str | None) -> tuple[Any, dict[s
     return project, project_ground_truth(project)
 
 
+def eval_settings(args: argparse.Namespace) -> Any:
+    """Post-processing for ``--checkpoint``: the checkpoint's own with ``--checkpoint-settings``,
+    else the usual evaluation setting — keep ``score > 0.01`` and the top 100 per image (mAP
+    needs the whole precision/recall curve, not the tuned display threshold), with the
+    checkpoint's NMS IoU and class-agnostic choice; ``--score/--nms/--top-k`` override."""
+    from workbench.engine.checkpoint import read_checkpoint
+    from workbench.engine.postprocess import PostprocessSettings
+
+    saved = PostprocessSettings.from_dict(read_checkpoint(args.checkpoint).get("postprocess"))
+    base = saved if args.checkpoint_settings else saved.replace(
+        score_threshold=EVAL_SCORE_FLOOR, top_k=EVAL_TOP_K)
+    changes = {k: v for k, v in (("score_threshold", args.score), ("nms_iou", args.nms),
+                                 ("top_k", args.top_k)) if v is not None}
+    return base.replace(**changes) if changes else base
+
+
 def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]) -> list:
     from workbench.engine.inference import predict_project
 
+    settings = eval_settings(args)
+    log.info("detecting with score > %g, NMS IoU %g%s, top %d per image",
+             settings.score_threshold, settings.nms_iou,
+             " (class-agnostic)" if settings.class_agnostic else "", settings.top_k)
     paths = [e.image_path for e in project.entries
              if e.has_xml and (e.image_id or Path(e.image_path).stem) in ground_truth]
 
@@ -71,7 +105,7 @@ def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]
             print(f"\rdetecting {done}/{total}", end="" if done < total else "\n",
                   file=sys.stderr, flush=True)
 
-    return predict_project(args.checkpoint, project, device=args.device,
+    return predict_project(args.checkpoint, project, settings=settings, device=args.device,
                            batch_size=args.batch_size, progress=progress, image_paths=paths)
 
 
@@ -88,12 +122,17 @@ def run(args: argparse.Namespace) -> int:
         if not ground_truth:
             raise ValueError(f"{args.images}: no image has a readable VOC XML annotation")
         if args.checkpoint:
-            detections = _detect(args, project, ground_truth)
+            from workbench.engine.events import TrainingError  # CheckpointError and kin
+
+            try:
+                detections = _detect(args, project, ground_truth)
+            except TrainingError as exc:
+                raise ValueError(str(exc)) from exc
         else:
             gt_classes = sorted({o.name for a in ground_truth.values() for o in a.objects})
             detections = read_results(args.results, image_ids=list(ground_truth),
                                       classes=gt_classes, coco_gt=args.coco_gt)
-    except (ResultsError, ValueError, OSError) as exc:
+    except (ResultsError, ValueError, OSError, ImportError) as exc:
         print(f"workbench eval: {exc}", file=sys.stderr)
         return 2
     unknown = sorted({d.image_id for d in detections if d.image_id not in ground_truth})
