@@ -1,0 +1,184 @@
+"""Low-level VOC XML pieces shared by the reader (:mod:`workbench.core.voc`) and the writer
+(:mod:`workbench.core.voc_write`): the error types, the hardened lxml parser, and readers of
+single elements. Use :mod:`workbench.core.voc` for the public API.
+
+The parser never resolves entities, never touches the network, never loads a DTD and keeps
+libxml2's size limits (``huge_tree=False``). Any DOCTYPE or ENTITY declaration is refused
+before parsing (and, for encodings the byte scan cannot see, after it) with
+:class:`HostileXmlError`; files over :data:`MAX_XML_BYTES` are refused unread.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from lxml import etree
+
+from workbench.core.annotation import ImageSize, VocObject
+from workbench.core.boxes import voc_to_edges
+
+MAX_XML_BYTES = 10 * 1024 * 1024
+
+_HOSTILE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_UTF8_BOM = b"\xef\xbb\xbf"
+COORDS = ("xmin", "ymin", "xmax", "ymax")
+ROOT_ORDER = ("folder", "filename", "path", "source", "size", "segmented", "object")
+OBJ_ORDER = ("name", "pose", "truncated", "difficult", "bndbox", "score")
+_TRUE = {"1", "yes", "true"}
+_FALSE = {"0", "no", "false", ""}
+
+
+class VocError(ValueError):
+    """A VOC file cannot be used; ``path`` names it and the message says why."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class HostileXmlError(VocError):
+    """The file holds a DOCTYPE/entity declaration or is too large: refused, never parsed."""
+
+
+class VocReadError(VocError):
+    """The file is unreadable, not well-formed XML, or not a VOC annotation."""
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_blank_text=False,
+    )
+
+
+def _clean_prolog(data: bytes) -> bytes:
+    """Drop a UTF-8 BOM and whitespace before the first ``<`` (both trip the XML prolog)."""
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with BOM: let libxml2 decode it
+        return data
+    return data.lstrip(b" \t\r\n")
+
+
+def parse_root(data: bytes, name: str) -> etree._Element:
+    if len(data) > MAX_XML_BYTES:
+        raise HostileXmlError(name, f"file is {len(data)} bytes, over the {MAX_XML_BYTES} limit")
+    if _HOSTILE.search(data):
+        raise HostileXmlError(name, "DOCTYPE/ENTITY declarations are not allowed in annotations")
+    try:
+        root = etree.fromstring(_clean_prolog(data), parser())
+    except etree.XMLSyntaxError as exc:
+        raise VocReadError(name, f"not well-formed XML ({exc})") from exc
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise HostileXmlError(name, "DOCTYPE declarations are not allowed in annotations")
+    if next(root.iter(etree.Entity), None) is not None:
+        raise HostileXmlError(name, "entity references are not allowed in annotations")
+    return root
+
+
+def child_text(el: etree._Element, tag: str) -> str | None:
+    child = el.find(tag)
+    if child is None:
+        return None
+    return (child.text or "").strip()
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _flag(el: etree._Element, tag: str, msgs: list[tuple[str, str]]) -> bool:
+    text = child_text(el, tag)
+    if text is None:
+        return False
+    low = text.lower()
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    value = _number(text)
+    if value is None:
+        msgs.append(("warning", f"<{tag}> value {text!r} is not 0/1; read as 0"))
+        return False
+    return value != 0
+
+
+def read_object(el: etree._Element) -> tuple[VocObject | None, str, list[tuple[str, str]]]:
+    """One ``<object>`` → (object or None when it has no usable box, name, messages)."""
+    msgs: list[tuple[str, str]] = []
+    name = child_text(el, "name") or ""
+    bnd = el.find("bndbox")
+    if bnd is None:
+        return None, name, [("warning", "has no <bndbox>; kept in the file but not loaded")]
+    values = [_number(child_text(bnd, c)) for c in COORDS]
+    if any(v is None for v in values):
+        bad = ", ".join(f"{c}={child_text(bnd, c)!r}" for c, v in zip(COORDS, values) if v is None)
+        return None, name, [("error", f"unreadable <bndbox> ({bad}); kept in the file but not loaded")]
+    box = voc_to_edges(*values)  # type: ignore[arg-type]
+    difficult = _flag(el, "difficult", msgs)
+    truncated = _flag(el, "truncated", msgs)
+    pose = child_text(el, "pose")
+    score_text = child_text(el, "score")
+    score = _number(score_text)
+    if score_text is not None and score is None:
+        msgs.append(("warning", f"<score> value {score_text!r} is not a number; ignored"))
+    extra = tuple(
+        (str(c.tag), (c.text or "").strip())
+        for c in el
+        if isinstance(c.tag, str) and c.tag not in OBJ_ORDER and len(c) == 0
+    )
+    obj = VocObject(
+        name=name, box=box, difficult=difficult, truncated=truncated,
+        pose="Unspecified" if pose is None else pose, extra=extra, score=score,
+        model_made=(el.get("model_made") or "").strip().lower() in _TRUE,
+        raw=etree.tostring(el, with_tail=False),
+    )
+    return obj, name, msgs
+
+
+def read_size(root: etree._Element) -> tuple[ImageSize | None, str | None]:
+    size_el = root.find("size")
+    if size_el is None:
+        return None, "has no <size>"
+    w, h = _number(child_text(size_el, "width")), _number(child_text(size_el, "height"))
+    d = _number(child_text(size_el, "depth"))
+    if w is None or h is None or w <= 0 or h <= 0:
+        return None, (f"<size> {child_text(size_el, 'width')!r}x{child_text(size_el, 'height')!r} "
+                      "is not a valid image size")
+    return ImageSize(int(round(w)), int(round(h)), int(d) if d and d > 0 else 3), None
+
+
+def read_meta(root: etree._Element) -> dict:
+    source = root.find("source")
+    database = child_text(source, "database") if source is not None else None
+    return {
+        "filename": child_text(root, "filename") or "",
+        "folder": child_text(root, "folder") or "",
+        "path": child_text(root, "path") or "",
+        "database": "Unknown" if database is None else database,
+        "segmented": child_text(root, "segmented") or "0",
+        "verified": (root.get("verified") or "").strip().lower() in _TRUE,
+    }
+
+
+
+def read_bytes(path: Path, name: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_XML_BYTES + 1)
+    except OSError as exc:
+        raise VocReadError(name, f"cannot read ({exc.strerror or exc})") from exc
+    if len(data) > MAX_XML_BYTES:
+        raise HostileXmlError(name, f"file is over the {MAX_XML_BYTES} byte limit")
+    return data
+
