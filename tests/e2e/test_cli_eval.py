@@ -133,6 +133,28 @@ def test_coco_results_json(small_project: Path, tmp_path: Path, capsys) -> None:
     assert doc["coco"]["map50"] == pytest.approx(1.0, abs=1e-12)
 
 
+def test_write_coco_ground_truth_and_use_its_ids(small_project: Path, tmp_path: Path,
+                                                  capsys) -> None:
+    gt_json = tmp_path / "gt.json"
+    assert _eval([str(small_project), "--write-coco-gt", str(gt_json)]) == 0
+    assert "COCO ground truth of 2 images written" in capsys.readouterr().out
+    doc = json.loads(gt_json.read_text())
+    assert [(im["id"], im["file_name"]) for im in doc["images"]] == [(1, "a"), (2, "b")]
+    assert [(c["id"], c["name"]) for c in doc["categories"]] == [(1, "cat"), (2, "dog")]
+    assert [a["iscrowd"] for a in doc["annotations"]] == [0, 0, 1, 0]
+    assert doc["annotations"][1]["bbox"] == [20.0, 20.0, 10.0, 10.0]
+    # results in those ids, renumbered through --coco-gt: image 2 → 7, cat 1 → 5
+    doc["images"][1]["id"], doc["categories"][0]["id"] = 7, 5
+    gt_json.write_text(json.dumps(doc))
+    (tmp_path / "res.json").write_text(json.dumps([
+        {"image_id": 7, "category_id": 5, "bbox": [0, 0, 10, 10], "score": 0.9}]))
+    assert _eval([str(small_project), "--results", str(tmp_path / "res.json"), "--coco-gt",
+                  str(gt_json), "--metric", "voc", "--json"]) == 0
+    # one TP on b's cat of 3 cats: all-point AP 1/3
+    assert json.loads(capsys.readouterr().out)["voc"]["per_class"] == {
+        "cat": pytest.approx(1 / 3)}
+
+
 def test_errors_exit_2(small_project: Path, tmp_path: Path, capsys) -> None:
     assert _eval([str(small_project), "--results", str(tmp_path / "nope")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
@@ -145,6 +167,8 @@ def test_errors_exit_2(small_project: Path, tmp_path: Path, capsys) -> None:
     empty.mkdir()
     assert _eval([str(empty), "--results", str(bad)]) == 2
     assert "no image has a readable VOC XML" in capsys.readouterr().err
+    assert _eval([str(small_project)]) == 2
+    assert "one of --checkpoint, --results" in capsys.readouterr().err
 
 
 def test_raccoon_perfect_and_perturbed(raccoon_dir: Path, tmp_path: Path, capsys) -> None:

@@ -6,8 +6,9 @@
 Ground truth: the images of IMAGES_DIR that have a VOC XML (next to them or in --annotations);
 images without one are not evaluated. ``--results`` reads a devkit folder
 (``*_det_*_<class>.txt``, 1-based pixels), a folder of VOC XML with ``<score>``, a folder of
-per-image JSON (``workbench detect`` output) or a COCO results JSON (ids 1..N in image-stem order
-and 1..K in sorted class order unless --coco-gt gives the mapping). ``--checkpoint`` runs the
+per-image JSON (``workbench detect`` output) or a COCO results JSON (integer ids: images 1..N in
+the project's order of annotated images, classes 1..K sorted by name — the ids of the ground
+truth ``--write-coco-gt FILE`` writes — unless --coco-gt names another COCO ground truth). ``--checkpoint`` runs the
 detector over the annotated images in the usual evaluation setting (score > 0.01, top 100 per
 image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings.
 
@@ -41,7 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("images", metavar="IMAGES_DIR", help="folder of images with VOC XML")
     p.add_argument("--annotations", metavar="DIR", default=None,
                    help="folder of the VOC XML (default: next to the images)")
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument("--checkpoint", metavar="CKPT", help="run this checkpoint over the images")
     src.add_argument("--results", metavar="PATH", help="devkit/XML/JSON folder or COCO JSON")
     p.add_argument("--metric", choices=(*METRICS, "all"), default="all")
@@ -50,6 +51,9 @@ def register(subparsers: Any) -> None:
                    help="VOC: IoU must exceed the threshold (py-faster-rcnn) instead of reach it")
     p.add_argument("--coco-gt", metavar="JSON", default=None,
                    help="COCO ground truth whose image/category ids the results JSON uses")
+    p.add_argument("--write-coco-gt", metavar="JSON", default=None,
+                   help="also write the ground truth as a COCO dataset (difficult → iscrowd), "
+                   "the id mapping COCO results must use; alone, only writes it")
     p.add_argument("--score", type=float, default=None,
                    help=f"with --checkpoint: keep score > S (default {EVAL_SCORE_FLOOR})")
     p.add_argument("--nms", type=float, default=None,
@@ -109,6 +113,15 @@ def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]
                            batch_size=args.batch_size, progress=progress, image_paths=paths)
 
 
+def write_coco_ground_truth(ground_truth: dict[str, Any], path: str) -> None:
+    """Atomically write :func:`workbench.core.metrics.to_coco`'s ground-truth dataset."""
+    from workbench.core.atomic import atomic_write_text
+    from workbench.core.metrics import to_coco
+
+    dataset, _ = to_coco(ground_truth, [])
+    atomic_write_text(path, json.dumps(dataset))
+
+
 def _finite(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
@@ -121,6 +134,14 @@ def run(args: argparse.Namespace) -> int:
         project, ground_truth = load_ground_truth(args.images, args.annotations)
         if not ground_truth:
             raise ValueError(f"{args.images}: no image has a readable VOC XML annotation")
+        if args.write_coco_gt:
+            write_coco_ground_truth(ground_truth, args.write_coco_gt)
+            if not (args.checkpoint or args.results):
+                print(f"COCO ground truth of {len(ground_truth)} images written to "
+                      f"{args.write_coco_gt}")
+                return 0
+        if not (args.checkpoint or args.results):
+            raise ValueError("one of --checkpoint, --results (or --write-coco-gt) is required")
         if args.checkpoint:
             from workbench.engine.events import TrainingError  # CheckpointError and kin
 
