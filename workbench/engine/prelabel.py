@@ -146,8 +146,11 @@ def prelabel(
                 yield PrelabelStep(done, len(entries), image, xml, "nothing found", 0)
                 continue
             new = replace(annotation, objects=people + suggestions)
-        xml.parent.mkdir(parents=True, exist_ok=True)
-        write_annotation(new, xml)
+        if hasattr(project, "save"):  # keeps the project's entry (has_xml) and classes current
+            new = project.save(entry, new)
+        else:
+            xml.parent.mkdir(parents=True, exist_ok=True)
+            write_annotation(new, xml)
         written += 1
         total_suggestions += len(suggestions)
         yield PrelabelStep(done, len(entries), image, xml, "written", len(suggestions), new)
