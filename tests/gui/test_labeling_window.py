@@ -312,8 +312,10 @@ def test_no_key_is_bound_twice_and_sheet_lists_keys(window, monkeypatch):
     assert shortcut_conflicts(window.actions) == {}
     keys = {row[0] for row in shortcut_rows(window.actions)}
     for k in ("W", "A", "D", "Ctrl+S", "Space", "Del", "Ctrl+D", "Ctrl+E", "Ctrl+U", "Ctrl+Z",
-              "Ctrl+V", "Ctrl+N", "Ctrl+F", "Ctrl+="):
+              "Ctrl+V", "Ctrl+N", "Ctrl+F", "Ctrl+=", "F", "1 … 9", "Ctrl+R", "Ctrl+Shift+Z"):
         assert any(k == part.strip() for row in keys for part in row.split(",")), k
+    for n in range(1, 10):
+        assert window.actions.by_name[f"class_{n}"].shortcut().toString() == str(n)
 
 
 def test_add_objects_is_one_undoable_command_and_suggestions_state(window, images):
@@ -393,3 +395,75 @@ def test_screenshot_cli(raccoon_dir, tmp_path):
 
     image = QImage(str(png))
     assert image.width() >= 1280 and image.height() >= 800
+
+
+def test_layout_and_recent_folders_persist(window, images, tmp_path, qtbot):
+    window.files_dock.hide()
+    window.close()
+    again = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.files_dock.isVisible()
+    assert again.boxes_dock.isVisible()
+    recent = [a.text() for a in again.actions.menus["recent"].actions()]
+    assert recent == [str(images.resolve())]
+    from workbench.gui.app import initial_project
+
+    assert initial_project(None, None, again.settings) == (images.resolve(), None)
+    assert initial_project(tmp_path, None, again.settings) == (tmp_path, None)
+
+
+def test_dropping_a_folder_opens_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    other = make_project(tmp_path / "dropped", n=2)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(other))])
+    event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert window.current_image_path() == other / "img0.png"
+    assert window.files.model.rowCount() == 2
+
+
+def test_file_dock_filter_and_counts(window):
+    files = window.files
+    files.refresh_counts()
+    assert "4</b> images" in files.counter.text()
+    files.state_combo.setCurrentIndex(files.state_combo.findData("unlabeled"))
+    assert files.proxy.rowCount() == 2
+    files.filter_edit.setText("img3")
+    assert files.proxy.rowCount() == 1
+    QTest.mouseClick(files.list.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier,
+                     files.list.visualRect(files.proxy.index(0, 0)).center())
+    assert window.current_image_path().name == "img3.png"
+
+
+def test_boxes_dock_selects_and_toggles_difficult(window, images):
+    window.show_row(2)
+    boxes = window.boxes
+    rect = boxes.list.visualItemRect(boxes.list.item(1))
+    QTest.mouseClick(boxes.list.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, rect.center())
+    assert window.canvas.selected() == 1 and window.document.selection == 1
+    boxes.list.item(1).setCheckState(Qt.CheckState.Checked)  # the row's check box
+    assert window.current_annotation().objects[1].difficult
+    assert not window.current_annotation().objects[0].difficult
+    window.canvas.select(0)
+    assert boxes.list.currentRow() == 0
+
+
+def test_quitting_with_autosave_off_asks(window, images, monkeypatch):
+    window.actions.autosave.setChecked(False)
+    assert not window.settings.autosave
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_Delete)
+    original = xml_of(images, 0).read_text()
+    monkeypatch.setattr(dialogs, "ask_save_discard_cancel", lambda *a: "cancel")
+    assert not window.close()
+    assert window.isVisible() and xml_of(images, 0).read_text() == original
+    monkeypatch.setattr(dialogs, "ask_save_discard_cancel", lambda *a: "save")
+    assert window.close()
+    assert "<object>" not in xml_of(images, 0).read_text()

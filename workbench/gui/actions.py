@@ -224,7 +224,12 @@ def shortcut_rows(a: Actions) -> list[tuple[str, str, str]]:
         for action in menu.actions():
             menu_of.setdefault(action, title.capitalize())
     rows = []
-    for action in a.by_name.values():
+    for name, action in a.by_name.items():
+        if name.startswith("class_"):  # one row for the nine number keys
+            if name == "class_1":
+                rows.append(("1 … 9", "Set the class of the selected box (no selection: the "
+                             "default class for new boxes)", "Edit"))
+            continue
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
                          for s in action.shortcuts())
         if keys:

@@ -194,9 +194,15 @@ class FilesPanel(QWidget):
             self.image_activated.emit(src.row())
 
     def _on_filter(self) -> None:
+        new_api = hasattr(self.proxy, "beginFilterChange")  # Qt >= 6.9; invalidateFilter before
+        if new_api:
+            self.proxy.beginFilterChange()
         self.proxy.text = self.filter_edit.text().strip().lower()
         self.proxy.state = self.state_combo.currentData()
-        self.proxy.invalidateFilter()
+        if new_api:
+            self.proxy.endFilterChange()
+        else:
+            self.proxy.invalidateFilter()
 
     def _schedule_counts(self) -> None:
         if not self._counts_timer.isActive():
