@@ -136,9 +136,10 @@ def test_size_mismatch_unreadable_and_missing_image(tmp_path: Path) -> None:
     assert _messages(problems) == [(None, "warning", "<size> 100x80 differs from the image (50x40)")]
     img.write_bytes(b"not an image")
     _, problems = read_annotation(xml, img, display_name="a.xml")
-    assert problems[0].severity == "error" and "unreadable image" in problems[0].message
+    assert (problems[0].severity, problems[0].object) == ("error", None)
+    assert problems[0].message.startswith("image a.jpg: unreadable image (")
     _, problems = read_annotation(xml, tmp_path / "gone.jpg", display_name="a.xml")
-    assert problems[0].severity == "error" and "image file not found" in problems[0].message
+    assert _messages(problems) == [(None, "error", "image gone.jpg: image file not found")]
 
 
 def test_exif_orientation_swaps_width_and_height(tmp_path: Path) -> None:

@@ -36,7 +36,16 @@ _EXIF_ORIENTATION = 0x0112
 
 
 class ImageReadError(OSError):
-    """An image file is missing or cannot be decoded; the message names the file."""
+    """An image file is missing or cannot be decoded; the message names the file.
+
+    ``path`` is the image, ``reason`` the message without it (for reports that name the
+    file elsewhere).
+    """
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Header facts of ``path`` (see module doc). Raises :class:`ImageReadError`."""
     p = Path(path)
     if not p.is_file():
-        raise ImageReadError(f"{p}: image file not found")
+        raise ImageReadError(p, "image file not found")
     try:
         info = _pillow_info(p)
         if info is None:
@@ -112,9 +121,9 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure is "unreadable"
-        raise ImageReadError(f"{p}: unreadable image ({exc})") from exc
+        raise ImageReadError(p, f"unreadable image ({exc})") from exc
     if info is None or info.width <= 0 or info.height <= 0:
-        raise ImageReadError(f"{p}: unreadable image (not a recognised image format)")
+        raise ImageReadError(p, "unreadable image (not a recognised image format)")
     return info
 
 

@@ -203,11 +203,11 @@ class Project:
                 claimed[target] = xml
                 continue
             orphans.append(xml)
-            shown = self._display(xml)
+            shown = self.display_name(xml)
             if target is not None:
                 problems.append(Problem(shown, None, "error",
-                    f"describes image {self._display(target)}, which already has "
-                    f"{self._display(claimed[target])}"))
+                    f"describes image {self.display_name(target)}, which already has "
+                    f"{self.display_name(claimed[target])}"))
             else:
                 problems.append(Problem(shown, None, "error",
                     f"names image {named or xml.stem!r}, which is not in the project"))
@@ -218,7 +218,7 @@ class Project:
             if xml is None:
                 xml = self._default_xml_path(img)
                 if xml in used_xml:
-                    problems.append(Problem(self._display(img), None, "warning",
+                    problems.append(Problem(self.display_name(img), None, "warning",
                         f"shares its stem with another image; its annotation goes to {xml.name}"))
                     xml = xml.with_name(img.name + ".xml")
                 used_xml.add(xml)
@@ -230,7 +230,8 @@ class Project:
         rel = image.parent.relative_to(self.images_dir)
         return self.annotations_dir / rel / (image.stem + ".xml")
 
-    def _display(self, path: Path) -> str:
+    def display_name(self, path: Path) -> str:
+        """``path`` as reports show it: relative to the project root (or annotations folder)."""
         for base, prefix in ((self.root, ""), (self.annotations_dir, self.annotations_dir.name + "/")):
             try:
                 return prefix + path.relative_to(base).as_posix()
@@ -243,8 +244,12 @@ class Project:
     def entry(self, image_path: str | os.PathLike[str]) -> Entry | None:
         """The entry of ``image_path`` (absolute, or relative to ``images_dir``)."""
         p = Path(image_path)
-        p = (self.images_dir / p if not p.is_absolute() else p).resolve()
-        return next((e for e in self.entries if e.image_path == p), None)
+        p = Path(os.path.abspath(self.images_dir / p if not p.is_absolute() else p))
+        found = next((e for e in self.entries if e.image_path == p), None)
+        if found is None and p.exists():  # reached through a symlinked folder
+            real = p.resolve()
+            found = next((e for e in self.entries if e.image_path.resolve() == real), None)
+        return found
 
     def xml_path_for(self, image_path: str | os.PathLike[str]) -> Path:
         """Where the annotation of ``image_path`` is or will be written."""
@@ -260,7 +265,7 @@ class Project:
         """Read ``entry``'s annotation (see module doc). Never raises for bad files."""
         if not entry.has_xml:
             return None, []
-        shown = self._display(entry.xml_path)
+        shown = self.display_name(entry.xml_path)
         try:
             ann, problems = read_annotation(
                 entry.xml_path, entry.image_path if check_image else None, clamp=clamp,

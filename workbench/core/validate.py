@@ -6,8 +6,8 @@ API
     Reads every annotation (with its image header when ``check_images``) and collects the
     scan problems (orphan XMLs, stem clashes), every read problem (see
     :mod:`workbench.core.voc`), unreadable images without an annotation, duplicate objects
-    (same class and box in one file) and — when the project has a class file — names
-    missing from it (a likely typo).
+    (same class and box in one file), ``ImageSets/Main`` split files listing ids with no
+    image, and — when the project has a class file — names missing from it (a likely typo).
 ``ValidationReport``: ``images``, ``annotated`` (images with an annotation file),
     ``objects``, ``per_class`` (project class order; class-file names with no object count
     0), ``problems``; ``errors`` (count), ``to_json()`` in the CLI's exact shape
@@ -64,6 +64,22 @@ def _duplicates(ann: Annotation, shown: str) -> list[Problem]:
     return out
 
 
+def _split_problems(project: Project) -> list[Problem]:
+    """Ids listed in ``ImageSets/Main/{train,val,trainval,test}.txt`` that have no image."""
+    ids = {e.image_id for e in project.entries}
+    out: list[Problem] = []
+    for name, members in project.read_splits().items():
+        if "_" in name:  # per-class files (aeroplane_train.txt) repeat the same ids
+            continue
+        missing = [m for m in members if m not in ids]
+        if missing:
+            shown = project.display_name(project.imagesets_dir / f"{name}.txt")
+            out.append(Problem(shown, None, "warning",
+                               f"lists {len(missing)} image ids with no image "
+                               f"(first: {', '.join(missing[:3])})"))
+    return out
+
+
 def validate_project(project: Project, *, check_images: bool = True) -> ValidationReport:
     """Validate every entry of ``project`` (see the module doc)."""
     problems: list[Problem] = list(project.scan_problems)
@@ -76,20 +92,21 @@ def validate_project(project: Project, *, check_images: bool = True) -> Validati
                 try:
                     image_info(entry.image_path)
                 except ImageReadError as exc:
-                    problems.append(Problem(project._display(entry.image_path), None, "error",
-                                            str(exc).split(": ", 1)[-1]))
+                    problems.append(Problem(project.display_name(entry.image_path), None,
+                                            "error", exc.reason))
             continue
         ann, found = project.load(entry, check_image=check_images)
         problems.extend(found)
         if ann is None:
             continue
-        shown = found[0].file if found else project._display(entry.xml_path)
+        shown = found[0].file if found else project.display_name(entry.xml_path)
         problems.extend(_duplicates(ann, shown))
         for i, o in enumerate(ann.objects):
             counts[o.name] += 1
             if predefined and o.name and o.name not in known:
                 problems.append(Problem(shown, i, "warning",
                                         f"class {o.name!r} is not in {project.class_file.name}"))
+    problems.extend(_split_problems(project))
     order = predefined + sorted(n for n in counts if n not in known)
     return ValidationReport(
         images=len(project.entries),

@@ -88,7 +88,7 @@ def parse_annotation(
         try:
             info = image_info(image_path)
         except ImageReadError as exc:
-            report("error", str(exc))
+            report("error", f"image {Path(image_path).name}: {exc.reason}")
     size, size_msg = read_size(root)
     if size is None:
         if info is not None:
