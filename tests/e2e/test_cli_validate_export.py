@@ -157,3 +157,25 @@ def test_export_refuses_non_empty_output(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path), "--format", "coco", "--out", str(tmp_path / "out")]) == 2
     assert "folder is not empty" in capsys.readouterr().err
     assert Project.open(tmp_path).entries == []
+
+
+def test_export_nested_folders_with_repeated_stems(tmp_path: Path) -> None:
+    images, labels = tmp_path / "imgs", tmp_path / "xml"
+    for sub in ("day", "night"):
+        (images / sub).mkdir(parents=True)
+        (labels / sub).mkdir(parents=True)
+        Image.new("RGB", (30, 20)).save(images / sub / "a.jpg")
+        (labels / sub / "a.xml").write_text(
+            f"<annotation><filename>a.jpg</filename><size><width>30</width><height>20</height>"
+            f"<depth>3</depth></size><object><name>{sub}</name><bndbox><xmin>2</xmin><ymin>3</ymin>"
+            "<xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>")
+    out = tmp_path / "coco"
+    assert main(["export", str(images), "--annotations", str(labels), "--format", "coco",
+                 "--out", str(out), "--val-fraction", "0.5"]) == 0
+    doc = json.loads((out / "instances.json").read_text())
+    assert sorted(i["file_name"] for i in doc["images"]) == ["day_a.jpg", "night_a.jpg"]
+    assert sorted(i["split"] for i in doc["images"]) == ["train", "val"]
+    assert [c["name"] for c in doc["categories"]] == ["day", "night"]
+    assert [a["bbox"] for a in doc["annotations"]] == [[1.0, 2.0, 8.0, 7.0]] * 2
+    assert read_export(out, "coco") == {"day_a": [("day", (1.0, 2.0, 9.0, 9.0), False)],
+                                        "night_a": [("night", (1.0, 2.0, 9.0, 9.0), False)]}
