@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
     QPushButton, QSlider, QTableView, QVBoxLayout, QWidget,
@@ -76,6 +76,9 @@ class DetectionsPanel(QWidget):
         if hasattr(window, "annotation_changed"):
             window.annotation_changed.connect(self._on_window_annotation_changed)
         self._set_enabled(False)
+        app = QCoreApplication.instance()
+        if app is not None:  # background threads must end before the interpreter does
+            app.aboutToQuit.connect(self.shutdown)
 
     # -- UI ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
