@@ -104,6 +104,7 @@ class NavigationMixin:
             image = None
             self.statusBar().showMessage(str(exc), 8000)
         doc = self.documents.get(ops.image_path(entry)) or self._open_document(entry, image)
+        self.canvas.cancel_interaction()
         self.document, self._row = doc, row
         self.canvas.canvas_scene().set_image(image)
         self.canvas.set_mode("draw" if self.settings.draw_sticky and

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from workbench.gui.canvas.palette import SELECTION_COLOR, text_color_for
@@ -61,6 +61,7 @@ class AnnotationItem(QGraphicsObject):
         self._font.setPixelSize(12)
         self._font.setWeight(QFont.Weight.DemiBold)
         self._metrics = QFontMetricsF(self._font)
+        self._label_cache: dict[tuple, QPixmap] = {}
 
     # -- data ------------------------------------------------------------------------------
     @property
@@ -220,11 +221,9 @@ class AnnotationItem(QGraphicsObject):
         if not len(show):
             return
         transform = painter.worldTransform()
+        dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
         painter.save()
         painter.resetTransform()
-        painter.setFont(self._font)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         top_limit = transform.map(QPointF(0, 0)).y()
         for i in show.tolist():
             text = self._labels[i]
@@ -232,20 +231,43 @@ class AnnotationItem(QGraphicsObject):
                 continue
             x1, y1, _x2, _y2 = self.box(i)
             corner = transform.map(QPointF(x1, y1))
+            tag = self._label_pixmap(text, self._colors[i], i == self.selected, dpr)
+            h = tag.height() / tag.devicePixelRatio()
+            top = corner.y() - h
+            if top < top_limit:  # no room above the box: draw inside it
+                top = corner.y()
+            painter.drawPixmap(QPointF(corner.x() - 1, top), tag)
+        painter.restore()
+
+    def _label_pixmap(self, text: str, color: QColor, selected: bool, dpr: float) -> QPixmap:
+        """The label tag, rendered once per (text, colour, state, DPR) and reused: drawing a
+        cached pixmap is several times cheaper than shaping text on every repaint."""
+        key = (text, color.rgba(), selected, dpr)
+        pixmap = self._label_cache.get(key)
+        if pixmap is None:
             w = self._metrics.horizontalAdvance(text) + 10
             h = self._metrics.height() + 4
-            rect = QRectF(corner.x() - 1, corner.y() - h, w, h)
-            if rect.top() < top_limit:  # no room above the box: draw inside it
-                rect.moveTop(corner.y())
-            color = QColor(self._colors[i])
-            if i != self.selected:
-                color.setAlpha(215)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QBrush(color))
-            painter.drawRoundedRect(rect, 3, 3)
-            painter.setPen(text_color_for(self._colors[i]))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
+            pixmap = QPixmap(max(1, int(w * dpr + 0.5)), max(1, int(h * dpr + 0.5)))
+            pixmap.setDevicePixelRatio(dpr)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            p.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
+            fill = QColor(color)
+            if not selected:
+                fill.setAlpha(215)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QBrush(fill))
+            rect = QRectF(0, 0, w, h)
+            p.drawRoundedRect(rect, 3, 3)
+            p.setFont(self._font)
+            p.setPen(text_color_for(color))
+            p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+            p.end()
+            if len(self._label_cache) > 512:
+                self._label_cache.clear()
+            self._label_cache[key] = pixmap
+        return pixmap
 
     def _paint_handles(self, painter: QPainter, i: int, scale: float) -> None:
         half = HANDLE_PX / 2 / scale

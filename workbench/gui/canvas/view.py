@@ -101,6 +101,13 @@ class CanvasView(QGraphicsView):
         self.viewport().setCursor(self._tools[mode].cursor)
         self.mode_changed.emit(mode)
 
+    def cancel_interaction(self) -> None:
+        """Drop a drag in progress (e.g. before another image is shown)."""
+        self._tools[self._mode].cancel()
+        self._pan_last = None
+        self.guide_item().set_crosshair(None)
+        self.annotation_item().set_hovered(-1)
+
     def select(self, index: int) -> None:
         item = self._scene.annotation_item
         index = index if 0 <= index < len(item.boxes) else -1
