@@ -86,8 +86,8 @@ def test_hidden_panel_hides_layers_and_ignores_clicks(window, qtbot) -> None:  #
     assert not panel.overlay.grid.isVisible()
     panel.show_canvas.setChecked(True)
     assert panel.overlay.grid.isVisible()
-    window.panel_host.docks[f"{PANEL[0]}.{PANEL[1]}"].hide()
-    assert not panel.overlay.match.isVisible()
+    window.panel_host.docks[f"{PANEL[0]}.{PANEL[1]}"].hide()   # the dock is closed
+    qtbot.waitUntil(lambda: not panel.overlay.match.isVisible(), timeout=2000)
     panel._on_scene_clicked(10, 10)
     assert panel.cell is None
 
@@ -101,3 +101,17 @@ def test_suggest_anchors_from_project(window, qtbot) -> None:  # noqa: ANN001
     assert s.num_boxes == 2 and s.shapes.shape == (2, 2)
     assert s.mean_best_iou_suggested == pytest.approx(1.0)   # 2 boxes, 2 clusters
     assert "→ suggested 2 shapes 1.000" in panel.suggest_label.text()
+
+
+def test_click_inside_a_ground_truth_box_picks_a_cell_too(window, qtbot) -> None:  # noqa: ANN001
+    panel = window.panel("PriorsPanel")
+    panel.map_combo.setCurrentIndex(1)            # fc7, 19x19, 60 px priors (s = 0.2)
+    qtbot.wait(50)
+    window.canvas.actual_size()
+    with qtbot.waitSignal(panel.cell_selected) as sig:
+        click(window.canvas, 131, 131)            # inside the 60x60 object (100..160)
+    assert sig.args == [1, 8, 8]                  # centre (8.5 * 300/19) = 134.2
+    assert window.canvas.selected() == 0          # the canvas still selected the box
+    # The cell table reports the positives of that cell against object 1.
+    labels = [panel.cell_table.item(r, 3).text() for r in range(panel.cell_table.rowCount())]
+    assert any(label.startswith("positive → 1") for label in labels)

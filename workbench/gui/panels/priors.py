@@ -28,6 +28,7 @@ from workbench.core.anchors import resize_input_shapes, ssd_input_shapes, sugges
 from workbench.core.matching import MatchResult, encode_prior, match_priors
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.panels.priors_overlay import PriorsOverlay
+from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open, sync_later
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ class PriorsPanel(QWidget):
         self._build_ui()
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self._on_annotation_changed)
-        window.canvas.scene_clicked.connect(self._on_scene_clicked)
+        # Clicks on the image, ground-truth boxes included (scene_clicked skips boxes).
+        self.clicks = CanvasClickWatcher(window.canvas, self)
+        self.clicks.clicked.connect(self._on_scene_clicked)
         self.refresh()
 
     # -- UI -------------------------------------------------------------------------------
@@ -178,7 +181,7 @@ class PriorsPanel(QWidget):
         self.model_combo.currentIndexChanged.connect(lambda _i: self.refresh())
         self.size_spin.editingFinished.connect(self.refresh)
         self.map_combo.currentIndexChanged.connect(self._on_map_changed)
-        self.show_canvas.toggled.connect(self.overlay.set_visible)
+        self.show_canvas.toggled.connect(lambda _on: self._sync_layers())
         for box in (self.show_grid, self.show_all, self.show_match):
             box.toggled.connect(lambda _on: self.redraw())
         self.suggest_button.clicked.connect(self.suggest)
@@ -459,12 +462,16 @@ class PriorsPanel(QWidget):
 
     # -- lifetime -------------------------------------------------------------------------
     def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        self.overlay.set_visible(False)
+        sync_later(self, self._sync_layers)
         super().hideEvent(event)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        self.overlay.set_visible(self.show_canvas.isChecked())
+        sync_later(self, self._sync_layers)
         super().showEvent(event)
+
+    def _sync_layers(self) -> None:
+        """Layers shown while the dock is open (tabbed away included) and 'Show' is on."""
+        self.overlay.set_visible(dock_is_open(self) and self.show_canvas.isChecked())
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.runner.shutdown()

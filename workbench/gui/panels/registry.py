@@ -14,4 +14,7 @@ from __future__ import annotations
 PANELS: list[tuple[str, str, str]] = [
     ("workbench.gui.panels.metrics", "MetricsPanel", "Metrics"),
     ("workbench.gui.panels.detections", "DetectionsPanel", "Detections"),
+    ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals"),
+    ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors"),
+    ("workbench.gui.panels.iou", "IouPanel", "IoU"),
 ]
