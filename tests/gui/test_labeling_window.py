@@ -467,3 +467,37 @@ def test_quitting_with_autosave_off_asks(window, images, monkeypatch):
     monkeypatch.setattr(dialogs, "ask_save_discard_cancel", lambda *a: "save")
     assert window.close()
     assert "<object>" not in xml_of(images, 0).read_text()
+
+
+def test_panels_can_veto_close_and_are_shut_down(qtbot, tmp_path, monkeypatch):
+    import types
+
+    from PySide6.QtWidgets import QLabel
+
+    calls = []
+
+    class FakePanel(QLabel):
+        allow = False
+
+        def __init__(self, window):
+            super().__init__("fake")
+            self.window_ = window
+
+        def confirm_close(self):
+            calls.append("ask")
+            return FakePanel.allow
+
+        def shutdown(self):
+            calls.append("shutdown")
+
+    module = types.ModuleType("h2_fake_panel")
+    module.FakePanel = FakePanel
+    monkeypatch.setitem(sys.modules, "h2_fake_panel", module)
+    _no_dialogs(monkeypatch)
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[("h2_fake_panel", "FakePanel", "Fake")])
+    qtbot.addWidget(w)
+    w.show()
+    assert w.panel("Fake").window_ is w
+    assert not w.close() and calls == ["ask"]
+    FakePanel.allow = True
+    assert w.close() and calls == ["ask", "ask", "shutdown"]

@@ -332,9 +332,10 @@ class MainWindow(NavigationMixin, QMainWindow):
                 return
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
-        if not self.saver.confirm_quit():
+        if not self.panel_host.confirm_close() or not self.saver.confirm_quit():
             event.ignore()
             return
+        self.panel_host.shutdown()
         self.scanner.stop()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()

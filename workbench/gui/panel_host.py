@@ -73,6 +73,29 @@ class PanelHost:
         self.panels[key] = panel
         return panel
 
+    def confirm_close(self) -> bool:
+        """Ask every built panel that defines ``confirm_close() -> bool`` (e.g. "training is
+        running: stop it?"); False when one of them says no."""
+        for key, panel in self.panels.items():
+            ask = getattr(panel, "confirm_close", None)
+            if callable(ask):
+                try:
+                    if not ask():
+                        return False
+                except Exception:  # a broken panel must not prevent quitting
+                    log.exception("confirm_close of panel %s failed", key)
+        return True
+
+    def shutdown(self) -> None:
+        """Call ``shutdown()`` on every built panel that has one (stop threads, workers)."""
+        for key, panel in self.panels.items():
+            stop = getattr(panel, "shutdown", None)
+            if callable(stop):
+                try:
+                    stop()
+                except Exception:
+                    log.exception("shutdown of panel %s failed", key)
+
     def find(self, name: str) -> str | None:
         """Registry key for a class name, module.ClassName or title."""
         for key, (module, class_name, title) in self._specs.items():

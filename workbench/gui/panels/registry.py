@@ -7,6 +7,10 @@ is shown (so panels that need torch cost nothing at start-up). A panel that fail
 build shows the error in its dock and the status bar instead of taking the window down.
 
 Panel modules must not import torch at import time. Append one line for your panel.
+
+When the window closes it calls, on every panel that was built, ``confirm_close() -> bool``
+if defined (return False to keep the window open, e.g. after asking about a running
+training), then ``shutdown()`` if defined (stop threads and workers).
 """
 
 from __future__ import annotations
