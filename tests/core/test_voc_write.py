@@ -156,7 +156,7 @@ def test_edit_keeps_unknown_elements_attributes_and_original_text() -> None:
     out = annotation_to_bytes(edited).decode()
     for kept in ('tool="cvat"', "<!-- made by a converter -->", "<flickrid>someone</flickrid>",
                  '<custom a="1">keep me</custom>', '<object id="7">', "<xmin>53.4</xmin>",
-                 "<ymax>420.0</ymax>", "<difficult>0.0</difficult>", "<occluded>1</occluded>",
+                 "<ymax>420.0</ymax>", "<difficult>0</difficult>", "<occluded>1</occluded>",
                  "<part>", "<name>head</name>", "<polygon>", '<pt x="1" y="2"/>',
                  "<annotation>PASCAL VOC2008</annotation>", "<image>flickr</image>"):
         assert kept in out, kept
@@ -184,7 +184,9 @@ def test_renaming_one_object_changes_only_its_name() -> None:
     edited = dataclasses.replace(ann, objects=(dataclasses.replace(horse, name="pony"), person))
     out = annotation_to_bytes(edited).decode()
     assert "<name>pony</name>" in out and "<name>horse</name>" not in out
-    assert "<xmin>53.4</xmin>" in out and "<difficult>0.0</difficult>" in out
+    assert "<xmin>53.4</xmin>" in out and "<truncated>0</truncated>" in out
+    assert "<difficult>0.0</difficult>" not in out  # normalised for LabelImg's int() reader
+    assert "<difficult>0</difficult>" in out
 
 
 def test_score_and_model_made_can_be_removed() -> None:
@@ -206,3 +208,20 @@ def test_missing_size_is_added_when_the_annotation_gains_one() -> None:
         "\t\t<height>20</height>\n\t\t<depth>3</depth>\n\t</size>\n\t<object>\n\t\t<name>a</name>\n"
         "\t\t<bndbox>\n\t\t\t<xmin>1</xmin>\n\t\t\t<ymin>1</ymin>\n\t\t\t<xmax>2</xmax>\n"
         "\t\t\t<ymax>2</ymax>\n\t\t</bndbox>\n\t</object>\n</annotation>\n")
+
+
+def test_empty_elements_from_converters_and_rotated_boxes() -> None:
+    data = (b"<annotation><filename>a.jpg</filename><size><width>20</width><height>20</height>"
+            b"<depth>3</depth></size><object><name>cat</name><pose/><truncated/><difficult/>"
+            b"<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>"
+            b"<object><type>robndbox</type><name>car</name><robndbox><cx>5</cx><cy>5</cy><w>4</w>"
+            b"<h>2</h><angle>0.3</angle></robndbox></object></annotation>")
+    ann, problems = parse_annotation(data, name="a.xml")
+    (cat,) = ann.objects
+    assert (cat.pose, cat.truncated, cat.difficult) == ("", False, False)
+    assert [p.severity for p in problems] == ["warning"]  # the rotated box: not loaded
+    edited = dataclasses.replace(ann, objects=(dataclasses.replace(cat, name="kitten"),))
+    out = annotation_to_bytes(edited).decode()
+    assert "<robndbox>" in out and "<angle>0.3</angle>" in out
+    assert "<pose/>" in out  # unchanged empty value stays as it was
+    assert "<truncated>0</truncated>" in out and "<difficult>0</difficult>" in out  # LabelImg-safe

@@ -77,7 +77,11 @@ def _updated_object(obj: VocObject) -> etree._Element:
     if old.pose != obj.pose:
         _set_text(el, "pose", obj.pose, OBJ_ORDER)
     for tag in ("truncated", "difficult"):
-        if getattr(old, tag) != getattr(obj, tag):
+        flag = el.find(tag)
+        # LabelImg 1.8.6 reads flags with bool(int(text)): "0.0" or "true" would crash it, so a
+        # flag present in a file we rewrite anyway is normalised to "0"/"1" (same value).
+        if getattr(old, tag) != getattr(obj, tag) or (
+                flag is not None and (flag.text or "").strip() not in ("0", "1")):
             _set_text(el, tag, "1" if getattr(obj, tag) else "0", OBJ_ORDER)
     if old.box != obj.box:
         bnd = el.find("bndbox")
