@@ -11,7 +11,8 @@ holds float32 tensors) sees exactly the same numbers as the float64 evaluators.
 Times: workbench = ``evaluate_coco`` on our records; pycocotools = ``COCO`` index +
 ``loadRes`` + ``evaluate`` + ``accumulate`` + ``summarize`` on dicts made beforehand
 (``to_coco``, not timed); torchmetrics = ``MeanAveragePrecision.update`` + ``compute`` on tensors
-made beforehand. "max |diff|" is the largest absolute difference of the 12 summary numbers from
+made beforehand (a second torchmetrics row passes pycocotools' exact float64 IoU/recall
+thresholds instead of its float32 defaults). "max |diff|" is the largest absolute difference of the 12 summary numbers from
 pycocotools'; for workbench also of the full precision (T×R×K×A×M) and recall arrays.
 """
 
@@ -103,12 +104,19 @@ def torchmetrics_inputs(gt: dict[str, Annotation], dets: list[ImageDetections],
     return preds, targets
 
 
-def run_torchmetrics(preds: list[dict], targets: list[dict]) -> np.ndarray:
+def run_torchmetrics(preds: list[dict], targets: list[dict], exact: bool = False) -> np.ndarray:
+    """``exact``: pass pycocotools' float64 thresholds (torchmetrics' defaults are float32
+    ``torch.linspace`` values such as 0.550000011920929, which move a few matches)."""
     import torch
     from torchmetrics.detection import MeanAveragePrecision
 
+    from workbench.core.metrics import IOU_THRESHOLDS, RECALL_THRESHOLDS
+
     torch.set_num_threads(1)
-    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
+    extra = ({"iou_thresholds": IOU_THRESHOLDS.tolist(),
+              "rec_thresholds": RECALL_THRESHOLDS.tolist()} if exact else {})
+    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools",
+                                  **extra)
     metric.update(preds, targets)
     with contextlib.redirect_stdout(io.StringIO()):
         out = metric.compute()
@@ -149,6 +157,8 @@ def main() -> int:
         preds, targets = torchmetrics_inputs(gt, dets, names)
         tm, t_tm = timed(run_torchmetrics, preds, targets)
         rows.append(("torchmetrics MeanAveragePrecision (pycocotools backend)", t_tm, tm))
+        tm, t_tm = timed(run_torchmetrics, preds, targets, True)
+        rows.append(("  same, given pycocotools' float64 thresholds", t_tm, tm))
     full = max(np.abs(ours.precision - ref.eval["precision"]).max(),
                np.abs(ours.recall - ref.eval["recall"]).max())
     _, t_voc = timed(evaluate_voc, gt, dets)

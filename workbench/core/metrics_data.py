@@ -67,8 +67,9 @@ def class_list(ground_truth: Mapping[str, Annotation], detections: Sequence[Imag
     found: set[str] = set()
     for ann in ground_truth.values():
         found.update(o.name for o in ann.objects)
-    for det in detections:
-        found.update(np.unique(det.labels).tolist())
+    labels = [det.labels for det in detections if len(det)]
+    if labels:  # one np.unique over all detections, not one per image
+        found.update(np.unique(np.concatenate(labels)).tolist())
     return tuple(sorted(found))
 
 
