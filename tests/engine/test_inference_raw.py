@@ -113,6 +113,11 @@ def test_predict_project_in_project_order(tiny: tuple[Path, list[Path]]) -> None
     strict = predict_project(tiny[0], project, device="cpu",
                              settings=PostprocessSettings(0.2, 0.5, 1))
     assert [len(r) for r in strict] == [min(1, len(r)) for r in results]
+    # the project's image ids name the results (folder-qualified where stems repeat)
+    named = SimpleNamespace(entries=[SimpleNamespace(image_path=p, image_id=f"a/{p.stem}")
+                                     for p in tiny[1][:2]])
+    assert [r.image_id for r in predict_project(tiny[0], named, device="cpu")] == \
+        ["a/scene_0", "a/scene_1"]
 
 
 def test_save_settings_rewrites_only_postprocess(tiny: tuple[Path, list[Path]],

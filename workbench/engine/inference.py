@@ -21,6 +21,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,12 +290,21 @@ def predict_project(
     """Detections for every image of a :class:`workbench.core.project.Project` (or for
     ``image_paths``), post-processed with ``settings`` or the checkpoint's own ``"postprocess"``.
 
-    Returns one :class:`ImageDetections` per image, in the project's order, ``image_id`` = stem.
+    Returns one :class:`ImageDetections` per image, in the given order; ``image_id`` is the
+    project entry's ``image_id`` (the file stem unless stems repeat across folders).
     """
     detector = RawDetector.from_checkpoint(checkpoint_path, device=device, cache_size=batch_size)
+    entries = list(getattr(project, "entries", None) or [])
     if image_paths is None:
-        image_paths = [entry.image_path for entry in project.entries]
+        image_paths = [entry.image_path for entry in entries]
     paths = [Path(p) for p in image_paths]
+    # The project's image ids (stems, or folder-qualified where stems repeat) name the results.
+    ids = {Path(e.image_path): getattr(e, "image_id", None) for e in entries}
     log.info("detecting on %d images with %s (%s)", len(paths), checkpoint_path, detector.name)
-    return [det for _path, det in detector.detect_many(paths, settings, batch_size=batch_size,
-                                                       progress=progress)]
+    out = []
+    for path, det in detector.detect_many(paths, settings, batch_size=batch_size,
+                                          progress=progress):
+        image_id = ids.get(path)
+        out.append(replace(det, image_id=image_id) if image_id and image_id != det.image_id
+                   else det)
+    return out
