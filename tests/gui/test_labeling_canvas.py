@@ -165,3 +165,20 @@ def test_painting_many_boxes_renders_class_colours(qtbot, view):
     hits = sum(image.pixel(x, y) == target
                for x in range(0, image.width(), 3) for y in range(0, image.height(), 7))
     assert hits > 1000  # 1,000 boxes at fit zoom cover much of the image
+
+
+def test_middle_drag_pans(qtbot, view):
+    view.set_zoom(4.0)
+    view.centerOn(200, 150)
+    before = view.mapToScene(view.viewport().rect().center())
+    drag(view, (200, 150), (200, 140), button=Qt.MouseButton.MiddleButton)
+    after = view.mapToScene(view.viewport().rect().center())
+    assert after.y() - before.y() == pytest.approx(10, abs=1.0)
+
+
+def test_class_colours_are_stable_literals():
+    from workbench.gui.canvas.palette import class_color
+
+    assert class_color("raccoon").name() == "#ff6122"
+    assert class_color("dog").name() == "#4488ff"
+    assert class_color("cat").name() == "#3aff4c"

@@ -501,3 +501,20 @@ def test_panels_can_veto_close_and_are_shut_down(qtbot, tmp_path, monkeypatch):
     assert not w.close() and calls == ["ask"]
     FakePanel.allow = True
     assert w.close() and calls == ["ask", "ask", "shutdown"]
+
+
+def test_double_click_changes_class_and_f1_shows_shortcuts(window, monkeypatch):
+    monkeypatch.setattr(dialogs, "choose_class", lambda parent, classes, current, title: "lynx")
+    c = window.canvas
+    c.actual_size()
+    c.centerOn(160, 120)
+    from labeling_helpers import to_view
+
+    QTest.mouseDClick(c.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      to_view(c, 50, 70))
+    assert window.current_annotation().objects[0].name == "lynx"
+    shown = []
+    monkeypatch.setattr(dialogs.ShortcutSheet, "exec", lambda self: shown.append(
+        self.table.rowCount()))
+    key(window, Qt.Key.Key_F1)
+    assert shown and shown[0] > 20
