@@ -69,6 +69,7 @@ def test_table_with_devkit_results(small_project: Path, tmp_path: Path, capsys) 
     assert "VOC2007 11-point AP@IoU0.5: mAP 0.7455" in out
     assert "VOC2010+ all-point AP@IoU0.5: mAP 0.7333" in out
     assert "COCO AP@[.5:.95] (101-point, maxDets 100): mAP " in out
+    assert "APm n/a  APl n/a" in out  # every object is small (10 x 10 px)
     assert "2 images" in out
 
 

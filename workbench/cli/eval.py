@@ -122,6 +122,10 @@ def write_coco_ground_truth(ground_truth: dict[str, Any], path: str) -> None:
     atomic_write_text(path, json.dumps(dataset))
 
 
+def _show(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
 def _finite(value: float) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
@@ -212,11 +216,10 @@ def format_table(results: dict[str, Any], num_images: int, detections: list) -> 
     lines.append(f"{num_images} images; 'objects' excludes difficult ones; n/a = no ground truth")
     for name, r in results.items():
         if name == "coco":
-            s = r.summary()
-            lines.append(f"{r.description}: mAP {s['map']:.4f}  AP50 {s['map50']:.4f}  "
-                         f"AP75 {s['map75']:.4f}  APs {s['map_small']:.4f}  "
-                         f"APm {s['map_medium']:.4f}  APl {s['map_large']:.4f}  "
-                         f"AR100 {s['ar100']:.4f}")
+            s = {k: _show(v) for k, v in r.summary().items()}
+            lines.append(f"{r.description}: mAP {s['map']}  AP50 {s['map50']}  "
+                         f"AP75 {s['map75']}  APs {s['map_small']}  APm {s['map_medium']}  "
+                         f"APl {s['map_large']}  AR100 {s['ar100']}")
         else:
-            lines.append(f"{r.description}: mAP {r.map:.4f}")
+            lines.append(f"{r.description}: mAP {_show(r.map)}")
     return "\n".join(lines)
