@@ -518,3 +518,18 @@ def test_double_click_changes_class_and_f1_shows_shortcuts(window, monkeypatch):
         self.table.rowCount()))
     key(window, Qt.Key.Key_F1)
     assert shown and shown[0] > 20
+
+
+def test_gui_cli_rejects_a_file_and_creates_the_annotation_folder(tmp_path, images):
+    from workbench.cli import main
+
+    assert main(["gui", str(images / "img0.png")]) == 2
+    env_png = tmp_path / "s.png"
+    xml_dir = tmp_path / "new_xml"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKBENCH_SETTINGS=str(tmp_path / "s.ini"))
+    out = subprocess.run([sys.executable, "-m", "workbench", "gui", str(images), "--annotations",
+                          str(xml_dir), "--screenshot", str(env_png)], capture_output=True,
+                         text=True, env=env, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert xml_dir.is_dir() and list(xml_dir.iterdir()) == []  # nothing written by looking
+    assert env_png.stat().st_size > 10_000

@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or in --annotations). With --screenshot, render the window to a PNG and exit.")
     p.add_argument("images_dir", nargs="?", type=Path, help="folder of images")
     p.add_argument("--annotations", type=Path, metavar="DIR",
-                   help="folder of the VOC XML files (default: beside the images)")
+                   help="folder of the VOC XML files (default: beside the images; created if "
+                   "missing)")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="render the whole window (1440x900) to PNG and exit 0")
     p.set_defaults(func=run)
@@ -24,10 +25,11 @@ def run(args: argparse.Namespace) -> int:
     if args.images_dir is not None and not args.images_dir.is_dir():
         print(f"workbench gui: {args.images_dir}: not a folder", file=sys.stderr)
         return 2
-    if args.annotations is not None and args.annotations.exists() and \
-            not args.annotations.is_dir():
-        print(f"workbench gui: {args.annotations}: not a folder", file=sys.stderr)
-        return 2
+    if args.annotations is not None:
+        if args.annotations.exists() and not args.annotations.is_dir():
+            print(f"workbench gui: {args.annotations}: not a folder", file=sys.stderr)
+            return 2
+        args.annotations.mkdir(parents=True, exist_ok=True)  # LabelImg's "change save dir"
     from workbench.gui.app import run_gui
 
     return run_gui(args.images_dir, args.annotations, args.screenshot)
