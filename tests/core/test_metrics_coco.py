@@ -88,6 +88,35 @@ def test_crowd_region_swallows_detections_and_is_not_a_positive():
     assert plain.map == pytest.approx(51 / 101 / 3, abs=1e-12)
 
 
+def test_class_without_detections_and_crowd_only_class():
+    gt = {"a": ann(obj("cat", (0, 0, 10, 10)), obj("dog", (20, 20, 30, 30)),
+                   obj("bird", (40, 40, 50, 50), difficult=True))}
+    det = [dets("a", ("cat", 0.9, (0, 0, 10, 10)), ("bird", 0.8, (40, 40, 50, 50)))]
+    r = evaluate_coco(gt, det)
+    assert r.per_class == {"cat": pytest.approx(1.0, abs=1e-12), "dog": 0.0}
+    assert r.map == pytest.approx(0.5, abs=1e-12)
+    assert r.num_positives == {"bird": 0, "cat": 1, "dog": 1}
+
+
+def test_image_without_objects_and_ties_follow_image_order():
+    box = (0, 0, 10, 10)
+    gt = {"a": ann(obj("cat", box)), "empty": ann()}
+    # FP (.95) on the empty image ranked first: precision 0 then .5, recall 0 then 1
+    r = evaluate_coco(gt, [dets("empty", ("cat", 0.95, box)), dets("a", ("cat", 0.9, box))])
+    assert r.map == pytest.approx(0.5, abs=1e-12)
+    # equal scores: pycocotools concatenates images in id order, so the ground truth's order
+    # breaks the tie (not the order of the detections)
+    first, fp, tp = (dets("a", ("cat", 0.9, box)), dets("c", ("cat", 0.5, box)),
+                     dets("b", ("cat", 0.5, box)))
+    b_first = {"a": ann(obj("cat", box)), "b": ann(obj("cat", box)), "c": ann()}
+    c_first = {"a": ann(obj("cat", box)), "c": ann(), "b": ann(obj("cat", box))}
+    # TP TP FP: precision 1 up to recall 1
+    assert evaluate_coco(b_first, [first, fp, tp]).map == pytest.approx(1.0, abs=1e-12)
+    # TP FP TP: precision 1 up to recall .5 (51 points), then 2/3 (50 points)
+    assert evaluate_coco(c_first, [first, tp, fp]).map == pytest.approx(
+        (51 + 50 * 2 / 3) / 101, abs=1e-12)
+
+
 def test_empty_and_absent():
     gt = {"a": ann(obj("cat", (0, 0, 10, 10))), "b": ann()}
     r = evaluate_coco(gt, [])
