@@ -20,12 +20,14 @@ SCREENSHOT_SIZE = (1440, 900)
 
 
 def initial_project(images_dir: Path | None = None, annotations_dir: Path | None = None,
-                    settings=None) -> tuple[Path, Path | None] | None:  # noqa: ANN001
+                    settings=None, *, sample: bool = False,  # noqa: ANN001
+                    ) -> tuple[Path, Path | None] | None:
     """Decide what the window opens at start-up.
 
     The folder given on the command line wins; otherwise the last project if its folder still
-    exists; otherwise None (the window shows what to do). This is the one hook to change for a
-    first-run experience (e.g. generating and opening a sample project).
+    exists; otherwise, with ``sample`` (a real start, not a test), the generated sample project
+    in the user's data folder (:mod:`workbench.gui.first_run`, made on first use); otherwise
+    None (the window shows what to do).
     """
     if images_dir is not None:
         return Path(images_dir), Path(annotations_dir) if annotations_dir else None
@@ -33,6 +35,13 @@ def initial_project(images_dir: Path | None = None, annotations_dir: Path | None
         last = settings.last_project()
         if last is not None and last[0].is_dir():
             return last
+    if sample:
+        from workbench.gui.first_run import sample_project
+
+        try:
+            return sample_project(), None
+        except OSError as exc:
+            log.error("cannot create the sample project: %s", exc)
     return None
 
 
@@ -56,17 +65,22 @@ def create_app(argv: list[str] | None = None):  # noqa: ANN201 (QApplication)
 
 
 def build_window(images_dir: Path | None = None, annotations_dir: Path | None = None,
-                 settings=None):  # noqa: ANN001,ANN201 (MainWindow)
-    """The main window with the initial project open (or the empty state)."""
+                 settings=None, *, sample: bool = False):  # noqa: ANN001,ANN201 (MainWindow)
+    """The main window with the initial project open (or the empty state); ``sample``: see
+    :func:`initial_project` (the sample project also shows the "first five minutes" hint)."""
     create_app()
     from workbench.gui.main_window import MainWindow
     from workbench.gui.settings import Settings
 
     settings = settings or Settings()
     window = MainWindow(settings)
-    start = initial_project(images_dir, annotations_dir, settings)
+    start = initial_project(images_dir, annotations_dir, settings, sample=sample)
     if start is not None:
         window.open_project(*start)
+        from workbench.gui.first_run import is_sample_project, show_hint
+
+        if is_sample_project(start[0]):
+            show_hint(window)
     return window
 
 
@@ -104,7 +118,7 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
             os.environ["WORKBENCH_SETTINGS"] = temp_settings.name
     app = create_app()
     window = build_window(Path(images_dir) if images_dir else None,
-                          Path(annotations_dir) if annotations_dir else None)
+                          Path(annotations_dir) if annotations_dir else None, sample=True)
     if screenshot is not None:
         out = render_screenshot(window, Path(screenshot))
         window.close()
