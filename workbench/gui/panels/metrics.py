@@ -122,6 +122,7 @@ class MetricsPanel(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.table = QTableWidget(0, 4)
+        self.table.setMinimumHeight(90)
         self.table.setHorizontalHeaderLabels(["Class", "Objects", "Dets", "AP"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -140,6 +141,7 @@ class MetricsPanel(QWidget):
         self.plot.setYRange(0, 1.02, padding=0.02)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(200)
         self.legend = self.plot.addLegend(offset=(-10, 10))
 
         self.marks_box = QCheckBox("Mark TP/FP/FN on the image at score ≥")
@@ -314,7 +316,8 @@ class MetricsPanel(QWidget):
             self._curves[name] = item
         self.plot.setTitle(f"PR curves — {METRIC_LABELS[self.metric]}"
                            + (" at IoU 0.5" if self.metric == "coco" else
-                              f" at IoU {self.iou_spin.value():g}"), color="#dddddd")
+                              f" at IoU {self.iou_spin.value():g}"), color="#dddddd",
+                           size="9pt")
 
     def _on_table_selection_changed(self) -> None:
         rows = {i.row() for i in self.table.selectedItems()}
