@@ -210,4 +210,7 @@ def test_equals_pycocotools_with_degenerate_boxes():
         odd.append(ImageDetections(d.image_id, boxes, d.scores, d.labels))
     gt["flat"] = ann(obj("a", (5, 5, 5, 40)), obj("a", (10, 10, 60, 60)))
     odd.append(dets("flat", ("a", 0.9, (5, 5, 5, 40)), ("a", 0.8, (10, 10, 60, 60))))
-    assert_same_as_pycocotools(gt, odd)
+    gt["inverted"] = ann(obj("z", (30, 30, 20, 40)))  # negative area: outside every range
+    ours, _ = assert_same_as_pycocotools(gt, odd)
+    assert "z" not in ours.per_class and ours.num_positives["z"] == 1
+    assert all(0 <= v <= 1 for v in ours.per_class.values())

@@ -58,7 +58,8 @@ class CocoResult:
     ``stats`` ``(12,)`` is pycocotools' ``COCOeval.stats`` (-1 where undefined); the named
     fields are the same numbers with NaN for -1. ``precision`` ``(T=10, R=101, K, A=4, M=3)`` and
     ``recall`` ``(T, K, A, M)`` are ``COCOeval.eval["precision"/"recall"]``. ``per_class`` is
-    AP@[.5:.95] (area all, 100 detections) for every class with at least one non-crowd object,
+    AP@[.5:.95] (area all, 100 detections) for every class with at least one non-crowd object
+    (of area in ``[0, 1e10]``),
     ``per_class_ap50`` the same at IoU 0.5.
     """
 
@@ -151,7 +152,7 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     npos = np.bincount(gt.cls[~gt.difficult], minlength=len(names))
     per_class, per_class50 = {}, {}
     for k, name in enumerate(names):
-        if npos[k] > 0:
+        if precision[0, 0, k, 0, -1] > -1:  # ≥ 1 non-crowd object inside the 'all' range
             per_class[name] = float(np.mean(precision[:, :, k, 0, -1]))
             per_class50[name] = float(np.mean(precision[0, :, k, 0, -1]))
     return CocoResult(stats=stats, per_class=per_class, per_class_ap50=per_class50,
