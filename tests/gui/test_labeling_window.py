@@ -226,6 +226,7 @@ def test_autosave_writes_only_changed_files(window, images, qtbot):
     assert after["img0.xml"] != before["img0.xml"]
     assert "<xmin>12</xmin>" in xml_of(images, 0).read_text()
     assert sorted(p.name for p in images.glob("*.xml")) == ["img0.xml", "img2.xml"]
+    assert not (images / "predefined_classes.txt").exists()  # browsing writes no class file
 
 
 def test_autosave_off_asks_when_leaving(window, images, monkeypatch):

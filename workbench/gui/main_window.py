@@ -59,6 +59,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.document: ImageDocument | None = None
         self._entries: list = []
         self._rows: dict[Path, int] = {}
+        self._predefined: list[str] = []
         self._row = -1
         self._images = ImageCache()
         self._rgb: tuple[Path, np.ndarray] | None = None
@@ -267,6 +268,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         if self.project is not None:
             try:
                 ops.save_class_names(self.project, names)
+                self._predefined = list(names)
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not write the classes file: {exc}", 8000)
 

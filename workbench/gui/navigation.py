@@ -25,6 +25,7 @@ class NavigationMixin:
     _entries: list
     _rows: dict
     _row: int
+    _predefined: list[str]
 
     # -- project --------------------------------------------------------------------------
     def open_project(self, images_dir: Path, annotations_dir: Path | None = None) -> bool:
@@ -45,8 +46,10 @@ class NavigationMixin:
         self._entries = ops.entries(project)
         self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
         self.files.set_entries([self._display_name(e) for e in self._entries])
-        self.classes.set_classes(ops.class_names(project),
-                                 self.settings.default_class(Path(images_dir)))
+        # The class dock starts from the class file; the state scanner adds the names it finds
+        # in the XMLs (so a big project's window opens before every file is parsed).
+        self._predefined = ops.predefined_classes(project)
+        self.classes.set_classes(self._predefined, self.settings.default_class(Path(images_dir)))
         self.settings.add_recent_project(Path(images_dir), annotations_dir)
         self._refresh_recent()
         self.scanner.start()
@@ -87,6 +90,8 @@ class NavigationMixin:
         if doc is not None:
             return file_state(doc.annotation, doc.problems, doc.read_failed)
         loaded = ops.load(self.project, self._entries[row])
+        if loaded.annotation is not None:
+            self.classes.add_found((o.name for o in loaded.annotation.objects), self._predefined)
         return file_state(loaded.annotation, loaded.problems, loaded.read_failed)
 
     # -- navigation -----------------------------------------------------------------------
@@ -141,8 +146,7 @@ class NavigationMixin:
                             writer=lambda ann, e=entry: ops.save(project, e, ann),
                             parent=self.documents)
         doc.changed.connect(lambda d=doc: self._on_document_changed(d))
-        for obj in annotation.objects:
-            self.classes.ensure(obj.name)
+        self.classes.add_found((o.name for o in annotation.objects), self._predefined)
         return self.documents.add(doc)
 
     def next_image(self) -> None:

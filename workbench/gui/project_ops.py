@@ -73,7 +73,13 @@ def save(project: Project, entry: Entry, annotation: Annotation) -> Annotation:
 
 
 def class_names(project: Project) -> list[str]:
+    """Class file names merged with every XML's names (parses every file)."""
     return list(project.classes)
+
+
+def predefined_classes(project: Project) -> list[str]:
+    """The names in the project's class file (empty when there is none)."""
+    return list(project.predefined_classes())
 
 
 def save_class_names(project: Project, names: list[str]) -> Path:

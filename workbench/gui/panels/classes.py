@@ -8,7 +8,7 @@ then calls the hooks the window installs (``rename_hook(old, new) -> bool``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -99,6 +99,21 @@ class ClassesPanel(QWidget):
             self._rebuild()
             self._persist()
             self.classes_changed.emit()
+
+    def add_found(self, names: Iterable[str], predefined: Sequence[str]) -> None:
+        """Names discovered in annotation files, merged in the project's stable order (the class
+        file's names first, then every other name sorted — :func:`merge_classes`, the order
+        ``Project.classes`` has). Nothing is written: browsing never rewrites the class file."""
+        new = set(names) - set(self._names)
+        if not new:
+            return
+        from workbench.core.classes import merge_classes
+
+        known = set(predefined)
+        self._names = merge_classes(predefined, [n for n in self._names if n not in known]
+                                    + sorted(new))
+        self._rebuild()
+        self.classes_changed.emit()
 
     def default_class(self) -> str | None:
         return self._default
