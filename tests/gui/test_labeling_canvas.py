@@ -182,3 +182,24 @@ def test_class_colours_are_stable_literals():
     assert class_color("raccoon").name() == "#ff6122"
     assert class_color("dog").name() == "#4488ff"
     assert class_color("cat").name() == "#3aff4c"
+
+
+def test_image_cache_prefetch_and_errors(qtbot, tmp_path):
+    from workbench.gui.images import ImageCache, ImageLoadError, to_rgb_array
+
+    image = QImage(30, 20, QImage.Format.Format_RGB888)
+    image.fill(QColor(10, 20, 30))
+    path = tmp_path / "a.png"
+    assert image.save(str(path))
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    cache = ImageCache(size=2)
+    cache.prefetch(path)
+    cache.prefetch(tmp_path / "broken.jpg")
+    got = cache.get(path)
+    assert (got.width(), got.height()) == (30, 20)
+    assert cache.get(path) is got  # cached
+    rgb = to_rgb_array(got)
+    assert rgb.shape == (20, 30, 3) and tuple(rgb[0, 0]) == (10, 20, 30)
+    with pytest.raises(ImageLoadError, match="broken.jpg"):
+        cache.get(tmp_path / "broken.jpg")
+    cache.close()

@@ -4,6 +4,7 @@ small LRU cache so A/D back and forth is instant, and the RGB array panels ask f
 from __future__ import annotations
 
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,22 +38,59 @@ def to_rgb_array(image: QImage) -> np.ndarray:
 
 
 class ImageCache:
-    """The last few decoded images, by path."""
+    """The last few decoded images, by path, and a one-thread prefetch of the next one.
+
+    QImage (unlike QPixmap) may be created outside the GUI thread, so the next image of the
+    list is decoded in the background while the user looks at the current one.
+    """
 
     def __init__(self, size: int = 4) -> None:
         self._size = size
         self._images: OrderedDict[Path, QImage] = OrderedDict()
+        self._pending: dict[Path, Future[QImage]] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def get(self, path: Path) -> QImage:
         path = Path(path)
         if path in self._images:
             self._images.move_to_end(path)
             return self._images[path]
-        image = load_image(path)
+        future = self._pending.pop(path, None)
+        image = None
+        if future is not None:
+            try:
+                image = future.result()
+            except ImageLoadError:
+                image = None  # decode again below: raise with the reader's message
+        if image is None:
+            image = load_image(path)
+        self._store(path, image)
+        return image
+
+    def prefetch(self, path: Path) -> None:
+        """Start decoding ``path`` in the background (no-op if cached or pending)."""
+        path = Path(path)
+        if path in self._images or path in self._pending:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
+        while len(self._pending) >= 2:  # only the latest guesses are worth their memory
+            self._pending.pop(next(iter(self._pending))).cancel()
+        self._pending[path] = self._pool.submit(load_image, path)
+
+    def _store(self, path: Path, image: QImage) -> None:
         self._images[path] = image
         while len(self._images) > self._size:
             self._images.popitem(last=False)
-        return image
 
     def clear(self) -> None:
         self._images.clear()
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+
+    def close(self) -> None:
+        self.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

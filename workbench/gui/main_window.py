@@ -339,6 +339,7 @@ class MainWindow(NavigationMixin, QMainWindow):
             return
         self.panel_host.shutdown()
         self.scanner.stop()
+        self._images.close()
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()

@@ -131,6 +131,8 @@ class NavigationMixin:
         self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
         self._update_enabled()
         self.image_changed.emit(str(doc.image_path))
+        if row + 1 < len(self._entries):  # D is the usual next key: decode it meanwhile
+            self._images.prefetch(ops.image_path(self._entries[row + 1]))
         return True
 
     def _open_document(self, entry: object, image) -> ImageDocument:  # noqa: ANN001
