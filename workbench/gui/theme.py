@@ -72,7 +72,10 @@ QScrollBar::handle {{ background: #4a505a; border-radius: 4px; min-height: 24px;
 QScrollBar::handle:hover {{ background: #5d6470; }}
 QScrollBar::add-line, QScrollBar::sub-line {{ width: 0; height: 0; }}
 QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
-QCheckBox::indicator {{ width: 15px; height: 15px; }}
+QCheckBox::indicator, QListWidget::indicator {{ width: 13px; height: 13px; border-radius: 3px;
+    border: 1px solid #5d636e; background: {SURFACE_2}; }}
+QCheckBox::indicator:checked, QListWidget::indicator:checked {{ background: {ACCENT};
+    border-color: {ACCENT}; }}
 QLabel#muted {{ color: {TEXT_DIM}; }}
 QLabel#counter {{ color: {TEXT_DIM}; font-size: 12px; }}
 QMainWindow::separator {{ background: {BORDER}; width: 1px; height: 1px; }}

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QLabel, QListWidget, QListWidgetItem, 
 
 from workbench.core.annotation import VocObject
 from workbench.gui.canvas.palette import class_color
+from workbench.gui.panels.classes import swatch
 
 
 class BoxesPanel(QWidget):
@@ -44,8 +45,7 @@ class BoxesPanel(QWidget):
                 text = f"{obj.name}    {x2 - x1:.0f}×{y2 - y1:.0f}"
                 if obj.model_made:
                     text += "   suggestion" + (f" {obj.score:.2f}" if obj.score is not None else "")
-                item = QListWidgetItem(f"●  {text}")
-                item.setForeground(class_color(obj.name))
+                item = QListWidgetItem(swatch(class_color(obj.name)), text)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if obj.difficult
                                    else Qt.CheckState.Unchecked)

@@ -19,7 +19,8 @@ from workbench.gui import assets, dialogs
 from workbench.gui.canvas.palette import class_color
 
 
-def _swatch(color: QColor) -> QIcon:
+def swatch(color: QColor) -> QIcon:
+    """A small rounded square of ``color`` (class colour marker in lists)."""
     pix = QPixmap(28, 28)
     pix.setDevicePixelRatio(2.0)
     pix.fill(Qt.GlobalColor.transparent)
@@ -216,7 +217,7 @@ class ClassesPanel(QWidget):
         for i, name in enumerate(self._names):
             key = f"{i + 1}  " if i < 9 else "    "
             star = "  ★" if name == self._default else ""
-            item = QListWidgetItem(_swatch(class_color(name)), f"{key}{name}{star}")
+            item = QListWidgetItem(swatch(class_color(name)), f"{key}{name}{star}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.list.addItem(item)
         del blocker
