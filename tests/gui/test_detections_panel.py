@@ -250,6 +250,8 @@ def test_prelabel_folder_writes_suggestions_and_shows_them(qtbot, window, panel,
         assert 'model_made="yes"' in (folder / f"{stem}.xml").read_text()
     shown = window.current_annotation().objects
     assert shown and all(o.model_made for o in shown)  # the open image got its suggestions
+    states = [window.files.model.state(row) for row in range(4)]
+    assert states[1:] == ["suggestions"] * 3  # the file dock shows unreviewed suggestions
     qtbot.waitUntil(lambda: not panel.prelabel.running, timeout=5000)
     assert panel.prelabel.start_button.isEnabled()
 

@@ -113,15 +113,26 @@ class PrelabelBox(QGroupBox):
             self._sync_window(event.image, event.annotation)
 
     def _sync_window(self, image: Path, annotation: Any) -> None:
-        """Show a written file in the window: reset a clean open document to it."""
-        docs = getattr(self.panel.window, "documents", None)
+        """Show a written file in the window: reset a clean open document to it, and set the
+        image's state in the file dock ("suggestions")."""
+        window = self.panel.window
+        docs = getattr(window, "documents", None)
         doc = docs.get(image) if docs is not None else None
         if doc is not None and not doc.dirty:
-            doc.reset(annotation)
+            doc.reset(annotation)  # the window updates the canvas and its file row
             doc.existed = True
-        refresh = getattr(self.panel.window, "refresh_file_state", None)
-        if callable(refresh):
-            refresh(image)
+            return
+        files = getattr(window, "files", None)
+        if files is None or not hasattr(window, "entries"):
+            return
+        from workbench.gui.panels.files import file_state
+
+        for row, entry in enumerate(window.entries()):
+            if Path(entry.image_path) == image:
+                files.model.set_state(row, file_state(annotation, []))
+                break
+        if hasattr(files, "refresh_counts"):
+            files.refresh_counts()
 
     def _on_failed(self, message: str) -> None:
         self.message.setText(f"Pre-labeling stopped: {message}")
