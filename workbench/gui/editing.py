@@ -34,6 +34,10 @@ class EditController:
         w, h = self.w.canvas.image_size()
         return float(w), float(h)
 
+    def _hint_select(self) -> None:
+        if self._doc() is not None:
+            self.w.statusBar().showMessage("Select a box first (click it on the image)", 3000)
+
     def ask_class(self, current: str | None = None, title: str = "Class") -> str | None:
         name = dialogs.choose_class(self.w, self.w.classes.names(), current, title)
         if name:
@@ -75,7 +79,7 @@ class EditController:
     def delete_selected(self) -> None:
         doc, i = self._doc(), self._selected()
         if doc is None or i < 0:
-            return
+            return self._hint_select()
         name = doc.annotation.objects[i].name
         doc.edit(commands.remove_objects(doc.annotation, [i]), f"Delete {name}",
                  select_after=min(i, len(doc.annotation.objects) - 2))
@@ -83,7 +87,7 @@ class EditController:
     def duplicate_selected(self) -> None:
         doc, i = self._doc(), self._selected()
         if doc is None or i < 0:
-            return
+            return self._hint_select()
         w, h = self._size()
         obj = doc.annotation.objects[i]
         moved = commands.nudge(commands.add_objects(doc.annotation, [replace(obj, raw=None)]),
@@ -108,7 +112,7 @@ class EditController:
         doc = self._doc()
         i = self._selected() if index is None or index is False else index
         if doc is None or not 0 <= i < len(doc.annotation.objects):
-            return
+            return self._hint_select()
         current = doc.annotation.objects[i].name
         name = self.ask_class(current, "Change class")
         if name and name != current:
@@ -135,7 +139,7 @@ class EditController:
     def toggle_difficult(self) -> None:
         doc, i = self._doc(), self._selected()
         if doc is None or i < 0:
-            return
+            return self._hint_select()
         after = commands.toggle_difficult(doc.annotation, i)
         flag = "difficult" if after.objects[i].difficult else "not difficult"
         doc.edit(after, f"Mark {flag}", select_after=i)
