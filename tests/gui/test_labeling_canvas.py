@@ -203,3 +203,13 @@ def test_image_cache_prefetch_and_errors(qtbot, tmp_path):
     with pytest.raises(ImageLoadError, match="broken.jpg"):
         cache.get(tmp_path / "broken.jpg")
     cache.close()
+
+
+def test_edge_of_an_unselected_box_resizes_it(qtbot, view):
+    _with_boxes(view, [(100, 100, 200, 180), (250, 100, 300, 150)])
+    assert view.selected() == -1
+    with qtbot.waitSignal(view.box_edited) as sig:
+        drag(view, (300, 125), (340, 125))  # right edge of box 1, never selected before
+    assert sig.args[0] == 1
+    assert sig.args[1] == pytest.approx((250, 100, 340, 150), abs=1.0)
+    assert view.selected() == 1

@@ -183,6 +183,14 @@ class SelectTool(Tool):
             if handle is not None:
                 self.drag = _Drag("resize", sel, QPointF(pos), item.box(sel), handle)
                 return
+        # An edge or corner of any box (not only the selected one) grabs it for resizing.
+        near = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
+        if near >= 0:
+            handle = handle_at(item.box(near), pos.x(), pos.y(), screen_tol)
+            if handle is not None:
+                self.view.select(near)
+                self.drag = _Drag("resize", near, QPointF(pos), item.box(near), handle)
+                return
         index = box_at(item.boxes, pos.x(), pos.y())
         self.view.select(index)
         if index >= 0:
@@ -233,6 +241,12 @@ class SelectTool(Tool):
             if handle is not None:
                 self.view.viewport().setCursor(HANDLE_CURSORS[handle])
                 return
+        near = box_at(item.boxes, pos.x(), pos.y(), tol)
+        handle = handle_at(item.box(near), pos.x(), pos.y(), tol) if near >= 0 else None
+        if handle is not None:
+            item.set_hovered(near)
+            self.view.viewport().setCursor(HANDLE_CURSORS[handle])
+            return
         index = box_at(item.boxes, pos.x(), pos.y())
         item.set_hovered(index)
         self.view.viewport().setCursor(Qt.CursorShape.SizeAllCursor if index >= 0
