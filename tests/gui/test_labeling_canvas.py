@@ -97,6 +97,9 @@ def test_click_on_empty_image_emits_scene_clicked_and_deselects(qtbot, view):
         click(view, 300, 50)
     assert sig.args == pytest.approx([300, 50], abs=1.0)
     assert view.selected() == -1
+    view.fit()
+    with qtbot.assertNotEmitted(view.scene_clicked):
+        click(view, -5, 150)  # the dark surround left of the image
 
 
 def test_keys_nudge_escape_and_space(qtbot, view):

@@ -196,7 +196,9 @@ class SelectTool(Tool):
         if index >= 0:
             self.drag = _Drag("move", index, QPointF(pos), item.box(index))
         else:
-            self.view.scene_clicked.emit(pos.x(), pos.y())
+            w, h = self.view.image_size()
+            if 0 <= pos.x() <= w and 0 <= pos.y() <= h:  # on the image, not its surround
+                self.view.scene_clicked.emit(pos.x(), pos.y())
 
     def move(self, pos: QPointF, screen_tol: float, buttons_down: bool) -> None:
         item = self.view.annotation_item()
