@@ -73,7 +73,8 @@ def parse_root(data: bytes, name: str) -> etree._Element:
     try:
         root = etree.fromstring(_clean_prolog(data), parser())
     except etree.XMLSyntaxError as exc:
-        raise VocReadError(name, f"not well-formed XML ({exc})") from exc
+        detail = re.sub(r"\s*\(<string>, line \d+\)$", "", str(exc))
+        raise VocReadError(name, f"not well-formed XML ({detail})") from exc
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
         raise HostileXmlError(name, "DOCTYPE declarations are not allowed in annotations")
