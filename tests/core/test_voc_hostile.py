@@ -97,3 +97,22 @@ def test_project_and_cli_report_hostile_file_without_leaking(tmp_path: Path, cap
     assert SECRET not in out
     report = json.loads(out)
     assert report["problems"][0]["file"] == "a.xml"
+
+
+def test_xinclude_is_never_expanded(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    data = (f'<annotation xmlns:xi="http://www.w3.org/2001/XInclude"><filename>a.jpg</filename>'
+            f'<object><name><xi:include href="{secret}" parse="text"/></name><bndbox><xmin>1</xmin>'
+            "<ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object></annotation>").encode()
+    ann, _ = parse_annotation(data, name="xi.xml")
+    assert ann.objects[0].name == ""
+    assert SECRET not in repr(ann)
+
+
+def test_undeclared_non_utf8_is_an_error_naming_the_file() -> None:
+    from workbench.core.voc import VocReadError
+
+    with pytest.raises(VocReadError, match=r"latin\.xml: not well-formed XML"):
+        parse_annotation("<annotation><filename>caf\xe9.jpg</filename></annotation>".encode("latin-1"),
+                         name="latin.xml")
