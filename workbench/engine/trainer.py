@@ -76,6 +76,10 @@ def train(config: TrainConfig, data: DataSnapshot | None = None,
         dd.cleanup(info)
 
 
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
 def _is_oom(exc: BaseException) -> bool:
     if isinstance(exc, getattr(torch, "OutOfMemoryError", ())):
         return True
@@ -217,6 +221,10 @@ class _Run:
                 stopped = True
                 break
         elapsed = time.perf_counter() - self.t0
+        out = self.config.out_dir
+        if out is not None and self.dist.is_main:  # earlier runs' files count after a resume
+            self.last_path = self.last_path or _existing(out / "last.pt")
+            self.best_path = self.best_path or _existing(out / "best.pt")
         finished = Finished(completed, stopped, self.best, self.last_path, self.best_path,
                             elapsed)
         if self.dist.is_main:

@@ -21,4 +21,5 @@ PANELS: list[tuple[str, str, str]] = [
     ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals"),
     ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors"),
     ("workbench.gui.panels.iou", "IouPanel", "IoU"),
+    ("workbench.gui.panels.training", "TrainingPanel", "Train"),
 ]

@@ -1,0 +1,125 @@
+"""The Train dock in a real MainWindow on a tiny labeled folder: Start, live plots, Stop/Resume,
+preview detections on the canvas, PNG export."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+ROOT = Path(__file__).resolve().parents[2]
+H = sys.modules.get("workbench_train_helpers")
+if H is None:
+    _spec = importlib.util.spec_from_file_location("workbench_train_helpers",
+                                                   ROOT / "tests" / "train_helpers.py")
+    H = importlib.util.module_from_spec(_spec)
+    sys.modules["workbench_train_helpers"] = H
+    _spec.loader.exec_module(H)
+
+from workbench.gui.main_window import MainWindow  # noqa: E402
+from workbench.gui.panels.training import TrainingPanel  # noqa: E402
+from workbench.gui.settings import Settings  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path: Path):
+    H.write_tiny_voc(tmp_path / "voc")
+    window = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(window)
+    assert window.open_project(tmp_path / "voc")
+    p = TrainingPanel(window)
+    qtbot.addWidget(p)
+    p.epochs.setValue(2)
+    p.batch.setValue(3)
+    p.image_size.setValue(96)
+    p.resize(520, 900)
+    p.show()
+    yield p
+    p.shutdown()
+
+
+def test_form_lists_models_with_expected_speed(panel) -> None:
+    texts = [panel.model_box.itemText(i) for i in range(panel.model_box.count())]
+    assert panel.model_box.currentData() == "ssdlite320_mobilenet_v3_large"
+    assert any(t.startswith("ssd300_vgg16  (~2.1 s/step of 2 images on cpu)") for t in texts)
+    assert len(texts) >= 6 and panel.stop_button.isEnabled() is False
+    cuda = panel.device.findData("cuda")
+    assert panel.device.model().item(cuda).isEnabled() == torch.cuda.is_available()
+
+
+def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path) -> None:
+    window = panel.window
+    bridge = panel.bridge
+    with qtbot.waitSignal(bridge.preview_ready, timeout=120_000) as preview, \
+            qtbot.waitSignal(bridge.training_finished, timeout=120_000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.stop_button.isEnabled() and not panel.start_button.isEnabled()
+    qtbot.waitUntil(lambda: panel.start_button.isEnabled(), timeout=10_000)
+    h = panel.plots.history
+    assert h.steps == [1, 2, 3, 4] and set(h.losses) == {"bbox_regression", "classification"}
+    assert h.epochs == [1, 2] and len(h.map_voc07) == 2 and len(h.map_voc) == 2
+    assert panel.plots.ap_table.rowCount() == 3  # two classes + the mAP row
+    assert panel.plots.ap_table.item(2, 0).text() == "mAP (epoch 2)"
+    assert panel.plots.ap_table.item(0, 0).text() in ("blue", "red")
+    assert panel.progress.value() == 1000 and panel.progress.format().startswith("Finished")
+    run = panel.run_dir
+    assert run.parent == tmp_path / "voc" / "runs" and (run / "last.pt").is_file()
+    assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").is_file()
+    # the preview of the image on screen is on the canvas, one box per detection
+    path, dets = preview.args
+    assert Path(path) == window.current_image_path()
+    qtbot.waitUntil(lambda: panel.preview.isVisible(), timeout=5000)
+    assert panel.preview.scene() is window.canvas.scene()
+    assert len(panel.preview) == len(dets)
+    panel.plots.redraw()
+    written = panel.plots.save_png(tmp_path / "plots")
+    assert [p.name for p in written] == ["loss.png", "lr.png", "map.png", "ap.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    panel.grab().save(str(tmp_path / "panel.png"))
+
+
+def test_stop_then_resume_continues_epochs_and_curves(qtbot, panel) -> None:
+    bridge = panel.bridge
+    panel.epochs.setValue(1)
+    with qtbot.waitSignal(bridge.training_finished, timeout=120_000):
+        panel.start()
+    qtbot.waitUntil(panel.resume_button.isEnabled, timeout=10_000)  # the thread has ended
+    first_steps = list(panel.plots.history.steps)
+    assert first_steps == [1, 2]
+    panel.epochs.setValue(3)
+    stopped = []
+    bridge.training_finished.connect(stopped.append)
+
+    def stop_in_epoch_three(events: list) -> None:
+        if any(e.epoch == 2 for e in events):
+            panel.stop()
+
+    bridge.steps_logged.connect(stop_in_epoch_three)
+    with qtbot.waitSignal(bridge.training_finished, timeout=120_000):
+        qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    assert stopped[-1].stopped and stopped[-1].epochs_completed == 2
+    h = panel.plots.history
+    assert h.steps[:4] == [1, 2, 3, 4] and h.epochs == [1, 2]
+    assert "Resume continues from last.pt" in panel.status.text()
+    bridge.steps_logged.disconnect(stop_in_epoch_three)
+    qtbot.waitUntil(panel.resume_button.isEnabled, timeout=10_000)
+    with qtbot.waitSignal(bridge.training_finished, timeout=120_000) as done:
+        qtbot.mouseClick(panel.resume_button, Qt.MouseButton.LeftButton)
+    assert done.args[0].epochs_completed == 3 and not done.args[0].stopped
+    assert h is panel.plots.history and panel.plots.history.epochs == [1, 2, 3]
+    assert panel.plots.history.steps[-1] == 6
+
+
+def test_start_without_a_project_says_so(qtbot, tmp_path: Path) -> None:
+    window = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(window)
+    p = TrainingPanel(window)
+    qtbot.addWidget(p)
+    assert p.start() is False
+    assert "open a folder of labeled images first" in p.status.text()

@@ -1,0 +1,343 @@
+"""The Train dock: pick a detector and settings, press Start, watch loss and mAP live.
+
+Training runs on a background QThread (:class:`workbench.gui.workers.bridge.TrainingBridge`) on a
+snapshot of the saved annotations, so the window stays responsive and labeling goes on. Stop
+ends the run after the current step; Resume continues from the run's ``last.pt`` (the epoch
+count and the curves carry on). After every checkpoint the current image's detections
+(NMS-filtered, the checkpoint's score threshold) are drawn on the canvas.
+
+No torch at import time: the engine is imported when the panel is built.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from workbench.gui.canvas.layers import BoxLayer
+from workbench.gui.canvas.palette import class_color
+from workbench.gui.panels.training_plots import TrainingPlots
+from workbench.gui.workers.bridge import TrainingBridge
+
+log = logging.getLogger(__name__)
+
+PREVIEW_LAYER_Z = 40.0
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def project_dirs(project: Any) -> tuple[Path, Path | None]:
+    """``(images_dir, annotations_dir)`` that re-open ``project`` with the same root (so the
+    split lands in the project's own ``ImageSets/Main``)."""
+    root, images = Path(project.root), Path(project.images_dir)
+    annotations = Path(project.annotations_dir)
+    if root != images:
+        return root, None
+    return images, (annotations if annotations != images else None)
+
+
+class TrainingPanel(QWidget):
+    """Settings, Start/Stop/Resume, progress with ETA, live plots, canvas preview."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.window = window
+        self.bridge = TrainingBridge(self)
+        self.run_dir: Path | None = None
+        self.total_steps = 1
+        self.done_before = 0
+        self.epochs_total = 0
+        self._build_form()
+        self._build_controls()
+        self.plots = TrainingPlots(self)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addLayout(self.buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plots, 1)
+        self.preview = BoxLayer("training-preview", PREVIEW_LAYER_Z)
+        self.preview.setVisible(False)
+        self._connect()
+        self._update_buttons(False)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build_form(self) -> None:
+        from workbench.engine.detectors import detector_names, expected_step_s, get_spec
+        from workbench.engine.device import mps_available, resolve_device
+
+        self.detected_device = resolve_device("auto").type
+        self.form = QFormLayout()
+        self.model_box = QComboBox()
+        for name in detector_names():
+            spec = get_spec(name)
+            step = expected_step_s(name, self.detected_device)
+            speed = f"~{step:g} s/step of 2 images on {self.detected_device}" if step \
+                else "speed unknown"
+            self.model_box.addItem(f"{name}  ({speed})", name)
+            self.model_box.setItemData(self.model_box.count() - 1, spec.description,
+                                       Qt.ItemDataRole.ToolTipRole)
+        default = self.model_box.findData("ssdlite320_mobilenet_v3_large")
+        self.model_box.setCurrentIndex(max(default, 0))
+        self.epochs = self._spin(1, 10000, 10)
+        self.batch = self._spin(1, 512, 4)
+        self.image_size = self._spin(0, 4096, 0)
+        self.image_size.setSpecialValueText("model default")
+        self.image_size.setSingleStep(32)
+        self.lr = QDoubleSpinBox()
+        self.lr.setDecimals(5)
+        self.lr.setRange(0.0, 10.0)
+        self.lr.setSingleStep(0.001)
+        self.lr.setSpecialValueText("auto (scaled by batch size)")
+        self.weights = QLineEdit()
+        self.weights.setPlaceholderText("none: train from scratch · a .pth file · hub")
+        self.weights_browse = QPushButton("…")
+        self.device = QComboBox()
+        import torch
+
+        for name, ok in (("auto", True), ("cpu", True), ("cuda", torch.cuda.is_available()),
+                         ("mps", mps_available())):
+            self.device.addItem(name if ok else f"{name} (not available)", name)
+            if not ok:
+                self.device.model().item(self.device.count() - 1).setEnabled(False)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.weights, 1)
+        weights_row.addWidget(self.weights_browse)
+        self.form.addRow("Model", self.model_box)
+        self.form.addRow("Epochs", self.epochs)
+        self.form.addRow("Batch size", self.batch)
+        self.form.addRow("Image size", self.image_size)
+        self.form.addRow("Learning rate", self.lr)
+        self.form.addRow("Pretrained weights", weights_row)
+        self.form.addRow("Device", self.device)
+
+    @staticmethod
+    def _spin(lo: int, hi: int, value: int) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(lo, hi)
+        box.setValue(value)
+        return box
+
+    def _build_controls(self) -> None:
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume")
+        self.save_plots_button = QPushButton("Save plots…")
+        self.buttons = QHBoxLayout()
+        for b in (self.start_button, self.stop_button, self.resume_button,
+                  self.save_plots_button):
+            self.buttons.addWidget(b)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.status = QLabel("Trains on the saved annotations of the open folder.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+    def _connect(self) -> None:
+        self.start_button.clicked.connect(lambda: self.start())
+        self.stop_button.clicked.connect(lambda: self.stop())
+        self.resume_button.clicked.connect(lambda: self._on_resume_clicked())
+        self.save_plots_button.clicked.connect(self._on_save_plots_clicked)
+        self.weights_browse.clicked.connect(self._on_browse_weights)
+        b = self.bridge
+        b.run_started.connect(self._on_run_started)
+        b.steps_logged.connect(self._on_steps_logged)
+        b.epoch_evaluated.connect(self._on_epoch_evaluated)
+        b.checkpoint_saved.connect(self._on_checkpoint_saved)
+        b.sample_skipped.connect(self._on_sample_skipped)
+        b.training_finished.connect(self._on_finished)
+        b.failed.connect(self._on_failed)
+        b.preview_ready.connect(self._on_preview_ready)
+        b.running_changed.connect(self._update_buttons)
+        if hasattr(self.window, "image_changed"):
+            self.window.image_changed.connect(self._on_image_changed)
+
+    # -- actions --------------------------------------------------------------------------------
+    def config(self, resume: Path | None = None) -> Any:
+        """The :class:`TrainConfig` the form describes (for the open project)."""
+        from workbench.engine.config import TrainConfig
+
+        project = getattr(self.window, "project", None)
+        if project is None:
+            raise ValueError("open a folder of labeled images first")
+        images, annotations = project_dirs(project)
+        if resume is None or self.run_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            self.run_dir = Path(project.root) / "runs" / f"{self.model_box.currentData()}-{stamp}"
+        return TrainConfig(
+            images_dir=images, annotations_dir=annotations,
+            model=str(self.model_box.currentData()), epochs=self.epochs.value(),
+            batch_size=self.batch.value(), lr=self.lr.value() or None,
+            image_size=self.image_size.value() or None,
+            weights=self.weights.text().strip() or None, device=str(self.device.currentData()),
+            out_dir=self.run_dir, resume=resume)
+
+    def start(self, resume: Path | None = None) -> bool:
+        """Start a new run (or resume from ``resume``); False with a message when impossible."""
+        if self.bridge.is_running():
+            return False
+        try:
+            config = self.config(resume)
+        except ValueError as exc:
+            self._say(str(exc), error=True)
+            return False
+        if resume is None:
+            self.plots.clear()
+        self._set_preview_image(getattr(self.window, "current_image_path", lambda: None)())
+        self.progress.setFormat("preparing…")
+        self._say(f"{'Resuming' if resume else 'Starting'}: run folder {config.out_dir}")
+        self.bridge.start(config)
+        return True
+
+    def stop(self) -> None:
+        if self.bridge.is_running():
+            self.bridge.stop()
+            self._say("Stopping after the current step…")
+
+    def resume(self, checkpoint: Path) -> bool:
+        self.run_dir = Path(checkpoint).parent
+        return self.start(resume=Path(checkpoint))
+
+    def _on_resume_clicked(self) -> None:
+        last = self.run_dir / "last.pt" if self.run_dir is not None else None
+        if last is None or not last.is_file():
+            path, _ = QFileDialog.getOpenFileName(self, "Resume from checkpoint", "",
+                                                  "Checkpoints (*.pt *.pth)")
+            if not path:
+                return
+            last = Path(path)
+        self.resume(last)
+
+    def _on_browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights", "",
+                                              "PyTorch weights (*.pt *.pth)")
+        if path:
+            self.weights.setText(path)
+
+    def _on_save_plots_clicked(self) -> None:
+        start = str(self.run_dir) if self.run_dir else ""
+        folder = QFileDialog.getExistingDirectory(self, "Save plots as PNG into", start)
+        if folder:
+            written = self.plots.save_png(folder)
+            self._say(f"Saved {', '.join(p.name for p in written)} in {folder}")
+
+    # -- bridge signals -------------------------------------------------------------------------
+    def _on_run_started(self, event: Any) -> None:
+        self.total_steps = max(1, (event.epochs - event.start_epoch) * event.steps_per_epoch)
+        self.done_before = event.start_epoch * event.steps_per_epoch
+        self.epochs_total = event.epochs
+        self._say(f"{event.model_name} on {event.device}: {event.num_train} train / "
+                  f"{event.num_val} val images, {len(event.classes)} classes. "
+                  f"{event.weights_message}.")
+
+    def _on_steps_logged(self, events: list[Any]) -> None:
+        self.plots.add_steps(events)
+        e = events[-1]
+        done = e.global_step - self.done_before
+        self.progress.setValue(int(1000 * min(1.0, done / self.total_steps)))
+        self.progress.setFormat(
+            f"%p%  ·  epoch {e.epoch + 1}/{self.epochs_total}  ·  step {e.step + 1}/"
+            f"{e.steps_per_epoch}  ·  loss {e.total:.3f}  ·  {e.images_per_s:.1f} img/s  ·  "
+            f"ETA {fmt_duration(e.eta_s)}")
+
+    def _on_epoch_evaluated(self, event: Any) -> None:
+        self.plots.add_epoch(event)
+        self._say(f"Epoch {event.epoch + 1}: mAP VOC07 (11-point) {event.map_voc07:.3f}, "
+                  f"VOC (all-point) {event.map_voc:.3f} on {event.num_val_images} val images.")
+
+    def _on_checkpoint_saved(self, event: Any) -> None:
+        best = " (best so far)" if event.is_best else ""
+        self._say(f"Saved {event.path}{best}.")
+
+    def _on_sample_skipped(self, event: Any) -> None:
+        self._say(f"Skipped {event.image}: {event.reason}", error=True)
+
+    def _on_finished(self, event: Any) -> None:
+        how = "Stopped" if event.stopped else "Finished"
+        self.progress.setFormat(f"{how} after {event.epochs_completed} epochs "
+                                f"({fmt_duration(event.elapsed_s)})")
+        if not event.stopped:
+            self.progress.setValue(1000)
+        resume = "; Resume continues from last.pt" if event.stopped and event.last_checkpoint \
+            else ""
+        self._say(f"{how} after {event.epochs_completed} epochs{resume}. "
+                  f"Best: {event.best_checkpoint or '—'}")
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.setFormat("failed")
+        self._say(f"Training stopped: {message}", error=True)
+
+    def _on_preview_ready(self, path: str, detections: Any) -> None:
+        current = getattr(self.window, "current_image_path", lambda: None)()
+        if current is None or Path(path) != Path(current):
+            return
+        self.show_detections(detections)
+
+    def show_detections(self, detections: Any) -> None:
+        """Draw ``ImageDetections`` (pixel-edge boxes) on the canvas preview layer."""
+        scene = self.window.canvas.scene()
+        if self.preview.scene() is not scene:
+            scene.addItem(self.preview)
+        labels = [f"{n} {s:.2f}" for n, s in zip(detections.labels, detections.scores)]
+        colors = [class_color(str(n)) for n in detections.labels]
+        self.preview.set_boxes(detections.boxes, colors, labels, width=2.0,
+                               style=Qt.PenStyle.DashLine)
+        self.preview.setVisible(True)
+
+    def _on_image_changed(self, path: str) -> None:
+        self.preview.setVisible(False)
+        self._set_preview_image(path)
+
+    def _set_preview_image(self, path: Any) -> None:
+        self.bridge.set_preview_image(Path(path) if path else None)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _update_buttons(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.resume_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for w in (self.model_box, self.epochs, self.batch, self.image_size, self.lr,
+                  self.weights, self.weights_browse, self.device):
+            w.setEnabled(not running)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #e15759;" if error else "")
+        bar = getattr(self.window, "statusBar", None)
+        if callable(bar):
+            bar().showMessage(text, 8000)
+
+    def shutdown(self) -> None:
+        """Stop a running training and wait for its thread (application exit)."""
+        self.bridge.stop()
+        self.bridge.wait(60000)

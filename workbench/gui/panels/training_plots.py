@@ -1,0 +1,217 @@
+"""Live training curves (pyqtgraph): every loss term raw + smoothed, learning rate, mAP per epoch
+(VOC2007 11-point and VOC2010+ all-point), and a per-class AP table.
+
+:class:`TrainingHistory` is the plain record the plots draw (it survives stop / resume: a resumed
+run appends to it, x = global step). Redraws are coalesced by a timer (at most
+:attr:`TrainingPlots.REDRAW_MS` apart), so plotting cost does not grow with the step rate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+#: Exponential smoothing weight (TensorBoard-style, bias-corrected).
+SMOOTHING = 0.9
+TERM_COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948"]
+TOTAL_COLOR = "#dddddd"
+
+
+def smooth(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
+    """Bias-corrected exponential moving average of ``(N,)`` values (NaN-free input)."""
+    out = np.empty(len(values), dtype=np.float64)
+    acc = 0.0
+    for i, v in enumerate(values):
+        acc = weight * acc + (1 - weight) * float(v)
+        out[i] = acc / (1 - weight ** (i + 1))
+    return out
+
+
+@dataclass
+class TrainingHistory:
+    """Per-step and per-epoch numbers of one training (across stop/resume)."""
+
+    steps: list[int] = field(default_factory=list)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+    total: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epochs: list[int] = field(default_factory=list)  # 1-based
+    map_voc07: list[float] = field(default_factory=list)
+    map_voc: list[float] = field(default_factory=list)
+    ap_voc07: dict[str, float] = field(default_factory=dict)
+    ap_voc: dict[str, float] = field(default_factory=dict)
+
+    def add_step(self, event: Any) -> None:
+        if self.steps and event.global_step <= self.steps[-1]:
+            self._truncate(event.global_step)  # a resume from an earlier checkpoint
+        self.steps.append(int(event.global_step))
+        for name, value in event.losses.items():
+            series = self.losses.setdefault(name, [math.nan] * (len(self.steps) - 1))
+            series.append(float(value))
+        for series in self.losses.values():
+            if len(series) < len(self.steps):
+                series.append(math.nan)
+        self.total.append(float(event.total))
+        self.lr.append(float(event.lr))
+
+    def _truncate(self, global_step: int) -> None:
+        keep = int(np.searchsorted(np.asarray(self.steps), global_step))
+        del self.steps[keep:], self.total[keep:], self.lr[keep:]
+        for series in self.losses.values():
+            del series[keep:]
+
+    def add_epoch(self, event: Any) -> None:
+        epoch = int(event.epoch) + 1
+        if epoch in self.epochs:
+            i = self.epochs.index(epoch)
+            del self.epochs[i:], self.map_voc07[i:], self.map_voc[i:]
+        self.epochs.append(epoch)
+        self.map_voc07.append(float(event.map_voc07))
+        self.map_voc.append(float(event.map_voc))
+        self.ap_voc07 = dict(event.ap_voc07)
+        self.ap_voc = dict(event.ap_voc)
+
+
+class TrainingPlots(QTabWidget):
+    """Tabs: Loss, Learning rate, mAP, Per-class AP."""
+
+    REDRAW_MS = 200
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = TrainingHistory()
+        pg.setConfigOptions(antialias=True)
+        self.loss_plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
+        self.lr_plot = self._plot("Learning rate", "step", "lr")
+        self.map_plot = self._plot("mAP@0.5 on the val split", "epoch", "mAP")
+        self.map_plot.setYRange(0, 1)
+        self.ap_table = QTableWidget(0, 3)
+        self.ap_table.setHorizontalHeaderLabels(["class", "AP VOC07 (11-pt)", "AP VOC (all-pt)"])
+        self.ap_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.ap_table.verticalHeader().setVisible(False)
+        for widget, title in ((self.loss_plot, "Loss"), (self.lr_plot, "Learning rate"),
+                              (self.map_plot, "mAP"), (self.ap_table, "Per-class AP")):
+            self.addTab(self._wrap(widget), title)
+        self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._lr_curve = self.lr_plot.plot(pen=pg.mkPen("#f28e2b", width=2))
+        self._map07 = self.map_plot.plot(pen=pg.mkPen("#4e79a7", width=2), symbol="o",
+                                         symbolSize=6, symbolBrush="#4e79a7",
+                                         name="VOC2007 11-point")
+        self._map10 = self.map_plot.plot(pen=pg.mkPen("#e15759", width=2), symbol="s",
+                                         symbolSize=6, symbolBrush="#e15759",
+                                         name="VOC2010+ all-point")
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+
+    @staticmethod
+    def _wrap(widget: QWidget) -> QWidget:
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(widget)
+        return box
+
+    @staticmethod
+    def _plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(title=title)
+        plot.setLabel("bottom", xlabel)
+        plot.setLabel("left", ylabel)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.addLegend(offset=(-10, 10))
+        plot.setMinimumHeight(160)
+        return plot
+
+    # -- data -----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.history = TrainingHistory()
+        for raw, smoothed in self._curves.values():
+            self.loss_plot.removeItem(raw)
+            self.loss_plot.removeItem(smoothed)
+        self._curves.clear()
+        self.redraw()
+
+    def add_steps(self, events: list[Any]) -> None:
+        for event in events:
+            self.history.add_step(event)
+        self._schedule()
+
+    def add_epoch(self, event: Any) -> None:
+        self.history.add_epoch(event)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _curve(self, name: str, index: int) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        if name not in self._curves:
+            color = TOTAL_COLOR if name == "total" else TERM_COLORS[index % len(TERM_COLORS)]
+            faint = QColor(color)
+            faint.setAlpha(70)
+            raw = self.loss_plot.plot(pen=pg.mkPen(faint, width=1))
+            smoothed = self.loss_plot.plot(pen=pg.mkPen(color, width=2), name=name)
+            self._curves[name] = (raw, smoothed)
+        return self._curves[name]
+
+    def redraw(self) -> None:
+        """Push the history into the curves and the AP table (called by the timer)."""
+        h = self.history
+        x = np.asarray(h.steps, dtype=np.float64)
+        series = {**h.losses, "total": h.total} if h.steps else {}
+        for i, (name, values) in enumerate(series.items()):
+            raw, smoothed = self._curve(name, i)
+            y = np.asarray(values, dtype=np.float64)
+            ok = np.isfinite(y)
+            raw.setData(x[ok], y[ok])
+            smoothed.setData(x[ok], smooth(y[ok]) if ok.any() else y[ok])
+        self._lr_curve.setData(x, np.asarray(h.lr, dtype=np.float64))
+        ex = np.asarray(h.epochs, dtype=np.float64)
+        self._map07.setData(ex, np.nan_to_num(np.asarray(h.map_voc07, dtype=np.float64)))
+        self._map10.setData(ex, np.nan_to_num(np.asarray(h.map_voc, dtype=np.float64)))
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        h = self.history
+        names = list(h.ap_voc07)
+        rows = [(n, h.ap_voc07.get(n, math.nan), h.ap_voc.get(n, math.nan)) for n in names]
+        if h.epochs:
+            rows.append((f"mAP (epoch {h.epochs[-1]})", h.map_voc07[-1], h.map_voc[-1]))
+        self.ap_table.setRowCount(len(rows))
+        for row, (name, v07, v10) in enumerate(rows):
+            cells = [name] + ["—" if math.isnan(v) else f"{v:.3f}" for v in (v07, v10)]
+            for col, text in enumerate(cells):
+                self.ap_table.setItem(row, col, QTableWidgetItem(text))
+
+    def save_png(self, folder: str | Path) -> list[Path]:
+        """Write ``loss.png``, ``lr.png``, ``map.png`` and ``ap.png`` into ``folder``."""
+        self.redraw()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for widget, name in ((self.loss_plot, "loss"), (self.lr_plot, "lr"),
+                             (self.map_plot, "map"), (self.ap_table, "ap")):
+            path = folder / f"{name}.png"
+            if not widget.isVisible():  # tabs not shown have no layout yet
+                widget.resize(max(widget.width(), 640), max(widget.height(), 360))
+            if not widget.grab().save(str(path)):
+                raise OSError(f"cannot write {path}")
+            written.append(path)
+        return written
