@@ -116,3 +116,14 @@ def test_iou_against_proposals_layer(window, qtbot) -> None:  # noqa: ANN001
     assert panel.iou == pytest.approx(best[0], abs=1e-3)
     inter = panel.inter_layer.boxes[0]
     assert inter[0] >= 30 - 1e-6 and inter[2] <= 130 + 1e-6
+
+
+def test_panel_modules_do_not_import_torch() -> None:
+    import subprocess
+
+    code = ("import sys; import workbench.gui.panels.priors, workbench.gui.panels.proposals, "
+            "workbench.gui.panels.iou, workbench.gui.workers.tasks, workbench.cli.priors, "
+            "workbench.cli.proposals; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
