@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget
@@ -276,4 +275,29 @@ def test_panel_module_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False", out.stderr
 
 
-del SimpleNamespace, torch
+
+
+def test_follows_a_finished_training_run(qtbot, window, tiny, tmp_path) -> None:  # noqa: ANN001
+    from PySide6.QtCore import QObject, Signal
+
+    class Bridge(QObject):
+        training_finished = Signal(object)
+
+    class Training:  # what the panel looks for on an open Training panel
+        bridge = Bridge()
+
+    window.panel_host.panels["training"] = Training()
+    panel = DetectionsPanel(window)
+    try:
+        run = tmp_path / "run"
+        run.mkdir()
+        best = run / "best.pt"
+        best.write_bytes(tiny[0].read_bytes())
+        with qtbot.waitSignal(panel.checkpoint_loaded, timeout=30_000) as blocker:
+            Training.bridge.training_finished.emit(
+                SimpleNamespace(best_checkpoint=best, last_checkpoint=run / "last.pt"))
+        assert blocker.args == [str(best)]
+        assert panel.checkpoint_path == best
+    finally:
+        panel.shutdown()
+        del window.panel_host.panels["training"]

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QPushButton, QSlider, QTableView, QVBoxLayout, QWidget,
+    QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout,
+    QLabel, QPushButton, QScrollArea, QSlider, QTableView, QVBoxLayout, QWidget,
 )
 
 from workbench.core.annotation import VocObject
@@ -79,6 +79,7 @@ class DetectionsPanel(QWidget):
         app = QCoreApplication.instance()
         if app is not None:  # background threads must end before the interpreter does
             app.aboutToQuit.connect(self.shutdown)
+        self._follow_training()
 
     # -- UI ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -109,6 +110,7 @@ class DetectionsPanel(QWidget):
         self.eval_iou.setRange(0.05, 0.95)
         self.eval_iou.setSingleStep(0.05)
         self.eval_iou.setValue(0.5)
+        self.eval_iou.setMaximumWidth(80)
         self.save_button = QPushButton("Save settings to checkpoint")
         self.save_button.setToolTip("Store score / NMS / top-k in the checkpoint: `workbench "
                                     "detect` and `workbench eval` use them by default")
@@ -134,7 +136,17 @@ class DetectionsPanel(QWidget):
         self.accept_all_button.clicked.connect(self.accept_all)
         self.prelabel = PrelabelBox(self)
 
-        layout = QVBoxLayout(self)
+        # Everything scrolls when the dock is short (it often shares a column with others).
+        body = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.table.setMinimumHeight(150)
+        layout = QVBoxLayout(body)
         row = QHBoxLayout()
         row.addWidget(self.load_button)
         row.addWidget(self.run_button)
@@ -267,6 +279,28 @@ class DetectionsPanel(QWidget):
         if self.auto_run.isChecked():
             self.run_current()
 
+    def _follow_training(self) -> None:
+        """When the Training panel is already open, load each finished run's best checkpoint
+        (unless another checkpoint was loaded by hand meanwhile)."""
+        host = getattr(self.window, "panel_host", None)
+        for panel in getattr(host, "panels", {}).values():
+            bridge = getattr(panel, "bridge", None)
+            if bridge is not None and hasattr(bridge, "training_finished"):
+                bridge.training_finished.connect(self._on_training_finished)
+
+    def _on_training_finished(self, event: Any) -> None:
+        path = getattr(event, "best_checkpoint", None) or getattr(event, "last_checkpoint", None)
+        if not path:
+            return
+        path = Path(path)
+        if self.checkpoint_path is None or self.checkpoint_path.parent == path.parent:
+            self.set_checkpoint(path)
+
+    def confirm_close(self) -> bool:
+        """Quitting cancels a running pre-labeling (files already written stay written)."""
+        self.prelabel.cancel()
+        return True
+
     # -- running ----------------------------------------------------------------------------
     def _current_path(self) -> Path | None:
         path = self.window.current_image_path()
@@ -345,7 +379,7 @@ class DetectionsPanel(QWidget):
         text = (f"{len(raw):,} raw → {result.n_candidates:,} above score → "
                  f"<b>{len(result.kept)}</b> kept")
         if result.n_examined < result.n_candidates:
-            text += f" (NMS needed the best {result.n_examined:,})"
+            text += f" (NMS examined the best {result.n_examined:,})"
         text += f" · {self.last_postprocess_ms:.1f} ms"
         if marks is not None:
             c = marks.counts
