@@ -108,3 +108,38 @@ def test_cli_priors_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["priors", "--model", "ssd300_voc_paper"]) == 0
     out = capsys.readouterr().out
     assert "8,732 priors" in out and "conv4_3" in out and "0.375" in out
+
+
+def test_ssd_models_equal_their_real_forward_anchors() -> None:
+    # The meta-device shapes give the same boxes as running the real backbone.
+    from workbench.engine.anchor_extract import build_for_anchors, priors_from_model
+
+    model = build_for_anchors("ssdlite320_mobilenet_v3_large")
+    with torch.no_grad():
+        images, _ = model.transform([torch.rand(3, 240, 360)])
+        feats = list(model.backbone(images.tensors).values())
+        ref = model.anchor_generator(images, feats)[0].double().numpy()
+    priors = priors_from_model(model, "ssdlite320_mobilenet_v3_large")
+    assert priors.total == 3234 and [fm.per_cell for fm in priors.feature_maps] == [6] * 6
+    np.testing.assert_allclose(priors.all_boxes(), ref, atol=1e-4)
+    # On a 240x360 photo the 320x320 boxes are scaled per axis back to the photo.
+    on_photo = priors_from_model(model, "ssdlite320_mobilenet_v3_large", (240, 360))
+    np.testing.assert_allclose(on_photo.all_boxes(), ref * np.array([360, 240, 360, 240]) / 320,
+                               atol=1e-3)
+
+
+def test_cli_priors_from_a_checkpoint(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    from workbench.engine.checkpoint import make_checkpoint, save_checkpoint
+    from workbench.engine.detectors import build_detector
+
+    model, info = build_detector("fasterrcnn_mobilenet_v3_large_320_fpn", 3, image_size=256)
+    path = save_checkpoint(make_checkpoint(model, info=info, classes=["a", "b"], config={},
+                                           epoch=1), tmp_path / "m.pt")
+    assert cli_main(["priors", "--checkpoint", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "fasterrcnn_mobilenet_v3_large_320_fpn"
+    # min_size 256 from the checkpoint: 256 → padded 256, maps 8x8, 8x8, 4x4 at 15 per cell.
+    assert [m["size"] for m in doc["feature_maps"]] == [[8, 8], [8, 8], [4, 4]]
+    assert doc["total"] == 15 * (64 + 64 + 16)
+    assert cli_main(["priors"]) == 2
+    assert "exactly one of --model" in capsys.readouterr().err

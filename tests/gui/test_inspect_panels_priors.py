@@ -115,3 +115,49 @@ def test_click_inside_a_ground_truth_box_picks_a_cell_too(window, qtbot) -> None
     # The cell table reports the positives of that cell against object 1.
     labels = [panel.cell_table.item(r, 3).text() for r in range(panel.cell_table.rowCount())]
     assert any(label.startswith("positive → 1") for label in labels)
+
+
+def test_torchvision_and_checkpoint_detectors_via_worker(window, qtbot, tmp_path) -> None:  # noqa: ANN001
+    from workbench.engine.checkpoint import make_checkpoint, save_checkpoint
+    from workbench.engine.detectors import build_detector
+
+    panel = window.panel("PriorsPanel")
+    with qtbot.waitSignal(panel.priors_changed, timeout=60000):
+        panel.set_model("ssdlite320_mobilenet_v3_large")
+    assert panel.priors.total == 3234 and panel.priors.image_size == (300, 300)
+    assert "DefaultBoxGenerator" in panel.status.text()
+    model, info = build_detector("fasterrcnn_mobilenet_v3_large_320_fpn", 2, image_size=256)
+    path = save_checkpoint(make_checkpoint(model, info=info, classes=["cat"], config={},
+                                           epoch=1), tmp_path / "c.pt")
+    with qtbot.waitSignal(panel.priors_changed, timeout=60000):
+        panel.add_checkpoint(str(path))
+    assert panel.priors.kind == "rpn" and panel.priors.input_size == (256, 256)
+    assert panel.priors.model.startswith("fasterrcnn_mobilenet_v3_large_320_fpn (c.pt)")
+    assert panel.match is not None and panel.objects_table.rowCount() == 2
+
+
+def test_box_layer_fast_path_for_large_layers(qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
+
+    from workbench.gui.canvas.layers import BoxLayer
+
+    scene = QGraphicsScene(0, 0, 100, 100)
+    layer = BoxLayer("x")
+    scene.addItem(layer)
+    small = np.array([[10, 10, 50, 50]] * 10, dtype=float)
+    layer.set_boxes(small, QColor(255, 0, 0, 100))
+    assert layer.opacity() == 1.0 and layer.cacheMode() == QGraphicsItem.CacheMode.NoCache
+    big = np.tile([[10.0, 10.0, 50.0, 50.0]], (BoxLayer.LARGE, 1))
+    layer.set_boxes(big, QColor(255, 0, 0, 102), width=1.0)
+    assert layer.opacity() == pytest.approx(0.4)
+    assert layer.cacheMode() == QGraphicsItem.CacheMode.DeviceCoordinateCache
+    image = QImage(100, 100, QImage.Format.Format_ARGB32)
+    image.fill(QColor(0, 0, 0))
+    painter = QPainter(image)
+    scene.render(painter)
+    painter.end()
+    edge = QColor(image.pixel(30, 10))
+    # Opaque red at 40 % item opacity over black: drawn once, not 2,000 times blended.
+    assert edge.red() == pytest.approx(102, abs=3) and edge.green() == 0
+    assert QColor(image.pixel(30, 30)).red() == 0           # inside: not filled

@@ -1,6 +1,7 @@
 """``workbench priors``: the SSD priors / Faster R-CNN anchors a detector tiles, per feature map.
 
     workbench priors --model ssd300_vgg16 [--image-size N] [--json]
+    workbench priors --checkpoint runs/x/best.pt [--json]
 
 JSON: ``{"model": str, "total": int, "feature_maps": [{"name": str, "size": [h, w],
 "per_cell": int, "count": int, "scales": [...], "aspect_ratios": [...]}]}``. For SSD models
@@ -36,8 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "detector's own anchor generator produces them. ssd300_voc_paper is the SSD paper's "
         "VOC model (scales 0.1, 0.2 ... 0.9).",
     )
-    parser.add_argument("--model", required=True, choices=MODEL_CHOICES, metavar="NAME",
+    parser.add_argument("--model", choices=MODEL_CHOICES, metavar="NAME",
                         help="one of: " + ", ".join(MODEL_CHOICES))
+    parser.add_argument("--checkpoint", metavar="PATH",
+                        help="a trained workbench checkpoint instead of --model")
     parser.add_argument("--image-size", type=int, default=None, metavar="N",
                         help="detector input size (SSD square side, Faster R-CNN min_size); "
                         "default: the model's own")
@@ -46,10 +49,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.model is None) == (args.checkpoint is None):
+        print("workbench priors: give exactly one of --model NAME or --checkpoint PATH",
+              file=sys.stderr)
+        return 2
     from workbench.engine.anchor_extract import UnknownModelError, extract_priors
 
     try:
-        priors = extract_priors(args.model, image_size=args.image_size)
+        if args.checkpoint is not None:
+            from workbench.engine.checkpoint import load_checkpoint
+            from workbench.engine.events import CheckpointError
+
+            try:
+                model, ckpt = load_checkpoint(args.checkpoint)
+            except (CheckpointError, OSError) as exc:
+                print(f"workbench priors: {exc}", file=sys.stderr)
+                return 2
+            priors = extract_priors(ckpt["model_name"], model=model)
+        else:
+            priors = extract_priors(args.model, image_size=args.image_size)
     except (UnknownModelError, ValueError) as exc:
         print(f"workbench priors: {exc}", file=sys.stderr)
         return 2

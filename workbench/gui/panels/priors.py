@@ -15,12 +15,14 @@ imported only then (:mod:`workbench.engine.anchor_extract`).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QGridLayout, QHeaderView, QLabel,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
+    QLabel,
     QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -112,6 +114,9 @@ class PriorsPanel(QWidget):
         self.model_combo = QComboBox()
         for name, label in MODELS:
             self.model_combo.addItem(label, name)
+        self.checkpoint_button = QPushButton("Checkpoint…")
+        self.checkpoint_button.setToolTip("Show the priors of a trained detector (asks its own "
+                                          "anchor generator)")
         self.size_spin = QSpinBox()
         self.size_spin.setRange(0, 2048)
         self.size_spin.setSpecialValueText("model default")
@@ -130,7 +135,10 @@ class PriorsPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.hide()
         form = QFormLayout()
-        form.addRow("Detector", self.model_combo)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_combo, 1)
+        model_row.addWidget(self.checkpoint_button)
+        form.addRow("Detector", model_row)
         form.addRow("Input size", self.size_spin)
         form.addRow("Feature map", self.map_combo)
         toggles = QGridLayout()
@@ -185,6 +193,7 @@ class PriorsPanel(QWidget):
         for box in (self.show_grid, self.show_all, self.show_match):
             box.toggled.connect(lambda _on: self.redraw())
         self.suggest_button.clicked.connect(self.suggest)
+        self.checkpoint_button.clicked.connect(self._choose_checkpoint)
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -197,6 +206,19 @@ class PriorsPanel(QWidget):
 
     def set_model(self, name: str) -> None:
         self.model_combo.setCurrentIndex(self.model_combo.findData(name))
+
+    def add_checkpoint(self, path: str) -> None:
+        """Offer (and select) the detector saved in checkpoint ``path``."""
+        key = f"ckpt:{path}"
+        if self.model_combo.findData(key) < 0:
+            self.model_combo.addItem(f"checkpoint: {Path(path).name}", key)
+        self.set_model(key)
+
+    def _choose_checkpoint(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "Detector checkpoint", "",
+                                                    "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.add_checkpoint(path)
 
     def _photo_size(self) -> tuple[int, int] | None:
         rgb = self.main_window.current_image_rgb()
@@ -233,10 +255,19 @@ class PriorsPanel(QWidget):
         from workbench.engine.anchor_extract import build_for_anchors, priors_from_model
 
         model = self._models.get((name, size))
-        if model is None:
+        label = name
+        if name.startswith("ckpt:"):
+            from workbench.engine.checkpoint import load_checkpoint
+
+            if model is None:
+                model, ckpt = load_checkpoint(name[5:])
+                model.workbench_model_name = ckpt["model_name"]
+                self._models[(name, size)] = model
+            label = f"{model.workbench_model_name} ({Path(name[5:]).name})"
+        elif model is None:
             model = self._models[(name, size)] = build_for_anchors(name, size)
         ctx.check()
-        return priors_from_model(model, name, photo), priors_from_model(model, name)
+        return priors_from_model(model, label, photo), priors_from_model(model, label)
 
     def _on_extracted(self, key: tuple, result: tuple[PriorSet, PriorSet]) -> None:
         self.progress.hide()
