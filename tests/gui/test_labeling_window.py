@@ -534,3 +534,13 @@ def test_gui_cli_rejects_a_file_and_creates_the_annotation_folder(tmp_path, imag
     assert out.returncode == 0, out.stderr
     assert xml_dir.is_dir() and list(xml_dir.iterdir()) == []  # nothing written by looking
     assert env_png.stat().st_size > 10_000
+
+
+def test_arrow_keys_in_file_list_open_images(window, images):
+    window.files.list.setFocus()
+    QTest.keyClick(window.files.list, Qt.Key.Key_Down)
+    assert window.current_image_path() == images / "img1.png"
+    QTest.keyClick(window.files.list, Qt.Key.Key_Down)
+    assert window.current_image_path() == images / "img2.png"
+    window.files.filter_edit.setText("img0")  # filtering alone never navigates
+    assert window.current_image_path() == images / "img2.png"

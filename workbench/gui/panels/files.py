@@ -173,9 +173,11 @@ class FilesPanel(QWidget):
         self.state_combo.currentIndexChanged.connect(self._on_filter)
         self.list.activated.connect(self._on_activated)
         self.list.clicked.connect(self._on_activated)
+        self.list.selectionModel().currentChanged.connect(self._on_current_changed)
         self.next_button.clicked.connect(self.next_unlabeled_requested)
         self.model.dataChanged.connect(lambda *_: self._schedule_counts())
         self.model.modelReset.connect(self._update_counts)
+        self._filtering = False
         self._counts_timer = QTimer(self, singleShot=True, interval=50)
         self._counts_timer.timeout.connect(self._update_counts)
 
@@ -193,7 +195,20 @@ class FilesPanel(QWidget):
         if src.isValid():
             self.image_activated.emit(src.row())
 
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        # Up/Down in the list opens the image, as a click does. Only for the user's own
+        # keyboard navigation: programmatic changes (filtering, set_current) must not navigate.
+        if self.list.hasFocus() and not self._filtering:
+            self._on_activated(current)
+
     def _on_filter(self) -> None:
+        self._filtering = True
+        try:
+            self._apply_filter()
+        finally:
+            self._filtering = False
+
+    def _apply_filter(self) -> None:
         new_api = hasattr(self.proxy, "beginFilterChange")  # Qt >= 6.9; invalidateFilter before
         if new_api:
             self.proxy.beginFilterChange()
