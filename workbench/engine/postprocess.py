@@ -245,40 +245,40 @@ def _find_suppressors(
     kept: torch.Tensor,
     settings: PostprocessSettings,
     max_suppressed: int,
-    max_rows_per_group: int = 2048,
+    chunk: int = 512,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (best first) that a kept box suppressed, and that box (raw indices).
 
-    Compared per class (only classes with a kept box can have such candidates), so the IoU
-    matrix is ``rows_of_class x kept_of_class``, not ``rows x kept``.
+    Rows are taken in score order, ``chunk`` at a time against the (at most ``top_k``) kept
+    boxes, until ``max_suppressed`` are found: the cost follows what is shown, not the number
+    of candidates.
     """
     is_kept = torch.zeros(len(raw), dtype=torch.bool)
     is_kept[kept] = True
     others = candidates[~is_kept[candidates]]
     kept_sorted = torch.sort(kept).values  # raw order == score order
-    if settings.class_agnostic:
-        groups = [(others, kept_sorted)]
-    else:
-        other_labels, kept_labels = raw.labels[others], raw.labels[kept_sorted]
-        groups = [(others[other_labels == c], kept_sorted[kept_labels == c])
-                  for c in torch.unique(kept_labels).tolist()]
+    kept_boxes, kept_labels = raw.boxes[kept_sorted], raw.labels[kept_sorted]
     found_rows: list[torch.Tensor] = []
     found_by: list[torch.Tensor] = []
-    for rows, by in groups:
-        rows = rows[:max_rows_per_group]
-        if rows.numel() == 0:
-            continue
-        valid = box_iou(raw.boxes[rows], raw.boxes[by]) > settings.nms_iou
-        valid &= by[None, :] < rows[:, None]  # only boxes processed before it
+    count = 0
+    for start in range(0, others.numel(), chunk):
+        rows = others[start:start + chunk]
+        valid = box_iou(raw.boxes[rows], kept_boxes) > settings.nms_iou
+        valid &= kept_sorted[None, :] < rows[:, None]  # only boxes processed before it
+        if not settings.class_agnostic:
+            valid &= kept_labels[None, :] == raw.labels[rows][:, None]
         hit = valid.any(dim=1)
         first = torch.argmax(valid[hit].to(torch.uint8), dim=1)  # first True = best-scoring
         found_rows.append(rows[hit])
-        found_by.append(by[first])
-    if not found_rows:
+        found_by.append(kept_sorted[first])
+        count += int(hit.sum())
+        if count >= max_suppressed:
+            break
+    rows_all = torch.cat(found_rows)[:max_suppressed] if found_rows else torch.zeros(0)
+    if rows_all.numel() == 0:
         return _EMPTY, _EMPTY
-    rows_all, by_all = torch.cat(found_rows), torch.cat(found_by)
-    order = torch.argsort(rows_all)[:max_suppressed]  # best first
-    return rows_all[order].numpy().astype(np.int64), by_all[order].numpy().astype(np.int64)
+    by_all = torch.cat(found_by)[:max_suppressed]
+    return rows_all.numpy().astype(np.int64), by_all.numpy().astype(np.int64)
 
 
 def to_image_detections(
