@@ -161,3 +161,18 @@ def test_box_layer_fast_path_for_large_layers(qtbot) -> None:  # noqa: ANN001
     # Opaque red at 40 % item opacity over black: drawn once, not 2,000 times blended.
     assert edge.red() == pytest.approx(102, abs=3) and edge.green() == 0
     assert QColor(image.pixel(30, 30)).red() == 0           # inside: not filled
+
+
+def test_cell_rows_targets_and_labels() -> None:
+    from workbench.gui.panels.priors_tables import cell_rows
+
+    priors = np.array([[0, 0, 10, 10], [50, 50, 60, 70], [100, 100, 110, 110]], dtype=float)
+    gt = np.array([[0, 0, 10, 10], [50, 50, 60, 60]], dtype=float)
+    m = match_priors(priors, gt, "ssd")
+    rows = cell_rows(priors, np.arange(3), m, gt)
+    assert rows[0][:4] == ["0", "10×10", "1.00", "positive → 1"]
+    assert rows[0][4] == "+0.00, +0.00, +0.00, +0.00"
+    assert rows[1][3] == "positive → 2"                 # IoU 0.5 exactly
+    # Prior 1: centre (55, 60) h 20 → gt 2 centre (55, 55) h 10: dy = -5/20/0.1, dh = log(.5)/.2
+    assert rows[1][4] == "+0.00, -2.50, +0.00, -3.47"
+    assert rows[2][3] == "negative" and rows[2][4].endswith("(to 1)")  # no overlap: argmax 0

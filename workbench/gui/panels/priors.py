@@ -21,15 +21,17 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
-    QLabel,
-    QProgressBar, QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+    QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from workbench.core.anchors import resize_input_shapes, ssd_input_shapes, suggest_anchors
-from workbench.core.matching import MatchResult, encode_prior, match_priors
+from workbench.core.matching import MatchResult, match_priors
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.panels.priors_overlay import PriorsOverlay
+from workbench.gui.panels.priors_tables import (
+    cell_rows, fill_table, make_table, map_rows, object_rows, suggestion_for_project,
+    suggestion_text, summary_text,
+)
 from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open, sync_later
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
@@ -44,40 +46,6 @@ MODELS: list[tuple[str, str]] = [
     ("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN MobileNetV3-FPN — RPN anchors"),
     ("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN MobileNetV3-FPN 320 — RPN anchors"),
 ]
-
-
-def _table(headers: list[str]) -> QTableWidget:
-    t = QTableWidget(0, len(headers))
-    t.setHorizontalHeaderLabels(headers)
-    t.verticalHeader().setVisible(False)
-    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-    t.setWordWrap(False)
-    t.verticalHeader().setDefaultSectionSize(22)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
-    return t
-
-
-def _fill(table: QTableWidget, rows: list[list[str]]) -> None:
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(text))
-
-
-def project_boxes(project: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Every ground-truth box of a project ``(N, 4)`` and its photo size ``(N, 2)`` (w, h)."""
-    boxes, sizes = [], []
-    for entry in project.annotated:
-        ann, _problems = project.load(entry, check_image=False)
-        if ann is None or ann.size is None:
-            continue
-        for obj in ann.objects:
-            if not obj.model_made:
-                boxes.append(obj.box)
-                sizes.append((ann.size.width, ann.size.height))
-    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), \
-        np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
 
 
 class PriorsPanel(QWidget):
@@ -145,11 +113,12 @@ class PriorsPanel(QWidget):
         for i, box in enumerate((self.show_canvas, self.show_grid, self.show_all,
                                  self.show_match)):
             toggles.addWidget(box, i // 2, i % 2)
-        self.maps_table = _table(["map", "grid", "per cell", "priors", "positive",
+        self.maps_table = make_table(["map", "grid", "per cell", "priors", "positive",
                                   "negative", "ignored"])
         self.cell_label = QLabel("Click the image to pick a cell.")
-        self.cell_table = _table(["k", "w × h", "best IoU", "label", "offsets (dx, dy, dw, dh)"])
-        self.objects_table = _table(["object", "best IoU", "positives", "≥ thr", "note"])
+        self.cell_table = make_table(["k", "w × h", "best IoU", "label",
+                                      "offsets (dx, dy, dw, dh)"])
+        self.objects_table = make_table(["object", "best IoU", "positives", "≥ thr", "note"])
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         suggest_box = QWidget()
@@ -341,44 +310,13 @@ class PriorsPanel(QWidget):
 
     # -- tables ---------------------------------------------------------------------------
     def _update_tables(self) -> None:
-        p, m = self.priors, self.match
-        if p is None:
+        if self.priors is None:
             return
-        rows = []
-        for i, fm in enumerate(p.feature_maps):
-            pos = m.map_positives[i] if m else 0
-            rows.append([fm.name, f"{fm.size[0]}×{fm.size[1]}", str(fm.per_cell),
-                         f"{fm.count:,}", str(pos), f"{m.map_negatives[i]:,}" if m else "",
-                         f"{m.map_ignored[i]:,}" if m and p.kind == "rpn" else "—"])
-        rows.append(["total", "", "", f"{p.total:,}", str(m.num_positive if m else 0),
-                     f"{m.num_negative:,}" if m else "",
-                     f"{int(m.ignored.sum()):,}" if m and p.kind == "rpn" else "—"])
-        _fill(self.maps_table, rows)
-        self._update_objects()
-        self._update_cell()
-
-    def _update_objects(self) -> None:
+        fill_table(self.maps_table, map_rows(self.priors, self.match))
         m = self.match
-        if m is None or not m.objects:
-            _fill(self.objects_table, [])
-            self.summary.setText("No ground truth on this image: every prior is negative.")
-            return
-        _fill(self.objects_table, [
-            [f"{i + 1}. {self._names[i]}", f"{o.best_iou:.2f}", str(o.positives),
-             str(o.above_threshold), "⚠ " + o.reason if o.flagged else ""]
-            for i, o in enumerate(m.objects)])
-        forced = int(m.forced.sum())
-        text = (f"{m.num_positive} positive ({forced} only by the best-prior rule), "
-                f"{m.num_negative:,} negative")
-        if m.kind == "ssd":
-            text += f"; hard-negative budget 3:1 → {m.hard_negative_budget:,} negatives kept"
-        else:
-            pos, neg = m.rpn_sample()
-            text += f", {int(m.ignored.sum()):,} ignored; RPN sample of 256: {pos} + {neg}"
-        flagged = len(m.flagged)
-        if flagged:
-            text += f". ⚠ {flagged} object(s) reach no prior at IoU {m.positive_threshold:g}."
-        self.summary.setText(text)
+        fill_table(self.objects_table, object_rows(m, self._names) if m is not None else [])
+        self.summary.setText(summary_text(m))
+        self._update_cell()
 
     def _cell_indices(self) -> np.ndarray | None:
         if self.priors is None or self.cell is None:
@@ -390,33 +328,16 @@ class PriorsPanel(QWidget):
 
     def _update_cell(self) -> None:
         idx = self._cell_indices()
-        if idx is None:
+        if idx is None or self.priors is None or self.cell is None:
             self.cell_label.setText("Click the image to pick a cell.")
-            _fill(self.cell_table, [])
+            fill_table(self.cell_table, [])
             return
-        fm = self.priors.feature_maps[self.map_index]  # type: ignore[union-attr]
-        boxes = self.priors.all_boxes()[idx]  # type: ignore[union-attr]
-        row, col = self.cell  # type: ignore[misc]
+        fm = self.priors.feature_maps[self.map_index]
+        row, col = self.cell
         self.cell_label.setText(f"Cell ({row}, {col}) of {fm.name}: {fm.per_cell} priors, "
                                 f"centre ({fm.centers_x[col]:.1f}, {fm.centers_y[row]:.1f})")
-        rows = []
-        m = self.match
-        for k, (i, box) in enumerate(zip(idx, boxes)):
-            w, h = box[2] - box[0], box[3] - box[1]
-            label, offsets, best = "negative", "", 0.0
-            if m is not None and len(self.gt):  # type: ignore[arg-type]
-                best = float(m.best_iou[i])
-                g = int(m.matched_gt[i])
-                if g >= 0:
-                    label = f"positive → {g + 1}" + (" (best prior)" if m.forced[i] else "")
-                elif g == -2:
-                    label = "ignored"
-                target = g if g >= 0 else int(np.argmax([o.best_iou for o in m.objects]))
-                d = encode_prior(m.kind, box, self.gt[target])  # type: ignore[index]
-                offsets = ", ".join(f"{v:+.2f}" for v in d) + ("" if g >= 0 else
-                                                               f"  (to {target + 1})")
-            rows.append([str(k), f"{w:.0f}×{h:.0f}", f"{best:.2f}", label, offsets])
-        _fill(self.cell_table, rows)
+        gt = self.gt if self.gt is not None else np.zeros((0, 4))
+        fill_table(self.cell_table, cell_rows(fm.cell_boxes(row, col), idx, self.match, gt))
 
     # -- drawing --------------------------------------------------------------------------
     def redraw(self) -> None:
@@ -458,36 +379,15 @@ class PriorsPanel(QWidget):
         model = self._models.get((name, self.size_spin.value() or None))
         self.suggest_button.setEnabled(False)
         self.suggest_label.setText("Reading the project's boxes…")
-        task = self.runner.submit(lambda ctx: self._suggest_job(ctx, project, base, model, k))
+        task = self.runner.submit(lambda ctx: suggestion_for_project(project, base, model, k))
         task.finished.connect(self._on_suggested)
         task.failed.connect(lambda msg: (self.suggest_button.setEnabled(True),
                                          self.suggest_label.setText(f"Failed: {msg}")))
 
-    @staticmethod
-    def _suggest_job(ctx: TaskContext, project: Any, base: PriorSet, model: Any,
-                     k: int | None) -> Any:
-        boxes, sizes = project_boxes(project)
-        if len(boxes) == 0:
-            raise ValueError("the project has no annotated boxes yet")
-        ctx.check()
-        in_h, in_w = base.input_size
-        if base.kind == "ssd":
-            shapes = ssd_input_shapes(boxes, sizes, (in_w, in_h))
-        else:
-            t = model.transform
-            shapes = resize_input_shapes(boxes, sizes, float(t.min_size[-1]), float(t.max_size))
-        return suggest_anchors(shapes, base, k)
-
     def _on_suggested(self, suggestion: Any) -> None:
         self.suggest_button.setEnabled(True)
         self.suggestion = suggestion
-        s = suggestion
-        shapes = ", ".join(f"{w:.0f}×{h:.0f}" for w, h in s.shapes[:12])
-        more = f" … (+{len(s.shapes) - 12})" if len(s.shapes) > 12 else ""
-        self.suggest_label.setText(
-            f"{s.num_boxes} boxes. Mean best IoU: default {len(s.default_shapes)} shapes "
-            f"{s.mean_best_iou_default:.3f} → suggested {len(s.shapes)} shapes "
-            f"{s.mean_best_iou_suggested:.3f}.\nSuggested (input px): {shapes}{more}")
+        self.suggest_label.setText(suggestion_text(suggestion))
         self.redraw()
         self.suggestion_ready.emit()
 

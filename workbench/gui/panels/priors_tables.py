@@ -1,0 +1,140 @@
+"""Rows and texts of the Priors panel's tables, and its k-means job (no Qt state, no torch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
+
+from workbench.core.anchors import (
+    AnchorSuggestion, resize_input_shapes, ssd_input_shapes, suggest_anchors,
+)
+from workbench.core.boxes import iou_matrix
+from workbench.core.matching import IGNORED, MatchResult, encode_prior
+from workbench.core.priors import PriorSet
+
+
+def make_table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    t.setWordWrap(False)
+    t.verticalHeader().setDefaultSectionSize(22)
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+def fill_table(table: QTableWidget, rows: list[list[str]]) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(text))
+
+
+def map_rows(priors: PriorSet, m: MatchResult | None) -> list[list[str]]:
+    """map, grid, per cell, priors, positive, negative, ignored — per map, then the total."""
+    rpn = priors.kind == "rpn"
+    rows = []
+    for i, fm in enumerate(priors.feature_maps):
+        rows.append([fm.name, f"{fm.size[0]}×{fm.size[1]}", str(fm.per_cell), f"{fm.count:,}",
+                     str(m.map_positives[i]) if m else "", f"{m.map_negatives[i]:,}" if m else "",
+                     f"{m.map_ignored[i]:,}" if m and rpn else "—"])
+    rows.append(["total", "", "", f"{priors.total:,}", str(m.num_positive) if m else "",
+                 f"{m.num_negative:,}" if m else "",
+                 f"{int(m.ignored.sum()):,}" if m and rpn else "—"])
+    return rows
+
+
+def object_rows(m: MatchResult, names: list[str]) -> list[list[str]]:
+    return [[f"{i + 1}. {names[i]}", f"{o.best_iou:.2f}", str(o.positives),
+             str(o.above_threshold), "⚠ " + o.reason if o.flagged else ""]
+            for i, o in enumerate(m.objects)]
+
+
+def summary_text(m: MatchResult | None) -> str:
+    if m is None or not m.objects:
+        return "No ground truth on this image: every prior is negative."
+    forced = int(m.forced.sum())
+    text = (f"{m.num_positive} positive ({forced} only by the best-prior rule), "
+            f"{m.num_negative:,} negative")
+    if m.kind == "ssd":
+        text += f"; hard-negative budget 3:1 → {m.hard_negative_budget:,} negatives kept"
+    else:
+        pos, neg = m.rpn_sample()
+        text += f", {int(m.ignored.sum()):,} ignored; RPN sample of 256: {pos} + {neg}"
+    if m.flagged:
+        text += f". ⚠ {len(m.flagged)} object(s) reach no prior at IoU {m.positive_threshold:g}."
+    return text
+
+
+def cell_rows(boxes: np.ndarray, indices: np.ndarray, m: MatchResult | None,
+              gt: np.ndarray) -> list[list[str]]:
+    """k, w × h, best IoU, label, regression target — one row per prior of a cell.
+
+    The target is towards the matched object; for a negative/ignored prior towards the
+    object it overlaps most (what it would regress to if it were positive), marked "(to n)".
+    """
+    rows = []
+    overlaps = iou_matrix(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
+    for k, (i, box) in enumerate(zip(indices, boxes)):
+        w, h = box[2] - box[0], box[3] - box[1]
+        label, offsets, best = "negative", "", 0.0
+        if m is not None and len(gt):
+            best = float(m.best_iou[i])
+            g = int(m.matched_gt[i])
+            if g >= 0:
+                label = f"positive → {g + 1}" + (" (best prior)" if m.forced[i] else "")
+            elif g == IGNORED:
+                label = "ignored"
+            target = g if g >= 0 else int(np.argmax(overlaps[k]))
+            d = encode_prior(m.kind, box, gt[target])
+            offsets = ", ".join(f"{v:+.2f}" for v in d)
+            if g < 0:
+                offsets += f"  (to {target + 1})"
+        rows.append([str(k), f"{w:.0f}×{h:.0f}", f"{best:.2f}", label, offsets])
+    return rows
+
+
+def project_boxes(project: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Every person-made box of a project ``(N, 4)`` and its photo size ``(N, 2)`` (w, h)."""
+    boxes, sizes = [], []
+    for entry in project.annotated:
+        ann, _problems = project.load(entry, check_image=False)
+        if ann is None or ann.size is None:
+            continue
+        for obj in ann.objects:
+            if not obj.model_made:
+                boxes.append(obj.box)
+                sizes.append((ann.size.width, ann.size.height))
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4), \
+        np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
+
+
+def suggestion_for_project(project: Any, base: PriorSet, model: Any,
+                           k: int | None) -> AnchorSuggestion:
+    """k-means over the project's box shapes in ``base``'s input pixels (worker job body).
+
+    SSD warps photos to its square; Faster R-CNN keeps the aspect ratio (``model.transform``'s
+    ``min_size``/``max_size``).
+    """
+    boxes, sizes = project_boxes(project)
+    if len(boxes) == 0:
+        raise ValueError("the project has no annotated boxes yet")
+    in_h, in_w = base.input_size
+    if base.kind == "ssd":
+        shapes = ssd_input_shapes(boxes, sizes, (in_w, in_h))
+    else:
+        t = model.transform
+        shapes = resize_input_shapes(boxes, sizes, float(t.min_size[-1]), float(t.max_size))
+    return suggest_anchors(shapes, base, k)
+
+
+def suggestion_text(s: AnchorSuggestion) -> str:
+    shapes = ", ".join(f"{w:.0f}×{h:.0f}" for w, h in s.shapes[:12])
+    more = f" … (+{len(s.shapes) - 12})" if len(s.shapes) > 12 else ""
+    return (f"{s.num_boxes} boxes. Mean best IoU: default {len(s.default_shapes)} shapes "
+            f"{s.mean_best_iou_default:.3f} → suggested {len(s.shapes)} shapes "
+            f"{s.mean_best_iou_suggested:.3f}.\nSuggested (input px): {shapes}{more}")
