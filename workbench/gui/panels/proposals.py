@@ -136,6 +136,12 @@ class ProposalsPanel(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.show_check)
         layout.addWidget(self.stats_label)
+        legend = QLabel("Colour = IoU with the nearest ground-truth box: "
+                        f"<span style='color:{iou_color(0).name()}'>■ 0</span> "
+                        f"<span style='color:{iou_color(0.5).name()}'>■ 0.5</span> "
+                        f"<span style='color:{iou_color(1).name()}'>■ 1</span>")
+        legend.setWordWrap(True)
+        layout.addWidget(legend)
         layout.addStretch(1)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
