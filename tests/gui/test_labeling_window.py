@@ -544,3 +544,24 @@ def test_arrow_keys_in_file_list_open_images(window, images):
     assert window.current_image_path() == images / "img2.png"
     window.files.filter_edit.setText("img0")  # filtering alone never navigates
     assert window.current_image_path() == images / "img2.png"
+
+
+def test_reopening_a_split_layout_returns_to_the_last_image(qtbot, tmp_path, monkeypatch):
+    _no_dialogs(monkeypatch)
+    images = make_project(tmp_path / "root")
+    (tmp_path / "root" / "annotations").mkdir()
+    for xml in images.glob("*.xml"):
+        xml.rename(tmp_path / "root" / "annotations" / xml.name)
+    settings = tmp_path / "s.ini"
+    w = MainWindow(Settings(settings), panels=[])
+    qtbot.addWidget(w)
+    assert w.open_project(tmp_path / "root")  # auto-detected images/ + annotations/
+    assert len(w.current_annotation().objects) == 1
+    w.show_row(2)
+    w.classes.set_default_class("dog")
+    w.close()
+    again = MainWindow(Settings(settings), panels=[])
+    qtbot.addWidget(again)
+    again.open_project(tmp_path / "root")
+    assert again.current_image_path() == images / "img2.png"
+    assert again.classes.default_class() == "dog"

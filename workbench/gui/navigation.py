@@ -49,7 +49,8 @@ class NavigationMixin:
         # The class dock starts from the class file; the state scanner adds the names it finds
         # in the XMLs (so a big project's window opens before every file is parsed).
         self._predefined = ops.predefined_classes(project)
-        self.classes.set_classes(self._predefined, self.settings.default_class(Path(images_dir)))
+        self.classes.set_classes(self._predefined,
+                                 self.settings.default_class(Path(project.images_dir)))
         self.settings.add_recent_project(Path(images_dir), annotations_dir)
         self._refresh_recent()
         self.scanner.start()
@@ -59,7 +60,7 @@ class NavigationMixin:
         if not self._entries:
             self.statusBar().showMessage(f"No images in {images_dir}", 8000)
             return True
-        last = self.settings.last_image(Path(images_dir))
+        last = self.settings.last_image(Path(project.images_dir))
         rows = [i for i, e in enumerate(self._entries) if str(ops.image_path(e)) == last]
         self.show_row(rows[0] if rows else 0)
         return True

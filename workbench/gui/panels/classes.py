@@ -41,6 +41,7 @@ class ClassesPanel(QWidget):
         super().__init__(parent)
         self._names: list[str] = []
         self._default: str | None = None
+        self._pending_default: str | None = None
         self.rename_hook: Callable[[str, str], bool] | None = None
         self.usage_hook: Callable[[str], int] | None = None
         self.persist_hook: Callable[[list[str]], None] | None = None
@@ -90,6 +91,8 @@ class ClassesPanel(QWidget):
     def set_classes(self, names: Sequence[str], default: str | None = None) -> None:
         self._names = list(dict.fromkeys(n for n in names if n))
         self._default = default if default in self._names else None
+        # A remembered default class found only in the XMLs comes back when the scan finds it.
+        self._pending_default = default if self._default is None else None
         self._rebuild()
         self.classes_changed.emit()
 
@@ -113,6 +116,8 @@ class ClassesPanel(QWidget):
         known = set(predefined)
         self._names = merge_classes(predefined, [n for n in self._names if n not in known]
                                     + sorted(new))
+        if self._pending_default in new:
+            self._default, self._pending_default = self._pending_default, None
         self._rebuild()
         self.classes_changed.emit()
 
@@ -121,6 +126,7 @@ class ClassesPanel(QWidget):
 
     def set_default_class(self, name: str | None) -> None:
         name = name if name in self._names else None
+        self._pending_default = None
         if name != self._default:
             self._default = name
             self._rebuild()
