@@ -22,32 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView, QCheckBox, QDoubleSpinBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout,
-    QLabel, QPushButton, QScrollArea, QSlider, QTableView, QVBoxLayout, QWidget,
-)
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import clamp_box
 from workbench.core.detections import ImageDetections
 from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
-from workbench.gui.panels.detections_prelabel import PrelabelBox
-from workbench.gui.panels.detections_table import DetectionsTableModel
+from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
 
 log = logging.getLogger(__name__)
 
-SCORE_STEPS = 1000  # score slider resolution (0.001)
-IOU_STEPS = 100
-MAX_TOP_K = 500
 MAX_SUPPRESSED_SHOWN = 200
-
-
-def _slider(maximum: int, minimum: int = 0) -> QSlider:
-    s = QSlider(Qt.Orientation.Horizontal)
-    s.setRange(minimum, maximum)
-    return s
 
 
 class DetectionsPanel(QWidget):
@@ -83,106 +70,19 @@ class DetectionsPanel(QWidget):
 
     # -- UI ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
-        self.checkpoint_label = QLabel("No checkpoint loaded")
-        self.checkpoint_label.setWordWrap(True)
-        self.load_button = QPushButton("Load checkpoint…")
+        build_widgets(self)
         self.load_button.clicked.connect(self._on_load_clicked)
-        self.run_button = QPushButton("Detect")
-        self.run_button.setToolTip("Run the detector on the current image (once; sliders "
-                                   "re-use its output)")
         self.run_button.clicked.connect(self.run_current)
-        self.auto_run = QCheckBox("Detect on every image")
-        self.auto_run.setChecked(True)
-
-        self.score_slider = _slider(SCORE_STEPS)
-        self.iou_slider = _slider(IOU_STEPS)
-        self.topk_slider = _slider(MAX_TOP_K, 1)
-        self.score_value, self.iou_value, self.topk_value = QLabel(), QLabel(), QLabel()
-        for label in (self.score_value, self.iou_value, self.topk_value):
-            label.setMinimumWidth(44)
-        self.agnostic = QCheckBox("Class-agnostic NMS")
-        self.show_suppressed = QCheckBox("Show suppressed")
-        self.show_suppressed.setToolTip("Faint boxes: what NMS removed; a line links each to "
-                                        "the kept box that suppressed it")
-        self.marks_box = QCheckBox("Mark TP/FP/FN at IoU")
-        self.marks_box.setChecked(True)
-        self.eval_iou = QDoubleSpinBox()
-        self.eval_iou.setRange(0.05, 0.95)
-        self.eval_iou.setSingleStep(0.05)
-        self.eval_iou.setValue(0.5)
-        self.eval_iou.setMaximumWidth(80)
-        self.save_button = QPushButton("Save settings to checkpoint")
-        self.save_button.setToolTip("Store score / NMS / top-k in the checkpoint: `workbench "
-                                    "detect` and `workbench eval` use them by default")
         self.save_button.clicked.connect(self.save_settings)
-        self.stats = QLabel("")
-        self.stats.setWordWrap(True)
-
-        self.table_model = DetectionsTableModel(self)
-        self.table = QTableView()
-        self.table.setModel(self.table_model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.verticalHeader().setDefaultSectionSize(22)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setColumnWidth(0, 32)
-        self.table.setColumnWidth(2, 54)
-        self.table.setColumnWidth(3, 64)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.accept_selected())
-        self.accept_button = QPushButton("Accept selected")
         self.accept_button.clicked.connect(self.accept_selected)
-        self.accept_all_button = QPushButton("Accept all")
         self.accept_all_button.clicked.connect(self.accept_all)
-        self.prelabel = PrelabelBox(self)
-
-        # Everything scrolls when the dock is short (it often shares a column with others).
-        body = QWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(body)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        self.table.setMinimumHeight(150)
-        layout = QVBoxLayout(body)
-        row = QHBoxLayout()
-        row.addWidget(self.load_button)
-        row.addWidget(self.run_button)
-        layout.addWidget(self.checkpoint_label)
-        layout.addLayout(row)
-        layout.addWidget(self.auto_run)
-        form = QFormLayout()
-        for name, slider, value in (("Score >", self.score_slider, self.score_value),
-                                    ("NMS IoU", self.iou_slider, self.iou_value),
-                                    ("Top-k", self.topk_slider, self.topk_value)):
-            line = QHBoxLayout()
-            line.addWidget(slider, 1)
-            line.addWidget(value)
-            form.addRow(name, line)
+        for slider in (self.score_slider, self.iou_slider, self.topk_slider):
             slider.valueChanged.connect(self._on_setting_changed)
-        layout.addLayout(form)
-        toggles = QHBoxLayout()
-        toggles.addWidget(self.agnostic)
-        toggles.addWidget(self.show_suppressed)
-        layout.addLayout(toggles)
-        marks_row = QHBoxLayout()
-        marks_row.addWidget(self.marks_box)
-        marks_row.addWidget(self.eval_iou)
-        marks_row.addStretch(1)
-        layout.addLayout(marks_row)
         for toggle in (self.agnostic, self.show_suppressed, self.marks_box):
             toggle.toggled.connect(self._on_setting_changed)
         self.eval_iou.valueChanged.connect(self._on_setting_changed)
-        layout.addWidget(self.save_button)
-        layout.addWidget(self.stats)
-        layout.addWidget(self.table, 1)
-        accept_row = QHBoxLayout()
-        accept_row.addWidget(self.accept_button)
-        accept_row.addWidget(self.accept_all_button)
-        layout.addLayout(accept_row)
-        layout.addWidget(self.prelabel)
         self.set_settings_values(0.5, 0.45, 100, False)
 
     def _set_enabled(self, ready: bool) -> None:
