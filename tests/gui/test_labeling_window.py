@@ -565,3 +565,18 @@ def test_reopening_a_split_layout_returns_to_the_last_image(qtbot, tmp_path, mon
     again.open_project(tmp_path / "root")
     assert again.current_image_path() == images / "img2.png"
     assert again.classes.default_class() == "dog"
+
+
+def test_discard_returns_to_the_saved_file_not_the_session_start(window, images, monkeypatch):
+    window.actions.autosave.setChecked(False)
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # 2 boxes
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # saved with 2
+    window.canvas.select(0)
+    key(window, Qt.Key.Key_Delete)  # 1 box, unsaved
+    monkeypatch.setattr(dialogs, "ask_save_discard_cancel", lambda *a: "discard")
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_A)
+    assert len(window.current_annotation().objects) == 2
+    assert xml_of(images, 0).read_text().count("<object>") == 2
+    assert not window.document.dirty

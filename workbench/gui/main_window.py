@@ -28,7 +28,7 @@ from workbench.gui import assets, dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.actions import build_actions, shortcut_rows
 from workbench.gui.canvas.view import CanvasView
-from workbench.gui.documents import DocumentStore, ImageDocument
+from workbench.gui.documents import DocumentStore, ImageDocument, empty_annotation
 from workbench.gui.editing import EditController
 from workbench.gui.images import ImageCache, to_rgb_array
 from workbench.gui.navigation import NavigationMixin
@@ -220,10 +220,14 @@ class MainWindow(NavigationMixin, QMainWindow):
         return self._entries[self._rows[Path(image_path)]]
 
     def discard_document(self, doc: ImageDocument) -> None:
-        """Forget unsaved edits: the next visit reads the file again."""
-        while doc.stack.canUndo():
-            doc.stack.undo()
-        doc.stack.setClean()
+        """Forget unsaved edits: the document is read again from disk (undoing to the start of
+        the session would be wrong after a save part-way through), its history cleared."""
+        loaded = ops.load(self.project, self.entry_of(doc.image_path))
+        size = doc.annotation.size
+        annotation = loaded.annotation or empty_annotation(
+            doc.image_path, (size.width, size.height, size.depth) if size else None)
+        doc.problems, doc.read_failed = list(loaded.problems), loaded.read_failed
+        doc.reset(annotation)
 
     def _refresh_document(self) -> None:
         doc = self.document
