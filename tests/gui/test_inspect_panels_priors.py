@@ -176,3 +176,12 @@ def test_cell_rows_targets_and_labels() -> None:
     # Prior 1: centre (55, 60) h 20 → gt 2 centre (55, 55) h 10: dy = -5/20/0.1, dh = log(.5)/.2
     assert rows[1][4] == "+0.00, -2.50, +0.00, -3.47"
     assert rows[2][3] == "negative" and rows[2][4].endswith("(to 1)")  # no overlap: argmax 0
+
+
+def test_map_rows_show_scales_and_ratios() -> None:
+    from workbench.gui.panels.priors_tables import MAP_HEADERS, map_rows
+
+    rows = map_rows(ssd300_paper_priors(), None)
+    assert len(rows) == 7 and all(len(r) == len(MAP_HEADERS) for r in rows)
+    assert rows[2][:4] == ["conv8_2", "10×10", "6", "600"]
+    assert rows[2][7] == "0.375, 0.454" and rows[2][8] == "1, 2, 0.5, 3, 0.333"

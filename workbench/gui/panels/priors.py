@@ -29,7 +29,7 @@ from workbench.core.matching import MatchResult, match_priors
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.panels.priors_overlay import PriorsOverlay
 from workbench.gui.panels.priors_tables import (
-    cell_rows, fill_table, make_table, map_rows, object_rows, suggestion_for_project,
+    MAP_HEADERS, cell_rows, fill_table, make_table, map_rows, object_rows, suggestion_for_project,
     suggestion_text, summary_text,
 )
 from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open, sync_later
@@ -113,8 +113,7 @@ class PriorsPanel(QWidget):
         for i, box in enumerate((self.show_canvas, self.show_grid, self.show_all,
                                  self.show_match)):
             toggles.addWidget(box, i // 2, i % 2)
-        self.maps_table = make_table(["map", "grid", "per cell", "priors", "positive",
-                                  "negative", "ignored"])
+        self.maps_table = make_table(MAP_HEADERS)
         self.cell_label = QLabel("Click the image to pick a cell.")
         self.cell_table = make_table(["k", "w × h", "best IoU", "label",
                                       "offsets (dx, dy, dw, dh)"])

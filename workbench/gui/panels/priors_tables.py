@@ -34,17 +34,29 @@ def fill_table(table: QTableWidget, rows: list[list[str]]) -> None:
             table.setItem(r, c, QTableWidgetItem(text))
 
 
+#: Columns of :func:`map_rows`.
+MAP_HEADERS = ["map", "grid", "per cell", "priors", "positive", "negative", "ignored",
+               "scales / sizes", "aspect ratios"]
+
+
+def _numbers(values: tuple[float, ...]) -> str:
+    return ", ".join(f"{round(v, 3):g}" for v in values)
+
+
 def map_rows(priors: PriorSet, m: MatchResult | None) -> list[list[str]]:
-    """map, grid, per cell, priors, positive, negative, ignored — per map, then the total."""
+    """One row per map (see :data:`MAP_HEADERS`), then the total. SSD scales are fractions of
+    the input side (``s_k``, ``s'_k``) and ratios width/height; RPN sizes are input px and
+    ratios torchvision's height/width."""
     rpn = priors.kind == "rpn"
     rows = []
     for i, fm in enumerate(priors.feature_maps):
         rows.append([fm.name, f"{fm.size[0]}×{fm.size[1]}", str(fm.per_cell), f"{fm.count:,}",
                      str(m.map_positives[i]) if m else "", f"{m.map_negatives[i]:,}" if m else "",
-                     f"{m.map_ignored[i]:,}" if m and rpn else "—"])
+                     f"{m.map_ignored[i]:,}" if m and rpn else "—", _numbers(fm.scales),
+                     _numbers(tuple(dict.fromkeys(fm.aspect_ratios)))])
     rows.append(["total", "", "", f"{priors.total:,}", str(m.num_positive) if m else "",
                  f"{m.num_negative:,}" if m else "",
-                 f"{int(m.ignored.sum()):,}" if m and rpn else "—"])
+                 f"{int(m.ignored.sum()):,}" if m and rpn else "—", "", ""])
     return rows
 
 
