@@ -59,15 +59,26 @@ def _child(code: str, *args: str) -> tuple[float, bool]:
     return float(seconds), torch == "True"
 
 
-def bench_startup(images: Path, annotations: Path, runs: int = 3) -> list[tuple]:
-    hello = statistics.median(_child(HELLO_CHILD)[0] for _ in range(runs))
-    rows = [("start → window shown", "bare PySide6 window (baseline)", hello * 1e3, 1.0, "")]
-    for label, args in (("empty state", ("", "")),
-                        ("raccoon project, first image", (str(images), str(annotations)))):
-        results = [_child(STARTUP_CHILD, *args) for _ in range(runs)]
-        t = statistics.median(r[0] for r in results)
-        rows.append(("start → window shown", label, t * 1e3, t / hello,
-                     "torch imported!" if any(r[1] for r in results) else "no torch"))
+def bench_startup(images: Path, annotations: Path, rounds: int = 5) -> list[tuple]:
+    """Median of ``rounds``; the variants are interleaved within each round so that the load
+    of a shared machine affects them alike."""
+    cases = [("bare PySide6 window (baseline)", HELLO_CHILD, ()),
+             ("empty state", STARTUP_CHILD, ("", "")),
+             ("raccoon project, first image", STARTUP_CHILD, (str(images), str(annotations)))]
+    times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    torch: dict[str, bool] = {label: False for label, _, _ in cases}
+    for _ in range(rounds):
+        for label, code, args in cases:
+            seconds, imported = _child(code, *args)
+            times[label].append(seconds)
+            torch[label] |= imported
+    hello = statistics.median(times[cases[0][0]])
+    rows = []
+    for label, _, _ in cases:
+        t = statistics.median(times[label])
+        note = "" if label.startswith("bare") else ("torch imported!" if torch[label]
+                                                    else "no torch")
+        rows.append(("start → window shown", label, t * 1e3, t / hello, note))
     return rows
 
 
