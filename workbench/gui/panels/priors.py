@@ -15,6 +15,7 @@ imported only then (:mod:`workbench.engine.anchor_extract`).
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
+
+CACHE_SIZE = 6
 
 #: (model name, label) offered in the panel; the first needs no torch.
 MODELS: list[tuple[str, str]] = [
@@ -68,7 +71,9 @@ class PriorsPanel(QWidget):
         self.cell: tuple[int, int] | None = None     # (row, col) on the current map
         self.suggestion = None
         self._models: dict[tuple[str, int | None], Any] = {}  # built detectors (worker only)
-        self._cache: dict[tuple, tuple[PriorSet, PriorSet]] = {}
+        # (model, size, photo) → (priors on the photo, on the input); R50-FPN sets are ~16 MB,
+        # so only the last few are kept.
+        self._cache: OrderedDict[tuple, tuple[PriorSet, PriorSet]] = OrderedDict()
         self._build_ui()
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self._on_annotation_changed)
@@ -203,11 +208,12 @@ class PriorsPanel(QWidget):
         name, size = self.model_name, (self.size_spin.value() or None)
         key = (name, size, photo)
         if key in self._cache:
+            self._cache.move_to_end(key)
             self._set_priors(*self._cache[key])
             return
         if name == SSD300_VOC_PAPER:
             base = ssd300_paper_priors()
-            self._cache[key] = (base.for_image(photo[1], photo[0]), base)
+            self._remember(key, (base.for_image(photo[1], photo[0]), base))
             self._set_priors(*self._cache[key])
             return
         self.runner.cancel_all()
@@ -239,9 +245,14 @@ class PriorsPanel(QWidget):
 
     def _on_extracted(self, key: tuple, result: tuple[PriorSet, PriorSet]) -> None:
         self.progress.hide()
-        self._cache[key] = result
+        self._remember(key, result)
         if key == (self.model_name, self.size_spin.value() or None, self._photo_size()):
             self._set_priors(*result)
+
+    def _remember(self, key: tuple, value: tuple[PriorSet, PriorSet]) -> None:
+        self._cache[key] = value
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def _on_failed(self, message: str) -> None:
         self.progress.hide()
