@@ -580,3 +580,11 @@ def test_discard_returns_to_the_saved_file_not_the_session_start(window, images,
     assert len(window.current_annotation().objects) == 2
     assert xml_of(images, 0).read_text().count("<object>") == 2
     assert not window.document.dirty
+
+
+def test_ctrl_h_hides_and_shows_boxes(window):
+    item = window.canvas.annotation_item()
+    key(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    assert not item.isVisible()
+    key(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
+    assert item.isVisible()

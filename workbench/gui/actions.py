@@ -133,6 +133,11 @@ def build_actions(window: MainWindow) -> Actions:
     m("zoom_out", "Zoom &Out", w.canvas.zoom_out, "Ctrl+-", "zoom-out")
     m("fit", "&Fit Window", w.canvas.fit, "Ctrl+F", "fit")
     m("actual_size", "&Actual Size (100 %)", w.canvas.actual_size, "Ctrl+=", "actual-size")
+    show_boxes = m("show_boxes", "Show &Boxes", w.canvas.annotation_item().setVisible, "Ctrl+H",
+                   None, "Hide the boxes to look at the image under them", checkable=True)
+    show_boxes.blockSignals(True)
+    show_boxes.setChecked(True)
+    show_boxes.blockSignals(False)
 
     # Go
     m("prev", "&Previous Image", w.prev_image, "A", "prev")
@@ -175,6 +180,8 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     edit.addActions([a.verified, a.accept])
     view = bar.addMenu("&View")
     view.addActions([a.zoom_in, a.zoom_out, a.fit, a.actual_size])
+    view.addSeparator()
+    view.addAction(a.show_boxes)
     view.addSeparator()
     a.menus["docks"] = view
     a.menus["panels"] = view.addMenu(assets.icon("panels"), "&Panels")

@@ -177,6 +177,9 @@ class SelectTool(Tool):
 
     def press(self, pos: QPointF, screen_tol: float) -> None:
         item = self.view.annotation_item()
+        if not item.isVisible():  # boxes hidden (Ctrl+H): nothing to grab
+            self._click(pos)
+            return
         sel = item.selected
         if sel >= 0:
             handle = handle_at(item.box(sel), pos.x(), pos.y(), screen_tol)
@@ -196,9 +199,12 @@ class SelectTool(Tool):
         if index >= 0:
             self.drag = _Drag("move", index, QPointF(pos), item.box(index))
         else:
-            w, h = self.view.image_size()
-            if 0 <= pos.x() <= w and 0 <= pos.y() <= h:  # on the image, not its surround
-                self.view.scene_clicked.emit(pos.x(), pos.y())
+            self._click(pos)
+
+    def _click(self, pos: QPointF) -> None:
+        w, h = self.view.image_size()
+        if 0 <= pos.x() <= w and 0 <= pos.y() <= h:  # on the image, not its surround
+            self.view.scene_clicked.emit(pos.x(), pos.y())
 
     def move(self, pos: QPointF, screen_tol: float, buttons_down: bool) -> None:
         item = self.view.annotation_item()
@@ -237,6 +243,8 @@ class SelectTool(Tool):
 
     def _hover(self, pos: QPointF, tol: float) -> None:
         item = self.view.annotation_item()
+        if not item.isVisible():
+            return
         sel = item.selected
         if sel >= 0:
             handle = handle_at(item.box(sel), pos.x(), pos.y(), tol)
