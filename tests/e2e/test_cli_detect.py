@@ -176,3 +176,14 @@ def test_subprocess_help_and_run(tiny: tuple[Path, Path], tmp_path: Path) -> Non
     assert proc.returncode == 0, proc.stderr
     assert "[1/1] scene_3.png" in proc.stderr
     assert len(json.loads((tmp_path / "scene_3.json").read_text())) <= 2
+
+
+def test_absent_device_is_a_clear_error(tiny: tuple[Path, Path], tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    ckpt, images = tiny
+    assert _detect([str(ckpt), str(images), "--out", str(tmp_path), "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err

@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
                    help="NMS across classes instead of per class; default: the checkpoint's")
     p.add_argument("--format", choices=("json", "voc", "devkit"), default="json")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     p.set_defaults(func=run)
 
@@ -116,7 +116,7 @@ def write_voc(out: Path, image: Path, size: tuple[int, int], det: Any) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.atomic import atomic_write_text
-    from workbench.engine.events import CheckpointError
+    from workbench.engine.events import CheckpointError, ConfigError
     from workbench.engine.inference import RawDetector
     from workbench.engine.postprocess import apply
 
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                                      ("top_k", args.top_k),
                                      ("class_agnostic", args.class_agnostic)) if v is not None}
         settings = detector.settings.replace(**changes)
-    except (ValueError, CheckpointError) as exc:
+    except (ValueError, CheckpointError, ConfigError) as exc:
         print(f"workbench detect: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)

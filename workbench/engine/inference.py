@@ -127,9 +127,10 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def default_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+    """CUDA when present, else Apple MPS, else CPU (:func:`workbench.engine.device.resolve_device`)."""
+    from workbench.engine.device import resolve_device
+
+    return resolve_device("auto")
 
 
 class RawDetector:
@@ -151,7 +152,12 @@ class RawDetector:
         cache_size: int = 64,
         name: str = "",
     ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
+        if isinstance(device, torch.device):
+            self.device = device
+        else:  # "auto", "cpu", "cuda:1", "mps"; an absent device raises ConfigError
+            from workbench.engine.device import resolve_device
+
+            self.device = resolve_device(device or "auto")
         self.model = model.to(self.device).eval()
         self.classes = tuple(classes)
         self.settings = settings or PostprocessSettings()
