@@ -100,13 +100,16 @@ def test_draw_box_with_mouse_writes_expected_xml(window, images, qtbot):
 def test_draw_asks_for_class_without_default(window, images, monkeypatch):
     asked = []
     monkeypatch.setattr(dialogs, "choose_class",
-                        lambda parent, classes, current, title: asked.append(list(classes))
-                        or "bird")
+                        lambda parent, classes, current, title: asked.append((list(classes),
+                                                                              current)) or "bird")
     key(window, Qt.Key.Key_W)
     window.canvas.actual_size()
     drag(window.canvas, (150, 60), (200, 100))
-    assert asked == [["cat", "dog"]]
+    assert asked == [(["cat", "dog"], None)]
     assert window.current_annotation().objects[-1].name == "bird"
+    key(window, Qt.Key.Key_W)
+    drag(window.canvas, (210, 60), (260, 100))
+    assert asked[-1] == (["cat", "dog", "bird"], "bird")  # the dialog starts at the last class
     assert "bird" in window.classes.names()
     assert "bird" in (images / "predefined_classes.txt").read_text().split()
 
@@ -588,3 +591,18 @@ def test_ctrl_h_hides_and_shows_boxes(window):
     assert not item.isVisible()
     key(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier)
     assert item.isVisible()
+
+
+def test_class_dialog_keys(qtbot):
+    dialog = dialogs.ClassDialog(["raccoon", "dog", "cat"], "dog", "Class")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.value() == "dog" and dialog.list.currentRow() == 1
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Down)
+    assert dialog.value() == "cat"
+    dialog.edit.setText("r")  # filter: raccoon only
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Up)
+    assert dialog.value() == "raccoon"
+    dialog.edit.setText("fox")
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
+    assert dialog.result() == dialogs.QDialog.DialogCode.Accepted and dialog.value() == "fox"

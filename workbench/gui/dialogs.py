@@ -91,7 +91,27 @@ class ClassDialog(QDialog):
         self.edit.textChanged.connect(self._filter)
         self.list.itemClicked.connect(lambda it: self.edit.setText(it.data(Qt.ItemDataRole.UserRole)))
         self.list.itemDoubleClicked.connect(lambda _it: self._accept())
+        for i in range(self.list.count()):
+            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == current:
+                self.list.setCurrentRow(i)
         self.edit.selectAll()
+
+    def keyPressEvent(self, event) -> None:  # noqa: ANN001,N802 (Qt API)
+        """Up/Down in the name field walk the visible classes (LabelImg's label dialog)."""
+        step = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1}.get(event.key())
+        if step is None:
+            super().keyPressEvent(event)
+            return
+        rows = [i for i in range(self.list.count()) if not self.list.item(i).isHidden()]
+        if not rows:
+            return
+        current = self.list.currentRow()
+        pos = rows.index(current) + step if current in rows else (0 if step > 0 else -1)
+        row = rows[max(0, min(pos, len(rows) - 1))]
+        self.list.setCurrentRow(row)
+        self.edit.blockSignals(True)  # keep the filter as typed
+        self.edit.setText(self.list.item(row).data(Qt.ItemDataRole.UserRole))
+        self.edit.blockSignals(False)
 
     def _filter(self, text: str) -> None:
         needle = text.strip().lower()

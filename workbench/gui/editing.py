@@ -21,6 +21,8 @@ class EditController:
 
     def __init__(self, window: MainWindow) -> None:
         self.w = window
+        #: The class chosen last; the class dialog starts with it (Enter repeats it).
+        self.last_class: str | None = None
 
     # -- helpers --------------------------------------------------------------------------
     def _doc(self):  # noqa: ANN202
@@ -42,6 +44,7 @@ class EditController:
         name = dialogs.choose_class(self.w, self.w.classes.names(), current, title)
         if name:
             self.w.classes.ensure(name)
+            self.last_class = name
         return name
 
     # -- canvas gestures ------------------------------------------------------------------
@@ -49,7 +52,8 @@ class EditController:
         doc = self._doc()
         if doc is None:
             return
-        name = self.w.classes.default_class() or self.ask_class(title="Class of the new box")
+        name = self.w.classes.default_class() or self.ask_class(self.last_class,
+                                                                "Class of the new box")
         if not name:
             return  # the user cancelled: no box
         self.w.classes.ensure(name)
