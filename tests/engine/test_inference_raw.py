@@ -144,3 +144,21 @@ def test_bad_image_is_named(tiny: tuple[Path, list[Path]], tmp_path: Path) -> No
     detector = RawDetector.from_checkpoint(tiny[0], device="cpu")
     with pytest.raises(ValueError, match="broken.jpg"):
         detector.raw(bad)
+
+
+def test_exif_orientation_is_applied_like_training_and_the_canvas(
+        tiny: tuple[Path, list[Path]], tmp_path: Path) -> None:
+    from PIL import Image
+
+    from workbench.core.imageinfo import image_info
+    from workbench.engine.inference import RawDetector
+
+    img = Image.fromarray(np.zeros((40, 80, 3), np.uint8))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° on display
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif.tobytes())
+    raw = RawDetector.from_checkpoint(tiny[0], device="cpu").raw(path)
+    info = image_info(path)
+    assert raw.image_size == (info.width, info.height) == (40, 80)
+    assert float(raw.boxes[:, 2].max()) <= 40 and float(raw.boxes[:, 3].max()) <= 80

@@ -109,14 +109,15 @@ def configure_raw(model: nn.Module, score_floor: float = DEFAULT_SCORE_FLOOR) ->
 
 
 def read_image_rgb(path: str | Path) -> np.ndarray:
-    """An image file as ``(H, W, 3)`` uint8 RGB; a clear error names a bad file."""
-    from PIL import Image, UnidentifiedImageError
+    """An image file as ``(H, W, 3)`` uint8 RGB with its EXIF orientation applied — the decoder
+    training uses (:func:`workbench.engine.dataset.read_image_rgb`) and the orientation the
+    canvas shows; ``ValueError`` naming the file when it cannot be decoded."""
+    from workbench.engine.dataset import read_image_rgb as decode
 
-    try:
-        with Image.open(path) as img:
-            return np.array(img.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise ValueError(f"{path}: cannot read image ({exc})") from exc
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such image file")
+    return decode(path)
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
