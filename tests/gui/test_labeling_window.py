@@ -606,3 +606,13 @@ def test_class_dialog_keys(qtbot):
     dialog.edit.setText("fox")
     QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
     assert dialog.result() == dialogs.QDialog.DialogCode.Accepted and dialog.value() == "fox"
+
+
+def test_project_problems_are_listed(window, images):
+    from labeling_helpers import write_labelimg_xml
+
+    write_labelimg_xml(images / "ghost.xml", "ghost.png", (320, 240), [("cat", 1, 1, 5, 5)])
+    window.open_project(images)
+    texts = [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
+    assert texts[0].startswith("Project (1)")
+    assert "ghost.xml" in texts[1]

@@ -53,6 +53,7 @@ class NavigationMixin:
                                  self.settings.default_class(Path(project.images_dir)))
         self.settings.add_recent_project(Path(images_dir), annotations_dir)
         self._refresh_recent()
+        self.problems.set_project_problems(getattr(project, "scan_problems", []))
         self.scanner.start()
         self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
         self.project_changed.emit()
