@@ -27,6 +27,7 @@ from workbench.core.annotation import Annotation, VocObject
 from workbench.gui import assets, dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.actions import build_actions, shortcut_rows
+from workbench.gui.canvas.tools import box_at
 from workbench.gui.canvas.view import CanvasView
 from workbench.gui.documents import DocumentStore, ImageDocument, empty_annotation
 from workbench.gui.editing import EditController
@@ -150,7 +151,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         c.nudge_requested.connect(self.editor.nudge)
         c.space_tapped.connect(self.actions.verified.trigger)
         c.context_menu_requested.connect(self._context_menu)
-        c.cursor_moved.connect(lambda x, y: self.cursor_label.setText(f"x {x:.1f}  y {y:.1f}"))
+        c.cursor_moved.connect(self._on_cursor_moved)
         c.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         c.mode_changed.connect(self._on_mode_changed)
         self.files.image_activated.connect(self.show_row)
@@ -281,6 +282,18 @@ class MainWindow(NavigationMixin, QMainWindow):
             self.settings.set_default_class(Path(self.project.images_dir), name or None)
 
     # -- misc slots -----------------------------------------------------------------------
+    def _on_cursor_moved(self, x: float, y: float) -> None:
+        """Cursor position in image pixels, and the box under it (smallest containing)."""
+        text = f"x {x:.1f}  y {y:.1f}"
+        doc = self.document
+        if doc is not None and self.canvas.annotation_item().isVisible():
+            i = box_at(self.canvas.annotation_item().boxes, x, y)
+            if 0 <= i < len(doc.annotation.objects):
+                obj = doc.annotation.objects[i]
+                x1, y1, x2, y2 = obj.box
+                text += f"   ·   {obj.name} {x2 - x1:.0f}×{y2 - y1:.0f}"
+        self.cursor_label.setText(text)
+
     def _toggle_difficult_row(self, row: int) -> None:
         self.canvas.select(row)
         self.editor.toggle_difficult()
