@@ -616,3 +616,20 @@ def test_project_problems_are_listed(window, images):
     texts = [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
     assert texts[0].startswith("Project (1)")
     assert "ghost.xml" in texts[1]
+
+
+def test_panels_menu_shows_raises_and_builds_tabified_panels(qtbot, tmp_path, monkeypatch):
+    _no_dialogs(monkeypatch)
+    panels = [("workbench.gui.panels.problems", "ProblemsPanel", "One & two"),
+              ("workbench.gui.panels.boxes", "BoxesPanel", "Three")]
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=panels)
+    qtbot.addWidget(w)
+    w.show()
+    actions = {a.text(): a for a in w.actions.panels_menu.actions()}
+    assert set(actions) == {"One && two", "Three"}
+    actions["Three"].trigger()
+    actions["One && two"].trigger()  # tabified with "Three": must come to the front
+    assert set(w.panel_host.panels) == {"workbench.gui.panels.problems.ProblemsPanel",
+                                        "workbench.gui.panels.boxes.BoxesPanel"}
+    assert w.panel_host.docks["workbench.gui.panels.problems.ProblemsPanel"].isVisible()
+    assert w.panel_host.show_panel("Three") is w.panel("BoxesPanel")

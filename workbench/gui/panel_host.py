@@ -29,7 +29,8 @@ class PanelHost:
         previous: QDockWidget | None = None
         for module, class_name, title in entries:
             key = f"{module}.{class_name}"
-            dock = QDockWidget(title, window)
+            # "&" would be a mnemonic in the tab, title bar and menu ("Priors & anchors").
+            dock = QDockWidget(title.replace("&", "&&"), window)
             dock.setObjectName(f"panel:{key}")
             dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
             placeholder = QLabel("Loading…")
@@ -41,12 +42,27 @@ class PanelHost:
             previous = dock
             dock.hide()
             dock.visibilityChanged.connect(lambda visible, k=key: visible and self.build(k))
-            menu.addAction(dock.toggleViewAction())
+            toggle = dock.toggleViewAction()
+            # Shown from the menu = brought to the front of its tab group (and so built).
+            toggle.triggered.connect(lambda checked, d=dock: self._raise(d) if checked else None)
+            menu.addAction(toggle)
             self.docks[key] = dock
             self._specs[key] = (module, class_name, title)
         if not entries:
             none = menu.addAction("(no panels installed)")
             none.setEnabled(False)
+
+    def _raise(self, dock: QDockWidget) -> None:
+        dock.show()
+        dock.raise_()
+
+    def show_panel(self, name: str) -> QWidget | None:
+        """Show and raise the panel ``name`` (class name, title or module) and return it."""
+        key = self.find(name)
+        if key is None:
+            return None
+        self._raise(self.docks[key])
+        return self.build(key)
 
     def build(self, key: str) -> QWidget | None:
         """Import and build the panel ``key`` (``module.ClassName``) if not done yet."""
