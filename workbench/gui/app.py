@@ -55,7 +55,7 @@ def create_app(argv: list[str] | None = None):  # noqa: ANN201 (QApplication)
         app.setOrganizationName("DetectionWorkbench")
         app.setApplicationName("workbench")
         app.setApplicationDisplayName("Detection Workbench")
-        app.setDesktopFileName("workbench")
+        app.setDesktopFileName("io.github.detection_workbench.workbench")  # = .desktop file id
         from workbench.gui import assets
         from workbench.gui.theme import apply_theme
 
