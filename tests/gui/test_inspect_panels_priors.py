@@ -129,8 +129,10 @@ def test_torchvision_and_checkpoint_detectors_via_worker(window, qtbot, tmp_path
     model, info = build_detector("fasterrcnn_mobilenet_v3_large_320_fpn", 2, image_size=256)
     path = save_checkpoint(make_checkpoint(model, info=info, classes=["cat"], config={},
                                            epoch=1), tmp_path / "c.pt")
+    panel.size_spin.setValue(400)        # ignored: a checkpoint carries its own input size
     with qtbot.waitSignal(panel.priors_changed, timeout=60000):
         panel.add_checkpoint(str(path))
+    assert not panel.size_spin.isEnabled()
     assert panel.priors.kind == "rpn" and panel.priors.input_size == (256, 256)
     assert panel.priors.model.startswith("fasterrcnn_mobilenet_v3_large_320_fpn (c.pt)")
     assert panel.match is not None and panel.objects_table.rowCount() == 2

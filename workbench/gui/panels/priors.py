@@ -193,19 +193,27 @@ class PriorsPanel(QWidget):
         if path:
             self.add_checkpoint(path)
 
+    def _fixed_size(self) -> bool:
+        # The paper's SSD300 is defined at 300x300; checkpoints carry their own size.
+        return self.model_name == SSD300_VOC_PAPER or self.model_name.startswith("ckpt:")
+
+    def _input_size(self) -> int | None:
+        return None if self._fixed_size() else (self.size_spin.value() or None)
+
     def _photo_size(self) -> tuple[int, int] | None:
         rgb = self.main_window.current_image_rgb()
         return None if rgb is None else (int(rgb.shape[0]), int(rgb.shape[1]))
 
     def refresh(self) -> None:
         """Recompute the priors for the current detector, input size and image."""
+        self.size_spin.setEnabled(not self._fixed_size())
         photo = self._photo_size()
         if photo is None:
             self.priors = self.input_priors = None
             self.overlay.clear()
             self.status.setText("Open an image to see the priors on it.")
             return
-        name, size = self.model_name, (self.size_spin.value() or None)
+        name, size = self.model_name, self._input_size()
         key = (name, size, photo)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -246,7 +254,7 @@ class PriorsPanel(QWidget):
     def _on_extracted(self, key: tuple, result: tuple[PriorSet, PriorSet]) -> None:
         self.progress.hide()
         self._remember(key, result)
-        if key == (self.model_name, self.size_spin.value() or None, self._photo_size()):
+        if key == (self.model_name, self._input_size(), self._photo_size()):
             self._set_priors(*result)
 
     def _remember(self, key: tuple, value: tuple[PriorSet, PriorSet]) -> None:
@@ -386,7 +394,7 @@ class PriorsPanel(QWidget):
             return
         k = self.k_spin.value() or None
         name = self.model_name
-        model = self._models.get((name, self.size_spin.value() or None))
+        model = self._models.get((name, self._input_size()))
         self.suggest_button.setEnabled(False)
         self.suggest_label.setText("Reading the project's boxes…")
         task = self.runner.submit(lambda ctx: suggestion_for_project(project, base, model, k))
