@@ -44,6 +44,7 @@ def window(qtbot, images, tmp_path, monkeypatch):
     w.show()
     qtbot.waitExposed(w)
     w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)  # window shortcuts need an active window
     assert w.open_project(images)
     w.scanner.run_to_end()
     w.canvas.setFocus()
@@ -633,3 +634,42 @@ def test_panels_menu_shows_raises_and_builds_tabified_panels(qtbot, tmp_path, mo
                                         "workbench.gui.panels.boxes.BoxesPanel"}
     assert w.panel_host.docks["workbench.gui.panels.problems.ProblemsPanel"].isVisible()
     assert w.panel_host.show_panel("Three") is w.panel("BoxesPanel")
+
+
+def test_raccoon_browse_all_rewrites_nothing_and_edit_round_trips(raccoon_dir, tmp_path, qtbot,
+                                                                  monkeypatch):
+    import shutil
+
+    _no_dialogs(monkeypatch)
+    xml_dir = tmp_path / "annotations"
+    shutil.copytree(raccoon_dir / "annotations", xml_dir)
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in xml_dir.glob("*.xml")}
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    w.open_project(raccoon_dir / "images", xml_dir)
+    w.scanner.run_to_end()
+    w.canvas.setFocus()
+    assert w.files.model.counts()["verified"] + w.files.model.counts()["labeled"] == 200
+    for _ in range(199):
+        key(w, Qt.Key.Key_D)
+    assert w.current_image_path().name == w.entries()[-1].image_path.name
+    w.saver.autosave_current()
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in xml_dir.glob("*.xml")}
+    assert after == before  # 200 images seen, not one file touched
+    w.show_row(0)
+    name = w.current_image_path().stem
+    w.canvas.select(0)
+    key(w, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    key(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    edited = (xml_dir / f"{name}.xml").read_text()
+    original = before[f"{name}.xml"][1].decode()
+    assert edited != original
+    # only the x coordinates changed; everything else (path, verified, source...) kept
+    import re
+
+    strip = lambda t: re.sub(r"<x(min|max)>\d+</x(min|max)>", "", t)  # noqa: E731
+    assert strip(edited) == strip(original)
