@@ -128,7 +128,7 @@ def _faulty_spec(name: str, fail_on_call: int, exc: Exception | None) -> None:
 
         def forward(images, targets=None):
             out = original(images, targets)
-            if model.training:
+            if model.training and torch.is_grad_enabled():  # not precise-BN passes
                 calls["n"] += 1
                 if calls["n"] == fail_on_call:
                     if exc is not None:
@@ -203,3 +203,19 @@ def test_disk_full_while_saving_keeps_last_good_checkpoint(tmp_path: Path, tiny_
     assert ckpt["epoch"] == 1
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best.pt", "last.pt",
                                                                     "metrics.jsonl"]
+
+
+@pytest.mark.slow
+def test_faster_rcnn_family_trains_with_scale_jitter(tmp_path: Path, tiny_records,
+                                                     snapshot_of) -> None:
+    cfg = _config(tmp_path, model="fasterrcnn_mobilenet_v3_large_320_fpn", image_size=128,
+                  batch_size=2, max_steps_per_epoch=2, scale_jitter=True, out_dir=None)
+    events = list(train(cfg, snapshot_of(tiny_records)))
+    steps = [e for e in events if isinstance(e, StepLogged)]
+    assert len(steps) == 2
+    assert set(steps[0].losses) == {"loss_classifier", "loss_box_reg", "loss_objectness",
+                                    "loss_rpn_box_reg"}
+    assert all(np.isfinite(s.total) for s in steps)
+    assert sum(isinstance(e, EpochEvaluated) for e in events) == 1
+    started = events[0]
+    assert "cpu" in started.device and started.steps_per_epoch == 2

@@ -111,3 +111,30 @@ def test_config_validation_names_the_setting() -> None:
         TrainConfig(images_dir=".", lr=float("nan"))
     cfg = TrainConfig(images_dir="x", out_dir="y", step_milestones=(0.5,))
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_precise_bn_sets_running_stats_to_the_data_mean() -> None:
+    import torch
+    from torch import nn
+
+    from workbench.engine.precise_bn import recalibrate_batchnorm
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bn = nn.BatchNorm2d(3, momentum=0.03)
+            self.frozen = nn.BatchNorm2d(3, track_running_stats=False)
+
+        def forward(self, images, targets=None):
+            return {"x": self.bn(torch.stack(images)).sum()}
+
+    images = [torch.full((3, 2, 2), float(v)) for v in (1, 2, 3, 4, 5)]
+    data = [(i, img, {"boxes": torch.zeros(0, 4)}) for i, img in enumerate(images)]
+    model = Model().eval()
+    used = recalibrate_batchnorm(model, data, [0, 1, 2, 3, 4], 2, torch.device("cpu"))
+    assert used == 5 and not model.training and model.bn.momentum == 0.03
+    # chunks [0, 1], [2, 3, 4] (a lone last image joins the previous batch): mean of means
+    assert torch.allclose(model.bn.running_mean, torch.full((3,), (1.5 + 4.0) / 2))
+    before = model.bn.running_mean.clone()
+    assert recalibrate_batchnorm(model, [(0, None, "bad")], [0], 2, torch.device("cpu")) == 0
+    assert torch.equal(model.bn.running_mean, before)

@@ -53,9 +53,12 @@ class TrainConfig:
     num_workers: int = 0  # > 0 uses the "spawn" context, never fork
     sync_batchnorm: bool = False  # DDP only
     eval_every: int = 1
+    #: Training images used to re-estimate batch-norm statistics before each evaluation /
+    #: checkpoint ("precise BN", see engine.precise_bn); 0 = off.
+    bn_recalibration_images: int = 64
     max_steps_per_epoch: int | None = None  # cap (quick runs, benchmarks)
     # display post-processing stored in the checkpoint (evaluation uses its own low floor)
-    score_threshold: float = 0.3
+    score_threshold: float = 0.5
     nms_iou: float = 0.45
     top_k: int = 100
     extra: dict[str, Any] = field(default_factory=dict)

@@ -53,6 +53,7 @@ from workbench.engine.events import (
     StepLogged,
 )
 from workbench.engine.metrics_log import MetricsLog
+from workbench.engine.precise_bn import recalibrate_batchnorm
 from workbench.engine.schedule import EpochSampler, make_optimizer, make_scheduler
 from workbench.engine.snapshot import DataSnapshot, check_trainable, take_snapshot
 from workbench.engine.transforms import train_transform
@@ -334,11 +335,26 @@ class _Run:
             (epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs)
 
     # -- end of epoch (rank 0) ----------------------------------------------------------------
+    def _recalibrate_batchnorm(self, epoch: int) -> None:
+        n = min(len(self.train_set), self.config.bn_recalibration_images)
+        if n <= 0:
+            return
+        calib = DetectionDataset(self.data.train, self.classes,
+                                 train_transform(self.family, self.image_size, augment=False),
+                                 cache=self.train_set.cache_enabled)
+        calib._cache = self.train_set._cache  # share decoded images
+        order = np.random.default_rng([self.config.seed, epoch, 7]).permutation(
+            len(self.train_set))[:n]
+        recalibrate_batchnorm(unwrap(self.model), calib, sorted(order.tolist()),
+                              self.config.batch_size, self.device)
+
     def _end_epoch(self, epoch: int, losses: list[float]) -> Iterator[Event]:
         cfg = self.config
         train_loss = float(np.mean(losses)) if losses else float("nan")
         metrics: dict[str, Any] = {"train_loss": train_loss}
         metric = -train_loss if math.isfinite(train_loss) else -math.inf
+        if self._evaluates(epoch) or cfg.out_dir is not None:
+            self._recalibrate_batchnorm(epoch)
         if self._evaluates(epoch):
             try:
                 result = evaluate_detector(unwrap(self.model), self.data.val, self.classes,

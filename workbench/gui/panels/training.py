@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
@@ -41,6 +42,8 @@ from workbench.gui.workers.bridge import TrainingBridge
 log = logging.getLogger(__name__)
 
 PREVIEW_LAYER_Z = 40.0
+#: An early checkpoint can score many boxes alike; the preview draws the best ones only.
+PREVIEW_MAX_BOXES = 20
 
 
 def fmt_duration(seconds: float) -> str:
@@ -304,13 +307,16 @@ class TrainingPanel(QWidget):
         self.show_detections(detections)
 
     def show_detections(self, detections: Any) -> None:
-        """Draw ``ImageDetections`` (pixel-edge boxes) on the canvas preview layer."""
+        """Draw ``ImageDetections`` (pixel-edge boxes; the checkpoint's score threshold and NMS
+        applied) on the canvas preview layer, at most :data:`PREVIEW_MAX_BOXES` of them."""
         scene = self.window.canvas.scene()
         if self.preview.scene() is not scene:
             scene.addItem(self.preview)
-        labels = [f"{n} {s:.2f}" for n, s in zip(detections.labels, detections.scores)]
-        colors = [class_color(str(n)) for n in detections.labels]
-        self.preview.set_boxes(detections.boxes, colors, labels, width=2.0,
+        order = np.argsort(-detections.scores, kind="stable")[:PREVIEW_MAX_BOXES]
+        names, scores = detections.labels[order], detections.scores[order]
+        labels = [f"{n} {s:.2f}" for n, s in zip(names, scores)]
+        colors = [class_color(str(n)) for n in names]
+        self.preview.set_boxes(detections.boxes[order], colors, labels, width=2.0,
                                style=Qt.PenStyle.DashLine)
         self.preview.setVisible(True)
 
