@@ -77,17 +77,21 @@ class ProposalResult:
 
 
 def _strategies(mode: Mode) -> list:
+    """The strategies OpenCV's ``switchTo...`` adds, sharing the same fill/texture/size objects
+    the way OpenCV does (its ``fill2``/``texture2``/``size2`` are created but unused), so the
+    texture histograms of an image are computed once per unit and reused."""
     seg = cv2.ximgproc.segmentation
-    color, fill = seg.createSelectiveSearchSegmentationStrategyColor, \
-        seg.createSelectiveSearchSegmentationStrategyFill
-    texture, size = seg.createSelectiveSearchSegmentationStrategyTexture, \
-        seg.createSelectiveSearchSegmentationStrategySize
+    color = seg.createSelectiveSearchSegmentationStrategyColor()
+    fill = seg.createSelectiveSearchSegmentationStrategyFill()
+    texture = seg.createSelectiveSearchSegmentationStrategyTexture()
+    size = seg.createSelectiveSearchSegmentationStrategySize()
     multiple = seg.createSelectiveSearchSegmentationStrategyMultiple
-    out = [multiple(color(), fill(), texture(), size())]
+    out = [multiple(color, fill, texture, size)]
     if mode in ("fast", "quality"):
-        out.append(multiple(fill(), texture(), size()))
+        out.append(multiple(fill, texture, size))
     if mode == "quality":
-        out += [fill(), size()]
+        out += [seg.createSelectiveSearchSegmentationStrategyFill(),
+                seg.createSelectiveSearchSegmentationStrategySize()]
     return out
 
 
