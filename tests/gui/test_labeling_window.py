@@ -332,10 +332,13 @@ def test_add_objects_is_one_undoable_command_and_suggestions_state(window, image
                         VocObject("dog", (30, 30, 60, 60), score=0.7, model_made=True)])
     assert len(window.current_annotation().objects) == 3 and seen
     assert window.files.model.state(0) == "suggestions"
+    window.canvas.select(1)
+    key(window, Qt.Key.Key_Return)  # accept one suggestion
+    assert [o.model_made for o in window.current_annotation().objects] == [False, False, True]
     key(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert window.files.model.state(0) == "labeled"
-    window.documents.undo_group.undo()
-    window.documents.undo_group.undo()
+    for _ in range(3):
+        window.documents.undo_group.undo()
     assert len(window.current_annotation().objects) == 1
 
 

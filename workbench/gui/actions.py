@@ -125,6 +125,8 @@ def build_actions(window: MainWindow) -> Actions:
     m("verified", "Mark Image &Verified", ed.toggle_verified, "Space", "verified")
     m("accept", "&Accept Model Suggestions", ed.accept_suggestions, "Ctrl+Shift+A", "accept",
       "Mark every model-made box of this image as reviewed")
+    m("accept_one", "Accept Selected Suggestion", ed.accept_selected, ["Return", "Enter"],
+      None, "Mark the selected model-made box as reviewed (Del rejects it)")
     for n in range(1, 10):
         m(f"class_{n}", f"Class {n}", lambda n=n: ed.set_class_number(n), str(n))
 
@@ -177,7 +179,7 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     classes = edit.addMenu("Set Class")
     classes.addActions([a.by_name[f"class_{n}"] for n in range(1, 10)])
     edit.addSeparator()
-    edit.addActions([a.verified, a.accept])
+    edit.addActions([a.verified, a.accept_one, a.accept])
     view = bar.addMenu("&View")
     view.addActions([a.zoom_in, a.zoom_out, a.fit, a.actual_size])
     view.addSeparator()

@@ -170,6 +170,15 @@ class EditController:
             return
         doc.edit(commands.accept_suggestions(doc.annotation), "Accept model suggestions")
 
+    def accept_selected(self) -> None:
+        """Enter: the selected model suggestion becomes a reviewed box (Del rejects it)."""
+        doc, i = self._doc(), self._selected()
+        if doc is None or i < 0 or not doc.annotation.objects[i].model_made:
+            return
+        obj = doc.annotation.objects[i]
+        doc.edit(commands.replace_object(doc.annotation, i, replace(obj, model_made=False)),
+                 f"Accept {obj.name}", select_after=i)
+
     def add_objects(self, objects: list[VocObject]) -> None:
         doc = self._doc()
         if doc is None or not objects:
