@@ -24,9 +24,24 @@ import sys
 _BOOST = 1 << 40
 
 
-def make_none_immortal() -> bool:
-    """Raise ``None``'s reference count far out of reach (Python < 3.12 only); True if done."""
+#: PySide6 releases known to have the bug. pyproject.toml excludes them, so this guard only
+#: matters where PySide6 was installed by other means (a system or conda package).
+AFFECTED_VERSIONS = frozenset({"6.12.0"})
+
+
+def make_none_immortal(pyside_version: str | None = None) -> bool:
+    """Raise the singletons' reference counts far out of reach; True if done.
+
+    Only on CPython < 3.12 with an affected PySide6 release (``pyside_version`` defaults to the
+    installed one); everywhere else this does nothing.
+    """
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
+        return False
+    if pyside_version is None:
+        import PySide6
+
+        pyside_version = PySide6.__version__
+    if pyside_version not in AFFECTED_VERSIONS:
         return False
     for singleton in (None, True, False, Ellipsis, NotImplemented):
         refcnt = ctypes.c_ssize_t.from_address(id(singleton))  # PyObject.ob_refcnt, 1st field
