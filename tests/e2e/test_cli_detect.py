@@ -187,3 +187,32 @@ def test_absent_device_is_a_clear_error(tiny: tuple[Path, Path], tmp_path: Path,
     ckpt, images = tiny
     assert _detect([str(ckpt), str(images), "--out", str(tmp_path), "--device", "cuda"]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_devkit_results_evaluate_like_the_checkpoint_itself(
+        tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """detect --format devkit → eval --results gives the numbers eval --checkpoint
+    --checkpoint-settings gives (same saved settings, same boxes, one-based round trip)."""
+    from workbench.cli import main
+    from workbench.core.annotation import Annotation, ImageSize, VocObject
+    from workbench.core.voc import write_annotation
+
+    ckpt, images = tiny
+    project = tmp_path / "project"
+    project.mkdir()
+    for i in range(4):
+        (project / f"scene_{i}.png").write_bytes((images / f"scene_{i}.png").read_bytes())
+        _img, box, label = H._scene(i)
+        write_annotation(Annotation(f"scene_{i}.png", ImageSize(128, 96, 3), (
+            VocObject(H.CLASSES[label - 1], tuple(float(v) for v in box)),)),
+            project / f"scene_{i}.xml")
+    out = tmp_path / "devkit"
+    assert _detect([str(ckpt), str(project), "--format", "devkit", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(project), "--results", str(out), "--json"]) == 0
+    from_files = json.loads(capsys.readouterr().out)
+    assert main(["eval", str(project), "--checkpoint", str(ckpt), "--checkpoint-settings",
+                 "--device", "cpu", "--json"]) == 0
+    direct = json.loads(capsys.readouterr().out)
+    assert from_files == direct
+    assert direct["voc07"]["per_class"]["cat"] > 0  # a real, non-empty comparison
