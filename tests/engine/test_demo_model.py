@@ -19,10 +19,11 @@ from workbench.engine.snapshot import take_snapshot
 from workbench.engine.trainer import train
 
 
-def test_registered_as_an_ssd_family_model() -> None:
+def test_registered_with_its_recipe() -> None:
     assert demo_model.NAME in detector_names()
     spec = get_spec(demo_model.NAME)
-    assert spec.family == "ssd" and spec.default_image_size == 320
+    assert spec.family == "ssd-demo" and spec.default_image_size == 320
+    assert spec.recipe == demo_model.RECIPE
     assert demo_model.RECIPE["model"] == demo_model.NAME
     TrainConfig(images_dir=Path("."), **{k: v for k, v in demo_model.RECIPE.items()})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QDockWidget, QTextBrowser
 
 from workbench.core import synth
@@ -68,3 +69,30 @@ def test_explicit_folder_or_last_project_wins_and_tests_get_no_sample(monkeypatc
     assert initial_project(folder, None, None, sample=True) == (folder, None)
     assert initial_project(None, None, Settings(tmp_path / "s.ini")) is None
     assert not root.exists()
+
+
+def test_training_panel_fills_in_the_demo_recipe(qtbot, tmp_path: Path) -> None:
+    from workbench.engine.demo_model import NAME, RECIPE
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.panels.training import TrainingPanel
+
+    sample = synth.generate_project(tmp_path / "sample", num_images=4, seed=0)
+    window = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(window)
+    assert window.open_project(sample.root)
+    panel = TrainingPanel(window)
+    qtbot.addWidget(panel)
+    ssdlite = panel.model_box.findData("ssdlite320_mobilenet_v3_large")
+    panel.model_box.setCurrentIndex(ssdlite)
+    assert panel.config().optimizer == "sgd"
+    panel.model_box.setCurrentIndex(panel.model_box.findData(NAME))
+    assert panel.epochs.value() == RECIPE["epochs"]
+    assert panel.batch.value() == RECIPE["batch_size"]
+    assert panel.lr.value() == pytest.approx(RECIPE["lr"])
+    config = panel.config()
+    assert config.model == NAME and config.optimizer == RECIPE["optimizer"]
+    assert config.warmup_steps == RECIPE["warmup_steps"]
+    assert config.images_dir == sample.root.resolve()
+    panel.epochs.setValue(3)  # the user's own choice wins over the recipe
+    assert panel.config().epochs == 3
+    panel.shutdown()

@@ -245,8 +245,8 @@ def donut(rng: np.random.Generator, w: int, h: int) -> Sprite:
 OBJECTS: dict[str, tuple[Callable[[np.random.Generator, int, int], Sprite], tuple[float, float]]] = {
     "ball": (ball, (0.85, 1.2)),
     "crate": (crate, (0.6, 1.8)),
-    "cone": (cone, (0.45, 0.75)),
-    "bottle": (bottle, (0.22, 0.4)),
+    "cone": (cone, (0.55, 0.8)),
+    "bottle": (bottle, (0.3, 0.45)),
     "donut": (donut, (1.0, 1.9)),
 }
 
@@ -264,7 +264,7 @@ def render_object(rng: np.random.Generator, name: str, size: float) -> Sprite:
     rgb, alpha = fn(rng, w, h)
     angle = 0.0
     if name == "bottle" and rng.random() < 0.35:
-        angle = float(rng.choice([90.0, -90.0])) + rng.uniform(-20, 20)
+        angle = float(rng.choice([90.0, -90.0])) + rng.uniform(-10, 10)
     elif rng.random() < 0.5:
         angle = rng.uniform(-15, 15)
     if abs(angle) > 0.5:

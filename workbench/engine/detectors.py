@@ -17,7 +17,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
@@ -58,6 +58,9 @@ class DetectorSpec:
     #: layout (frozen batch norm...). True for Faster R-CNN and SSD300; SSDlite builds its COCO
     #: model with the scratch layout (reduced tail).
     coco_uses_pretrained_layout: bool = True
+    #: Training settings recommended with this model (``TrainConfig`` field names, e.g. the CPU
+    #: demo's optimizer, learning rate and epochs); the Train panel fills them in.
+    recipe: dict[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, DetectorSpec] = {}

@@ -53,6 +53,11 @@ def fmt_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+#: TrainConfig fields the form sets itself (a model's recipe supplies the others).
+_FORM_KEYS = frozenset({"images_dir", "annotations_dir", "model", "epochs", "batch_size", "lr",
+                        "image_size", "weights", "device", "out_dir", "resume"})
+
+
 def project_dirs(project: Any) -> tuple[Path, Path | None]:
     """``(images_dir, annotations_dir)`` that re-open ``project`` with the same root (so the
     split lands in the project's own ``ImageSets/Main``)."""
@@ -119,6 +124,7 @@ class TrainingPanel(QWidget):
         self.lr.setRange(0.0, 10.0)
         self.lr.setSingleStep(0.001)
         self.lr.setSpecialValueText("auto (scaled by batch size)")
+        self.model_box.currentIndexChanged.connect(lambda _i: self._apply_recipe())
         self.weights = QLineEdit()
         self.weights.setPlaceholderText("none: train from scratch · a .pth file · hub")
         self.weights_browse = QPushButton("…")
@@ -140,6 +146,19 @@ class TrainingPanel(QWidget):
         self.form.addRow("Learning rate", self.lr)
         self.form.addRow("Pretrained weights", weights_row)
         self.form.addRow("Device", self.device)
+
+    def _recipe(self) -> dict[str, Any]:
+        from workbench.engine.detectors import get_spec
+
+        return dict(get_spec(str(self.model_box.currentData())).recipe)
+
+    def _apply_recipe(self) -> None:
+        """Fill the form with the chosen model's recommended settings (when it has some)."""
+        recipe = self._recipe()
+        for key, box in (("epochs", self.epochs), ("batch_size", self.batch),
+                         ("lr", self.lr), ("image_size", self.image_size)):
+            if recipe.get(key) is not None:
+                box.setValue(recipe[key])
 
     @staticmethod
     def _spin(lo: int, hi: int, value: int) -> QSpinBox:
@@ -203,7 +222,8 @@ class TrainingPanel(QWidget):
             batch_size=self.batch.value(), lr=self.lr.value() or None,
             image_size=self.image_size.value() or None,
             weights=self.weights.text().strip() or None, device=str(self.device.currentData()),
-            out_dir=self.run_dir, resume=resume)
+            out_dir=self.run_dir, resume=resume,
+            **{k: v for k, v in self._recipe().items() if k not in _FORM_KEYS})
 
     def start(self, resume: Path | None = None) -> bool:
         """Start a new run (or resume from ``resume``); False with a message when impossible."""
