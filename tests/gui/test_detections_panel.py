@@ -301,3 +301,20 @@ def test_follows_a_finished_training_run(qtbot, window, tiny, tmp_path) -> None:
     finally:
         panel.shutdown()
         del window.panel_host.panels["training"]
+
+
+def test_hidden_panel_does_not_run_the_network(qtbot, window, panel, tiny) -> None:  # noqa: ANN001
+    _load(qtbot, panel, tiny[0])
+    assert panel.detector.forward_images == 1
+    dock = panel.parentWidget()
+    while not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    dock.hide()
+    window.next_image()
+    window.next_image()
+    qtbot.wait(200)
+    assert panel.detector.forward_images == 1 and panel.detections is None
+    with qtbot.waitSignal(panel.raw_ready, timeout=30_000) as blocker:
+        dock.show()
+    assert Path(blocker.args[0]).name == "scene_2.png"
+    assert panel.detector.forward_images == 2 and panel.detections.image_id == "scene_2"

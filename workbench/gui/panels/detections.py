@@ -233,7 +233,14 @@ class DetectionsPanel(QWidget):
     def _on_window_image_changed(self, _path: str) -> None:
         self._raw, self._raw_path = None, None
         self.refresh()
-        if self.detector is not None and self.auto_run.isChecked():
+        # A closed (or tabbed-away) panel costs nothing while the user labels: it detects
+        # when it is shown again (showEvent).
+        if self.detector is not None and self.auto_run.isChecked() and self.isVisible():
+            self.run_current()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self.detector is not None and self.auto_run.isChecked() and self._raw is None:
             self.run_current()
 
     def _on_window_annotation_changed(self, *_args: object) -> None:
