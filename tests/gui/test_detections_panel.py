@@ -318,3 +318,17 @@ def test_hidden_panel_does_not_run_the_network(qtbot, window, panel, tiny) -> No
         dock.show()
     assert Path(blocker.args[0]).name == "scene_2.png"
     assert panel.detector.forward_images == 2 and panel.detections.image_id == "scene_2"
+
+
+def test_registered_and_built_by_the_window(qtbot, tmp_path, folder) -> None:  # noqa: ANN001
+    from workbench.gui.panels.registry import PANELS
+
+    assert ("workbench.gui.panels.detections", "DetectionsPanel", "Detections") in PANELS
+    w = MainWindow(Settings(tmp_path / "s.ini"))
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_project(folder)
+    built = w.panel("DetectionsPanel")
+    assert isinstance(built, DetectionsPanel) and built.window is w
+    assert not built.run_button.isEnabled()  # nothing loaded yet
+    built.shutdown()
