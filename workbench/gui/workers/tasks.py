@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 
 
 class TaskCancelled(Exception):
-    """Raise inside a job (or let a library raise its own subclass of it) to stop early."""
+    """Raise inside a job to stop early (:meth:`TaskContext.check` does). Any exception raised
+    after a cancel request also ends the task as ``cancelled``, not ``failed``."""
 
 
 class TaskContext:
@@ -78,7 +79,6 @@ class Task(QObject):
     :attr:`result` / :attr:`seconds` later.
     """
 
-    started = Signal()
     progressed = Signal(float, str)
     finished = Signal(object)
     failed = Signal(str)
@@ -184,7 +184,6 @@ class TaskRunner(QObject):
         task._on_done = self._forget
         self._live.add(task)
         self._pool.start(_Runnable(fn, task._relay, task._stop))
-        task.started.emit()
         return task
 
     def _forget(self, task: Task) -> None:
