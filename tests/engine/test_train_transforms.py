@@ -36,15 +36,34 @@ def test_hflip_mirrors_pixel_edge_boxes() -> None:
     np.testing.assert_array_equal(labels, [1, 2])
 
 
-def test_zoom_out_offsets_boxes_and_fills_mean() -> None:
-    img = np.full((10, 20, 3), 255, np.uint8)
-    boxes = np.array([[2, 3, 8, 9]], np.float32)
+def test_zoom_out_shrinks_into_a_same_size_mean_canvas() -> None:
+    img = np.full((40, 80, 3), 255, np.uint8)
+    boxes = np.array([[8, 12, 32, 36]], np.float32)
     out, b, _ = T.zoom_out(img, boxes, np.array([1]), _Always(np.random.default_rng(3)))
-    assert out.shape[0] >= 10 and out.shape[1] >= 20
+    assert out.shape == img.shape  # constant memory: the picture shrinks instead
     ys, xs = np.nonzero((out == 255).all(axis=2))
-    top, left = ys.min(), xs.min()
-    np.testing.assert_array_equal(b, [[2 + left, 3 + top, 8 + left, 9 + top]])
-    assert tuple(out[0, 0]) == T.MEAN_RGB or (top == 0 and left == 0)
+    left, top, sw, sh = xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min()
+    assert sw < 80 and sh < 40
+    assert (out == T.MEAN_RGB).all(axis=2).sum() == 80 * 40 - sw * sh
+    np.testing.assert_allclose(
+        b, [[left + 8 * sw / 80, top + 12 * sh / 40, left + 32 * sw / 80, top + 36 * sh / 40]],
+        atol=1e-4)
+
+
+def test_large_images_are_shrunk_on_decode(tmp_path) -> None:
+    import cv2
+
+    from workbench.engine.dataset import DetectionDataset, ImageRecord
+
+    path = tmp_path / "big.png"
+    cv2.imwrite(str(path), np.zeros((300, 600, 3), np.uint8))
+    rec = ImageRecord(path, "big", 600, 300, np.array([[60, 30, 300, 150]], np.float32),
+                      np.array(["a"]), np.array([False]))
+    ds = DetectionDataset([rec], ["a"], max_side=200, cache=True)
+    _, image, target = ds[0]
+    assert tuple(image.shape) == (3, 100, 200)
+    np.testing.assert_allclose(target["boxes"].numpy(), [[20, 10, 100, 50]])
+    assert ds._cache[0][1] == pytest.approx(1 / 3)
 
 
 def test_iou_crop_keeps_centred_boxes_inside_the_crop() -> None:

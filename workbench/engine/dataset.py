@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,12 +99,21 @@ def available_memory_bytes() -> int | None:
         return None
 
 
-def should_cache(records: Sequence[ImageRecord], budget_mb: int, requested: bool | None) -> bool:
-    """Cache decoded images when asked, or (``requested=None``) when their estimated size fits
-    ``budget_mb`` and a quarter of the free memory. Unknown sizes count as 1 megapixel."""
+def should_cache(records: Sequence[ImageRecord], budget_mb: int, requested: bool | None,
+                 max_side: int | None = None) -> bool:
+    """Cache decoded images when asked, or (``requested=None``) when their estimated size
+    (after shrinking to ``max_side``) fits ``budget_mb`` and a quarter of the free memory.
+    Unknown sizes count as 1 megapixel."""
     if requested is not None:
         return requested
-    need = sum((r.width * r.height or 1_000_000) * 3 for r in records)
+
+    def pixels(r: ImageRecord) -> float:
+        if not (r.width and r.height):
+            return 1_000_000
+        shrink = min(1.0, max_side / max(r.width, r.height)) if max_side else 1.0
+        return r.width * r.height * shrink * shrink
+
+    need = sum(pixels(r) * 3 for r in records)
     free = available_memory_bytes()
     limit = budget_mb * 1024 * 1024
     if free is not None:
@@ -123,15 +132,16 @@ class DetectionDataset(Dataset):
 
     def __init__(self, records: Sequence[ImageRecord], classes: Sequence[str],
                  transform: Transform | None = None, *, seed: int = 0,
-                 cache: bool = False) -> None:
+                 cache: bool = False, max_side: int | None = None) -> None:
         self.records = list(records)
+        self.max_side = max_side
         self.classes = list(classes)
         self.class_to_id = {c: i + 1 for i, c in enumerate(self.classes)}
         self.transform = transform
         self.seed = seed
         self.epoch = 0
         self.cache_enabled = cache
-        self._cache: dict[int, np.ndarray] = {}
+        self._cache: dict[int, tuple[np.ndarray, float]] = {}
         self._rng: np.random.Generator | None = None
 
     def __len__(self) -> int:
@@ -149,23 +159,36 @@ class DetectionDataset(Dataset):
             self._rng = np.random.default_rng([self.seed, self.epoch, worker])
         return self._rng
 
-    def image(self, index: int) -> np.ndarray:
-        """The decoded RGB image of record ``index`` (from the cache when enabled)."""
+    def image(self, index: int) -> tuple[np.ndarray, float]:
+        """The decoded RGB image of record ``index`` and the factor it was scaled by.
+
+        Images with a side longer than ``max_side`` are shrunk on decode (area interpolation)
+        — the network sees at most that resolution anyway, and augmenting a 12-megapixel photo
+        costs far more than training on it. From the cache when enabled.
+        """
         cached = self._cache.get(index)
         if cached is not None:
             return cached
         image = read_image_rgb(self.records[index].image_path)
+        scale = 1.0
+        h, w = image.shape[:2]
+        if self.max_side is not None and max(h, w) > self.max_side:
+            scale = self.max_side / max(h, w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            scale = image.shape[1] / w
         if self.cache_enabled:
-            self._cache[index] = image
-        return image
+            self._cache[index] = (image, scale)
+        return image, scale
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, Any]:
         record = self.records[index]
         try:
-            image = self.image(index)
+            image, scale = self.image(index)
         except (ValueError, OSError, cv2.error) as exc:
             return index, None, str(exc)
         boxes, labels = record.targets(self.class_to_id)
+        boxes *= np.float32(scale)
         h, w = image.shape[:2]
         boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
         boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
@@ -206,6 +229,6 @@ def class_box_counts(records: Sequence[ImageRecord], classes: Sequence[str],
     return counts
 
 
-def loader_context(num_workers: int) -> Callable[..., Any] | None:
+def loader_context(num_workers: int) -> str | None:
     """DataLoader ``multiprocessing_context``: "spawn" for workers (never fork: Qt/threads)."""
     return "spawn" if num_workers > 0 else None

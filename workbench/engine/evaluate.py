@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -44,14 +45,28 @@ class EvalAborted(Exception):
     """The stop event was set while evaluating."""
 
 
+def _decode(record: ImageRecord, max_side: int | None) -> tuple[np.ndarray, float]:
+    image = read_image_rgb(record.image_path)
+    h, w = image.shape[:2]
+    if max_side is None or max(h, w) <= max_side:
+        return image, 1.0
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, small.shape[1] / w
+
+
 @torch.no_grad()
 def predict_records(model: nn.Module, records: Sequence[ImageRecord], classes: Sequence[str],
                     device: torch.device, batch_size: int = 4,
-                    stop: threading.Event | None = None) -> list[ImageDetections]:
+                    stop: threading.Event | None = None,
+                    max_side: int | None = None) -> list[ImageDetections]:
     """Run ``model`` (eval mode, its own post-processing) on each record's image.
 
-    Returns one :class:`ImageDetections` per readable image (boxes in original image pixels,
-    labels as class names); unreadable images are logged and given no detections.
+    Images longer than ``max_side`` are shrunk first (the model resizes to its input size
+    anyway) and the boxes scaled back. Returns one :class:`ImageDetections` per image (boxes in
+    original image pixels, labels as class names); unreadable images are logged and given no
+    detections.
     """
     was_training = model.training
     model.eval()
@@ -64,17 +79,19 @@ def predict_records(model: nn.Module, records: Sequence[ImageRecord], classes: S
             images, kept = [], []
             for r in chunk:
                 try:
-                    images.append(to_tensor(read_image_rgb(r.image_path)).to(device))
-                    kept.append(r)
+                    image, scale = _decode(r, max_side)
+                    images.append(to_tensor(image).to(device))
+                    kept.append((r, scale))
                 except (ValueError, OSError) as exc:
                     log.warning("evaluation skips %s: %s", r.image_path, exc)
                     out.append(ImageDetections(r.image_id))
             if not images:
                 continue
-            for r, pred in zip(kept, model(images)):
+            for (r, scale), pred in zip(kept, model(images)):
                 labels = pred["labels"].cpu().numpy()
                 names = np.asarray([classes[i - 1] for i in labels], dtype=str)
-                out.append(ImageDetections(r.image_id, pred["boxes"].cpu().double().numpy(),
+                boxes = pred["boxes"].cpu().double().numpy() / scale
+                out.append(ImageDetections(r.image_id, boxes,
                                            pred["scores"].cpu().double().numpy(), names))
     finally:
         model.train(was_training)
@@ -104,10 +121,11 @@ def score(records: Sequence[ImageRecord], detections: Sequence[ImageDetections],
 
 def evaluate_detector(model: nn.Module, records: Sequence[ImageRecord],
                       classes: Sequence[str], device: torch.device, batch_size: int = 4,
-                      stop: threading.Event | None = None) -> EvalResult:
+                      stop: threading.Event | None = None,
+                      max_side: int | None = None) -> EvalResult:
     """Predict on ``records`` and score with both VOC AP variants. Raises :class:`EvalAborted`
     when ``stop`` is set midway."""
     t0 = time.perf_counter()
-    dets = predict_records(model, records, classes, device, batch_size, stop)
+    dets = predict_records(model, records, classes, device, batch_size, stop, max_side)
     m07, m10, ap07, ap10 = score(records, dets, classes)
     return EvalResult(m07, m10, ap07, ap10, len(records), time.perf_counter() - t0)

@@ -175,10 +175,11 @@ class _Run:
     def _setup_data(self) -> None:
         cfg = self.config
         records = self.data.train
-        cache = should_cache(records, cfg.cache_budget_mb, cfg.cache_images)
+        self.max_side = self._max_side()
+        cache = should_cache(records, cfg.cache_budget_mb, cfg.cache_images, self.max_side)
         self.train_set = DetectionDataset(
             records, self.classes, train_transform(self.family, self.image_size, cfg.augment),
-            seed=cfg.seed, cache=cache)
+            seed=cfg.seed, cache=cache, max_side=self.max_side)
         if self.dist.enabled:
             self.sampler: Any = torch.utils.data.DistributedSampler(
                 self.train_set, num_replicas=self.dist.world_size, rank=self.dist.rank,
@@ -198,6 +199,25 @@ class _Run:
         if cfg.max_steps_per_epoch is not None:
             steps = min(steps, cfg.max_steps_per_epoch)
         self.steps_per_epoch = max(1, steps)
+
+    def _max_side(self) -> int | None:
+        """Longest image side worth decoding: SSD crops (down to 0.3 of a side) and resizes to
+        the square input, so twice the input side keeps the detail; Faster R-CNN resizes to
+        at most ``transform.max_size`` (times the largest scale jitter)."""
+        if self.family == "ssd":
+            return 2 * self.image_size
+        max_size = getattr(getattr(unwrap(self.model), "transform", None), "max_size", None)
+        if self.family == "fasterrcnn" and max_size:
+            return int(max_size * (1.25 if self.config.scale_jitter else 1.0)) + 1
+        return None
+
+    def _eval_max_side(self) -> int | None:
+        """Evaluation images are shrunk like training images (area interpolation, to twice
+        the SSD input side / Faster R-CNN's ``max_size``) before the model's own resize."""
+        if self.family == "ssd":
+            return 2 * self.image_size
+        max_size = getattr(getattr(unwrap(self.model), "transform", None), "max_size", None)
+        return int(max_size) if self.family == "fasterrcnn" and max_size else None
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -341,7 +361,7 @@ class _Run:
             return
         calib = DetectionDataset(self.data.train, self.classes,
                                  train_transform(self.family, self.image_size, augment=False),
-                                 cache=self.train_set.cache_enabled)
+                                 cache=self.train_set.cache_enabled, max_side=self.max_side)
         calib._cache = self.train_set._cache  # share decoded images
         order = np.random.default_rng([self.config.seed, epoch, 7]).permutation(
             len(self.train_set))[:n]
@@ -358,7 +378,8 @@ class _Run:
         if self._evaluates(epoch):
             try:
                 result = evaluate_detector(unwrap(self.model), self.data.val, self.classes,
-                                           self.device, cfg.batch_size, self.stop)
+                                           self.device, cfg.batch_size, self.stop,
+                                           self._eval_max_side())
             except EvalAborted:
                 result = None
             if result is not None:

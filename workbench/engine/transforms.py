@@ -68,17 +68,24 @@ def photometric_distort(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray
 def zoom_out(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
              rng: np.random.Generator, max_ratio: float = 4.0, p: float = 0.5) -> Sample:
     """With probability ``p`` place the image on a mean-coloured canvas up to ``max_ratio``×
-    larger (small-object training, SSD §3.6)."""
+    larger (small-object training, SSD §3.6).
+
+    The canvas keeps the image's own size and the image is shrunk by the ratio instead — the
+    same picture up to a global scale, which the final resize to the network input removes —
+    so memory and time stay constant (a 4× canvas of a large photo would be 16× the pixels).
+    """
     if rng.random() >= p:
         return image, boxes, labels
     h, w = image.shape[:2]
     ratio = rng.uniform(1.0, max_ratio)
-    cw, ch = int(w * ratio), int(h * ratio)
-    left, top = int(rng.uniform(0, cw - w)), int(rng.uniform(0, ch - h))
-    canvas = np.empty((ch, cw, 3), dtype=np.uint8)
+    sw, sh = max(1, int(round(w / ratio))), max(1, int(round(h / ratio)))
+    left, top = int(rng.uniform(0, w - sw)), int(rng.uniform(0, h - sh))
+    canvas = np.empty_like(image)
     canvas[:] = MEAN_RGB
-    canvas[top:top + h, left:left + w] = image
-    return canvas, boxes + np.array([left, top, left, top], np.float32), labels
+    canvas[top:top + sh, left:left + sw] = cv2.resize(image, (sw, sh),
+                                                      interpolation=cv2.INTER_AREA)
+    scale = np.array([sw / w, sh / h, sw / w, sh / h], np.float32)
+    return canvas, boxes * scale + np.array([left, top, left, top], np.float32), labels
 
 
 def _iou_with(crop: np.ndarray, boxes: np.ndarray) -> np.ndarray:
