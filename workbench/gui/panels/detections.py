@@ -290,8 +290,8 @@ class DetectionsPanel(QWidget):
         text += f" · {self.last_postprocess_ms:.1f} ms"
         if marks is not None:
             c = marks.counts
-            text += (f"<br>TP {c['TP']} · FP {c['FP']} · FN {c['FN']} "
-                     f"(VOC matching at IoU ≥ {self.eval_iou.value():.2f})")
+            text += (f"<br>TP {c['TP']} · FP {c['FP']} (dashed) · FN {c['FN']} (red dash-dot); "
+                     f"VOC matching at IoU ≥ {self.eval_iou.value():.2f}")
         self.stats.setText(text)
 
     def _on_table_selection_changed(self, *_args: object) -> None:

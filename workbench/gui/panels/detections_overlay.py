@@ -5,7 +5,8 @@ image pixels = scene coordinates). Layers, bottom to top:
 
 * ``suppressed``: boxes NMS removed, faint (thin, greyed class colour), each with a thin
   line from its centre to the centre of the kept box that suppressed it;
-* ``fn``: ground-truth objects no detection found (at the evaluation IoU), red, dash-dot;
+* ``fn``: ground-truth objects no detection found (at the evaluation IoU): a red dash-dot
+  outline just outside the object's box (the canvas labels the object itself);
 * ``detections`` / ``detections-fp``: kept detections in class colour with ``class score``
   labels; with ground truth each label ends in ``TP``/``FP`` (or ``difficult`` when the
   detection hit a difficult object: neither, as in VOC), and false positives are dashed;
@@ -188,9 +189,10 @@ class DetectionsOverlay:
                           style=Qt.PenStyle.DashLine)
         if marks is not None and annotation is not None and marks.missed:
             missed = [annotation.objects[i] for i in marks.missed]
-            self.fn.set_boxes(np.asarray([o.box for o in missed]), FN_COLOR,
-                              [f"FN {o.name}" for o in missed], width=2.0,
-                              style=Qt.PenStyle.DashDotLine)
+            # No text: the canvas already labels every ground-truth box at the same corner;
+            # the red dash-dot outline, slightly outside the object's box, is the FN mark.
+            boxes = np.asarray([o.box for o in missed], dtype=np.float64) + (-2, -2, 2, 2)
+            self.fn.set_boxes(boxes, FN_COLOR, None, width=2.0, style=Qt.PenStyle.DashDotLine)
         else:
             self.fn.clear()
         if suppressed is not None and len(suppressed[0]):

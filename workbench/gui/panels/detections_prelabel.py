@@ -34,10 +34,13 @@ class PrelabelBox(QGroupBox):
         self.panel = panel
         self.task: GeneratorTask | None = None
         self.steps: list[Any] = []
-        self.include_annotated = QCheckBox("Also images people annotated (their boxes are kept)")
-        self.start_button = QPushButton("Pre-label unannotated images")
+        self.include_annotated = QCheckBox("Also annotated images")
+        self.include_annotated.setToolTip("Add suggestions to images people annotated too; "
+                                          "their boxes are kept as they are")
+        self.start_button = QPushButton("Pre-label")
         self.start_button.setToolTip("Run the detector on every image without annotations and "
-                                     "save its detections as suggestions (model-made boxes)")
+                                     "save its detections as suggestions (model-made boxes, "
+                                     "marked until a person accepts or edits them)")
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)

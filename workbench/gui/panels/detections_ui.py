@@ -38,7 +38,8 @@ def build_widgets(panel: DetectionsPanel) -> None:
     """Create the panel's widgets as attributes of ``panel`` and lay them out in it."""
     panel.checkpoint_label = QLabel("No checkpoint loaded")
     panel.checkpoint_label.setWordWrap(True)
-    panel.load_button = QPushButton("Load checkpoint…")
+    panel.load_button = QPushButton("Load…")
+    panel.load_button.setToolTip("Load a checkpoint (.pt) saved by training")
     panel.run_button = QPushButton("Detect")
     panel.run_button.setToolTip("Run the detector on the current image (once; sliders "
                                "re-use its output)")
@@ -86,6 +87,8 @@ def build_widgets(panel: DetectionsPanel) -> None:
     body = QWidget()
     scroll = QScrollArea()
     scroll.setWidgetResizable(True)
+    # Fit the dock's width (only vertical scrolling): widgets shrink, the table scrolls itself.
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     scroll.setFrameShape(QFrame.Shape.NoFrame)
     scroll.setWidget(body)
     outer = QVBoxLayout(panel)
@@ -108,10 +111,8 @@ def build_widgets(panel: DetectionsPanel) -> None:
         line.addWidget(value)
         form.addRow(name, line)
     layout.addLayout(form)
-    toggles = QHBoxLayout()
-    toggles.addWidget(panel.agnostic)
-    toggles.addWidget(panel.show_suppressed)
-    layout.addLayout(toggles)
+    layout.addWidget(panel.agnostic)
+    layout.addWidget(panel.show_suppressed)
     marks_row = QHBoxLayout()
     marks_row.addWidget(panel.marks_box)
     marks_row.addWidget(panel.eval_iou)
