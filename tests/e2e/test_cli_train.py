@@ -101,3 +101,23 @@ def test_torchrun_two_gloo_processes_rank0_writes_one_checkpoint(tmp_path: Path)
     # 10 train images, 2 ranks × batch 3 → 2 steps per rank (DistributedSampler shards)
     assert [r["type"] for r in rows].count("step") == 2
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 1
+
+
+def test_ctrl_c_stops_after_the_step_with_status_130(tmp_path: Path) -> None:
+    import signal
+
+    write_tiny_voc(tmp_path / "voc")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "train", str(tmp_path / "voc"), *COMMON,
+         "--epochs", "50", "--batch-size", "2", "--out", str(tmp_path / "run")],
+        cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("epoch 1/50 ["):
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "stopping after this step" in err
+    assert "stopped after 0 epochs" in out

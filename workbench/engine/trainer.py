@@ -132,12 +132,12 @@ class _Run:
             weights=None if ckpt is not None else cfg.weights, pretrained_layout=layout)
         self.family = get_spec(model_name).family
         self.image_size = int(self.info["image_size"])
+        weights_message = str(self.info["weights_message"])
         if ckpt is not None:
             model.load_state_dict(ckpt["model"])
-            self.info = {**(ckpt.get("detector") or self.info)}
-            self.info["weights_message"] = (
-                f"resumed from {cfg.resume} after epoch {ckpt['epoch']}; "
-                f"originally: {self.info.get('weights_message', 'unknown')}")
+            self.info = {**(ckpt.get("detector") or self.info)}  # what the run started from
+            weights_message = (f"resumed from {cfg.resume} after epoch {ckpt['epoch']}; the run "
+                               f"started with: {self.info.get('weights_message', 'unknown')}")
             self.best = finite_metric((ckpt.get("metrics") or {}).get("best_metric"))
         set_postprocess(model, score_threshold=EVAL_SCORE_FLOOR, nms_iou=cfg.nms_iou,
                         top_k=EVAL_TOP_K)
@@ -170,7 +170,7 @@ class _Run:
                                   if cfg.out_dir is not None and self.dist.is_main else None)
         return RunStarted(cfg.out_dir, model_name, describe_device(self.device), self.classes,
                           len(self.data.train), len(self.data.val), self.start_epoch,
-                          cfg.epochs, self.steps_per_epoch, str(self.info["weights_message"]))
+                          cfg.epochs, self.steps_per_epoch, weights_message)
 
     def _setup_data(self) -> None:
         cfg = self.config
