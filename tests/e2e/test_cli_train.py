@@ -75,11 +75,21 @@ def test_faults_exit_non_zero_with_a_message(tmp_path: Path) -> None:
     done = _workbench(str(tmp_path / "empty"), *COMMON, "--out", str(tmp_path / "r"))
     assert done.returncode == 1
     assert "error: no labeled images to train on" in done.stderr
-    bad = _workbench(str(tmp_path / "empty"), "--model", "yolo", "--out", str(tmp_path / "r"))
-    assert bad.returncode == 1 and "unknown model 'yolo'" in bad.stderr
-    missing = _workbench(str(tmp_path / "empty"), *COMMON, "--weights",
-                         str(tmp_path / "none.pth"), "--out", str(tmp_path / "r"))
-    assert missing.returncode == 1
+
+
+
+def test_bad_model_and_missing_weights_in_process(tmp_path: Path, capsys) -> None:
+    from workbench.cli import main
+
+    write_tiny_voc(tmp_path / "voc", n_images=3)
+    assert main(["train", str(tmp_path / "empty"), "--model", "yolo",
+                 "--out", str(tmp_path / "r")]) == 1
+    assert "error: unknown model 'yolo'" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "voc"), *COMMON, "--weights",
+                 str(tmp_path / "none.pth"), "--out", str(tmp_path / "r")]) == 1
+    assert f"error: weights file {tmp_path / 'none.pth'} does not exist" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "r" / "last.pt").exists()
 
 
 @pytest.mark.slow

@@ -57,6 +57,7 @@ from workbench.engine.precise_bn import recalibrate_batchnorm
 from workbench.engine.schedule import EpochSampler, make_optimizer, make_scheduler
 from workbench.engine.snapshot import DataSnapshot, check_trainable, take_snapshot
 from workbench.engine.transforms import train_transform
+from workbench.engine.weights import check_request
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ class _Run:
         self.device = resolve_device(cfg.device, self.dist.local_rank if self.dist.enabled
                                      else None)
         ckpt = read_checkpoint(cfg.resume) if cfg.resume is not None else None
-        if ckpt is None:
-            get_spec(cfg.model)  # an unknown model fails before the data is read
+        if ckpt is None:  # an unknown model or an absent file fails before the data is read
+            get_spec(cfg.model)
+            check_request(cfg.weights)
         classes = tuple(ckpt["classes"]) if ckpt is not None else None
         if self.data is None:
             self.data = take_snapshot(cfg.images_dir, cfg.annotations_dir,

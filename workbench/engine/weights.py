@@ -92,6 +92,15 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], bool | None]:
     return {k.removeprefix("module."): v for k, v in obj.items()}, hint
 
 
+def check_request(request: str | os.PathLike[str] | None) -> None:
+    """Fail fast (before any data is read) when ``request`` names a file that is absent."""
+    if request is None or str(request).strip().lower() in (*NONE_REQUESTS, *HUB_REQUESTS):
+        return
+    path = Path(request).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+
+
 def _kind_of(state_dict: dict[str, torch.Tensor]) -> WeightsKind:
     detector = sum(k.startswith(_DETECTOR_KEY_PREFIXES) for k in state_dict)
     return "detector" if detector > len(state_dict) // 2 else "backbone"
