@@ -215,22 +215,25 @@ class PriorsPanel(QWidget):
             return
         name, size = self.model_name, self._input_size()
         key = (name, size, photo)
+        self.runner.cancel_all()  # a slower request still running is no longer wanted
         if key in self._cache:
+            self.progress.hide()
             self._cache.move_to_end(key)
             self._set_priors(*self._cache[key])
             return
         if name == SSD300_VOC_PAPER:
+            self.progress.hide()
             base = ssd300_paper_priors()
             self._remember(key, (base.for_image(photo[1], photo[0]), base))
             self._set_priors(*self._cache[key])
             return
-        self.runner.cancel_all()
         self.progress.show()
         self.status.setText(f"Building {name} (random weights) and reading its anchor "
                             "generator…")
         task = self.runner.submit(lambda ctx: self._extract(ctx, name, size, photo), key=key)
         task.finished.connect(lambda result, k=key: self._on_extracted(k, result))
         task.failed.connect(self._on_failed)
+        task.cancelled.connect(lambda: None if self.runner.active else self.progress.hide())
 
     def _extract(self, ctx: TaskContext, name: str, size: int | None,
                  photo: tuple[int, int]) -> tuple[PriorSet, PriorSet]:
