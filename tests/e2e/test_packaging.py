@@ -260,7 +260,7 @@ class _Recorder:
     def __call__(self, *args, **kwargs):  # noqa: ANN002,ANN003,ANN204
         _Recorder.calls[self.kind] = (args, kwargs)
         scripts = list(args[0]) if self.kind == "Analysis" else []
-        return types.SimpleNamespace(binaries=list(kwargs.get("binaries", [])), pure=[],
+        return types.SimpleNamespace(binaries=[], pure=[],  # analysed TOC: none here
                                      scripts=scripts, datas=[])
 
 
@@ -268,6 +268,9 @@ def _exec_spec(monkeypatch: pytest.MonkeyPatch, flavor: str) -> dict:
     hooks = types.ModuleType("PyInstaller.utils.hooks")
     hooks.collect_submodules = lambda package: sorted(  # what PyInstaller's helper returns
         name for name in _walk(package))
+    hooks.get_package_paths = lambda package: (  # (site-packages, package folder)
+        str(Path(importlib.import_module(package).__file__).parents[1]),
+        str(Path(importlib.import_module(package).__file__).parent))
     for name in ("PyInstaller", "PyInstaller.utils"):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)
@@ -293,6 +296,9 @@ def test_spec_is_valid_python_naming_the_entry_script(monkeypatch: pytest.Monkey
     args, kwargs = _Recorder.calls["Analysis"]
     assert [Path(p) for p in args[0]] == [ENTRY]
     assert kwargs["pathex"] == [str(ROOT)]
+    torchvision_libs = [Path(src).name for src, dest in kwargs["binaries"] if dest == "torchvision"]
+    if sys.platform.startswith("linux"):  # the extension torchvision loads with load_library
+        assert any(name.startswith("_C") for name in torchvision_libs), torchvision_libs
     assert (str(ROOT / "workbench" / "resources"), "workbench/resources") in kwargs["datas"]
     hidden = set(kwargs["hiddenimports"])
     assert {f"workbench.cli.{m}" for m in COMMAND_MODULES} <= hidden  # importlib-loaded
