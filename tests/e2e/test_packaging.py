@@ -303,6 +303,9 @@ def test_spec_is_valid_python_naming_the_entry_script(monkeypatch: pytest.Monkey
     hidden = set(kwargs["hiddenimports"])
     assert {f"workbench.cli.{m}" for m in COMMAND_MODULES} <= hidden  # importlib-loaded
     assert {"workbench.gui.panels.training", "workbench.engine.demo_model"} <= hidden
+    site = Path(importlib.import_module("torch").__file__).parents[1]
+    for builtins in site.glob("nvidia/*/lib/libnvrtc-builtins*.so*"):  # dlopen()ed by NVRTC
+        assert (str(builtins), str(builtins.parent.relative_to(site))) in kwargs["binaries"]
     assert "triton" in kwargs["excludes"] and "torch" not in kwargs["excludes"]
     assert kwargs["runtime_hooks"] == []
     assert _Recorder.calls["EXE"][1]["name"] == "workbench"
@@ -323,14 +326,19 @@ def test_spec_cpu_flavour_keeps_only_load_time_cuda_libraries(
         pytest.skip("the Python executable is not a dynamically linked ELF file")
     lib = tmp_path / "site-packages" / "nvidia" / "cu13" / "lib"
     lib.mkdir(parents=True)
+    torch_lib = tmp_path / "site-packages" / "torch" / "lib"
+    torch_lib.mkdir(parents=True)
     for name in (first, "libcudnn_engines_precompiled.so.9"):
         shutil.copy(root, lib / name)
+    shutil.copy(root, torch_lib / "libtorch_cuda_linalg.so")
     binaries = [("python3", str(root), "BINARY"),
                 (f"nvidia/cu13/lib/{first}", str(lib / first), "BINARY"),
                 ("nvidia/cu13/lib/libcudnn_engines_precompiled.so.9",
                  str(lib / "libcudnn_engines_precompiled.so.9"), "BINARY"),
                 ("nvidia/cu13/lib/libcudnn_engines_precompiled.so",
-                 "libcudnn_engines_precompiled.so.9", "SYMLINK")]
+                 "libcudnn_engines_precompiled.so.9", "SYMLINK"),
+                ("torch/lib/libtorch_cuda_linalg.so", str(torch_lib / "libtorch_cuda_linalg.so"),
+                 "BINARY")]
     kept = namespace["_cpu_only"](binaries)
     assert [dest for dest, _, _ in kept] == ["python3", f"nvidia/cu13/lib/{first}"]
 
