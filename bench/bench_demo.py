@@ -86,9 +86,12 @@ def first_reaching(rows: list[dict], level: float) -> str:
 
 def table(results: dict[str, list[dict]], minutes: float) -> str:
     models = list(results)
-    marks = [m for m in range(1, int(minutes) + 1)]
-    if minutes > marks[-1] if marks else True:
-        marks.append(minutes)
+    last = max((r["minutes"] for rows in results.values() for r in rows), default=0.0)
+    end = min(minutes, last)
+    step = 1 if end <= 15 else 5
+    marks: list[float] = list(range(step, int(end) + 1, step))
+    if not marks or end > marks[-1] + 1e-9:
+        marks.append(round(end, 2))
     head = "| minutes | " + " | ".join(f"{m} mAP" for m in models)
     if len(models) > 1:
         head += f" | ratio {models[0]} / {models[1]}"
@@ -126,6 +129,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe setting (e.g. --set lr=0.005)")
+    parser.add_argument("--family", default=None,
+                        help="train with another family's augmentation (e.g. ssd: SSD's "
+                        "photometric / zoom-out / IoU-crop / flip)")
     parser.add_argument("--json", type=Path, default=None, help="write all rows here")
     args = parser.parse_args()
 
@@ -135,6 +141,13 @@ def main() -> int:
     from workbench.engine.snapshot import take_snapshot
 
     torch.set_num_threads(args.threads)
+    if args.family:
+        import dataclasses
+
+        from workbench.engine.detectors import get_spec, register_detector
+
+        for name in args.models.split(","):
+            register_detector(dataclasses.replace(get_spec(name), family=args.family))
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")

@@ -6,7 +6,7 @@ DIR defaults to ``./workbench-sample``. It gets ``images/`` (JPEG), ``annotation
 ``classes.txt`` and ``ImageSets/Main/{train,val}.txt``; see :mod:`workbench.core.synth`.
 Then, for example::
 
-    workbench train DIR/images --annotations DIR/annotations --model demo_ssdlite ...
+    workbench train DIR --model demo_ssdlite_cpu --epochs 40 --batch-size 8 --lr 0.003 --out DIR/runs/demo
     workbench            # and open DIR/images in the window
 """
 

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 CLASSES: tuple[str, ...] = tuple(R.OBJECTS)
 #: (width, height) choices: 4:3, 3:2 and 3:4 photos and a square.
 SIZES: tuple[tuple[int, int], ...] = ((320, 240), (336, 224), (288, 288), (240, 320))
-DEFAULT_IMAGES = 240
+DEFAULT_IMAGES = 800
 VAL_FRACTION = 0.2
 
 

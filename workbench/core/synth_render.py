@@ -183,7 +183,7 @@ def cone(rng: np.random.Generator, w: int, h: int) -> Sprite:
 def bottle(rng: np.random.Generator, w: int, h: int) -> Sprite:
     """An upright bottle (taller than wide): body, shoulders, neck, cap, label band, glass shine."""
     glass = hsv(rng.choice([120.0, 30.0, 200.0]) + rng.uniform(-15, 15),
-                rng.uniform(0.5, 0.9), rng.uniform(0.35, 0.7))
+                rng.uniform(0.5, 0.9), rng.uniform(0.45, 0.8))
     m = np.zeros((h, w), np.uint8)
     neck_w = max(2, int(w * rng.uniform(0.3, 0.45)))
     neck_h = int(h * rng.uniform(0.22, 0.32))
@@ -246,7 +246,7 @@ OBJECTS: dict[str, tuple[Callable[[np.random.Generator, int, int], Sprite], tupl
     "ball": (ball, (0.85, 1.2)),
     "crate": (crate, (0.6, 1.8)),
     "cone": (cone, (0.55, 0.8)),
-    "bottle": (bottle, (0.3, 0.45)),
+    "bottle": (bottle, (0.36, 0.5)),
     "donut": (donut, (1.0, 1.9)),
 }
 
@@ -263,7 +263,7 @@ def render_object(rng: np.random.Generator, name: str, size: float) -> Sprite:
     w, h = max(4, int(round(w))), max(4, int(round(h)))
     rgb, alpha = fn(rng, w, h)
     angle = 0.0
-    if name == "bottle" and rng.random() < 0.35:
+    if name == "bottle" and rng.random() < 0.25:
         angle = float(rng.choice([90.0, -90.0])) + rng.uniform(-10, 10)
     elif rng.random() < 0.5:
         angle = rng.uniform(-15, 15)

@@ -29,20 +29,21 @@ HINT_OBJECT_NAME = "dock:first five minutes"
 FIRST_FIVE_MINUTES = """
 <h3>First five minutes</h3>
 <p>This is the <b>sample project</b>: generated photos of balls, crates, cones, bottles and
-donuts with their boxes already drawn (PASCAL VOC XML). Try the whole loop:</p>
+donuts, boxes already drawn (PASCAL VOC XML). Try the whole loop:</p>
 <ol>
 <li><b>Look</b> — <b>D</b> / <b>A</b> step through the images; the boxes are the labels.</li>
 <li><b>Draw a box</b> — press <b>W</b>, drag around an object, pick its class; <b>Ctrl+S</b>
-saves (<b>Ctrl+Z</b> undoes).</li>
-<li><b>Train</b> — open the <i>Training</i> panel, choose <b>demo_ssdlite_cpu</b> (made for the
-CPU: from scratch, about 10 minutes on 2 cores) and press <b>Start</b>. Loss and mAP plot
-live.</li>
-<li><b>Tune</b> — when a checkpoint is saved its detections appear on the image; drag the
-<i>score threshold</i> and <i>NMS IoU</i> sliders in the <i>Detections</i> panel.</li>
-<li><b>Export</b> — the XML files are already VOC; <code>workbench export</code> writes a
-VOC devkit folder.</li>
+saves, <b>Ctrl+Z</b> undoes.</li>
+<li><b>Train</b> — <i>Panels → Train</i>, choose <b>demo_ssdlite_cpu</b> (its recipe fills in
+the settings: a small SSD made for the CPU, trained from scratch) and press <b>Start</b>. Loss
+and val mAP plot live; on 2 CPU cores it passes mAP 0.9 in about 10 minutes.</li>
+<li><b>Tune</b> — each saved checkpoint's detections appear on the image. In <i>Panels →
+Detections</i>, <b>Load…</b> <code>runs/…/best.pt</code> and drag the <i>score</i> and
+<i>NMS IoU</i> sliders: the boxes change at once.</li>
+<li><b>Export</b> — the labels are VOC XML already; <code>workbench export FOLDER --format
+voc|coco|yolo --out OUT</code> writes a VOC2007 tree, COCO json or YOLO txt.</li>
 </ol>
-<p>Open your own folder of images with <b>Ctrl+U</b>. This hint lives in
+<p>Open your own folder of images with <b>Ctrl+U</b>. Close this tab when done; it is under
 <i>View → First five minutes</i>.</p>
 """
 
