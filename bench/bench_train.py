@@ -143,9 +143,22 @@ def bench_gui(data_dir: Path, epochs: int, size: int, batch: int) -> dict[str, f
     timer = QTimer()
     timer.setInterval(5)
 
+    marks: list[tuple[float, str]] = []
+    t_start = [0.0]
+
     def tick() -> None:
         gaps.append(clock.nsecsElapsed() / 1e6)
         clock.restart()
+        if gaps[-1] > 50:
+            marks.append((time.perf_counter() - t_start[0] - gaps[-1] / 1e3,
+                          f"gap {gaps[-1]:.0f} ms"))
+
+    def mark(name: str):  # noqa: ANN202
+        return lambda *a: marks.append((time.perf_counter() - t_start[0], name))
+
+    for name in ("run_started", "epoch_evaluated", "checkpoint_saved", "preview_ready",
+                 "training_finished"):
+        getattr(panel.bridge, name).connect(mark(name))
 
     timer.timeout.connect(tick)
     loop = QEventLoop()
@@ -153,15 +166,20 @@ def bench_gui(data_dir: Path, epochs: int, size: int, batch: int) -> dict[str, f
     steps: list[int] = []
     panel.bridge.steps_logged.connect(lambda events: steps.append(len(events)))
     t0 = time.perf_counter()
+    t_start[0] = t0
     clock.start()
     timer.start()
+    marks.append((0.0, "Start pressed"))
     panel.start()
+    marks.append((time.perf_counter() - t0, "start() returned"))
     loop.exec()
     timer.stop()
     elapsed = time.perf_counter() - t0
     panel.grab().save(str(Path(tempfile.gettempdir()) / "bench_train_panel.png"))
     window.grab().save(str(Path(tempfile.gettempdir()) / "bench_train_window.png"))
     g = np.asarray(gaps[1:])
+    for t, what in sorted(marks):
+        print(f"    {t:8.2f} s  {what}", file=sys.stderr)
     return {"seconds": elapsed, "ticks": len(g), "steps": sum(steps),
             "signals": len(steps), "max_gap_ms": float(g.max()),
             "p99_gap_ms": float(np.percentile(g, 99)), "median_gap_ms": float(np.median(g))}

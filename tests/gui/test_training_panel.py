@@ -123,3 +123,23 @@ def test_start_without_a_project_says_so(qtbot, tmp_path: Path) -> None:
     qtbot.addWidget(p)
     assert p.start() is False
     assert "open a folder of labeled images first" in p.status.text()
+
+
+def test_history_smooths_incrementally_and_truncates_on_resume() -> None:
+    from types import SimpleNamespace as E
+
+    import numpy as np
+
+    from workbench.gui.panels.training_plots import TrainingHistory, smooth
+
+    h = TrainingHistory()
+    values = [4.0, 2.0, 3.0, 1.0, 5.0]
+    for i, v in enumerate(values, start=1):
+        h.add_step(E(global_step=i, losses={"a": v, "b": v / 2}, total=1.5 * v, lr=0.1))
+    np.testing.assert_allclose(h.smoothed["a"], smooth(np.array(values)))
+    np.testing.assert_allclose(h.smoothed["total"], smooth(1.5 * np.array(values)))
+    assert h.smoothed["a"][0] == 4.0  # bias-corrected: the first value is itself
+    # a resume from the checkpoint after step 3 replays steps 4.. : the curves continue from 3
+    h.add_step(E(global_step=4, losses={"a": 7.0, "b": 3.5}, total=10.5, lr=0.1))
+    assert h.steps == [1, 2, 3, 4]
+    np.testing.assert_allclose(h.smoothed["a"], smooth(np.array([4.0, 2.0, 3.0, 7.0])))

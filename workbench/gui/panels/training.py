@@ -98,6 +98,10 @@ class TrainingPanel(QWidget):
 
     # -- construction ---------------------------------------------------------------------------
     def _build_form(self) -> None:
+        # Import the training and inference code now, while the dock is built: importing it
+        # on the worker thread when Start is pressed would hold the import lock and the GIL.
+        import workbench.engine.inference  # noqa: F401
+        import workbench.engine.trainer  # noqa: F401
         from workbench.engine.detectors import detector_names, expected_step_s, get_spec
         from workbench.engine.device import mps_available, resolve_device
 

@@ -42,6 +42,15 @@ def smooth(values: np.ndarray, weight: float = SMOOTHING) -> np.ndarray:
     return out
 
 
+def _ema_state(values: list[float], weight: float = SMOOTHING) -> tuple[float, int]:
+    """The running (accumulator, count) of :func:`smooth` over the finite ``values``."""
+    acc, n = 0.0, 0
+    for v in values:
+        if math.isfinite(v):
+            acc, n = weight * acc + (1 - weight) * v, n + 1
+    return acc, n
+
+
 @dataclass
 class TrainingHistory:
     """Per-step and per-epoch numbers of one training (across stop/resume)."""
@@ -49,6 +58,10 @@ class TrainingHistory:
     steps: list[int] = field(default_factory=list)
     losses: dict[str, list[float]] = field(default_factory=dict)
     total: list[float] = field(default_factory=list)
+    #: Smoothed copies of ``losses`` and ``total`` (key "total"), kept up to date step by step
+    #: so a redraw costs the same at step 10 and step 100,000.
+    smoothed: dict[str, list[float]] = field(default_factory=dict)
+    _ema: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
     lr: list[float] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)  # 1-based
     map_voc07: list[float] = field(default_factory=list)
@@ -68,12 +81,25 @@ class TrainingHistory:
                 series.append(math.nan)
         self.total.append(float(event.total))
         self.lr.append(float(event.lr))
+        for name, series in (*self.losses.items(), ("total", self.total)):
+            self._smooth_append(name, series[-1])
+
+    def _smooth_append(self, name: str, value: float) -> None:
+        """Bias-corrected EMA (weight :data:`SMOOTHING`); NaN entries keep the last value."""
+        acc, n = self._ema.get(name, (0.0, 0))
+        out = self.smoothed.setdefault(name, [math.nan] * (len(self.steps) - 1))
+        if math.isfinite(value):
+            acc, n = SMOOTHING * acc + (1 - SMOOTHING) * value, n + 1
+            self._ema[name] = (acc, n)
+        out.append(acc / (1 - SMOOTHING ** n) if n else math.nan)
 
     def _truncate(self, global_step: int) -> None:
         keep = int(np.searchsorted(np.asarray(self.steps), global_step))
         del self.steps[keep:], self.total[keep:], self.lr[keep:]
-        for series in self.losses.values():
+        for series in (*self.losses.values(), *self.smoothed.values()):
             del series[keep:]
+        self._ema = {name: _ema_state(series) for name, series in
+                     (*self.losses.items(), ("total", self.total))}
 
     def add_epoch(self, event: Any) -> None:
         epoch = int(event.epoch) + 1
@@ -136,6 +162,8 @@ class TrainingPlots(QTabWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.addLegend(offset=(-10, 10))
         plot.setMinimumHeight(160)
+        plot.setClipToView(True)  # long runs: draw only what is visible, decimated
+        plot.setDownsampling(auto=True, mode="peak")
         return plot
 
     # -- data -----------------------------------------------------------------------------------
@@ -181,7 +209,7 @@ class TrainingPlots(QTabWidget):
             y = np.asarray(values, dtype=np.float64)
             ok = np.isfinite(y)
             raw.setData(x[ok], y[ok])
-            smoothed.setData(x[ok], smooth(y[ok]) if ok.any() else y[ok])
+            smoothed.setData(x[ok], np.asarray(h.smoothed[name], dtype=np.float64)[ok])
         self._lr_curve.setData(x, np.asarray(h.lr, dtype=np.float64))
         ex = np.asarray(h.epochs, dtype=np.float64)
         self._map07.setData(ex, np.nan_to_num(np.asarray(h.map_voc07, dtype=np.float64)))

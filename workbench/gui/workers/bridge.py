@@ -17,6 +17,7 @@ written, using the detections engine (:mod:`workbench.engine.inference`), and em
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -114,8 +115,17 @@ class TrainingBridge(QObject):
                 pending = []
             last_emit = time.perf_counter()
 
+        # Full (generation-2) garbage collections scan every Python object of the process —
+        # the window's and the model's — holding the GIL for 100-300 ms, which froze the GUI
+        # while a run was set up. Collect nothing during set-up, then move the long-lived
+        # objects out of the collector's way (gc.freeze) until the run ends.
+        gc_enabled = gc.isenabled()
+        gc.disable()
         try:
             for event in train(config, data, self._stop):
+                if isinstance(event, ev.RunStarted) and gc_enabled:
+                    gc.freeze()
+                    gc.enable()
                 if isinstance(event, ev.StepLogged):
                     pending.append(event)
                     if time.perf_counter() - last_emit >= self.STEP_BATCH_S:
@@ -141,6 +151,10 @@ class TrainingBridge(QObject):
             flush()
             log.exception("training crashed")
             self.failed.emit(f"{type(exc).__name__}: {exc}")
+        finally:
+            gc.unfreeze()
+            if gc_enabled:
+                gc.enable()
 
     def _preview_detections(self, checkpoint: Path) -> None:
         with self._preview_lock:
