@@ -130,6 +130,11 @@ def test_config_validation_names_the_setting() -> None:
         TrainConfig(images_dir=".", lr=float("nan"))
     cfg = TrainConfig(images_dir="x", out_dir="y", step_milestones=(0.5,))
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    four = TrainConfig(images_dir=".", batch_size=4)
+    assert four.effective_lr("fasterrcnn") == pytest.approx(0.005)
+    assert four.effective_lr("fasterrcnn", world_size=4) == pytest.approx(0.02)  # 16 images
+    assert four.effective_lr("ssd") == pytest.approx(0.005)
+    assert four.replace(lr=0.1).effective_lr("ssd", world_size=8) == 0.1
 
 
 def test_precise_bn_sets_running_stats_to_the_data_mean() -> None:

@@ -42,9 +42,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help=f"detector (default {DEFAULT_MODEL})")
     p.add_argument("--epochs", type=int, default=10, metavar="N", help="total epochs (10)")
-    p.add_argument("--batch-size", type=int, default=4, metavar="B", help="per process (4)")
+    p.add_argument("--batch-size", type=int, default=4, metavar="B",
+                   help="images per step and process (4)")
     p.add_argument("--lr", type=float, metavar="LR", help="base learning rate "
-                   "(default: family default scaled by batch size)")
+                   "(default: the family's, scaled by batch size x processes)")
     p.add_argument("--image-size", type=int, metavar="N",
                    help="SSD input side / Faster R-CNN shorter side (default: the model's)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto)")

@@ -95,17 +95,19 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(message)
 
-    def effective_lr(self, family: str) -> float:
-        """``lr`` or the family default scaled by batch size.
+    def effective_lr(self, family: str, world_size: int = 1) -> float:
+        """``lr`` or the family default scaled by the total batch (``batch_size`` per process ×
+        ``world_size`` processes, the linear scaling rule).
 
         Faster R-CNN: 0.02 for 16 images (torchvision reference); SSD: 0.01 for 8 images
         (from-scratch friendly; the reference uses 0.002 × 32 images with pretrained VGG).
         """
         if self.lr is not None:
             return float(self.lr)
+        images = self.batch_size * max(1, world_size)
         if family == "fasterrcnn":
-            return 0.02 * self.batch_size / 16
-        return 0.01 * self.batch_size / 8
+            return 0.02 * images / 16
+        return 0.01 * images / 8
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

@@ -15,10 +15,11 @@ from workbench.engine.config import TrainConfig
 WARMUP_FACTOR = 0.001
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, family: str) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: TrainConfig, family: str,
+                   world_size: int = 1) -> torch.optim.Optimizer:
     """SGD with momentum (the papers' choice) or AdamW over the trainable parameters."""
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = cfg.effective_lr(family)
+    lr = cfg.effective_lr(family, world_size)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)

@@ -155,7 +155,8 @@ class _Run:
             model.to(memory_format=torch.channels_last)
         self.model = dd.wrap_model(model, self.device, self.dist, cfg.sync_batchnorm)
         self._setup_data()
-        self.optimizer = make_optimizer(unwrap(self.model), cfg, self.family)
+        self.optimizer = make_optimizer(unwrap(self.model), cfg, self.family,
+                                        self.dist.world_size)
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = make_scheduler(self.optimizer, cfg, self.total_steps,
                                         self.steps_per_epoch)
