@@ -95,7 +95,9 @@ def bench_loop(data_dir: Path, model_name: str, size: int, batch: int, steps: in
     from workbench.engine.snapshot import DataSnapshot, take_snapshot
     from workbench.engine.transforms import train_transform
 
-    snap = take_snapshot(data_dir, val_fraction=0.0)
+    # a split in a throw-away folder: the other sections keep the default 80/20 split
+    snap = take_snapshot(data_dir, val_fraction=0.0,
+                         split_dir=Path(tempfile.mkdtemp(prefix="bench_split_")))
     data = DataSnapshot(snap.classes, snap.train, ())
     config = TrainConfig(images_dir=data_dir, model=model_name, image_size=size,
                          batch_size=batch, augment=False, warmup_steps=1, cache_images=False,
