@@ -101,9 +101,11 @@ class ProgressPrinter:
     """Prints events: a progress bar (redrawn in place on a terminal, every 10% otherwise) and
     one line per epoch."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
-        self.tty = out.isatty()
+    def __init__(self, out: TextIO | None = None) -> None:
+        # Looked up at call time: a default bound at import would keep a stream that pytest's
+        # capture (or any redirect) has since closed.
+        self.out = out if out is not None else sys.stdout
+        self.tty = self.out.isatty()
         self.epochs = 0
         self.last_printed = -1.0
         self.last_line_len = 0

@@ -149,25 +149,42 @@ def drop_degenerate(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
     return image, boxes[keep], labels[keep]
 
 
-def train_transform(family: str, image_size: int, augment: bool = True) -> Transform:
-    """The training transform of a model family ("ssd", "fasterrcnn", other = flip only)."""
+class SSDTrainTransform:
+    """SSD's augmentation chain then a square resize; a module-level class so that DataLoader
+    workers started with spawn can pickle it."""
 
-    def ssd(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-            rng: np.random.Generator) -> Sample:
+    def __init__(self, image_size: int, augment: bool = True) -> None:
+        self.image_size = image_size
+        self.augment = augment
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
+                 rng: np.random.Generator) -> Sample:
         sample = (image, boxes, labels)
-        if augment:
+        if self.augment:
             sample = photometric_distort(*sample, rng)
             sample = zoom_out(*sample, rng)
             sample = iou_crop(*sample, rng)
             sample = hflip(*sample, rng)
-        sample = resize(*sample, image_size)
+        sample = resize(*sample, self.image_size)
         return drop_degenerate(*sample)
 
-    def flip_only(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-                  rng: np.random.Generator) -> Sample:
+
+class FlipOnlyTrainTransform:
+    """Horizontal flip only (the model resizes by itself); picklable like SSDTrainTransform."""
+
+    def __init__(self, augment: bool = True) -> None:
+        self.augment = augment
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
+                 rng: np.random.Generator) -> Sample:
         sample = (image, boxes, labels)
-        if augment:
+        if self.augment:
             sample = hflip(*sample, rng)
         return drop_degenerate(*sample)
 
-    return ssd if family == "ssd" else flip_only
+
+def train_transform(family: str, image_size: int, augment: bool = True) -> Transform:
+    """The training transform of a model family ("ssd", "fasterrcnn", other = flip only)."""
+    if family == "ssd":
+        return SSDTrainTransform(image_size, augment)
+    return FlipOnlyTrainTransform(augment)
