@@ -532,10 +532,11 @@ def test_gui_cli_rejects_a_file_and_creates_the_annotation_folder(tmp_path, imag
     from workbench.cli import main
 
     assert main(["gui", str(images / "img0.png")]) == 2
+    assert main([str(images / "img0.png")]) == 2  # LabelImg's form: workbench DIR
     env_png = tmp_path / "s.png"
     xml_dir = tmp_path / "new_xml"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", WORKBENCH_SETTINGS=str(tmp_path / "s.ini"))
-    out = subprocess.run([sys.executable, "-m", "workbench", "gui", str(images), "--annotations",
+    out = subprocess.run([sys.executable, "-m", "workbench", str(images), "--annotations",
                           str(xml_dir), "--screenshot", str(env_png)], capture_output=True,
                          text=True, env=env, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,5 +1,8 @@
 """The ``workbench`` command: ``workbench`` alone opens the GUI; sub-commands run headless.
 
+``workbench DIR [--annotations DIR]`` (LabelImg's ``labelImg DIR``) is short for
+``workbench gui DIR …``: a first argument that is neither an option nor a command is a folder.
+
 Each sub-command lives in its own module ``workbench.cli.<name>`` exposing
 ``register(subparsers) -> None`` which adds its parser and sets ``func=run`` where
 ``run(args) -> int`` returns the exit status. Modules must not import torch or Qt at import
@@ -42,12 +45,22 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"workbench.cli.{name}")
         module.register(sub)
+    parser.epilog = "workbench DIR [--annotations DIR] is short for workbench gui DIR ..."
     return parser
+
+
+def _command_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return set(action.choices)
+    return set()
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in _command_names(parser):
+        argv = ["gui", *argv]
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
