@@ -131,3 +131,24 @@ def test_ctrl_c_stops_after_the_step_with_status_130(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "stopping after this step" in err
     assert "stopped after 0 epochs" in out
+
+
+def test_options_left_out_come_from_the_models_recipe(tmp_path: Path) -> None:
+    from workbench.cli import build_parser
+    from workbench.cli.train import _config
+
+    def config(*extra: str):  # noqa: ANN202
+        return _config(build_parser().parse_args(
+            ["train", str(tmp_path), "--out", str(tmp_path / "r"), *extra]))
+
+    demo = config("--model", "demo_ssdlite_cpu")
+    assert (demo.optimizer, demo.lr, demo.batch_size, demo.epochs, demo.weight_decay,
+            demo.warmup_steps, demo.image_size) == ("adamw", 3e-3, 8, 60, 1e-4, 50, 320)
+    mine = config("--model", "demo_ssdlite_cpu", "--epochs", "3", "--optimizer", "sgd",
+                  "--lr", "0.01", "--grad-clip", "0")
+    assert (mine.optimizer, mine.lr, mine.epochs, mine.batch_size, mine.grad_clip) == (
+        "sgd", 0.01, 3, 8, None)
+    stock = config()  # torchvision models have no recipe: the documented defaults
+    assert (stock.model, stock.optimizer, stock.lr, stock.batch_size, stock.epochs,
+            stock.warmup_steps, stock.grad_clip) == (
+        "ssdlite320_mobilenet_v3_large", "sgd", None, 4, 10, 100, 10.0)

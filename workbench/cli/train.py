@@ -26,8 +26,14 @@ DEFAULT_MODEL = "ssdlite320_mobilenet_v3_large"
 MODEL_NAMES = (
     "ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "fasterrcnn_resnet50_fpn",
     "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn", "demo_ssdlite_cpu",
 )
+#: Defaults of the options a model's recipe may set (see ``DetectorSpec.recipe``): an option
+#: given on the command line wins, then the recipe, then these.
+RECIPE_DEFAULTS: dict[str, Any] = {
+    "epochs": 10, "batch_size": 4, "lr": None, "image_size": None, "schedule": "cosine",
+    "warmup_steps": 100, "optimizer": "sgd", "grad_clip": 10.0,
+}
 
 
 def register(subparsers: Any) -> None:
@@ -35,14 +41,16 @@ def register(subparsers: Any) -> None:
         "train", help="train SSD / Faster R-CNN on a labeled folder",
         description="Train a detector on IMAGES_DIR's VOC labels; the split is read from (or "
         "written to) ImageSets/Main/train.txt and val.txt beside the annotations. Models: "
-        + ", ".join(MODEL_NAMES) + ".")
+        + ", ".join(MODEL_NAMES) + ". Options left out come from the model's recipe where it "
+        "has one (demo_ssdlite_cpu: AdamW, lr 3e-3, batch 8, 60 epochs), else the defaults "
+        "shown.")
     p.add_argument("images", type=Path, metavar="IMAGES_DIR")
     p.add_argument("--annotations", type=Path, metavar="DIR",
                    help="VOC XML folder (default: found like the GUI does)")
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help=f"detector (default {DEFAULT_MODEL})")
-    p.add_argument("--epochs", type=int, default=10, metavar="N", help="total epochs (10)")
-    p.add_argument("--batch-size", type=int, default=4, metavar="B",
+    p.add_argument("--epochs", type=int, metavar="N", help="total epochs (10)")
+    p.add_argument("--batch-size", type=int, metavar="B",
                    help="images per step and process (4)")
     p.add_argument("--lr", type=float, metavar="LR", help="base learning rate "
                    "(default: the family's, scaled by batch size x processes)")
@@ -59,10 +67,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--val-fraction", type=float, default=0.2,
                    help="share of images for a new val split (0.2)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--schedule", choices=("cosine", "step", "constant"), default="cosine")
-    p.add_argument("--warmup-steps", type=int, default=100)
-    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
-    p.add_argument("--grad-clip", type=float, default=10.0, help="max gradient norm; 0 = off")
+    p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="(cosine)")
+    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (100)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), help="(sgd)")
+    p.add_argument("--grad-clip", type=float, help="max gradient norm; 0 = off (10)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (spawned)")
     p.add_argument("--no-augment", action="store_true", help="no data augmentation")
     p.add_argument("--scale-jitter", action="store_true",
@@ -76,17 +84,26 @@ def register(subparsers: Any) -> None:
 
 def _config(args: argparse.Namespace) -> Any:
     from workbench.engine.config import TrainConfig
+    from workbench.engine.detectors import ConfigError, get_spec
 
+    try:
+        recipe = dict(get_spec(args.model).recipe)
+    except ConfigError:
+        recipe = {}  # the trainer reports the unknown model by name
+    recipe.pop("model", None)
+    chosen = {key: getattr(args, key) if getattr(args, key) is not None
+              else recipe.get(key, default) for key, default in RECIPE_DEFAULTS.items()}
+    extra = {k: v for k, v in recipe.items() if k not in RECIPE_DEFAULTS and k != "augment"}
     return TrainConfig(
         images_dir=args.images, annotations_dir=args.annotations, model=args.model,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, image_size=args.image_size,
-        device=args.device, weights=args.weights, resume=args.resume, out_dir=args.out,
-        val_fraction=args.val_fraction, seed=args.seed, schedule=args.schedule,
-        warmup_steps=args.warmup_steps, optimizer=args.optimizer,
-        grad_clip=args.grad_clip or None, num_workers=args.workers,
-        augment=not args.no_augment, scale_jitter=args.scale_jitter, amp=not args.no_amp,
-        sync_batchnorm=args.sync_bn, eval_every=args.eval_every,
-        max_steps_per_epoch=args.max_steps_per_epoch)
+        epochs=chosen["epochs"], batch_size=chosen["batch_size"], lr=chosen["lr"],
+        image_size=chosen["image_size"], device=args.device, weights=args.weights,
+        resume=args.resume, out_dir=args.out, val_fraction=args.val_fraction, seed=args.seed,
+        schedule=chosen["schedule"], warmup_steps=chosen["warmup_steps"],
+        optimizer=chosen["optimizer"], grad_clip=chosen["grad_clip"] or None,
+        num_workers=args.workers, augment=not args.no_augment and recipe.get("augment", True),
+        scale_jitter=args.scale_jitter, amp=not args.no_amp, sync_batchnorm=args.sync_bn,
+        eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
 
 
 def fmt_duration(seconds: float) -> str:
