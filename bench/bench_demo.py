@@ -73,6 +73,36 @@ def run_one(model: str, data_root: Path, data, minutes: float, epochs: int | Non
     return rows
 
 
+def mean_box_baseline(data) -> dict[str, float]:  # noqa: ANN001
+    """Val mAP of a detector that never looks at the image: per class, the mean training box
+    (centre and size relative to the image), once per val image with score 1.
+
+    One-class photo sets whose objects fill the frame (raccoon) score high on mAP@0.5 this way;
+    a trained model's number means something only above this one.
+    """
+    import numpy as np
+
+    from workbench.core.detections import ImageDetections
+    from workbench.engine.evaluate import score
+
+    rel: dict[str, list[np.ndarray]] = {}
+    for r in data.train:
+        if not (r.width and r.height):
+            continue
+        scale = np.array([r.width, r.height, r.width, r.height], np.float64)
+        for box, name in zip(r.boxes, r.names):
+            rel.setdefault(str(name), []).append(np.asarray(box, np.float64) / scale)
+    mean = {name: np.mean(boxes, axis=0) for name, boxes in rel.items()}
+    dets = []
+    for r in data.val:
+        scale = np.array([r.width, r.height, r.width, r.height], np.float64)
+        names = [n for n in data.classes if n in mean]
+        dets.append(ImageDetections(r.image_id, np.array([mean[n] * scale for n in names]),
+                                    np.ones(len(names)), np.array(names)))
+    map07, map10, _, _ = score(data.val, dets, data.classes)
+    return {"map_voc": map10, "map_voc07": map07}
+
+
 def at_minute(rows: list[dict], minute: float) -> float:
     """The latest val mAP evaluated at or before ``minute`` (NaN before the first)."""
     done = [r["map_voc"] for r in rows if r["minutes"] <= minute + 1e-9]
@@ -171,6 +201,10 @@ def main() -> int:
         print(f"# {args.dataset}: {len(data.train)} train / {len(data.val)} val, classes "
               f"{list(data.classes)}, {args.threads} threads, budget {args.minutes:g} min",
               flush=True)
+        baseline = mean_box_baseline(data)
+        print(f"# baseline without looking at the image (mean training box per class, score 1):"
+              f" val mAP {baseline['map_voc']:.3f} (VOC07 {baseline['map_voc07']:.3f})",
+              flush=True)
         results = {}
         for i, model in enumerate(m for m in args.models.split(",") if m):
             results[model] = run_one(model, data_root, data, args.minutes, args.epochs,
@@ -180,8 +214,9 @@ def main() -> int:
           f"{args.threads} CPU threads")
     print()
     print(table(results, args.minutes))
+    print(f"\nmean-box baseline (never looks at the image): mAP {baseline['map_voc']:.3f}")
     if args.json is not None:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({"baseline": baseline, **results}, indent=1))
     return 0
 
 
