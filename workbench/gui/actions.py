@@ -84,6 +84,8 @@ def build_actions(window: MainWindow) -> Actions:
       "Open a folder of images")
     m("change_save_dir", "Change &Annotation Folder…", w.change_annotation_dir_dialog, "Ctrl+R",
       "save-dir", "Read and write the XML files in another folder")
+    m("export", "&Export Dataset…", w.export_dataset, "Ctrl+Shift+E", "export",
+      "Export the project as PASCAL VOC2007, COCO JSON or YOLO txt")
     m("save", "&Save", sv.save_current, "Ctrl+S", "save", "Save this image's boxes")
     autosave = m("autosave", "Auto&save", sv.set_autosave, None, None,
                  "Save automatically after each edit and when leaving an image", checkable=True)
@@ -168,6 +170,8 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     a.menus["recent"] = file.addMenu("Open &Recent")
     file.addSeparator()
     file.addActions([a.save, a.autosave])
+    file.addSeparator()
+    file.addAction(a.export)
     file.addSeparator()
     file.addAction(a.quit)
     edit = bar.addMenu("&Edit")

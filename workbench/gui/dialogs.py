@@ -47,6 +47,22 @@ def ask_directory(parent: QWidget | None, title: str, start: str = "") -> str | 
     return path or None
 
 
+def show_info(parent: QWidget | None, title: str, text: str) -> None:
+    QMessageBox.information(parent, title, text)
+
+
+def show_error(parent: QWidget | None, title: str, text: str) -> None:
+    QMessageBox.warning(parent, title, text)
+
+
+def choose_export(parent: QWidget | None, project, previous=None):  # noqa: ANN001,ANN201
+    """File → Export dataset…: an ``ExportChoice`` (see ``gui/export_dialog.py``) or None."""
+    from workbench.gui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(project, previous, parent)
+    return dialog.choice() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
 def choose_class(parent: QWidget | None, classes: Sequence[str], current: str | None = None,
                  title: str = "Class") -> str | None:
     """LabelImg's label dialog: type to filter or to name a new class, Enter accepts."""

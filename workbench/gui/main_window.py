@@ -316,6 +316,7 @@ class MainWindow(NavigationMixin, QMainWindow):
                      "fit", "actual_size", "prev", "next", "next_unlabeled"):
             self.actions.by_name[name].setEnabled(has_image)
         self.actions.change_save_dir.setEnabled(self.project is not None)
+        self.actions.export.setEnabled(self.project is not None)
 
     def _refresh_recent(self) -> None:
         recent = self.settings.recent_projects()
@@ -326,6 +327,12 @@ class MainWindow(NavigationMixin, QMainWindow):
             menu.addAction(label, lambda i=images, a=annotations: self.open_project(i, a))
         menu.setEnabled(bool(recent))
         self.welcome.set_recent(recent)
+
+    def export_dataset(self) -> None:
+        """File → Export dataset… (see :mod:`workbench.gui.exporting`)."""
+        from workbench.gui.exporting import export_dataset
+
+        export_dataset(self)
 
     def show_shortcuts(self) -> None:
         dialogs.ShortcutSheet(shortcut_rows(self.actions), self).exec()

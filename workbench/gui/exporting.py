@@ -1,0 +1,110 @@
+"""File → Export dataset…: save unsaved edits, ask (:func:`dialogs.choose_export`), export with
+the core function behind ``workbench export``, read the export back and report.
+
+Like the project-wide class rename (:mod:`workbench.gui.class_ops`), unsaved edits are saved
+first so the export holds what the window shows; a file with read errors that the user has not
+agreed to overwrite stops the export instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from workbench.gui import dialogs
+from workbench.gui.export_dialog import FORMATS, ExportChoice, destination_problem
+
+if TYPE_CHECKING:
+    from workbench.core.export import ExportSummary
+    from workbench.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+TITLE = "Export dataset"
+
+
+def export_dataset(window: MainWindow) -> ExportSummary | None:
+    """The whole action; the summary when something was exported, else None."""
+    if window.project is None:
+        return None
+    choice = dialogs.choose_export(window, window.project, getattr(window, "_export_choice", None))
+    if choice is None:
+        return None
+    window._export_choice = choice  # the next export starts from these answers
+    if not _save_unsaved(window):
+        return None
+    problem = destination_problem(window.project, choice.out, choice.overwrite)
+    if problem:
+        window.statusBar().showMessage(f"Export refused: {problem}", 10000)
+        dialogs.show_error(window, TITLE, f"Nothing was exported.\n\n{problem}")
+        return None
+    return _run(window, choice)
+
+
+def _save_unsaved(window: MainWindow) -> bool:
+    window.saver.timer.stop()
+    for doc in window.documents.dirty():
+        if doc.needs_confirmation:
+            text = (f"{doc.xml_path.name} has unsaved changes and could not be read completely. "
+                    "Save it with Ctrl+S (or undo the changes) before exporting.")
+            window.statusBar().showMessage(f"Export cancelled: {text}", 10000)
+            dialogs.show_error(window, TITLE, f"Nothing was exported.\n\n{text}")
+            return False
+        try:
+            doc.save()
+        except OSError as exc:
+            window.statusBar().showMessage(f"Export cancelled: could not save "
+                                           f"{doc.xml_path.name}: {exc}", 10000)
+            dialogs.show_error(window, TITLE, f"Nothing was exported: could not save "
+                                              f"{doc.xml_path}:\n{exc}")
+            return False
+        window.on_document_saved(doc)
+    return True
+
+
+def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
+    from workbench.core.export import ExportError, export_project, read_export, same_records
+    from workbench.core.project import Project
+
+    label = dict(FORMATS)[choice.fmt]
+    window.statusBar().showMessage(f"Exporting {label} to {choice.out} …")
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        # A fresh scan: the window's project snapshot predates files written this session.
+        project = Project.open(window.project.images_dir, window.project.annotations_dir)
+        summary = export_project(project, choice.out, choice.fmt,
+                                 val_fraction=choice.val_fraction, seed=choice.seed,
+                                 overwrite=choice.overwrite)
+        yolo = choice.fmt == "yolo"
+        identical = same_records(summary.source, read_export(summary.out, choice.fmt),
+                                 tol=0.01 if yolo else 1e-9, compare_difficult=not yolo)
+    except (ExportError, OSError, ValueError) as exc:
+        log.error("export to %s failed: %s", choice.out, exc)
+        window.statusBar().showMessage(f"Export failed: {exc}", 10000)
+        QApplication.restoreOverrideCursor()
+        dialogs.show_error(window, TITLE, f"Export to {choice.out} failed:\n\n{exc}")
+        return None
+    QApplication.restoreOverrideCursor()
+    short = (f"Exported {summary.images} images, {summary.objects} objects "
+             f"({len(summary.classes)} classes) as {label} to {summary.out}")
+    log.info(short)
+    window.statusBar().showMessage(short, 15000)
+    lines = [short + ".",
+             f"Split (seed {choice.seed}): {len(summary.splits['train'])} train, "
+             f"{len(summary.splits['val'])} val."]
+    if summary.skipped_objects:
+        lines.append(f"Skipped {summary.skipped_objects} object(s) with errors.")
+    if summary.rotated_images or summary.transcoded_images:
+        lines.append(f"{summary.rotated_images} image(s) rotated per EXIF, "
+                     f"{summary.transcoded_images} converted to JPEG.")
+    if summary.problems:
+        lines.append(f"{len(summary.problems)} problem(s):")
+        lines += [f"• {p}" for p in summary.problems[:8]]
+        if len(summary.problems) > 8:
+            lines.append("…")
+    lines.append("Read back: identical." if identical else
+                 "Warning: the export does not read back identically.")
+    (dialogs.show_info if identical else dialogs.show_error)(window, TITLE, "\n".join(lines))
+    return summary
