@@ -68,6 +68,7 @@ def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path
     assert panel.plots.ap_table.item(2, 0).text() == "mAP (epoch 2)"
     assert panel.plots.ap_table.item(0, 0).text() in ("blue", "red")
     assert panel.progress.value() == 1000 and panel.progress.format().startswith("Finished")
+    assert panel.last_finished.epochs_completed == 2  # the Detections panel loads its best.pt
     run = panel.run_dir
     assert run.parent == tmp_path / "voc" / "runs" and (run / "last.pt").is_file()
     assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").is_file()

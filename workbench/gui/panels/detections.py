@@ -57,6 +57,7 @@ class DetectionsPanel(QWidget):
         self.result: Any = None    # last PostprocessResult
         self.last_postprocess_ms = 0.0
         self._keeper = TaskKeeper(self)
+        self._followed: list[Any] = []  # training bridges already connected
         self.overlay = DetectionsOverlay(window.canvas.scene())
         self._build_ui()
         window.image_changed.connect(self._on_window_image_changed)
@@ -180,13 +181,21 @@ class DetectionsPanel(QWidget):
             self.run_current()
 
     def _follow_training(self) -> None:
-        """When the Training panel is already open, load each finished run's best checkpoint
-        (unless another checkpoint was loaded by hand meanwhile)."""
+        """Follow every built Training panel: load each finished run's best checkpoint (unless
+        another checkpoint was loaded by hand meanwhile). Called when this panel is built and
+        whenever it is shown, so the order the two panels are opened in does not matter; a run
+        that finished before this panel followed it is loaded at once (``last_finished``)."""
         host = getattr(self.window, "panel_host", None)
-        for panel in getattr(host, "panels", {}).values():
+        for panel in list(getattr(host, "panels", {}).values()):
             bridge = getattr(panel, "bridge", None)
-            if bridge is not None and hasattr(bridge, "training_finished"):
-                bridge.training_finished.connect(self._on_training_finished)
+            if bridge is None or not hasattr(bridge, "training_finished") \
+                    or any(bridge is b for b in self._followed):
+                continue
+            self._followed.append(bridge)
+            bridge.training_finished.connect(self._on_training_finished)
+            finished = getattr(panel, "last_finished", None)
+            if finished is not None and self.checkpoint_path is None:
+                self._on_training_finished(finished)
 
     def _on_training_finished(self, event: Any) -> None:
         path = getattr(event, "best_checkpoint", None) or getattr(event, "last_checkpoint", None)
@@ -240,6 +249,7 @@ class DetectionsPanel(QWidget):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
+        self._follow_training()
         if self.detector is not None and self.auto_run.isChecked() and self._raw is None:
             self.run_current()
 

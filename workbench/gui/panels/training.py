@@ -79,6 +79,7 @@ class TrainingPanel(QWidget):
         self.total_steps = 1
         self.done_before = 0
         self.epochs_total = 0
+        self.last_finished: Any = None  #: the last ``Finished`` event (the Detections panel)
         self._build_form()
         self._build_controls()
         self.plots = TrainingPlots(self)
@@ -310,6 +311,7 @@ class TrainingPanel(QWidget):
         self._say(f"Skipped {event.image}: {event.reason}", error=True)
 
     def _on_finished(self, event: Any) -> None:
+        self.last_finished = event
         how = "Stopped" if event.stopped else "Finished"
         self.progress.setFormat(f"{how} after {event.epochs_completed} epochs "
                                 f"({fmt_duration(event.elapsed_s)})")
