@@ -638,6 +638,9 @@ def test_panels_menu_shows_raises_and_builds_tabified_panels(qtbot, tmp_path, mo
                                         "workbench.gui.panels.boxes.BoxesPanel"}
     assert w.panel_host.docks["workbench.gui.panels.problems.ProblemsPanel"].isVisible()
     assert w.panel_host.show_panel("Three") is w.panel("BoxesPanel")
+    # one tab group with the Boxes dock (stacked below it, a tall panel made the window grow)
+    tabs = w.tabifiedDockWidgets(w.boxes_dock)
+    assert all(d in tabs for d in w.panel_host.docks.values())
 
 
 def test_raccoon_browse_all_rewrites_nothing_and_edit_round_trips(raccoon_dir, tmp_path, qtbot,

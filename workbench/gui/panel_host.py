@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 class PanelHost:
-    """One hidden, tabified dock per registry entry; the panel is built on first show."""
+    """One hidden dock per registry entry, tabified with the window's Boxes dock; the panel is
+    built on first show."""
 
     def __init__(self, window: MainWindow, entries: list[tuple[str, str, str]],
                  menu: QMenu) -> None:
@@ -37,8 +38,12 @@ class PanelHost:
             placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
             dock.setWidget(placeholder)
             window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            if previous is not None:
-                window.tabifyDockWidget(previous, dock)
+            # One tab group with the Boxes / Problems docks: a shown panel gets the right
+            # column's height (stacked below them, the Train panel's form and plots made the
+            # window taller than the screen).
+            beside = previous if previous is not None else getattr(window, "boxes_dock", None)
+            if isinstance(beside, QDockWidget):
+                window.tabifyDockWidget(beside, dock)
             previous = dock
             dock.hide()
             dock.visibilityChanged.connect(lambda visible, k=key: visible and self.build(k))

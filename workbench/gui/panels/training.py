@@ -117,6 +117,11 @@ class TrainingPanel(QWidget):
             self.model_box.addItem(f"{name}  ({speed})", name)
             self.model_box.setItemData(self.model_box.count() - 1, spec.description,
                                        Qt.ItemDataRole.ToolTipRole)
+        # The items are long ("fasterrcnn_mobilenet_v3_large_320_fpn  (~… s/step …)"): sized to
+        # them, the combo alone made the dock 660 px wide (the popup still shows them whole).
+        self.model_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model_box.setMinimumContentsLength(18)
         default = self.model_box.findData("ssdlite320_mobilenet_v3_large")
         self.model_box.setCurrentIndex(max(default, 0))
         self.epochs = self._spin(1, 10000, 10)
