@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QPushButton
 
 from workbench.gui import dialogs
 from workbench.gui.main_window import MainWindow
@@ -362,6 +363,7 @@ def test_registry_panels_are_lazy_and_failures_do_not_crash(qtbot, tmp_path, mon
     assert w.panel_host.panels == {}  # nothing built before shown
     dock = w.panel_host.docks["workbench.no_such_module.Nope"]
     dock.show()
+    dock.raise_()  # a tab beside Boxes: built when it comes to the front
     assert "workbench.no_such_module.Nope" in w.panel_host.errors
     assert "Broken" in w.statusBar().currentMessage()
     assert w.panel("Lazy") is not None
@@ -621,6 +623,23 @@ def test_project_problems_are_listed(window, images):
     texts = [window.problems.list.item(i).text() for i in range(window.problems.list.count())]
     assert texts[0].startswith("Project (1)")
     assert "ghost.xml" in texts[1]
+
+
+def test_long_recent_folder_does_not_widen_the_window(qtbot, tmp_path):
+    """The welcome page shares the centre with the canvas: a long recent path is shortened
+    (it made the canvas at least 655 px wide, squeezing the docks)."""
+    from workbench.gui.welcome import MAX_PATH_CHARS
+
+    deep = tmp_path.joinpath(*[f"a-rather-long-folder-name-{i}" for i in range(6)])
+    deep.mkdir(parents=True)
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(w)
+    w.welcome.set_recent([(deep, None)])
+    buttons = [b for b in w.welcome.findChildren(QPushButton) if b is not w.welcome.open_button]
+    assert len(buttons) == 1 and len(buttons[0].text()) == MAX_PATH_CHARS
+    assert buttons[0].text().endswith("a-rather-long-folder-name-5")
+    assert str(deep) in buttons[0].toolTip()
+    assert w.stack.minimumSizeHint().width() < 500
 
 
 def test_panels_menu_shows_raises_and_builds_tabified_panels(qtbot, tmp_path, monkeypatch):

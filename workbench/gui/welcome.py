@@ -9,6 +9,14 @@ from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from workbench.gui import assets
 
+#: Longest recent-folder text shown; longer paths keep their end ("…/photos/2024/cats"). The
+#: page shares the window's centre with the canvas, so its minimum width is the canvas's too.
+MAX_PATH_CHARS = 48
+
+
+def short_path(path: str, limit: int = MAX_PATH_CHARS) -> str:
+    return path if len(path) <= limit else "…" + path[-(limit - 1):]
+
 
 class WelcomePage(QWidget):
     open_requested = Signal()
@@ -60,7 +68,8 @@ class WelcomePage(QWidget):
             head.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.recent_box.addWidget(head)
         for images, annotations in shown:
-            button = QPushButton(str(images))
+            button = QPushButton(short_path(str(images)))
+            button.setToolTip(str(images) + (f"\nXML: {annotations}" if annotations else ""))
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _c=False, i=images, a=annotations:
