@@ -59,6 +59,9 @@ def test_form_lists_models_with_expected_speed(panel) -> None:
 def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path) -> None:
     window = panel.window
     bridge = panel.bridge
+    said: list[str] = []
+    record = panel._say
+    panel._say = lambda text, error=False: (said.append(text), record(text, error))
     with qtbot.waitSignal(bridge.preview_ready, timeout=120_000) as preview, \
             qtbot.waitSignal(bridge.training_finished, timeout=120_000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -72,6 +75,9 @@ def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path
     assert panel.plots.ap_table.item(0, 0).text() in ("blue", "red")
     assert panel.progress.value() == 1000 and panel.progress.format().startswith("Finished")
     assert panel.last_finished.epochs_completed == 2  # the Detections panel loads its best.pt
+    saved = [m for m in said if "Saved" in m]
+    assert len(saved) == 2 and saved[1].startswith("Epoch 2: mAP VOC07 (11-point) ")
+    assert saved[1].endswith("Saved last.pt.") or saved[1].endswith("Saved last.pt (best so far).")
     run = panel.run_dir
     assert run.parent == tmp_path / "voc" / "runs" and (run / "last.pt").is_file()
     assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").is_file()

@@ -80,6 +80,7 @@ class TrainingPanel(QWidget):
         self.done_before = 0
         self.epochs_total = 0
         self.last_finished: Any = None  #: the last ``Finished`` event (the Detections panel)
+        self._epoch_text = ""
         self._build_form()
         self._build_controls()
         self.plots = TrainingPlots(self)
@@ -305,12 +306,18 @@ class TrainingPanel(QWidget):
 
     def _on_epoch_evaluated(self, event: Any) -> None:
         self.plots.add_epoch(event)
-        self._say(f"Epoch {event.epoch + 1}: mAP VOC07 (11-point) {event.map_voc07:.3f}, "
-                  f"VOC (all-point) {event.map_voc:.3f} on {event.num_val_images} val images.")
+        self._epoch_text = (f"Epoch {event.epoch + 1}: mAP VOC07 (11-point) "
+                            f"{event.map_voc07:.3f}, VOC (all-point) {event.map_voc:.3f} on "
+                            f"{event.num_val_images} val images.")
+        self._say(self._epoch_text)
 
     def _on_checkpoint_saved(self, event: Any) -> None:
+        """The epoch's mAP stays on screen (the checkpoint follows it at once); the run folder
+        was named at the start, the full path is the tooltip."""
         best = " (best so far)" if event.is_best else ""
-        self._say(f"Saved {event.path}{best}.")
+        self._say(f"{self._epoch_text} Saved {Path(event.path).name}{best}.".strip())
+        self.status.setToolTip(str(event.path))
+        self._epoch_text = ""
 
     def _on_sample_skipped(self, event: Any) -> None:
         self._say(f"Skipped {event.image}: {event.reason}", error=True)
