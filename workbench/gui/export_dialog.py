@@ -94,7 +94,7 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.project = project
         self.setWindowTitle("Export dataset")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(640)
         annotated = len(project.annotated)
         intro = QLabel(f"Export the <b>{annotated}</b> annotated image(s) of "
                        f"<b>{Path(project.root).name}</b> with a seeded train/val split "
