@@ -125,7 +125,7 @@ def table(results: dict[str, list[dict]], minutes: float, key: str = "minutes") 
     step = 1 if end <= 15 else 5
     marks: list[float] = list(range(step, int(end) + 1, step))
     if not marks or end > marks[-1] + 1e-9:
-        marks.append(round(end, 2))
+        marks.append(end)
     head = f"| {'minutes' if key == 'minutes' else 'CPU-minutes'} | " + " | ".join(f"{m} mAP" for m in models)
     if len(models) > 1:
         head += f" | ratio {models[0]} / {models[1]}"
@@ -133,7 +133,7 @@ def table(results: dict[str, list[dict]], minutes: float, key: str = "minutes") 
     for mark in marks:
         vals = [at_minute(results[m], mark, key) for m in models]
         cells = ["—" if math.isnan(v) else f"{v:.3f}" for v in vals]
-        line = f"| {mark:g} | " + " | ".join(cells)
+        line = f"| {mark:.4g} | " + " | ".join(cells)
         if len(models) > 1:
             a, b = vals[0], vals[1]
             line += " | " + (f"{a / b:.2f}×" if b and not math.isnan(a) and not math.isnan(b)
