@@ -126,6 +126,9 @@ class TrainingPlots(QTabWidget):
         self.lr_plot = self._plot("Learning rate", "step", "lr")
         self.map_plot = self._plot("mAP@0.5 on the val split", "epoch", "mAP")
         self.map_plot.setYRange(0, 1)
+        # mAP climbs from the bottom left to the top right, where the legend would hide the
+        # latest epochs: it goes top left.
+        self.map_plot.getPlotItem().legend.setOffset((10, 10))
         self.ap_table = QTableWidget(0, 3)
         self.ap_table.setHorizontalHeaderLabels(["class", "AP VOC07 (11-pt)", "AP VOC (all-pt)"])
         self.ap_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
