@@ -9,6 +9,8 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from workbench.gui.assets import resources_dir
+
 BG = "#1b1d21"        # window / canvas surround
 SURFACE = "#23262b"   # docks, toolbars
 SURFACE_2 = "#2c3036"  # inputs, list rows hover
@@ -25,6 +27,9 @@ STATE_COLORS = {
     "problems": "#f05252",
     "suggestions": "#f5a524",
 }
+
+#: Folder of the spin box arrows (style sheets take image files, not QIcons).
+_ICONS = (resources_dir() / "icons").as_posix()
 
 STYLE_SHEET = f"""
 QMainWindow, QDialog {{ background: {BG}; }}
@@ -59,6 +64,18 @@ QLineEdit, QComboBox, QSpinBox, QDoubleSpinBox {{
     background: {SURFACE_2}; border: 1px solid {BORDER}; border-radius: 6px; padding: 5px 8px;
     selection-background-color: {ACCENT}; }}
 QLineEdit:focus, QComboBox:focus {{ border-color: {ACCENT}; }}
+QAbstractSpinBox {{ padding-right: 22px; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{
+    subcontrol-origin: border; width: 20px; border: none; background: transparent; }}
+QAbstractSpinBox::up-button {{ subcontrol-position: top right; border-top-right-radius: 6px; }}
+QAbstractSpinBox::down-button {{ subcontrol-position: bottom right;
+    border-bottom-right-radius: 6px; }}
+QAbstractSpinBox::up-button:hover, QAbstractSpinBox::down-button:hover {{
+    background: {BORDER}; }}
+QAbstractSpinBox::up-arrow {{ image: url("{_ICONS}/spin-up.svg"); width: 10px; height: 10px; }}
+QAbstractSpinBox::down-arrow {{ image: url("{_ICONS}/spin-down.svg"); width: 10px;
+    height: 10px; }}
+QAbstractSpinBox::up-arrow:disabled, QAbstractSpinBox::down-arrow:disabled {{ image: none; }}
 QPushButton {{ background: {SURFACE_2}; border: 1px solid {BORDER}; border-radius: 6px;
                padding: 5px 12px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
