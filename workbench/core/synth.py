@@ -1,6 +1,6 @@
 """A generated sample project: photo-like scenes with VOC boxes, deterministic by seed.
 
-``generate_project(out_dir, num_images=240, seed=0)`` writes::
+``generate_project(out_dir, num_images=DEFAULT_IMAGES, seed=0)`` (800 images) writes::
 
     out_dir/images/sample_0000.jpg ...          the scenes (JPEG, several photo aspect ratios)
     out_dir/annotations/sample_0000.xml ...     PASCAL VOC XML (every image annotated)

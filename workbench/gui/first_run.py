@@ -2,10 +2,10 @@
 minutes" hint beside it.
 
 ``make run`` on a fresh machine has no project to open; :func:`sample_project` makes one
-(:mod:`workbench.core.synth`, about 240 photo-like images with VOC boxes, no downloads) under
-``QStandardPaths.AppDataLocation/sample-project`` the first time, with a progress dialog, and
-returns its folder on later runs. A ``.complete`` marker written last tells a finished sample
-from one interrupted half-way (which is generated again).
+(:mod:`workbench.core.synth`: ``DEFAULT_IMAGES``, 800, photo-like images with VOC boxes, no
+downloads) under ``QStandardPaths.AppDataLocation/sample-project`` the first time, with a
+progress dialog, and returns its folder on later runs. A ``.complete`` marker written last
+tells a finished sample from one interrupted half-way (which is generated again).
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ donuts, boxes already drawn (PASCAL VOC XML). Try the whole loop:</p>
 saves, <b>Ctrl+Z</b> undoes.</li>
 <li><b>Train</b> — <i>Panels → Train</i>, choose <b>demo_ssdlite_cpu</b> (its recipe fills in
 the settings: a small SSD made for the CPU, trained from scratch) and press <b>Start</b>. Loss
-and val mAP plot live; on 2 CPU cores it passes mAP 0.9 in about 10 minutes.</li>
-<li><b>Tune</b> — each saved checkpoint's detections appear on the image. In <i>Panels →
-Detections</i>, <b>Load…</b> <code>runs/…/best.pt</code> and drag the <i>score</i> and
-<i>NMS IoU</i> sliders: the boxes change at once.</li>
-<li><b>Export</b> — the labels are VOC XML already; <code>workbench export FOLDER --format
-voc|coco|yolo --out OUT</code> writes a VOC2007 tree, COCO json or YOLO txt.</li>
+and val mAP plot live; on 2 CPU cores it passes mAP 0.9 in about 4 minutes.</li>
+<li><b>Tune</b> — each saved checkpoint's detections appear on the image. When the run ends,
+<i>Panels → Detections</i> loads its <code>best.pt</code> by itself (<b>Load…</b> picks another
+checkpoint); drag the <i>score</i> and <i>NMS IoU</i> sliders: the boxes change at once, marked
+TP / FP / FN against the labels.</li>
+<li><b>Export</b> — <i>File → Export dataset…</i> (<b>Ctrl+Shift+E</b>) writes a VOC2007 tree,
+COCO JSON or YOLO txt with a seeded train/val split (on the command line: <code>workbench export
+FOLDER --format voc|coco|yolo --out OUT</code>).</li>
 </ol>
 <p>Open your own folder of images with <b>Ctrl+U</b>. Close this tab when done; it is under
 <i>View → First five minutes</i>.</p>
