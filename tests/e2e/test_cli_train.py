@@ -148,6 +148,10 @@ def test_options_left_out_come_from_the_models_recipe(tmp_path: Path) -> None:
                   "--lr", "0.01", "--grad-clip", "0")
     assert (mine.optimizer, mine.lr, mine.epochs, mine.batch_size, mine.grad_clip) == (
         "sgd", 0.01, 3, 8, None)
+    assert (demo.augment, demo.augmentation) == (True, "auto")
+    ssd_aug = config("--model", "demo_ssdlite_cpu", "--augment", "ssd")
+    assert (ssd_aug.augment, ssd_aug.augmentation) == (True, "ssd")
+    assert config("--no-augment").augment is False
     stock = config()  # torchvision models have no recipe: the documented defaults
     assert (stock.model, stock.optimizer, stock.lr, stock.batch_size, stock.epochs,
             stock.warmup_steps, stock.grad_clip) == (

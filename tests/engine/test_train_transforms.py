@@ -7,6 +7,7 @@ import pytest
 
 from workbench.engine import transforms as T
 from workbench.engine.config import TrainConfig
+from workbench.engine.events import ConfigError
 from workbench.engine.schedule import EpochSampler, lr_factor
 
 
@@ -99,6 +100,30 @@ def test_ssd_transform_outputs_square_and_valid_boxes() -> None:
     flip = T.train_transform("fasterrcnn", 64)
     out, _, _ = flip(img, np.zeros((0, 4), np.float32), np.zeros(0, np.int64), rng)
     assert out.shape == img.shape
+
+
+def test_augmentation_choice_pickles_and_keeps_the_familys_resize() -> None:
+    import pickle
+
+    img = _image(48, 80)
+    box = np.array([[10, 10, 50, 40]], np.float32)
+    rng = np.random.default_rng(0)
+    # Spawned DataLoader workers receive the transform pickled.
+    ssd_on_other = pickle.loads(pickle.dumps(T.train_transform("ssd-demo", 64, augmentation="ssd")))
+    assert ssd_on_other.steps == ("photometric", "zoom_out", "iou_crop", "hflip")
+    assert ssd_on_other.image_size is None  # the model resizes by itself
+    assert T.train_transform("ssd", 64).steps == T.AUGMENTATIONS["ssd"]
+    assert T.train_transform("fasterrcnn", 64).steps == ("hflip",)
+    none = T.train_transform("ssd", 64, augmentation="none")
+    out, b, labels = none(img, box, np.array([1]), rng)
+    ref, rb, _ = T.resize(img, box, np.array([1]), 64)
+    np.testing.assert_array_equal(out, ref)  # only the resize: deterministic
+    np.testing.assert_allclose(b, rb)
+    assert T.train_transform("ssd", 64, augment=False, augmentation="ssd").steps == ()
+    with pytest.raises(ValueError, match="augmentation must be auto, ssd, flip, none"):
+        T.train_transform("ssd", 64, augmentation="mosaic")
+    with pytest.raises(ConfigError, match="augmentation must be"):
+        TrainConfig(images_dir=".", augmentation="mosaic")
 
 
 def test_warmup_then_cosine_and_step() -> None:

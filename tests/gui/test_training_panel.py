@@ -153,3 +153,17 @@ def test_history_smooths_incrementally_and_truncates_on_resume() -> None:
     h.add_step(E(global_step=4, losses={"a": 7.0, "b": 3.5}, total=10.5, lr=0.1))
     assert h.steps == [1, 2, 3, 4]
     np.testing.assert_allclose(h.smoothed["a"], smooth(np.array([4.0, 2.0, 3.0, 7.0])))
+
+
+def test_augmentation_choice_reaches_the_config(panel) -> None:
+    labels = [panel.augmentation.itemData(i) for i in range(panel.augmentation.count())]
+    assert labels == ["auto", "ssd", "flip", "none"]
+    panel.model_box.setCurrentIndex(panel.model_box.findData("demo_ssdlite_cpu"))
+    assert panel.augmentation.currentData() == "auto"  # the recipe's
+    assert panel.config().augmentation == "auto"
+    panel.augmentation.setCurrentIndex(panel.augmentation.findData("ssd"))
+    cfg = panel.config()
+    assert (cfg.model, cfg.augmentation, cfg.augment, cfg.optimizer) == (
+        "demo_ssdlite_cpu", "ssd", True, "adamw")
+    panel.model_box.setCurrentIndex(panel.model_box.findData("ssd300_vgg16"))
+    assert panel.augmentation.currentData() == "auto"  # a model change resets it

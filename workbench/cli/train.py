@@ -72,7 +72,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--optimizer", choices=("sgd", "adamw"), help="(sgd)")
     p.add_argument("--grad-clip", type=float, help="max gradient norm; 0 = off (10)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (spawned)")
-    p.add_argument("--no-augment", action="store_true", help="no data augmentation")
+    p.add_argument("--augment", choices=("auto", "ssd", "flip", "none"),
+                   help="augmentation: the model family's own (auto; SSD: photometric / "
+                   "zoom-out / IoU crop / flip, others: flip), SSD's chain, flips only, none")
+    p.add_argument("--no-augment", action="store_true", help="no data augmentation (= --augment "
+                   "none)")
     p.add_argument("--scale-jitter", action="store_true",
                    help="Faster R-CNN multi-scale training")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
@@ -93,7 +97,8 @@ def _config(args: argparse.Namespace) -> Any:
     recipe.pop("model", None)
     chosen = {key: getattr(args, key) if getattr(args, key) is not None
               else recipe.get(key, default) for key, default in RECIPE_DEFAULTS.items()}
-    extra = {k: v for k, v in recipe.items() if k not in RECIPE_DEFAULTS and k != "augment"}
+    extra = {k: v for k, v in recipe.items() if k not in RECIPE_DEFAULTS
+             and k not in ("augment", "augmentation")}
     return TrainConfig(
         images_dir=args.images, annotations_dir=args.annotations, model=args.model,
         epochs=chosen["epochs"], batch_size=chosen["batch_size"], lr=chosen["lr"],
@@ -102,6 +107,7 @@ def _config(args: argparse.Namespace) -> Any:
         schedule=chosen["schedule"], warmup_steps=chosen["warmup_steps"],
         optimizer=chosen["optimizer"], grad_clip=chosen["grad_clip"] or None,
         num_workers=args.workers, augment=not args.no_augment and recipe.get("augment", True),
+        augmentation=args.augment or recipe.get("augmentation", "auto"),
         scale_jitter=args.scale_jitter, amp=not args.no_amp, sync_batchnorm=args.sync_bn,
         eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
 

@@ -46,7 +46,10 @@ class TrainConfig:
     grad_clip: float | None = 10.0  # max global gradient norm; None = off
     amp: bool = True  # CUDA only
     channels_last: bool = True  # CUDA only
-    augment: bool = True
+    augment: bool = True  # False = no augmentation, whatever ``augmentation`` says
+    #: "auto" (the family's own: SSD's photometric / zoom-out / IoU-crop / flip chain for SSD,
+    #: flips for the rest), "ssd", "flip" or "none".
+    augmentation: str = "auto"
     scale_jitter: bool = False  # Faster R-CNN multi-scale training
     cache_images: bool | None = None  # None = when it fits the memory budget
     cache_budget_mb: int = 1024
@@ -86,6 +89,8 @@ class TrainConfig:
              f"schedule must be cosine, step or constant (got {self.schedule!r})"),
             (self.optimizer in ("sgd", "adamw"),
              f"optimizer must be sgd or adamw (got {self.optimizer!r})"),
+            (self.augmentation in ("auto", "ssd", "flip", "none"),
+             f"augmentation must be auto, ssd, flip or none (got {self.augmentation!r})"),
             (self.num_workers >= 0, f"workers must be >= 0 (got {self.num_workers})"),
             (self.grad_clip is None or self.grad_clip > 0,
              f"gradient clip must be > 0 (got {self.grad_clip})"),

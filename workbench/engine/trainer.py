@@ -181,7 +181,8 @@ class _Run:
         self.max_side = self._max_side()
         cache = should_cache(records, cfg.cache_budget_mb, cfg.cache_images, self.max_side)
         self.train_set = DetectionDataset(
-            records, self.classes, train_transform(self.family, self.image_size, cfg.augment),
+            records, self.classes, train_transform(self.family, self.image_size, cfg.augment,
+                                              cfg.augmentation),
             seed=cfg.seed, cache=cache, max_side=self.max_side)
         if self.dist.enabled:
             self.sampler: Any = torch.utils.data.DistributedSampler(

@@ -149,42 +149,49 @@ def drop_degenerate(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
     return image, boxes[keep], labels[keep]
 
 
-class SSDTrainTransform:
-    """SSD's augmentation chain then a square resize; a module-level class so that DataLoader
-    workers started with spawn can pickle it."""
+#: Augmentation chains a run can ask for (``TrainConfig.augmentation``); "auto" is the model
+#: family's own: SSD's chain for "ssd", flips for the rest.
+AUGMENTATIONS: dict[str, tuple[str, ...]] = {
+    "ssd": ("photometric", "zoom_out", "iou_crop", "hflip"),
+    "flip": ("hflip",),
+    "none": (),
+}
+_STEPS = {"photometric": photometric_distort, "zoom_out": zoom_out, "iou_crop": iou_crop,
+          "hflip": hflip}
 
-    def __init__(self, image_size: int, augment: bool = True) -> None:
+
+class TrainTransform:
+    """An augmentation chain, then (for SSD models) a square resize to ``image_size``.
+
+    A module-level class, not a closure, so DataLoader workers started with spawn can pickle it.
+    """
+
+    def __init__(self, steps: tuple[str, ...], image_size: int | None) -> None:
+        unknown = [s for s in steps if s not in _STEPS]
+        if unknown:
+            raise ValueError(f"unknown augmentation step(s): {', '.join(unknown)}")
+        self.steps = tuple(steps)
         self.image_size = image_size
-        self.augment = augment
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
                  rng: np.random.Generator) -> Sample:
         sample = (image, boxes, labels)
-        if self.augment:
-            sample = photometric_distort(*sample, rng)
-            sample = zoom_out(*sample, rng)
-            sample = iou_crop(*sample, rng)
-            sample = hflip(*sample, rng)
-        sample = resize(*sample, self.image_size)
+        for step in self.steps:
+            sample = _STEPS[step](*sample, rng)
+        if self.image_size is not None:
+            sample = resize(*sample, self.image_size)
         return drop_degenerate(*sample)
 
 
-class FlipOnlyTrainTransform:
-    """Horizontal flip only (the model resizes by itself); picklable like SSDTrainTransform."""
-
-    def __init__(self, augment: bool = True) -> None:
-        self.augment = augment
-
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-                 rng: np.random.Generator) -> Sample:
-        sample = (image, boxes, labels)
-        if self.augment:
-            sample = hflip(*sample, rng)
-        return drop_degenerate(*sample)
-
-
-def train_transform(family: str, image_size: int, augment: bool = True) -> Transform:
-    """The training transform of a model family ("ssd", "fasterrcnn", other = flip only)."""
-    if family == "ssd":
-        return SSDTrainTransform(image_size, augment)
-    return FlipOnlyTrainTransform(augment)
+def train_transform(family: str, image_size: int, augment: bool = True,
+                    augmentation: str = "auto") -> Transform:
+    """The training transform of a model family ("ssd" resizes to its square input; the other
+    families' models resize by themselves) with ``augmentation`` ("auto" = the family's own:
+    SSD's photometric / zoom-out / IoU-crop / flip chain for "ssd", flips otherwise; "ssd",
+    "flip" or "none"). ``augment=False`` means "none"."""
+    if augmentation != "auto" and augmentation not in AUGMENTATIONS:
+        raise ValueError(f"augmentation must be auto, {', '.join(AUGMENTATIONS)} "
+                         f"(got {augmentation!r})")
+    kind = augmentation if augmentation != "auto" else ("ssd" if family == "ssd" else "flip")
+    steps = AUGMENTATIONS[kind] if augment else ()
+    return TrainTransform(steps, image_size if family == "ssd" else None)

@@ -55,7 +55,15 @@ def fmt_duration(seconds: float) -> str:
 
 #: TrainConfig fields the form sets itself (a model's recipe supplies the others).
 _FORM_KEYS = frozenset({"images_dir", "annotations_dir", "model", "epochs", "batch_size", "lr",
-                        "image_size", "weights", "device", "out_dir", "resume"})
+                        "image_size", "weights", "device", "out_dir", "resume", "augment",
+                        "augmentation"})
+#: Augmentation choices of the form: (TrainConfig.augmentation, label, tooltip).
+AUGMENTATION_ITEMS = (
+    ("auto", "model's own", "SSD models: photometric, zoom-out, IoU crop, flip; others: flip"),
+    ("ssd", "SSD chain", "photometric distortion, zoom-out, IoU crop, horizontal flip"),
+    ("flip", "flips only", "horizontal flips"),
+    ("none", "none", "the images as they are"),
+)
 
 
 def project_dirs(project: Any) -> tuple[Path, Path | None]:
@@ -147,6 +155,17 @@ class TrainingPanel(QWidget):
             self.device.addItem(name if ok else f"{name} (not available)", name)
             if not ok:
                 self.device.model().item(self.device.count() - 1).setEnabled(False)
+        self.augmentation = QComboBox()
+        for value, label, tip in AUGMENTATION_ITEMS:
+            self.augmentation.addItem(label, value)
+            self.augmentation.setItemData(self.augmentation.count() - 1, tip,
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.augmentation.setToolTip(
+            "SSD's chain regularises long runs on real photos (raccoon, 30 CPU-min from scratch: "
+            "val mAP 0.94 vs 0.87 with flips only); flips learn fastest in a few minutes")
+        self.augmentation.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.augmentation.setMinimumContentsLength(18)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.weights, 1)
         weights_row.addWidget(self.weights_browse)
@@ -155,6 +174,7 @@ class TrainingPanel(QWidget):
         self.form.addRow("Batch size", self.batch)
         self.form.addRow("Image size", self.image_size)
         self.form.addRow("Learning rate", self.lr)
+        self.form.addRow("Augmentation", self.augmentation)
         self.form.addRow("Pretrained weights", weights_row)
         self.form.addRow("Device", self.device)
 
@@ -170,6 +190,8 @@ class TrainingPanel(QWidget):
                          ("lr", self.lr), ("image_size", self.image_size)):
             if recipe.get(key) is not None:
                 box.setValue(recipe[key])
+        wanted = recipe.get("augmentation", "auto") if recipe.get("augment", True) else "none"
+        self.augmentation.setCurrentIndex(max(self.augmentation.findData(wanted), 0))
 
     @staticmethod
     def _spin(lo: int, hi: int, value: int) -> QSpinBox:
@@ -234,6 +256,7 @@ class TrainingPanel(QWidget):
             image_size=self.image_size.value() or None,
             weights=self.weights.text().strip() or None, device=str(self.device.currentData()),
             out_dir=self.run_dir, resume=resume,
+            augmentation=str(self.augmentation.currentData()),
             **{k: v for k, v in self._recipe().items() if k not in _FORM_KEYS})
 
     def start(self, resume: Path | None = None) -> bool:
