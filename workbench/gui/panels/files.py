@@ -9,6 +9,7 @@ chunks on the event loop, so a big folder never blocks the window.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import (QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex,
@@ -274,9 +275,17 @@ class StateScanner(QObject):
         while self._timer.isActive():
             self._step()
 
+    #: Wall time one step may take before it hands the event loop back. A fixed row count is
+    #: not enough: while a training thread competes for the GIL, 40 rows took 60–100 ms.
+    STEP_BUDGET_S = 0.008
+
     def _step(self) -> None:
         end = min(self._next + self._chunk, self._model.rowCount())
+        deadline = time.perf_counter() + self.STEP_BUDGET_S
         for row in range(self._next, end):
+            if row > self._next and time.perf_counter() > deadline:
+                end = row
+                break
             if self._model.state(row) is None:
                 try:
                     state = self._state_of(row)
