@@ -699,3 +699,24 @@ def test_raccoon_browse_all_rewrites_nothing_and_edit_round_trips(raccoon_dir, t
 
     strip = lambda t: re.sub(r"<x(min|max)>\d+</x(min|max)>", "", t)  # noqa: E731
     assert strip(edited) == strip(original)
+
+
+def test_state_scanner_steps_stay_within_their_time_budget(qtbot) -> None:
+    import time as _time
+
+    from workbench.gui.panels.files import FileListModel, StateScanner
+
+    model = FileListModel()
+    model.set_entries([f"img{i}.jpg" for i in range(50)])
+
+    def slow_state(row: int) -> str:
+        _time.sleep(0.005)  # a slow disk, or a training thread holding the GIL
+        return "labeled"
+
+    scanner = StateScanner(model, slow_state, chunk=40)
+    scanner._step()  # one event-loop step: ~8 ms of work, not 40 rows x 5 ms
+    done = sum(model.state(r) is not None for r in range(50))
+    assert 1 <= done <= 3
+    scanner.start()
+    qtbot.waitUntil(lambda: not scanner.running, timeout=5000)
+    assert [model.state(r) for r in range(50)] == ["labeled"] * 50
