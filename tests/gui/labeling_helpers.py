@@ -92,3 +92,19 @@ def make_project(root, n: int = 4, size: tuple[int, int] = (320, 240)):  # noqa:
     write_labelimg_xml(images / "img2.xml", "img2.png", size,
                        [("dog", 31, 41, 130, 140), ("cat", 151, 51, 250, 200)])
     return images
+
+
+def shown_window(qtbot, settings_file):  # noqa: ANN001,ANN201 (MainWindow)
+    """A real MainWindow (no panels) shown, exposed and active — window shortcuts need an
+    active window."""
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    w = MainWindow(Settings(settings_file), panels=[])
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    return w

@@ -14,11 +14,9 @@ from workbench.core.project import split_ids
 from workbench.core.voc import read_annotation
 from workbench.gui import dialogs
 from workbench.gui.export_dialog import ExportChoice, ExportDialog, destination_problem
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import drag, make_project  # noqa: E402
+from labeling_helpers import drag, make_project, shown_window  # noqa: E402
 
 
 @pytest.fixture
@@ -44,14 +42,7 @@ def messages(monkeypatch):
 
 @pytest.fixture
 def window(qtbot, tmp_path, messages):
-    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(w.isActiveWindow)
-    return w
+    return shown_window(qtbot, tmp_path / "settings.ini")
 
 
 def _answer(monkeypatch, choice: ExportChoice | None) -> list:

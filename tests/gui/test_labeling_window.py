@@ -17,7 +17,7 @@ from workbench.gui.main_window import MainWindow
 from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, drag, make_project  # noqa: E402
+from labeling_helpers import click, drag, make_project, shown_window  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,13 +39,7 @@ def images(tmp_path):
 @pytest.fixture
 def window(qtbot, images, tmp_path, monkeypatch):
     _no_dialogs(monkeypatch)
-    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(w.isActiveWindow)  # window shortcuts need an active window
+    w = shown_window(qtbot, tmp_path / "settings.ini")
     assert w.open_project(images)
     w.scanner.run_to_end()
     w.canvas.setFocus()
