@@ -80,6 +80,9 @@ def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path
     assert saved[1].endswith("Saved last.pt.") or saved[1].endswith("Saved last.pt (best so far).")
     run = panel.run_dir
     assert run.parent == tmp_path / "voc" / "runs" and (run / "last.pt").is_file()
+    best = panel.last_finished.best_checkpoint
+    assert said[-1] == f"Finished after 2 epochs. Best: {run.name}/{Path(best).name}"
+    assert panel.status.toolTip() == str(best)
     assert (tmp_path / "voc" / "ImageSets" / "Main" / "train.txt").is_file()
     # the preview of the image on screen is on the canvas, one box per detection
     path, dets = preview.args

@@ -354,8 +354,12 @@ class TrainingPanel(QWidget):
             self.progress.setValue(1000)
         resume = "; Resume continues from last.pt" if event.stopped and event.last_checkpoint \
             else ""
-        self._say(f"{how} after {event.epochs_completed} epochs{resume}. "
-                  f"Best: {event.best_checkpoint or '—'}")
+        best = Path(event.best_checkpoint) if event.best_checkpoint else None
+        # The run folder and file name (a full path filled the status bar); the whole path is
+        # in the tooltip.
+        self._say(f"{how} after {event.epochs_completed} epochs{resume}. Best: "
+                  + (f"{best.parent.name}/{best.name}" if best else "—"))
+        self.status.setToolTip(str(best) if best else "")
 
     def _on_failed(self, message: str) -> None:
         self.progress.setFormat("failed")
