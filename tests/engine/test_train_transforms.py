@@ -120,7 +120,7 @@ def test_augmentation_choice_pickles_and_keeps_the_familys_resize() -> None:
     np.testing.assert_array_equal(out, ref)  # only the resize: deterministic
     np.testing.assert_allclose(b, rb)
     assert T.train_transform("ssd", 64, augment=False, augmentation="ssd").steps == ()
-    with pytest.raises(ValueError, match="augmentation must be auto, ssd, flip, none"):
+    with pytest.raises(ValueError, match="augmentation must be one of auto, ssd, flip, none"):
         T.train_transform("ssd", 64, augmentation="mosaic")
     with pytest.raises(ConfigError, match="augmentation must be"):
         TrainConfig(images_dir=".", augmentation="mosaic")

@@ -72,7 +72,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--optimizer", choices=("sgd", "adamw"), help="(sgd)")
     p.add_argument("--grad-clip", type=float, help="max gradient norm; 0 = off (10)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (spawned)")
-    p.add_argument("--augment", choices=("auto", "ssd", "flip", "none"),
+    from workbench.engine.config import AUGMENTATION_CHOICES  # no torch: safe at register
+
+    p.add_argument("--augment", choices=AUGMENTATION_CHOICES,
                    help="augmentation: the model family's own (auto; SSD: photometric / "
                    "zoom-out / IoU crop / flip, others: flip), SSD's chain, flips only, none")
     p.add_argument("--no-augment", action="store_true", help="no data augmentation (= --augment "

@@ -10,6 +10,10 @@ from typing import Any, Literal
 
 from workbench.engine.events import ConfigError
 
+#: ``TrainConfig.augmentation`` values: the family's own chain, SSD's chain, flips, nothing
+#: (the chains are in :data:`workbench.engine.transforms.AUGMENTATIONS`).
+AUGMENTATION_CHOICES: tuple[str, ...] = ("auto", "ssd", "flip", "none")
+
 Schedule = Literal["cosine", "step", "constant"]
 Optimizer = Literal["sgd", "adamw"]
 
@@ -89,8 +93,9 @@ class TrainConfig:
              f"schedule must be cosine, step or constant (got {self.schedule!r})"),
             (self.optimizer in ("sgd", "adamw"),
              f"optimizer must be sgd or adamw (got {self.optimizer!r})"),
-            (self.augmentation in ("auto", "ssd", "flip", "none"),
-             f"augmentation must be auto, ssd, flip or none (got {self.augmentation!r})"),
+            (self.augmentation in AUGMENTATION_CHOICES,
+             f"augmentation must be one of {', '.join(AUGMENTATION_CHOICES)} "
+             f"(got {self.augmentation!r})"),
             (self.num_workers >= 0, f"workers must be >= 0 (got {self.num_workers})"),
             (self.grad_clip is None or self.grad_clip > 0,
              f"gradient clip must be > 0 (got {self.grad_clip})"),

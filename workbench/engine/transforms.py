@@ -20,6 +20,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from workbench.engine.config import AUGMENTATION_CHOICES
+
 Sample = tuple[np.ndarray, np.ndarray, np.ndarray]
 Transform = Callable[[np.ndarray, np.ndarray, np.ndarray, np.random.Generator], Sample]
 
@@ -189,8 +191,8 @@ def train_transform(family: str, image_size: int, augment: bool = True,
     families' models resize by themselves) with ``augmentation`` ("auto" = the family's own:
     SSD's photometric / zoom-out / IoU-crop / flip chain for "ssd", flips otherwise; "ssd",
     "flip" or "none"). ``augment=False`` means "none"."""
-    if augmentation != "auto" and augmentation not in AUGMENTATIONS:
-        raise ValueError(f"augmentation must be auto, {', '.join(AUGMENTATIONS)} "
+    if augmentation not in AUGMENTATION_CHOICES:
+        raise ValueError(f"augmentation must be one of {', '.join(AUGMENTATION_CHOICES)} "
                          f"(got {augmentation!r})")
     kind = augmentation if augmentation != "auto" else ("ssd" if family == "ssd" else "flip")
     steps = AUGMENTATIONS[kind] if augment else ()
