@@ -33,6 +33,7 @@ class PrelabelBox(QGroupBox):
         super().__init__("Pre-label the folder")
         self.panel = panel
         self.task: GeneratorTask | None = None
+        self._running = False
         self.steps: list[Any] = []
         self.include_annotated = QCheckBox("Also annotated images")
         self.include_annotated.setToolTip("Add suggestions to images people annotated too; "
@@ -60,7 +61,9 @@ class PrelabelBox(QGroupBox):
 
     @property
     def running(self) -> bool:
-        return self.task is not None and self.task.isRunning()
+        """From start() until the box has handled the thread's end (buttons reset). The thread
+        itself stops running a moment before its queued ``finished`` reaches this thread."""
+        return self._running
 
     def start(self) -> bool:
         panel, window = self.panel, self.panel.window
@@ -89,6 +92,7 @@ class PrelabelBox(QGroupBox):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.message.setText("Starting…")
+        self._running = True
         panel._keeper.start(self.task)
         return True
 
@@ -143,6 +147,7 @@ class PrelabelBox(QGroupBox):
         self.finished.emit(None)
 
     def _on_thread_finished(self) -> None:
+        self._running = False
         self.start_button.setEnabled(self.panel.detector is not None)
         self.cancel_button.setEnabled(False)
         self.progress.setVisible(False)
