@@ -1,6 +1,7 @@
 """Training benchmarks: loop overhead, GUI responsiveness while training, a CPU run on raccoon.
 
     .venv/bin/python bench/bench_train.py [--data DIR] [--threads N] [--skip-gui] [--skip-run]
+                                          [--trace-stalls FILE]
 
 1. **Loop throughput** — images/s of :func:`workbench.engine.trainer.train` vs a minimal plain
    torchvision loop (``loss = sum(model(images, targets).values()); backward; step``) on the same
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import shutil
 import statistics
@@ -120,7 +122,8 @@ def bench_loop(data_dir: Path, model_name: str, size: int, batch: int, steps: in
 
 
 # -- 2. GUI stall -------------------------------------------------------------------------------
-def bench_gui(data_dir: Path, epochs: int, size: int, batch: int) -> dict[str, float]:
+def bench_gui(data_dir: Path, epochs: int, size: int, batch: int,
+              trace: Path | None = None) -> dict[str, float]:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -155,9 +158,20 @@ def bench_gui(data_dir: Path, epochs: int, size: int, batch: int) -> dict[str, f
     marks: list[tuple[float, str]] = []
     t_start = [0.0]
 
+    # --trace-stalls: faulthandler's watchdog is a C thread that needs no GIL; re-armed at every
+    # tick, it writes every Python thread's stack when the GUI thread misses ticks for 35 ms —
+    # where the GUI thread was (a slot, or waiting for the GIL) and what the worker was doing.
+    trace_file = open(trace, "w") if trace is not None else None  # noqa: SIM115
+
     def tick() -> None:
         gaps.append(clock.nsecsElapsed() / 1e6)
         clock.restart()
+        if trace_file is not None:
+            faulthandler.cancel_dump_traceback_later()
+            trace_file.write(f"--- tick {time.perf_counter() - t_start[0]:.3f} s "
+                             f"gap {gaps[-1]:.1f} ms\n")
+            trace_file.flush()
+            faulthandler.dump_traceback_later(0.035, file=trace_file)
         if gaps[-1] > 50:
             marks.append((time.perf_counter() - t_start[0] - gaps[-1] / 1e3,
                           f"gap {gaps[-1]:.0f} ms"))
@@ -183,6 +197,9 @@ def bench_gui(data_dir: Path, epochs: int, size: int, batch: int) -> dict[str, f
     marks.append((time.perf_counter() - t0, "start() returned"))
     loop.exec()
     timer.stop()
+    if trace_file is not None:
+        faulthandler.cancel_dump_traceback_later()
+        trace_file.close()
     elapsed = time.perf_counter() - t0
     panel.grab().save(str(Path(tempfile.gettempdir()) / "bench_train_panel.png"))
     window.grab().save(str(Path(tempfile.gettempdir()) / "bench_train_window.png"))
@@ -231,6 +248,8 @@ def main() -> int:
     ap.add_argument("--skip-loop", action="store_true")
     ap.add_argument("--skip-gui", action="store_true")
     ap.add_argument("--skip-run", action="store_true")
+    ap.add_argument("--trace-stalls", type=Path, metavar="FILE",
+                    help="write all thread stacks to FILE whenever the GUI misses ticks for 35 ms")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if not (args.data / "images").is_dir():
@@ -247,7 +266,7 @@ def main() -> int:
         for name, ips, ratio in rows:
             print(f"| {name} | {ips:.2f} | {ratio:.3f} |")
     if not args.skip_gui:
-        g = bench_gui(data, 1, 256, 4)
+        g = bench_gui(data, 1, 256, 4, args.trace_stalls)
         print("\n## GUI event loop while training (Train dock, 1 epoch, 256 px, batch 4)\n")
         print("| training s | steps | step signals | 5 ms ticks | median gap ms | p99 gap ms | "
               "max gap ms |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")

@@ -56,6 +56,23 @@ def test_form_lists_models_with_expected_speed(panel) -> None:
     assert panel.minimumSizeHint().width() < 420
 
 
+def test_messages_of_any_length_leave_the_plots_in_place(qtbot, panel) -> None:
+    """A message of another length changes no geometry (each epoch's message used to resize
+    and repaint every plot: a 60-90 ms stall of the window while training)."""
+    qtbot.waitExposed(panel)
+    before = panel.plots.geometry()
+    resized: list[object] = []
+    for text in ("Short.", "Epoch 12: mAP VOC07 (11-point) 0.912, VOC (all-point) 0.934 on "
+                 "40 val images. Saved last.pt (best so far).",
+                 "ssdlite320_mobilenet_v3_large on cpu (2 threads): 160 train / 40 val images, "
+                 "1 classes. No pretrained weights: training from scratch."):
+        panel._say(text)
+        qtbot.wait(20)
+        resized.append(panel.plots.geometry())
+    assert resized == [before] * 3
+    assert panel.status.height() >= 3 * panel.status.fontMetrics().lineSpacing()
+
+
 def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path) -> None:
     window = panel.window
     bridge = panel.bridge

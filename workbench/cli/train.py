@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from workbench.engine.events import fmt_count, fmt_duration
+
 DEFAULT_MODEL = "ssdlite320_mobilenet_v3_large"
 MODEL_NAMES = (
     "ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "fasterrcnn_resnet50_fpn",
@@ -114,12 +116,6 @@ def _config(args: argparse.Namespace) -> Any:
         eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
 
 
-def fmt_duration(seconds: float) -> str:
-    """``3725`` → ``"1:02:05"``; ``65`` → ``"01:05"``."""
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 class ProgressPrinter:
@@ -165,7 +161,7 @@ class ProgressPrinter:
             self._line(f"saved {event.path}{best}")
         elif isinstance(event, ev.Finished):
             how = "stopped" if event.stopped else "finished"
-            self._line(f"{how} after {event.epochs_completed} epochs in "
+            self._line(f"{how} after {fmt_count(event.epochs_completed, 'epoch')} in "
                        f"{fmt_duration(event.elapsed_s)}; best checkpoint: "
                        f"{event.best_checkpoint or '-'}")
 

@@ -14,6 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def fmt_duration(seconds: float) -> str:
+    """``3725`` → ``"1:02:05"``; ``65`` → ``"01:05"`` (elapsed times and ETAs of a run)."""
+    seconds = max(0, int(round(seconds)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def fmt_count(n: int, noun: str) -> str:
+    """``fmt_count(1, "epoch")`` → ``"1 epoch"``; ``fmt_count(2, "epoch")`` → ``"2 epochs"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 @dataclass(frozen=True)
 class RunStarted:
     """The run is set up: data split, model built, about to take the first step."""

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.engine.events import fmt_count, fmt_duration
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.panels.training_plots import TrainingPlots
@@ -46,11 +47,6 @@ PREVIEW_LAYER_Z = 40.0
 PREVIEW_MAX_BOXES = 20
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
 #: TrainConfig fields the form sets itself (a model's recipe supplies the others).
@@ -78,6 +74,8 @@ def project_dirs(project: Any) -> tuple[Path, Path | None]:
 
 class TrainingPanel(QWidget):
     """Settings, Start/Stop/Resume, progress with ETA, live plots, canvas preview."""
+
+    STATUS_LINES = 3  #: the message line's height, in text lines, reserved from the start
 
     def __init__(self, window: Any) -> None:
         super().__init__()
@@ -223,6 +221,12 @@ class TrainingPanel(QWidget):
         self.status = QLabel("Trains on the saved annotations of the open folder.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Room for STATUS_LINES lines from the start: a message of another length then changes
+        # no geometry. (Each epoch's message used to resize the plots below it — a 20 ms
+        # relayout plus a full repaint of every plot, a 60-90 ms GUI stall while training.)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.status.setMinimumHeight(self.STATUS_LINES
+                                     * self.status.fontMetrics().lineSpacing() + 2)
 
     def _connect(self) -> None:
         self.start_button.clicked.connect(lambda: self.start())
@@ -354,7 +358,7 @@ class TrainingPanel(QWidget):
     def _on_finished(self, event: Any) -> None:
         self.last_finished = event
         how = "Stopped" if event.stopped else "Finished"
-        self.progress.setFormat(f"{how} after {event.epochs_completed} epochs "
+        self.progress.setFormat(f"{how} after {fmt_count(event.epochs_completed, 'epoch')} "
                                 f"({fmt_duration(event.elapsed_s)})")
         if not event.stopped:
             self.progress.setValue(1000)
@@ -363,7 +367,7 @@ class TrainingPanel(QWidget):
         best = Path(event.best_checkpoint) if event.best_checkpoint else None
         # The run folder and file name (a full path filled the status bar); the whole path is
         # in the tooltip.
-        self._say(f"{how} after {event.epochs_completed} epochs{resume}. Best: "
+        self._say(f"{how} after {fmt_count(event.epochs_completed, 'epoch')}{resume}. Best: "
                   + (f"{best.parent.name}/{best.name}" if best else "—"))
         self.status.setToolTip(str(best) if best else "")
 

@@ -167,6 +167,11 @@ class TrainingPlots(QTabWidget):
         plot.setMinimumHeight(160)
         plot.setClipToView(True)  # long runs: draw only what is visible, decimated
         plot.setDownsampling(auto=True, mode="peak")
+        # The axes draw the grid lines across the whole plot, three tick levels of them; the
+        # third level (alpha 4/255 in the grid) is invisible yet cost ~9 of a plot's ~13 ms
+        # repaint each time the range moved — every redraw while training. Two levels: ~4 ms.
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setStyle(maxTickLevel=1)
         return plot
 
     # -- data -----------------------------------------------------------------------------------
