@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_tuning.py [--quick] [--threads N]
 
 Table 1, on an SSD300 (VGG16, 21 VOC classes, 300 px) output: every one of its 8,732 priors ×
-20 classes above the 0.001 score floor is kept raw (174,640 entries with random weights). Each
+20 classes above the 0.001 score floor is kept raw (149,511 of the 174,640 with random weights,
+seed 0). Each
 slider move goes through the real Detections panel: the slider's ``valueChanged`` →
 post-processing (threshold, SSD's 400-per-class candidate cap, ``batched_nms``, top-k) → canvas
 layers + detections table → a synchronous repaint of the canvas viewport. Two raw outputs:

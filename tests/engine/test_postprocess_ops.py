@@ -224,3 +224,43 @@ def test_nms_examines_only_a_prefix_when_top_k_is_small() -> None:
     full = postprocess(raw, PostprocessSettings(0.0, 0.5, n))
     assert full.n_examined == n
     np.testing.assert_array_equal(small.kept, full.kept[:10])
+
+
+def _suppressed_reference(raw: RawDetections, kept: np.ndarray, thr: float,
+                          agnostic: bool) -> list[tuple[int, int]]:
+    """(row, first kept box of its group, in score order, with IoU > thr) for every candidate
+    above nothing-but-the-cap that is not kept: the definition, pair by pair."""
+    from torchvision.ops import box_iou
+
+    boxes, labels = raw.boxes, raw.labels.tolist()
+    kept_sorted = sorted(kept.tolist())
+    is_kept = set(kept_sorted)
+    out = []
+    for row in range(len(raw)):
+        if row in is_kept:
+            continue
+        for k in kept_sorted:
+            if k > row:
+                break
+            if (agnostic or labels[k] == labels[row]) and \
+                    float(box_iou(boxes[row:row + 1], boxes[k:k + 1])) > thr:
+                out.append((row, k))
+                break
+    return out
+
+
+@pytest.mark.parametrize("agnostic", [False, True])
+def test_suppressors_equal_the_definition_on_many_boxes(agnostic: bool) -> None:
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 120, size=(600, 2))
+    wh = rng.uniform(10, 60, size=(600, 2))
+    raw = RawDetections.from_unsorted(np.concatenate([xy, xy + wh], 1).tolist(),
+                                      rng.uniform(0.01, 1, 600).tolist(),
+                                      rng.integers(1, 6, 600).tolist())
+    settings = PostprocessSettings(0.0, 0.3, 60, class_agnostic=agnostic)
+    full = postprocess(raw, settings, with_suppressed=True, max_suppressed=10_000)
+    expected = _suppressed_reference(raw, full.kept, 0.3, agnostic)
+    assert len(expected) > 100
+    assert list(zip(full.suppressed.tolist(), full.suppressors.tolist())) == expected
+    capped = postprocess(raw, settings, with_suppressed=True, max_suppressed=25)
+    assert list(zip(capped.suppressed.tolist(), capped.suppressors.tolist())) == expected[:25]

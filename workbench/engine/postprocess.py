@@ -249,36 +249,44 @@ def _find_suppressors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (best first) that a kept box suppressed, and that box (raw indices).
 
-    Rows are taken in score order, ``chunk`` at a time against the (at most ``top_k``) kept
-    boxes, until ``max_suppressed`` are found: the cost follows what is shown, not the number
-    of candidates.
+    Per class (all classes in one group when class-agnostic), the other candidates are compared
+    with that group's kept boxes only — per class ~20x fewer pairs than against every kept box
+    (an untrained SSD300 at a low threshold: 7,700 candidates x 276 kept took 25 ms) — ``chunk``
+    rows at a time, in score order, until ``max_suppressed`` are found in the group.
     """
     is_kept = torch.zeros(len(raw), dtype=torch.bool)
     is_kept[kept] = True
     others = candidates[~is_kept[candidates]]
     kept_sorted = torch.sort(kept).values  # raw order == score order
-    kept_boxes, kept_labels = raw.boxes[kept_sorted], raw.labels[kept_sorted]
+    if settings.class_agnostic:
+        groups = [(others, kept_sorted)]
+    else:
+        other_labels, kept_labels = raw.labels[others], raw.labels[kept_sorted]
+        groups = [(others[other_labels == c], kept_sorted[kept_labels == c])
+                  for c in torch.unique(kept_labels).tolist()]
     found_rows: list[torch.Tensor] = []
     found_by: list[torch.Tensor] = []
-    count = 0
-    for start in range(0, others.numel(), chunk):
-        rows = others[start:start + chunk]
-        valid = box_iou(raw.boxes[rows], kept_boxes) > settings.nms_iou
-        valid &= kept_sorted[None, :] < rows[:, None]  # only boxes processed before it
-        if not settings.class_agnostic:
-            valid &= kept_labels[None, :] == raw.labels[rows][:, None]
-        hit = valid.any(dim=1)
-        first = torch.argmax(valid[hit].to(torch.uint8), dim=1)  # first True = best-scoring
-        found_rows.append(rows[hit])
-        found_by.append(kept_sorted[first])
-        count += int(hit.sum())
-        if count >= max_suppressed:
-            break
-    rows_all = torch.cat(found_rows)[:max_suppressed] if found_rows else torch.zeros(0)
+    for rows_of, kept_of in groups:
+        kept_boxes = raw.boxes[kept_of]
+        count = 0
+        for start in range(0, rows_of.numel(), chunk):
+            rows = rows_of[start:start + chunk]
+            valid = box_iou(raw.boxes[rows], kept_boxes) > settings.nms_iou
+            valid &= kept_of[None, :] < rows[:, None]  # only boxes processed before it
+            hit = valid.any(dim=1)
+            first = torch.argmax(valid[hit].to(torch.uint8), dim=1)  # first True = best-scoring
+            found_rows.append(rows[hit])
+            found_by.append(kept_of[first])
+            count += int(hit.sum())
+            if count >= max_suppressed:
+                break
+    if not found_rows:
+        return _EMPTY, _EMPTY
+    rows_all, by_all = torch.cat(found_rows), torch.cat(found_by)
     if rows_all.numel() == 0:
         return _EMPTY, _EMPTY
-    by_all = torch.cat(found_by)[:max_suppressed]
-    return rows_all.numpy().astype(np.int64), by_all.numpy().astype(np.int64)
+    order = torch.argsort(rows_all)[:max_suppressed]  # best first across the groups
+    return rows_all[order].numpy().astype(np.int64), by_all[order].numpy().astype(np.int64)
 
 
 def to_image_detections(
