@@ -45,6 +45,7 @@ class BoxLayer(QGraphicsObject):
         self._width = 1.5
         self._style = Qt.PenStyle.SolidLine
         self._fill_alpha = 0
+        self._labels_below = False
         self._bounds = QRectF()
         self._opaque_lines = False
 
@@ -64,7 +65,11 @@ class BoxLayer(QGraphicsObject):
         width: float = 1.5,
         style: Qt.PenStyle = Qt.PenStyle.SolidLine,
         fill_alpha: int = 0,
+        labels_below: bool = False,
     ) -> None:
+        """``labels_below``: each label under its box's bottom-left corner instead of above its
+        top-left one — for a model's boxes, whose labels would otherwise cover the labels of
+        the ground-truth boxes they match."""
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         self.prepareGeometryChange()
         self._boxes = boxes
@@ -89,6 +94,7 @@ class BoxLayer(QGraphicsObject):
         self._width = width
         self._style = style
         self._fill_alpha = fill_alpha
+        self._labels_below = labels_below
         self._use_fast_path(len(boxes) >= self.LARGE)
         if len(boxes):
             x1, y1 = boxes[:, 0].min(), boxes[:, 1].min()
@@ -148,14 +154,16 @@ class BoxLayer(QGraphicsObject):
         painter.resetTransform()
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        for (x1, y1, _x2, _y2), text, color in zip(self._boxes.tolist(), self._labels,
-                                                     self._label_colors):
+        below = self._labels_below
+        for (x1, y1, _x2, y2), text, color in zip(self._boxes.tolist(), self._labels,
+                                                    self._label_colors):
             if not text:
                 continue
-            point = transform.map(QRectF(x1, y1, 0, 0).topLeft())
+            point = transform.map(QRectF(x1, y2 if below else y1, 0, 0).topLeft())
             rect = metrics.boundingRect(text).adjusted(-3, -1, 3, 1)
             rect.moveTopLeft(point.toPoint())
-            rect.translate(0, -rect.height())
+            if not below:
+                rect.translate(0, -rect.height())
             bg = QColor(color)
             bg.setAlpha(200)
             painter.fillRect(rect, bg)

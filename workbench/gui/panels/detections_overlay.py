@@ -182,11 +182,12 @@ class DetectionsOverlay:
         else:
             fp = np.zeros(len(det), dtype=bool)
         self.kept.set_boxes(det.boxes[~fp], [c for c, f in zip(colors, fp) if not f],
-                            [t for t, f in zip(labels, fp) if not f], width=2.0)
+                            [t for t, f in zip(labels, fp) if not f], width=2.0,
+                            labels_below=True)
         # 1 px: a dashed pen wider than 1 px costs ~10x to draw (Qt's raster engine).
         self.fp.set_boxes(det.boxes[fp], [c for c, f in zip(colors, fp) if f],
                           [t for t, f in zip(labels, fp) if f], width=1.0,
-                          style=Qt.PenStyle.DashLine)
+                          style=Qt.PenStyle.DashLine, labels_below=True)
         if marks is not None and annotation is not None and marks.missed:
             missed = [annotation.objects[i] for i in marks.missed]
             # No text: the canvas already labels every ground-truth box at the same corner;

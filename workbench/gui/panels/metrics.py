@@ -359,11 +359,13 @@ class MetricsPanel(QWidget):
         def labels(mask: np.ndarray, tag: str) -> list[str]:
             return [f"{c} {s:.2f} {tag}" for c, s in zip(det.labels[mask], det.scores[mask])]
 
-        self.overlay.tp.set_boxes(det.boxes[m.tp], TP_COLOR, labels(m.tp, "TP"), width=2.0)
+        # detections' labels under their boxes: above, they covered the ground truth's labels
+        self.overlay.tp.set_boxes(det.boxes[m.tp], TP_COLOR, labels(m.tp, "TP"), width=2.0,
+                                  labels_below=True)
         self.overlay.fp.set_boxes(det.boxes[m.fp], FP_COLOR, labels(m.fp, "FP"), width=2.0,
-                                  style=Qt.PenStyle.DashLine)
+                                  style=Qt.PenStyle.DashLine, labels_below=True)
         self.overlay.ignored.set_boxes(det.boxes[m.ignored], IGNORED_COLOR,
-                                       labels(m.ignored, "difficult"))
+                                       labels(m.ignored, "difficult"), labels_below=True)
         objects = annotation.objects if annotation is not None else ()
         fn_boxes = np.asarray([objects[i].box for i in m.fn], dtype=np.float64).reshape(-1, 4)
         self.overlay.fn.set_boxes(fn_boxes, FN_COLOR, [f"{objects[i].name} FN" for i in m.fn],

@@ -392,7 +392,7 @@ class TrainingPanel(QWidget):
         labels = [f"{n} {s:.2f}" for n, s in zip(names, scores)]
         colors = [class_color(str(n)) for n in names]
         self.preview.set_boxes(detections.boxes[order], colors, labels, width=2.0,
-                               style=Qt.PenStyle.DashLine)
+                               style=Qt.PenStyle.DashLine, labels_below=True)
         self.preview.setVisible(True)
 
     def _on_image_changed(self, path: str) -> None:
