@@ -187,3 +187,42 @@ def test_augmentation_choice_reaches_the_config(panel) -> None:
         "demo_ssdlite_cpu", "ssd", True, "adamw")
     panel.model_box.setCurrentIndex(panel.model_box.findData("ssd300_vgg16"))
     assert panel.augmentation.currentData() == "auto"  # a model change resets it
+
+
+_FIT_SCRIPT = """
+import sys
+from pathlib import Path
+from PySide6.QtWidgets import QApplication
+from workbench.gui.app import create_app
+from workbench.gui.first_run import show_hint
+from workbench.gui.main_window import MainWindow
+from workbench.gui.settings import Settings
+
+app = create_app()  # the app's own theme and fonts
+root = Path(sys.argv[1])
+window = MainWindow(Settings(root / "fit.ini"))
+assert window.open_project(root / "voc")
+show_hint(window)  # the sample project's "first five minutes" dock, in the same column
+window.show()
+for title in ("Train", "Detections"):
+    assert window.panel_host.show_panel(title) is not None, window.panel_host.errors
+for _ in range(5):
+    window.resize(1440, 900)
+    app.processEvents()
+print(window.width(), window.height())
+"""
+
+
+def test_window_with_the_train_and_detections_docks_fits_1440x900(tmp_path: Path) -> None:
+    """Every dock open on a project, with the app's theme (a fresh process: the theme is set
+    when the app is created), and the window still fits a 1440x900 screen (the Train dock's
+    3-line message line once made it at least 924 px high)."""
+    import os
+    import subprocess
+
+    H.write_tiny_voc(tmp_path / "voc")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _FIT_SCRIPT, str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["1440", "900"]

@@ -164,7 +164,7 @@ class TrainingPlots(QTabWidget):
         plot.setLabel("left", ylabel)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.addLegend(offset=(-10, 10))
-        plot.setMinimumHeight(160)
+        plot.setMinimumHeight(120)
         plot.setClipToView(True)  # long runs: draw only what is visible, decimated
         plot.setDownsampling(auto=True, mode="peak")
         # The axes draw the grid lines across the whole plot, three tick levels of them; the
