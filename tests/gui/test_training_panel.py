@@ -73,6 +73,30 @@ def test_messages_of_any_length_leave_the_plots_in_place(qtbot, panel) -> None:
     assert panel.status.height() >= 3 * panel.status.fontMetrics().lineSpacing()
 
 
+def test_progress_text_drops_the_least_useful_parts_when_narrow(qtbot, panel) -> None:
+    from workbench.engine.events import StepLogged
+
+    panel.total_steps, panel.done_before, panel.epochs_total = 800, 0, 8
+    step = StepLogged(epoch=2, step=9, steps_per_epoch=100, global_step=210,
+                      losses={"classification": 1.5, "bbox_regression": 1.0}, total=2.5,
+                      lr=0.01, images_per_s=40.25, elapsed_s=60, eta_s=3725)
+    shown = {}
+    for width in (1000, 401):
+        panel.resize(width, 900)
+        qtbot.wait(20)
+        panel._on_steps_logged([step])
+        shown[width] = panel.progress.format()
+        fits = panel.progress.fontMetrics().horizontalAdvance(shown[width].replace("%p%", "26%"))
+        assert fits <= panel.progress.contentsRect().width() - 12
+    assert shown[1000] == ("%p%  ·  epoch 3/8  ·  step 10/100  ·  loss 2.500  ·  40.2 img/s  ·  "
+                           "ETA 1:02:05")
+    narrow = shown[401].split("  ·  ")
+    assert narrow[:2] == ["%p%", "epoch 3/8"] and narrow[-1] == "ETA 1:02:05"
+    assert "40.2 img/s" not in narrow  # the first to go
+    assert panel.progress.toolTip() == ("26%  ·  epoch 3/8  ·  step 10/100  ·  loss 2.500  ·  "
+                                        "40.2 img/s  ·  ETA 1:02:05")
+
+
 def test_start_trains_plots_and_previews_detections(qtbot, panel, tmp_path: Path) -> None:
     window = panel.window
     bridge = panel.bridge

@@ -332,10 +332,19 @@ class TrainingPanel(QWidget):
         e = events[-1]
         done = e.global_step - self.done_before
         self.progress.setValue(int(1000 * min(1.0, done / self.total_steps)))
-        self.progress.setFormat(
-            f"%p%  ·  epoch {e.epoch + 1}/{self.epochs_total}  ·  step {e.step + 1}/"
-            f"{e.steps_per_epoch}  ·  loss {e.total:.3f}  ·  {e.images_per_s:.1f} img/s  ·  "
-            f"ETA {fmt_duration(e.eta_s)}")
+        # In display order, with a rank: the parts ranked last go first when the bar is too
+        # narrow for all of them (the dock at its narrowest cut the text off mid-word).
+        parts = [("%p%", 0), (f"epoch {e.epoch + 1}/{self.epochs_total}", 1),
+                 (f"step {e.step + 1}/{e.steps_per_epoch}", 4), (f"loss {e.total:.3f}", 3),
+                 (f"{e.images_per_s:.1f} img/s", 5), (f"ETA {fmt_duration(e.eta_s)}", 2)]
+        full = "  ·  ".join(text for text, _ in parts)
+        room = self.progress.contentsRect().width() - 12
+        metrics = self.progress.fontMetrics()
+        while len(parts) > 1 and metrics.horizontalAdvance(
+                "  ·  ".join(text for text, _ in parts).replace("%p%", "100%")) > room:
+            parts.remove(max(parts, key=lambda part: part[1]))
+        self.progress.setFormat("  ·  ".join(text for text, _ in parts))
+        self.progress.setToolTip(full.replace("%p%", f"{self.progress.value() / 10:.0f}%"))
 
     def _on_epoch_evaluated(self, event: Any) -> None:
         self.plots.add_epoch(event)
@@ -358,6 +367,7 @@ class TrainingPanel(QWidget):
     def _on_finished(self, event: Any) -> None:
         self.last_finished = event
         how = "Stopped" if event.stopped else "Finished"
+        self.progress.setToolTip("")
         self.progress.setFormat(f"{how} after {fmt_count(event.epochs_completed, 'epoch')} "
                                 f"({fmt_duration(event.elapsed_s)})")
         if not event.stopped:
@@ -373,6 +383,7 @@ class TrainingPanel(QWidget):
 
     def _on_failed(self, message: str) -> None:
         self.progress.setFormat("failed")
+        self.progress.setToolTip("")
         self._say(f"Training stopped: {message}", error=True)
 
     def _on_preview_ready(self, path: str, detections: Any) -> None:
