@@ -116,8 +116,6 @@ def _config(args: argparse.Namespace) -> Any:
         eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
 
 
-
-
 class ProgressPrinter:
     """Prints events: a progress bar (redrawn in place on a terminal, every 10% otherwise) and
     one line per epoch."""

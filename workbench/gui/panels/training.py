@@ -47,8 +47,6 @@ PREVIEW_LAYER_Z = 40.0
 PREVIEW_MAX_BOXES = 20
 
 
-
-
 #: TrainConfig fields the form sets itself (a model's recipe supplies the others).
 _FORM_KEYS = frozenset({"images_dir", "annotations_dir", "model", "epochs", "batch_size", "lr",
                         "image_size", "weights", "device", "out_dir", "resume", "augment",
