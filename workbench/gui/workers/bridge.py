@@ -77,6 +77,7 @@ class TrainingBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: _TrainingThread | None = None
+        self._active = False  # from start() until the thread's end is handled here
         self._stop = threading.Event()
         self._preview_lock = threading.Lock()
         self._preview: Path | None = None
@@ -90,6 +91,7 @@ class TrainingBridge(QObject):
         self._stop = threading.Event()
         self._thread = _TrainingThread(self, config, data)
         self._thread.finished.connect(self._on_thread_finished)
+        self._active = True
         self._thread.start()
         self.running_changed.emit(True)
 
@@ -98,7 +100,9 @@ class TrainingBridge(QObject):
         self._stop.set()
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """From :meth:`start` until ``running_changed(False)`` (the thread itself stops a moment
+        before its queued ``finished`` reaches the GUI thread)."""
+        return self._active
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until the worker thread has ended (for shutdown and tests)."""
@@ -110,6 +114,7 @@ class TrainingBridge(QObject):
             self._preview = Path(path) if path else None
 
     def _on_thread_finished(self) -> None:
+        self._active = False
         self.running_changed.emit(False)
 
     # -- worker thread ---------------------------------------------------------------------------
