@@ -82,10 +82,6 @@ class TaskKeeper(QObject):
         task.start()
         return task
 
-    @property
-    def busy(self) -> bool:
-        return any(t.isRunning() for t in self._tasks)
-
     def shutdown(self, timeout_ms: int = 30_000) -> None:
         for task in list(self._tasks):
             if isinstance(task, GeneratorTask):
