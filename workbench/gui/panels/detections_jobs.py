@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from workbench.gui.workers.priority import lower_thread_priority
+
 log = logging.getLogger(__name__)
 
 
@@ -42,7 +44,8 @@ class GeneratorTask(QThread):
 
     Every event is re-emitted as ``event(obj)``; ``finished_ok()`` after the last one,
     ``failed(message)`` on an exception. :meth:`cancel` sets the ``threading.Event`` the
-    generator checks between items.
+    generator checks between items. A long job (pre-labeling a folder): its thread runs nicer
+    than the GUI's (:mod:`workbench.gui.workers.priority`).
     """
 
     event = Signal(object)
@@ -59,6 +62,7 @@ class GeneratorTask(QThread):
         self.stop.set()
 
     def run(self) -> None:
+        lower_thread_priority()
         try:
             for item in self._make(self.stop):
                 self.event.emit(item)

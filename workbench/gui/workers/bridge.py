@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 import threading
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal
+
+from workbench.gui.workers.priority import BACKGROUND_NICENESS, lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,8 @@ class TrainingBridge(QObject):
     #: waited up to the interval, and a plot repaint of ~10 ms became 40-70 ms. A waiting GUI
     #: thread now gets the GIL within 0.25 ms; with nobody waiting the interval costs nothing.
     SWITCH_INTERVAL_S = 0.00025
-    #: The worker thread's niceness above the GUI's (Linux: per thread; torch's OpenMP threads,
-    #: started by the worker, inherit it). With every core training, the GUI thread still gets
-    #: a core the moment it has work; training yields only what the GUI uses.
-    WORKER_NICENESS = 5
+    #: The worker thread's niceness above the GUI's (see :mod:`workbench.gui.workers.priority`).
+    WORKER_NICENESS = BACKGROUND_NICENESS
 
     run_started = Signal(object)
     steps_logged = Signal(list)
@@ -122,7 +121,7 @@ class TrainingBridge(QObject):
         from workbench.engine import events as ev
         from workbench.engine.trainer import train
 
-        _lower_thread_priority(self.WORKER_NICENESS)
+        lower_thread_priority(self.WORKER_NICENESS)
         pending: list[Any] = []
         last_emit = 0.0
 
@@ -191,14 +190,3 @@ class TrainingBridge(QObject):
             log.warning("preview detection on %s failed: %s", image, exc)
             return
         self.preview_ready.emit(str(image), detections)
-
-
-def _lower_thread_priority(niceness: int) -> None:
-    """Raise the calling thread's nice value by ``niceness`` (Linux; elsewhere nothing)."""
-    if not sys.platform.startswith("linux") or niceness <= 0:
-        return
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
-    except OSError as exc:  # a sandbox may forbid it; training runs all the same
-        log.info("could not lower the training thread's priority: %s", exc)
