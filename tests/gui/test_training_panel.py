@@ -60,6 +60,7 @@ def test_messages_of_any_length_leave_the_plots_in_place(qtbot, panel) -> None:
     """A message of another length changes no geometry (each epoch's message used to resize
     and repaint every plot: a 60-90 ms stall of the window while training)."""
     qtbot.waitExposed(panel)
+    qtbot.wait(50)  # the first layout passes settle
     before = panel.plots.geometry()
     resized: list[object] = []
     for text in ("Short.", "Epoch 12: mAP VOC07 (11-point) 0.912, VOC (all-point) 0.934 on "
