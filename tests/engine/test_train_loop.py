@@ -219,3 +219,20 @@ def test_faster_rcnn_family_trains_with_scale_jitter(tmp_path: Path, tiny_record
     assert sum(isinstance(e, EpochEvaluated) for e in events) == 1
     started = events[0]
     assert "cpu" in started.device and started.steps_per_epoch == 2
+
+
+def test_evaluations_left_for_the_eta_equal_counting_them() -> None:
+    """The ETA counts the evaluations still to come at every step, in O(1) (summing over the
+    epochs took 2.6 ms a step at 10,000 epochs)."""
+    from types import SimpleNamespace
+
+    from workbench.engine.trainer import _Run
+
+    for val in ((), ("an image",)):
+        for epochs in range(1, 13):
+            for every in range(1, 6):
+                run = SimpleNamespace(config=SimpleNamespace(epochs=epochs, eval_every=every),
+                                      data=SimpleNamespace(val=val))
+                for epoch in range(epochs + 1):
+                    counted = sum(1 for e in range(epoch, epochs) if _Run._evaluates(run, e))
+                    assert _Run._evals_left(run, epoch) == counted, (val, epochs, every, epoch)

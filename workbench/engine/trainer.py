@@ -341,9 +341,7 @@ class _Run:
         per_step = float(np.mean(recent))
         left_steps = (self.steps_per_epoch - step - 1) + \
             (self.config.epochs - epoch - 1) * self.steps_per_epoch
-        evals_left = sum(1 for e in range(epoch, self.config.epochs)
-                         if self._evaluates(e))
-        eta = left_steps * per_step + evals_left * self._eval_estimate(per_step)
+        eta = left_steps * per_step + self._evals_left(epoch) * self._eval_estimate(per_step)
         return StepLogged(epoch, step, self.steps_per_epoch, self.global_step, values, total, lr,
                           n_images / max(self.step_times[-1], 1e-9),
                           time.perf_counter() - self.t0, eta)
@@ -357,6 +355,14 @@ class _Run:
     def _evaluates(self, epoch: int) -> bool:
         return bool(self.data.val) and (
             (epoch + 1) % self.config.eval_every == 0 or epoch + 1 == self.config.epochs)
+
+    def _evals_left(self, epoch: int) -> int:
+        """How many of the epochs ``epoch .. epochs-1`` evaluate (what :meth:`_evaluates` says
+        of each), in O(1): it is asked at every step."""
+        every, epochs = self.config.eval_every, self.config.epochs
+        if not self.data.val or epoch >= epochs:
+            return 0
+        return epochs // every - epoch // every + (1 if epochs % every else 0)
 
     # -- end of epoch (rank 0) ----------------------------------------------------------------
     def _recalibrate_batchnorm(self, epoch: int) -> None:
