@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+#: The mAP curves: VOC2007 11-point, VOC2010+ all-point.
+MAP07_COLOR, MAP10_COLOR = "#4e79a7", "#e15759"
 #: Exponential smoothing weight (TensorBoard-style, bias-corrected).
 SMOOTHING = 0.9
 TERM_COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948"]
@@ -124,11 +126,14 @@ class TrainingPlots(QTabWidget):
         pg.setConfigOptions(antialias=True)
         self.loss_plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
         self.lr_plot = self._plot("Learning rate", "step", "lr")
-        self.map_plot = self._plot("mAP@0.5 on the val split", "epoch", "mAP")
+        # The title is the legend: inside the plot a legend hid epochs in some corner (the
+        # latest top right, a fine-tuned run's first top left, the middle of a short plot).
+        self.map_plot = self._plot(
+            f'<span style="color:{MAP07_COLOR}">● VOC2007 11-point</span>&nbsp;&nbsp;&nbsp;'
+            f'<span style="color:{MAP10_COLOR}">■ VOC2010+ all-point</span>',
+            "epoch", "val mAP@0.5")
+        self.map_plot.getPlotItem().legend.setVisible(False)
         self.map_plot.setYRange(0, 1)
-        # mAP climbs from the bottom left to the top right, where the legend would hide the
-        # latest epochs: it goes top left.
-        self.map_plot.getPlotItem().legend.setOffset((10, 10))
         self.ap_table = QTableWidget(0, 3)
         self.ap_table.setHorizontalHeaderLabels(["class", "AP VOC07 (11-pt)", "AP VOC (all-pt)"])
         self.ap_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -138,11 +143,11 @@ class TrainingPlots(QTabWidget):
             self.addTab(self._wrap(widget), title)
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._lr_curve = self.lr_plot.plot(pen=pg.mkPen("#f28e2b", width=2))
-        self._map07 = self.map_plot.plot(pen=pg.mkPen("#4e79a7", width=2), symbol="o",
-                                         symbolSize=6, symbolBrush="#4e79a7",
+        self._map07 = self.map_plot.plot(pen=pg.mkPen(MAP07_COLOR, width=2), symbol="o",
+                                         symbolSize=6, symbolBrush=MAP07_COLOR,
                                          name="VOC2007 11-point")
-        self._map10 = self.map_plot.plot(pen=pg.mkPen("#e15759", width=2), symbol="s",
-                                         symbolSize=6, symbolBrush="#e15759",
+        self._map10 = self.map_plot.plot(pen=pg.mkPen(MAP10_COLOR, width=2), symbol="s",
+                                         symbolSize=6, symbolBrush=MAP10_COLOR,
                                          name="VOC2010+ all-point")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
