@@ -24,11 +24,12 @@ def drag(view, start: tuple[float, float], end: tuple[float, float], steps: int 
     QTest.mouseRelease(vp, button, Qt.KeyboardModifier.NoModifier, b)
 
 
-def click(view, x: float, y: float) -> None:  # noqa: ANN001
+def click(view, x: float, y: float,  # noqa: ANN001
+          modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     vp = view.viewport()
     p = to_view(view, x, y)
     QTest.mouseMove(vp, p)
-    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p)
+    QTest.mouseClick(vp, Qt.MouseButton.LeftButton, modifier, p)
 
 
 def exact_view_point(view, x: float, y: float) -> tuple[float, float]:  # noqa: ANN001

@@ -714,3 +714,61 @@ def test_state_scanner_steps_stay_within_their_time_budget(qtbot) -> None:
     scanner.start()
     qtbot.waitUntil(lambda: not scanner.running, timeout=5000)
     assert [model.state(r) for r in range(50)] == ["labeled"] * 50
+
+
+def test_ctrl_click_selects_several_boxes_and_edits_act_on_all(window, monkeypatch):
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    c = window.canvas
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_D)  # img2: dog (30, 40, 130, 140), cat (150, 50, 250, 200)
+    c.actual_size()
+    c.centerOn(160, 120)
+    click(c, 80, 90)
+    click(c, 200, 120, ctrl)
+    assert c.selection() == (0, 1) and window.document.selection == 1  # the last one added
+    key(window, Qt.Key.Key_1)  # class 1 = cat, for both
+    assert [o.name for o in window.current_annotation().objects] == ["cat", "cat"]
+    assert c.selection() == (0, 1)  # an edit keeps the group selected
+    key(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert [o.box for o in window.current_annotation().objects] == [
+        (40, 40, 140, 140), (160, 50, 260, 200)]
+    key(window, Qt.Key.Key_F)
+    assert [o.difficult for o in window.current_annotation().objects] == [True, True]
+    key(window, Qt.Key.Key_Z, ctrl)  # one step undoes it for both
+    assert [o.difficult for o in window.current_annotation().objects] == [False, False]
+    # dragging one box of the group moves both, as one undoable edit
+    c.set_selection([0, 1])
+    drag(c, (90, 90), (100, 110))
+    boxes = [o.box for o in window.current_annotation().objects]
+    assert boxes[0] == pytest.approx((50, 60, 150, 160), abs=1)
+    dx, dy = boxes[0][0] - 40, boxes[0][1] - 40
+    assert boxes[1] == pytest.approx((160 + dx, 50 + dy, 260 + dx, 200 + dy))
+    # a group stops as one at the image border (320 x 240): its shape is kept
+    key(window, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    key(window, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    key(window, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    key(window, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    b = [o.box for o in window.current_annotation().objects]
+    assert b[1][3] == 240 and b[0][1] - b[1][1] == pytest.approx(boxes[0][1] - boxes[1][1])
+    # Ctrl+click on a selected box takes it out; Ctrl+A selects all; Del deletes all at once
+    click(c, *(((b[0][0] + b[0][2]) / 2, (b[0][1] + b[0][3]) / 2)), ctrl)
+    assert c.selection() == (1,)
+    key(window, Qt.Key.Key_A, ctrl)
+    assert c.selection() == (0, 1)
+    key(window, Qt.Key.Key_D, ctrl)  # duplicates both; the copies are selected
+    assert len(window.current_annotation().objects) == 4 and c.selection() == (2, 3)
+    key(window, Qt.Key.Key_Delete)
+    assert len(window.current_annotation().objects) == 2
+    key(window, Qt.Key.Key_A, ctrl)
+    key(window, Qt.Key.Key_Delete)
+    assert window.current_annotation().objects == () and c.selection() == ()
+    key(window, Qt.Key.Key_Z, ctrl)
+    assert len(window.current_annotation().objects) == 2
+    # a plain click selects one box alone again; Esc deselects all
+    c.set_selection([0, 1])
+    b = window.current_annotation().objects[0].box
+    click(c, (b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    assert c.selection() == (0,) and window.document.selection == 0
+    c.set_selection([0, 1])
+    key(window, Qt.Key.Key_Escape)
+    assert c.selection() == ()

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 #: Keys handled inside the canvas rather than by actions (for the shortcut sheet).
 CANVAS_KEYS: list[tuple[str, str]] = [
-    ("←/→/↑/↓", "Nudge the selected box 1 px (Shift: 10 px)"),
+    ("←/→/↑/↓", "Nudge the selected boxes 1 px (Shift: 10 px)"),
+    ("Ctrl+click", "Add a box to the selection, or take it out; drag one to move them all"),
     ("Esc", "Cancel the drag / leave draw mode / deselect"),
     ("Space + drag", "Pan (as does the middle mouse button)"),
     ("Wheel", "Zoom around the cursor"),
@@ -118,8 +119,12 @@ def build_actions(window: MainWindow) -> Actions:
     sticky.blockSignals(True)
     sticky.setChecked(w.settings.draw_sticky)
     sticky.blockSignals(False)
-    m("delete", "&Delete Box", ed.delete_selected, "Del", "delete")
-    m("duplicate", "D&uplicate Box", ed.duplicate_selected, "Ctrl+D", "duplicate")
+    m("select_all", "Select &All Boxes", ed.select_all, "Ctrl+A", None,
+      "Select every box of this image (Ctrl+click adds a box or takes it out)")
+    m("delete", "&Delete Box", ed.delete_selected, "Del", "delete",
+      "Delete the selected boxes")
+    m("duplicate", "D&uplicate Box", ed.duplicate_selected, "Ctrl+D", "duplicate",
+      "Duplicate the selected boxes, 10 px lower right")
     m("copy_previous", "&Copy Boxes of Previous Image", ed.copy_previous, "Ctrl+V", "copy-prev")
     m("edit_label", "Change &Class…", ed.edit_label, "Ctrl+E", "edit-label")
     m("difficult", "Toggle &Difficult", ed.toggle_difficult, "F", "difficult",
@@ -177,7 +182,7 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     edit = bar.addMenu("&Edit")
     edit.addActions([a.undo, a.redo])
     edit.addSeparator()
-    edit.addActions([a.select_mode, a.draw_mode, a.draw_sticky])
+    edit.addActions([a.select_mode, a.draw_mode, a.draw_sticky, a.select_all])
     edit.addSeparator()
     edit.addActions([a.edit_label, a.difficult, a.duplicate, a.delete, a.copy_previous])
     classes = edit.addMenu("Set Class")
@@ -240,8 +245,8 @@ def shortcut_rows(a: Actions) -> list[tuple[str, str, str]]:
     for name, action in a.by_name.items():
         if name.startswith("class_"):  # one row for the nine number keys
             if name == "class_1":
-                rows.append(("1 … 9", "Set the class of the selected box (no selection: the "
-                             "default class for new boxes)", "Edit"))
+                rows.append(("1 … 9", "Set the class of the selected boxes (no selection: "
+                             "the default class for new boxes)", "Edit"))
             continue
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText)
                          for s in action.shortcuts())

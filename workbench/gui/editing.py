@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import Box
 from workbench.gui import commands, dialogs
+from workbench.gui.canvas.tools import group_delta
 
 if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
@@ -78,26 +81,73 @@ class EditController:
         if doc is not None:
             doc.select(index)
         self.w.on_selection_changed(index)
+        n = len(self.w.canvas.selection())
+        if n > 1:
+            self.w.statusBar().showMessage(
+                f"{n} boxes selected: Del, Ctrl+D, Ctrl+E, 1–9, F, Enter, the arrows and a drag "
+                "act on all of them", 5000)
+
+    def on_boxes_moved(self, indices: tuple[int, ...], dx: float, dy: float) -> None:
+        """A dragged group of selected boxes (the canvas kept it on the image)."""
+        doc = self._doc()
+        if doc is None or not indices or max(indices) >= len(doc.annotation.objects):
+            return
+        after = doc.annotation
+        for i in indices:
+            x1, y1, x2, y2 = after.objects[i].box
+            after = commands.set_box(after, i, (x1 + dx, y1 + dy, x2 + dx, y2 + dy))
+        self._edit_keeping_selection(after, f"Move {len(indices)} boxes", indices)
+
+    # -- the selection ----------------------------------------------------------------------
+    def _selection(self) -> tuple[int, ...]:
+        """The selected boxes (Ctrl+click and Ctrl+A select several), in index order."""
+        doc = self._doc()
+        if doc is None:
+            return ()
+        n = len(doc.annotation.objects)
+        return tuple(i for i in self.w.canvas.selection() if i < n)
+
+    def _edit_keeping_selection(self, after, text: str, selection: tuple[int, ...],  # noqa: ANN001
+                                **kw: object) -> None:
+        """One undoable edit that keeps every box where it is; the same boxes stay selected."""
+        doc, primary = self._doc(), self._selected()
+        primary = primary if primary in selection else selection[-1]
+        doc.edit(after, text, select_after=primary, **kw)
+        self.w.canvas.set_selection(selection, primary)
+
+    @staticmethod
+    def _what(names: list[str]) -> str:
+        return names[0] if len(names) == 1 else f"{len(names)} boxes"
+
+    def select_all(self) -> None:
+        """Ctrl+A: every box of the image."""
+        if self._doc() is not None:
+            self.w.canvas.select_all()
 
     # -- Edit menu ------------------------------------------------------------------------
     def delete_selected(self) -> None:
-        doc, i = self._doc(), self._selected()
-        if doc is None or i < 0:
+        doc, sel = self._doc(), self._selection()
+        if doc is None or not sel:
             return self._hint_select()
-        name = doc.annotation.objects[i].name
-        doc.edit(commands.remove_objects(doc.annotation, [i]), f"Delete {name}",
-                 select_after=min(i, len(doc.annotation.objects) - 2))
+        what = self._what([doc.annotation.objects[i].name for i in sel])
+        left = len(doc.annotation.objects) - len(sel)
+        doc.edit(commands.remove_objects(doc.annotation, sel), f"Delete {what}",
+                 select_after=min(sel[0], left - 1))
 
     def duplicate_selected(self) -> None:
-        doc, i = self._doc(), self._selected()
-        if doc is None or i < 0:
+        doc, sel = self._doc(), self._selection()
+        if doc is None or not sel:
             return self._hint_select()
         w, h = self._size()
-        obj = doc.annotation.objects[i]
-        moved = commands.nudge(commands.add_objects(doc.annotation, [replace(obj, raw=None)]),
-                               len(doc.annotation.objects), DUPLICATE_OFFSET, DUPLICATE_OFFSET,
-                               w, h)
-        doc.edit(moved, f"Duplicate {obj.name}", select_after=len(doc.annotation.objects))
+        objects = [doc.annotation.objects[i] for i in sel]
+        first = len(doc.annotation.objects)
+        after = commands.add_objects(doc.annotation, [replace(o, raw=None) for o in objects])
+        for k in range(len(objects)):
+            after = commands.nudge(after, first + k, DUPLICATE_OFFSET, DUPLICATE_OFFSET, w, h)
+        copies = tuple(range(first, first + len(objects)))
+        doc.edit(after, f"Duplicate {self._what([o.name for o in objects])}",
+                 select_after=copies[-1])
+        self.w.canvas.set_selection(copies, copies[-1])  # the copies, ready to be dragged
 
     def copy_previous(self) -> None:
         """Append the boxes of the previous image in the list (LabelImg's Ctrl+V)."""
@@ -113,40 +163,60 @@ class EditController:
         self.w.statusBar().showMessage(f"Copied {added} box(es) from the previous image", 4000)
 
     def edit_label(self, index: int | None = None) -> None:
+        """Ctrl+E: the class of the selected boxes; a double click (``index``): of that box."""
         doc = self._doc()
-        i = self._selected() if index is None or index is False else index
-        if doc is None or not 0 <= i < len(doc.annotation.objects):
+        if doc is None:
+            return
+        explicit = not (index is None or index is False)
+        sel = (index,) if explicit else self._selection()
+        if not sel or not all(0 <= i < len(doc.annotation.objects) for i in sel):
             return self._hint_select()
-        current = doc.annotation.objects[i].name
+        primary = self._selected() if not explicit and self._selected() in sel else sel[-1]
+        current = doc.annotation.objects[primary].name
         name = self.ask_class(current, "Change class")
-        if name and name != current:
-            doc.edit(commands.relabel(doc.annotation, i, name), f"Relabel as {name}",
-                     select_after=i)
+        if name:
+            self._relabel(sel, name)
+
+    def _relabel(self, sel: tuple[int, ...], name: str) -> None:
+        doc = self._doc()
+        change = [i for i in sel if doc.annotation.objects[i].name != name]
+        if not change:
+            return
+        after = doc.annotation
+        for i in change:
+            after = commands.relabel(after, i, name)
+        what = "" if len(change) == 1 else f"{len(change)} boxes "
+        self._edit_keeping_selection(after, f"Relabel {what}as {name}", sel)
 
     def set_class_number(self, number: int) -> None:
-        """Keys 1–9: the selected box gets the N-th class; with no selection, the N-th class
+        """Keys 1–9: the selected boxes get the N-th class; with no selection, the N-th class
         becomes the default class for new boxes."""
         names = self.w.classes.names()
         if not 1 <= number <= len(names):
             self.w.statusBar().showMessage(f"There is no class number {number}", 3000)
             return
         name = names[number - 1]
-        doc, i = self._doc(), self._selected()
-        if doc is not None and i >= 0:
-            if doc.annotation.objects[i].name != name:
-                doc.edit(commands.relabel(doc.annotation, i, name), f"Relabel as {name}",
-                         select_after=i)
+        sel = self._selection()
+        if sel:
+            self._relabel(sel, name)
         else:
             self.w.classes.set_default_class(name)
             self.w.statusBar().showMessage(f"New boxes get the class “{name}”", 3000)
 
     def toggle_difficult(self) -> None:
-        doc, i = self._doc(), self._selected()
-        if doc is None or i < 0:
+        """F: one box flips; of several, all become difficult unless all were already."""
+        doc, sel = self._doc(), self._selection()
+        if doc is None or not sel:
             return self._hint_select()
-        after = commands.toggle_difficult(doc.annotation, i)
-        flag = "difficult" if after.objects[i].difficult else "not difficult"
-        doc.edit(after, f"Mark {flag}", select_after=i)
+        objects = doc.annotation.objects
+        value = not all(objects[i].difficult for i in sel)
+        after = doc.annotation
+        for i in sel:
+            if objects[i].difficult != value:
+                after = commands.toggle_difficult(after, i)
+        flag = "difficult" if value else "not difficult"
+        what = "" if len(sel) == 1 else f"{len(sel)} boxes "
+        self._edit_keeping_selection(after, f"Mark {what}{flag}", sel)
 
     def toggle_verified(self) -> None:
         doc = self._doc()
@@ -157,12 +227,20 @@ class EditController:
                  "Mark verified" if verified else "Mark not verified")
 
     def nudge(self, dx: float, dy: float) -> None:
-        doc, i = self._doc(), self._selected()
-        if doc is None or i < 0:
+        """Arrow keys: the selected boxes move together, stopped where the first meets the
+        image border (their arrangement is kept)."""
+        doc, sel = self._doc(), self._selection()
+        if doc is None or not sel:
             return
         w, h = self._size()
-        doc.edit(commands.nudge(doc.annotation, i, dx, dy, w, h), "Nudge box", select_after=i,
-                 merge_key=("nudge", str(doc.image_path), i))
+        boxes = np.asarray([doc.annotation.objects[i].box for i in sel], dtype=np.float64)
+        dx, dy = group_delta(boxes, dx, dy, w, h)
+        after = doc.annotation
+        for i in sel:
+            after = commands.nudge(after, i, dx, dy, w, h)
+        self._edit_keeping_selection(
+            after, "Nudge box" if len(sel) == 1 else f"Nudge {len(sel)} boxes", sel,
+            merge_key=("nudge", str(doc.image_path), sel))
 
     def accept_suggestions(self) -> None:
         doc = self._doc()
@@ -171,13 +249,18 @@ class EditController:
         doc.edit(commands.accept_suggestions(doc.annotation), "Accept model suggestions")
 
     def accept_selected(self) -> None:
-        """Enter: the selected model suggestion becomes a reviewed box (Del rejects it)."""
-        doc, i = self._doc(), self._selected()
-        if doc is None or i < 0 or not doc.annotation.objects[i].model_made:
+        """Enter: the selected model suggestions become reviewed boxes (Del rejects them)."""
+        doc, sel = self._doc(), self._selection()
+        if doc is None:
             return
-        obj = doc.annotation.objects[i]
-        doc.edit(commands.replace_object(doc.annotation, i, replace(obj, model_made=False)),
-                 f"Accept {obj.name}", select_after=i)
+        made = [i for i in sel if doc.annotation.objects[i].model_made]
+        if not made:
+            return
+        after = doc.annotation
+        for i in made:
+            after = commands.replace_object(after, i, replace(after.objects[i], model_made=False))
+        what = self._what([doc.annotation.objects[i].name for i in made])
+        self._edit_keeping_selection(after, f"Accept {what}", sel)
 
     def add_objects(self, objects: list[VocObject]) -> None:
         doc = self._doc()

@@ -146,6 +146,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         c = self.canvas
         c.box_drawn.connect(self.editor.on_box_drawn)
         c.box_edited.connect(self.editor.on_box_edited)
+        c.boxes_moved.connect(self.editor.on_boxes_moved)
         c.selection_changed.connect(self.editor.on_selection_changed)
         c.box_double_clicked.connect(self.editor.edit_label)
         c.nudge_requested.connect(self.editor.nudge)

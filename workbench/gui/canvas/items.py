@@ -12,7 +12,7 @@ All coordinates are scene = image pixel-edge coordinates (float, sub-pixel).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -54,9 +54,13 @@ class AnnotationItem(QGraphicsObject):
         self._groups: list[tuple[QColor, bool, np.ndarray, list[QRectF]]] = []
         self._bounds = QRectF()
         self._image_rect = QRectF()
-        self.selected = -1
+        self.selected = -1  #: the primary selection (handles, Boxes dock); -1: none
+        #: more selected boxes (Ctrl+click, Ctrl+A): outlined like the primary, no handles
+        self.extra: frozenset[int] = frozenset()
         self.hovered = -1
         self._preview: tuple[int, tuple[float, float, float, float]] | None = None
+        #: a group drag in progress: (indices, dx, dy)
+        self._group_preview: tuple[frozenset[int], float, float] | None = None
         self._font = QFont()
         self._font.setPixelSize(12)
         self._font.setWeight(QFont.Weight.DemiBold)
@@ -95,21 +99,46 @@ class AnnotationItem(QGraphicsObject):
             self._groups.append((QColor(self._colors[idx[0]]), dash, index, rects))
         if self.selected >= len(boxes):
             self.selected = -1
+        self.extra = frozenset(i for i in self.extra if i < len(boxes) and i != self.selected)
         if self.hovered >= len(boxes):
             self.hovered = -1
         self._preview = None
+        self._group_preview = None
         self._update_bounds()
         self.update()
 
     def box(self, index: int) -> tuple[float, float, float, float]:
         if self._preview is not None and self._preview[0] == index:
             return self._preview[1]
-        return tuple(self._boxes[index].tolist())  # type: ignore[return-value]
+        x1, y1, x2, y2 = self._boxes[index].tolist()
+        if self._group_preview is not None and index in self._group_preview[0]:
+            _, dx, dy = self._group_preview
+            return (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
+        return (x1, y1, x2, y2)
 
     def set_selected(self, index: int) -> None:
         if index != self.selected:
             self.selected = index
+            self.extra = self.extra - {index}
             self.update()
+
+    def set_extra(self, indices: Iterable[int]) -> None:
+        """The boxes selected besides the primary one."""
+        extra = frozenset(i for i in indices if 0 <= i < len(self._boxes) and i != self.selected)
+        if extra != self.extra:
+            self.extra = extra
+            self.update()
+
+    def selection(self) -> tuple[int, ...]:
+        """Every selected box, in index order (the primary one included)."""
+        primary = {self.selected} if self.selected >= 0 else set()
+        return tuple(sorted(primary | self.extra))
+
+    def set_group_preview(self, indices: Iterable[int] | None, dx: float = 0.0,
+                          dy: float = 0.0) -> None:
+        """Draw ``indices`` shifted by ``(dx, dy)`` (a group drag); ``None`` ends it."""
+        self._group_preview = (frozenset(indices), dx, dy) if indices is not None else None
+        self.update()  # the tool keeps the group on the image, inside the item's bounds
 
     def set_hovered(self, index: int) -> None:
         if index != self.hovered:
@@ -169,7 +198,7 @@ class AnnotationItem(QGraphicsObject):
         b = self._boxes
         visible = (b[:, 2] >= ex1) & (b[:, 0] <= ex2) & (b[:, 3] >= ey1) & (b[:, 1] <= ey2)
         all_visible = bool(visible.all())
-        special = {self.selected, self.hovered}
+        special = {self.selected, self.hovered, *self.extra}
         if self._preview is not None:
             special.add(self._preview[0])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
@@ -202,10 +231,11 @@ class AnnotationItem(QGraphicsObject):
         color = QColor(self._colors[i])
         rect = self._rect(i)
         fill = QColor(color)
-        fill.setAlpha(38 if i == self.selected else 22)
-        if i == self.selected or i == self.hovered:
+        selected = i == self.selected or i in self.extra
+        fill.setAlpha(38 if selected else 22)
+        if selected or i == self.hovered:
             painter.fillRect(rect, fill)
-        pen = QPen(color, 3.0 if i == self.selected else 2.5,
+        pen = QPen(color, 3.0 if selected else 2.5,
                    Qt.PenStyle.DashLine if self._dashed[i] else Qt.PenStyle.SolidLine)
         pen.setCosmetic(True)
         painter.setPen(pen)
@@ -231,7 +261,8 @@ class AnnotationItem(QGraphicsObject):
                 continue
             x1, y1, _x2, _y2 = self.box(i)
             corner = transform.map(QPointF(x1, y1))
-            tag = self._label_pixmap(text, self._colors[i], i == self.selected, dpr)
+            tag = self._label_pixmap(text, self._colors[i],
+                                     i == self.selected or i in self.extra, dpr)
             h = tag.height() / tag.devicePixelRatio()
             top = corner.y() - h
             if top < top_limit:  # no room above the box: draw inside it

@@ -141,12 +141,23 @@ def rect_to_box(rect: QRectF, width: float, height: float) -> Box:
 
 @dataclass
 class _Drag:
-    kind: str  # "move" | "resize" | "draw"
+    kind: str  # "move" | "resize" | "draw" | "group"
     index: int
     start: QPointF
     origin_box: Box
     handle: Handle | None = None
     moved: bool = False
+    group: tuple[int, ...] = ()  # "group": the selected boxes that move together
+    delta: tuple[float, float] = (0.0, 0.0)  # "group": the shift shown so far
+
+
+def group_delta(boxes: np.ndarray, dx: float, dy: float, width: float,
+                height: float) -> tuple[float, float]:
+    """``(dx, dy)`` limited so that every box of ``boxes`` ``(N, 4)`` stays on the image: a
+    group moves as one, its shape unchanged, and stops where its first box meets the border."""
+    dx = min(max(dx, -float(boxes[:, 0].min())), float(width - boxes[:, 2].max()))
+    dy = min(max(dy, -float(boxes[:, 1].min())), float(height - boxes[:, 3].max()))
+    return dx, dy
 
 
 class Tool:
@@ -173,18 +184,32 @@ class Tool:
 
 
 class SelectTool(Tool):
-    """Click selects (smallest box under the cursor), drag moves, handles and edges resize."""
+    """Click selects (smallest box under the cursor), drag moves, handles and edges resize.
+    Ctrl+click adds a box to the selection or takes it out; dragging a box of a selection of
+    several moves them all."""
 
     def press(self, pos: QPointF, screen_tol: float) -> None:
         item = self.view.annotation_item()
         if not item.isVisible():  # boxes hidden (Ctrl+H): nothing to grab
             self._click(pos)
             return
+        if self.view.press_modifiers & Qt.KeyboardModifier.ControlModifier:
+            index = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
+            if index >= 0:
+                self.view.toggle_selected(index)
+            return
         sel = item.selected
         if sel >= 0:
             handle = handle_at(item.box(sel), pos.x(), pos.y(), screen_tol)
             if handle is not None:
                 self.drag = _Drag("resize", sel, QPointF(pos), item.box(sel), handle)
+                return
+        selection = self.view.selection()
+        if len(selection) > 1:
+            index = box_at(item.boxes, pos.x(), pos.y())
+            if index in selection:
+                self.drag = _Drag("group", index, QPointF(pos), item.box(index),
+                                  group=selection)
                 return
         # An edge or corner of any box (not only the selected one) grabs it for resizing.
         near = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
@@ -215,6 +240,11 @@ class SelectTool(Tool):
             return
         self.drag.moved = True
         w, h = self.view.image_size()
+        if self.drag.kind == "group":
+            d = pos - self.drag.start
+            self.drag.delta = group_delta(item.boxes[list(self.drag.group)], d.x(), d.y(), w, h)
+            item.set_group_preview(self.drag.group, *self.drag.delta)
+            return
         if self.drag.kind == "move":
             d = pos - self.drag.start
             box = move_box(self.drag.origin_box, d.x(), d.y(), w, h)
@@ -228,6 +258,13 @@ class SelectTool(Tool):
         if drag is None:
             return
         item = self.view.annotation_item()
+        if drag.kind == "group":
+            item.set_group_preview(None)
+            if not drag.moved:  # a click on a box of the selection selects it alone
+                self.view.select(drag.index)
+            elif drag.delta != (0.0, 0.0):
+                self.view.boxes_moved.emit(drag.group, *drag.delta)
+            return
         if not drag.moved:
             item.set_preview(drag.index, None)
             return
@@ -238,7 +275,10 @@ class SelectTool(Tool):
 
     def cancel(self) -> None:
         if self.drag is not None:
-            self.view.annotation_item().set_preview(self.drag.index, None)
+            if self.drag.kind == "group":
+                self.view.annotation_item().set_group_preview(None)
+            else:
+                self.view.annotation_item().set_preview(self.drag.index, None)
         self.drag = None
 
     def _hover(self, pos: QPointF, tol: float) -> None:

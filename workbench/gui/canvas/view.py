@@ -12,6 +12,8 @@ All signal coordinates are image pixel-edge coordinates (floats).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import (QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QResizeEvent,
                            QWheelEvent)
@@ -32,9 +34,10 @@ class CanvasView(QGraphicsView):
     cursor_moved = Signal(float, float)
     zoom_changed = Signal(float)
     mode_changed = Signal(str)  # "select" | "draw"
-    selection_changed = Signal(int)  # object index or -1
+    selection_changed = Signal(int)  # the primary object index or -1 (also on Ctrl+click)
     box_drawn = Signal(object)  # Box (x1, y1, x2, y2)
     box_edited = Signal(int, object)  # index, new Box (moved or resized)
+    boxes_moved = Signal(object, float, float)  # indices, dx, dy: a selected group dragged
     box_double_clicked = Signal(int)
     nudge_requested = Signal(float, float)
     space_tapped = Signal()
@@ -60,6 +63,8 @@ class CanvasView(QGraphicsView):
         self._pan_last: QPoint | None = None
         self._space_down = False
         self._space_used = False
+        #: the keyboard modifiers of the last left press (Ctrl+click adds to the selection)
+        self.press_modifiers = Qt.KeyboardModifier.NoModifier
 
     # -- accessors ------------------------------------------------------------------------
     def canvas_scene(self) -> CanvasScene:
@@ -87,7 +92,13 @@ class CanvasView(QGraphicsView):
         return self._fit_mode
 
     def selected(self) -> int:
+        """The primary selected box (handles, Boxes dock), or -1."""
         return self._scene.annotation_item.selected
+
+    def selection(self) -> tuple[int, ...]:
+        """Every selected box, in index order: the primary one and those added with Ctrl+click
+        or Ctrl+A."""
+        return self._scene.annotation_item.selection()
 
     # -- modes and selection --------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
@@ -109,11 +120,38 @@ class CanvasView(QGraphicsView):
         self.annotation_item().set_hovered(-1)
 
     def select(self, index: int) -> None:
+        """Select box ``index`` alone (-1: nothing)."""
+        self.set_selection([index] if index >= 0 else [], index)
+
+    def set_selection(self, indices: Sequence[int], primary: int | None = None) -> None:
+        """Select ``indices``; ``primary`` (default: the last of them) gets the handles."""
         item = self._scene.annotation_item
-        index = index if 0 <= index < len(item.boxes) else -1
-        if index != item.selected:
-            item.set_selected(index)
-            self.selection_changed.emit(index)
+        n = len(item.boxes)
+        chosen = [i for i in indices if 0 <= i < n]
+        if primary is None or not 0 <= primary < n:
+            primary = chosen[-1] if chosen else -1
+        changed = primary != item.selected or set(chosen) - {primary} != set(item.extra)
+        item.set_selected(primary)
+        item.set_extra(chosen)
+        if changed:
+            self.selection_changed.emit(primary)
+
+    def toggle_selected(self, index: int) -> None:
+        """Ctrl+click: add box ``index`` to the selection (it becomes the primary one) or take
+        it out."""
+        current = list(self.selection())
+        if index in current:
+            current.remove(index)
+            primary = self.selected() if self.selected() != index else \
+                (current[-1] if current else -1)
+            self.set_selection(current, primary)
+        elif 0 <= index < len(self._scene.annotation_item.boxes):
+            self.set_selection([*current, index], index)
+
+    def select_all(self) -> None:
+        n = len(self._scene.annotation_item.boxes)
+        primary = self.selected() if self.selected() >= 0 else n - 1
+        self.set_selection(range(n), primary)
 
     # -- zoom -----------------------------------------------------------------------------
     def set_zoom(self, zoom: float, *, under_mouse: bool = False) -> None:
@@ -187,6 +225,7 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         if event.button() == Qt.MouseButton.LeftButton and self.image_size()[0]:
+            self.press_modifiers = event.modifiers()
             self._tools[self._mode].press(self._scene_pos(event), self._tolerance())
             event.accept()
             return
@@ -237,7 +276,7 @@ class CanvasView(QGraphicsView):
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt API)
         pos = self.mapToScene(event.pos())
         index = box_at(self.annotation_item().boxes, pos.x(), pos.y())
-        if index >= 0:
+        if index >= 0 and index not in self.selection():  # a selected group stays selected
             self.select(index)
         self.context_menu_requested.emit(event.globalPos())
 
@@ -262,7 +301,7 @@ class CanvasView(QGraphicsView):
             return
         arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
                   Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
-        if key in arrows and self.selected() >= 0:
+        if key in arrows and self.selection():
             step = 10.0 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 1.0
             dx, dy = arrows[key]
             self.nudge_requested.emit(dx * step, dy * step)
