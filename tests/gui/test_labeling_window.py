@@ -457,6 +457,15 @@ def test_boxes_dock_selects_and_toggles_difficult(window, images):
     assert not window.current_annotation().objects[0].difficult
     window.canvas.select(0)
     assert boxes.list.currentRow() == 0
+    # Ctrl+click on a row selects several boxes, on the canvas too, and the other way round
+    rect = boxes.list.visualItemRect(boxes.list.item(1))
+    QTest.mouseClick(boxes.list.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.ControlModifier, rect.center())
+    assert window.canvas.selection() == (0, 1) and boxes.selected_rows() == (0, 1)
+    window.canvas.select(1)
+    assert boxes.selected_rows() == (1,)
+    window.canvas.set_selection([0, 1], 0)
+    assert boxes.selected_rows() == (0, 1) and boxes.list.currentRow() == 0
 
 
 def test_quitting_with_autosave_off_asks(window, images, monkeypatch):

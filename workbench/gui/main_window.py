@@ -157,7 +157,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         c.mode_changed.connect(self._on_mode_changed)
         self.files.image_activated.connect(self.show_row)
         self.files.next_unlabeled_requested.connect(self.next_unlabeled)
-        self.boxes.row_selected.connect(self.canvas.select)
+        self.boxes.rows_selected.connect(self.canvas.set_selection)
         self.boxes.difficult_toggled.connect(self._toggle_difficult_row)
         self.boxes.edit_requested.connect(self.editor.edit_label)
         self.classes.default_changed.connect(self._on_default_class)
@@ -238,12 +238,13 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.canvas.canvas_scene().set_objects(doc.annotation.objects)
         self.canvas.select(doc.selection)
         self.canvas.annotation_item().set_selected(doc.selection)
-        self.boxes.set_objects(doc.annotation.objects, doc.selection)
+        self.boxes.set_objects(doc.annotation.objects, doc.selection, self.canvas.selection())
         self.update_save_state()
 
     def on_selection_changed(self, index: int) -> None:
         if self.document is not None:
-            self.boxes.set_objects(self.document.annotation.objects, index)
+            self.boxes.set_objects(self.document.annotation.objects, index,
+                                   self.canvas.selection())
 
     def update_save_state(self) -> None:
         doc = self.document

@@ -1,13 +1,14 @@
 """Boxes dock: the current image's objects, in file order, synchronised with the canvas
-selection. A check box per row toggles ``difficult``; double click changes the class."""
+selection (several rows when several boxes are selected; Ctrl/Shift+click rows selects several
+here too). A check box per row toggles ``difficult``; double click changes the class."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QLabel, QListWidget,
+                               QListWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.annotation import VocObject
 from workbench.gui.canvas.palette import class_color
@@ -15,7 +16,7 @@ from workbench.gui.panels.classes import swatch
 
 
 class BoxesPanel(QWidget):
-    row_selected = Signal(int)
+    rows_selected = Signal(object, int)  # the selected rows (tuple), the current row (or -1)
     difficult_toggled = Signal(int)
     edit_requested = Signal(int)
 
@@ -24,18 +25,21 @@ class BoxesPanel(QWidget):
         self.header = QLabel("No boxes")
         self.header.setObjectName("counter")
         self.list = QListWidget()
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.show_difficult = QCheckBox("Show “difficult” column")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.addWidget(self.header)
         layout.addWidget(self.list, 1)
         self.show_difficult.hide()
-        self.list.currentRowChanged.connect(self.row_selected)
+        self.list.itemSelectionChanged.connect(self._on_selection_changed)
         self.list.itemDoubleClicked.connect(lambda it: self.edit_requested.emit(self.list.row(it)))
         self.list.itemChanged.connect(self._on_item_changed)
         self._objects: tuple[VocObject, ...] = ()
 
-    def set_objects(self, objects: Sequence[VocObject], selection: int) -> None:
+    def set_objects(self, objects: Sequence[VocObject], selection: int,
+                    extra: Sequence[int] = ()) -> None:
+        """Show ``objects``; row ``selection`` current and selected, rows ``extra`` selected."""
         objects = tuple(objects)
         blocker = QSignalBlocker(self.list)
         if objects != self._objects or self.list.count() != len(objects):
@@ -53,11 +57,23 @@ class BoxesPanel(QWidget):
                                 " — check box: difficult")
                 self.list.addItem(item)
             self._objects = objects
+        self.list.clearSelection()
         self.list.setCurrentRow(selection if 0 <= selection < len(objects) else -1)
+        for row in extra:
+            if 0 <= row < len(objects) and row != selection:
+                self.list.item(row).setSelected(True)
         del blocker
         n = len(objects)
         self.header.setText(f"{n} box{'es' if n != 1 else ''} · check = difficult" if n
                             else "No boxes — press W to draw")
+
+    def selected_rows(self) -> tuple[int, ...]:
+        return tuple(sorted(self.list.row(item) for item in self.list.selectedItems()))
+
+    def _on_selection_changed(self) -> None:
+        rows = self.selected_rows()
+        current = self.list.currentRow()
+        self.rows_selected.emit(rows, current if current in rows else (rows[-1] if rows else -1))
 
     def _on_item_changed(self, item: QListWidgetItem) -> None:
         row = self.list.row(item)
