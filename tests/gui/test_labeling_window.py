@@ -17,7 +17,7 @@ from workbench.gui.main_window import MainWindow
 from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, drag, make_project, shown_window  # noqa: E402
+from labeling_helpers import click, drag, make_project, shown_window, to_view  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -781,3 +781,26 @@ def test_ctrl_click_selects_several_boxes_and_edits_act_on_all(window, monkeypat
     c.set_selection([0, 1])
     key(window, Qt.Key.Key_Escape)
     assert c.selection() == ()
+
+
+def test_a_band_dragged_from_empty_space_selects_the_boxes_inside(window, qtbot):
+    c = window.canvas
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_D)  # img2: dog (30, 40, 130, 140), cat (150, 50, 250, 200)
+    c.actual_size()
+    c.centerOn(160, 120)
+    drag(c, (20, 30), (140, 210))  # the dog wholly, the cat not
+    assert c.selection() == (0,) and c.guide_item().band is None
+    drag(c, (20, 30), (300, 230))
+    assert c.selection() == (0, 1) and window.document.selection == 1
+    assert window.current_annotation().objects[0].box == (30, 40, 130, 140)  # nothing moved
+    c.select(0)
+    vp, ctrl = c.viewport(), Qt.KeyboardModifier.ControlModifier
+    a, b = to_view(c, 140, 45), to_view(c, 300, 230)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, ctrl, a)  # Ctrl: the band adds
+    QTest.mouseMove(vp, b)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, ctrl, b)
+    assert c.selection() == (0, 1)
+    with qtbot.waitSignal(c.scene_clicked) as sig:  # a click on empty space is still a click
+        click(c, 290, 20)
+    assert sig.args == pytest.approx([290, 20], abs=1) and c.selection() == ()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 CANVAS_KEYS: list[tuple[str, str]] = [
     ("←/→/↑/↓", "Nudge the selected boxes 1 px (Shift: 10 px)"),
     ("Ctrl+click", "Add a box to the selection, or take it out; drag one to move them all"),
+    ("Drag from empty space", "Select the boxes inside the band (Ctrl: add them)"),
     ("Esc", "Cancel the drag / leave draw mode / deselect"),
     ("Space + drag", "Pan (as does the middle mouse button)"),
     ("Wheel", "Zoom around the cursor"),

@@ -141,7 +141,7 @@ def rect_to_box(rect: QRectF, width: float, height: float) -> Box:
 
 @dataclass
 class _Drag:
-    kind: str  # "move" | "resize" | "draw" | "group"
+    kind: str  # "move" | "resize" | "draw" | "group" | "band"
     index: int
     start: QPointF
     origin_box: Box
@@ -149,6 +149,14 @@ class _Drag:
     moved: bool = False
     group: tuple[int, ...] = ()  # "group": the selected boxes that move together
     delta: tuple[float, float] = (0.0, 0.0)  # "group": the shift shown so far
+
+
+def boxes_inside(boxes: np.ndarray, rect: QRectF) -> list[int]:
+    """Indices of the boxes ``(N, 4)`` wholly inside ``rect`` (a selection band)."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    inside = ((b[:, 0] >= rect.left()) & (b[:, 1] >= rect.top())
+              & (b[:, 2] <= rect.right()) & (b[:, 3] <= rect.bottom()))
+    return np.flatnonzero(inside).tolist()
 
 
 def group_delta(boxes: np.ndarray, dx: float, dy: float, width: float,
@@ -186,7 +194,8 @@ class Tool:
 class SelectTool(Tool):
     """Click selects (smallest box under the cursor), drag moves, handles and edges resize.
     Ctrl+click adds a box to the selection or takes it out; dragging a box of a selection of
-    several moves them all."""
+    several moves them all; a drag from empty space selects the boxes wholly inside its band
+    (with Ctrl: adds them)."""
 
     def press(self, pos: QPointF, screen_tol: float) -> None:
         item = self.view.annotation_item()
@@ -197,6 +206,9 @@ class SelectTool(Tool):
             index = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
             if index >= 0:
                 self.view.toggle_selected(index)
+            else:
+                self.drag = _Drag("band", -1, QPointF(pos), (pos.x(), pos.y()) * 2,
+                                  group=self.view.selection())
             return
         sel = item.selected
         if sel >= 0:
@@ -223,8 +235,8 @@ class SelectTool(Tool):
         self.view.select(index)
         if index >= 0:
             self.drag = _Drag("move", index, QPointF(pos), item.box(index))
-        else:
-            self._click(pos)
+        else:  # a click (scene_clicked on release) or a band
+            self.drag = _Drag("band", -1, QPointF(pos), (pos.x(), pos.y()) * 2)
 
     def _click(self, pos: QPointF) -> None:
         w, h = self.view.image_size()
@@ -240,6 +252,9 @@ class SelectTool(Tool):
             return
         self.drag.moved = True
         w, h = self.view.image_size()
+        if self.drag.kind == "band":
+            self.view.guide_item().set_band(QRectF(self.drag.start, pos).normalized())
+            return
         if self.drag.kind == "group":
             d = pos - self.drag.start
             self.drag.delta = group_delta(item.boxes[list(self.drag.group)], d.x(), d.y(), w, h)
@@ -258,6 +273,16 @@ class SelectTool(Tool):
         if drag is None:
             return
         item = self.view.annotation_item()
+        if drag.kind == "band":
+            self.view.guide_item().set_band(None)
+            if not drag.moved:
+                if not self.view.press_modifiers & Qt.KeyboardModifier.ControlModifier:
+                    self._click(drag.start)
+                return
+            inside = boxes_inside(item.boxes, QRectF(drag.start, pos).normalized())
+            chosen = [*drag.group, *(i for i in inside if i not in drag.group)]
+            self.view.set_selection(chosen, inside[-1] if inside else None)
+            return
         if drag.kind == "group":
             item.set_group_preview(None)
             if not drag.moved:  # a click on a box of the selection selects it alone
@@ -277,6 +302,8 @@ class SelectTool(Tool):
         if self.drag is not None:
             if self.drag.kind == "group":
                 self.view.annotation_item().set_group_preview(None)
+            elif self.drag.kind == "band":
+                self.view.guide_item().set_band(None)
             else:
                 self.view.annotation_item().set_preview(self.drag.index, None)
         self.drag = None
