@@ -122,19 +122,19 @@ def build_actions(window: MainWindow) -> Actions:
     sticky.blockSignals(False)
     m("select_all", "Select &All Boxes", ed.select_all, "Ctrl+A", None,
       "Select every box of this image (Ctrl+click adds a box or takes it out)")
-    m("delete", "&Delete Box", ed.delete_selected, "Del", "delete",
+    m("delete", "&Delete Selected Boxes", ed.delete_selected, "Del", "delete",
       "Delete the selected boxes")
-    m("duplicate", "D&uplicate Box", ed.duplicate_selected, "Ctrl+D", "duplicate",
+    m("duplicate", "D&uplicate Selected Boxes", ed.duplicate_selected, "Ctrl+D", "duplicate",
       "Duplicate the selected boxes, 10 px lower right")
     m("copy_previous", "&Copy Boxes of Previous Image", ed.copy_previous, "Ctrl+V", "copy-prev")
     m("edit_label", "Change &Class…", ed.edit_label, "Ctrl+E", "edit-label")
     m("difficult", "Toggle &Difficult", ed.toggle_difficult, "F", "difficult",
-      "Mark the selected box difficult (VOC: excluded from recall)")
+      "Mark the selected boxes difficult (VOC: excluded from recall)")
     m("verified", "Mark Image &Verified", ed.toggle_verified, "Space", "verified")
     m("accept", "&Accept Model Suggestions", ed.accept_suggestions, "Ctrl+Shift+A", "accept",
       "Mark every model-made box of this image as reviewed")
-    m("accept_one", "Accept Selected Suggestion", ed.accept_selected, ["Return", "Enter"],
-      None, "Mark the selected model-made box as reviewed (Del rejects it)")
+    m("accept_one", "Accept Selected Suggestions", ed.accept_selected, ["Return", "Enter"],
+      None, "Mark the selected model-made boxes as reviewed (Del rejects them)")
     for n in range(1, 10):
         m(f"class_{n}", f"Class {n}", lambda n=n: ed.set_class_number(n), str(n))
 

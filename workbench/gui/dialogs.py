@@ -162,7 +162,8 @@ class ShortcutSheet(QDialog):
         table.resizeColumnToContents(0)
         self.table = table
         note = QLabel("Canvas: wheel zooms, middle-drag or Space-drag pans, arrows nudge the "
-                      "selected box (Shift = 10 px), Esc cancels. Number keys 1–9 set the class.")
+                      "selected boxes (Shift = 10 px), Esc cancels. Number keys 1–9 set the "
+                      "class. Ctrl+click or a band from empty space selects several boxes.")
         note.setWordWrap(True)
         note.setObjectName("muted")
         layout = QVBoxLayout(self)
