@@ -783,6 +783,18 @@ def test_ctrl_click_selects_several_boxes_and_edits_act_on_all(window, monkeypat
     assert c.selection() == ()
 
 
+def test_ctrl_a_in_a_text_field_selects_its_text_not_the_boxes(window):
+    window.show_row(2)
+    edit = window.files.filter_edit
+    edit.setFocus()
+    QTest.keyClicks(edit, "img")
+    QTest.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert edit.selectedText() == "img" and window.canvas.selection() == ()
+    window.canvas.setFocus()
+    key(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas.selection() == (0, 1)
+
+
 def test_a_band_dragged_from_empty_space_selects_the_boxes_inside(window, qtbot):
     c = window.canvas
     key(window, Qt.Key.Key_D)
