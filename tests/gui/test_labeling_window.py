@@ -783,6 +783,29 @@ def test_ctrl_click_selects_several_boxes_and_edits_act_on_all(window, monkeypat
     assert c.selection() == ()
 
 
+def test_undo_and_redo_select_the_group_they_act_on(window):
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    c = window.canvas
+    window.show_row(2)
+    c.set_selection([0, 1], 0)
+    key(window, Qt.Key.Key_Delete)
+    assert window.current_annotation().objects == () and c.selection() == ()
+    key(window, Qt.Key.Key_Z, ctrl)
+    assert len(window.current_annotation().objects) == 2
+    assert c.selection() == (0, 1) and c.selected() == 0  # the group comes back selected
+    c.select(1)
+    key(window, Qt.Key.Key_Z, ctrl | Qt.KeyboardModifier.ShiftModifier)  # redo
+    assert window.current_annotation().objects == ()
+    key(window, Qt.Key.Key_Z, ctrl)
+    key(window, Qt.Key.Key_A, ctrl)
+    key(window, Qt.Key.Key_D, ctrl)  # the two copies are selected, also after undo + redo
+    assert c.selection() == (2, 3)
+    key(window, Qt.Key.Key_Z, ctrl)
+    assert c.selection() == (0, 1)
+    key(window, Qt.Key.Key_Y, ctrl)
+    assert c.selection() == (2, 3) and len(window.current_annotation().objects) == 4
+
+
 def test_ctrl_a_in_a_text_field_selects_its_text_not_the_boxes(window):
     window.show_row(2)
     edit = window.files.filter_edit

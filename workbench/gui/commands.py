@@ -95,20 +95,22 @@ class EditAnnotation(QUndoCommand):
     """Replace ``doc``'s annotation with ``after``; undo puts ``before`` back."""
 
     def __init__(self, doc: ImageDocument, after: Annotation, text: str, *,
-                 select_after: int | None = None, merge_key: object = None) -> None:
+                 select_after: int | None = None, group_after: tuple[int, ...] = (),
+                 merge_key: object = None) -> None:
         super().__init__(text)
         self.doc = doc
         self.before = doc.annotation
         self.after = after
-        self.select_before = doc.selection
+        self.select_before, self.group_before = doc.selection, doc.group
         self.select_after = doc.selection if select_after is None else select_after
+        self.group_after = tuple(group_after)
         self.merge_key = merge_key
 
     def redo(self) -> None:
-        self.doc.apply(self.after, self.select_after)
+        self.doc.apply(self.after, self.select_after, self.group_after)
 
     def undo(self) -> None:
-        self.doc.apply(self.before, self.select_before)
+        self.doc.apply(self.before, self.select_before, self.group_before)
 
     def id(self) -> int:  # noqa: A003 (Qt API)
         return NUDGE_ID if self.merge_key is not None else -1
@@ -117,5 +119,5 @@ class EditAnnotation(QUndoCommand):
         if not isinstance(other, EditAnnotation) or other.merge_key != self.merge_key:
             return False
         self.after = other.after
-        self.select_after = other.select_after
+        self.select_after, self.group_after = other.select_after, other.group_after
         return True

@@ -45,33 +45,44 @@ class ImageDocument(QObject):
         self.read_failed = read_failed
         self.overwrite_confirmed = False
         self.selection = -1
+        #: every selected box (the primary ``selection`` among them); () when one or none
+        self.group: tuple[int, ...] = ()
         self.stack = QUndoStack(self)
         self.stack.cleanChanged.connect(lambda _clean: self.changed.emit())
 
     # -- editing --------------------------------------------------------------------------
-    def apply(self, annotation: Annotation, selection: int) -> None:
+    def apply(self, annotation: Annotation, selection: int,
+              group: tuple[int, ...] = ()) -> None:
         """Called by :class:`EditAnnotation` only (so every change is undoable)."""
         self.annotation = annotation
-        self.selection = selection if 0 <= selection < len(annotation.objects) else -1
+        self._set_selection(selection, group)
         self.changed.emit()
 
     def edit(self, after: Annotation, text: str, *, select_after: int | None = None,
-             merge_key: object = None) -> None:
-        """Push one undoable edit (no-op when ``after`` equals the current annotation)."""
+             group_after: tuple[int, ...] = (), merge_key: object = None) -> None:
+        """Push one undoable edit (no-op when ``after`` equals the current annotation).
+        ``select_after`` / ``group_after``: the boxes selected after it (undo selects the
+        boxes selected before)."""
         if after == self.annotation:
             return
         self.stack.push(EditAnnotation(self, after, text, select_after=select_after,
-                                       merge_key=merge_key))
+                                       group_after=group_after, merge_key=merge_key))
 
-    def select(self, index: int) -> None:
-        self.selection = index if 0 <= index < len(self.annotation.objects) else -1
+    def select(self, index: int, group: tuple[int, ...] = ()) -> None:
+        self._set_selection(index, group)
+
+    def _set_selection(self, index: int, group: tuple[int, ...]) -> None:
+        n = len(self.annotation.objects)
+        self.selection = index if 0 <= index < n else -1
+        group = tuple(i for i in group if 0 <= i < n)
+        self.group = group if len(group) > 1 and self.selection in group else ()
 
     def reset(self, annotation: Annotation) -> None:
         """Replace the annotation from outside the editor (e.g. a project-wide class rename that
         already wrote the file): history is cleared because it refers to the old names."""
         self.stack.clear()
         self.annotation = annotation
-        self.selection = -1
+        self.selection, self.group = -1, ()
         self.changed.emit()
 
     # -- state ----------------------------------------------------------------------------

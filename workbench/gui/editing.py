@@ -79,7 +79,7 @@ class EditController:
     def on_selection_changed(self, index: int) -> None:
         doc = self._doc()
         if doc is not None:
-            doc.select(index)
+            doc.select(index, self.w.canvas.selection())
         self.w.on_selection_changed(index)
         n = len(self.w.canvas.selection())
         if n > 1:
@@ -112,8 +112,7 @@ class EditController:
         """One undoable edit that keeps every box where it is; the same boxes stay selected."""
         doc, primary = self._doc(), self._selected()
         primary = primary if primary in selection else selection[-1]
-        doc.edit(after, text, select_after=primary, **kw)
-        self.w.canvas.set_selection(selection, primary)
+        doc.edit(after, text, select_after=primary, group_after=selection, **kw)
 
     @staticmethod
     def _what(names: list[str]) -> str:
@@ -146,8 +145,7 @@ class EditController:
             after = commands.nudge(after, first + k, DUPLICATE_OFFSET, DUPLICATE_OFFSET, w, h)
         copies = tuple(range(first, first + len(objects)))
         doc.edit(after, f"Duplicate {self._what([o.name for o in objects])}",
-                 select_after=copies[-1])
-        self.w.canvas.set_selection(copies, copies[-1])  # the copies, ready to be dragged
+                 select_after=copies[-1], group_after=copies)  # the copies, ready to drag
 
     def copy_previous(self) -> None:
         """Append the boxes of the previous image in the list (LabelImg's Ctrl+V)."""

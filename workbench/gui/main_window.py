@@ -236,7 +236,8 @@ class MainWindow(NavigationMixin, QMainWindow):
         if doc is None:
             return
         self.canvas.canvas_scene().set_objects(doc.annotation.objects)
-        self.canvas.select(doc.selection)
+        self.canvas.set_selection(doc.group or ([doc.selection] if doc.selection >= 0 else []),
+                                  doc.selection)
         self.canvas.annotation_item().set_selected(doc.selection)
         self.boxes.set_objects(doc.annotation.objects, doc.selection, self.canvas.selection())
         self.update_save_state()
