@@ -281,7 +281,7 @@ class SelectTool(Tool):
                 return
             inside = boxes_inside(item.boxes, QRectF(drag.start, pos).normalized())
             chosen = [*drag.group, *(i for i in inside if i not in drag.group)]
-            self.view.set_selection(chosen, inside[-1] if inside else None)
+            self.view.set_selection(chosen, inside[-1] if inside else self.view.selected())
             return
         if drag.kind == "group":
             item.set_group_preview(None)
