@@ -315,9 +315,8 @@ class MainWindow(NavigationMixin, QMainWindow):
     def _update_enabled(self) -> None:
         has_image = self.document is not None
         for name in ("save", "draw_mode", "select_mode", "select_all", "delete", "duplicate",
-                     "copy_previous",
-                     "edit_label", "difficult", "verified", "accept", "zoom_in", "zoom_out",
-                     "fit", "actual_size", "prev", "next", "next_unlabeled"):
+                     "copy_previous", "edit_label", "difficult", "verified", "accept", "zoom_in",
+                     "zoom_out", "fit", "actual_size", "prev", "next", "next_unlabeled"):
             self.actions.by_name[name].setEnabled(has_image)
         self.actions.change_save_dir.setEnabled(self.project is not None)
         self.actions.export.setEnabled(self.project is not None)
