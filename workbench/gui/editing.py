@@ -92,11 +92,18 @@ class EditController:
         doc = self._doc()
         if doc is None or not indices or max(indices) >= len(doc.annotation.objects):
             return
+        self._move(indices, dx, dy, f"Move {len(indices)} boxes")
+
+    def _move(self, sel: tuple[int, ...], dx: float, dy: float, text: str,
+              merge_key: object = None) -> None:
+        """Shift boxes ``sel`` together, stopped as one at the image border."""
+        doc, (w, h) = self._doc(), self._size()
+        boxes = np.asarray([doc.annotation.objects[i].box for i in sel], dtype=np.float64)
+        dx, dy = group_delta(boxes, dx, dy, w, h)
         after = doc.annotation
-        for i in indices:
-            x1, y1, x2, y2 = after.objects[i].box
-            after = commands.set_box(after, i, (x1 + dx, y1 + dy, x2 + dx, y2 + dy))
-        self._edit_keeping_selection(after, f"Move {len(indices)} boxes", indices)
+        for i in sel:
+            after = commands.nudge(after, i, dx, dy, w, h)
+        self._edit_keeping_selection(after, text, sel, merge_key=merge_key)
 
     # -- the selection ----------------------------------------------------------------------
     def _selection(self) -> tuple[int, ...]:
@@ -230,15 +237,8 @@ class EditController:
         doc, sel = self._doc(), self._selection()
         if doc is None or not sel:
             return
-        w, h = self._size()
-        boxes = np.asarray([doc.annotation.objects[i].box for i in sel], dtype=np.float64)
-        dx, dy = group_delta(boxes, dx, dy, w, h)
-        after = doc.annotation
-        for i in sel:
-            after = commands.nudge(after, i, dx, dy, w, h)
-        self._edit_keeping_selection(
-            after, "Nudge box" if len(sel) == 1 else f"Nudge {len(sel)} boxes", sel,
-            merge_key=("nudge", str(doc.image_path), sel))
+        self._move(sel, dx, dy, "Nudge box" if len(sel) == 1 else f"Nudge {len(sel)} boxes",
+                   merge_key=("nudge", str(doc.image_path), sel))
 
     def accept_suggestions(self) -> None:
         doc = self._doc()

@@ -238,7 +238,6 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.canvas.canvas_scene().set_objects(doc.annotation.objects)
         self.canvas.set_selection(doc.group or ([doc.selection] if doc.selection >= 0 else []),
                                   doc.selection)
-        self.canvas.annotation_item().set_selected(doc.selection)
         self.boxes.set_objects(doc.annotation.objects, doc.selection, self.canvas.selection())
         self.update_save_state()
 
