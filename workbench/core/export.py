@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,11 +69,11 @@ class ExportSummary:
 
 
 def _export_ids(entries: list[Entry]) -> dict[Path, str]:
-    stems = [e.image_id for e in entries]
+    stems = Counter(e.image_id for e in entries)  # one pass: a count per entry was quadratic
     ids: dict[Path, str] = {}
     used: set[str] = set()
     for e in entries:
-        base = e.image_id if stems.count(e.image_id) == 1 else \
+        base = e.image_id if stems[e.image_id] == 1 else \
             Path(e.key).with_suffix("").as_posix().replace("/", "_")
         candidate, n = base, 1
         while candidate in used:
@@ -244,8 +245,16 @@ def read_export(out: str | Path, fmt: str) -> dict[str, list[Record]]:
     if fmt == "yolo":
         classes = (out / "classes.txt").read_text(encoding="utf-8").splitlines()
         result = {}
+        images: dict[str, dict[str, Path]] = {}  # split → {stem: image}, each folder listed once
         for label in sorted((out / "labels").glob("*/*.txt")):
-            image = next((out / "images" / label.parent.name).glob(label.stem + ".*"))
+            split = label.parent.name
+            if split not in images:
+                folder = out / "images" / split
+                images[split] = {p.stem: p for p in sorted(folder.iterdir(), reverse=True)
+                                 if p.is_file()} if folder.is_dir() else {}
+            image = images[split].get(label.stem)
+            if image is None:
+                raise ExportError(f"{label}: no image {label.stem}.* in images/{split}")
             info = image_info(image)
             records: list[Record] = []
             for line in label.read_text(encoding="utf-8").splitlines():
