@@ -8,7 +8,8 @@ Formats (``--format``):
   covering the whole image is ``[0, 0, width, height]``).
 * ``voc``: ``DIR/<image stem>.xml``, PASCAL VOC XML with a ``<score>`` per object, marked as
   model-made (what pre-labeling writes; LabelImg opens it).
-* ``devkit``: ``DIR/comp4_det_test_<class>.txt`` per class, lines
+* ``devkit``: ``DIR/comp4_det_test_<class>.txt`` per class (a class name that is not a safe
+  file name — ``/``, ``..``, control characters, ``%`` … — is percent-escaped), lines
   ``<image stem> <score> <xmin> <ymin> <xmax> <ymax>`` in the VOC devkit's 1-based pixel
   coordinates, the results format ``workbench eval --results`` reads.
 
@@ -91,10 +92,13 @@ def write_devkit(out: Path, classes: Iterable[str], results: Sequence[Any]) -> l
             lines[str(label)].append(f"{det.image_id} {score:.6f} {x1 + 1:.2f} {y1 + 1:.2f} "
                                      f"{x2:.2f} {y2:.2f}")
     from workbench.core.atomic import atomic_write_text
+    from workbench.core.safepath import escape_name, safe_child
 
     paths = []
     for cls, rows in lines.items():
-        path = out / f"comp4_det_test_{cls}.txt"
+        # a class name from the checkpoint may hold "/" or ".." — percent-escaped, reversibly
+        # (core/results.py unescapes it), so the file always lands inside ``out``
+        path = safe_child(out, f"comp4_det_test_{escape_name(cls)}.txt")
         atomic_write_text(path, "".join(f"{r}\n" for r in rows))
         paths.append(path)
     return paths
@@ -109,13 +113,16 @@ def write_voc(out: Path, image: Path, size: tuple[int, int], det: Any) -> Path:
                     for box, score, label in zip(det.boxes, det.scores, det.labels))
     annotation = Annotation(filename=image.name, size=ImageSize(size[0], size[1], 3),
                             objects=objects, folder=image.parent.name, path=str(image))
-    path = out / f"{image.stem}.xml"
+    from workbench.core.safepath import safe_child
+
+    path = safe_child(out, f"{image.stem}.xml", portable=False)
     write_annotation(annotation, path)
     return path
 
 
 def run(args: argparse.Namespace) -> int:
     from workbench.core.atomic import atomic_write_text
+    from workbench.core.safepath import safe_child
     from workbench.engine.events import CheckpointError, ConfigError
     from workbench.engine.inference import RawDetector
     from workbench.engine.postprocess import apply
@@ -144,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             det = apply(raw, settings, detector.classes, path.stem)
             total += len(det)
             if args.format == "json":
-                atomic_write_text(out / f"{path.stem}.json",
+                atomic_write_text(safe_child(out, f"{path.stem}.json", portable=False),
                                   json.dumps(detections_to_json(det), indent=1) + "\n")
             elif args.format == "voc":
                 write_voc(out, path, raw.image_size or (0, 0), det)

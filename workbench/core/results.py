@@ -36,6 +36,7 @@ import numpy as np
 
 from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
+from workbench.core.safepath import unescape_name
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ def read_devkit_file(path: str | Path, class_name: str | None = None) -> list[Im
         match = DEVKIT_NAME.match(path.name)
         if match is None:
             raise ResultsError(f"{path}: name is not <prefix>_det_<set>_<class>.txt")
-        class_name = match.group("cls")
+        # detect --format devkit percent-escapes unsafe class names (core/safepath.py)
+        class_name = unescape_name(match.group("cls"))
     ids: list[str] = []
     rows: list[list[float]] = []
     try:

@@ -7,7 +7,8 @@ API
     scan problems (orphan XMLs, stem clashes), every read problem (see
     :mod:`workbench.core.voc`), unreadable images without an annotation, duplicate objects
     (same class and box in one file), ``ImageSets/Main`` split files listing ids with no
-    image, and — when the project has a class file — names missing from it (a likely typo).
+    image, and — when the project has a class file — names missing from it (a likely typo);
+    class names that are not safe file names (:mod:`workbench.core.safepath`), once per name.
 ``ValidationReport``: ``images``, ``annotated`` (images with an annotation file),
     ``objects``, ``per_class`` (project class order; class-file names with no object count
     0), ``problems``; ``errors`` (count), ``to_json()`` in the CLI's exact shape
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from workbench.core.annotation import Annotation, Problem
 from workbench.core.imageinfo import ImageReadError, image_info
 from workbench.core.project import Project
+from workbench.core.safepath import unsafe_reason
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def validate_project(project: Project, *, check_images: bool = True) -> Validati
     counts: Counter[str] = Counter()
     predefined = project.predefined_classes()
     known = set(predefined)
+    unsafe_seen: set[str] = set()
     for entry in project.entries:
         if not entry.has_xml:
             if check_images:
@@ -103,6 +106,11 @@ def validate_project(project: Project, *, check_images: bool = True) -> Validati
         problems.extend(_duplicates(ann, shown))
         for i, o in enumerate(ann.objects):
             counts[o.name] += 1
+            if o.name and o.name not in unsafe_seen and unsafe_reason(o.name) is not None:
+                unsafe_seen.add(o.name)  # once per class: the first object that uses it
+                problems.append(Problem(shown, i, "warning", f"class {o.name!r} is not a safe "
+                                        f"file name: it {unsafe_reason(o.name)}; files named "
+                                        "after it (detect --format devkit) escape it as %XX"))
             if predefined and o.name and o.name not in known:
                 problems.append(Problem(shown, i, "warning",
                                         f"class {o.name!r} is not in {project.class_file.name}"))
