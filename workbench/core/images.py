@@ -1,0 +1,411 @@
+"""The one image decoder: every path that needs pixels (canvas, validate, training, detection,
+proposals, export) decodes through here, so they all see the same RGB array.
+
+API
+---
+``MAX_PIXELS``: the one pixel limit (default 250,000,000 — a 12000×9000 = 108 MP photo passes,
+    a 30000×30000 PNG bomb is refused). Override with the environment variable
+    ``WORKBENCH_MAX_PIXELS`` (an integer). Checked from the header, *before* any pixel is
+    decoded, with this module's message (Pillow's own limit, a process-wide setting, is
+    switched off when this module first opens an image, so its ``DecompressionBombError`` is
+    never what the user sees).
+``MIN_SIDE``: 2 — an image whose width or height is below it (a 1×1 image) holds nothing to
+    detect and breaks augmentations; it is an error in ``validate`` and every decoder call
+    raises the same :class:`ImageReadError`, so training skips it with the same message.
+``DecodedImage``: ``rgb`` ``(H, W, 3)`` uint8 C-contiguous, EXIF orientation applied;
+    ``width``/``height`` of the full-resolution image after orientation; ``scale`` (rgb pixels
+    per full-resolution pixel: 1.0 unless a preview); ``truncated``; ``mode`` (the source's
+    Pillow mode, ``"cv2"`` for the OpenCV fallback); ``warnings``.
+``decode_image(path, *, max_pixels=None) -> DecodedImage``: the full-resolution image.
+``decode_preview(path, max_side) -> DecodedImage``: longest side at most ``max_side``; JPEGs
+    are decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's ``draft``), so the full raster
+    is never allocated; other formats are decoded then reduced.
+``check_image(path) -> ImageCheck``: what ``validate`` reports — ``severity`` ``"ok"``,
+    ``"warning"`` (truncated: decoded as viewers do, the rest grey) or ``"error"`` (what every
+    decoder call raises), with the ``message``.
+All raise :class:`~workbench.core.imageinfo.ImageReadError` naming the file and the reason.
+
+The rules, identical for every caller
+-------------------------------------
+- **Orientation**: EXIF tag 274 as ``PIL.ImageOps.exif_transpose`` applies it (Pillow's
+  ``getexif()``, which also reads an XMP orientation) — the rule ``imageinfo`` uses for sizes.
+- **Truncated JPEG/PNG**: decoded as image viewers do, the readable part and the rest grey
+  (128). For JPEG an end-of-image marker is appended and libjpeg fills the missing blocks
+  grey; for PNG the readable rows are re-wrapped into a complete stream and the rows after
+  the last complete one are set to 128. No process-wide flag is touched
+  (``ImageFile.LOAD_TRUNCATED_IMAGES`` stays as it is), so this is thread-safe. Interlaced
+  PNGs and other formats that end early are errors.
+- **Modes**: 16-bit grey (``I;16*``, and ``I`` holding 0..65535) is scaled ``v·255/65535``
+  rounded (not clipped); ``F`` is clipped to 0..255; grey, palette, CMYK (Pillow's
+  conversion), YCbCr, LAB… use Pillow's ``convert("RGB")``. **Alpha is dropped** (the colour
+  under a transparent pixel is kept), as Qt's RGB888 conversion and OpenCV's ``IMREAD_COLOR``
+  do — the same everywhere. Multi-frame files give their first frame.
+- **Fallback**: files Pillow cannot identify are decoded by OpenCV (``IMREAD_COLOR``, which
+  applies the same EXIF orientation itself); the pixel limit is checked on its result.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from workbench.core.imageinfo import ImageReadError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_PIXELS = 250_000_000
+MIN_SIDE = 2
+_GREY = 128
+_EXIF_ORIENTATION = 0x0112
+
+
+def _env_max_pixels() -> int:
+    raw = os.environ.get("WORKBENCH_MAX_PIXELS", "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(raw))
+    except ValueError:
+        log.warning("WORKBENCH_MAX_PIXELS=%r is not a number; using %d", raw, DEFAULT_MAX_PIXELS)
+        return DEFAULT_MAX_PIXELS
+    return value if value > 0 else DEFAULT_MAX_PIXELS
+
+
+MAX_PIXELS: int = _env_max_pixels()
+
+Severity = Literal["ok", "warning", "error"]
+TRUNCATED_MESSAGE = "truncated image: decoded as viewers do, the rest grey"
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """One decoded image (see the module doc)."""
+
+    rgb: np.ndarray
+    width: int
+    height: int
+    scale: float = 1.0
+    truncated: bool = False
+    mode: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageCheck:
+    """What ``validate`` says about one image file."""
+
+    path: Path
+    severity: Severity
+    message: str = ""
+    width: int = 0
+    height: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.severity != "error"
+
+
+# --------------------------------------------------------------------------------------------
+# limits and header
+
+
+def _limit(max_pixels: int | None) -> int:
+    return MAX_PIXELS if max_pixels is None else int(max_pixels)
+
+
+def check_limits(path: Path, width: int, height: int, max_pixels: int | None = None) -> None:
+    """Raise :class:`ImageReadError` when ``width``×``height`` breaks the pixel limit or the
+    minimum side (the one rule ``imageinfo``, the decoder and ``validate`` share)."""
+    limit = _limit(max_pixels)
+    if width * height > limit:
+        raise ImageReadError(path, f"image too large: {width}×{height} = "
+                                   f"{width * height:,} pixels, more than the limit of "
+                                   f"{limit:,} (set WORKBENCH_MAX_PIXELS to change it)")
+    if min(width, height) < MIN_SIDE:
+        raise ImageReadError(path, f"image too small: {width}×{height} px (each side must be "
+                                   f"at least {MIN_SIDE} px)")
+
+
+def _pillow():
+    from PIL import Image
+
+    # Our own limit is checked from the header before decoding, with our message; Pillow's
+    # (a process-wide setting whose error would otherwise be what the user sees, and whose
+    # 179 MP default refuses a 200 MP photo we accept) is switched off once.
+    if Image.MAX_IMAGE_PIXELS is not None:
+        Image.MAX_IMAGE_PIXELS = None
+    return Image
+
+
+def exif_orientation(img) -> int:
+    """EXIF orientation 1..8 of an open Pillow image (1 when absent or broken)."""
+    try:
+        value = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block must not hide the image
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise ImageReadError(path, "image file not found")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot read file ({exc.strerror or exc})") from exc
+    if not data:
+        raise ImageReadError(path, "empty file (0 bytes)")
+    return data
+
+
+def _open(path: Path, data: bytes, max_pixels: int | None):
+    """The lazily opened Pillow image, limits checked; ``None`` when Pillow cannot identify."""
+    Image = _pillow()
+    from PIL import UnidentifiedImageError
+
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        return None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+        raise ImageReadError(path, f"unreadable image ({exc})") from exc
+    w, h = img.size
+    check_limits(path, w, h, max_pixels)
+    return img
+
+
+# --------------------------------------------------------------------------------------------
+# truncation
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, (EOFError, struct.error, IndexError)) or "truncat" in text \
+        or "incomplete" in text or "broken data stream" in text or "premature" in text
+
+
+def _png_chunks(data: bytes):
+    pos = 8
+    while pos + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        yield ctype, data[pos + 8:pos + 8 + length]
+        if ctype == b"IEND":
+            return
+        pos += 12 + length
+
+
+def _chunk(ctype: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + ctype + body + struct.pack(
+        ">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
+
+
+def _repair_png(path: Path, data: bytes) -> tuple[bytes, int]:
+    """A complete PNG holding the readable rows of a truncated one (the rest zero) and the
+    number of complete rows. Raises :class:`ImageReadError` when it cannot be repaired."""
+    head: list[bytes] = []
+    idat: list[bytes] = []
+    ihdr = b""
+    for ctype, body in _png_chunks(data):
+        if ctype == b"IHDR":
+            ihdr = body
+        if ctype == b"IDAT":
+            idat.append(body)
+        elif ctype == b"IEND":
+            break
+        elif not idat:
+            head.append(_chunk(ctype, body))
+    if len(ihdr) < 13:
+        raise ImageReadError(path, "unreadable image (truncated PNG header)")
+    w, h, bits, ctype_, _c, _f, interlace = struct.unpack(">IIBBBBB", ihdr[:13])
+    if interlace:
+        raise ImageReadError(path, "unreadable image (truncated interlaced PNG)")
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(ctype_, 0)
+    if not channels:
+        raise ImageReadError(path, "unreadable image (bad PNG colour type)")
+    row_bytes = 1 + (w * channels * bits + 7) // 8
+    want = row_bytes * h
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(b"".join(idat), want)
+    except zlib.error:
+        raw = b""
+        inflater = zlib.decompressobj()
+        for piece in idat:  # keep what decodes before the corrupt piece
+            try:
+                raw += inflater.decompress(piece, want - len(raw))
+            except zlib.error:
+                break
+    rows = len(raw) // row_bytes
+    raw = raw[: rows * row_bytes].ljust(want, b"\0")  # filter 0, zero samples
+    rebuilt = (data[:8] + b"".join(head) + _chunk(b"IDAT", zlib.compress(raw, 1))
+               + _chunk(b"IEND", b""))
+    return rebuilt, rows
+
+
+# --------------------------------------------------------------------------------------------
+# conversion
+
+
+def _to_rgb(img) -> np.ndarray:
+    """``(H, W, 3)`` uint8 of a loaded Pillow image, in stored orientation (module doc rules)."""
+    mode = img.mode
+    if mode == "RGB":
+        return np.asarray(img, dtype=np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(img)
+        a = np.clip(a.astype(np.int64), 0, 65535)
+        grey = ((a * 255 + 32767) // 65535).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode == "F":
+        grey = np.clip(np.rint(np.asarray(img, dtype=np.float32)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "RGBX", "RGBa"):
+        return np.asarray(img, dtype=np.uint8)[:, :, :3]
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply EXIF ``orientation`` exactly as ``ImageOps.exif_transpose`` does."""
+    if orientation == 2:
+        rgb = rgb[:, ::-1]
+    elif orientation == 3:
+        rgb = rgb[::-1, ::-1]
+    elif orientation == 4:
+        rgb = rgb[::-1]
+    elif orientation == 5:
+        rgb = rgb.transpose(1, 0, 2)
+    elif orientation == 6:
+        rgb = np.rot90(rgb, -1)
+    elif orientation == 7:
+        rgb = rgb.transpose(1, 0, 2)[::-1, ::-1]
+    elif orientation == 8:
+        rgb = np.rot90(rgb, 1)
+    return np.ascontiguousarray(rgb)
+
+
+# --------------------------------------------------------------------------------------------
+# decoding
+
+
+def _load(path: Path, data: bytes, img, draft: int | None):
+    """Load ``img``'s pixels (at a libjpeg draft size when asked). Returns ``(loaded image,
+    complete rows of the stored image or None, truncated)``."""
+    def attempt(source_img):
+        if draft is not None and source_img.format == "JPEG":
+            source_img.draft("RGB", (draft, draft))
+        source_img.load()
+        return source_img
+
+    try:
+        return attempt(img), None, False
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - decide below: truncated or unreadable
+        if not _is_truncation(exc) or img.format not in ("JPEG", "MPO", "PNG"):
+            raise ImageReadError(path, f"unreadable image ({exc})") from exc
+        first = exc
+    Image = _pillow()
+    try:
+        if img.format in ("JPEG", "MPO"):
+            fixed = Image.open(io.BytesIO(data + b"\xff\xd9"))
+            return attempt(fixed), None, True
+        rebuilt, rows = _repair_png(path, data)
+        fixed = Image.open(io.BytesIO(rebuilt))
+        return attempt(fixed), rows, True
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ImageReadError(path, f"unreadable image ({first})") from exc
+
+
+def _decode(path: str | os.PathLike[str], max_pixels: int | None,
+            max_side: int | None) -> DecodedImage:
+    p = Path(path)
+    data = _read_bytes(p)
+    img = _open(p, data, max_pixels)
+    if img is None:
+        return _decode_cv2(p, data, max_pixels, max_side)
+    raw_w, raw_h = img.size
+    orientation = exif_orientation(img)
+    mode = img.mode
+    draft = None
+    if max_side is not None and max(raw_w, raw_h) > max_side:
+        draft = max_side
+    loaded, rows, truncated = _load(p, data, img, draft)
+    try:
+        rgb = _to_rgb(loaded)
+    except Exception as exc:  # noqa: BLE001
+        raise ImageReadError(p, f"unreadable image ({exc})") from exc
+    if rows is not None and rows < raw_h:
+        start = rows * rgb.shape[0] // raw_h  # rows scale with a (PNG: no) draft
+        rgb = np.array(rgb)  # writable
+        rgb[start:] = _GREY
+    if max_side is not None and max(rgb.shape[:2]) > max_side:
+        rgb = _shrink(rgb, max_side)
+    rgb = _orient(rgb, orientation)
+    w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    scale = rgb.shape[1] / w
+    notes = (f"{p}: {TRUNCATED_MESSAGE}",) if truncated else ()
+    return DecodedImage(rgb, w, h, scale, truncated, mode, notes)
+
+
+def _shrink(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    f = max_side / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+
+
+def _decode_cv2(path: Path, data: bytes, max_pixels: int | None,
+                max_side: int | None) -> DecodedImage:
+    import cv2
+
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ImageReadError(path, f"unreadable image ({exc})") from exc
+    if bgr is None:
+        raise ImageReadError(path, "unreadable image (not a recognised image format)")
+    h, w = bgr.shape[:2]
+    check_limits(path, w, h, max_pixels)
+    rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    if max_side is not None and max(h, w) > max_side:
+        rgb = _shrink(rgb, max_side)
+    return DecodedImage(rgb, w, h, rgb.shape[1] / w, False, "cv2")
+
+
+def decode_image(path: str | os.PathLike[str], *, max_pixels: int | None = None) -> DecodedImage:
+    """Decode ``path`` at full resolution (module doc rules). Raises :class:`ImageReadError`."""
+    return _decode(path, max_pixels, None)
+
+
+def decode_preview(path: str | os.PathLike[str], max_side: int) -> DecodedImage:
+    """Decode ``path`` with its longest side at most ``max_side`` (``scale`` < 1 when reduced;
+    ``width``/``height`` stay the full-resolution size). JPEGs are reduced by libjpeg while
+    decoding, so a 108 MP photo never allocates its full raster."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1 (got {max_side})")
+    return _decode(path, None, max_side)
+
+
+def check_image(path: str | os.PathLike[str]) -> ImageCheck:
+    """What ``validate`` reports for ``path`` (it decodes the pixels: a small preview for JPEG,
+    which still reads every compressed byte, so truncation is found)."""
+    p = Path(path)
+    try:
+        decoded = decode_preview(p, 512)
+    except ImageReadError as exc:
+        return ImageCheck(p, "error", exc.reason)
+    if decoded.truncated:
+        return ImageCheck(p, "warning", TRUNCATED_MESSAGE, decoded.width, decoded.height)
+    return ImageCheck(p, "ok", "", decoded.width, decoded.height)
