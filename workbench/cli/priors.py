@@ -17,16 +17,10 @@ import argparse
 import json
 import sys
 
-#: Kept in step with workbench.engine.anchor_extract.PRIOR_MODELS (no torch import here).
-MODEL_CHOICES = (
-    "ssd300_voc_paper",
-    "ssd300_vgg16",
-    "ssdlite320_mobilenet_v3_large",
-    "fasterrcnn_resnet50_fpn",
-    "fasterrcnn_resnet50_fpn_v2",
-    "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn",
-)
+from workbench.core.models import prior_names
+
+#: The catalog's models with priors / anchors (workbench.core.models; no torch import here).
+MODEL_CHOICES = prior_names()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -22,20 +22,13 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from workbench.core.models import DEFAULT_MODEL, DEFAULT_RECIPE, trainable_names
 from workbench.engine.events import fmt_count, fmt_duration
 
-DEFAULT_MODEL = "ssdlite320_mobilenet_v3_large"
-MODEL_NAMES = (
-    "ssd300_vgg16", "ssdlite320_mobilenet_v3_large", "fasterrcnn_resnet50_fpn",
-    "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn", "demo_ssdlite_cpu",
-)
-#: Defaults of the options a model's recipe may set (see ``DetectorSpec.recipe``): an option
+MODEL_NAMES = trainable_names()  # the model catalog's (workbench.core.models)
+#: Defaults of the options a model's recipe may set (see ``ModelEntry.recipe``): an option
 #: given on the command line wins, then the recipe, then these.
-RECIPE_DEFAULTS: dict[str, Any] = {
-    "epochs": 10, "batch_size": 4, "lr": None, "image_size": None, "schedule": "cosine",
-    "warmup_steps": 100, "optimizer": "sgd", "grad_clip": 10.0,
-}
+RECIPE_DEFAULTS: dict[str, Any] = dict(DEFAULT_RECIPE)
 
 
 def register(subparsers: Any) -> None:

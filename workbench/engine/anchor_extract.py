@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from workbench.core import models as catalog
 from workbench.core.priors import (
     SSD300_VOC_PAPER,
     FeatureMapPriors,
@@ -33,17 +34,12 @@ from workbench.core.priors import (
 
 log = logging.getLogger(__name__)
 
-#: torchvision detectors whose anchors can be extracted (names of ``workbench.engine.detectors``).
-TORCHVISION_MODELS: tuple[str, ...] = (
-    "ssd300_vgg16",
-    "ssdlite320_mobilenet_v3_large",
-    "fasterrcnn_resnet50_fpn",
-    "fasterrcnn_resnet50_fpn_v2",
-    "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn",
-)
-#: Every name :func:`extract_priors` accepts, paper model first.
-PRIOR_MODELS: tuple[str, ...] = (SSD300_VOC_PAPER, *TORCHVISION_MODELS)
+#: Trainable detectors whose anchors can be extracted (built by ``workbench.engine.detectors``),
+#: from the model catalog.
+TORCHVISION_MODELS: tuple[str, ...] = tuple(
+    m.name for m in catalog.prior_models() if m.trainable)
+#: Every name :func:`extract_priors` accepts, in catalog order (the paper model first).
+PRIOR_MODELS: tuple[str, ...] = catalog.prior_names()
 
 
 class UnknownModelError(ValueError):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from workbench.core.models import DEFAULT_MODEL
 from workbench.engine.events import ConfigError
 
 #: ``TrainConfig.augmentation`` values: the family's own chain, SSD's chain, flips, nothing
@@ -16,6 +17,28 @@ AUGMENTATION_CHOICES: tuple[str, ...] = ("auto", "ssd", "flip", "none")
 
 Schedule = Literal["cosine", "step", "constant"]
 Optimizer = Literal["sgd", "adamw"]
+
+
+def finetune_lr_scale(family: str, weights_kind: str) -> float:
+    """Factor on the family's default learning rate for a model starting from pretrained weights.
+
+    * "detector" (COCO weights, every layer trained already): 1/10 — for Faster R-CNN that is
+      0.00025 for 2 images, the rate of Detectron2's and torchvision's fine-tuning tutorials.
+    * "backbone" (ImageNet weights, fresh heads): Faster R-CNN keeps 0.02 for 16 images, the
+      torchvision reference recipe, which itself starts from ImageNet backbones; SSD takes
+      1/10 of its from-scratch rate (the SSD300 reference, 0.002 for 32 images, is 1/20).
+    * "none": 1.
+
+    The kind is recorded in the checkpoint's detector info, so a resumed run keeps the recipe.
+    Frozen batch norm and torchvision's trainable-layer defaults come with the pretrained
+    layout the detector is built with (see ``engine.detectors.build_detector``); the linear
+    warm-up (``warmup_steps``) applies to every run.
+    """
+    if weights_kind == "detector":
+        return 0.1
+    if weights_kind == "backbone":
+        return 1.0 if family == "fasterrcnn" else 0.1
+    return 1.0
 
 
 @dataclass(frozen=True)
@@ -29,7 +52,7 @@ class TrainConfig:
 
     images_dir: Path
     annotations_dir: Path | None = None
-    model: str = "ssdlite320_mobilenet_v3_large"
+    model: str = DEFAULT_MODEL
     epochs: int = 10
     batch_size: int = 4
     lr: float | None = None
@@ -38,7 +61,9 @@ class TrainConfig:
     weight_decay: float = 4e-5
     image_size: int | None = None
     device: str = "auto"
-    weights: str | None = None  # None, "hub" or a file (see engine.weights)
+    #: None, "hub", "coco" / "imagenet" (the hub cache file, downloaded on request) or a file
+    #: (see engine.weights)
+    weights: str | None = None
     resume: Path | None = None
     out_dir: Path | None = None
     val_fraction: float = 0.2
@@ -105,9 +130,10 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(message)
 
-    def effective_lr(self, family: str, world_size: int = 1) -> float:
+    def effective_lr(self, family: str, world_size: int = 1, weights_kind: str = "none") -> float:
         """``lr`` or the family default scaled by the total batch (``batch_size`` per process ×
-        ``world_size`` processes, the linear scaling rule).
+        ``world_size`` processes, the linear scaling rule) and by what the model starts from
+        (``weights_kind``: "none", "backbone", "detector"; see :func:`finetune_lr_scale`).
 
         Faster R-CNN: 0.02 for 16 images (torchvision reference); SSD: 0.01 for 8 images
         (from-scratch friendly; the reference uses 0.002 × 32 images with pretrained VGG).
@@ -115,9 +141,8 @@ class TrainConfig:
         if self.lr is not None:
             return float(self.lr)
         images = self.batch_size * max(1, world_size)
-        if family == "fasterrcnn":
-            return 0.02 * images / 16
-        return 0.01 * images / 8
+        base = 0.02 * images / 16 if family == "fasterrcnn" else 0.01 * images / 8
+        return base * finetune_lr_scale(family, weights_kind)
 
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)

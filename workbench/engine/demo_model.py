@@ -30,6 +30,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from workbench.core import models as catalog
 from workbench.engine.detectors import DetectorSpec, register_detector
 
 NAME = "demo_ssdlite_cpu"
@@ -52,19 +53,8 @@ SCALES: tuple[float, ...] = (0.06, 0.12, 0.24, 0.42, 0.6, 0.8, 1.0)
 ASPECT_RATIOS: tuple[tuple[int, ...], ...] = ((2, 3),) * 6
 
 #: Training settings for this model (keys are :class:`workbench.engine.config.TrainConfig`
-#: fields). Chosen with ``bench/bench_demo.py`` on the sample project, 2 CPU cores.
-RECIPE: dict[str, Any] = {
-    "model": NAME,
-    "optimizer": "adamw",
-    "lr": 3e-3,
-    "weight_decay": 1e-4,
-    "batch_size": 8,
-    "epochs": 60,
-    "schedule": "cosine",
-    "warmup_steps": 50,
-    "image_size": DEFAULT_SIZE,
-    "augment": True,
-}
+#: fields), kept in the model catalog (:mod:`workbench.core.models`) with the other models'.
+RECIPE: dict[str, Any] = {"model": NAME, **catalog.get_model(NAME).recipe}
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -132,16 +122,16 @@ def build_demo_ssdlite(num_classes: int, size: int = DEFAULT_SIZE,
                topk_candidates=200, image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5])
 
 
+_ENTRY = catalog.get_model(NAME)
 SPEC = DetectorSpec(
     name=NAME,
-    family=FAMILY,
-    default_image_size=DEFAULT_SIZE,
-    min_image_size=128,
+    family=_ENTRY.family,
+    default_image_size=_ENTRY.default_image_size,
+    min_image_size=_ENTRY.min_image_size,
     build=build_demo_ssdlite,
-    description="CPU demo: SSDlite head on a small conv backbone, from scratch "
-                "(~10 min on 2 cores for the sample project)",
-    cpu_step_s=0.05,
-    gpu_step_s=0.02,
+    description=_ENTRY.description,
+    cpu_step_s=_ENTRY.cpu_step_s,
+    gpu_step_s=_ENTRY.gpu_step_s,
     coco_uses_pretrained_layout=False,
     recipe=RECIPE,
 )

@@ -22,6 +22,7 @@ from typing import Any
 
 from torch import nn
 
+from workbench.core import models as catalog
 from workbench.engine.events import ConfigError
 from workbench.engine.weights import load_matching, resolve_weights, serve_backbone
 
@@ -72,9 +73,10 @@ def register_detector(spec: DetectorSpec) -> None:
 
 
 def detector_names() -> list[str]:
-    """Registered model names, in registration order."""
+    """Registered model names: the catalog's in its order, then any others as registered."""
     _ensure_builtin()
-    return list(_REGISTRY)
+    order = {name: i for i, name in enumerate(catalog.trainable_names())}
+    return sorted(_REGISTRY, key=lambda name: order.get(name, len(order)))
 
 
 def get_spec(name: str) -> DetectorSpec:
@@ -139,6 +141,17 @@ def _frcnn(builder_name: str, default_min: int, default_max: int) -> Builder:
     return build
 
 
+def _spec_from_catalog(entry: catalog.ModelEntry, build: Builder, detector_weights: Any,
+                       backbone_weights: Any, classifier: Callable[[], nn.Module] | None,
+                       coco_uses_pretrained_layout: bool = True) -> DetectorSpec:
+    """A :class:`DetectorSpec` for catalog ``entry`` with its torch side (builder, weights)."""
+    return DetectorSpec(
+        entry.name, entry.family, entry.default_image_size, entry.min_image_size, build,
+        entry.description, entry.cpu_step_s, entry.gpu_step_s, detector_weights,
+        backbone_weights, classifier, coco_uses_pretrained_layout, dict(entry.recipe),
+    )
+
+
 _LOADED = False
 #: Modules that register extra detectors when imported (kept optional: absent is fine).
 PLUGIN_MODULES = ("workbench.engine.demo_model",)
@@ -154,42 +167,29 @@ def _ensure_builtin() -> None:
 
     mnv3 = d.faster_rcnn.MobileNet_V3_Large_Weights.IMAGENET1K_V1
     r50 = d.faster_rcnn.ResNet50_Weights.IMAGENET1K_V1
-    builtin = [
-        DetectorSpec(
-            "ssd300_vgg16", "ssd", 300, 268, _ssd300,
-            "SSD300, VGG16 backbone (Liu et al. 2016); for the GPU", 2.1, 0.05,
-            d.SSD300_VGG16_Weights.COCO_V1, d.ssd.VGG16_Weights.IMAGENET1K_FEATURES, vgg16,
-        ),
-        DetectorSpec(
-            "ssdlite320_mobilenet_v3_large", "ssd", 320, 64, _ssdlite,
-            "SSDlite 320, MobileNetV3-Large; fast on CPU", 0.2, 0.03,
-            d.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1, mnv3, mobilenet_v3_large,
-            coco_uses_pretrained_layout=False,
-        ),
-        DetectorSpec(
-            "fasterrcnn_resnet50_fpn", "fasterrcnn", 800, 128, _frcnn("fasterrcnn_resnet50_fpn",
-                                                                      800, 1333),
-            "Faster R-CNN, ResNet-50 FPN (Ren et al. 2015); for the GPU", 21.0, 0.15,
-            d.FasterRCNN_ResNet50_FPN_Weights.COCO_V1, r50, resnet50,
-        ),
-        DetectorSpec(
-            "fasterrcnn_resnet50_fpn_v2", "fasterrcnn", 800, 128,
-            _frcnn("fasterrcnn_resnet50_fpn_v2", 800, 1333),
-            "Faster R-CNN v2, ResNet-50 FPN (Li et al. 2021); for the GPU", 26.0, 0.2,
-            d.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1, r50, resnet50,
-        ),
-        DetectorSpec(
-            "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn", 800, 128,
+    # The torch side of the catalog (workbench.core.models holds names, sizes, recipes):
+    # name -> (builder, COCO detector weights, backbone weights, classifier[, coco layout]).
+    torch_side: dict[str, tuple[Any, ...]] = {
+        "ssd300_vgg16": (_ssd300, d.SSD300_VGG16_Weights.COCO_V1,
+                         d.ssd.VGG16_Weights.IMAGENET1K_FEATURES, vgg16),
+        "ssdlite320_mobilenet_v3_large": (
+            _ssdlite, d.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1, mnv3,
+            mobilenet_v3_large, False),
+        "fasterrcnn_resnet50_fpn": (_frcnn("fasterrcnn_resnet50_fpn", 800, 1333),
+                                    d.FasterRCNN_ResNet50_FPN_Weights.COCO_V1, r50, resnet50),
+        "fasterrcnn_resnet50_fpn_v2": (_frcnn("fasterrcnn_resnet50_fpn_v2", 800, 1333),
+                                       d.FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1, r50,
+                                       resnet50),
+        "fasterrcnn_mobilenet_v3_large_fpn": (
             _frcnn("fasterrcnn_mobilenet_v3_large_fpn", 800, 1333),
-            "Faster R-CNN, MobileNetV3-Large FPN, high resolution", 2.5, 0.06,
-            d.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, mnv3, mobilenet_v3_large,
-        ),
-        DetectorSpec(
-            "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn", 320, 128,
+            d.FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, mnv3, mobilenet_v3_large),
+        "fasterrcnn_mobilenet_v3_large_320_fpn": (
             _frcnn("fasterrcnn_mobilenet_v3_large_320_fpn", 320, 640),
-            "Faster R-CNN, MobileNetV3-Large FPN at 320 px; usable on CPU", 0.5, 0.04,
-            d.FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1, mnv3, mobilenet_v3_large,
-        ),
+            d.FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1, mnv3,
+            mobilenet_v3_large),
+    }
+    builtin = [
+        _spec_from_catalog(catalog.get_model(name), *parts) for name, parts in torch_side.items()
     ]
     for spec in builtin:
         _REGISTRY.setdefault(spec.name, spec)

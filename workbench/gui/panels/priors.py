@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.matching import MatchResult, match_priors
+from workbench.core.models import prior_models
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.panels.priors_overlay import PriorsOverlay
 from workbench.gui.panels.priors_tables import (
@@ -40,15 +41,9 @@ log = logging.getLogger(__name__)
 
 CACHE_SIZE = 6
 
-#: (model name, label) offered in the panel; the first needs no torch.
-MODELS: list[tuple[str, str]] = [
-    (SSD300_VOC_PAPER, "SSD300 VGG16 — paper / VOC (0.1 … 0.9)"),
-    ("ssd300_vgg16", "SSD300 VGG16 — torchvision (COCO scales)"),
-    ("ssdlite320_mobilenet_v3_large", "SSDlite320 MobileNetV3 — torchvision"),
-    ("fasterrcnn_resnet50_fpn", "Faster R-CNN R50-FPN — RPN anchors"),
-    ("fasterrcnn_mobilenet_v3_large_fpn", "Faster R-CNN MobileNetV3-FPN — RPN anchors"),
-    ("fasterrcnn_mobilenet_v3_large_320_fpn", "Faster R-CNN MobileNetV3-FPN 320 — RPN anchors"),
-]
+#: (model name, label) offered in the panel: the model catalog's models with priors / anchors
+#: (workbench.core.models); the first, the SSD paper's layout, needs no torch.
+MODELS: list[tuple[str, str]] = [(m.name, m.label) for m in prior_models()]
 
 
 class PriorsPanel(QWidget):

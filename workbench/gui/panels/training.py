@@ -108,13 +108,14 @@ class TrainingPanel(QWidget):
         # on the worker thread when Start is pressed would hold the import lock and the GIL.
         import workbench.engine.inference  # noqa: F401
         import workbench.engine.trainer  # noqa: F401
-        from workbench.engine.detectors import detector_names, expected_step_s, get_spec
+        from workbench.core.models import DEFAULT_MODEL, trainable_names
+        from workbench.engine.detectors import expected_step_s, get_spec
         from workbench.engine.device import mps_available, resolve_device
 
         self.detected_device = resolve_device("auto").type
         self.form = QFormLayout()
         self.model_box = QComboBox()
-        for name in detector_names():
+        for name in trainable_names():  # the model catalog (workbench.core.models)
             spec = get_spec(name)
             step = expected_step_s(name, self.detected_device)
             speed = f"~{step:g} s/step of 2 images on {self.detected_device}" if step \
@@ -127,7 +128,7 @@ class TrainingPanel(QWidget):
         self.model_box.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.model_box.setMinimumContentsLength(18)
-        default = self.model_box.findData("ssdlite320_mobilenet_v3_large")
+        default = self.model_box.findData(DEFAULT_MODEL)
         self.model_box.setCurrentIndex(max(default, 0))
         self.epochs = self._spin(1, 10000, 10)
         self.batch = self._spin(1, 512, 4)
