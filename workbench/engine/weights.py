@@ -1,14 +1,18 @@
-"""Pretrained weights without downloads.
+"""Pretrained weights: a local file, the torch hub cache, or an explicit download.
 
 torchvision's detection builders download COCO detector weights (``weights=``) or ImageNet
-backbone weights (``weights_backbone=``) from the internet. Detection Workbench never downloads:
-weights come from
+backbone weights (``weights_backbone=``) from the internet whenever they are built with them.
+Detection Workbench never lets a builder download: weights come from
 
 * a **local file** the user picks: a torchvision detector ``state_dict`` (e.g. the COCO file),
   a torchvision classifier ``state_dict`` for the backbone (ImageNet), a torchvision reference
   script checkpoint (``{"model": state_dict, ...}``) or a Workbench checkpoint; or
 * the **torch hub cache** (``$TORCH_HOME/hub/checkpoints``) when the user already has the file
-  torchvision would have downloaded (``weights="hub"``).
+  torchvision would have downloaded (``weights="hub"``); or
+* the torch hub cache file of the model's **COCO detector** (``weights="coco"``) or **ImageNet
+  backbone** (``weights="imagenet"``) weights, which the user asked to download first
+  (:mod:`workbench.engine.weights_download`: size shown first, progress, hash checked). This
+  module only reads the file; a missing one is a :class:`WeightsError` saying how to get it.
 
 Detector weights for a different number of classes are loaded with **head re-sizing**: every
 tensor whose shape fits is copied, the class-dependent head tensors (classification layers, box
@@ -41,6 +45,8 @@ WeightsKind = Literal["none", "detector", "backbone"]
 
 #: ``weights=`` values that mean "look in the torch hub cache, else train from scratch".
 HUB_REQUESTS = ("hub", "auto")
+#: ``weights=`` values naming torchvision's official files (downloaded only when asked).
+DOWNLOAD_REQUESTS = ("coco", "imagenet")
 #: ``weights=`` values that mean "random initialisation".
 NONE_REQUESTS = ("", "none", "scratch")
 
@@ -94,7 +100,8 @@ def _read_state_dict(path: Path) -> tuple[dict[str, torch.Tensor], bool | None]:
 
 def check_request(request: str | os.PathLike[str] | None) -> None:
     """Fail fast (before any data is read) when ``request`` names a file that is absent."""
-    if request is None or str(request).strip().lower() in (*NONE_REQUESTS, *HUB_REQUESTS):
+    if request is None or str(request).strip().lower() in (
+            *NONE_REQUESTS, *HUB_REQUESTS, *DOWNLOAD_REQUESTS):
         return
     path = Path(request).expanduser()
     if not path.is_file():
@@ -116,11 +123,15 @@ def resolve_weights(
 
     ``request``: None/"none"/"scratch" → random init; "hub"/"auto" → the torch hub cache file of
     ``detector_weights`` (COCO) if present, else of ``backbone_weights`` (ImageNet), else random
-    init with a message saying what was looked for; any other string → a local file (an
-    absent or unreadable file raises :class:`WeightsError`).
+    init with a message saying what was looked for; "coco"/"imagenet" → that file in the torch
+    hub cache, which must be there (downloaded on request by
+    :mod:`workbench.engine.weights_download`); any other string → a local file (an absent or
+    unreadable file raises :class:`WeightsError`).
     """
     if request is None or str(request).strip().lower() in NONE_REQUESTS:
         return PretrainedPlan("none", "scratch", "no pretrained weights: training from scratch")
+    if str(request).strip().lower() in DOWNLOAD_REQUESTS:
+        return _cached_download(str(request).strip().lower(), detector_weights, backbone_weights)
     if str(request).strip().lower() in HUB_REQUESTS:
         looked: list[str] = []
         for kind, enum in (("detector", detector_weights), ("backbone", backbone_weights)):
@@ -148,6 +159,27 @@ def resolve_weights(
     return PretrainedPlan(kind, f"file:{path}", f"loaded {what} weights from {path}", sd, hint)
 
 
+def _cached_download(
+    which: str, detector_weights: Any | None, backbone_weights: Any | None
+) -> PretrainedPlan:
+    kind: WeightsKind = "detector" if which == "coco" else "backbone"
+    enum = detector_weights if which == "coco" else backbone_weights
+    what = "COCO detector" if which == "coco" else "ImageNet backbone"
+    if enum is None:
+        raise WeightsError(f"this model has no {what} weights (torchvision publishes none for "
+                           "it); train it from scratch")
+    path = hub_file(enum)
+    if not path.is_file():
+        raise WeightsError(
+            f"the {what} weights {path.name} are not in the torch hub cache ({path.parent}); "
+            f"`workbench train --weights {which}` or the Train panel's download choice fetches "
+            "them (after showing their size)")
+    sd, _ = _read_state_dict(path)
+    label = f"{type(enum).__name__}.{getattr(enum, 'name', enum)}"
+    return PretrainedPlan(kind, f"{which}:{path}",
+                          f"loaded {what} weights {label} from the torch hub cache {path}", sd)
+
+
 @contextlib.contextmanager
 def serve_backbone(
     backbone_weights: Any | None,
@@ -170,7 +202,8 @@ def serve_backbone(
 
     def load(url: str, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
         if url != backbone_weights.url:
-            raise WeightsError(f"refusing to download {url}: Detection Workbench never downloads")
+            raise WeightsError(f"refusing to download {url}: models are never built with a "
+                               "download; ask for it with --weights coco|imagenet")
         return dict(state_dict) if state_dict is not None else classifier().state_dict()
 
     with _LOADER_LOCK:
