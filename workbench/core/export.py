@@ -43,6 +43,7 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.boxes import Box
 from workbench.core.imageinfo import image_info
 from workbench.core.project import Entry, Project, natural_key, split_ids
+from workbench.core.safepath import escape_id
 from workbench.core.voc import write_annotation
 
 FORMATS = ("voc", "coco", "yolo")
@@ -168,7 +169,7 @@ def _write_voc(out: Path, items, ids, split_of, summary: ExportSummary) -> None:
                                        size=info.size)
         write_annotation(exported, annotations / f"{image_id}.xml")
     for name, members in summary.splits.items():
-        atomic_write_text(main / f"{name}.txt", "".join(f"{i}\n" for i in members))
+        atomic_write_text(main / f"{name}.txt", "".join(f"{escape_id(i)}\n" for i in members))
     atomic_write_text(out / "classes.txt", "".join(f"{c}\n" for c in summary.classes))
 
 

@@ -34,6 +34,7 @@ seed=0) -> dict[str, list[str]]`` — ``ImageSets/Main/{train,val,trainval}.txt`
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 import random
@@ -102,6 +103,24 @@ def _walk(folder: Path) -> Iterable[tuple[Path, list[str]]]:
         yield Path(dirpath), sorted(filenames, key=natural_key)
 
 
+def _resolve_folder(folder: str | os.PathLike[str]) -> Path:
+    try:
+        return Path(folder).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # "Symlink loop from ..." (Python < 3.13)
+        raise FileNotFoundError(f"{folder}: cannot be opened ({exc})") from exc
+
+
+def _is_symlink_loop(path: Path) -> bool:
+    """True for a symlink whose target chain comes back to itself (``os.stat`` → ELOOP)."""
+    if not path.is_symlink():
+        return False
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def _rel_dir(path: Path, base: Path) -> str:
     return path.parent.relative_to(base).as_posix()
 
@@ -123,12 +142,12 @@ class Project:
     def open(cls, images_dir: str | os.PathLike[str],
              annotations_dir: str | os.PathLike[str] | None = None) -> Project:
         """Scan a project folder (see the module doc). Raises FileNotFoundError."""
-        images = Path(images_dir).expanduser().resolve()
+        images = _resolve_folder(images_dir)
         if not images.is_dir():
             raise FileNotFoundError(f"{images}: no such folder")
         root, layout = images, "flat"
         if annotations_dir is not None:
-            annotations = Path(annotations_dir).expanduser().resolve()
+            annotations = _resolve_folder(annotations_dir)
             if not annotations.is_dir():
                 raise FileNotFoundError(f"{annotations}: no such annotations folder")
             layout = "flat" if annotations == images else "separate"
@@ -162,7 +181,14 @@ class Project:
         if self.annotations_dir != self.images_dir and self.annotations_dir.is_dir():
             for folder, files in _walk(self.annotations_dir):
                 xmls.extend(folder / f for f in files if f.lower().endswith(".xml"))
+        loops = [p for p in (*images, *xmls) if _is_symlink_loop(p)]
+        if loops:  # resolving one raises RuntimeError("Symlink loop") later: leave them out
+            images = [p for p in images if p not in loops]
+            xmls = [p for p in xmls if p not in loops]
         self._match(images, xmls)
+        self.scan_problems[:0] = [Problem(self.display_name(p), None, "error",
+                                          "is a symbolic link that points to itself "
+                                          "(a symlink loop); left out") for p in loops]
         self._classes = None
 
     def _match(self, images: list[Path], xmls: list[Path]) -> None:
@@ -247,8 +273,11 @@ class Project:
         p = Path(os.path.abspath(self.images_dir / p if not p.is_absolute() else p))
         found = next((e for e in self.entries if e.image_path == p), None)
         if found is None and p.exists():  # reached through a symlinked folder
-            real = p.resolve()
-            found = next((e for e in self.entries if e.image_path.resolve() == real), None)
+            try:
+                real = p.resolve()
+                found = next((e for e in self.entries if e.image_path.resolve() == real), None)
+            except (OSError, RuntimeError):  # a symlink loop made since the scan
+                return None
         return found
 
     def xml_path_for(self, image_path: str | os.PathLike[str]) -> Path:
@@ -375,21 +404,28 @@ class Project:
         return self.root / "ImageSets" / "Main"
 
     def read_splits(self) -> dict[str, list[str]]:
-        """``ImageSets/Main/<name>.txt`` → ``{name: [image ids]}`` (first token of each line)."""
+        """``ImageSets/Main/<name>.txt`` → ``{name: [image ids]}`` (first token of each line,
+        percent-unescaped: :func:`workbench.core.safepath.unescape_id`)."""
+        from workbench.core.safepath import unescape_id
+
         out: dict[str, list[str]] = {}
         if self.imagesets_dir.is_dir():
             for f in sorted(self.imagesets_dir.glob("*.txt")):
                 lines = f.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-                out[f.stem] = [ln.split()[0] for ln in lines if ln.strip()]
+                out[f.stem] = [unescape_id(ln.split()[0]) for ln in lines if ln.strip()]
         return out
 
     def write_splits(self, val_fraction: float = 0.2, seed: int = 0) -> dict[str, list[str]]:
-        """Write ``ImageSets/Main/{train,val,trainval}.txt`` for the annotated images."""
+        """Write ``ImageSets/Main/{train,val,trainval}.txt`` for the annotated images (one id
+        per line; whitespace, ``%`` and undecodable bytes in an id percent-escaped:
+        :func:`workbench.core.safepath.escape_id`)."""
+        from workbench.core.safepath import escape_id
+
         train, val = split_ids((e.image_id for e in self.annotated), val_fraction, seed)
         splits = {"train": train, "val": val,
                   "trainval": sorted(train + val, key=natural_key)}
         atomic_write_many([(self.imagesets_dir / f"{name}.txt",
-                            "".join(f"{i}\n" for i in ids).encode("utf-8"))
+                            "".join(f"{escape_id(i)}\n" for i in ids).encode("utf-8"))
                            for name, ids in splits.items()])
         return splits
 

@@ -18,6 +18,9 @@ API
     a name unsafe, plus ``%`` itself: ``unescape_name(escape_name(n)) == n`` for every string,
     and a name that is already safe and holds no ``%`` is returned unchanged
     (``escape_name("cat") == "cat"``, ``escape_name("a/../b") == "a%2F..%2Fb"``).
+``escape_id(image_id) -> str`` / ``unescape_id(token) -> str``
+    An image id as one token of a VOC split file (``ImageSets/Main/*.txt``): whitespace,
+    control characters, ``%`` and undecodable file-name bytes percent-escaped, reversibly.
 ``safe_child(root, name, *, escape=False, portable=True) -> Path``
     ``root / name`` when ``name`` is a safe component; otherwise :class:`UnsafeNameError`
     naming it and the reason (or, with ``escape=True``, ``root / escape_name(name)``). The
@@ -33,7 +36,7 @@ import re
 from pathlib import Path
 
 __all__ = ["UnsafeNameError", "unsafe_reason", "is_safe_name", "escape_name", "unescape_name",
-           "safe_child", "MAX_NAME_BYTES"]
+           "escape_id", "unescape_id", "safe_child", "MAX_NAME_BYTES"]
 
 #: Most file systems cap a name at 255 bytes; keep room for a prefix/suffix we add.
 MAX_NAME_BYTES = 200
@@ -93,7 +96,9 @@ def is_safe_name(name: str, *, portable: bool = True) -> bool:
 
 
 def _pct(ch: str) -> str:
-    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+    # a lone surrogate U+DC80..U+DCFF is a non-UTF-8 byte of a file name (os.fsdecode's
+    # surrogateescape): escape that byte itself, so unescaping gives the same name back
+    return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogateescape"))
 
 
 def escape_name(name: str) -> str:
@@ -124,11 +129,33 @@ def unescape_name(text: str) -> str:
     data = bytearray()
     pos = 0
     for m in _ESCAPE_RE.finditer(text):
-        data += text[pos:m.start()].encode("utf-8", "surrogatepass")
+        data += text[pos:m.start()].encode("utf-8", "surrogateescape")
         data.append(int(m.group(1), 16))
         pos = m.end()
-    data += text[pos:].encode("utf-8", "surrogatepass")
-    return data.decode("utf-8", "surrogatepass")
+    data += text[pos:].encode("utf-8", "surrogateescape")
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _needs_escape_in_id(ch: str) -> bool:
+    return ch == "%" or ch.isspace() or _is_control(ch) or "\udc80" <= ch <= "\udcff"
+
+
+def escape_id(image_id: str) -> str:
+    """An image id as one whitespace-free token of a split file (``ImageSets/Main/*.txt``).
+
+    VOC's split files hold one id per line and readers keep the first token of a line, so
+    whitespace, control characters, ``%`` and the undecodable bytes of a non-UTF-8 file name
+    are percent-escaped (``"my photo"`` → ``"my%20photo"``); ids without them — every VOC id —
+    are written unchanged. :func:`unescape_id` is the exact inverse.
+    """
+    if not any(_needs_escape_in_id(ch) for ch in image_id):
+        return image_id
+    return "".join(_pct(ch) if _needs_escape_in_id(ch) else ch for ch in image_id)
+
+
+def unescape_id(token: str) -> str:
+    """Inverse of :func:`escape_id` (a token without ``%XX`` is returned as it is)."""
+    return unescape_name(token) if token != "%" else token
 
 
 def safe_child(root: str | os.PathLike[str], name: str, *, escape: bool = False,

@@ -59,8 +59,11 @@ def _read_ids(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(f"cannot read split file {path}: {exc}") from exc
-    # VOC's per-class files carry "id  1"; the first token is the id either way
-    return [line.split()[0] for line in text.splitlines() if line.strip()]
+    from workbench.core.safepath import unescape_id
+
+    # VOC's per-class files carry "id  1"; the first token is the id either way. Ids with
+    # whitespace, "%" or undecodable bytes are percent-escaped (core/safepath.py escape_id).
+    return [unescape_id(line.split()[0]) for line in text.splitlines() if line.strip()]
 
 
 def _new_id_goes_to_val(image_id: str, val_fraction: float, seed: int) -> bool:
@@ -72,10 +75,11 @@ def _new_id_goes_to_val(image_id: str, val_fraction: float, seed: int) -> bool:
 def _write_split(split_dir: Path, train: list[str], val: list[str]) -> None:
     from workbench.core.atomic import atomic_write_many
     from workbench.core.project import natural_key
+    from workbench.core.safepath import escape_id
 
     split_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_many([
-        (split_dir / f"{name}.txt", "".join(f"{i}\n" for i in part).encode("utf-8"))
+        (split_dir / f"{name}.txt", "".join(f"{escape_id(i)}\n" for i in part).encode("utf-8"))
         for name, part in (("train", train), ("val", val),
                            ("trainval", sorted(train + val, key=natural_key)))])
 
