@@ -16,10 +16,14 @@ WARMUP_FACTOR = 0.001
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, family: str,
-                   world_size: int = 1) -> torch.optim.Optimizer:
-    """SGD with momentum (the papers' choice) or AdamW over the trainable parameters."""
+                   world_size: int = 1, weights_kind: str = "none") -> torch.optim.Optimizer:
+    """SGD with momentum (the papers' choice) or AdamW over the trainable parameters.
+
+    ``weights_kind`` (what the model starts from: "none", "backbone", "detector") picks the
+    fine-tuning learning rate when ``cfg.lr`` is None (``config.finetune_lr_scale``).
+    """
     params = [p for p in model.parameters() if p.requires_grad]
-    lr = cfg.effective_lr(family, world_size)
+    lr = cfg.effective_lr(family, world_size, weights_kind)
     if cfg.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)

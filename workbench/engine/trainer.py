@@ -34,7 +34,7 @@ from workbench.engine.checkpoint import (
     save_checkpoint,
     unwrap,
 )
-from workbench.engine.config import TrainConfig
+from workbench.engine.config import TrainConfig, finetune_lr_scale
 from workbench.engine.dataset import DetectionDataset, collate, loader_context, should_cache
 from workbench.engine.detectors import build_detector, get_spec, set_postprocess
 from workbench.engine.device import describe_device, resolve_device
@@ -89,6 +89,13 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and (
         "out of memory" in text or "can't allocate memory" in text
         or "not enough memory" in text)
+
+
+def _has_frozen_bn(model: torch.nn.Module) -> bool:
+    """Whether torchvision built ``model`` with frozen batch norm (its pretrained layout)."""
+    from torchvision.ops.misc import FrozenBatchNorm2d
+
+    return any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
 
 
 class _Run:
@@ -155,8 +162,17 @@ class _Run:
             model.to(memory_format=torch.channels_last)
         self.model = dd.wrap_model(model, self.device, self.dist, cfg.sync_batchnorm)
         self._setup_data()
+        # The fine-tuning recipe follows what the run started from (kept in the checkpoint's
+        # detector info, so a resumed run keeps it).
+        weights_kind = str(self.info.get("weights_kind", "none"))
         self.optimizer = make_optimizer(unwrap(self.model), cfg, self.family,
-                                        self.dist.world_size)
+                                        self.dist.world_size, weights_kind)
+        if ckpt is None and weights_kind != "none" and cfg.lr is None:
+            lr = cfg.effective_lr(self.family, self.dist.world_size, weights_kind)
+            weights_message += (f"; fine-tuning: learning rate {lr:.3g} "
+                                f"({finetune_lr_scale(self.family, weights_kind):g} x the "
+                                "from-scratch default)"
+                                + (", frozen batch norm" if _has_frozen_bn(model) else ""))
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.scheduler = make_scheduler(self.optimizer, cfg, self.total_steps,
                                         self.steps_per_epoch)
