@@ -1,0 +1,196 @@
+"""What every in-place writer shares: matching edited boxes to the records they came from,
+telling once what a format cannot hold, and re-writing JSON in the file's own style.
+
+Editing in place (``yolo_write``, ``coco_write``, ``createml_write``, ``labelme_write``) works
+the same way for every format: the file is read again at save time, the records the reader
+turns into boxes are keyed by ``(class name, box)``, and the edited annotation's objects are
+aligned to them with :func:`align` (a longest-common-subsequence alignment, the one
+``difflib`` uses). A record whose key is unchanged is written back untouched (its text, its
+extra fields, its id); a record paired with a changed object has only the box / class
+replaced; records of deleted boxes are dropped; new boxes become new records. Records the
+reader does not turn into boxes (polygons, keypoints, unreadable lines) are never touched.
+
+API
+---
+``box_key(name, box) -> tuple`` — the matching key (coordinates rounded to 1e-4 px, so the
+    same file read twice always matches; an edit moves a box by at least a pixel fraction
+    the user can see).
+``align(old_keys, new_keys) -> list[tuple[int | None, int | None]]``
+    Pairs ``(old index, new index)`` in order: both set → the same record (unchanged when the
+    keys are equal, else edited); ``(i, None)`` → record ``i`` deleted; ``(None, j)`` → object
+    ``j`` is new.
+``lost_fields(objects, verified, *, holds) -> list[str]`` — what the objects carry that a
+    format cannot hold (``difficult``, ``truncated``, ``pose``, model suggestions, verified).
+``tell_once(project, fmt, lost, file) -> list[Problem]`` — one warning per project and kind
+    of loss (the first time it would be lost), none after.
+``JsonStyle.of(text)`` / ``style.dumps(doc)`` — indentation, separators, ASCII escaping and
+    the final newline of the file being rewritten, so a rewrite changes only what changed.
+``load_json_cached(path) -> (doc, style)`` / ``remember_json(path, doc, style)`` — a parsed
+    document cached by path, size and mtime (a 100 MB COCO file is parsed once per session,
+    not once per saved box); :func:`forget_json` drops it after a failed write.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import threading
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.core.annotation import Problem, VocObject
+from workbench.core.boxes import Box
+
+__all__ = ["box_key", "align", "lost_fields", "tell_once", "JsonStyle", "load_json_cached",
+           "remember_json", "forget_json", "number"]
+
+
+def box_key(name: str, box: Box) -> tuple:
+    return (name, *(round(float(v), 4) for v in box))
+
+
+def align(old_keys: Sequence[Hashable],
+          new_keys: Sequence[Hashable]) -> list[tuple[int | None, int | None]]:
+    """Align records to edited objects (see the module doc)."""
+    matcher = difflib.SequenceMatcher(None, list(old_keys), list(new_keys), autojunk=False)
+    pairs: list[tuple[int | None, int | None]] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            pairs.extend(zip(range(i1, i2), range(j1, j2)))
+            continue
+        n = min(i2 - i1, j2 - j1)  # a replaced run: edit records in place, keeping their ids
+        pairs.extend(zip(range(i1, i1 + n), range(j1, j1 + n)))
+        pairs.extend((i, None) for i in range(i1 + n, i2))
+        pairs.extend((None, j) for j in range(j1 + n, j2))
+    return pairs
+
+
+#: Human names of what a format may be unable to hold.
+_LOSS_TEXT = {
+    "difficult": "the 'difficult' flag",
+    "truncated": "the 'truncated' flag",
+    "pose": "the pose",
+    "model_made": "the 'model suggestion, not reviewed' mark",
+    "score": "detector scores",
+    "verified": "the image's 'verified' mark",
+}
+
+
+def lost_fields(objects: Sequence[VocObject], verified: bool = False, *,
+                holds: frozenset[str] = frozenset()) -> list[str]:
+    """What ``objects`` (and the image's ``verified`` mark) carry that the format cannot hold."""
+    found: set[str] = set()
+    for o in objects:
+        if o.difficult:
+            found.add("difficult")
+        if o.truncated:
+            found.add("truncated")
+        if o.pose and o.pose != "Unspecified":
+            found.add("pose")
+        if o.model_made:
+            found.add("model_made")
+        if o.score is not None:
+            found.add("score")
+    if verified:
+        found.add("verified")
+    return [k for k in _LOSS_TEXT if k in found and k not in holds]
+
+
+_told_lock = threading.Lock()
+
+
+def tell_once(project: object, fmt: str, lost: Sequence[str], file: str) -> list[Problem]:
+    """One warning for the kinds in ``lost`` not yet told for ``project`` (then remembered)."""
+    if not lost:
+        return []
+    with _told_lock:
+        told: set[str] = project.__dict__.setdefault("_formats_told_lost", set())
+        new = [k for k in lost if k not in told]
+        told.update(new)
+    if not new:
+        return []
+    what = ", ".join(_LOSS_TEXT[k] for k in new)
+    return [Problem(file, None, "warning",
+                    f"{fmt} labels cannot hold {what}; saved without it (this is said once). "
+                    "Import the dataset to VOC (File → Import dataset…) to keep it.")]
+
+
+def number(value: float) -> int | float:
+    """A coordinate as JSON writes it: an int when integral (``12`` not ``12.0``)."""
+    value = float(value)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+@dataclass(frozen=True)
+class JsonStyle:
+    indent: int | str | None = None
+    separators: tuple[str, str] = (",", ":")
+    ensure_ascii: bool = False
+    newline: bool = False
+
+    @classmethod
+    def of(cls, text: str) -> JsonStyle:
+        body = text.lstrip("\ufeff")
+        indent: int | str | None = None
+        lines = body.splitlines()
+        if len(lines) > 1:
+            second = lines[1]
+            lead = second[: len(second) - len(second.lstrip(" \t"))]
+            indent = lead if "\t" in lead else len(lead)
+        colon = body.find('":')
+        item_sep = "," if indent is not None else (
+            ", " if ", " in body[:4096] and ",\"" not in body[:4096] else ",")
+        key_sep = ": " if colon >= 0 and body[colon + 2: colon + 3] == " " else ":"
+        ascii_only = body.isascii() and "\\u" in body
+        return cls(indent, (item_sep, key_sep), ascii_only, body.endswith("\n"))
+
+    def dumps(self, doc: Any) -> str:
+        text = json.dumps(doc, indent=self.indent, separators=self.separators,
+                          ensure_ascii=self.ensure_ascii)
+        return text + "\n" if self.newline else text
+
+
+_cache: dict[Path, tuple[tuple[int, int], Any, JsonStyle]] = {}
+_cache_lock = threading.Lock()
+_CACHE_MAX = 4
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def load_json_cached(path: Path) -> tuple[Any, JsonStyle]:
+    """``(parsed document, its JsonStyle)`` of ``path``; re-parsed only when the file changed.
+
+    The caller may modify the document in place before writing it and calling
+    :func:`remember_json`; on failure it must call :func:`forget_json`.
+    Raises OSError / ValueError (``json.JSONDecodeError``) like ``json.loads``.
+    """
+    path = Path(path)
+    sig = _signature(path)
+    with _cache_lock:
+        hit = _cache.get(path)
+        if hit is not None and hit[0] == sig:
+            return hit[1], hit[2]
+    text = path.read_bytes().decode("utf-8-sig")
+    doc = json.loads(text)
+    style = JsonStyle.of(text)
+    remember_json(path, doc, style)
+    return doc, style
+
+
+def remember_json(path: Path, doc: Any, style: JsonStyle) -> None:
+    path = Path(path)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX and path not in _cache:
+            _cache.pop(next(iter(_cache)))
+        _cache[path] = (_signature(path), doc, style)
+
+
+def forget_json(path: Path) -> None:
+    with _cache_lock:
+        _cache.pop(Path(path), None)

@@ -1,0 +1,58 @@
+"""One walk over a dataset folder: images and candidate label files, in natural order.
+
+``list_folder(root) -> Listing`` walks ``root`` recursively (hidden folders skipped) once and
+sorts what it finds by kind; every format scanner and :func:`detect_format` work from it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.core.imageinfo import IMAGE_EXTENSIONS
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key putting ``img2`` before ``img10`` (case-insensitive)."""
+    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
+
+
+@dataclass
+class Listing:
+    root: Path
+    images: list[Path] = field(default_factory=list)
+    xml: list[Path] = field(default_factory=list)
+    txt: list[Path] = field(default_factory=list)
+    json: list[Path] = field(default_factory=list)
+    yaml: list[Path] = field(default_factory=list)
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the root, posix (the path itself when outside)."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def list_folder(root: Path) -> Listing:
+    """Walk ``root`` once (see the module doc)."""
+    out = Listing(root)
+    kinds = {".xml": out.xml, ".txt": out.txt, ".json": out.json, ".yaml": out.yaml,
+             ".yml": out.yaml}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
+        folder = Path(dirpath)
+        for f in sorted(filenames, key=natural_key):
+            dot = f.rfind(".")
+            if dot < 0:
+                continue
+            ext = f[dot:].lower()
+            if ext in IMAGE_EXTENSIONS:
+                out.images.append(folder / f)
+            else:
+                bucket = kinds.get(ext)
+                if bucket is not None:
+                    bucket.append(folder / f)
+    return out

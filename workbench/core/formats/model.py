@@ -1,0 +1,174 @@
+"""Plain records shared by the format readers and writers (no Qt, no torch).
+
+``Source``  — where one image's annotation lives in its native format (which file, which
+              record), kept on every :class:`workbench.core.project.Entry` as ``entry.source``.
+``Native``  — what a reader returns for one image: the :class:`Annotation`, its problems and,
+              per loaded object, where it came from (``positions``).
+``Item``    — one image found by a format scanner (image path, source, preloaded annotation).
+``Dataset`` — a scanned folder: format, items, scan problems, declared classes, splits and the
+              per-format tables a writer needs (``meta``).
+
+Positions and records by format (``Source.record`` / ``Source.index`` / ``Native.positions``):
+
+=========  ================================  ==========================  ======================
+format     ``Source.path``                   ``record`` / ``index``      ``positions[i]``
+=========  ================================  ==========================  ======================
+yolo       the label ``.txt`` (may not       None / None                 1-based line number
+           exist yet for an unlabeled image)
+coco       the JSON file                     image ``id`` / index in     index in
+                                             ``"images"``                ``"annotations"``
+createml   the JSON file                     None / index in the list    index in the record's
+                                                                         ``"annotations"``
+labelme    the image's ``.json`` (may not    None / None                 index in ``"shapes"``
+           exist yet)
+=========  ================================  ==========================  ======================
+
+``Dataset.meta`` by format:
+
+* yolo: ``{"names": {id: name}}`` (ids as in the names file, 0-based), ``"names_file"``: the
+  ``data.yaml``/``dataset.yaml``/``classes.txt`` they came from (or None), ``"labels_dir"``.
+* coco: ``{"files": {json_path: {"categories": {category id: name}, "images": n,
+  "annotations": n}}}``.
+* createml / labelme: ``{}``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.core.annotation import Annotation, ImageSize, Problem, VocObject
+from workbench.core.boxes import Box
+from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
+
+FORMATS: tuple[str, ...] = ("voc", "yolo", "coco", "createml", "labelme")
+
+#: Boxes that overshoot the image border by less than this (pixels) are snapped to it without
+#: a problem: normalised YOLO numbers written with 6 decimals land a few 1e-3 px outside.
+EDGE_TOLERANCE = 0.01
+
+
+class FormatError(ValueError):
+    """A dataset cannot be opened or saved in the asked format; the message says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one image's annotation lives in its native format (see the module table)."""
+
+    format: str
+    path: Path
+    #: The file holds a record for this image (False: an image without labels yet).
+    exists: bool
+    record: int | str | None = None
+    index: int | None = None
+    #: ``train`` / ``val`` / ... from the folder or JSON file name; "" when none.
+    split: str = ""
+
+
+@dataclass(frozen=True)
+class Native:
+    """One image's annotation as read from its native format."""
+
+    annotation: Annotation | None
+    problems: tuple[Problem, ...] = ()
+    #: Per object of ``annotation.objects``: its line / array index (module table).
+    positions: tuple[int, ...] = ()
+
+
+@dataclass
+class Item:
+    """One image found by a scanner; ``native`` is set by formats that read all at once."""
+
+    image_path: Path
+    source: Source
+    native: Native | None = None
+
+
+@dataclass
+class Dataset:
+    format: str
+    root: Path
+    images_dir: Path
+    layout: str
+    items: list[Item] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    #: Declared class names in file order (YOLO: by id; COCO: by category id).
+    classes: list[str] = field(default_factory=list)
+    class_file: Path | None = None
+    #: ``{split name: [image ids (stems)]}`` from folders / JSON file names.
+    splits: dict[str, list[str]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- image sizes
+
+_SIZE_CACHE: dict[str, tuple[int, int, ImageInfo]] = {}
+
+
+def cached_image_info(path: Path) -> ImageInfo:
+    """:func:`workbench.core.imageinfo.image_info`, cached by path + mtime + file size.
+
+    Raises :class:`ImageReadError` (not cached) like ``image_info``.
+    """
+    key = os.fspath(path)
+    try:
+        st = os.stat(key)
+    except OSError:
+        raise ImageReadError(Path(path), "image file not found") from None
+    hit = _SIZE_CACHE.get(key)
+    if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
+        return hit[2]
+    info = image_info(path)
+    if len(_SIZE_CACHE) > 1_000_000:
+        _SIZE_CACHE.clear()
+    _SIZE_CACHE[key] = (st.st_mtime_ns, st.st_size, info)
+    return info
+
+
+# ---------------------------------------------------------------------- box checks
+
+def _fmt(box: Box) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in box) + ")"
+
+
+def check_box(box: Box, size: ImageSize | tuple[int, int] | None, where: str,
+              clamp: bool) -> tuple[Box | None, list[tuple[str, str]]]:
+    """Check one pixel-edge box against the image → ``(box to keep or None, [(severity, msg)])``.
+
+    ``None`` (with an error) for a box with a NaN/inf number (it cannot be shown or edited);
+    inverted, zero-area boxes and boxes wholly outside the image are kept with an error (as
+    :mod:`workbench.core.voc` does, so the editor shows them); boxes overshooting by less than :data:`EDGE_TOLERANCE` are snapped silently;
+    others are kept (clamped when ``clamp``) with a warning. ``where`` prefixes messages
+    (``"line 3: "``, ``"annotations[12]: "``).
+    """
+    if not all(math.isfinite(v) for v in box):
+        return None, [("error", f"{where}box {_fmt(box)} has a non-finite number")]
+    x1, y1, x2, y2 = box
+    if x2 < x1 or y2 < y1:
+        return box, [("error", f"{where}inverted box {_fmt(box)} (negative width or height)")]
+    if x2 == x1 or y2 == y1:
+        return box, [("error", f"{where}zero-area box {_fmt(box)}")]
+    if size is None:
+        return box, []
+    w, h = (size.width, size.height) if isinstance(size, ImageSize) else size
+    t = EDGE_TOLERANCE
+    if x1 >= -t and y1 >= -t and x2 <= w + t and y2 <= h + t:
+        if x1 < 0 or y1 < 0 or x2 > w or y2 > h:
+            box = (max(x1, 0.0), max(y1, 0.0), min(x2, float(w)), min(y2, float(h)))
+        return box, []
+    inside = (min(max(x1, 0.0), w), min(max(y1, 0.0), h), min(max(x2, 0.0), w),
+              min(max(y2, 0.0), h))
+    if inside[2] <= inside[0] or inside[3] <= inside[1]:
+        return box, [("error", f"{where}box {_fmt(box)} lies outside the {w}x{h} image")]
+    if clamp:
+        return inside, [("warning", f"{where}box {_fmt(box)} extends outside the {w}x{h} "
+                                    f"image; clamped to {_fmt(inside)}")]
+    return box, [("warning", f"{where}box {_fmt(box)} extends outside the {w}x{h} image")]
+
+
+def make_object(name: str, box: Box, difficult: bool = False) -> VocObject:
+    return VocObject(name=name, box=box, difficult=difficult)

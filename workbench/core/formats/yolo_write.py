@@ -1,0 +1,300 @@
+"""Saving boxes edited on a YOLO project back to its label files, losslessly.
+
+API
+---
+``yolo_label_text(old, objects, names, width, height) -> (text, names)``
+    The new text of one label file. ``old`` is the file's current text (None when it does
+    not exist yet); ``objects`` the edited boxes (pixel-edge ``xyxy``); ``names`` the class
+    names in id order. Lines whose box is unchanged keep their exact text (number format,
+    extra columns, line ending); lines that are not boxes the reader loads (comments,
+    polygons, malformed lines) stay where they were; edited boxes are rewritten in place;
+    new boxes are added after the box before them, as ``id cx cy w h`` with 6 decimals
+    (LabelImg's and Ultralytics' format). A class not in ``names`` is appended (next id);
+    existing ids are never renumbered. Returns the new text and the (possibly longer) names.
+``add_names_to_classes_txt(text, new) -> str`` / ``add_names_to_yaml(text, names, new) -> str``
+    The names file with ``new`` classes appended, everything else byte-identical
+    (``data.yaml``: flow list, block list or ``id: name`` mapping; ``nc`` updated).
+``save_yolo(project, entry, annotation) -> (Annotation, list[Problem])``
+    The writer :mod:`workbench.core.formats` registers for ``"yolo"``: writes
+    ``entry.xml_path`` (the label file) and, when classes were added, the names files, all
+    together and atomically (:func:`workbench.core.atomic.atomic_write_many`). Nothing is
+    written when the bytes would not change (the file's mtime stays). What YOLO cannot hold
+    (``difficult``, ``truncated``, pose, model-suggestion marks, ``verified``) is reported
+    once per project as a warning :class:`~workbench.core.annotation.Problem`.
+
+Coordinates: :mod:`workbench.core.formats.conventions` (``xyxy_to_yolo`` / ``yolo_to_xyxy``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.core.annotation import Annotation, Problem, VocObject
+from workbench.core.atomic import atomic_write_many
+from workbench.core.formats.conventions import xyxy_to_yolo, yolo_to_xyxy
+from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
+from workbench.core.imageinfo import image_size
+
+__all__ = ["yolo_label_text", "add_names_to_classes_txt", "add_names_to_yaml", "save_yolo",
+           "format_line", "YoloWriteError"]
+
+NAMES_TXT = ("classes.txt", "obj.names", "classes.names")
+NAMES_YAML = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+
+
+class YoloWriteError(ValueError):
+    """The label file cannot be written (no image size, unreadable names file …)."""
+
+
+def format_line(class_id: int, box, width: float, height: float) -> str:  # noqa: ANN001
+    cx, cy, w, h = xyxy_to_yolo(box, width, height)
+    return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
+
+
+def _parse_box_line(body: str, names: Sequence[str], width: float,
+                    height: float) -> tuple | None:
+    """The ``box_key`` of a line the reader loads as a box, else None."""
+    parts = body.split()
+    if len(parts) != 5 or not re.fullmatch(r"\d+", parts[0]):
+        return None
+    try:
+        values = [float(p) for p in parts[1:]]
+    except ValueError:
+        return None
+    if not all(math.isfinite(v) for v in values):
+        return None
+    cid = int(parts[0])
+    name = names[cid] if cid < len(names) else str(cid)
+    return box_key(name, yolo_to_xyxy(*values, width, height))
+
+
+def _split_lines(text: str) -> list[tuple[str, str]]:
+    """``(body, line ending)`` per line; the last line may have no ending."""
+    out = []
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        out.append((body, raw[len(body):]))
+    return out
+
+
+def yolo_label_text(old: str | None, objects: Sequence[VocObject], names: Sequence[str],
+                    width: float, height: float) -> tuple[str, list[str]]:
+    """The new text of a label file (see the module doc)."""
+    names = list(names)
+    ids = {n: i for i, n in reversed(list(enumerate(names)))}
+    lines = _split_lines(old or "")
+    eol = "\r\n" if any(e == "\r\n" for _, e in lines) else "\n"
+    box_rows = []  # (line index, key)
+    for i, (body, _) in enumerate(lines):
+        key = _parse_box_line(body, names, width, height)
+        if key is not None:
+            box_rows.append((i, key))
+    new_keys = [box_key(o.name, o.box) for o in objects]
+
+    def class_id(name: str) -> int:
+        if name not in ids:
+            if not names:
+                if name.isdigit():
+                    return int(name)  # a project without names shows the ids as names
+                raise YoloWriteError(f"class {name!r}: the project has no classes.txt or "
+                                     "data.yaml to give it an id")
+            ids[name] = len(names)
+            names.append(name)
+        return ids[name]
+
+    replaced: dict[int, list[str]] = {}   # line index → what replaces it (maybe nothing)
+    after: dict[int, list[str]] = {}      # line index → new lines following it
+    head: list[str] = []                  # new lines before every old box line
+    last_line: int | None = None
+    for oi, nj in align([k for _, k in box_rows], new_keys):
+        if oi is not None:
+            line_index = box_rows[oi][0]
+            last_line = line_index
+            if nj is None:
+                replaced[line_index] = []
+            elif box_rows[oi][1] != new_keys[nj]:
+                o = objects[nj]
+                replaced[line_index] = [format_line(class_id(o.name), o.box, width, height)]
+            continue
+        o = objects[nj]
+        text = format_line(class_id(o.name), o.box, width, height)
+        (head if last_line is None else after.setdefault(last_line, [])).append(text)
+
+    out: list[tuple[str, str]] = []
+    first_box = box_rows[0][0] if box_rows else len(lines)
+    for i, (body, end) in enumerate(lines):
+        if i == first_box:
+            out.extend((t, eol) for t in head)
+        if i in replaced:
+            out.extend((t, end) for t in replaced[i])
+        else:
+            out.append((body, end))
+        out.extend((t, eol) for t in after.get(i, []))
+    if first_box == len(lines):
+        out.extend((t, eol) for t in head)
+    if not out:
+        return "", names
+    # every line but the last ends with its own ending (or the file's); the last keeps its
+    # own, so a file without a final newline still has none when its last line stays last
+    text = "".join(b + (e or eol) for b, e in out[:-1]) + out[-1][0] + out[-1][1]
+    return text, names
+
+
+# ---------------------------------------------------------------------------- names files
+
+def add_names_to_classes_txt(text: str, new: Sequence[str]) -> str:
+    if not new:
+        return text
+    eol = "\r\n" if "\r\n" in text else "\n"
+    if text and not text.endswith(("\n", "\r")):
+        text += eol
+    return text + "".join(f"{n}{eol}" for n in new)
+
+
+def _yaml_scalar(name: str) -> str:
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ .\-]*", name) and not name.endswith(" ") \
+        and name.lower() not in {"yes", "no", "true", "false", "null", "on", "off", "y", "n"}
+    return name if plain else json.dumps(name, ensure_ascii=False)
+
+
+def add_names_to_yaml(text: str, names: Sequence[str], new: Sequence[str]) -> str:
+    """``text`` (a data.yaml) with ``new`` appended to ``names`` (now ``names + new``)."""
+    if not new:
+        return text
+    eol = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    total = len(names) + len(new)
+    start = next((i for i, ln in enumerate(lines) if re.match(r"names\s*:", ln)), None)
+    if start is None:
+        raise YoloWriteError("no top-level 'names:' key")
+    head = lines[start]
+    rest = head.split(":", 1)[1].strip()
+    if rest.startswith("["):  # flow list on one line
+        close = head.rindex("]")
+        inner = head[head.index("[") + 1: close].strip()
+        added = ", ".join(_yaml_scalar(n) for n in new)
+        lines[start] = head[:close].rstrip() + (", " if inner else "") + added + head[close:]
+    elif rest.startswith("{"):  # flow mapping on one line
+        close = head.rindex("}")
+        inner = head[head.index("{") + 1: close].strip()
+        added = ", ".join(f"{len(names) + k}: {_yaml_scalar(n)}" for k, n in enumerate(new))
+        lines[start] = head[:close].rstrip() + (", " if inner else "") + added + head[close:]
+    elif rest and not rest.startswith("#"):
+        raise YoloWriteError("'names:' is neither a list nor a mapping")
+    else:  # block list or block mapping
+        end, item = start + 1, None
+        while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t-"):
+            if lines[end].strip() and not lines[end].lstrip().startswith("#"):
+                item = lines[end]
+            end += 1
+        while end > start + 1 and not lines[end - 1].strip():
+            end -= 1
+        indent = "  " if item is None else item[: len(item) - len(item.lstrip())]
+        mapping = item is not None and not item.lstrip().startswith("-")
+        new_lines = [f"{indent}{len(names) + k}: {_yaml_scalar(n)}{eol}" if mapping
+                     else f"{indent}- {_yaml_scalar(n)}{eol}" for k, n in enumerate(new)]
+        if end > 0 and not lines[end - 1].endswith(("\n", "\r")):
+            lines[end - 1] += eol
+        lines[end:end] = new_lines
+    text = "".join(lines)
+    return re.sub(r"(?m)^(nc\s*:\s*)\d+", lambda m: f"{m.group(1)}{total}", text, count=1)
+
+
+def _yaml_names(text: str) -> list[str] | None:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise YoloWriteError(f"not valid YAML: {exc}") from exc
+    names = doc.get("names") if isinstance(doc, dict) else None
+    if isinstance(names, dict):
+        return [str(names[k]) for k in sorted(names, key=int)]
+    if isinstance(names, list):
+        return [str(n) for n in names]
+    return None
+
+
+def _read_txt_names(text: str) -> list[str]:
+    names = [ln.strip() for ln in text.splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def names_files(project: object) -> list[Path]:
+    """The names files of a YOLO project: its ``classes.txt`` / ``data.yaml`` (and kin)."""
+    known = getattr(project, "names_files", None) or getattr(project, "names_file", None)
+    if known:
+        return [Path(p) for p in (known if isinstance(known, (list, tuple)) else [known])]
+    found: list[Path] = []
+    folders = [Path(getattr(project, "root"))]
+    for attr in ("images_dir", "annotations_dir"):
+        folder = getattr(project, attr, None)
+        if folder is not None and Path(folder) not in folders:
+            folders.append(Path(folder))
+    for folder in folders:
+        for name in (*NAMES_YAML, *NAMES_TXT):
+            if (folder / name).is_file():
+                found.append(folder / name)
+        if found:
+            break
+    return found
+
+
+def read_names(files: Sequence[Path]) -> list[str]:
+    """Class names in id order from the first names file that has them."""
+    for f in files:
+        text = f.read_bytes().decode("utf-8-sig")
+        names = _yaml_names(text) if f.name in NAMES_YAML else _read_txt_names(text)
+        if names is not None:
+            return names
+    return []
+
+
+# ---------------------------------------------------------------------------- project writer
+
+def save_yolo(project: object, entry: object,
+              annotation: Annotation) -> tuple[Annotation, list[Problem]]:
+    """Write ``annotation`` to ``entry``'s label file (see the module doc)."""
+    label = Path(entry.xml_path)  # type: ignore[attr-defined]
+    shown = project.display_name(label) if hasattr(project, "display_name") else str(label)
+    size = annotation.size
+    if size is None:
+        size = image_size(entry.image_path)  # type: ignore[attr-defined]
+    files = names_files(project)
+    try:
+        names = read_names(files)
+    except (OSError, UnicodeDecodeError, YoloWriteError) as exc:
+        raise YoloWriteError(f"{files[0]}: cannot read the class names: {exc}") from exc
+    try:
+        old_bytes = label.read_bytes()
+    except FileNotFoundError:
+        old_bytes = None
+    old = None if old_bytes is None else old_bytes.decode("utf-8-sig", errors="surrogateescape")
+    text, new_names = yolo_label_text(old, annotation.objects, names, size.width, size.height)
+    data = text.encode("utf-8", errors="surrogateescape")
+    if old_bytes is not None and old_bytes.startswith(b"\xef\xbb\xbf"):
+        data = b"\xef\xbb\xbf" + data
+    writes: list[tuple[Path, bytes]] = []
+    if data != old_bytes:
+        writes.append((label, data))
+    added = new_names[len(names):]
+    if added:
+        for f in files:
+            current = f.read_bytes().decode("utf-8-sig") if f.exists() else ""
+            if f.name in NAMES_YAML:
+                updated = add_names_to_yaml(current, names, added)
+            else:
+                updated = add_names_to_classes_txt(current, added)
+            writes.append((f, updated.encode("utf-8")))
+    if writes:
+        atomic_write_many(writes)
+    problems = tell_once(project, "YOLO",
+                         lost_fields(annotation.objects, annotation.verified), shown)
+    return dataclasses.replace(annotation, raw=data), problems
