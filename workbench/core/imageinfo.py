@@ -11,9 +11,10 @@ API
 ``image_size(path) -> ImageSize``: the displayed size as an
     :class:`~workbench.core.annotation.ImageSize`.
 
-Pillow reads only the header (lazy ``Image.open``); OpenCV is the fallback for files Pillow
-cannot identify (``cv2.imread`` applies EXIF orientation itself, so its shape is already the
-displayed one).
+Pillow reads only the header (lazy ``Image.open``); files Pillow cannot identify go through
+the decoder's OpenCV fallback (:mod:`workbench.core.images`). The orientation rule, the pixel
+limit (``MAX_PIXELS``) and the minimum side (``MIN_SIDE``) are the decoder's: an image the
+decoder refuses raises :class:`ImageReadError` here with the same message.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "La"}
-_EXIF_ORIENTATION = 0x0112
 
 
 class ImageReadError(OSError):
@@ -76,37 +76,31 @@ def is_image_file(path: str | os.PathLike[str]) -> bool:
 
 def _pillow_info(path: Path) -> ImageInfo | None:
     try:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
     except ImportError:  # pragma: no cover - pillow is a runtime dependency
         return None
+    from workbench.core.images import _pillow, exif_orientation
+
+    Image = _pillow()  # our pixel limit, not Pillow's, decides (checked by image_info)
     try:
         with Image.open(path) as img:
             raw_w, raw_h = img.size
             mode = img.mode
-            try:
-                orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            except Exception:  # noqa: BLE001 - a broken EXIF block must not hide the size
-                orientation = 1
+            orientation = exif_orientation(img)  # the decoder's rule
     except UnidentifiedImageError:
         return None
-    if orientation not in range(1, 9):
-        orientation = 1
     depth = 1 if mode in _GREY_MODES else 3
     w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
     return ImageInfo(w, h, depth, orientation, raw_w, raw_h)
 
 
 def _cv2_info(path: Path) -> ImageInfo | None:
-    import cv2
-    import numpy as np
+    """Files Pillow cannot identify: the decoder's OpenCV fallback (its orientation rule)."""
+    from workbench.core.images import decode_image
 
-    data = np.fromfile(str(path), dtype=np.uint8)  # handles non-ASCII paths
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        return None
-    h, w = img.shape[:2]
-    depth = 1 if img.ndim == 2 or img.shape[2] == 1 else 3
-    return ImageInfo(w, h, depth, 1, w, h)
+    decoded = decode_image(path)
+    w, h = decoded.width, decoded.height
+    return ImageInfo(w, h, 3, 1, w, h)
 
 
 def image_info(path: str | os.PathLike[str]) -> ImageInfo:
@@ -124,6 +118,9 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
         raise ImageReadError(p, f"unreadable image ({exc})") from exc
     if info is None or info.width <= 0 or info.height <= 0:
         raise ImageReadError(p, "unreadable image (not a recognised image format)")
+    from workbench.core.images import check_limits
+
+    check_limits(p, info.width, info.height)  # the one pixel limit and minimum side
     return info
 
 

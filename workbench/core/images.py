@@ -12,7 +12,8 @@ API
 ``MIN_SIDE``: 2 — an image whose width or height is below it (a 1×1 image) holds nothing to
     detect and breaks augmentations; it is an error in ``validate`` and every decoder call
     raises the same :class:`ImageReadError`, so training skips it with the same message.
-``DecodedImage``: ``rgb`` ``(H, W, 3)`` uint8 C-contiguous, EXIF orientation applied;
+``DecodedImage``: ``rgb`` ``(H, W, 3)`` uint8 C-contiguous and writable (the caller owns
+    it), EXIF orientation applied;
     ``width``/``height`` of the full-resolution image after orientation; ``scale`` (rgb pixels
     per full-resolution pixel: 1.0 unless a preview); ``truncated``; ``mode`` (the source's
     Pillow mode, ``"cv2"`` for the OpenCV fallback); ``warnings``.
@@ -20,6 +21,7 @@ API
 ``decode_preview(path, max_side) -> DecodedImage``: longest side at most ``max_side``; JPEGs
     are decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's ``draft``), so the full raster
     is never allocated; other formats are decoded then reduced.
+``mode_depth(mode) -> int``: the VOC depth (1 grey, else 3) of ``DecodedImage.mode``.
 ``check_image(path) -> ImageCheck``: what ``validate`` reports — ``severity`` ``"ok"``,
     ``"warning"`` (truncated: decoded as viewers do, the rest grey) or ``"error"`` (what every
     decoder call raises), with the ``message``.
@@ -57,7 +59,7 @@ from typing import Literal
 
 import numpy as np
 
-from workbench.core.imageinfo import ImageReadError
+from workbench.core.imageinfo import _GREY_MODES, ImageReadError
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,12 @@ class ImageCheck:
     @property
     def ok(self) -> bool:
         return self.severity != "error"
+
+
+def mode_depth(mode: str) -> int:
+    """VOC ``<depth>`` of a source mode: 1 for grey modes (``L``, ``I;16`` …), else 3 — the
+    depth ``imageinfo`` reports."""
+    return 1 if mode in _GREY_MODES else 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +296,8 @@ def _orient(rgb: np.ndarray, orientation: int) -> np.ndarray:
         rgb = rgb.transpose(1, 0, 2)[::-1, ::-1]
     elif orientation == 8:
         rgb = np.rot90(rgb, 1)
-    return np.ascontiguousarray(rgb)
+    rgb = np.ascontiguousarray(rgb)
+    return rgb if rgb.flags.writeable else rgb.copy()  # Pillow's arrays are read-only
 
 
 # --------------------------------------------------------------------------------------------
@@ -378,7 +387,7 @@ def _decode_cv2(path: Path, data: bytes, max_pixels: int | None,
         raise ImageReadError(path, "unreadable image (not a recognised image format)")
     h, w = bgr.shape[:2]
     check_limits(path, w, h, max_pixels)
-    rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))  # a new, writable array
     if max_side is not None and max(h, w) > max_side:
         rgb = _shrink(rgb, max_side)
     return DecodedImage(rgb, w, h, rgb.shape[1] / w, False, "cv2")
