@@ -1,4 +1,4 @@
-"""Image loading for the canvas: EXIF orientation applied (as the core's size reader does), a
+"""Image loading for the canvas through the one decoder (:mod:`workbench.core.images`), a
 small LRU cache so A/D back and forth is instant, and the RGB array panels ask for."""
 
 from __future__ import annotations
@@ -8,24 +8,46 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtGui import QImage, QImageReader
+from PySide6.QtGui import QImage
 
 
 class ImageLoadError(OSError):
     pass
 
 
+_MODE_KEY = "workbench-source-mode"
+
+
 def load_image(path: Path) -> QImage:
-    """Read ``path`` with its EXIF orientation applied. Raises ImageLoadError naming the file."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    image = reader.read()
-    if image.isNull():
-        raise ImageLoadError(f"{path}: cannot read image ({reader.errorString()})")
+    """Read ``path`` through the one decoder (:mod:`workbench.core.images`: EXIF orientation,
+    16-bit/alpha/CMYK rules, truncated files grey-filled, the pixel limit), so the canvas shows
+    exactly the pixels training sees. Raises ImageLoadError naming the file and the reason."""
+    from workbench.core.images import ImageReadError, decode_image
+
+    try:
+        decoded = decode_image(path)
+    except ImageReadError as exc:
+        raise ImageLoadError(str(exc)) from exc  # "<file>: <reason>", as validate says
+    image = qimage_from_rgb(decoded.rgb)
+    image.setText(_MODE_KEY, decoded.mode)
     return image
 
 
+def qimage_from_rgb(rgb: np.ndarray) -> QImage:
+    """An ``(H, W, 3)`` uint8 RGB array as a QImage (Format_RGB888, its own copy of the data)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
 def image_depth(image: QImage) -> int:
+    """VOC depth of an image from :func:`load_image` (the source file's mode, as
+    ``imageinfo`` reports it); grey-ness of the pixels for other QImages."""
+    mode = image.text(_MODE_KEY)
+    if mode:
+        from workbench.core.images import mode_depth
+
+        return mode_depth(mode)
     return 1 if image.isGrayscale() else 3
 
 
