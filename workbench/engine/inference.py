@@ -111,13 +111,11 @@ def configure_raw(model: nn.Module, score_floor: float = DEFAULT_SCORE_FLOOR) ->
 def read_image_rgb(path: str | Path) -> np.ndarray:
     """An image file as ``(H, W, 3)`` uint8 RGB with its EXIF orientation applied — the decoder
     training uses (:func:`workbench.engine.dataset.read_image_rgb`) and the orientation the
-    canvas shows; ``ValueError`` naming the file when it cannot be decoded."""
+    canvas shows (:mod:`workbench.core.images`, its pixel limit checked from the header before
+    decoding); ``ValueError`` naming the file and the reason ``validate`` gives."""
     from workbench.engine.dataset import read_image_rgb as decode
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such image file")
-    return decode(path)
+    return decode(Path(path))
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
