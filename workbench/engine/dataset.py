@@ -79,12 +79,15 @@ class ImageRecord:
 
 
 def read_image_rgb(path: Path) -> np.ndarray:
-    """Decode an image file → ``(H, W, 3)`` uint8 RGB; raise ``ValueError`` naming the file."""
-    data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode: non-ASCII paths work
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if image is None:
-        raise ValueError(f"cannot decode image {path}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """Decode an image file → ``(H, W, 3)`` uint8 RGB through the one decoder
+    (:func:`workbench.core.images.decode_image`: EXIF orientation, truncated files grey-filled,
+    the pixel limit); raise ``ValueError`` naming the file, with the reason ``validate`` gives."""
+    from workbench.core.images import ImageReadError, decode_image
+
+    try:
+        return decode_image(path).rgb
+    except ImageReadError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:

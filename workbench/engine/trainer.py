@@ -43,6 +43,7 @@ from workbench.engine.evaluate import EVAL_SCORE_FLOOR, EVAL_TOP_K, EvalAborted,
 from workbench.engine.events import (
     CheckpointSaved,
     ConfigError,
+    EmptyDatasetError,
     EpochEvaluated,
     Event,
     Finished,
@@ -76,6 +77,32 @@ def train(config: TrainConfig, data: DataSnapshot | None = None,
         yield from _Run(config, data, stop or threading.Event(), info).run()
     finally:
         dd.cleanup(info)
+
+
+def _without_unreadable(data: DataSnapshot) -> tuple[DataSnapshot, list[tuple[str, str]]]:
+    """Leave out the training images the decoder refuses from their header (not an image,
+    over the pixel limit, under the minimum side: what ``validate`` reports as errors, with
+    the same message). Returns the snapshot and ``[(image, reason)]``; raises
+    :class:`EmptyDatasetError` when no training image is left."""
+    import dataclasses
+
+    from workbench.core.imageinfo import ImageReadError, image_info
+
+    keep, bad = [], []
+    for record in data.train:
+        try:
+            image_info(record.image_path)
+        except ImageReadError as exc:
+            log.error("leaving out %s", exc)
+            bad.append((str(record.image_path), str(exc)))
+        else:
+            keep.append(record)
+    if not bad:
+        return data, []
+    if not keep:
+        raise EmptyDatasetError(f"none of the {len(bad)} training images can be read (first: "
+                                f"{bad[0][1]}): run `workbench validate` and fix or remove them")
+    return dataclasses.replace(data, train=tuple(keep)), bad
 
 
 def _existing(path: Path) -> Path | None:
@@ -131,6 +158,7 @@ class _Run:
                                       classes=classes)
         elif classes is not None:
             self.data = self.data.with_classes(classes)
+        self.data, self.unreadable = _without_unreadable(self.data)
         check_trainable(self.data)
         self.classes = self.data.classes
         model_name = ckpt["model_name"] if ckpt is not None else cfg.model
@@ -245,12 +273,22 @@ class _Run:
         if self.dist.is_main:
             self.metrics.write_start(started, self.config)
             yield started
+            for image, reason in self.unreadable:  # what validate calls errors, reported once
+                event = SampleSkipped(self.start_epoch, image, reason)
+                self.metrics.write(event)
+                yield event
         completed, stopped = self.start_epoch, False
         for epoch in range(self.start_epoch, self.config.epochs):
             losses: list[float] = []
             self.interrupted = False
             for event in self._train_epoch(epoch, losses):
                 yield event
+            if not losses and self.epoch_skipped and not self.interrupted \
+                    and not self.dist.enabled:
+                raise EmptyDatasetError(
+                    f"no training image of epoch {epoch + 1} could be read "
+                    f"({self.epoch_skipped} skipped; first: {self.first_skip}): "
+                    "run `workbench validate` and fix or remove them")
             stopped = dd.broadcast_flag(self.dist, self.interrupted)
             if stopped:
                 break
@@ -278,6 +316,7 @@ class _Run:
         self.sampler.set_epoch(epoch)
         self.train_set.set_epoch(epoch)
         tick = time.perf_counter()
+        self.epoch_skipped, self.first_skip = 0, ""
         for step, (indices, images, targets, skipped) in enumerate(self.loader):
             if step >= self.steps_per_epoch:
                 break
@@ -288,6 +327,8 @@ class _Run:
                 record = self.train_set.records[index]
                 log.warning("skipping %s this epoch: %s", record.image_path, reason)
                 event = SampleSkipped(epoch, str(record.image_path), reason)
+                self.epoch_skipped += 1
+                self.first_skip = self.first_skip or reason
                 if self.dist.is_main:
                     self.metrics.write(event)
                 yield event
