@@ -38,4 +38,4 @@ def test_proposals_cli_without_xml_and_bad_input(tmp_path, capsys) -> None:  # n
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")
     assert cli_main(["proposals", str(bad)]) == 2
-    assert "not an image OpenCV can decode" in capsys.readouterr().err
+    assert "bad.jpg: unreadable image" in capsys.readouterr().err

@@ -59,6 +59,7 @@ def _gt_boxes(xml: Path):  # noqa: ANN202 (numpy array; numpy imported lazily)
 
 def run(args: argparse.Namespace) -> int:
     import cv2
+    import numpy as np
 
     from workbench.core.proposals import (
         ProposalParams,
@@ -70,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
-    if not args.image.is_file():
-        print(f"workbench proposals: {args.image}: no such file", file=sys.stderr)
+    from workbench.core.images import ImageReadError, decode_image
+
+    try:  # the one decoder (EXIF orientation, pixel limit): the pixels the GUI panel uses
+        rgb = decode_image(args.image).rgb
+    except ImageReadError as exc:
+        print(f"workbench proposals: {exc}", file=sys.stderr)
         return 2
-    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
-    if image is None:
-        print(f"workbench proposals: {args.image}: not an image OpenCV can decode",
-              file=sys.stderr)
-        return 2
+    image = np.ascontiguousarray(rgb[:, :, ::-1])  # selective search takes BGR, as the panel
     gt = _gt_boxes(args.annotations) if args.annotations is not None else None
     params = ProposalParams(mode=args.mode, method=args.method, max_side=args.max_side)
     start = time.perf_counter()
