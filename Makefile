@@ -9,16 +9,16 @@ ARCH := $(shell uname -m)
 CONSTRAINTS := $(if $(filter x86_64,$(ARCH)),-c requirements/constraints-x86_64.txt,)
 PIP_INSTALL := $(PY) -m pip install --disable-pip-version-check $(CONSTRAINTS)
 
-.PHONY: run test test-fast bench lint clean qt-syslibs
+.PHONY: run test test-fast bench lint clean qt-syslibs qt-syslibs-test
 
 run: $(VENV)/.installed-run qt-syslibs
 	$(VENV)/bin/workbench $(ARGS)
 
-test: $(VENV)/.installed-test qt-syslibs
+test: $(VENV)/.installed-test qt-syslibs-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Skip the few real-training tests marked slow.
-test-fast: $(VENV)/.installed-test qt-syslibs
+test-fast: $(VENV)/.installed-test qt-syslibs-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -35,10 +35,16 @@ $(VENV)/.installed-test: pyproject.toml requirements/constraints-x86_64.txt | $(
 	$(PIP_INSTALL) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-# Qt needs a few system libraries (EGL, xkbcommon, fontconfig, fonts) that a bare Debian lacks.
-# Checked on every run (fast); installed with apt-get only when Qt cannot start.
+# Qt needs system libraries that a bare Debian lacks: EGL, xkbcommon, fontconfig, fonts, and on a
+# real display the xcb (X11) or wayland families. Checked on every run (~0.3 s) for the platform
+# this session uses (QT_QPA_PLATFORM, else WAYLAND_DISPLAY/DISPLAY, else offscreen); installed
+# with apt-get only when missing (elsewhere: the exact packages are printed). The tests also need
+# xcb + Xvfb/xdotool/xwd: one test starts the app on a real X server.
 qt-syslibs: | $(PY)
 	@sh packaging/ensure-qt-syslibs.sh $(PY)
+
+qt-syslibs-test: | $(PY)
+	@sh packaging/ensure-qt-syslibs.sh $(PY) --for-tests
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
