@@ -3,7 +3,10 @@
 API
 ---
 ``validate_project(project, *, check_images=True) -> ValidationReport``
-    Reads every annotation (with its image header when ``check_images``) and collects the
+    Reads every annotation (and, when ``check_images``, decodes its image through
+    :mod:`workbench.core.images`: a truncated image is a warning naming it, an image the
+    decoder refuses — unreadable, over ``MAX_PIXELS``, under ``MIN_SIDE`` — an error with the
+    message training gives when it leaves the image out) and collects the
     scan problems (orphan XMLs, stem clashes), every read problem (see
     :mod:`workbench.core.voc`), unreadable images without an annotation, duplicate objects
     (same class and box in one file), ``ImageSets/Main`` split files listing ids with no
@@ -22,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from workbench.core.annotation import Annotation, Problem
-from workbench.core.imageinfo import ImageReadError, image_info
+from workbench.core.images import check_image
 from workbench.core.project import Project
 from workbench.core.safepath import unsafe_reason
 
@@ -82,6 +85,21 @@ def _split_problems(project: Project) -> list[Problem]:
     return out
 
 
+def _image_problems(project: Project, entry, found: list[Problem]) -> list[Problem]:  # noqa: ANN001
+    """The decoder's verdict on the entry's image (:func:`workbench.core.images.check_image`):
+    a truncated file is a warning, a file it refuses an error — with the message training
+    gives when it leaves the image out. A header error the annotation reader already reported
+    (``image <name>: <reason>``) is not repeated."""
+    check = check_image(entry.image_path)
+    if check.severity == "ok":
+        return []
+    if check.severity == "error" and any(
+            p.severity == "error" and p.object is None and p.message.endswith(check.message)
+            for p in found):
+        return []
+    return [Problem(project.display_name(entry.image_path), None, check.severity, check.message)]
+
+
 def validate_project(project: Project, *, check_images: bool = True) -> ValidationReport:
     """Validate every entry of ``project`` (see the module doc)."""
     problems: list[Problem] = list(project.scan_problems)
@@ -92,14 +110,12 @@ def validate_project(project: Project, *, check_images: bool = True) -> Validati
     for entry in project.entries:
         if not entry.has_xml:
             if check_images:
-                try:
-                    image_info(entry.image_path)
-                except ImageReadError as exc:
-                    problems.append(Problem(project.display_name(entry.image_path), None,
-                                            "error", exc.reason))
+                problems.extend(_image_problems(project, entry, []))
             continue
         ann, found = project.load(entry, check_image=check_images)
         problems.extend(found)
+        if check_images:
+            problems.extend(_image_problems(project, entry, found))
         if ann is None:
             continue
         shown = found[0].file if found else project.display_name(entry.xml_path)
