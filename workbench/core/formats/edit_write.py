@@ -12,7 +12,7 @@ reader does not turn into boxes (polygons, keypoints, unreadable lines) are neve
 
 API
 ---
-``box_key(name, box) -> tuple`` — the matching key (coordinates rounded to 1e-4 px, so the
+``box_key(name, box, *extra) -> tuple`` — the matching key (coordinates rounded to 1e-4 px, so the
     same file read twice always matches; an edit moves a box by at least a pixel fraction
     the user can see).
 ``align(old_keys, new_keys) -> list[tuple[int | None, int | None]]``
@@ -22,7 +22,9 @@ API
 ``lost_fields(objects, verified, *, holds) -> list[str]`` — what the objects carry that a
     format cannot hold (``difficult``, ``truncated``, ``pose``, model suggestions, verified).
 ``tell_once(project, fmt, lost, file) -> list[Problem]`` — one warning per project and kind
-    of loss (the first time it would be lost), none after.
+    of loss (the first time it would be lost), none after; also queued on the project.
+``take_warnings(project) -> list[Problem]`` — the queued warnings (the GUI shows them after a
+    save: the registered writers return only the annotation, like ``Project.save``).
 ``JsonStyle.of(text)`` / ``style.dumps(doc)`` — indentation, separators, ASCII escaping and
     the final newline of the file being rewritten, so a rewrite changes only what changed.
 ``load_json_cached(path) -> (doc, style)`` / ``remember_json(path, doc, style)`` — a parsed
@@ -44,12 +46,13 @@ from typing import Any
 from workbench.core.annotation import Problem, VocObject
 from workbench.core.boxes import Box
 
-__all__ = ["box_key", "align", "lost_fields", "tell_once", "JsonStyle", "load_json_cached",
+__all__ = ["box_key", "align", "lost_fields", "tell_once", "take_warnings", "JsonStyle", "load_json_cached",
            "remember_json", "forget_json", "number"]
 
 
-def box_key(name: str, box: Box) -> tuple:
-    return (name, *(round(float(v), 4) for v in box))
+def box_key(name: str, box: Box, *extra: Hashable) -> tuple:
+    """``(name, rounded box, *extra)``; ``extra``: the flags a format holds (COCO: difficult)."""
+    return (name, *(round(float(v), 4) for v in box), *extra)
 
 
 def align(old_keys: Sequence[Hashable],
@@ -103,19 +106,33 @@ _told_lock = threading.Lock()
 
 
 def tell_once(project: object, fmt: str, lost: Sequence[str], file: str) -> list[Problem]:
-    """One warning for the kinds in ``lost`` not yet told for ``project`` (then remembered)."""
+    """One warning for the kinds in ``lost`` not yet told for ``project`` (then remembered).
+
+    The warning is also queued on the project for :func:`take_warnings` (the writers return
+    only the annotation, as ``Project.save`` does; the GUI collects the queue after a save).
+    """
     if not lost:
         return []
     with _told_lock:
         told: set[str] = project.__dict__.setdefault("_formats_told_lost", set())
         new = [k for k in lost if k not in told]
         told.update(new)
-    if not new:
-        return []
-    what = ", ".join(_LOSS_TEXT[k] for k in new)
-    return [Problem(file, None, "warning",
-                    f"{fmt} labels cannot hold {what}; saved without it (this is said once). "
-                    "Import the dataset to VOC (File → Import dataset…) to keep it.")]
+        if not new:
+            return []
+        what = ", ".join(_LOSS_TEXT[k] for k in new)
+        problem = Problem(file, None, "warning",
+                          f"{fmt} labels cannot hold {what}; saved without it (said once). "
+                          "Import the dataset to VOC (File → Import dataset…) to keep it.")
+        project.__dict__.setdefault("_formats_pending_warnings", []).append(problem)
+    return [problem]
+
+
+def take_warnings(project: object) -> list[Problem]:
+    """The warnings the writers queued on ``project`` since the last call (then cleared)."""
+    with _told_lock:
+        pending = project.__dict__.get("_formats_pending_warnings") or []
+        project.__dict__["_formats_pending_warnings"] = []
+    return list(pending)
 
 
 def number(value: float) -> int | float:

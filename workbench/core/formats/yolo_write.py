@@ -14,13 +14,14 @@ API
 ``add_names_to_classes_txt(text, new) -> str`` / ``add_names_to_yaml(text, names, new) -> str``
     The names file with ``new`` classes appended, everything else byte-identical
     (``data.yaml``: flow list, block list or ``id: name`` mapping; ``nc`` updated).
-``save_yolo(project, entry, annotation) -> (Annotation, list[Problem])``
-    The writer :mod:`workbench.core.formats` registers for ``"yolo"``: writes
-    ``entry.xml_path`` (the label file) and, when classes were added, the names files, all
+``save_yolo(project, entry, annotation) -> Annotation``
+    The writer registered in :data:`workbench.core.formats.WRITERS` for ``"yolo"``: writes
+    ``entry.source.path`` (the label file) and, when classes were added, the names files, all
     together and atomically (:func:`workbench.core.atomic.atomic_write_many`). Nothing is
     written when the bytes would not change (the file's mtime stays). What YOLO cannot hold
     (``difficult``, ``truncated``, pose, model-suggestion marks, ``verified``) is reported
-    once per project as a warning :class:`~workbench.core.annotation.Problem`.
+    once per project as a warning :class:`~workbench.core.annotation.Problem`
+    (:func:`workbench.core.formats.edit_write.take_warnings`).
 
 Coordinates: :mod:`workbench.core.formats.conventions` (``xyxy_to_yolo`` / ``yolo_to_xyxy``).
 """
@@ -34,8 +35,9 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench.core.annotation import Annotation, Problem, VocObject
+from workbench.core.annotation import Annotation, VocObject
 from workbench.core.atomic import atomic_write_many
+from workbench.core.formats import WRITERS
 from workbench.core.formats.conventions import xyxy_to_yolo, yolo_to_xyxy
 from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
 from workbench.core.imageinfo import image_size
@@ -259,10 +261,10 @@ def read_names(files: Sequence[Path]) -> list[str]:
 
 # ---------------------------------------------------------------------------- project writer
 
-def save_yolo(project: object, entry: object,
-              annotation: Annotation) -> tuple[Annotation, list[Problem]]:
+def save_yolo(project: object, entry: object, annotation: Annotation) -> Annotation:
     """Write ``annotation`` to ``entry``'s label file (see the module doc)."""
-    label = Path(entry.xml_path)  # type: ignore[attr-defined]
+    source = getattr(entry, "source", None)
+    label = Path(source.path if source is not None else entry.xml_path)  # type: ignore[attr-defined]
     shown = project.display_name(label) if hasattr(project, "display_name") else str(label)
     size = annotation.size
     if size is None:
@@ -295,6 +297,8 @@ def save_yolo(project: object, entry: object,
             writes.append((f, updated.encode("utf-8")))
     if writes:
         atomic_write_many(writes)
-    problems = tell_once(project, "YOLO",
-                         lost_fields(annotation.objects, annotation.verified), shown)
-    return dataclasses.replace(annotation, raw=data), problems
+    tell_once(project, "YOLO", lost_fields(annotation.objects, annotation.verified), shown)
+    return dataclasses.replace(annotation, raw=None)
+
+
+WRITERS["yolo"] = save_yolo
