@@ -53,10 +53,21 @@ def image_depth(image: QImage) -> int:
 
 def to_rgb_array(image: QImage) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB copy of ``image`` (row padding removed)."""
+    full_rgb = getattr(image, "full_rgb", None)
+    if full_rgb is not None:  # a LargeImage: its full-resolution raster, not the preview
+        return full_rgb()
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     h, w = rgb.height(), rgb.width()
     buf = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=rgb.bytesPerLine() * h)
     return buf.reshape(h, rgb.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def _load_for_canvas(path: Path) -> QImage:
+    """A ``QImage``, or a preview-and-tiles :class:`~workbench.gui.canvas.bigimage.LargeImage`
+    for a very large photo (which Qt's reader refuses and one pixmap would not show well)."""
+    from workbench.gui.canvas.bigimage import load_canvas_image
+
+    return load_canvas_image(path)
 
 
 class ImageCache:
@@ -85,7 +96,7 @@ class ImageCache:
             except ImageLoadError:
                 image = None  # decode again below: raise with the reader's message
         if image is None:
-            image = load_image(path)
+            image = _load_for_canvas(path)
         self._store(path, image)
         return image
 
@@ -98,7 +109,7 @@ class ImageCache:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
         while len(self._pending) >= 2:  # only the latest guesses are worth their memory
             self._pending.pop(next(iter(self._pending))).cancel()
-        self._pending[path] = self._pool.submit(load_image, path)
+        self._pending[path] = self._pool.submit(_load_for_canvas, path)
 
     def _store(self, path: Path, image: QImage) -> None:
         self._images[path] = image

@@ -105,11 +105,14 @@ class NavigationMixin:
             self.files.set_current(self._row)
             return False
         entry = self._entries[row]
+        load_error = ""
         try:
             image = self._images.get(ops.image_path(entry))
         except ImageLoadError as exc:
+            # Said once, beside the image's name (a temporary message shown before the window
+            # was visible was drawn over the position label).
             image = None
-            self.statusBar().showMessage(str(exc), 8000)
+            load_error = str(exc).removeprefix(f"{ops.image_path(entry)}: ")
         doc = self.documents.get(ops.image_path(entry)) or self._open_document(entry, image)
         self.canvas.cancel_interaction()
         self.document, self._row = doc, row
@@ -129,7 +132,8 @@ class NavigationMixin:
         w, h = self.canvas.image_size()
         self.size_label.setText(f"{w} × {h} px")
         self.position_label.setText(f"Image {row + 1} of {len(self._entries)} · "
-                                    f"{self._display_name(entry)}")
+                                    f"{self._display_name(entry)}"
+                                    + (f" · {load_error}" if load_error else ""))
         self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
         self._update_enabled()
         self.image_changed.emit(str(doc.image_path))

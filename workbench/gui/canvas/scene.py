@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene
 
 from workbench.core.annotation import VocObject
+from workbench.gui.canvas.bigimage import LargeImage, TiledImageLayer
 from workbench.gui.canvas.items import AnnotationItem, GuideItem
 from workbench.gui.canvas.palette import class_color
 
@@ -33,6 +34,8 @@ class CanvasScene(QGraphicsScene):
         self.addItem(self.annotation_item)
         self.guide_item = GuideItem()
         self.addItem(self.guide_item)
+        #: full-resolution tiles over a large image's preview (see :mod:`.bigimage`)
+        self.tiles = TiledImageLayer(self)
         self._size = (0, 0)
 
     @property
@@ -40,8 +43,18 @@ class CanvasScene(QGraphicsScene):
         """``(width, height)`` of the shown image in pixels; ``(0, 0)`` when none."""
         return self._size
 
-    def set_image(self, image: QImage | None) -> None:
-        if image is None or image.isNull():
+    def set_image(self, image: QImage | LargeImage | None) -> None:
+        """Show ``image``; a :class:`LargeImage` shows its preview scaled to full-resolution
+        scene coordinates, and full-resolution tiles where the view zooms in."""
+        large = image if isinstance(image, LargeImage) else None
+        self.tiles.set_image(large)
+        self.image_item.setTransform(QTransform())
+        if large is not None:
+            self.image_item.setPixmap(QPixmap.fromImage(large.preview))
+            self.image_item.setTransform(large.preview_transform())
+            self._size = large.size
+            rect = QRectF(0, 0, *large.size)
+        elif image is None or image.isNull():
             self.image_item.setPixmap(QPixmap())
             self._size = (0, 0)
             rect = QRectF(0, 0, 1, 1)

@@ -1,0 +1,434 @@
+"""Very large photos on the canvas: a downsampled preview for the whole view, full-resolution
+tiles where the user zooms in.
+
+Qt refuses to read an image above 256 MB of pixels (``QImageReader``'s allocation limit: a
+108 MP photo is 432 MB as ARGB32), and one huge pixmap would cost as much again and repaint
+slowly. An image is *large* when it has more than :data:`LARGE_PIXELS` pixels (40 MP; env
+``WORKBENCH_LARGE_IMAGE_PIXELS``) or a side longer than :data:`LARGE_SIDE` (8,192 px). Then:
+
+* :class:`LargeImage` holds a preview decoded by :func:`workbench.core.images.decode_preview`
+  (longest side :data:`PREVIEW_SIDE`; a JPEG is reduced by libjpeg while decoding, so opening
+  costs a fraction of a full decode). The canvas scene stays in **full-resolution pixel
+  coordinates** — the scene rect is ``(0, 0, W, H)`` and boxes are drawn, edited and saved in
+  full-resolution pixels — and the preview item is scaled by ``W / preview_width`` to cover it.
+* The full raster is decoded in the background by :func:`workbench.core.images.decode_image`
+  (never on the GUI thread) while the preview is shown, and dropped when another image is
+  shown: one full raster in memory at a time.
+* :class:`TiledImageLayer` shows full-resolution tiles over the preview once the view's zoom
+  is above the preview's resolution: square tiles of :data:`TILE` px of pyramid level ``l``
+  (level ``l`` is the image reduced ``2**l`` times; the level chosen is the coarsest one with at
+  least one image pixel per screen pixel, so at most about 24 tiles cover any viewport), made in
+  a worker thread for the visible region only, kept as pixmap items in an LRU of at most
+  :data:`MAX_TILES` (40 × 4 MB = 160 MB at most).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap, QTransform
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
+
+log = logging.getLogger(__name__)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        value = int(float(os.environ.get(name, "").replace("_", "") or default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+#: Above this many pixels an image is shown as preview + tiles (a 40 MP photo is 160 MB as a
+#: pixmap; Qt's reader refuses 64 MP and more).
+LARGE_PIXELS = _env_int("WORKBENCH_LARGE_IMAGE_PIXELS", 40_000_000)
+#: ... or when a side is longer than this (pixmaps and GPU textures beyond it are slow or fail).
+LARGE_SIDE = 8192
+#: Longest side of the preview shown for the whole image.
+PREVIEW_SIDE = 2048
+#: Tile side in pixels of its pyramid level.
+TILE = 1024
+#: Tile pixmaps kept at most (each TILE² × 4 bytes).
+MAX_TILES = 40
+#: Tile z between the preview (0) and the overlays; finer levels above coarser ones.
+_TILE_Z = 0.5
+
+TileKey = tuple[int, int, int]  # (level, column, row)
+
+
+def is_large(width: int, height: int, max_pixels: int | None = None) -> bool:
+    """True when a ``width`` × ``height`` image is shown as preview + tiles."""
+    limit = LARGE_PIXELS if max_pixels is None else max_pixels
+    return width * height > limit or max(width, height) > LARGE_SIDE
+
+
+def _qimage(rgb: np.ndarray) -> QImage:
+    rgb = np.ascontiguousarray(rgb)
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One worker for full decodes and tiles (both are bounded by memory, not by cores)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="large-image")
+        return _POOL
+
+
+class LargeImage:
+    """A large image: its full size, a preview, and its full raster decoded on demand.
+
+    Answers the few ``QImage`` questions the window asks of a loaded image (``width()``,
+    ``height()``, ``isNull()``, ``isGrayscale()``, ``text()``: the source mode), so it travels
+    through the image cache.
+    """
+
+    def __init__(self, path: Path, width: int, height: int, preview: QImage,
+                 mode: str = "RGB") -> None:
+        self.path = Path(path)
+        self._width, self._height = int(width), int(height)
+        self.preview = preview
+        self.mode = mode  #: the source's Pillow mode (the VOC depth comes from it)
+        self._lock = threading.Lock()
+        self._raster: Future[np.ndarray] | None = None
+
+    @classmethod
+    def open(cls, path: Path, preview_side: int = PREVIEW_SIDE) -> LargeImage:
+        """Decode the preview only (:func:`workbench.core.images.decode_preview`)."""
+        from workbench.core.images import decode_preview
+
+        decoded = decode_preview(path, preview_side)
+        return cls(path, decoded.width, decoded.height, _qimage(decoded.rgb), decoded.mode)
+
+    # -- the QImage questions -----------------------------------------------------------------
+    def width(self) -> int:
+        return self._width
+
+    def height(self) -> int:
+        return self._height
+
+    def isNull(self) -> bool:  # noqa: N802 (QImage API)
+        return False
+
+    def isGrayscale(self) -> bool:  # noqa: N802 (QImage API)
+        from workbench.core.images import mode_depth
+
+        return mode_depth(self.mode) == 1
+
+    def text(self, _key: str = "") -> str:
+        """The source mode (what :func:`workbench.gui.images.image_depth` reads)."""
+        return self.mode
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self._width, self._height)
+
+    def preview_transform(self) -> QTransform:
+        """Maps preview pixels onto full-resolution scene pixels (edges exactly)."""
+        return QTransform.fromScale(self._width / self.preview.width(),
+                                    self._height / self.preview.height())
+
+    @property
+    def preview_scale(self) -> float:
+        """Preview pixels per full-resolution pixel (the smaller of the two axes)."""
+        return min(self.preview.width() / self._width, self.preview.height() / self._height)
+
+    # -- the full raster ----------------------------------------------------------------------
+    def start_full_decode(self) -> Future[np.ndarray]:
+        """Decode the full raster in the background (once; again after :meth:`release`)."""
+        with self._lock:
+            if self._raster is None:
+                self._raster = _pool().submit(self._decode_full)
+            return self._raster
+
+    def _decode_full(self) -> np.ndarray:
+        from workbench.core.images import decode_image
+
+        decoded = decode_image(self.path)
+        if (decoded.width, decoded.height) != self.size:  # the file changed on disk
+            log.warning("%s: now %d x %d px (was %d x %d)", self.path, decoded.width,
+                        decoded.height, *self.size)
+        return decoded.rgb
+
+    def raster_ready(self) -> bool:
+        with self._lock:
+            f = self._raster
+        return f is not None and f.done() and not f.cancelled() and f.exception() is None
+
+    def full_rgb(self) -> np.ndarray:
+        """The full-resolution ``(H, W, 3)`` uint8 RGB raster (waits for the decode)."""
+        return self.start_full_decode().result()
+
+    def release(self) -> None:
+        """Forget the full raster (the preview stays): another image is shown."""
+        with self._lock:
+            if self._raster is not None:
+                self._raster.cancel()
+            self._raster = None
+
+    # -- tiles --------------------------------------------------------------------------------
+    def tile_rect(self, key: TileKey, tile: int = TILE) -> tuple[int, int, int, int]:
+        """Full-resolution pixels ``(x0, y0, x1, y1)`` (half-open) covered by tile ``key``."""
+        level, col, row = key
+        span = tile << level
+        x0, y0 = col * span, row * span
+        return x0, y0, min(x0 + span, self._width), min(y0 + span, self._height)
+
+    def make_tile(self, key: TileKey, tile: int = TILE) -> np.ndarray:
+        """Tile ``key`` as ``(h, w, 3)`` uint8: full-resolution pixels at level 0, the region
+        reduced ``2**level`` times (area average) above."""
+        rgb = self.full_rgb()
+        x0, y0, x1, y1 = self.tile_rect(key, tile)
+        region = rgb[y0:y1, x0:x1]
+        level = key[0]
+        if level == 0:
+            return np.ascontiguousarray(region)
+        import cv2
+
+        size = (max(1, math.ceil((x1 - x0) / (1 << level))),
+                max(1, math.ceil((y1 - y0) / (1 << level))))
+        return cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+
+
+def load_canvas_image(path: Path, load_small=None) -> QImage | LargeImage:  # noqa: ANN001
+    """What the canvas shows for ``path``: a :class:`LargeImage` when the header says it is
+    large (:func:`is_large`), else ``load_small(path)`` (the window's ``QImage`` loader)."""
+    from workbench.core.imageinfo import ImageReadError, image_info
+    from workbench.gui import images
+
+    load_small = load_small or images.load_image
+    try:
+        info = image_info(path)
+    except ImageReadError:
+        return load_small(path)  # raises the loader's own message
+    if not is_large(info.width, info.height):
+        return load_small(path)
+    try:
+        return LargeImage.open(Path(path))
+    except OSError as exc:  # ImageReadError names the file
+        raise images.ImageLoadError(str(exc)) from exc
+
+
+class _Relay(QObject):
+    """Carries finished tiles from the worker thread to the GUI thread (queued signal)."""
+
+    tile_ready = Signal(int, object, object)  # generation, key, QImage
+    raster_ready = Signal(int)
+
+
+class TiledImageLayer:
+    """Full-resolution tiles over a :class:`LargeImage`'s preview, for the visible region.
+
+    Owned by the canvas scene; it follows every view of the scene (zoom, scroll, resize) and
+    asks the worker for the tiles that a view needs, latest request first.
+    """
+
+    def __init__(self, scene: QGraphicsScene, *, tile: int = TILE,
+                 max_tiles: int = MAX_TILES) -> None:
+        self.scene = scene
+        self.tile = tile
+        self.max_tiles = max_tiles
+        self.image: LargeImage | None = None
+        self.items: OrderedDict[TileKey, QGraphicsPixmapItem] = OrderedDict()
+        self.tiles_made = 0  #: tiles built for the current image (tests, logging)
+        self._pending: dict[TileKey, Future[None]] = {}
+        self._generation = 0
+        self._level = -1
+        self._smooth = True
+        self._relay = _Relay()
+        self._relay.tile_ready.connect(self._on_tile_ready)
+        self._relay.raster_ready.connect(self._on_raster_ready)
+        self._views: list[QGraphicsView] = []
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.update_tiles)
+
+    # -- image ------------------------------------------------------------------------------
+    def set_image(self, image: LargeImage | None) -> None:
+        """Show ``image``'s tiles (None: none). The previous image's raster is released."""
+        if image is self.image:
+            return
+        self._drop_all()
+        if self.image is not None:
+            self.image.release()
+        self.image = image
+        self._generation += 1
+        self.tiles_made = 0
+        if image is None:
+            return
+        self._follow_views()
+        generation = self._generation
+        future = image.start_full_decode()
+        future.add_done_callback(lambda f, g=generation: self._raster_done(f, g))
+        self.schedule()
+
+    def _raster_done(self, future: Future, generation: int) -> None:  # worker thread
+        if future.cancelled():
+            return
+        if future.exception() is not None:
+            log.error("cannot decode the full image: %s", future.exception())
+            return
+        self._relay.raster_ready.emit(generation)
+
+    def _on_raster_ready(self, generation: int) -> None:
+        if generation == self._generation:
+            self.update_tiles()
+
+    # -- views ------------------------------------------------------------------------------
+    def _follow_views(self) -> None:
+        for view in self.scene.views():
+            if any(view is v for v in self._views):
+                continue
+            self._views.append(view)
+            for bar in (view.horizontalScrollBar(), view.verticalScrollBar()):
+                bar.valueChanged.connect(self.schedule)
+                bar.rangeChanged.connect(self.schedule)
+            zoom_changed = getattr(view, "zoom_changed", None)
+            if zoom_changed is not None:
+                zoom_changed.connect(self.schedule)
+
+    def schedule(self, *_args: object) -> None:
+        """Update the tiles once the event loop is idle (coalesces zoom + scroll)."""
+        if self.image is not None:
+            self._timer.start()
+
+    @staticmethod
+    def level_for(zoom: float) -> int:
+        """The coarsest pyramid level with at least one image pixel per screen pixel."""
+        if zoom <= 0:
+            return 0
+        return max(0, math.floor(math.log2(1.0 / zoom) + 1e-9))
+
+    def _visible(self) -> tuple[float, QRectF] | None:
+        """The largest zoom among the views and the union of their visible scene rects."""
+        zoom, rect = 0.0, QRectF()
+        for view in self._views:
+            if not view.isVisible() and view.viewport().width() <= 1:
+                continue
+            zoom = max(zoom, view.transform().m11())
+            rect = rect.united(view.mapToScene(view.viewport().rect()).boundingRect())
+        return (zoom, rect) if zoom > 0 and not rect.isEmpty() else None
+
+    def needed(self, zoom: float, rect: QRectF) -> list[TileKey]:
+        """Tiles of the level for ``zoom`` meeting scene ``rect``; none while the preview is
+        sharp enough (zoom at most the preview's resolution)."""
+        image = self.image
+        if image is None or zoom <= image.preview_scale * 1.001:
+            return []
+        level = self.level_for(zoom)
+        span = self.tile << level
+        w, h = image.size
+        x0, y0 = max(0.0, rect.left()), max(0.0, rect.top())
+        x1, y1 = min(float(w), rect.right()), min(float(h), rect.bottom())
+        if x1 <= x0 or y1 <= y0:
+            return []
+        cols = range(int(x0 // span), int(math.ceil(x1 / span)))
+        rows = range(int(y0 // span), int(math.ceil(y1 / span)))
+        return [(level, c, r) for r in rows for c in cols]
+
+    # -- tiles ------------------------------------------------------------------------------
+    def update_tiles(self) -> None:
+        """Show / request the tiles the views need now; cancel requests no longer needed."""
+        image = self.image
+        if image is None:
+            return
+        self._follow_views()
+        visible = self._visible()
+        needed = self.needed(*visible) if visible is not None else []
+        level = needed[0][0] if needed else -1
+        zoom = visible[0] if visible is not None else 1.0
+        self._set_level(level, zoom)
+        wanted = set(needed)
+        for key, future in list(self._pending.items()):
+            if key not in wanted and future.cancel():
+                del self._pending[key]
+        if not needed or not image.raster_ready():
+            return
+        for key in needed:
+            if key in self.items:
+                self.items.move_to_end(key)
+            elif key not in self._pending:
+                generation = self._generation
+                self._pending[key] = _pool().submit(self._build, image, key, generation)
+        self._evict(wanted)
+
+    def _build(self, image: LargeImage, key: TileKey, generation: int) -> None:  # worker
+        if generation != self._generation:
+            return
+        qimage = _qimage(image.make_tile(key, self.tile))
+        self._relay.tile_ready.emit(generation, key, qimage)
+
+    def _on_tile_ready(self, generation: int, key: TileKey, qimage: QImage) -> None:
+        self._pending.pop(key, None)
+        image = self.image
+        if generation != self._generation or image is None or key in self.items:
+            return
+        x0, y0, x1, y1 = image.tile_rect(key, self.tile)
+        item = QGraphicsPixmapItem(QPixmap.fromImage(qimage))
+        item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
+        item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        item.setTransform(QTransform.fromScale((x1 - x0) / qimage.width(),
+                                               (y1 - y0) / qimage.height()))
+        item.setPos(x0, y0)
+        item.setZValue(_TILE_Z - 0.01 * key[0])
+        item.setData(0, key)
+        item.setVisible(key[0] == self._level)
+        item.setTransformationMode(Qt.TransformationMode.SmoothTransformation if self._smooth
+                                   else Qt.TransformationMode.FastTransformation)
+        self.scene.addItem(item)
+        self.items[key] = item
+        self.tiles_made += 1
+        self._evict({key})
+
+    def _set_level(self, level: int, zoom: float) -> None:
+        smooth = zoom * (1 << max(level, 0)) < 2.0  # crisp pixels when zoomed far in
+        if level == self._level and smooth == self._smooth:
+            return
+        self._level, self._smooth = level, smooth
+        mode = (Qt.TransformationMode.SmoothTransformation if smooth
+                else Qt.TransformationMode.FastTransformation)
+        for key, item in self.items.items():
+            item.setVisible(key[0] == level)
+            item.setTransformationMode(mode)
+
+    def _evict(self, keep: set[TileKey]) -> None:
+        """Drop least recently used tiles beyond :attr:`max_tiles` (never one in ``keep``)."""
+        for key in list(self.items):
+            if len(self.items) <= self.max_tiles:
+                break
+            if key in keep:
+                continue
+            self.scene.removeItem(self.items.pop(key))
+
+    def _drop_all(self) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        for item in self.items.values():
+            self.scene.removeItem(item)
+        self.items.clear()
+        self._level = -1
+
+    def visible_tiles(self) -> list[QGraphicsPixmapItem]:
+        return [item for item in self.items.values() if item.isVisible()]
+
+    def tile_bytes(self) -> int:
+        """Memory held by the tile pixmaps (bytes)."""
+        return sum(i.pixmap().width() * i.pixmap().height() * max(i.pixmap().depth(), 8) // 8
+                   for i in self.items.values())
