@@ -1,13 +1,15 @@
 """``workbench train``: train a detector on a labeled folder, headless.
 
     workbench train IMAGES_DIR [--annotations DIR] --model NAME --epochs N --batch-size B
-                    [--lr LR] [--image-size N] [--device auto|cpu|cuda|mps] [--weights FILE|hub]
+                    [--lr LR] [--image-size N] [--device auto|cpu|cuda|mps]
+                    [--weights coco|imagenet|FILE|hub]
                     [--resume CKPT] --out RUN_DIR
 
 Shows a progress bar with ETA and one line per epoch; writes ``RUN_DIR/metrics.jsonl``,
 ``RUN_DIR/last.pt`` and ``RUN_DIR/best.pt``. Exit status 0 when the run completes, 1 on a
-fault (the message names the cause), 130 when stopped with Ctrl+C (the current step finishes,
-``last.pt`` holds the last completed epoch). The same command runs under
+fault (the message names the cause), 2 when asked-for pretrained weights could not be
+downloaded (one line says why and what to do instead), 130 when stopped with Ctrl+C (the
+current step finishes, ``last.pt`` holds the last completed epoch). The same command runs under
 ``torchrun --nproc-per-node N -m workbench train ...`` with DistributedDataParallel.
 """
 
@@ -52,10 +54,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--image-size", type=int, metavar="N",
                    help="SSD input side / Faster R-CNN shorter side (default: the model's)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto)")
-    p.add_argument("--weights", metavar="FILE",
-                   help="pretrained weights file (COCO detector or ImageNet backbone "
-                   "state_dict, or a checkpoint), or 'hub' for the torch hub cache; "
-                   "never downloaded (default: train from scratch)")
+    p.add_argument("--weights", metavar="coco|imagenet|FILE|hub",
+                   help="start from pretrained weights: 'coco' (the model's torchvision COCO "
+                   "detector weights) or 'imagenet' (its backbone's), downloaded into the torch "
+                   "hub cache on this request only (size shown first, SHA-256 checked; "
+                   "$WORKBENCH_WEIGHTS_BASE_URL names a mirror of "
+                   "https://download.pytorch.org/models/); a weights file (COCO detector or "
+                   "ImageNet backbone state_dict, or a checkpoint); or 'hub' for whichever is "
+                   "already in the torch hub cache (default: train from scratch)")
     p.add_argument("--resume", type=Path, metavar="CKPT",
                    help="continue a run from its last.pt (epoch count continues)")
     p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
@@ -198,6 +204,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     finished = None
     try:
+        if args.resume is None and main_rank:
+            code = fetch_weights(args.model, args.weights, cancelled=stop.is_set)
+            if code:
+                return code
+        elif args.resume is None:  # other torchrun ranks use rank 0's download
+            _wait_for_cache(args.model, args.weights)
         config = _config(args)
         for event in train(config, stop=stop):
             if main_rank:
@@ -221,3 +233,93 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def fetch_weights(model: str, weights: str | None, out: TextIO | None = None,
+                  cancelled: Any = None) -> int:
+    """For ``--weights coco|imagenet``: put the file into the torch hub cache (one line with the
+    size first, then a progress line), or say it is there already. Returns 0; 2 with one line
+    on stderr when it cannot be had (offline, HTTP error, bad hash, model without such weights);
+    130 when ``cancelled()`` turned true (Ctrl+C) — nothing is kept then.
+    """
+    from workbench.engine.events import WeightsError
+    from workbench.engine.weights_download import (
+        DOWNLOAD_CHOICES,
+        DownloadCancelled,
+        download,
+        remote_weights,
+    )
+
+    if weights is None or weights.strip().lower() not in DOWNLOAD_CHOICES:
+        return 0
+    out = out if out is not None else sys.stdout
+    try:
+        remote = remote_weights(model, weights)
+        if remote.cached:
+            out.write(f"{remote.what} weights for {model} already in the torch hub cache: "
+                      f"{remote.path} (no download)\n")
+            return 0
+        out.write(remote.announcement() + "\n")
+        out.flush()
+        bar = DownloadLine(out)
+        download(remote, progress=bar.update, cancelled=cancelled)
+        bar.close(f"saved {remote.path}")
+    except DownloadCancelled as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    except WeightsError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _wait_for_cache(model: str, weights: str | None, timeout_s: float = 3600.0) -> None:
+    """Other torchrun ranks wait for rank 0's download (they never download themselves; when
+    rank 0 fails, torchrun ends them)."""
+    from workbench.engine.weights import hub_file
+    from workbench.engine.weights_download import DOWNLOAD_CHOICES, weights_enum
+
+    if weights is None or weights.strip().lower() not in DOWNLOAD_CHOICES:
+        return
+    path = hub_file(weights_enum(model, weights))
+    deadline = time.monotonic() + timeout_s
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(1.0)
+
+
+class DownloadLine:
+    """A download's progress line: redrawn in place on a terminal, every 10 % otherwise."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.t0 = time.perf_counter()
+        self.last = -1.0
+        self.width = 0
+
+    def update(self, done: int, total: int | None) -> None:
+        from workbench.engine.weights_download import fmt_size
+
+        rate = done / max(1e-6, time.perf_counter() - self.t0)
+        if total:
+            frac = min(1.0, done / total)
+            bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
+            text = f"downloading [{bar}] {fmt_size(done)} / {fmt_size(total)} " \
+                   f"{fmt_size(int(rate))}/s"
+        else:
+            frac = 0.0
+            text = f"downloading {fmt_size(done)} {fmt_size(int(rate))}/s"
+        if self.tty:
+            self.out.write("\r" + text.ljust(self.width))
+            self.width = len(text)
+            self.out.flush()
+        elif total and (frac - self.last >= 0.1 or done == total):
+            self.out.write(text + "\n")
+            self.out.flush()
+            self.last = frac
+
+    def close(self, text: str) -> None:
+        if self.tty and self.width:
+            self.out.write("\n")
+        self.out.write(text + "\n")
+        self.out.flush()

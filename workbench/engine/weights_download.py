@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import logging
 import os
 import socket
@@ -114,7 +115,7 @@ class RemoteWeights:
 
 def fmt_size(n: int) -> str:
     """Bytes as "13.4 MB" (MiB, the unit of torchvision's ``_file_size``)."""
-    return f"{n / MIB:.1f} MB" if n >= MIB // 10 else f"{n / 1024:.1f} kB"
+    return f"{n / MIB:.1f} MB" if n >= MIB else f"{n / 1024:.1f} kB"
 
 
 def _home(path: Path) -> str:
@@ -202,7 +203,7 @@ def _head_size(url: str, cache: Path, timeout: float) -> int | None:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             length = response.headers.get("Content-Length")
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise DownloadError(failure_message(url, exc, cache)) from exc
     return int(length) if length and length.isdigit() else None
 
@@ -219,6 +220,8 @@ def failure_message(url: str, exc: BaseException, cache: Path) -> str:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code} {exc.reason}".strip()
+    if isinstance(exc, http.client.IncompleteRead):
+        return "the connection ended early"
     inner: Any = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(inner, ConnectionRefusedError) or getattr(inner, "errno", None) == \
             errno.ECONNREFUSED:
@@ -258,48 +261,54 @@ def download_url(url: str, dst: Path, *, hash_prefix: str | None,
     is called with increasing byte counts (``total`` from Content-Length, None if absent).
     """
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     request = urllib.request.Request(url, headers=_HEADERS)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial", dir=dst.parent)
-    tmp = Path(tmp_name)
-    try:
-        sha = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
-            except (urllib.error.URLError, OSError) as exc:
-                raise DownloadError(failure_message(url, exc, dst.parent)) from exc
-            with response:
-                length = response.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else None
-                done = 0
-                if progress is not None:
-                    progress(0, total)
-                while True:
-                    if cancelled is not None and cancelled():
-                        raise DownloadCancelled(f"download of {url} cancelled; nothing was kept")
-                    try:
-                        chunk = response.read(CHUNK)
-                    except (urllib.error.URLError, OSError) as exc:
-                        raise DownloadError(failure_message(url, exc, dst.parent)) from exc
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    sha.update(chunk)
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
-        if total is not None and done != total:
-            raise DownloadError(f"Could not download {url}: the connection ended after "
-                                f"{fmt_size(done)} of {fmt_size(total)}. Try again.")
-        digest = sha.hexdigest()
-        if hash_prefix and not digest.startswith(hash_prefix):
-            raise DownloadError(
-                f"Downloaded {url} but its SHA-256 ({digest[:16]}…) does not start with "
-                f"{hash_prefix} as its file name says: the file is damaged or not the official "
-                "one, and was deleted.")
-        os.replace(tmp, dst)
-        log.info("downloaded %s (%s) into %s", url, fmt_size(done), dst)
-        return dst
-    finally:
-        tmp.unlink(missing_ok=True)
+    try:  # connect first: an unreachable server leaves nothing on disk, not even the folder
+        response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise DownloadError(failure_message(url, exc, dst.parent)) from exc
+    with response:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".partial",
+                                        dir=dst.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                done, total, digest = _stream(response, out, url, dst, progress, cancelled)
+            if total is not None and done != total:
+                raise DownloadError(f"Could not download {url}: the connection ended after "
+                                    f"{fmt_size(done)} of {fmt_size(total)}. Try again.")
+            if hash_prefix and not digest.startswith(hash_prefix):
+                raise DownloadError(
+                    f"Downloaded {url} but its SHA-256 ({digest[:16]}…) does not start with "
+                    f"{hash_prefix} as its file name says: the file is damaged or not the "
+                    "official one, and was deleted.")
+            os.replace(tmp, dst)
+        finally:
+            tmp.unlink(missing_ok=True)
+    log.info("downloaded %s (%s) into %s", url, fmt_size(done), dst)
+    return dst
+
+
+def _stream(response: Any, out: Any, url: str, dst: Path, progress: Progress | None,
+            cancelled: Callable[[], bool] | None) -> tuple[int, int | None, str]:
+    """Copy ``response`` into ``out`` in chunks; returns (bytes, Content-Length, sha256 hex)."""
+    length = response.headers.get("Content-Length")
+    total = int(length) if length and length.isdigit() else None
+    sha = hashlib.sha256()
+    done = 0
+    if progress is not None:
+        progress(0, total)
+    while True:
+        if cancelled is not None and cancelled():
+            raise DownloadCancelled(f"download of {url} cancelled; nothing was kept")
+        try:
+            chunk = response.read(CHUNK)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            raise DownloadError(failure_message(url, exc, dst.parent)) from exc
+        if not chunk:
+            return done, total, sha.hexdigest()
+        out.write(chunk)
+        sha.update(chunk)
+        done += len(chunk)
+        if progress is not None:
+            progress(done, total)
