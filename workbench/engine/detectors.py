@@ -1,8 +1,9 @@
 """The detectors Detection Workbench trains: torchvision's SSD and Faster R-CNN, sized to a project.
 
 :func:`build_detector` makes a model for ``K`` classes + background (id 0) at a chosen input size,
-optionally starting from pretrained weights (see :mod:`workbench.engine.weights`; never
-downloaded). Every model follows torchvision's detection API: in ``train()`` mode
+optionally starting from pretrained weights (see :mod:`workbench.engine.weights`; building
+never downloads — :mod:`workbench.engine.weights_download` fetches the COCO / ImageNet files
+the ``DetectorSpec`` enums name, when the user asks). Every model follows torchvision's detection API: in ``train()`` mode
 ``model(images, targets)`` returns a dict of loss tensors; in ``eval()`` mode ``model(images)``
 returns one dict per image with ``boxes`` ``(N, 4)`` float pixel-edge ``xyxy`` in the input
 image's pixels, ``scores`` ``(N,)`` and ``labels`` ``(N,)`` int64 ids 1..K. Images are float
@@ -216,7 +217,8 @@ def build_detector(
 
     ``image_size``: SSD's square input side, or Faster R-CNN's ``min_size`` (its ``max_size``
     keeps torchvision's ratio); None → the model's default. ``weights``: None (random), "hub"
-    (torch hub cache, else random with a message) or a local file path (see
+    (torch hub cache, else random with a message), "coco" / "imagenet" (that torchvision file,
+    which must be in the torch hub cache already) or a local file path (see
     :func:`workbench.engine.weights.resolve_weights`). ``pretrained_layout``: build with the
     structure torchvision uses for pretrained backbones (frozen batch norm, some frozen layers)
     even without weights — used when re-building a model saved from such a run; None → follow
