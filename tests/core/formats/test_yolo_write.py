@@ -14,6 +14,7 @@ from workbench.core.formats.yolo_write import (
 
 W, H = 200, 100
 NAMES = ["cat", "dog"]
+NAMES_D = {0: "cat", 1: "dog"}
 
 
 def _objects(text: str) -> list[VocObject]:
@@ -27,17 +28,18 @@ def _objects(text: str) -> list[VocObject]:
 
 
 OLD = "0 0.5 0.5 0.25 0.5\n# a comment\n1 0.250000 0.25000 0.1 0.1\n0 0.1 0.1 0.1 0.1 0.9\n"
+# line 4 has 6 values: not a box the reader loads (an error it reports), so it is kept as is
 
 
 def test_unchanged_annotation_gives_identical_text() -> None:
-    text, names = yolo_label_text(OLD, _objects(OLD), NAMES, W, H)
-    assert text == OLD and names == NAMES
+    text, names = yolo_label_text(OLD, _objects(OLD), NAMES_D, W, H)
+    assert text == OLD and names == NAMES_D
 
 
 def test_edit_one_box_changes_only_its_line() -> None:
     objs = _objects(OLD)
     objs[1] = dataclasses.replace(objs[1], box=(50.0, 20.0, 70.0, 30.0))
-    text, _ = yolo_label_text(OLD, objs, NAMES, W, H)
+    text, _ = yolo_label_text(OLD, objs, NAMES_D, W, H)
     old_lines, new_lines = OLD.splitlines(), text.splitlines()
     assert len(new_lines) == 4
     assert [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b] == [2]
@@ -47,8 +49,8 @@ def test_edit_one_box_changes_only_its_line() -> None:
 def test_delete_and_add_keep_order_and_other_lines() -> None:
     objs = _objects(OLD)
     text, names = yolo_label_text(OLD, [objs[1], VocObject("bird", (0.0, 0.0, 20.0, 10.0))],
-                                  NAMES, W, H)
-    assert names == ["cat", "dog", "bird"]
+                                  NAMES_D, W, H)
+    assert names == {0: "cat", 1: "dog", 2: "bird"}
     assert text == ("# a comment\n1 0.250000 0.25000 0.1 0.1\n2 0.050000 0.050000 0.100000 "
                     "0.100000\n0 0.1 0.1 0.1 0.1 0.9\n")
 
@@ -56,16 +58,16 @@ def test_delete_and_add_keep_order_and_other_lines() -> None:
 def test_crlf_and_missing_final_newline_kept() -> None:
     old = "0 0.5 0.5 0.25 0.5\r\n1 0.25 0.25 0.1 0.1"
     objs = _objects(old)
-    assert yolo_label_text(old, objs, NAMES, W, H)[0] == old
+    assert yolo_label_text(old, objs, NAMES_D, W, H)[0] == old
     text, _ = yolo_label_text(old, objs + [VocObject("cat", (0.0, 0.0, 20.0, 10.0))],
-                              NAMES, W, H)
+                              NAMES_D, W, H)
     assert text == old + "\r\n0 0.050000 0.050000 0.100000 0.100000\r\n"
 
 
 def test_new_file() -> None:
-    text, _ = yolo_label_text(None, [VocObject("dog", (50.0, 25.0, 150.0, 75.0))], NAMES, W, H)
+    text, _ = yolo_label_text(None, [VocObject("dog", (50.0, 25.0, 150.0, 75.0))], NAMES_D, W, H)
     assert text == "1 0.500000 0.500000 0.500000 0.500000\n"
-    assert yolo_label_text(None, [], NAMES, W, H)[0] == ""
+    assert yolo_label_text(None, [], NAMES_D, W, H)[0] == ""
 
 
 def test_classes_txt_append() -> None:

@@ -2,22 +2,24 @@
 
 API
 ---
-``yolo_label_text(old, objects, names, width, height) -> (text, names)``
+``yolo_label_text(old, objects, names, width, height, *, named=True) -> (text, names)``
     The new text of one label file. ``old`` is the file's current text (None when it does
     not exist yet); ``objects`` the edited boxes (pixel-edge ``xyxy``); ``names`` the class
-    names in id order. Lines whose box is unchanged keep their exact text (number format,
-    extra columns, line ending); lines that are not boxes the reader loads (comments,
-    polygons, malformed lines) stay where they were; edited boxes are rewritten in place;
-    new boxes are added after the box before them, as ``id cx cy w h`` with 6 decimals
-    (LabelImg's and Ultralytics' format). A class not in ``names`` is appended (next id);
-    existing ids are never renumbered. Returns the new text and the (possibly longer) names.
+    names ``{id: name}``. Which lines are boxes is decided by the reader's own parser
+    (:func:`workbench.core.formats.yolo.parse_lines`), so what the window showed is what is
+    matched. Lines whose box is unchanged keep their exact text (number format, polygon
+    points, line ending); lines the reader does not load (comments, malformed lines) stay
+    where they were; edited boxes are rewritten in place; deleted boxes' lines go; new boxes
+    follow the box before them, as ``id cx cy w h`` with 6 decimals (LabelImg's and
+    Ultralytics' format). A class not in ``names`` gets the next id (``max + 1``); existing
+    ids are never renumbered. Returns the new text and the (possibly grown) names.
 ``add_names_to_classes_txt(text, new) -> str`` / ``add_names_to_yaml(text, names, new) -> str``
     The names file with ``new`` classes appended, everything else byte-identical
     (``data.yaml``: flow list, block list or ``id: name`` mapping; ``nc`` updated).
 ``save_yolo(project, entry, annotation) -> Annotation``
     The writer registered in :data:`workbench.core.formats.WRITERS` for ``"yolo"``: writes
-    ``entry.source.path`` (the label file) and, when classes were added, the names files, all
-    together and atomically (:func:`workbench.core.atomic.atomic_write_many`). Nothing is
+    ``entry.source.path`` (the label file) and, when classes were added, the names file
+    (the reader's pick: ``data.yaml`` … or ``classes.txt``), together and atomically (:func:`workbench.core.atomic.atomic_write_many`). Nothing is
     written when the bytes would not change (the file's mtime stays). What YOLO cannot hold
     (``difficult``, ``truncated``, pose, model-suggestion marks, ``verified``) is reported
     once per project as a warning :class:`~workbench.core.annotation.Problem`
@@ -30,22 +32,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from workbench.core.annotation import Annotation, VocObject
+from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.atomic import atomic_write_many
 from workbench.core.formats import WRITERS
 from workbench.core.formats.conventions import xyxy_to_yolo, yolo_to_xyxy
 from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
+from workbench.core.formats.listing import Listing
+from workbench.core.formats.yolo import _find_names as find_names
+from workbench.core.formats.yolo import parse_lines
 from workbench.core.imageinfo import image_size
 
 __all__ = ["yolo_label_text", "add_names_to_classes_txt", "add_names_to_yaml", "save_yolo",
            "format_line", "YoloWriteError"]
 
-NAMES_TXT = ("classes.txt", "obj.names", "classes.names")
+NAMES_TXT = ("classes.txt", "predefined_classes.txt")
 NAMES_YAML = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 
 
@@ -58,23 +62,6 @@ def format_line(class_id: int, box, width: float, height: float) -> str:  # noqa
     return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"
 
 
-def _parse_box_line(body: str, names: Sequence[str], width: float,
-                    height: float) -> tuple | None:
-    """The ``box_key`` of a line the reader loads as a box, else None."""
-    parts = body.split()
-    if len(parts) != 5 or not re.fullmatch(r"\d+", parts[0]):
-        return None
-    try:
-        values = [float(p) for p in parts[1:]]
-    except ValueError:
-        return None
-    if not all(math.isfinite(v) for v in values):
-        return None
-    cid = int(parts[0])
-    name = names[cid] if cid < len(names) else str(cid)
-    return box_key(name, yolo_to_xyxy(*values, width, height))
-
-
 def _split_lines(text: str) -> list[tuple[str, str]]:
     """``(body, line ending)`` per line; the last line may have no ending."""
     out = []
@@ -84,29 +71,32 @@ def _split_lines(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def yolo_label_text(old: str | None, objects: Sequence[VocObject], names: Sequence[str],
-                    width: float, height: float) -> tuple[str, list[str]]:
-    """The new text of a label file (see the module doc)."""
-    names = list(names)
-    ids = {n: i for i, n in reversed(list(enumerate(names)))}
+def yolo_label_text(old: str | None, objects: Sequence[VocObject], names: Mapping[int, str],
+                    width: float, height: float, *,
+                    named: bool = True) -> tuple[str, dict[int, str]]:
+    """The new text of a label file (see the module doc). ``names``: ``{id: name}``;
+    ``named=False``: the project has no names file (classes are shown as their ids)."""
+    names = dict(names)
+    ids: dict[str, int] = {}
+    for i in sorted(names, reverse=True):
+        ids[names[i]] = i
     lines = _split_lines(old or "")
     eol = "\r\n" if any(e == "\r\n" for _, e in lines) else "\n"
-    box_rows = []  # (line index, key)
-    for i, (body, _) in enumerate(lines):
-        key = _parse_box_line(body, names, width, height)
-        if key is not None:
-            box_rows.append((i, key))
+    # the reader's own parser says which lines are boxes, so what it shows is what matches
+    old_objects, _, numbers = parse_lines(old or "", (width, height), names, shown="",
+                                          named=named)
+    box_rows = [(n - 1, box_key(o.name, o.box)) for o, n in zip(old_objects, numbers)]
     new_keys = [box_key(o.name, o.box) for o in objects]
 
     def class_id(name: str) -> int:
         if name not in ids:
-            if not names:
+            if not named and not names:
                 if name.isdigit():
                     return int(name)  # a project without names shows the ids as names
                 raise YoloWriteError(f"class {name!r}: the project has no classes.txt or "
                                      "data.yaml to give it an id")
-            ids[name] = len(names)
-            names.append(name)
+            new_id = max(names, default=-1) + 1
+            ids[name], names[new_id] = new_id, name
         return ids[name]
 
     replaced: dict[int, list[str]] = {}   # line index → what replaces it (maybe nothing)
@@ -164,13 +154,16 @@ def _yaml_scalar(name: str) -> str:
     return name if plain else json.dumps(name, ensure_ascii=False)
 
 
-def add_names_to_yaml(text: str, names: Sequence[str], new: Sequence[str]) -> str:
-    """``text`` (a data.yaml) with ``new`` appended to ``names`` (now ``names + new``)."""
+def add_names_to_yaml(text: str, names: Sequence[str] | Mapping[int, str],
+                      new: Sequence[str]) -> str:
+    """``text`` (a data.yaml whose names are ``names``: a list, or ``{id: name}``) with
+    ``new`` appended under the next ids."""
     if not new:
         return text
     eol = "\r\n" if "\r\n" in text else "\n"
     lines = text.splitlines(keepends=True)
-    total = len(names) + len(new)
+    first = max(names, default=-1) + 1 if isinstance(names, Mapping) else len(names)
+    total = first + len(new)
     start = next((i for i, ln in enumerate(lines) if re.match(r"names\s*:", ln)), None)
     if start is None:
         raise YoloWriteError("no top-level 'names:' key")
@@ -184,7 +177,7 @@ def add_names_to_yaml(text: str, names: Sequence[str], new: Sequence[str]) -> st
     elif rest.startswith("{"):  # flow mapping on one line
         close = head.rindex("}")
         inner = head[head.index("{") + 1: close].strip()
-        added = ", ".join(f"{len(names) + k}: {_yaml_scalar(n)}" for k, n in enumerate(new))
+        added = ", ".join(f"{first + k}: {_yaml_scalar(n)}" for k, n in enumerate(new))
         lines[start] = head[:close].rstrip() + (", " if inner else "") + added + head[close:]
     elif rest and not rest.startswith("#"):
         raise YoloWriteError("'names:' is neither a list nor a mapping")
@@ -198,7 +191,7 @@ def add_names_to_yaml(text: str, names: Sequence[str], new: Sequence[str]) -> st
             end -= 1
         indent = "  " if item is None else item[: len(item) - len(item.lstrip())]
         mapping = item is not None and not item.lstrip().startswith("-")
-        new_lines = [f"{indent}{len(names) + k}: {_yaml_scalar(n)}{eol}" if mapping
+        new_lines = [f"{indent}{first + k}: {_yaml_scalar(n)}{eol}" if mapping
                      else f"{indent}- {_yaml_scalar(n)}{eol}" for k, n in enumerate(new)]
         if end > 0 and not lines[end - 1].endswith(("\n", "\r")):
             lines[end - 1] += eol
@@ -207,56 +200,32 @@ def add_names_to_yaml(text: str, names: Sequence[str], new: Sequence[str]) -> st
     return re.sub(r"(?m)^(nc\s*:\s*)\d+", lambda m: f"{m.group(1)}{total}", text, count=1)
 
 
-def _yaml_names(text: str) -> list[str] | None:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise YoloWriteError(f"not valid YAML: {exc}") from exc
-    names = doc.get("names") if isinstance(doc, dict) else None
-    if isinstance(names, dict):
-        return [str(names[k]) for k in sorted(names, key=int)]
-    if isinstance(names, list):
-        return [str(n) for n in names]
+def names_file(project: object) -> Path | None:
+    """The project's ``data.yaml`` / ``classes.txt`` (the reader's pick), or None."""
+    dataset = getattr(project, "dataset", None)
+    meta = getattr(dataset, "meta", None)
+    if isinstance(meta, dict) and "names_file" in meta:
+        return Path(meta["names_file"]) if meta["names_file"] is not None else None
+    root = Path(getattr(project, "root"))
+    for name in (*NAMES_YAML, *NAMES_TXT):
+        if (root / name).is_file():
+            return root / name
     return None
 
 
-def _read_txt_names(text: str) -> list[str]:
-    names = [ln.strip() for ln in text.splitlines()]
-    while names and not names[-1]:
-        names.pop()
+def read_names(path: Path | None) -> dict[int, str]:
+    """``{id: name}`` from ``path`` with the reader's own rules; {} when there is none."""
+    if path is None:
+        return {}
+    folder = path.parent
+    listing = Listing(folder, yaml=[path]) if path.name.lower() in NAMES_YAML else \
+        Listing(folder, txt=[path])
+    problems: list[Problem] = []
+    names, found = find_names(folder, listing, problems)
+    if found is None:
+        reason = problems[0].message if problems else "no class names"
+        raise YoloWriteError(f"{path}: {reason}")
     return names
-
-
-def names_files(project: object) -> list[Path]:
-    """The names files of a YOLO project: its ``classes.txt`` / ``data.yaml`` (and kin)."""
-    known = getattr(project, "names_files", None) or getattr(project, "names_file", None)
-    if known:
-        return [Path(p) for p in (known if isinstance(known, (list, tuple)) else [known])]
-    found: list[Path] = []
-    folders = [Path(getattr(project, "root"))]
-    for attr in ("images_dir", "annotations_dir"):
-        folder = getattr(project, attr, None)
-        if folder is not None and Path(folder) not in folders:
-            folders.append(Path(folder))
-    for folder in folders:
-        for name in (*NAMES_YAML, *NAMES_TXT):
-            if (folder / name).is_file():
-                found.append(folder / name)
-        if found:
-            break
-    return found
-
-
-def read_names(files: Sequence[Path]) -> list[str]:
-    """Class names in id order from the first names file that has them."""
-    for f in files:
-        text = f.read_bytes().decode("utf-8-sig")
-        names = _yaml_names(text) if f.name in NAMES_YAML else _read_txt_names(text)
-        if names is not None:
-            return names
-    return []
 
 
 # ---------------------------------------------------------------------------- project writer
@@ -269,32 +238,35 @@ def save_yolo(project: object, entry: object, annotation: Annotation) -> Annotat
     size = annotation.size
     if size is None:
         size = image_size(entry.image_path)  # type: ignore[attr-defined]
-    files = names_files(project)
+    path = names_file(project)
     try:
-        names = read_names(files)
-    except (OSError, UnicodeDecodeError, YoloWriteError) as exc:
-        raise YoloWriteError(f"{files[0]}: cannot read the class names: {exc}") from exc
+        names = read_names(path)
+    except (OSError, YoloWriteError) as exc:
+        raise YoloWriteError(f"cannot read the class names, {shown} not saved: {exc}") from exc
     try:
         old_bytes = label.read_bytes()
     except FileNotFoundError:
         old_bytes = None
     old = None if old_bytes is None else old_bytes.decode("utf-8-sig", errors="surrogateescape")
-    text, new_names = yolo_label_text(old, annotation.objects, names, size.width, size.height)
+    text, new_names = yolo_label_text(old, annotation.objects, names, size.width, size.height,
+                                      named=path is not None)
     data = text.encode("utf-8", errors="surrogateescape")
     if old_bytes is not None and old_bytes.startswith(b"\xef\xbb\xbf"):
         data = b"\xef\xbb\xbf" + data
     writes: list[tuple[Path, bytes]] = []
     if data != old_bytes:
         writes.append((label, data))
-    added = new_names[len(names):]
-    if added:
-        for f in files:
-            current = f.read_bytes().decode("utf-8-sig") if f.exists() else ""
-            if f.name in NAMES_YAML:
-                updated = add_names_to_yaml(current, names, added)
-            else:
-                updated = add_names_to_classes_txt(current, added)
-            writes.append((f, updated.encode("utf-8")))
+    added = [new_names[i] for i in sorted(set(new_names) - set(names))]
+    if added and path is not None:
+        current = path.read_bytes().decode("utf-8-sig")
+        if path.name.lower() in NAMES_YAML:
+            updated = add_names_to_yaml(current, names, added)
+        else:
+            updated = add_names_to_classes_txt(current, added)
+        writes.append((path, updated.encode("utf-8")))
+        dataset = getattr(project, "dataset", None)
+        if isinstance(getattr(dataset, "meta", None), dict):
+            dataset.meta["names"] = dict(new_names)  # type: ignore[union-attr]
     if writes:
         atomic_write_many(writes)
     tell_once(project, "YOLO", lost_fields(annotation.objects, annotation.verified), shown)
