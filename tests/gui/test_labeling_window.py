@@ -96,7 +96,7 @@ def test_draw_box_with_mouse_writes_expected_xml(window, images, qtbot):
 def test_draw_asks_for_class_without_default(window, images, monkeypatch):
     asked = []
     monkeypatch.setattr(dialogs, "choose_class",
-                        lambda parent, classes, current, title: asked.append((list(classes),
+                        lambda parent, classes, current, title, **_k: asked.append((list(classes),
                                                                               current)) or "bird")
     key(window, Qt.Key.Key_W)
     window.canvas.actual_size()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QCursor, QGuiApplication
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHeaderView, QInputDialog,
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -64,9 +65,11 @@ def choose_export(parent: QWidget | None, project, previous=None):  # noqa: ANN0
 
 
 def choose_class(parent: QWidget | None, classes: Sequence[str], current: str | None = None,
-                 title: str = "Class") -> str | None:
-    """LabelImg's label dialog: type to filter or to name a new class, Enter accepts."""
-    dialog = ClassDialog(classes, current, title, parent)
+                 title: str = "Class", anchor: QRect | QPoint | None = None) -> str | None:
+    """The class dialog (see :class:`ClassDialog`): type to filter, Enter takes the highlighted
+    class; a new class only through its "Create class" row. Opens beside ``anchor`` (a box or
+    point in global pixels; default: the mouse pointer)."""
+    dialog = ClassDialog(classes, current, title, parent, anchor)
     return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
 
@@ -82,20 +85,45 @@ def choose_reassignment(parent: QWidget | None, name: str, count: int,
     return value if ok and value else None
 
 
+#: The class dialog's row that creates a new class (its UserRole data).
+CREATE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
 class ClassDialog(QDialog):
+    """LabelImg's label dialog, without its surprise: **Enter takes the highlighted row**.
+
+    Typing filters the classes and highlights the best match (the exact name, else the first
+    that starts with the text, else the first that contains it), so "rac" + Enter is
+    "raccoon". A new class is made only through its own row, "＋ Create class “rac”", shown
+    while the text is not a class name: it is highlighted only when no class matches, and
+    reached with Down or a click otherwise. An empty field + Enter takes the highlighted
+    class (the one used last, else the first). Up/Down walk the visible rows. The dialog
+    opens beside ``anchor`` (the box just drawn, global pixels) or the mouse pointer, kept on
+    the screen.
+    """
+
     def __init__(self, classes: Sequence[str], current: str | None, title: str,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, anchor: QRect | QPoint | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(320)
+        self.anchor = anchor
+        self._current = current
         self.edit = QLineEdit(current or "")
-        self.edit.setPlaceholderText("Class name (type to filter or add)")
+        self.edit.setPlaceholderText("Type to filter; Enter takes the highlighted class")
         self.list = QListWidget()
         for name in classes:
             item = QListWidgetItem(f"●  {name}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setForeground(class_color(name))
             self.list.addItem(item)
+        self.create_item = QListWidgetItem()
+        self.create_item.setData(CREATE_ROLE, True)
+        self.create_item.setToolTip("Add a new class with this name to the project")
+        self.list.addItem(self.create_item)
+        self.hint = QLabel()
+        self.hint.setObjectName("muted")
+        self.hint.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._accept)
@@ -103,44 +131,114 @@ class ClassDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.edit)
         layout.addWidget(self.list)
+        layout.addWidget(self.hint)
         layout.addWidget(buttons)
         self.edit.textChanged.connect(self._filter)
-        self.list.itemClicked.connect(lambda it: self.edit.setText(it.data(Qt.ItemDataRole.UserRole)))
         self.list.itemDoubleClicked.connect(lambda _it: self._accept())
-        for i in range(self.list.count()):
-            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == current:
-                self.list.setCurrentRow(i)
+        self._filter("")  # every class shown, the one used last highlighted
         self.edit.selectAll()
 
+    # -- rows -------------------------------------------------------------------------------
+    def _class_rows(self) -> list[int]:
+        return [i for i in range(self.list.count()) if self.list.item(i) is not self.create_item]
+
+    def _visible_rows(self) -> list[int]:
+        return [i for i in range(self.list.count()) if not self.list.item(i).isHidden()]
+
+    def _filter(self, text: str) -> None:
+        """Show the classes containing ``text`` (any case) and highlight the best match (with
+        no text: the class the dialog opened with)."""
+        typed = text.strip()
+        keep = None if typed else self._current
+        needle = typed.lower()
+        names = {i: self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in self._class_rows()}
+        for i, name in names.items():
+            self.list.item(i).setHidden(needle not in name.lower())
+        exists = typed in names.values()
+        self.create_item.setText(f"＋  Create class “{typed}”")
+        self.create_item.setHidden(not typed or exists)
+        shown = [i for i in names if not self.list.item(i).isHidden()]
+        ranked = ([i for i in shown if names[i] == keep]
+                  + [i for i in shown if names[i] == typed]
+                  + [i for i in shown if names[i].lower() == needle]
+                  + [i for i in shown if names[i].lower().startswith(needle)] + shown)
+        if ranked:
+            self.list.setCurrentRow(ranked[0])
+        elif typed:
+            self.list.setCurrentItem(self.create_item)
+        else:
+            self.list.setCurrentRow(-1)
+        self._update_hint()
+
+    def _update_hint(self) -> None:
+        typed = self.edit.text().strip()
+        if not self._class_rows() and not typed:
+            self.hint.setText("No classes yet: type the name of the first one.")
+        elif self.list.currentItem() is self.create_item:
+            self.hint.setText(f"No class matches: Enter creates “{typed}”.")
+        elif not self.create_item.isHidden():
+            self.hint.setText("Enter takes the highlighted class; ↓ to the last row creates "
+                              "a new one.")
+        else:
+            self.hint.setText("")
+
     def keyPressEvent(self, event) -> None:  # noqa: ANN001,N802 (Qt API)
-        """Up/Down in the name field walk the visible classes (LabelImg's label dialog)."""
+        """Up/Down in the name field walk the visible rows (LabelImg's label dialog)."""
         step = {Qt.Key.Key_Up: -1, Qt.Key.Key_Down: 1}.get(event.key())
         if step is None:
             super().keyPressEvent(event)
             return
-        rows = [i for i in range(self.list.count()) if not self.list.item(i).isHidden()]
+        rows = self._visible_rows()
         if not rows:
             return
         current = self.list.currentRow()
         pos = rows.index(current) + step if current in rows else (0 if step > 0 else -1)
-        row = rows[max(0, min(pos, len(rows) - 1))]
-        self.list.setCurrentRow(row)
-        self.edit.blockSignals(True)  # keep the filter as typed
-        self.edit.setText(self.list.item(row).data(Qt.ItemDataRole.UserRole))
-        self.edit.blockSignals(False)
+        self.list.setCurrentRow(rows[max(0, min(pos, len(rows) - 1))])
+        self._update_hint()
 
-    def _filter(self, text: str) -> None:
-        needle = text.strip().lower()
-        for i in range(self.list.count()):
-            item = self.list.item(i)
-            item.setHidden(needle not in item.data(Qt.ItemDataRole.UserRole).lower())
-
+    # -- result -----------------------------------------------------------------------------
     def _accept(self) -> None:
         if self.value():
             self.accept()
 
     def value(self) -> str:
-        return self.edit.text().strip()
+        """The highlighted class, or the typed name when the "Create class" row is highlighted
+        ("" when nothing is)."""
+        item = self.list.currentItem()
+        if item is None or item.isHidden():
+            return ""
+        if item is self.create_item:
+            return self.edit.text().strip()
+        return str(item.data(Qt.ItemDataRole.UserRole))
+
+    def creates(self) -> bool:
+        """Whether accepting makes a new class."""
+        return self.list.currentItem() is self.create_item and bool(self.value())
+
+    # -- placement --------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: ANN001,N802 (Qt API)
+        super().showEvent(event)
+        zone = self.anchor if self.anchor is not None else QCursor.pos()
+        self.move(place_beside(zone, self.frameGeometry().size()))
+
+
+def place_beside(zone: QRect | QPoint, size: QSize, gap: int = 16) -> QPoint:
+    """Top-left (global pixels) for a window of ``size`` beside ``zone`` — a box just drawn, or
+    the pointer — without covering it: to its right, else to its left, vertically centred on
+    it, and always on the screen (LabelImg opens its label dialog at the pointer, so the eye
+    stays on the box)."""
+    if isinstance(zone, QPoint):
+        zone = QRect(zone, QSize(1, 1))
+    screen = QGuiApplication.screenAt(zone.center()) or QGuiApplication.primaryScreen()
+    area = screen.availableGeometry() if screen is not None else QRect(0, 0, 1 << 16, 1 << 16)
+    w, h = size.width(), size.height()
+    x = zone.right() + gap
+    if x + w > area.right() + 1 and zone.left() - gap - w >= area.left():
+        x = zone.left() - gap - w
+    y = zone.center().y() - h // 2
+    x = max(area.left(), min(x, area.right() + 1 - w))
+    y = max(area.top(), min(y, area.bottom() + 1 - h))
+    return QPoint(x, y)
 
 
 class ShortcutSheet(QDialog):

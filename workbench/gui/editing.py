@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import QRect, QRectF
 
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import Box
@@ -43,20 +44,32 @@ class EditController:
         if self._doc() is not None:
             self.w.statusBar().showMessage("Select a box first (click it on the image)", 3000)
 
-    def ask_class(self, current: str | None = None, title: str = "Class") -> str | None:
-        name = dialogs.choose_class(self.w, self.w.classes.names(), current, title)
+    def ask_class(self, current: str | None = None, title: str = "Class",
+                  beside: Box | None = None) -> str | None:
+        """The class dialog; ``beside``: a box (image px) the dialog opens next to."""
+        extra = {"anchor": self._screen_rect(beside)} if beside is not None else {}
+        name = dialogs.choose_class(self.w, self.w.classes.names(), current, title, **extra)
         if name:
             self.w.classes.ensure(name)
             self.last_class = name
         return name
 
+    def _screen_rect(self, box: Box) -> QRect:
+        """``box`` (image px) in global screen pixels, as the canvas shows it now."""
+        view = self.w.canvas
+        x1, y1, x2, y2 = box
+        rect = view.mapFromScene(QRectF(x1, y1, x2 - x1, y2 - y1)).boundingRect()
+        return QRect(view.viewport().mapToGlobal(rect.topLeft()), rect.size())
+
     # -- canvas gestures ------------------------------------------------------------------
     def on_box_drawn(self, box: Box) -> None:
+        """A new box: its class is the default class, else asked in the class dialog, which
+        opens beside the box while the canvas keeps showing it (dashed, not yet a box)."""
         doc = self._doc()
         if doc is None:
             return
         name = self.w.classes.default_class() or self.ask_class(self.last_class,
-                                                                "Class of the new box")
+                                                                "Class of the new box", box)
         if not name:
             return  # the user cancelled: no box
         self.w.classes.ensure(name)
@@ -136,9 +149,10 @@ class EditController:
         if doc is None or not sel:
             return self._hint_select()
         what = self._what([doc.annotation.objects[i].name for i in sel])
-        left = len(doc.annotation.objects) - len(sel)
+        # Nothing is selected afterwards: selecting the next box made a second Del delete a
+        # box the user had not chosen.
         doc.edit(commands.remove_objects(doc.annotation, sel), f"Delete {what}",
-                 select_after=min(sel[0], left - 1))
+                 select_after=-1)
 
     def duplicate_selected(self) -> None:
         doc, sel = self._doc(), self._selection()

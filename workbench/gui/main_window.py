@@ -18,12 +18,13 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
 
 from workbench import __version__
 from workbench.core.annotation import Annotation, VocObject
+from workbench.core.boxes import edges_to_voc
 from workbench.gui import assets, dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.actions import build_actions, shortcut_rows
@@ -139,6 +140,9 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.size_label, self.cursor_label = QLabel(), QLabel()
         self.zoom_label, self.save_label = QLabel(), QLabel()
         self.cursor_label.setMinimumWidth(150)
+        self._cursor_at: tuple[float, float] | None = None
+        self._cursor_timer = QTimer(self, singleShot=True, interval=0)
+        self._cursor_timer.timeout.connect(self.update_cursor_label)
         for label in (self.size_label, self.cursor_label, self.zoom_label, self.save_label):
             bar.addPermanentWidget(label)
 
@@ -240,6 +244,7 @@ class MainWindow(NavigationMixin, QMainWindow):
                                   doc.selection)
         self.boxes.set_objects(doc.annotation.objects, doc.selection, self.canvas.selection())
         self.update_save_state()
+        self.update_cursor_label()  # the box under the pointer may have changed or gone
 
     def on_selection_changed(self, index: int) -> None:
         if self.document is not None:
@@ -285,15 +290,35 @@ class MainWindow(NavigationMixin, QMainWindow):
 
     # -- misc slots -----------------------------------------------------------------------
     def _on_cursor_moved(self, x: float, y: float) -> None:
-        """Cursor position in image pixels, and the box under it (smallest containing)."""
+        """Remember the pointer; the label is redrawn once the canvas tool has handled the same
+        move (the view reports it first), so a box being drawn or resized shows its new size."""
+        self._cursor_at = (x, y)
+        self._cursor_timer.start()
+
+    def update_cursor_label(self) -> None:
+        """Pointer position in image pixels and the size of the box being drawn, else of the
+        box under the pointer (smallest containing) as it is now — after a resize, a delete or
+        an undo too. Sizes are the VOC integers the file gets (``xmax - xmin + 1``)."""
+        at, doc = self._cursor_at, self.document
+        if at is None or doc is None:
+            self.cursor_label.setText("")
+            return
+        x, y = at
         text = f"x {x:.1f}  y {y:.1f}"
-        doc = self.document
-        if doc is not None and self.canvas.annotation_item().isVisible():
-            i = box_at(self.canvas.annotation_item().boxes, x, y)
+
+        def size(box: tuple[float, float, float, float]) -> str:
+            xmin, ymin, xmax, ymax = edges_to_voc(box)
+            return f"{xmax - xmin + 1}×{ymax - ymin + 1}"
+
+        item = self.canvas.annotation_item()
+        band = self.canvas.guide_item().band
+        if self.canvas.mode == "draw" and band is not None:
+            box = (band.left(), band.top(), band.right(), band.bottom())
+            text += f"   ·   new box {size(box)}"
+        elif item.isVisible():
+            i = box_at(item.boxes, x, y)
             if 0 <= i < len(doc.annotation.objects):
-                obj = doc.annotation.objects[i]
-                x1, y1, x2, y2 = obj.box
-                text += f"   ·   {obj.name} {x2 - x1:.0f}×{y2 - y1:.0f}"
+                text += f"   ·   {doc.annotation.objects[i].name} {size(item.box(i))}"
         self.cursor_label.setText(text)
 
     def _toggle_difficult_row(self, row: int) -> None:

@@ -130,6 +130,13 @@ def move_box(box: Box, dx: float, dy: float, width: float, height: float) -> Box
     return (nx1, ny1, nx1 + w, ny1 + h)
 
 
+def snap_box(box: Box) -> Box:
+    """``box`` with every edge on the nearest whole pixel: the edges VOC will store
+    (:func:`workbench.core.boxes.edges_to_voc` rounds the same way), so the size shown while
+    drawing or resizing is the size written."""
+    return tuple(float(round(v)) for v in box)  # type: ignore[return-value]
+
+
 def rect_to_box(rect: QRectF, width: float, height: float) -> Box:
     r = rect.normalized()
     x1 = min(max(r.left(), 0.0), width)
@@ -257,15 +264,18 @@ class SelectTool(Tool):
             return
         if self.drag.kind == "group":
             d = pos - self.drag.start
-            self.drag.delta = group_delta(item.boxes[list(self.drag.group)], d.x(), d.y(), w, h)
+            self.drag.delta = group_delta(item.boxes[list(self.drag.group)], round(d.x()),
+                                          round(d.y()), w, h)
             item.set_group_preview(self.drag.group, *self.drag.delta)
             return
+        # Whole-pixel shifts and edges: what is shown is what VOC stores (see snap_box).
         if self.drag.kind == "move":
             d = pos - self.drag.start
-            box = move_box(self.drag.origin_box, d.x(), d.y(), w, h)
+            box = move_box(self.drag.origin_box, round(d.x()), round(d.y()), w, h)
         else:
             assert self.drag.handle is not None
-            box = resize_box(self.drag.origin_box, self.drag.handle, pos.x(), pos.y(), w, h)
+            box = resize_box(self.drag.origin_box, self.drag.handle, round(pos.x()),
+                             round(pos.y()), w, h)
         item.set_preview(self.drag.index, box)
 
     def release(self, pos: QPointF) -> None:
@@ -350,19 +360,24 @@ class DrawTool(Tool):
             return
         self.drag.moved = True
         w, h = self.view.image_size()
-        x1, y1, x2, y2 = rect_to_box(QRectF(self.drag.start, pos), w, h)
+        x1, y1, x2, y2 = snap_box(rect_to_box(QRectF(self.drag.start, pos), w, h))
         guide.set_band(QRectF(x1, y1, x2 - x1, y2 - y1))
 
     def release(self, pos: QPointF) -> None:
         drag, self.drag = self.drag, None
         guide = self.view.guide_item()
-        guide.set_band(None)
         if drag is None or not drag.moved:
+            guide.set_band(None)
             return
         w, h = self.view.image_size()
-        box = rect_to_box(QRectF(drag.start, pos), w, h)
+        box = snap_box(rect_to_box(QRectF(drag.start, pos), w, h))
         if box[2] - box[0] >= MIN_SIZE and box[3] - box[1] >= MIN_SIZE:
+            # The dashed band stays on the box while the class dialog (opened by a slot of
+            # box_drawn) is up: the user sees what they are naming.
+            x1, y1, x2, y2 = box
+            guide.set_band(QRectF(x1, y1, x2 - x1, y2 - y1))
             self.view.box_drawn.emit(box)
+        guide.set_band(None)
 
     def cancel(self) -> None:
         self.view.guide_item().set_band(None)

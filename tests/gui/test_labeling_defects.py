@@ -1,0 +1,248 @@
+"""Labeling defects a newcomer hit (issue 14), each driven with real mouse and key events on the
+real window and dialogs."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QRect, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from workbench.gui import dialogs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import click, make_project, shown_window, to_view  # noqa: E402
+
+
+@pytest.fixture
+def images(tmp_path):  # noqa: ANN001,ANN201
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def window(qtbot, images, tmp_path):  # noqa: ANN001,ANN201
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    w.canvas.setFocus()
+    return w
+
+
+def key(w, k, mod=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+    QTest.keyClick(w.canvas, k, mod)
+
+
+def when_dialog(act: Callable[[QApplication], None], seen: dict) -> None:  # noqa: ANN001
+    """Run ``act(dialog)`` on the next modal dialog once it is shown (it runs its own loop)."""
+    def poll() -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not dialog.isVisible():
+            QTimer.singleShot(10, poll)
+            return
+        try:
+            act(dialog)
+        except Exception as exc:  # noqa: BLE001 (reported by the test after exec returns)
+            seen["error"] = exc
+            dialog.reject()
+    QTimer.singleShot(0, poll)
+
+
+def press_move(view, start, end, steps: int = 4) -> None:  # noqa: ANN001
+    """Press at ``start`` and move to ``end`` (image px) with the button held."""
+    vp = view.viewport()
+    a, b = to_view(view, *start), to_view(view, *end)
+    QTest.mouseMove(vp, a)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    for i in range(1, steps + 1):
+        QTest.mouseMove(vp, a + (b - a) * (i / steps))
+
+
+def release(view, end) -> None:  # noqa: ANN001
+    QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier, to_view(view, *end))
+
+
+def voc_size(path: Path, index: int = 0) -> tuple[int, int]:
+    from workbench.core.voc import read_annotation
+
+    ann = read_annotation(path)[0]
+    assert ann is not None
+    from workbench.core.boxes import edges_to_voc
+
+    xmin, ymin, xmax, ymax = edges_to_voc(ann.objects[index].box)
+    return xmax - xmin + 1, ymax - ymin + 1
+
+
+# -- the class dialog --------------------------------------------------------------------------
+def test_typing_part_of_a_name_and_enter_takes_the_match(qtbot) -> None:  # noqa: ANN001
+    dialog = dialogs.ClassDialog(["raccoon", "dog", "cat"], None, "Class")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QTest.keyClicks(dialog.edit, "rac")
+    visible = [dialog.list.item(i).text() for i in range(dialog.list.count())
+               if not dialog.list.item(i).isHidden()]
+    assert visible == ["●  raccoon", "＋  Create class “rac”"]
+    assert dialog.list.currentItem().text() == "●  raccoon"  # highlighted: the match
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
+    assert dialog.result() == dialogs.QDialog.DialogCode.Accepted
+    assert dialog.value() == "raccoon" and not dialog.creates()
+
+
+def test_a_new_class_needs_its_create_row(qtbot) -> None:  # noqa: ANN001
+    dialog = dialogs.ClassDialog(["raccoon", "dog"], None, "Class")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QTest.keyClicks(dialog.edit, "rac")
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Down)  # past the match, onto "Create class “rac”"
+    assert dialog.creates() and dialog.value() == "rac"
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
+    assert dialog.result() == dialogs.QDialog.DialogCode.Accepted and dialog.value() == "rac"
+    # Nothing matches: the create row is the only row, highlighted, and says so.
+    other = dialogs.ClassDialog(["raccoon"], None, "Class")
+    qtbot.addWidget(other)
+    other.show()
+    QTest.keyClicks(other.edit, "fox")
+    assert other.creates() and "creates “fox”" in other.hint.text()
+
+
+def test_empty_field_and_enter_takes_the_last_or_first_class(qtbot) -> None:  # noqa: ANN001
+    dialog = dialogs.ClassDialog(["raccoon", "dog"], "dog", "Class")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Backspace)  # the preselected "dog" is erased
+    assert dialog.edit.text() == ""
+    QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
+    assert dialog.result() == dialogs.QDialog.DialogCode.Accepted and dialog.value() == "dog"
+    first = dialogs.ClassDialog(["raccoon", "dog"], None, "Class")
+    qtbot.addWidget(first)
+    first.show()
+    QTest.keyClick(first.edit, Qt.Key.Key_Return)
+    assert first.value() == "raccoon"
+    empty = dialogs.ClassDialog([], None, "Class")  # no class yet: it says what to do
+    qtbot.addWidget(empty)
+    empty.show()
+    QTest.keyClick(empty.edit, Qt.Key.Key_Return)
+    assert empty.isVisible() and empty.value() == ""
+    assert "type the name of the first one" in empty.hint.text()
+
+
+def test_exact_name_wins_over_longer_matches(qtbot) -> None:  # noqa: ANN001
+    dialog = dialogs.ClassDialog(["bobcat", "cat"], None, "Class")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    QTest.keyClicks(dialog.edit, "cat")
+    assert dialog.value() == "cat"
+    assert dialog.create_item.isHidden()  # "cat" exists: nothing to create
+
+
+def test_drawn_box_stays_visible_and_dialog_opens_beside_it(window, qtbot) -> None:  # noqa: ANN001
+    c = window.canvas
+    key(window, Qt.Key.Key_W)
+    c.actual_size()
+    c.centerOn(160, 120)
+    seen: dict = {}
+
+    def name_it(dialog) -> None:  # noqa: ANN001
+        band = c.guide_item().band
+        seen["band"] = None if band is None else band.getRect()
+        seen["dialog"] = dialog.frameGeometry()
+        QTest.keyClicks(dialog.edit, "ca")  # "cat" is the only match
+        QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
+
+    when_dialog(name_it, seen)
+    press_move(c, (150, 60), (190, 100))
+    release(c, (190, 100))
+    assert "error" not in seen, seen.get("error")
+    assert window.current_annotation().objects[-1].name == "cat"  # not a new class "ca"
+    assert window.classes.names() == ["cat", "dog"]
+    box = window.current_annotation().objects[-1].box
+    x1, y1, x2, y2 = box
+    assert seen["band"] == pytest.approx((x1, y1, x2 - x1, y2 - y1))  # shown while asked
+    assert c.guide_item().band is None  # gone once the box is made
+    rect = c.mapFromScene(x1, y1, x2 - x1, y2 - y1).boundingRect()
+    on_screen = QRect(c.viewport().mapToGlobal(rect.topLeft()), rect.size())
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    assert area.contains(seen["dialog"])  # kept on the screen
+    if on_screen.right() + 16 + seen["dialog"].width() <= area.right() or \
+            on_screen.left() - 16 - seen["dialog"].width() >= area.left():
+        assert not seen["dialog"].intersects(on_screen)  # beside the box, not over it
+
+
+def test_place_beside_keeps_the_dialog_on_screen() -> None:
+    from PySide6.QtCore import QPoint, QSize
+
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    size = QSize(300, 200)
+    box = QRect(area.left() + 50, area.top() + 100, 40, 40)
+    at = dialogs.place_beside(box, size)
+    assert at.x() == box.right() + 16  # to the right
+    near_edge = QRect(area.right() - 60, area.top() + 100, 40, 40)
+    at = dialogs.place_beside(near_edge, size)
+    assert at.x() + size.width() <= near_edge.left()  # flipped to the left
+    corner = dialogs.place_beside(QPoint(area.right(), area.bottom()), size)
+    assert QRect(corner, size).bottom() <= area.bottom()
+    assert QRect(corner, size).right() <= area.right()
+
+
+# -- sizes in the status bar -------------------------------------------------------------------
+def test_size_shown_while_drawing_is_the_size_written(window, images,  # noqa: ANN001
+                                                      qtbot) -> None:  # noqa: ANN001
+    c = window.canvas
+    window.classes.set_default_class("dog")
+    key(window, Qt.Key.Key_W)
+    c.set_zoom(1.7)  # view pixels fall between image pixels
+    c.centerOn(160, 120)
+    press_move(c, (100.3, 60.6), (163.4, 123.2))
+    qtbot.waitUntil(lambda: "new box" in window.cursor_label.text())
+    shown = window.cursor_label.text().split("new box ")[1]
+    release(c, (163.4, 123.2))
+    box = window.current_annotation().objects[-1].box
+    assert all(float(v).is_integer() for v in box)  # snapped to whole pixels
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    w, h = voc_size(images / "img0.xml", -1)
+    assert shown == f"{w}×{h}"
+    assert (w, h) == (box[2] - box[0], box[3] - box[1])
+
+
+def test_size_follows_an_edge_resize_and_a_delete(window, images, qtbot) -> None:  # noqa: ANN001
+    c = window.canvas
+    c.set_zoom(1.3)
+    c.centerOn(60, 70)
+    click(c, 50, 70)
+    qtbot.waitUntil(lambda: "cat 90×100" in window.cursor_label.text())
+    press_move(c, (100, 80), (127.4, 80))  # the right edge
+    release(c, (127.4, 80))
+    box = window.current_annotation().objects[0].box
+    assert all(float(v).is_integer() for v in box) and box[2] != 100
+    # The pointer has not moved since the release: the label still follows the new box.
+    assert window.cursor_label.text().endswith(f"cat {int(box[2] - box[0])}×100")
+    key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert voc_size(images / "img0.xml") == (box[2] - box[0], 100)
+    click(c, 110, 80)
+    key(window, Qt.Key.Key_Delete)
+    assert window.current_annotation().objects == ()
+    assert "cat" not in window.cursor_label.text()
+
+
+# -- Del ---------------------------------------------------------------------------------------
+def test_delete_selects_nothing_so_a_second_del_deletes_nothing(window) -> None:  # noqa: ANN001
+    key(window, Qt.Key.Key_D)
+    key(window, Qt.Key.Key_D)  # img2: dog, cat
+    c = window.canvas
+    c.actual_size()
+    c.centerOn(160, 120)
+    click(c, 80, 90)  # the dog
+    assert window.document.selection == 0
+    key(window, Qt.Key.Key_Delete)
+    assert [o.name for o in window.current_annotation().objects] == ["cat"]
+    assert window.document.selection == -1 and c.selection() == ()
+    key(window, Qt.Key.Key_Delete)
+    assert [o.name for o in window.current_annotation().objects] == ["cat"]
+    key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo reselects the dog
+    assert [o.name for o in window.current_annotation().objects] == ["dog", "cat"]
+    assert window.document.selection == 0
