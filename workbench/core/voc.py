@@ -33,6 +33,13 @@ Read quirks handled: float coordinates, ``difficult``/``truncated`` written as `
 prolog, whitespace before the prolog, ``<object>`` without ``<bndbox>`` (kept in the file on
 re-save, reported, not loaded).
 
+Never silent: object-like content the reader does not use is a warning naming its place
+(``<v:object> at /annotation/v:object (line 9)``): an ``<object>`` not directly inside
+``<annotation>`` (inside ``<objects>`` or another object), ``<Object>`` or a namespaced
+object, a second ``<name>``/``<bndbox>``/``<xmin>``/``<size>``/… (the first is read), a
+known tag in another letter case or namespace, and a comment or element inside a value
+(``<xmin>1<!--c-->0</xmin>`` is read as ``10``, the character data around the comment).
+
 Problem severities: ``error`` — missing ``<name>``, unreadable coordinates, inverted or
 zero-area boxes, boxes wholly outside the image, unreadable or missing image; ``warning`` —
 missing ``<filename>``/``<size>``, size differing from the image, boxes partly outside the
@@ -53,7 +60,7 @@ from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
 from workbench.core.voc_write import annotation_to_bytes, write_annotation
 from workbench.core.voc_xml import (
     MAX_XML_BYTES, HostileXmlError, VocError, VocReadError, child_text, parse_root, read_bytes,
-    read_meta, read_object, read_size,
+    read_meta, read_object, read_size, structure_problems,
 )
 
 __all__ = [
@@ -80,6 +87,8 @@ def parse_annotation(
     def report(severity: str, message: str, index: int | None = None) -> None:
         problems.append(Problem(name, index, severity, message))  # type: ignore[arg-type]
 
+    for message in structure_problems(root):  # unused object-like content: never silent
+        report("warning", message)
     meta = read_meta(root)
     if not meta["filename"]:
         report("warning", "has no <filename>")

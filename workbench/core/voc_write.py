@@ -35,7 +35,9 @@ def _ensure_child(parent: etree._Element, tag: str, order: tuple[str, ...]) -> e
 
 
 def _set_text(parent: etree._Element, tag: str, text: str, order: tuple[str, ...]) -> None:
-    _ensure_child(parent, tag, order).text = text
+    child = _ensure_child(parent, tag, order)
+    del child[:]  # a comment inside the old value (1<!--c-->0) would keep its tail "0"
+    child.text = text
 
 
 def _sub(parent: etree._Element, tag: str, text: str) -> etree._Element:

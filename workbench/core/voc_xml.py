@@ -84,10 +84,97 @@ def parse_root(data: bytes, name: str) -> etree._Element:
 
 
 def child_text(el: etree._Element, tag: str) -> str | None:
+    """The text of the first child ``tag``; comments, processing instructions and elements
+    inside the value are skipped and the text around them joined (``1<!--c-->0`` → ``"10"``,
+    as an XML processor reads character data; :func:`structure_problems` reports it)."""
     child = el.find(tag)
     if child is None:
         return None
-    return (child.text or "").strip()
+    if len(child) == 0:
+        return (child.text or "").strip()
+    return ((child.text or "") + "".join(c.tail or "" for c in child)).strip()
+
+
+# --------------------------------------------------------------------------- structure checks
+# Object-like content the reader does not use is reported, never silently skipped (issue 12):
+# an <object> that is not a direct child of <annotation> (inside <objects>, inside another
+# object, namespaced, or spelt <Object>), a second <name>/<bndbox>/<xmin>/<size>/..., a known
+# tag in another letter case or namespace, and markup inside a value.
+
+_SIZE_TAGS = ("width", "height", "depth")
+_ROOT_VALUES = ("folder", "filename", "path", "segmented")
+
+
+def where(el: etree._Element) -> str:
+    """``<tag> at /annotation/objects/object[2] (line 7)`` for messages."""
+    tag = etree.QName(el).localname if isinstance(el.tag, str) else "?"
+    if el.prefix:
+        tag = f"{el.prefix}:{tag}"
+    elif isinstance(el.tag, str) and el.tag.startswith("{"):
+        tag = f"{tag} xmlns={etree.QName(el).namespace!r}"
+    line = f" (line {el.sourceline})" if el.sourceline else ""
+    return f"<{tag}> at {el.getroottree().getpath(el)}{line}"
+
+
+def _children_problems(el: etree._Element, known: tuple[str, ...]) -> list[str]:
+    """A second occurrence of a known child, or a known child in another case/namespace."""
+    msgs: list[str] = []
+    seen: set[str] = set()
+    lower = {k.lower(): k for k in known if k != "object"}
+    for c in el:
+        if not isinstance(c.tag, str):
+            continue
+        if c.tag in known:
+            if c.tag in seen and c.tag != "object":
+                msgs.append(f"{where(c)} is a second <{c.tag}>; it is ignored (only the first "
+                            "is read)")
+            seen.add(c.tag)
+            continue
+        local = etree.QName(c).localname.lower()
+        if local in lower:
+            msgs.append(f"{where(c)} is not read: the reader expects <{lower[local]}> (tags are "
+                        "case-sensitive and carry no namespace)")
+    return msgs
+
+
+def _markup_problems(el: etree._Element, tags: tuple[str, ...]) -> list[str]:
+    msgs: list[str] = []
+    for tag in tags:
+        child = el.find(tag)
+        if child is not None and len(child):
+            msgs.append(f"{where(child)} holds a comment, processing instruction or element "
+                        f"inside its value; read as {child_text(el, tag)!r}")
+    return msgs
+
+
+def object_structure_problems(el: etree._Element) -> list[str]:
+    """What a direct ``<object>`` holds that the reader does not use (see above)."""
+    msgs = _children_problems(el, OBJ_ORDER)
+    msgs += _markup_problems(el, ("name", "pose", "truncated", "difficult", "score"))
+    bnd = el.find("bndbox")
+    if bnd is not None:
+        msgs += _children_problems(bnd, COORDS) + _markup_problems(bnd, COORDS)
+    return msgs
+
+
+def structure_problems(root: etree._Element) -> list[str]:
+    """File-level unused content: misplaced/misspelt objects anywhere, a second <size>,
+    <filename> …, markup inside <size>/<filename> values. Per-object checks:
+    :func:`object_structure_problems`."""
+    msgs = _children_problems(root, ROOT_ORDER) + _markup_problems(root, _ROOT_VALUES)
+    size = root.find("size")
+    if size is not None:
+        msgs += _children_problems(size, _SIZE_TAGS) + _markup_problems(size, _SIZE_TAGS)
+    for el in root.iter():
+        if not isinstance(el.tag, str) or etree.QName(el).localname.lower() != "object":
+            continue
+        parent = el.getparent()
+        if el.tag == "object" and parent is root:
+            continue
+        inside = "" if parent is root else f" inside <{etree.QName(parent).localname}>"
+        msgs.append(f"{where(el)}{inside} is not read: only <object> elements directly inside "
+                    "<annotation> are objects")
+    return msgs
 
 
 def _number(text: str | None) -> float | None:
@@ -116,15 +203,17 @@ def _flag(el: etree._Element, tag: str, msgs: list[tuple[str, str]]) -> bool:
 
 def read_object(el: etree._Element) -> tuple[VocObject | None, str, list[tuple[str, str]]]:
     """One ``<object>`` → (object or None when it has no usable box, name, messages)."""
-    msgs: list[tuple[str, str]] = []
+    msgs: list[tuple[str, str]] = [("warning", m) for m in object_structure_problems(el)]
     name = child_text(el, "name") or ""
     bnd = el.find("bndbox")
     if bnd is None:
-        return None, name, [("warning", "has no <bndbox>; kept in the file but not loaded")]
+        return None, name, [("warning", "has no <bndbox>; kept in the file but not loaded"),
+                            *msgs]
     values = [_number(child_text(bnd, c)) for c in COORDS]
     if any(v is None for v in values):
         bad = ", ".join(f"{c}={child_text(bnd, c)!r}" for c, v in zip(COORDS, values) if v is None)
-        return None, name, [("error", f"unreadable <bndbox> ({bad}); kept in the file but not loaded")]
+        return None, name, [("error", f"unreadable <bndbox> ({bad}); kept in the file but not "
+                            "loaded"), *msgs]
     box = voc_to_edges(*values)  # type: ignore[arg-type]
     difficult = _flag(el, "difficult", msgs)
     truncated = _flag(el, "truncated", msgs)
