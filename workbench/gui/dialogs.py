@@ -261,7 +261,9 @@ class ShortcutSheet(QDialog):
         self.table = table
         note = QLabel("Canvas: wheel zooms, middle-drag or Space-drag pans, arrows nudge the "
                       "selected boxes (Shift = 10 px), Esc cancels. Number keys 1–9 set the "
-                      "class. Ctrl+click or a band from empty space selects several boxes.")
+                      "class. Ctrl+click or a band from empty space selects several boxes. "
+                      "Class dialog: typing filters, Enter takes the highlighted class (empty "
+                      "field: the last used), a new class only through its “Create class” row.")
         note.setWordWrap(True)
         note.setObjectName("muted")
         layout = QVBoxLayout(self)

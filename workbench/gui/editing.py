@@ -64,7 +64,7 @@ class EditController:
     # -- canvas gestures ------------------------------------------------------------------
     def on_box_drawn(self, box: Box) -> None:
         """A new box: its class is the default class, else asked in the class dialog, which
-        opens beside the box while the canvas keeps showing it (dashed, not yet a box)."""
+        opens beside the box while the canvas keeps showing it (its rubber band, not a box yet)."""
         doc = self._doc()
         if doc is None:
             return

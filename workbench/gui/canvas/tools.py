@@ -372,7 +372,7 @@ class DrawTool(Tool):
         w, h = self.view.image_size()
         box = snap_box(rect_to_box(QRectF(drag.start, pos), w, h))
         if box[2] - box[0] >= MIN_SIZE and box[3] - box[1] >= MIN_SIZE:
-            # The dashed band stays on the box while the class dialog (opened by a slot of
+            # The rubber band stays on the box while the class dialog (opened by a slot of
             # box_drawn) is up: the user sees what they are naming.
             x1, y1, x2, y2 = box
             guide.set_band(QRectF(x1, y1, x2 - x1, y2 - y1))
