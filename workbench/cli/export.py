@@ -36,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.core.export import ExportError, export_project, read_export, same_records
+    from workbench.core.export import (
+        ExportError,
+        export_project,
+        pixel_mismatches,
+        read_export,
+        same_records,
+    )
     from workbench.core.project import Project
 
     try:
@@ -63,5 +69,10 @@ def run(args: argparse.Namespace) -> int:
                         compare_difficult=not yolo):
         print("workbench export: the export does not read back identically", file=sys.stderr)
         return 1
-    print("read back: identical")
+    mismatches = pixel_mismatches(summary)  # sizes and means of the written images
+    for line in mismatches:
+        print(f"workbench export: pixels differ: {line}", file=sys.stderr)
+    if mismatches:
+        return 1
+    print("read back: identical (boxes; image sizes and pixel means)")
     return 0

@@ -9,10 +9,15 @@ API
     objects with an error (inverted, zero-area, nameless) are skipped and counted. The
     train/val split is :func:`workbench.core.project.split_ids` over the export ids (the
     image stems; ``sub_dir_stem`` when stems repeat), so it is reproducible by seed.
-    Images are copied byte for byte; an image whose EXIF orientation is not 1 is written
-    rotated (boxes live in the displayed frame), and non-JPEG images become JPEG in the VOC
-    tree (``JPEGImages/<id>.jpg``, as VOC loaders expect). Refuses a non-empty ``out``
-    unless ``overwrite``.
+    Every image is decoded by the one decoder (:mod:`workbench.core.images`); images it
+    refuses are skipped with its message (as training skips them). Images are copied byte
+    for byte when their pixels need nothing; otherwise the decoder's pixels are written (JPEG
+    quality 95 in the VOC tree, else the source's format): an image whose EXIF orientation is
+    not 1 is written rotated (boxes live in the displayed frame), non-JPEG images become JPEG
+    in the VOC tree (``JPEGImages/<id>.jpg``, as VOC loaders expect) — a 16-bit PNG scaled
+    to 8 bits as the canvas shows it, not clipped —, and a truncated file is written whole
+    (its grey rest included, a warning naming it). Refuses a non-empty ``out`` unless
+    ``overwrite``.
 
     * ``voc``: ``JPEGImages/``, ``Annotations/`` (our lossless writer: unknown elements
       survive), ``ImageSets/Main/{train,val,trainval}.txt``, ``classes.txt``.
@@ -26,7 +31,11 @@ API
     Reads an export back: ``{export id: [(class, pixel-edge box, difficult), ...]}``
     (YOLO carries no ``difficult``: always False).
 ``ExportSummary``: counts, ``splits``, ``problems``, ``source`` (what was exported, in the
-    same shape as ``read_export``) for verification.
+    same shape as ``read_export``) and ``pixels`` (export id → :class:`PixelStats` of the
+    decoded source and the written file) for verification.
+``pixel_mismatches(summary, tol=2.0) -> list[str]``: decodes every written image again and
+    compares its size and mean with the source's (a near-white 16-bit export fails it);
+    one line per mismatch, empty when the export reads back the same pixels.
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ from pathlib import Path
 from workbench.core.annotation import Annotation, Problem
 from workbench.core.atomic import atomic_write_text
 from workbench.core.boxes import Box
-from workbench.core.imageinfo import image_info
+from workbench.core.imageinfo import ImageReadError, image_info
+from workbench.core.images import check_image, decode_image
 from workbench.core.project import Entry, Project, natural_key, split_ids
 from workbench.core.safepath import escape_id
 from workbench.core.voc import write_annotation
@@ -67,6 +77,17 @@ class ExportSummary:
     splits: dict[str, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     source: dict[str, list[Record]] = field(default_factory=dict)
+    pixels: dict[str, PixelStats] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PixelStats:
+    """Size and mean (all channels) of a decoded source image, and where it was written."""
+
+    width: int
+    height: int
+    mean: float
+    written: Path
 
 
 def _export_ids(entries: list[Entry]) -> dict[Path, str]:
@@ -86,27 +107,53 @@ def _export_ids(entries: list[Entry]) -> dict[Path, str]:
 
 
 def _copy_image(src: Path, dst_stem: Path, *, jpeg_only: bool, summary: ExportSummary) -> Path:
-    """Copy ``src`` to ``dst_stem`` + suffix; rotate per EXIF / transcode when needed."""
-    info = image_info(src)
+    """Copy ``src`` to ``dst_stem`` + suffix, or write the decoder's pixels when it is rotated
+    per EXIF, truncated or must become JPEG (see the module doc)."""
+    try:
+        decoded = decode_image(src)
+        orientation = image_info(src).orientation
+    except ImageReadError as exc:  # validated by _collect; a full decode may still fail
+        raise ExportError(str(exc)) from exc
     suffix = src.suffix.lower()
     is_jpeg = suffix in (".jpg", ".jpeg")
-    if info.orientation == 1 and (is_jpeg or not jpeg_only):
+    if orientation == 1 and not decoded.truncated and (is_jpeg or not jpeg_only):
         dst = dst_stem.with_suffix(".jpg" if is_jpeg else suffix)
         shutil.copyfile(src, dst)
-        return dst
-    from PIL import Image, ImageOps
+    else:
+        from PIL import Image
 
-    with Image.open(src) as img:
-        img = ImageOps.exif_transpose(img)
+        img = Image.fromarray(decoded.rgb)
         if jpeg_only or is_jpeg:
             dst = dst_stem.with_suffix(".jpg")
-            img.convert("RGB").save(dst, "JPEG", quality=95)
+            img.save(dst, "JPEG", quality=95)
         else:
             dst = dst_stem.with_suffix(suffix)
             img.save(dst)
-    summary.rotated_images += info.orientation != 1
+        if decoded.truncated:
+            summary.problems.append(Problem(src.name, None, "warning",
+                                            "truncated image: written with its readable part "
+                                            "and the rest grey, as validate and training see it"))
+    summary.pixels[dst_stem.name] = PixelStats(decoded.width, decoded.height,
+                                               float(decoded.rgb.mean()), dst)
+    summary.rotated_images += orientation != 1
     summary.transcoded_images += not is_jpeg and jpeg_only
     return dst
+
+
+def pixel_mismatches(summary: ExportSummary, tol: float = 2.0) -> list[str]:
+    """Decode every written image again and compare size and mean with its source."""
+    out: list[str] = []
+    for image_id, want in summary.pixels.items():
+        try:
+            got = decode_image(want.written)
+        except ImageReadError as exc:
+            out.append(f"{image_id}: {exc}")
+            continue
+        mean = float(got.rgb.mean())
+        if (got.width, got.height) != (want.width, want.height) or abs(mean - want.mean) > tol:
+            out.append(f"{image_id}: written {got.width}x{got.height} mean {mean:.1f}, source "
+                       f"{want.width}x{want.height} mean {want.mean:.1f}")
+    return out
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -127,6 +174,11 @@ def _collect(project: Project, summary: ExportSummary) -> list[tuple[Entry, Anno
         bad = {p.object for p in problems if p.severity == "error" and p.object is not None}
         if any(p.severity == "error" and p.object is None for p in problems):
             continue  # unreadable image: nothing to export
+        check = check_image(entry.image_path)  # the decoder's verdict, as training's
+        if check.severity == "error":
+            summary.problems.append(Problem(project.display_name(entry.image_path), None,
+                                            "error", check.message))
+            continue
         keep = tuple(o for i, o in enumerate(ann.objects) if i not in bad)
         summary.skipped_objects += len(ann.objects) - len(keep)
         items.append((entry, dataclasses.replace(ann, objects=keep)))

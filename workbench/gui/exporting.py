@@ -65,7 +65,13 @@ def _save_unsaved(window: MainWindow) -> bool:
 
 
 def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
-    from workbench.core.export import ExportError, export_project, read_export, same_records
+    from workbench.core.export import (
+        ExportError,
+        export_project,
+        pixel_mismatches,
+        read_export,
+        same_records,
+    )
     from workbench.core.project import Project
 
     label = dict(FORMATS)[choice.fmt]
@@ -79,7 +85,8 @@ def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
                                  overwrite=choice.overwrite)
         yolo = choice.fmt == "yolo"
         identical = same_records(summary.source, read_export(summary.out, choice.fmt),
-                                 tol=0.01 if yolo else 1e-9, compare_difficult=not yolo)
+                                 tol=0.01 if yolo else 1e-9, compare_difficult=not yolo) \
+            and not pixel_mismatches(summary)  # written images: sizes and pixel means
     except (ExportError, OSError, ValueError) as exc:
         log.error("export to %s failed: %s", choice.out, exc)
         window.statusBar().showMessage(f"Export failed: {exc}", 10000)
