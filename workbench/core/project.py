@@ -49,6 +49,12 @@ from workbench.core.classes import (
     CLASS_FILE_NAMES, ClassFileError, find_class_file, merge_classes, read_class_file,
     rename_in_list,
 )
+from workbench.core.formats import (
+    FORMATS, Dataset, FormatError, FormatGuess, Item, Native, NotWritableError, Source,
+    detect_format, list_folder, open_dataset, read_native, writer_for,
+)
+from workbench.core.formats.detect import CLASS_FILES, detect_json_file
+from workbench.core.formats.listing import Listing
 from workbench.core.imageinfo import ImageReadError, image_size, is_image_file
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
@@ -95,6 +101,14 @@ class Entry:
     key: str = ""
     #: The file stem (the VOC image id).
     image_id: str = ""
+    #: Non-VOC projects: where the annotation lives in its native format (``xml_path`` is then
+    #: the same file: the label ``.txt``, the labelme ``.json`` or the COCO/CreateML JSON).
+    source: Source | None = None
+
+    @property
+    def label_path(self) -> Path:
+        """The annotation file of this image, whatever its format (= ``xml_path``)."""
+        return self.xml_path
 
 
 def _walk(folder: Path) -> Iterable[tuple[Path, list[str]]]:
@@ -121,6 +135,46 @@ def _is_symlink_loop(path: Path) -> bool:
     return False
 
 
+def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
+            ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None]:
+    """``(format, guess, root to open, annotations)`` for :meth:`Project.open` without
+    ``format``. An explicit annotations folder holding XML (or nothing else) stays VOC;
+    opening the ``images/`` folder of an Ultralytics dataset opens its parent."""
+    if annotations_dir is not None:
+        ann = _resolve_folder(annotations_dir)
+        if ann == images:
+            annotations_dir = None
+        elif ann.is_file():
+            return detect_json_file(ann) or "voc", None, images, ann
+        elif ann.is_dir():
+            found = list_folder(ann)
+            txt = [t for t in found.txt if t.name.lower() not in CLASS_FILES]
+            if found.xml or not (txt or found.json):
+                return "voc", None, images, annotations_dir
+            if txt:
+                return "yolo", None, images, ann
+            kinds = [k for k in map(detect_json_file, found.json[:3]) if k]
+            return (kinds[0] if kinds else "voc"), None, images, ann
+        else:
+            return "voc", None, images, annotations_dir
+    root = images
+    if images.name == "images" and (images.parent / "labels").is_dir():
+        root = images.parent
+    listing = list_folder(root)
+    guess = detect_format(root, listing)
+    if root != images and guess.format == "voc":
+        root = images
+        listing = list_folder(root)
+        guess = detect_format(root, listing)
+    if guess.format != "voc":
+        _LISTINGS[root] = listing
+    return guess.format, guess, root, None
+
+
+#: The listing made while detecting, handed to the first scan of the project (one walk).
+_LISTINGS: dict[Path, Listing] = {}
+
+
 def _rel_dir(path: Path, base: Path) -> str:
     return path.parent.relative_to(base).as_posix()
 
@@ -135,16 +189,34 @@ class Project:
     orphans: list[Path] = field(default_factory=list)
     scan_problems: list[Problem] = field(default_factory=list)
     _classes: list[str] | None = field(default=None, repr=False)
+    #: ``voc`` | ``yolo`` | ``coco`` | ``createml`` | ``labelme`` (:mod:`workbench.core.formats`).
+    format: str = "voc"
+    #: Non-VOC projects: the scanned dataset (classes, splits, per-format tables in ``meta``).
+    dataset: Dataset | None = field(default=None, repr=False)
+    #: What format detection found (other formats present become a scan problem).
+    guess: FormatGuess | None = field(default=None, repr=False)
+    _items: dict[Path, Item] = field(default_factory=dict, repr=False)
+    _annotations_arg: Path | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ opening
 
     @classmethod
     def open(cls, images_dir: str | os.PathLike[str],
-             annotations_dir: str | os.PathLike[str] | None = None) -> Project:
-        """Scan a project folder (see the module doc). Raises FileNotFoundError."""
+             annotations_dir: str | os.PathLike[str] | None = None, *,
+             format: str | None = None) -> Project:
+        """Scan a project folder (see the module doc). Raises FileNotFoundError, and
+        :class:`~workbench.core.formats.FormatError` for an unknown ``format``."""
         images = _resolve_folder(images_dir)
         if not images.is_dir():
             raise FileNotFoundError(f"{images}: no such folder")
+        if format is not None and format not in FORMATS:
+            raise FormatError(f"unknown label format {format!r} (choose from "
+                              f"{', '.join(FORMATS)})")
+        guess = None
+        if format is None:
+            format, guess, images, annotations_dir = _detect(images, annotations_dir)
+        if format != "voc":
+            return cls._open_native(images, annotations_dir, format, guess)
         root, layout = images, "flat"
         if annotations_dir is not None:
             annotations = _resolve_folder(annotations_dir)
@@ -164,12 +236,61 @@ class Project:
             images = images / "images"
         else:
             annotations = images
-        project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout)
+        project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout,
+                      guess=guess)
         project.rescan()
         return project
 
+    @classmethod
+    def _open_native(cls, root: Path, annotations_dir: str | os.PathLike[str] | None,
+                     fmt: str, guess: FormatGuess | None) -> Project:
+        ann = _resolve_folder(annotations_dir) if annotations_dir is not None else None
+        project = cls(images_dir=root, annotations_dir=root, root=root, layout=fmt, format=fmt,
+                      guess=guess, _annotations_arg=ann)
+        project.rescan()
+        return project
+
+    def _format_problems(self) -> list[Problem]:
+        """One scan problem per other format found in the folder, naming its files."""
+        if self.guess is None or not self.guess.ambiguous_with:
+            return []
+        out: list[Problem] = []
+        for fmt, files in self.guess.ambiguous_with:
+            shown = ", ".join(self.display_name(f) for f in files[:5])
+            more = len(files) >= 5
+            out.append(Problem(
+                ".", None, "warning",
+                f"mixed label formats: opened as {self.format.upper()}, but the folder also "
+                f"holds {fmt.upper()} labels ({shown}{', …' if more else ''}); use "
+                f"--format {fmt} to open those instead"))
+        return out
+
+    def _rescan_native(self) -> None:
+        ds = open_dataset(self.root, self.format, annotations=self._annotations_arg,
+                          listing=_LISTINGS.pop(self.root, None))
+        self.dataset, self.layout = ds, f"{ds.format} {ds.layout}"
+        labels = ds.meta.get("labels_dir")
+        if labels is None and ds.format == "yolo" and (self.root / "labels").is_dir():
+            labels = self.root / "labels"
+        self.annotations_dir = Path(labels) if labels is not None else self.root
+        self._items = {it.image_path: it for it in ds.items}
+        entries: list[Entry] = []
+        for it in ds.items:
+            img, src = it.image_path, it.source
+            try:
+                key = img.relative_to(self.root).as_posix()
+            except ValueError:
+                key = img.name
+            entries.append(Entry(img, src.path, src.exists, key, img.stem, src))
+        self.entries, self.orphans = entries, []
+        self.scan_problems = self._format_problems() + list(ds.problems)
+        self._classes = None
+
     def rescan(self) -> None:
         """Re-read the folder listing (entries, orphans, scan problems)."""
+        if self.format != "voc":
+            self._rescan_native()
+            return
         images: list[Path] = []
         xmls: list[Path] = []
         for folder, files in _walk(self.images_dir):
@@ -251,6 +372,8 @@ class Project:
             entries.append(Entry(img, xml, img in claimed,
                                  img.relative_to(self.images_dir).as_posix(), img.stem))
         self.entries, self.orphans, self.scan_problems = entries, orphans, problems
+        if self.guess is not None and self.guess.ambiguous_with:
+            self.scan_problems[:0] = self._format_problems()
 
     def _default_xml_path(self, image: Path) -> Path:
         rel = image.parent.relative_to(self.images_dir)
@@ -292,6 +415,9 @@ class Project:
     def load(self, entry: Entry, *, clamp: bool = False,
              check_image: bool = True) -> tuple[Annotation | None, list[Problem]]:
         """Read ``entry``'s annotation (see module doc). Never raises for bad files."""
+        if self.format != "voc":
+            native = self.load_native(entry, clamp=clamp, check_image=check_image)
+            return native.annotation, list(native.problems)
         if not entry.has_xml:
             return None, []
         shown = self.display_name(entry.xml_path)
@@ -307,6 +433,22 @@ class Project:
                 f"<filename> {ann.filename!r} differs from the image file {entry.image_path.name!r}"))
         return ann, problems
 
+    def load_native(self, entry: Entry, *, clamp: bool = False,
+                    check_image: bool = True) -> Native:
+        """Non-VOC projects: ``entry``'s annotation with its problems and, per object, where
+        it stands in the file (``positions``: line / array index, see
+        :mod:`workbench.core.formats.model`). ``Native(None)`` for an unlabeled image."""
+        item = self._items.get(entry.image_path)
+        if item is None or self.dataset is None or not item.source.exists:
+            return Native(None)
+        shown = self.display_name(item.source.path)
+        try:
+            return read_native(self.dataset, item, check_image=check_image, clamp=clamp,
+                               display_name=shown)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not take a command down
+            log.exception("cannot read %s", shown)
+            return Native(None, (Problem(shown, None, "error", f"cannot be read ({exc})"),))
+
     def new_annotation(self, entry: Entry) -> Annotation:
         """An empty annotation for ``entry``'s image (size read from the image header)."""
         try:
@@ -317,7 +459,15 @@ class Project:
                           folder=entry.image_path.parent.name, path=str(entry.image_path))
 
     def save(self, entry: Entry, annotation: Annotation) -> Annotation:
-        """Write ``annotation`` to ``entry.xml_path`` atomically; returns it with ``raw`` set."""
+        """Write ``annotation`` to ``entry.xml_path`` atomically; returns it with ``raw`` set.
+
+        Non-VOC projects: dispatched to the format's writer
+        (:data:`workbench.core.formats.WRITERS`); raises
+        :class:`~workbench.core.formats.NotWritableError` when the format has none (nothing
+        is written — never a VOC file beside the native labels).
+        """
+        if self.format != "voc":
+            return self._save_native(entry, annotation)
         written = write_annotation(annotation, entry.xml_path)
         if not entry.has_xml:
             new = dataclasses.replace(entry, has_xml=True)
@@ -326,13 +476,47 @@ class Project:
             self._classes = merge_classes(self._classes, (o.name for o in annotation.objects))
         return written
 
+    def _save_native(self, entry: Entry, annotation: Annotation) -> Annotation:
+        writer = writer_for(self.format)
+        if writer is None:
+            raise NotWritableError(
+                f"{self.display_name(entry.xml_path)}: saving {self.format.upper()} labels is "
+                f"not supported yet, nothing was written (convert the dataset to VOC with "
+                f"`workbench import` to edit it)")
+        item = self._items.get(entry.image_path)
+        current = next((e for e in self.entries if e.image_path == entry.image_path), entry)
+        result = writer(self, current, annotation)
+        native = result if isinstance(result, Native) else None
+        written = native.annotation if native is not None else result
+        if item is not None:
+            item.source = dataclasses.replace(item.source, exists=True)
+            if item.native is not None:  # formats read all at once keep what now stands
+                item.native = native or Native(written, (), ())
+            new = dataclasses.replace(current, has_xml=True, source=item.source)
+            self.entries = [new if e.image_path == entry.image_path else e for e in self.entries]
+        if self._classes is not None and written is not None:
+            self._classes = merge_classes(self._classes, (o.name for o in written.objects))
+        return written
+
     # ------------------------------------------------------------------ classes
 
     @property
     def class_file(self) -> Path | None:
+        if self.dataset is not None:
+            return self.dataset.class_file
         return find_class_file([self.root, self.images_dir, self.annotations_dir])
 
+    @property
+    def names_files(self) -> list[Path]:
+        """YOLO projects: the files holding the class names (``data.yaml``, ``classes.txt``)."""
+        if self.dataset is None:
+            return []
+        return list(self.dataset.meta.get("names_files") or
+                    ([self.dataset.class_file] if self.dataset.class_file else []))
+
     def predefined_classes(self) -> list[str]:
+        if self.dataset is not None:
+            return list(self.dataset.classes)
         path = self.class_file
         if path is None:
             return []
@@ -353,12 +537,38 @@ class Project:
             self._classes = merge_classes(self.predefined_classes(), found)
         return list(self._classes)
 
+    def _append_class_names(self, names: Sequence[str]) -> Path:
+        current = self.predefined_classes()
+        wanted = [n for n in dict.fromkeys(names) if n]
+        path = self.class_file
+        extra = [n for n in wanted if n not in current]
+        if not extra:
+            return path or self.root
+        if (self.format != "yolo" or path is None or path.suffix.lower() != ".txt"
+                or wanted[:len(current)] != current):
+            raise NotWritableError(
+                f"the class list of a {self.format.upper()} project lives in its labels"
+                f"{f' ({path.name})' if path else ''}; it is not rewritten from the class "
+                "list (new classes are added when a box of that class is saved)")
+        text = path.read_bytes().decode("utf-8-sig")
+        sep = "" if not text or text.endswith("\n") else "\n"
+        atomic_write_text(path, text + sep + "".join(f"{n}\n" for n in extra))
+        self.rescan()
+        return path
+
     def refresh_classes(self) -> list[str]:
         self._classes = None
         return self.classes
 
     def write_class_list(self, names: Sequence[str]) -> Path:
-        """Write ``names`` to the class file (``predefined_classes.txt`` when none exists)."""
+        """Write ``names`` to the class file (``predefined_classes.txt`` when none exists).
+
+        Non-VOC projects hold class ids in their labels: refused
+        (:class:`~workbench.core.formats.NotWritableError`) unless ``names`` only appends to
+        a YOLO ``classes.txt`` (ids never renumbered) — then those names are appended.
+        """
+        if self.format != "voc":
+            return self._append_class_names(names)
         path = self.class_file or self.root / CLASS_FILE_NAMES[0]
         atomic_write_text(path, "".join(f"{n}\n" for n in dict.fromkeys(names) if n))
         self._classes = None
@@ -375,6 +585,10 @@ class Project:
         new = new.strip()
         if not old or not new:
             raise ValueError("class names must not be empty")
+        if self.format != "voc":
+            raise NotWritableError(
+                f"renaming classes is not supported for {self.format.upper()} projects yet; "
+                "nothing was changed")
         if old == new:
             return 0
         writes: list[tuple[Path, bytes]] = []
@@ -409,6 +623,8 @@ class Project:
         from workbench.core.safepath import unescape_id
 
         out: dict[str, list[str]] = {}
+        if self.dataset is not None and self.dataset.splits:
+            return {k: list(v) for k, v in self.dataset.splits.items()}
         if self.imagesets_dir.is_dir():
             for f in sorted(self.imagesets_dir.glob("*.txt")):
                 lines = f.read_text(encoding="utf-8-sig", errors="replace").splitlines()

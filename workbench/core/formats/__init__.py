@@ -33,10 +33,12 @@ from typing import Any
 
 from workbench.core.formats.detect import FormatGuess, detect_format
 from workbench.core.formats.listing import Listing, list_folder
-from workbench.core.formats.model import FORMATS, Dataset, FormatError, Item, Native, Source
+from workbench.core.formats.model import (
+    FORMATS, Dataset, FormatError, Item, Native, NotWritableError, Source,
+)
 
 __all__ = [
-    "FORMATS", "FormatGuess", "FormatError", "Dataset", "Item", "Native", "Source",
+    "FORMATS", "FormatGuess", "FormatError", "NotWritableError", "Dataset", "Item", "Native", "Source",
     "WRITERS", "detect_format", "open_dataset", "read_native", "list_folder", "writer_for",
 ]
 

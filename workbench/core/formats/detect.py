@@ -139,3 +139,8 @@ def detect_format(root: Path, listing: Listing | None = None) -> FormatGuess:
     best = max(present, key=lambda f: (coverage[f], -FORMATS.index(f)))
     ambiguous = [(f, files[f][:5]) for f in present if f != best]
     return FormatGuess(best, files[best][:5], ambiguous, coverage)
+
+
+def detect_json_file(path: Path) -> str | None:
+    """The format of one JSON file given explicitly: ``coco`` / ``createml`` / ``labelme``."""
+    return sniff_json(path)

@@ -35,14 +35,12 @@ labelme    the image's ``.json`` (may not    None / None                 index i
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, Problem, VocObject
 from workbench.core.boxes import Box
-from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
 
 FORMATS: tuple[str, ...] = ("voc", "yolo", "coco", "createml", "labelme")
 
@@ -53,6 +51,12 @@ EDGE_TOLERANCE = 0.01
 
 class FormatError(ValueError):
     """A dataset cannot be opened or saved in the asked format; the message says why."""
+
+
+class NotWritableError(OSError, FormatError):
+    """Saving is refused for this format (no writer yet, or an operation the format's files
+    cannot take); nothing was written. An ``OSError`` too, so that callers that report failed
+    writes report this one the same way."""
 
 
 @dataclass(frozen=True)
@@ -102,31 +106,6 @@ class Dataset:
     #: ``{split name: [image ids (stems)]}`` from folders / JSON file names.
     splits: dict[str, list[str]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------- image sizes
-
-_SIZE_CACHE: dict[str, tuple[int, int, ImageInfo]] = {}
-
-
-def cached_image_info(path: Path) -> ImageInfo:
-    """:func:`workbench.core.imageinfo.image_info`, cached by path + mtime + file size.
-
-    Raises :class:`ImageReadError` (not cached) like ``image_info``.
-    """
-    key = os.fspath(path)
-    try:
-        st = os.stat(key)
-    except OSError:
-        raise ImageReadError(Path(path), "image file not found") from None
-    hit = _SIZE_CACHE.get(key)
-    if hit is not None and hit[0] == st.st_mtime_ns and hit[1] == st.st_size:
-        return hit[2]
-    info = image_info(path)
-    if len(_SIZE_CACHE) > 1_000_000:
-        _SIZE_CACHE.clear()
-    _SIZE_CACHE[key] = (st.st_mtime_ns, st.st_size, info)
-    return info
 
 
 # ---------------------------------------------------------------------- box checks
