@@ -2,7 +2,7 @@
 
 API
 ---
-``merge_coco_image(doc, image, objects) -> bool``
+``merge_coco_image(doc, image, objects, size=None) -> bool``
     Updates the parsed COCO document ``doc`` in place so that the box annotations of
     ``image`` (an element of ``doc["images"]``) are ``objects``; returns whether anything
     changed. Annotations whose ``(category, bbox)`` is unchanged stay the very same dicts
@@ -35,12 +35,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench.core.annotation import Annotation, VocObject
+from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
 from workbench.core.formats import WRITERS, FormatError
 from workbench.core.formats.conventions import coco_to_xyxy, xyxy_to_coco
 from workbench.core.formats.edit_write import (
-    align, box_key, forget_json, load_json_cached, lost_fields, number, remember_json, tell_once,
+    align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
+    tell_once,
 )
 from workbench.core.imageinfo import image_size
 
@@ -114,7 +115,8 @@ def _set_box(a: dict, o: VocObject, category_id: Any) -> None:
         a["difficult"] = 1
 
 
-def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject]) -> bool:
+def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject],
+                     size: ImageSize | tuple[int, int] | None = None) -> bool:
     """Make ``image``'s box annotations in ``doc`` equal ``objects`` (see the module doc)."""
     annotations = doc.setdefault("annotations", [])
     cat_names, cat_ids = _category_ids(doc)
@@ -139,6 +141,8 @@ def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject]) -> bo
             continue
         last_of_image = pos
         box = coco_bbox_box(a)
+        if box is not None:
+            box = loaded_box(box, size)
         if box is None:
             continue
         slots.append(pos)
@@ -232,7 +236,7 @@ def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
         raise FormatError(f"{shown}: not a COCO object, not saved")
     try:
         image, created = _image_record(doc, entry, json_path)
-        changed = merge_coco_image(doc, image, annotation.objects)
+        changed = merge_coco_image(doc, image, annotation.objects, annotation.size)
         if changed or created:
             text = style.dumps(doc)
             atomic_write_text(json_path, text)

@@ -15,6 +15,7 @@ API
 ``box_key(name, box, *extra) -> tuple`` — the matching key (coordinates rounded to 1e-4 px, so the
     same file read twice always matches; an edit moves a box by at least a pixel fraction
     the user can see).
+``loaded_box(box, size) -> Box | None`` — a stored box as the readers load it (edge snap).
 ``align(old_keys, new_keys) -> list[tuple[int | None, int | None]]``
     Pairs ``(old index, new index)`` in order: both set → the same record (unchanged when the
     keys are equal, else edited); ``(i, None)`` → record ``i`` deleted; ``(None, j)`` → object
@@ -43,16 +44,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workbench.core.annotation import Problem, VocObject
+from workbench.core.annotation import ImageSize, Problem, VocObject
 from workbench.core.boxes import Box
+from workbench.core.formats.model import check_box
 
-__all__ = ["box_key", "align", "lost_fields", "tell_once", "take_warnings", "JsonStyle", "load_json_cached",
-           "remember_json", "forget_json", "number"]
+__all__ = ["box_key", "loaded_box", "align", "lost_fields", "tell_once", "take_warnings",
+           "JsonStyle", "load_json_cached", "remember_json", "forget_json", "number"]
 
 
 def box_key(name: str, box: Box, *extra: Hashable) -> tuple:
     """``(name, rounded box, *extra)``; ``extra``: the flags a format holds (COCO: difficult)."""
     return (name, *(round(float(v), 4) for v in box), *extra)
+
+
+def loaded_box(box: Box, size: ImageSize | tuple[int, int] | None) -> Box | None:
+    """``box`` as the readers load it (:func:`model.check_box`, no clamping: a box a hair
+    outside the image snapped to its edge), or None when they do not load it (NaN …)."""
+    return check_box(box, size, "", False)[0]
 
 
 def align(old_keys: Sequence[Hashable],

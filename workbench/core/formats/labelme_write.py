@@ -1,0 +1,162 @@
+"""Saving boxes edited on a labelme project back into each image's JSON, losslessly.
+
+labelme keeps one JSON per image: ``{"version", "flags", "shapes": [...], "imagePath",
+"imageData", "imageHeight", "imageWidth"}``; a box is a shape with ``"shape_type":
+"rectangle"`` and two corner ``points`` (:func:`conventions.labelme_to_xyxy`).
+
+API
+---
+``merge_labelme_shapes(doc, objects, size=None) -> bool``
+    Makes the rectangles of ``doc["shapes"]`` equal ``objects`` in place: unchanged shapes
+    stay the same dicts (``group_id``, ``flags``, ``description``, unknown keys kept), an
+    edited one gets new ``points`` (and ``label``), deleted ones go, new ones follow the box
+    before them. Polygons, points, lines, circles, masks — every non-rectangle shape — and
+    the file's ``flags``, ``imageData`` and unknown keys are never touched.
+``new_labelme_doc(image_path, json_path, size) -> dict`` — a labelme 5 file with no shapes
+    (``imagePath`` relative to the JSON, ``imageData`` null).
+``save_labelme(project, entry, annotation) -> Annotation``
+    The writer registered for ``"labelme"``: rewrites ``entry.source.path`` atomically in its
+    own JSON style (labelme's ``indent=2``, non-ASCII kept, for a new file); nothing is
+    written when nothing changed, and no file is created for an image left without boxes.
+    labelme holds no ``difficult``, ``truncated``, pose, model-suggestion marks or
+    ``verified``: told once per project (``edit_write.take_warnings``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from workbench.core.annotation import Annotation, ImageSize, VocObject
+from workbench.core.atomic import atomic_write_text
+from workbench.core.formats import WRITERS, FormatError
+from workbench.core.formats.conventions import labelme_to_xyxy, xyxy_to_labelme
+from workbench.core.formats.edit_write import (
+    JsonStyle, align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number,
+    remember_json, tell_once,
+)
+from workbench.core.imageinfo import image_size
+
+__all__ = ["merge_labelme_shapes", "new_labelme_doc", "save_labelme", "labelme_box"]
+
+#: labelme writes ``json.dump(data, f, ensure_ascii=False, indent=2)``.
+LABELME_STYLE = JsonStyle(indent=2, separators=(",", ": "), ensure_ascii=False, newline=False)
+LABELME_VERSION = "5.5.0"
+
+
+def labelme_box(shape: Any) -> tuple[float, float, float, float] | None:
+    """The pixel-edge box of a rectangle shape, or None for other shapes / bad points."""
+    if not isinstance(shape, dict) or shape.get("shape_type") != "rectangle":
+        return None
+    points = shape.get("points")
+    if not isinstance(points, list) or len(points) != 2:
+        return None
+    try:
+        values = [float(v) for p in points for v in p]
+    except (TypeError, ValueError):
+        return None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        return None
+    return labelme_to_xyxy(points)
+
+
+def _points(box) -> list[list[int | float]]:  # noqa: ANN001
+    return [[number(v) for v in p] for p in xyxy_to_labelme(box)]
+
+
+def _new_shape(o: VocObject) -> dict:
+    return {"label": o.name, "points": _points(o.box), "group_id": None, "description": "",
+            "shape_type": "rectangle", "flags": {}}
+
+
+def merge_labelme_shapes(doc: dict, objects: Sequence[VocObject],
+                         size: ImageSize | tuple[int, int] | None = None) -> bool:
+    """Make ``doc``'s rectangles equal ``objects`` (see the module doc)."""
+    shapes = doc.setdefault("shapes", [])
+    slots: list[int] = []
+    old_keys = []
+    for pos, shape in enumerate(shapes):
+        box = labelme_box(shape)
+        box = loaded_box(box, size) if box is not None else None
+        if box is None:
+            continue
+        slots.append(pos)
+        old_keys.append(box_key(str(shape.get("label", "")), box))
+    new_keys = [box_key(o.name, o.box) for o in objects]
+    removed: set[int] = set()
+    after: dict[int, list[dict]] = {}
+    head: list[dict] = []
+    last = None
+    changed = False
+    for oi, nj in align(old_keys, new_keys):
+        if oi is not None:
+            last = slots[oi]
+            if nj is None:
+                removed.add(last)
+                changed = True
+            elif old_keys[oi] != new_keys[nj]:
+                shape, o = shapes[last], objects[nj]
+                if shape.get("label") != o.name:
+                    shape["label"] = o.name
+                if labelme_box(shape) != o.box:
+                    shape["points"] = _points(o.box)
+                changed = True
+            continue
+        (head if last is None else after.setdefault(last, [])).append(_new_shape(objects[nj]))
+        changed = True
+    if removed or after or head:
+        rebuilt: list[Any] = []
+        first = slots[0] if slots else len(shapes)
+        for pos, shape in enumerate(shapes):
+            if pos == first:
+                rebuilt.extend(head)
+            if pos not in removed:
+                rebuilt.append(shape)
+            rebuilt.extend(after.get(pos, []))
+        if first == len(shapes):
+            rebuilt.extend(head)
+        shapes[:] = rebuilt
+    return changed
+
+
+def new_labelme_doc(image_path: Path, json_path: Path, size: ImageSize) -> dict:
+    rel = os.path.relpath(image_path, json_path.parent).replace(os.sep, "/")
+    return {"version": LABELME_VERSION, "flags": {}, "shapes": [], "imagePath": rel,
+            "imageData": None, "imageHeight": size.height, "imageWidth": size.width}
+
+
+def save_labelme(project: Any, entry: Any, annotation: Annotation) -> Annotation:
+    """Write ``annotation`` into ``entry``'s labelme JSON (see the module doc)."""
+    json_path = Path(entry.source.path)
+    shown = project.display_name(json_path) if hasattr(project, "display_name") else str(json_path)
+    if json_path.exists():
+        try:
+            doc, style = load_json_cached(json_path)
+        except ValueError as exc:
+            raise FormatError(f"{shown}: not valid JSON, not saved: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise FormatError(f"{shown}: not a labelme object, not saved")
+        created = False
+    else:
+        if not annotation.objects:
+            return dataclasses.replace(annotation, raw=None)
+        size = annotation.size or image_size(entry.image_path)
+        doc, style, created = new_labelme_doc(Path(entry.image_path), json_path, size), \
+            LABELME_STYLE, True
+    try:
+        changed = merge_labelme_shapes(doc, annotation.objects, annotation.size)
+        if changed or created:
+            atomic_write_text(json_path, style.dumps(doc))
+            remember_json(json_path, doc, style)
+    except BaseException:
+        forget_json(json_path)
+        raise
+    tell_once(project, "labelme", lost_fields(annotation.objects, annotation.verified), shown)
+    return dataclasses.replace(annotation, raw=None)
+
+
+WRITERS["labelme"] = save_labelme
