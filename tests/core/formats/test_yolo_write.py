@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,104 @@ def test_yaml_quotes_names_that_need_it() -> None:
 
     out = add_names_to_yaml("names:\n- cat\n", ["cat"], ["yes", "a: b", "traffic light"])
     assert yaml.safe_load(out)["names"] == ["cat", "yes", "a: b", "traffic light"]
+
+
+# ------------------------------------------------------------------ through Project (round trip)
+
+def _voc_project(folder: Path) -> Path:
+    """Four small images with VOC boxes (one difficult), written here, not by the code tested."""
+    from PIL import Image
+
+    from workbench.core.annotation import Annotation, ImageSize
+    from workbench.core.voc import write_annotation
+
+    folder.mkdir()
+    boxes = {"a": [("cat", (10.0, 10.0, 50.0, 40.0)), ("dog", (60.0, 20.0, 90.0, 70.0))],
+             "b": [("dog", (0.0, 0.0, 120.0, 80.0))],
+             "c": [("cat", (5.0, 5.0, 25.0, 35.0))],
+             "d": [("cat", (30.0, 30.0, 70.0, 60.0)), ("cat", (1.0, 2.0, 11.0, 12.0))]}
+    for stem, objs in boxes.items():
+        Image.new("RGB", (120, 80), (90, 90, 90)).save(folder / f"{stem}.jpg")
+        objects = tuple(VocObject(n, b, difficult=(stem == "c")) for n, b in objs)
+        write_annotation(Annotation(f"{stem}.jpg", ImageSize(120, 80), objects),
+                         folder / f"{stem}.xml")
+    return folder
+
+
+def _snapshot(root: Path) -> dict[Path, tuple[bytes, int]]:
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture()
+def yolo_export(tmp_path: Path) -> Path:
+    from workbench.core.export import export_project
+    from workbench.core.project import Project
+
+    src = _voc_project(tmp_path / "voc")
+    out = tmp_path / "yolo"
+    export_project(Project.open(src), out, "yolo", val_fraction=0.5)
+    return out
+
+
+def test_round_trip_edit_one_box_changes_only_that_file(yolo_export: Path) -> None:
+    import os
+
+    from workbench.core.project import Project
+
+    for p in yolo_export.rglob("*"):  # old mtimes, so an unwanted rewrite would show
+        if p.is_file():
+            os.utime(p, ns=(10**9, 10**9))
+    project = Project.open(yolo_export)
+    assert project.format == "yolo" and len(project.annotated) == 4
+    entry = next(e for e in project.entries if e.image_id == "d")
+    ann, problems = project.load(entry)
+    assert not [p for p in problems if p.severity == "error"]
+    before = _snapshot(yolo_export)
+    label = entry.source.path
+    moved = dataclasses.replace(ann.objects[1], box=(2.0, 2.0, 12.0, 12.0))
+    project.save(entry, dataclasses.replace(ann, objects=(ann.objects[0], moved)))
+    after = _snapshot(yolo_export)
+    assert [p for p in after if after[p] != before[p]] == [label]
+    old_lines = before[label][0].decode().splitlines()
+    new_lines = after[label][0].decode().splitlines()
+    assert new_lines[0] == old_lines[0] and new_lines[1] != old_lines[1]
+    again, _ = Project.open(yolo_export).load(entry)
+    assert [o.box for o in again.objects][1] == pytest.approx((2.0, 2.0, 12.0, 12.0), abs=1e-3)
+    # saving the same annotation again writes nothing
+    project.save(entry, again)
+    assert _snapshot(yolo_export)[label] == after[label]
+
+
+def test_round_trip_new_class_gets_next_id_in_both_names_files(yolo_export: Path) -> None:
+    import yaml
+
+    from workbench.core.project import Project
+
+    project = Project.open(yolo_export)
+    entry = next(e for e in project.entries if e.image_id == "b")
+    ann, _ = project.load(entry)
+    bird = VocObject("bird", (10.0, 10.0, 20.0, 20.0))
+    project.save(entry, dataclasses.replace(ann, objects=(*ann.objects, bird)))
+    assert (yolo_export / "classes.txt").read_text() == "cat\ndog\nbird\n"
+    data = yaml.safe_load((yolo_export / "data.yaml").read_text())
+    assert data["nc"] == 3 and list(data["names"].values()) == ["cat", "dog", "bird"]
+    assert entry.source.path.read_text().splitlines()[-1].startswith("2 ")
+    reopened = Project.open(yolo_export)
+    again, _ = reopened.load(reopened.entry(entry.image_path))
+    assert [o.name for o in again.objects] == ["dog", "bird"]
+
+
+def test_round_trip_difficult_lost_is_told_once(yolo_export: Path) -> None:
+    from workbench.core.formats.edit_write import take_warnings
+    from workbench.core.project import Project
+
+    project = Project.open(yolo_export)
+    entries = [e for e in project.entries if e.image_id in ("a", "d")]
+    for entry in entries:  # two saves that both drop a difficult flag
+        ann, _ = project.load(entry)
+        hard = dataclasses.replace(ann.objects[0], difficult=True)
+        project.save(entry, dataclasses.replace(ann, objects=(hard, *ann.objects[1:])))
+    warnings = take_warnings(project)
+    assert len(warnings) == 1
+    assert "difficult" in warnings[0].message and warnings[0].severity == "warning"

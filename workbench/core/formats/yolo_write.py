@@ -206,7 +206,7 @@ def names_file(project: object) -> Path | None:
     meta = getattr(dataset, "meta", None)
     if isinstance(meta, dict) and "names_file" in meta:
         return Path(meta["names_file"]) if meta["names_file"] is not None else None
-    root = Path(getattr(project, "root"))
+    root = Path(project.root)  # type: ignore[attr-defined]
     for name in (*NAMES_YAML, *NAMES_TXT):
         if (root / name).is_file():
             return root / name
@@ -226,6 +226,13 @@ def read_names(path: Path | None) -> dict[int, str]:
         reason = problems[0].message if problems else "no class names"
         raise YoloWriteError(f"{path}: {reason}")
     return names
+
+
+def _safe_names(path: Path) -> dict[int, str] | None:
+    try:
+        return read_names(path)
+    except (OSError, YoloWriteError):
+        return None
 
 
 # ---------------------------------------------------------------------------- project writer
@@ -258,15 +265,22 @@ def save_yolo(project: object, entry: object, annotation: Annotation) -> Annotat
         writes.append((label, data))
     added = [new_names[i] for i in sorted(set(new_names) - set(names))]
     if added and path is not None:
-        current = path.read_bytes().decode("utf-8-sig")
-        if path.name.lower() in NAMES_YAML:
-            updated = add_names_to_yaml(current, names, added)
-        else:
-            updated = add_names_to_classes_txt(current, added)
-        writes.append((path, updated.encode("utf-8")))
+        # every names file that lists the same classes (an export's data.yaml and classes.txt)
+        files = list(dict.fromkeys([path, *(getattr(project, "names_files", None) or []),
+                                    *(path.parent / n for n in (*NAMES_YAML, *NAMES_TXT))]))
+        for f in files:
+            if f != path and (not f.is_file() or _safe_names(f) != names):
+                continue
+            current = f.read_bytes().decode("utf-8-sig")
+            if f.name.lower() in NAMES_YAML:
+                updated = add_names_to_yaml(current, names, added)
+            else:
+                updated = add_names_to_classes_txt(current, added)
+            writes.append((f, updated.encode("utf-8")))
         dataset = getattr(project, "dataset", None)
         if isinstance(getattr(dataset, "meta", None), dict):
             dataset.meta["names"] = dict(new_names)  # type: ignore[union-attr]
+            dataset.classes = [new_names[k] for k in sorted(new_names)]  # type: ignore[union-attr]
     if writes:
         atomic_write_many(writes)
     tell_once(project, "YOLO", lost_fields(annotation.objects, annotation.verified), shown)
