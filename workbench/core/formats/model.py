@@ -85,11 +85,17 @@ class Native:
 
 @dataclass
 class Item:
-    """One image found by a scanner; ``native`` is set by formats that read all at once."""
+    """One image found by a scanner.
+
+    ``raw`` is the reader's own record for formats read all at once (COCO, CreateML): the
+    boxes as found, turned into an :class:`Annotation` (and checked) on each read. ``native``
+    replaces it once the project saved the image (what now stands in the file).
+    """
 
     image_path: Path
     source: Source
     native: Native | None = None
+    raw: Any = None
 
 
 @dataclass
@@ -149,5 +155,42 @@ def check_box(box: Box, size: ImageSize | tuple[int, int] | None, where: str,
     return box, [("warning", f"{where}box {_fmt(box)} extends outside the {w}x{h} image")]
 
 
-def make_object(name: str, box: Box, difficult: bool = False) -> VocObject:
-    return VocObject(name=name, box=box, difficult=difficult)
+#: One box as a JSON reader found it: ``(position, class name, pixel-edge box, difficult)``.
+RawBox = tuple[int, str, Box, bool]
+
+
+def build_native(image: Path, size: ImageSize | None, boxes: list[RawBox], problems: list[Problem],
+                 *, shown: str, where, clamp: bool) -> Native:  # noqa: ANN001
+    """An :class:`Annotation` of ``image`` from raw boxes, each checked with :func:`check_box`
+    (``where(position) -> "annotations[12]: "`` prefixes the messages)."""
+    objects: list[VocObject] = []
+    positions: list[int] = []
+    problems = list(problems)
+    for pos, name, box, difficult in boxes:
+        index = len(objects)
+        kept, msgs = check_box(box, size, where(pos), clamp)
+        for severity, msg in msgs:
+            problems.append(Problem(shown, index if kept is not None else None,
+                                    severity, msg))  # type: ignore[arg-type]
+        if kept is None:
+            continue
+        if not name:
+            problems.append(Problem(shown, index, "error", f"{where(pos)}object has no class name"))
+        objects.append(VocObject(name=name, box=kept, difficult=difficult))
+        positions.append(pos)
+    ann = Annotation(filename=image.name, size=size, objects=tuple(objects),
+                     folder=image.parent.name, path=str(image))
+    return Native(ann, tuple(problems), tuple(positions))
+
+
+def native_from_saved(item: Item, *, shown: str, clamp: bool) -> Native:
+    """``item.native`` (set after a save) re-checked like a fresh read."""
+    native = item.native
+    assert native is not None
+    ann = native.annotation
+    if ann is None:
+        return native
+    positions = native.positions or tuple(range(len(ann.objects)))
+    boxes = [(p, o.name, o.box, o.difficult) for p, o in zip(positions, ann.objects)]
+    return build_native(item.image_path, ann.size, boxes, [], shown=shown,
+                        where=lambda p: "", clamp=clamp)
