@@ -54,7 +54,7 @@ def test_train_then_resume_writes_metrics_and_checkpoints(tmp_path: Path) -> Non
     assert sorted(p.name for p in run.iterdir()) == ["best.pt", "last.pt", "metrics.jsonl"]
     rows = _rows(run)
     epochs = [r for r in rows if r["type"] == "epoch"]
-    assert [r["epoch"] for r in epochs] == [0, 1]
+    assert [r["epoch"] for r in epochs] == [1, 2]  # as the log prints them
     assert set(epochs[0]["ap_voc07"]) == {"blue", "red"}
     steps = [r for r in rows if r["type"] == "step"]
     assert len(steps) == 4 and set(steps[0]["losses"]) == {"bbox_regression", "classification"}
@@ -66,7 +66,7 @@ def test_train_then_resume_writes_metrics_and_checkpoints(tmp_path: Path) -> Non
     assert again.returncode == 0, again.stderr
     assert "resuming at epoch 3/3" in again.stdout and "epoch 3/3  loss" in again.stdout
     assert "epoch 1/3" not in again.stdout
-    assert [r["epoch"] for r in _rows(run) if r["type"] == "epoch"] == [0, 1, 2]
+    assert [r["epoch"] for r in _rows(run) if r["type"] == "epoch"] == [1, 2, 3]
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 3
 
 

@@ -70,7 +70,7 @@ def test_epoch_events_carry_map_and_files_are_written(tmp_path: Path, tiny_recor
     rows = read_metrics(run / "metrics.jsonl")
     assert [r["type"] for r in rows].count("step") == 4
     epoch_rows = [r for r in rows if r["type"] == "epoch"]
-    assert [r["epoch"] for r in epoch_rows] == [0, 1]
+    assert [r["epoch"] for r in epoch_rows] == [1, 2]  # numbered as shown, from 1
     assert set(epoch_rows[0]) >= {"map_voc07", "map_voc", "ap_voc07", "ap_voc", "train_loss"}
     raw = torch.load(run / "last.pt", weights_only=True)
     assert raw["epoch"] == 2 and raw["global_step"] == 4 and raw["classes"] == ["blue", "red"]
@@ -95,7 +95,8 @@ def test_resume_continues_the_epoch_count(tmp_path: Path, tiny_records, snapshot
     assert saved == [1, 2] and events[-1].epochs_completed == 3
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["epoch"] == 3
     rows = read_metrics(tmp_path / "run" / "metrics.jsonl")
-    assert [r["epoch"] for r in rows if r["type"] == "epoch"] == [0, 1, 2]
+    assert [r["epoch"] for r in rows if r["type"] == "epoch"] == [1, 2, 3]
+    assert [r["first_epoch"] for r in rows if r["type"] == "start"] == [1, 2]
 
 
 def test_stop_mid_epoch_returns_promptly(tmp_path: Path, tiny_records, snapshot_of) -> None:

@@ -246,3 +246,31 @@ def test_delete_selects_nothing_so_a_second_del_deletes_nothing(window) -> None:
     key(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo reselects the dog
     assert [o.name for o in window.current_annotation().objects] == ["dog", "cat"]
     assert window.document.selection == 0
+
+
+# -- training plots ----------------------------------------------------------------------------
+def test_plot_axes_tick_whole_epochs_and_steps(qtbot) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from workbench.gui.panels.training_plots import TrainingPlots
+
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(700, 400)
+    plots.show()
+    for e in range(3):  # engine events count from 0; the plot shows epochs 1..3
+        plots.add_epoch(SimpleNamespace(epoch=e, map_voc07=0.1 * e, map_voc=0.1 * e,
+                                        ap_voc07={"a": 0.1}, ap_voc={"a": 0.1}))
+    plots.add_steps([SimpleNamespace(global_step=s, losses={"cls": 1.0 / s}, total=1.0 / s,
+                                     lr=0.01) for s in (1, 2, 3)])
+    plots.redraw()
+    assert plots.history.epochs == [1, 2, 3]
+    for plot in (plots.map_plot, plots.loss_plot, plots.lr_plot):
+        plot.getPlotItem().enableAutoRange()
+        plot.getPlotItem().autoRange()
+        lo, hi = plot.getViewBox().viewRange()[0]
+        for width in (80, 300, 1200):  # narrow to wide: pyqtgraph would go to 0.5, 0.2...
+            ticks = plot.getAxis("bottom").tickValues(lo, hi, width)
+            values = [v for _spacing, level in ticks for v in level]
+            assert values and all(float(v).is_integer() for v in values), (lo, hi, ticks)
+    assert plots.ap_table.item(1, 0).text() == "mAP (epoch 3)"

@@ -4,6 +4,12 @@ Rows have a ``"type"``: ``start``, ``step`` (``losses`` per term, ``loss`` total
 ``images_per_s``), ``epoch`` (``map_voc07``, ``map_voc``, ``ap_voc07``/``ap_voc`` per class,
 ``train_loss``), ``checkpoint``, ``skipped`` and ``finished``. NaN is written as ``null`` so
 every line is strict JSON. A resumed run appends to the same file.
+
+**Epochs are numbered from 1**, as the GUI ("Epoch 1") and the CLI log ("epoch 1/10") show
+them: ``"epoch": N`` is the N-th epoch of the run, so after it ``last.pt`` holds
+``"epoch": N`` (epochs completed) too; the ``start`` row's ``first_epoch`` is the first epoch
+this (possibly resumed) run trains. The engine's events keep 0-based indices; this file, the
+user's record, converts them (:func:`event_row`).
 """
 
 from __future__ import annotations
@@ -44,22 +50,22 @@ def json_safe(value: Any) -> Any:
 
 
 def event_row(event: Event) -> dict[str, Any]:
-    """The JSON row of one event."""
+    """The JSON row of one event (epochs numbered from 1, see the module docstring)."""
     if isinstance(event, StepLogged):
-        return {"type": "step", "epoch": event.epoch, "step": event.step,
+        return {"type": "step", "epoch": event.epoch + 1, "step": event.step,
                 "global_step": event.global_step, "losses": event.losses, "loss": event.total,
                 "lr": event.lr, "images_per_s": event.images_per_s,
                 "elapsed_s": event.elapsed_s}
     if isinstance(event, EpochEvaluated):
-        return {"type": "epoch", "epoch": event.epoch, "map_voc07": event.map_voc07,
+        return {"type": "epoch", "epoch": event.epoch + 1, "map_voc07": event.map_voc07,
                 "map_voc": event.map_voc, "ap_voc07": event.ap_voc07, "ap_voc": event.ap_voc,
                 "train_loss": event.train_loss, "num_val_images": event.num_val_images,
                 "eval_s": event.eval_s}
     if isinstance(event, CheckpointSaved):
-        return {"type": "checkpoint", "epoch": event.epoch, "path": event.path,
+        return {"type": "checkpoint", "epoch": event.epoch + 1, "path": event.path,
                 "is_best": event.is_best, "metric": event.metric}
     if isinstance(event, SampleSkipped):
-        return {"type": "skipped", "epoch": event.epoch, "image": event.image,
+        return {"type": "skipped", "epoch": event.epoch + 1, "image": event.image,
                 "reason": event.reason}
     if isinstance(event, Finished):
         return {"type": "finished", "epochs_completed": event.epochs_completed,
@@ -68,7 +74,7 @@ def event_row(event: Event) -> dict[str, Any]:
     if isinstance(event, RunStarted):
         return {"type": "start", "model": event.model_name, "device": event.device,
                 "classes": event.classes, "num_train": event.num_train,
-                "num_val": event.num_val, "start_epoch": event.start_epoch,
+                "num_val": event.num_val, "first_epoch": event.start_epoch + 1,
                 "epochs": event.epochs, "weights": event.weights_message}
     raise TypeError(f"not a training event: {event!r}")
 

@@ -53,6 +53,18 @@ def _ema_state(values: list[float], weight: float = SMOOTHING) -> tuple[float, i
     return acc, n
 
 
+class IntegerAxis(pg.AxisItem):
+    """An axis of whole numbers (steps, epochs): ticks only on integers, never closer than 1
+    (pyqtgraph's own spacing put ticks at 0.5 and 2.5 epochs on short runs)."""
+
+    def tickSpacing(self, minVal: float, maxVal: float,  # noqa: N802,N803 (pyqtgraph API)
+                    size: float) -> list[tuple[float, float]]:
+        levels = super().tickSpacing(minVal, maxVal, size)
+        whole = [(float(s), float(o)) for s, o in levels
+                 if s >= 1 and float(s).is_integer() and float(o).is_integer()]
+        return whole or [(1.0, 0.0)]
+
+
 @dataclass
 class TrainingHistory:
     """Per-step and per-epoch numbers of one training (across stop/resume)."""
@@ -126,6 +138,7 @@ class TrainingPlots(QTabWidget):
         pg.setConfigOptions(antialias=True)
         self.loss_plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
         self.lr_plot = self._plot("Learning rate", "step", "lr")
+        # Epochs are numbered from 1 here as everywhere (metrics.jsonl, the CLI log).
         # The title is the legend: inside the plot a legend hid epochs in some corner (the
         # latest top right, a fine-tuned run's first top left, the middle of a short plot).
         self.map_plot = self._plot(
@@ -164,7 +177,7 @@ class TrainingPlots(QTabWidget):
 
     @staticmethod
     def _plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(title=title)
+        plot = pg.PlotWidget(title=title, axisItems={"bottom": IntegerAxis("bottom")})
         plot.setLabel("bottom", xlabel)
         plot.setLabel("left", ylabel)
         plot.showGrid(x=True, y=True, alpha=0.2)
