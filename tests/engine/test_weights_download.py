@@ -7,13 +7,11 @@ the official URLs at it); nothing here reaches the internet. The torch hub cache
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import http.server
+import importlib.util
 import io
 import os
 import socket
-import threading
+import sys
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,64 +29,19 @@ from workbench.engine.events import WeightsError
 MODEL = "ssdlite320_mobilenet_v3_large"
 
 
+_spec = importlib.util.spec_from_file_location(
+    "workbench_weights_helpers", Path(__file__).resolve().parents[1] / "weights_helpers.py")
+W = sys.modules.get("workbench_weights_helpers")
+if W is None:
+    W = importlib.util.module_from_spec(_spec)
+    sys.modules["workbench_weights_helpers"] = W
+    _spec.loader.exec_module(W)
+WeightsServer, point_coco_at = W.WeightsServer, W.point_coco_at
+
+
 # --------------------------------------------------------------------------------------------
-# fixtures: a counting HTTP server, a temporary torch hub cache, a stand-in weights enum
+# fixtures: a counting HTTP server (tests/weights_helpers.py), a temporary torch hub cache
 # --------------------------------------------------------------------------------------------
-class WeightsServer:
-    """Serves ``files`` (name → bytes) with Content-Length; records every request."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.short: set[str] = set()  # names whose connection ends before Content-Length
-        self.requests: list[tuple[str, str]] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # quiet
-                pass
-
-            def _head(self) -> bytes | None:
-                name = self.path.lstrip("/")
-                server.requests.append((self.command, name))
-                data = server.files.get(name)
-                if data is None:
-                    self.send_error(404, "Not Found")
-                    return None
-                self.send_response(200)
-                extra = 1000 if name in server.short else 0
-                self.send_header("Content-Length", str(len(data) + extra))
-                self.send_header("Content-Type", "application/octet-stream")
-                self.end_headers()
-                return data
-
-            def do_HEAD(self) -> None:  # noqa: N802
-                self._head()
-
-            def do_GET(self) -> None:  # noqa: N802
-                data = self._head()
-                if data is None:
-                    return
-                for i in range(0, len(data), 32 * 1024):
-                    self.wfile.write(data[i:i + 32 * 1024])
-                if self.path.lstrip("/") in server.short:
-                    self.close_connection = True
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def add(self, data: bytes, stem: str, hash_prefix: str | None = None) -> str:
-        """Serve ``data`` as ``<stem>-<hash8>.pth`` (the right SHA-256 prefix unless given)."""
-        name = f"{stem}-{hash_prefix or hashlib.sha256(data).hexdigest()[:8]}.pth"
-        self.files[name] = data
-        return name
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[WeightsServer]:
     srv = WeightsServer()
@@ -99,31 +52,10 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[WeightsServer]:
 
 @pytest.fixture
 def torch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "torch_home"
-    monkeypatch.setenv("TORCH_HOME", str(home))
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    return home
+    return W.temp_torch_home(tmp_path / "torch_home", monkeypatch)
 
 
-class StandInWeights:
-    """A torchvision ``WeightsEnum`` member as the weights API sees it: ``url`` and ``meta``."""
-
-    name = "COCO_V1"
-
-    def __init__(self, file_name: str, meta: dict | None = None) -> None:
-        self.url = wd.OFFICIAL_BASE_URL + file_name
-        self.meta = meta or {}
-
-
-def point_coco_at(monkeypatch: pytest.MonkeyPatch, file_name: str, model: str = MODEL) -> None:
-    """Make ``model``'s COCO enum name ``file_name`` (the registry entry, as in production)."""
-    spec = detectors.get_spec(model)
-    monkeypatch.setitem(detectors._REGISTRY, model, dataclasses.replace(
-        spec, detector_weights=StandInWeights(file_name)))
-
-
-def cache_files(torch_home: Path) -> list[str]:
-    return sorted(p.name for p in torch_home.rglob("*") if p.is_file())
+cache_files = W.cache_files
 
 
 # --------------------------------------------------------------------------------------------
@@ -334,14 +266,7 @@ def test_coco_request_without_the_file_says_how_to_get_it(torch_home: Path) -> N
 # --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def coco_like_bytes() -> bytes:
-    """A real ssdlite320 COCO-shaped (91 classes) state_dict, random values (~14 MB)."""
-    from torchvision.models.detection import ssdlite320_mobilenet_v3_large
-
-    torch.manual_seed(0)
-    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=91)
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    return buf.getvalue()
+    return W.coco_like_bytes()
 
 
 def test_coco_download_builds_a_two_class_model_from_the_served_file(

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -38,6 +37,7 @@ from workbench.engine.events import fmt_count, fmt_duration
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.panels.training_plots import TrainingPlots
+from workbench.gui.panels.training_weights import WeightsChooser, WeightsFetcher
 from workbench.gui.workers.bridge import TrainingBridge
 
 log = logging.getLogger(__name__)
@@ -141,9 +141,10 @@ class TrainingPanel(QWidget):
         self.lr.setSingleStep(0.001)
         self.lr.setSpecialValueText("auto (scaled by batch size)")
         self.model_box.currentIndexChanged.connect(lambda _i: self._apply_recipe())
-        self.weights = QLineEdit()
-        self.weights.setPlaceholderText("none: train from scratch · a .pth file · hub")
-        self.weights_browse = QPushButton("…")
+        # none / COCO (download) / ImageNet backbone (download) / torch hub cache / file
+        self.weights = WeightsChooser()
+        self.weights_browse = self.weights.browse
+        self.weights_fetcher = WeightsFetcher(self)
         self.device = QComboBox()
         import torch
 
@@ -163,9 +164,6 @@ class TrainingPanel(QWidget):
         self.augmentation.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.augmentation.setMinimumContentsLength(18)
-        weights_row = QHBoxLayout()
-        weights_row.addWidget(self.weights, 1)
-        weights_row.addWidget(self.weights_browse)
         self.form.addRow("Model", self.model_box)
         # Epochs and batch size share a row: the Train dock must fit a 900 px tall window.
         counts_row = QHBoxLayout()
@@ -178,7 +176,7 @@ class TrainingPanel(QWidget):
         self.form.addRow("Image size", self.image_size)
         self.form.addRow("Learning rate", self.lr)
         self.form.addRow("Augmentation", self.augmentation)
-        self.form.addRow("Pretrained weights", weights_row)
+        self.form.addRow("Pretrained weights", self.weights)
         self.form.addRow("Device", self.device)
 
     def _recipe(self) -> dict[str, Any]:
@@ -232,7 +230,16 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(lambda: self.stop())
         self.resume_button.clicked.connect(lambda: self._on_resume_clicked())
         self.save_plots_button.clicked.connect(self._on_save_plots_clicked)
-        self.weights_browse.clicked.connect(self._on_browse_weights)
+        self.model_box.currentIndexChanged.connect(
+            lambda _i: self.weights.set_model(str(self.model_box.currentData())))
+        self.weights.set_model(str(self.model_box.currentData()))
+        f = self.weights_fetcher
+        f.said.connect(self._say)
+        f.progressed.connect(self._on_weights_progressed)
+        f.ready.connect(lambda config: self._launch(config, None))
+        f.failed.connect(self._on_weights_failed)
+        f.declined.connect(lambda: self._on_weights_stopped("not downloaded"))
+        f.cancelled.connect(lambda: self._on_weights_stopped("download cancelled"))
         b = self.bridge
         b.run_started.connect(self._on_run_started)
         b.steps_logged.connect(self._on_steps_logged)
@@ -263,30 +270,45 @@ class TrainingPanel(QWidget):
             model=str(self.model_box.currentData()), epochs=self.epochs.value(),
             batch_size=self.batch.value(), lr=self.lr.value() or None,
             image_size=self.image_size.value() or None,
-            weights=self.weights.text().strip() or None, device=str(self.device.currentData()),
+            weights=self.weights.request(), device=str(self.device.currentData()),
             out_dir=self.run_dir, resume=resume,
             augmentation=str(self.augmentation.currentData()),
             **{k: v for k, v in self._recipe().items() if k not in _FORM_KEYS})
 
     def start(self, resume: Path | None = None) -> bool:
-        """Start a new run (or resume from ``resume``); False with a message when impossible."""
-        if self.bridge.is_running():
+        """Start a new run (or resume from ``resume``); False with a message when impossible.
+
+        COCO / ImageNet weights not yet in the torch hub cache are downloaded first, after the
+        user confirms their size (:class:`WeightsFetcher`); the run starts when they are in.
+        """
+        if self.bridge.is_running() or self.weights_fetcher.busy():
             return False
         try:
             config = self.config(resume)
         except ValueError as exc:
             self._say(str(exc), error=True)
             return False
+        if resume is None and self.weights_fetcher.wants_download(config):
+            self._update_buttons(True)
+            self.progress.setValue(0)
+            self.progress.setFormat("pretrained weights…")
+            self.weights_fetcher.fetch(config)
+            return True
+        self._launch(config, resume)
+        return True
+
+    def _launch(self, config: Any, resume: Path | None) -> None:
         if resume is None:
             self.plots.clear()
         self._set_preview_image(getattr(self.window, "current_image_path", lambda: None)())
         self.progress.setFormat("preparing…")
         self._say(f"{'Resuming' if resume else 'Starting'}: run folder {config.out_dir}")
         self.bridge.start(config)
-        return True
 
     def stop(self) -> None:
-        if self.bridge.is_running():
+        if self.weights_fetcher.busy():
+            self.weights_fetcher.cancel()
+        elif self.bridge.is_running():
             self.bridge.stop()
             self._say("Stopping after the current step…")
 
@@ -304,11 +326,19 @@ class TrainingPanel(QWidget):
             last = Path(path)
         self.resume(last)
 
-    def _on_browse_weights(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights", "",
-                                              "PyTorch weights (*.pt *.pth)")
-        if path:
-            self.weights.setText(path)
+    def _on_weights_progressed(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        self.progress.setFormat(text)
+
+    def _on_weights_failed(self, message: str) -> None:
+        self._update_buttons(False)
+        self.progress.setFormat("download failed")
+        self._say(message, error=True)
+
+    def _on_weights_stopped(self, what: str) -> None:
+        self._update_buttons(False)
+        self.progress.setValue(0)
+        self.progress.setFormat(what)
 
     def _on_save_plots_clicked(self) -> None:
         start = str(self.run_dir) if self.run_dir else ""
@@ -430,5 +460,6 @@ class TrainingPanel(QWidget):
 
     def shutdown(self) -> None:
         """Stop a running training and wait for its thread (application exit)."""
+        self.weights_fetcher.shutdown()
         self.bridge.stop()
         self.bridge.wait(60000)
