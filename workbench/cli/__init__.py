@@ -29,6 +29,7 @@ COMMAND_MODULES: list[str] = [
     "eval",
     "validate",
     "export",
+    "import_cmd",
     "demo",
 ]
 
