@@ -27,7 +27,7 @@ from pathlib import Path
 from workbench.core.formats.listing import Listing, list_folder
 from workbench.core.formats.model import FORMATS
 
-CLASS_FILES = {"classes.txt", "predefined_classes.txt"}
+CLASS_FILES = {"classes.txt", "predefined_classes.txt", "obj.names", "classes.names"}
 _HEAD_BYTES = 1 << 16
 _MAX_SNIFFED = 64
 

@@ -40,7 +40,7 @@ def list_folder(root: Path) -> Listing:
     """Walk ``root`` once (see the module doc)."""
     out = Listing(root)
     kinds = {".xml": out.xml, ".txt": out.txt, ".json": out.json, ".yaml": out.yaml,
-             ".yml": out.yaml}
+             ".yml": out.yaml, ".names": out.txt}
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
         folder = Path(dirpath)

@@ -30,13 +30,16 @@ from pathlib import Path
 
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.formats.conventions import yolo_to_xyxy
-from workbench.core.formats.detect import CLASS_FILES, yolo_label_candidates
+from workbench.core.formats.detect import yolo_label_candidates
 from workbench.core.formats.listing import Listing, natural_key
 from workbench.core.formats.model import Dataset, Item, Native, Source, check_box
 from workbench.core.formats.sizes import image_size_fast
 from workbench.core.imageinfo import ImageReadError
 
 NAME_FILES = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+#: Plain one-name-per-line files: LabelImg's ``classes.txt``, darknet's ``obj.names``.
+TEXT_NAME_FILES = ("classes.txt", "predefined_classes.txt", "obj.names", "classes.names")
+_SPLIT_ALIASES = {"valid": "val", "validation": "val"}
 
 
 def _depth(p: Path, root: Path) -> int:
@@ -73,8 +76,8 @@ def _find_names(root: Path, listing: Listing, problems: list[Problem]
         if names is not None:
             return names, path
         problems.append(Problem(listing.rel(path), None, "error", err or "unreadable"))
-    texts = sorted((p for p in listing.txt if p.name.lower() in CLASS_FILES),
-                   key=lambda p: (_depth(p, root), p.name.lower() != "classes.txt"))
+    texts = sorted((p for p in listing.txt if p.name.lower() in TEXT_NAME_FILES),
+                   key=lambda p: (_depth(p, root), TEXT_NAME_FILES.index(p.name.lower())))
     for path in texts:
         try:
             text = path.read_bytes().decode("utf-8-sig")
@@ -94,9 +97,9 @@ def _split_of(image: Path, root: Path) -> str:
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "images":
             if i + 2 < len(parts):  # images/<split>/x.jpg
-                return parts[i + 1]
-            if i > 0:  # <split>/images/x.jpg
-                return parts[i - 1]
+                return _SPLIT_ALIASES.get(parts[i + 1], parts[i + 1])
+            if i > 0:  # <split>/images/x.jpg (Roboflow)
+                return _SPLIT_ALIASES.get(parts[i - 1], parts[i - 1])
             return ""
     return ""
 
@@ -105,7 +108,7 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     """Match every image of ``listing`` to its label file (see the module doc)."""
     problems: list[Problem] = []
     names, names_file = _find_names(root, listing, problems)
-    txt = {p for p in listing.txt if p.name.lower() not in CLASS_FILES}
+    txt = {p for p in listing.txt if p.name.lower() not in TEXT_NAME_FILES}
     extra: set[Path] = set()
     if annotations is not None and annotations.is_dir() and not annotations.is_relative_to(root):
         from workbench.core.formats.listing import list_folder
@@ -145,11 +148,17 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
                                 "warning", "no data.yaml, dataset.yaml or classes.txt: class "
                                 "ids are used as class names"))
     classes = [names[k] for k in sorted(names)]
+    names_files = [names_file] if names_file is not None else []
+    if names_file is not None:  # the writer appends new classes to every names file there
+        names_files += [p for p in (*listing.yaml, *listing.txt) if p.parent == names_file.parent
+                        and p != names_file
+                        and p.name.lower() in (*NAME_FILES, *TEXT_NAME_FILES)]
     return Dataset(
         format="yolo", root=root, images_dir=root,
         layout="ultralytics" if mirrored_layout else "side-by-side", items=items,
         problems=problems, classes=classes, class_file=names_file, splits=splits,
-        meta={"names": names, "names_file": names_file, "labels_dir": annotations},
+        meta={"names": names, "names_file": names_file, "names_files": names_files,
+              "labels_dir": annotations},
     )
 
 
