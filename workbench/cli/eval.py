@@ -42,6 +42,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("images", metavar="IMAGES_DIR", help="folder of images with VOC XML")
     p.add_argument("--annotations", metavar="DIR", default=None,
                    help="folder of the VOC XML (default: next to the images)")
+    p.add_argument("--format", choices=("voc", "yolo", "coco", "createml", "labelme"),
+                   default=None, help="label format of the ground truth (default: detected "
+                   "from the folder's files)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--checkpoint", metavar="CKPT", help="run this checkpoint over the images")
     src.add_argument("--results", metavar="PATH", help="devkit/XML/JSON folder or COCO JSON")
@@ -69,12 +72,13 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def load_ground_truth(images: str, annotations: str | None) -> tuple[Any, dict[str, Any]]:
-    """Open the project → ``(project, {image id: Annotation})`` (images with an XML only)."""
+def load_ground_truth(images: str, annotations: str | None,
+                      label_format: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Open the project → ``(project, {image id: Annotation})`` (images with labels only)."""
     from workbench.core.project import Project
     from workbench.core.results import project_ground_truth
 
-    project = Project.open(images, annotations)
+    project = Project.open(images, annotations, format=label_format)
     return project, project_ground_truth(project)
 
 
@@ -135,9 +139,12 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.results import ResultsError, read_results
 
     try:
-        project, ground_truth = load_ground_truth(args.images, args.annotations)
+        project, ground_truth = load_ground_truth(args.images, args.annotations,
+                                                  getattr(args, "format", None))
         if not ground_truth:
-            raise ValueError(f"{args.images}: no image has a readable VOC XML annotation")
+            raise ValueError(f"{args.images}: no image has a readable VOC XML annotation"
+                             if project.format == "voc" else
+                             f"{args.images}: no image has readable {project.format} labels")
         if args.write_coco_gt:
             write_coco_ground_truth(ground_truth, args.write_coco_gt)
             if not (args.checkpoint or args.results):

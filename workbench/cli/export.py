@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+INPUT_FORMATS = ("voc", "yolo", "coco", "createml", "labelme")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -25,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("images_dir", metavar="IMAGES_DIR")
     parser.add_argument("--annotations", metavar="DIR", default=None,
                         help="folder holding the XML files (default: beside the images)")
-    parser.add_argument("--format", required=True, choices=("voc", "coco", "yolo"))
+    parser.add_argument("--format", required=True, choices=("voc", "coco", "yolo"),
+                        help="format to write")
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default=None,
+                        help="label format of IMAGES_DIR: voc, yolo, coco, createml or labelme "
+                        "(default: detected from the folder's files)")
     parser.add_argument("--out", required=True, metavar="OUT", help="output folder (new or empty)")
     parser.add_argument("--val-fraction", type=float, default=0.2, metavar="F",
                         help="fraction of images in the validation split (default 0.2)")
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.project import Project
 
     try:
-        project = Project.open(args.images_dir, args.annotations)
+        project = Project.open(args.images_dir, args.annotations,
+                               format=getattr(args, "input_format", None))
         summary = export_project(project, args.out, args.format, val_fraction=args.val_fraction,
                                  seed=args.seed, overwrite=args.overwrite)
     except (FileNotFoundError, ExportError, ValueError) as exc:

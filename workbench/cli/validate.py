@@ -1,6 +1,9 @@
 """``workbench validate``: counts and every problem of a labeling project.
 
-    workbench validate IMAGES_DIR [--annotations DIR] [--json]
+    workbench validate IMAGES_DIR [--annotations DIR] [--format FMT] [--json]
+
+The label format (VOC XML, YOLO txt, COCO / CreateML / labelme JSON) is detected from the
+folder's files unless ``--format`` names it; a folder holding several formats is reported.
 
 Prints a readable summary (counts, objects per class, a table of problems), or with
 ``--json`` exactly ``{"images": int, "annotated": int, "objects": int, "per_class":
@@ -15,6 +18,8 @@ import argparse
 import json
 import sys
 
+from workbench.core.formats.model import FORMATS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -26,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("images_dir", metavar="IMAGES_DIR")
     parser.add_argument("--annotations", metavar="DIR", default=None,
                         help="folder holding the XML files (default: beside the images)")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="label format: voc, yolo, coco, createml or labelme (default: "
+                        "detected from the folder's files)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run)
 
@@ -42,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from workbench.core.validate import validate_project
 
     try:
-        project = Project.open(args.images_dir, args.annotations)
-    except FileNotFoundError as exc:
+        project = Project.open(args.images_dir, args.annotations, format=args.format)
+    except (FileNotFoundError, ValueError) as exc:
         print(f"workbench validate: {exc}", file=sys.stderr)
         return 2
     report = validate_project(project)
