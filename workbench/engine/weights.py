@@ -150,7 +150,8 @@ def resolve_weights(
         return PretrainedPlan(
             "none", "scratch",
             f"no pretrained weights found in the torch hub cache (looked for {where}); "
-            "training from scratch — pick a weights file to start from pretrained weights",
+            "training from scratch — ask for --weights coco or imagenet (a download, size "
+            "shown first) or pick a weights file to start from pretrained weights",
         )
     path = Path(request).expanduser()
     sd, hint = _read_state_dict(path)

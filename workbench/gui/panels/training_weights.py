@@ -79,14 +79,6 @@ class WeightsChooser(QWidget):
             return self.path.text().strip() or None
         return value
 
-    def set_request(self, request: str | None) -> None:
-        word = (request or "none").strip()
-        index = self.choice.findData(word.lower())
-        if index < 0 or word.lower() == "file":
-            self.path.setText(word)
-            index = self.choice.findData("file")
-        self.choice.setCurrentIndex(index)
-
     def set_model(self, model_name: str) -> None:
         """Offer COCO / ImageNet only where torchvision has them for ``model_name``."""
         from workbench.engine.detectors import get_spec
