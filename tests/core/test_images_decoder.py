@@ -396,3 +396,15 @@ def test_training_on_only_refused_images_is_an_error(kinds, tmp_path) -> None:
     with pytest.raises(EmptyDatasetError, match="none of the 4 training images can be read"):
         list(train(cfg, DataSnapshot(("thing",), records, ())))
     assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_a_flipped_one_pixel_side_becomes_a_tensor() -> None:
+    """Defence behind MIN_SIDE: a horizontally flipped 1-px-wide image has a negative stride
+    that numpy still calls contiguous (torch refused it: "1×1 kills training")."""
+    pytest.importorskip("torch")
+    from workbench.engine.dataset import to_tensor
+
+    flipped = np.arange(30 * 3, dtype=np.uint8).reshape(30, 1, 3)[:, ::-1]
+    assert flipped.flags.c_contiguous and min(flipped.strides) < 0
+    tensor = to_tensor(flipped)
+    assert tuple(tensor.shape) == (3, 30, 1) and float(tensor[2, 29, 0]) == pytest.approx(89 / 255)

@@ -92,7 +92,10 @@ def read_image_rgb(path: Path) -> np.ndarray:
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8 → ``(3, H, W)`` float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
+    image = np.ascontiguousarray(image)
+    if any(s < 0 for s in image.strides):  # a flipped 1-px side counts as contiguous
+        image = image.copy()
+    return torch.from_numpy(image).permute(2, 0, 1).float().div_(255.0)
 
 
 def available_memory_bytes() -> int | None:
