@@ -57,12 +57,10 @@ def coco_bbox_box(a: Any) -> tuple[float, float, float, float] | None:
     bbox = a.get("bbox")
     if not isinstance(bbox, list) or len(bbox) != 4:
         return None
-    try:
-        values = [float(v) for v in bbox]
-    except (TypeError, ValueError):
-        return None
-    if any(isinstance(v, bool) for v in bbox) or not all(math.isfinite(v) for v in values):
-        return None
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in bbox) \
+            or not all(math.isfinite(v) for v in bbox):
+        return None  # the reader reports it and does not load it
+    values = [float(v) for v in bbox]
     return coco_to_xyxy(*values)
 
 
