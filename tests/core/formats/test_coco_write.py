@@ -116,3 +116,74 @@ def test_truncated_is_told_once(tmp_path: Path) -> None:
     objs[1] = dataclasses.replace(objs[1], truncated=True)
     save_coco(project, entry, Annotation("a.jpg", objects=tuple(objs)))
     assert take_warnings(project) == []
+
+
+# ------------------------------------------------------------------ through Project (round trip)
+
+def _voc_project(folder: Path) -> Path:
+    from PIL import Image
+
+    from workbench.core.annotation import ImageSize
+    from workbench.core.voc import write_annotation
+
+    folder.mkdir()
+    boxes = {"a": [("cat", (10.0, 10.0, 50.0, 40.0)), ("dog", (60.0, 20.0, 90.0, 70.0))],
+             "b": [("dog", (0.0, 0.0, 120.0, 80.0))],
+             "c": [("cat", (5.0, 5.0, 25.0, 35.0)), ("cat", (30.0, 30.0, 70.0, 60.0))]}
+    for stem, objs in boxes.items():
+        Image.new("RGB", (120, 80), (90, 90, 90)).save(folder / f"{stem}.jpg")
+        objects = tuple(VocObject(n, b, difficult=(stem == "b")) for n, b in objs)
+        write_annotation(Annotation(f"{stem}.jpg", ImageSize(120, 80), objects),
+                         folder / f"{stem}.xml")
+    return folder
+
+
+def _json_diff(a, b, path="") -> list[str]:  # noqa: ANN001
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = [f"{path}.{k}" for k in a.keys() ^ b.keys()]
+        return out + [d for k in a.keys() & b.keys() for d in _json_diff(a[k], b[k], f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b) and \
+            any(isinstance(x, (dict, list)) for x in a):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _json_diff(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
+
+
+def test_round_trip_export_open_edit_save_changes_one_annotation(tmp_path: Path) -> None:
+    from workbench.core.export import export_project
+    from workbench.core.project import Project
+
+    out = tmp_path / "coco"
+    export_project(Project.open(_voc_project(tmp_path / "voc")), out, "coco")
+    path = out / "instances.json"
+    before_text = path.read_text(encoding="utf-8")
+    before = json.loads(before_text)
+    project = Project.open(out)
+    assert project.format == "coco"
+    entry = next(e for e in project.entries if e.image_id == "c")
+    ann, _ = project.load(entry)
+    moved = dataclasses.replace(ann.objects[1], box=(31.0, 30.0, 72.0, 60.0))
+    project.save(entry, dataclasses.replace(ann, objects=(ann.objects[0], moved)))
+    after = json.loads(path.read_text(encoding="utf-8"))
+    index = next(i for i, a in enumerate(before["annotations"])
+                 if a["bbox"] == [30.0, 30.0, 40.0, 30.0])
+    assert sorted(_json_diff(before, after)) == [f".annotations[{index}].area",
+                                                 f".annotations[{index}].bbox"]
+    assert after["annotations"][index]["bbox"] == [31, 30, 41, 30]
+    assert after["annotations"][index]["area"] == 41 * 30
+    # a new class and box: appended with the next ids, nothing else changes
+    again = Project.open(out)
+    e = again.entry(entry.image_path)
+    ann, _ = again.load(e)
+    bird = VocObject("bird", (1.0, 1.0, 11.0, 6.0))
+    again.save(e, dataclasses.replace(ann, objects=(*ann.objects, bird)))
+    final = json.loads(path.read_text(encoding="utf-8"))
+    assert final["categories"][-1] == {"id": 3, "name": "bird", "supercategory": "none"}
+    assert final["annotations"][:len(after["annotations"])] == after["annotations"]
+    new = final["annotations"][len(after["annotations"])]
+    assert new["id"] == max(a["id"] for a in after["annotations"]) + 1
+    assert (new["category_id"], new["bbox"]) == (3, [1, 1, 10, 5])
+    assert final["info"] == before["info"] and final["images"] == before["images"]
+    reopened = Project.open(out)
+    ann, _ = reopened.load(reopened.entry(entry.image_path))
+    assert [o.name for o in ann.objects] == ["cat", "cat", "bird"]
+    assert ann.objects[1].box == (31.0, 30.0, 72.0, 60.0)

@@ -73,3 +73,30 @@ def test_save_new_image_and_tell_once(tmp_path: Path) -> None:
     save_createml(project, entry_c, Annotation("c.jpg", size=SIZE, objects=(hard, hard)))
     assert take_warnings(project) == []
     assert len(json.loads(path.read_text(encoding="utf-8"))) == 3  # the same record again
+
+
+def test_round_trip_through_project(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from workbench.core.project import Project
+
+    root = tmp_path / "cm"
+    root.mkdir()
+    for name in ("a.jpg", "b.jpg"):
+        Image.new("RGB", (100, 80)).save(root / name)
+    path = root / "annotations.json"
+    path.write_text(json.dumps(DOC, indent=2), encoding="utf-8")
+    project = Project.open(root)
+    assert project.format == "createml"
+    entry = project.entry(root / "a.jpg")
+    ann, _ = project.load(entry)
+    assert [o.name for o in ann.objects] == ["cat", "dog"]
+    moved = dataclasses.replace(ann.objects[0], box=(11.0, 10.0, 31.0, 30.0))
+    project.save(entry, dataclasses.replace(ann, objects=(moved, ann.objects[1])))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    expected = copy.deepcopy(DOC)
+    expected[0]["annotations"][0]["coordinates"]["x"] = 21
+    assert doc == expected
+    reopened = Project.open(root)
+    again, _ = reopened.load(reopened.entry(root / "a.jpg"))
+    assert again.objects[0].box == (11.0, 10.0, 31.0, 30.0)

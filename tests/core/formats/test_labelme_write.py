@@ -77,3 +77,39 @@ def test_save_existing_new_and_empty(tmp_path: Path) -> None:
     assert doc_b["imagePath"] == "b.jpg" and doc_b["imageData"] is None
     assert (doc_b["imageWidth"], doc_b["imageHeight"]) == (100, 80)
     assert [s["points"] for s in doc_b["shapes"]] == [[[10, 10], [30, 30]], [[50, 40], [60.5, 50]]]
+
+
+def test_round_trip_through_project_touches_one_file(tmp_path: Path) -> None:
+    import os
+
+    from PIL import Image
+
+    from workbench.core.project import Project
+
+    root = tmp_path / "lm"
+    root.mkdir()
+    for stem in ("a", "b"):
+        Image.new("RGB", (100, 80)).save(root / f"{stem}.jpg")
+        doc = copy.deepcopy(DOC)
+        doc["imagePath"], doc["imageData"] = f"{stem}.jpg", None
+        (root / f"{stem}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        os.utime(root / f"{stem}.json", ns=(10**9, 10**9))
+    Image.new("RGB", (100, 80)).save(root / "c.jpg")  # unlabeled
+    project = Project.open(root)
+    assert project.format == "labelme"
+    entry = project.entry(root / "a.jpg")
+    ann, _ = project.load(entry)
+    objs = list(ann.objects)
+    objs[1] = dataclasses.replace(objs[1], name="cat")
+    project.save(entry, dataclasses.replace(ann, objects=tuple(objs)))
+    a = json.loads((root / "a.json").read_text(encoding="utf-8"))
+    assert [s["label"] for s in a["shapes"]] == ["cat", "road", "cat"]
+    assert a["shapes"][2]["points"] == DOC["shapes"][2]["points"]  # only the label changed
+    assert (root / "b.json").stat().st_mtime_ns == 10**9
+    c = project.entry(root / "c.jpg")
+    project.save(c, dataclasses.replace(project.new_annotation(c),
+                                        objects=(VocObject("dog", (1.0, 2.0, 30.0, 40.0)),)))
+    again = Project.open(root)
+    ann_c, problems = again.load(again.entry(root / "c.jpg"))
+    assert [(o.name, o.box) for o in ann_c.objects] == [("dog", (1.0, 2.0, 30.0, 40.0))]
+    assert not [p for p in problems if p.severity == "error"]
