@@ -37,7 +37,7 @@ from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
-from workbench.core.formats import WRITERS, FormatError
+from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import coco_to_xyxy, xyxy_to_coco
 from workbench.core.formats.edit_write import (
     align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
@@ -196,7 +196,7 @@ def _image_record(doc: dict, entry: Any, json_path: Path) -> tuple[dict, bool]:
         for im in images:
             if isinstance(im, dict) and im.get("id") == source.record:
                 return im, False
-        raise FormatError(f"{json_path}: image id {source.record!r} "
+        raise NotWritableError(f"{json_path}: image id {source.record!r} "
                           f"({Path(entry.image_path).name}) is no longer in the file")
     image_path = Path(entry.image_path)
     try:
@@ -229,9 +229,9 @@ def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     try:
         doc, style = load_json_cached(json_path)
     except ValueError as exc:
-        raise FormatError(f"{shown}: not valid JSON, not saved: {exc}") from exc
+        raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
     if not isinstance(doc, dict):
-        raise FormatError(f"{shown}: not a COCO object, not saved")
+        raise NotWritableError(f"{shown}: not a COCO object, not saved")
     try:
         image, created = _image_record(doc, entry, json_path)
         changed = merge_coco_image(doc, image, annotation.objects, annotation.size)

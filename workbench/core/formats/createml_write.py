@@ -30,7 +30,7 @@ from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
-from workbench.core.formats import WRITERS, FormatError
+from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import createml_to_xyxy, xyxy_to_createml
 from workbench.core.formats.edit_write import (
     align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
@@ -131,7 +131,7 @@ def _record(doc: list, entry: Any, json_path: Path) -> tuple[dict, bool]:
                 name, image_path.name):
             return record, False
     if source.exists:
-        raise FormatError(f"{json_path}: no record for {image_path.name} any more")
+        raise NotWritableError(f"{json_path}: no record for {image_path.name} any more")
     record = {"image": name, "annotations": []}
     doc.append(record)
     return record, True
@@ -144,9 +144,9 @@ def save_createml(project: Any, entry: Any, annotation: Annotation) -> Annotatio
     try:
         doc, style = load_json_cached(json_path)
     except ValueError as exc:
-        raise FormatError(f"{shown}: not valid JSON, not saved: {exc}") from exc
+        raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
     if not isinstance(doc, list):
-        raise FormatError(f"{shown}: not a CreateML list, not saved")
+        raise NotWritableError(f"{shown}: not a CreateML list, not saved")
     try:
         record, created = _record(doc, entry, json_path)
         changed = merge_createml_record(record, annotation.objects, annotation.size)

@@ -33,7 +33,7 @@ from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
-from workbench.core.formats import WRITERS, FormatError
+from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import labelme_to_xyxy, xyxy_to_labelme
 from workbench.core.formats.edit_write import (
     JsonStyle, align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number,
@@ -137,9 +137,9 @@ def save_labelme(project: Any, entry: Any, annotation: Annotation) -> Annotation
         try:
             doc, style = load_json_cached(json_path)
         except ValueError as exc:
-            raise FormatError(f"{shown}: not valid JSON, not saved: {exc}") from exc
+            raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
         if not isinstance(doc, dict):
-            raise FormatError(f"{shown}: not a labelme object, not saved")
+            raise NotWritableError(f"{shown}: not a labelme object, not saved")
         created = False
     else:
         if not annotation.objects:

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.atomic import atomic_write_many
-from workbench.core.formats import WRITERS
+from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import xyxy_to_yolo, yolo_to_xyxy
 from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
 from workbench.core.formats.listing import Listing
@@ -53,8 +53,10 @@ NAMES_TXT = ("classes.txt", "predefined_classes.txt")
 NAMES_YAML = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
 
 
-class YoloWriteError(ValueError):
-    """The label file cannot be written (no image size, unreadable names file …)."""
+class YoloWriteError(NotWritableError):
+    """The label file cannot be written (unreadable names file …); nothing was written. An
+    ``OSError`` (via :class:`~workbench.core.formats.NotWritableError`), so the window reports
+    it like a failed write."""
 
 
 def format_line(class_id: int, box, width: float, height: float) -> str:  # noqa: ANN001
