@@ -53,7 +53,18 @@ class SaveController:
             self.w.statusBar().showMessage(f"Could not save {doc.xml_path.name}: {exc}", 8000)
             return False
         self.w.on_document_saved(doc)
+        self.tell_format_losses()
         return True
+
+    def tell_format_losses(self) -> None:
+        """What the project's label format could not hold (YOLO has no ``difficult`` …): each
+        kind said once per project by the writer (``formats.edit_write.take_warnings``)."""
+        from workbench.core.formats.edit_write import take_warnings
+
+        project = getattr(self.w, "project", None)
+        for problem in take_warnings(project) if project is not None else []:
+            log.warning("%s", problem)
+            self.w.statusBar().showMessage(problem.message, 20000)
 
     def autosave_doc(self, doc: ImageDocument | None) -> bool:
         """Save ``doc`` if it changed and may be written without asking. True if clean after."""
