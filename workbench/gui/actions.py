@@ -88,6 +88,8 @@ def build_actions(window: MainWindow) -> Actions:
       "save-dir", "Read and write the XML files in another folder")
     m("export", "&Export Dataset…", w.export_dataset, "Ctrl+Shift+E", "export",
       "Export the project as PASCAL VOC2007, COCO JSON or YOLO txt")
+    m("import_dataset", "&Import Dataset…", lambda: _import_dataset(w), None, "open-folder",
+      "Convert a YOLO, COCO, CreateML or labelme dataset to a PASCAL VOC folder")
     m("save", "&Save", sv.save_current, "Ctrl+S", "save", "Save this image's boxes")
     autosave = m("autosave", "Auto&save", sv.set_autosave, None, None,
                  "Save automatically after each edit and when leaving an image", checkable=True)
@@ -163,6 +165,12 @@ def build_actions(window: MainWindow) -> Actions:
     return a
 
 
+def _import_dataset(window: MainWindow) -> None:
+    from workbench.gui.importing import import_dataset
+
+    import_dataset(window)
+
+
 def _set_sticky(window: MainWindow) -> Callable[[bool], None]:
     def apply(on: bool) -> None:
         window.settings.draw_sticky = on
@@ -177,7 +185,7 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     file.addSeparator()
     file.addActions([a.save, a.autosave])
     file.addSeparator()
-    file.addAction(a.export)
+    file.addActions([a.import_dataset, a.export])
     file.addSeparator()
     file.addAction(a.quit)
     edit = bar.addMenu("&Edit")

@@ -1,0 +1,123 @@
+"""File → Import dataset… on the real labeling window: the dialog is typed into and its Import
+button clicked with real events; the import runs in the background, reports "read back:
+identical" and opens the imported VOC folder when asked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from workbench.core.voc import read_annotation
+from workbench.gui import dialogs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import shown_window  # noqa: E402
+
+
+def _yolo_dataset(root: Path) -> Path:
+    """Ultralytics layout: images/{train,val}, labels/{train,val}, data.yaml (written here)."""
+    for split, stems in (("train", ["a", "b photo"]), ("val", ["c"])):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for i, stem in enumerate(stems):
+            Image.new("RGB", (200, 100), (30 * i, 90, 120)).save(root / "images" / split
+                                                                  / f"{stem}.jpg")
+            (root / "labels" / split / f"{stem}.txt").write_text(
+                f"{i % 2} 0.5 0.5 0.5 0.5\n1 0.1 0.1 0.1 0.2\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [cat, dog]\n")
+    return root
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """The yes/no questions asked (answered Open); other dialogs fail the test."""
+    questions: list[str] = []
+
+    def yes(parent, title, text, **kwargs):  # noqa: ANN001
+        questions.append(text)
+        return True
+
+    monkeypatch.setattr(dialogs, "ask_yes_no", yes)
+
+    def unexpected(*args, **kwargs):
+        raise AssertionError(f"unexpected dialog: {args[1:3]}")
+
+    for name in ("show_info", "show_error", "ask_save_discard_cancel", "ask_directory"):
+        monkeypatch.setattr(dialogs, name, unexpected)
+    return questions
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, asked):
+    return shown_window(qtbot, tmp_path / "settings.ini")
+
+
+def test_import_yolo_from_the_file_menu_and_open_it(window, qtbot, tmp_path, asked) -> None:
+    pytest.importorskip("workbench.core.formats.yolo")
+    src = _yolo_dataset(tmp_path / "my yolo")
+    action = window.actions.import_dataset
+    assert action in window.actions.menus["file"].actions() and action.isEnabled()
+
+    action.trigger()
+    dialog = window._import_dialog
+    qtbot.waitExposed(dialog)
+    assert not dialog.import_button.isEnabled()  # no dataset chosen yet
+    qtbot.keyClicks(dialog.src, str(src))
+    assert "YOLO" in dialog.detected.text()
+    out = tmp_path / "my yolo-voc"
+    assert dialog.out.text() == str(out)  # suggested beside the dataset
+    assert dialog.import_button.isEnabled()
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+
+    qtbot.waitUntil(lambda: bool(asked), timeout=30_000)
+    text = asked[0]
+    assert "Imported 3 images (3 annotated, 6 objects, 2 classes) from YOLO" in text
+    assert "Split: train 2, val 1, trainval 3." in text
+    assert "Read back: identical." in text and "Open the imported folder now?" in text
+    assert not dialog.isVisible()
+    # the imported folder is now the window's project
+    assert Path(window.project.root) == out.resolve() and window.project.format == "voc"
+    assert len(window.project.entries) == 3
+    ann, problems = read_annotation(out / "Annotations" / "b photo.xml")
+    assert not problems and [o.name for o in ann.objects] == ["dog", "dog"]
+    assert ann.objects[0].box == pytest.approx((50.0, 25.0, 150.0, 75.0), abs=1.0)
+    assert (out / "ImageSets" / "Main" / "val.txt").read_text() == "c\n"
+    assert (src / "images" / "train" / "a.jpg").exists()  # never moved
+
+
+def test_import_dialog_refuses_non_empty_and_inside(window, qtbot, tmp_path, asked) -> None:
+    src = _yolo_dataset(tmp_path / "ds")
+    window.actions.import_dataset.trigger()
+    dialog = window._import_dialog
+    qtbot.waitExposed(dialog)
+    dialog.src.setText(str(src))
+    dialog.out.clear()
+    qtbot.keyClicks(dialog.out, str(src / "voc"))
+    assert not dialog.import_button.isEnabled() and "inside the dataset" in dialog.problem.text()
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "x.txt").write_text("keep")
+    dialog.out.setText(str(busy))
+    assert not dialog.import_button.isEnabled() and "not empty" in dialog.problem.text()
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel),
+                     Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and asked == []
+    assert [p.name for p in busy.iterdir()] == ["x.txt"]
+
+
+def test_failed_import_is_shown_in_the_dialog(window, qtbot, tmp_path, asked) -> None:
+    empty = tmp_path / "no images"
+    empty.mkdir()
+    window.actions.import_dataset.trigger()
+    dialog = window._import_dialog
+    qtbot.waitExposed(dialog)
+    dialog.src.setText(str(empty))
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=10_000)
+    assert "Nothing was imported" in dialog.problem.text() and "no images" in dialog.problem.text()
+    assert dialog.isVisible() and asked == []
+    dialog.reject()
