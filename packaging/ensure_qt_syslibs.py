@@ -86,6 +86,9 @@ TEST_TOOLS: dict[str, tuple[str, str, str]] = {
     "xwd": ("x11-apps", "xwd", "xorg-xwd"),
 }
 
+# What Qt says when the libraries loaded but the display (X server, compositor) is not there.
+NO_DISPLAY = ("could not connect to display", "Failed to create wl_display")
+
 PROBE = """
 import sys
 from PySide6.QtWidgets import QApplication
@@ -202,7 +205,8 @@ class Check:
             elif can_start(platform, env):
                 ok, said = probe(python, platform, env)
                 if not ok:
-                    if platform != "offscreen" and "could not connect to display" in said:
+                    if platform != "offscreen" and any(
+                            m in said for m in NO_DISPLAY):
                         self.no_display[platform] = said
                     else:
                         self.failed[platform] = said
@@ -225,6 +229,12 @@ class Check:
         if self.tools:
             say(f"programs the real-display test needs are missing: {', '.join(sorted(self.tools))}")
 
+    def note_no_display(self) -> None:
+        for platform, said in self.no_display.items():
+            line = next((x for x in said.splitlines() if any(m in x for m in NO_DISPLAY)), "?")
+            say(f"the libraries for '{platform}' are all here, but Qt cannot reach the display: "
+                + line.strip())
+
     def blocks(self, platforms: list[str]) -> bool:
         """Whether anything needed by ``platforms`` (not only by the X test) is missing."""
         return any(p in self.missing or p in self.failed for p in platforms)
@@ -234,7 +244,21 @@ class Check:
         pkgs |= {TEST_TOOLS[t][0] for t in self.tools}
         if self.failed:
             pkgs |= set(BASE_PACKAGES)
+        elif not has_fonts():  # a bare system: Qt would start, but draw no text
+            pkgs.add(FONTS[0])
         return sorted(pkgs)
+
+
+def has_fonts() -> bool:
+    """Whether any font file is in the usual fontconfig folders."""
+    dirs = [Path("/usr/share/fonts"), Path("/usr/local/share/fonts"),
+            Path.home() / ".local/share/fonts", Path.home() / ".fonts"]
+    for d in dirs:
+        if d.is_dir():
+            for f in d.rglob("*"):
+                if f.suffix.lower() in (".ttf", ".otf", ".ttc", ".pcf", ".gz", ".pfb"):
+                    return True
+    return False
 
 
 def apt_install(packages: list[str]) -> bool:
@@ -250,7 +274,9 @@ def apt_install(packages: list[str]) -> bool:
     install = [*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends",
                "-o", "DPkg::Lock::Timeout=300", *packages]
     say("installing: " + " ".join(packages))
-    if subprocess.run(install, env=env, stdout=sys.stderr).returncode == 0:
+    lists = Path("/var/lib/apt/lists")
+    if any(lists.glob("*_Packages*")) and subprocess.run(
+            install, env=env, stdout=sys.stderr).returncode == 0:
         return True
     say("refreshing the package lists (apt-get update)")
     subprocess.run([*sudo, "apt-get", "update", "-q", "-o", "DPkg::Lock::Timeout=300"], env=env,
@@ -284,9 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         tools = list(TEST_TOOLS)
     check = Check(sys.executable, qt, platforms, tools, env)
     if check.ok:
-        for platform, said in check.no_display.items():
-            say(f"libraries for '{platform}' are all here, but Qt cannot reach the display "
-                f"({said.splitlines()[-1] if said else '?'})")
+        check.note_no_display()
         return 0
     check.report()
     packages = check.debian_packages()
@@ -306,12 +330,18 @@ def main(argv: list[str] | None = None) -> int:
         say("apt-get could not install: " + " ".join(packages))
         return 1
     check = Check(sys.executable, qt, platforms, tools, env)
+    if not check.ok and check.failed and not set(BASE_PACKAGES) <= set(packages):
+        # every library is found now, yet Qt does not start: the base set (EGL, fonts, ...)
+        check.report()
+        if apt_install(list(BASE_PACKAGES)):
+            check = Check(sys.executable, qt, platforms, tools, env)
     if not check.ok:
         check.report()
         say("Qt still cannot start; try: QT_QPA_PLATFORM=" + platforms[0]
             + f" {sys.executable} -c 'from PySide6.QtWidgets import QApplication; QApplication([])'")
         return 1
-    say("Qt can start on " + ", ".join(platforms))
+    check.note_no_display()
+    say("Qt's libraries are all here for " + ", ".join(platforms))
     return 0
 
 
