@@ -127,6 +127,15 @@ def run(args: argparse.Namespace) -> int:
     from workbench.engine.inference import RawDetector
     from workbench.engine.postprocess import apply
 
+    from workbench.core.outfolder import (
+        OutputFolderError, check_output_folder, describe_os_error, remove_created,
+    )
+
+    try:  # a full, read-only or forbidden --out: one line, before the model is loaded
+        created = check_output_folder(args.out)
+    except OutputFolderError as exc:
+        print(f"workbench detect: {exc}", file=sys.stderr)
+        return 2
     try:
         images = collect_images(args.inputs)
         detector = RawDetector.from_checkpoint(args.checkpoint, device=args.device,
@@ -136,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
                                      ("class_agnostic", args.class_agnostic)) if v is not None}
         settings = detector.settings.replace(**changes)
     except (ValueError, CheckpointError, ConfigError) as exc:
+        remove_created(created)
         print(f"workbench detect: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
@@ -146,22 +156,31 @@ def run(args: argparse.Namespace) -> int:
           f"{' class-agnostic' if s.class_agnostic else ''}, top-k {s.top_k}", file=sys.stderr)
     results = []
     total = 0
+    written: list[Path] = []
     try:
         for i, (path, raw) in enumerate(detector.raw_many(images, args.batch_size), start=1):
             det = apply(raw, settings, detector.classes, path.stem)
             total += len(det)
             if args.format == "json":
-                atomic_write_text(safe_child(out, f"{path.stem}.json", portable=False),
-                                  json.dumps(detections_to_json(det), indent=1) + "\n")
+                target = safe_child(out, f"{path.stem}.json", portable=False)
+                atomic_write_text(target, json.dumps(detections_to_json(det), indent=1) + "\n")
+                written.append(target)
             elif args.format == "voc":
-                write_voc(out, path, raw.image_size or (0, 0), det)
+                written.append(write_voc(out, path, raw.image_size or (0, 0), det))
             else:
                 results.append(det)
             print(f"[{i}/{len(images)}] {path.name}: {len(det)} detections", file=sys.stderr)
+        if args.format == "devkit":
+            write_devkit(out, detector.classes, results)
     except ValueError as exc:  # an unreadable image names itself
         print(f"workbench detect: {exc}", file=sys.stderr)
         return 1
-    if args.format == "devkit":
-        write_devkit(out, detector.classes, results)
+    except OSError as exc:  # the disk filled up (or went read-only) while writing
+        remove_created(created)
+        for target in written:
+            target.unlink(missing_ok=True)
+        print(f"workbench detect: cannot write to {out}: {describe_os_error(exc)}; the "
+              f"{len(written)} files written so far were removed", file=sys.stderr)
+        return 2
     print(f"{total} detections in {len(images)} images written to {out} ({args.format})")
     return 0

@@ -11,7 +11,9 @@ See :mod:`workbench.core.export` for the exact layouts.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
 INPUT_FORMATS = ("voc", "yolo", "coco", "createml", "labelme")
 
@@ -49,15 +51,36 @@ def run(args: argparse.Namespace) -> int:
         read_export,
         same_records,
     )
+    from workbench.core.outfolder import (
+        OutputFolderError, check_output_folder, describe_os_error, remove_created,
+    )
     from workbench.core.project import Project
 
+    out = Path(args.out)
+    was_empty = out.is_dir() and not any(out.iterdir())
+    try:  # a full, read-only or forbidden output folder: one line, before any work
+        created = check_output_folder(out)
+    except OutputFolderError as exc:
+        print(f"workbench export: {exc}", file=sys.stderr)
+        return 2
     try:
         project = Project.open(args.images_dir, args.annotations,
                                format=getattr(args, "input_format", None))
         summary = export_project(project, args.out, args.format, val_fraction=args.val_fraction,
                                  seed=args.seed, overwrite=args.overwrite)
     except (FileNotFoundError, ExportError, ValueError) as exc:
+        remove_created(created)
         print(f"workbench export: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the disk filled up (or went read-only) during the export
+        remove_created(created)
+        if was_empty:
+            for child in out.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        left = "nothing was kept" if created or was_empty else \
+            "the folder may hold a partial export"
+        print(f"workbench export: cannot write to {out}: {describe_os_error(exc)}; {left}",
+              file=sys.stderr)
         return 2
     for p in summary.problems:
         print(p, file=sys.stderr)

@@ -30,6 +30,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"workbench gui: {args.annotations}: not a folder", file=sys.stderr)
             return 2
         args.annotations.mkdir(parents=True, exist_ok=True)  # LabelImg's "change save dir"
+    if args.screenshot is not None:
+        from workbench.core.outfolder import OutputFolderError, check_output_folder
+
+        try:  # a full, read-only or forbidden folder: one line, before the window is built
+            check_output_folder(args.screenshot.parent)
+        except OutputFolderError as exc:
+            print(f"workbench gui: {exc}", file=sys.stderr)
+            return 2
     from workbench.gui.app import run_gui
 
-    return run_gui(args.images_dir, args.annotations, args.screenshot)
+    existed = args.screenshot is not None and args.screenshot.exists()
+    try:
+        return run_gui(args.images_dir, args.annotations, args.screenshot)
+    except OSError as exc:
+        if args.screenshot is None:
+            raise
+        from workbench.core.outfolder import describe_os_error
+
+        if not existed:
+            args.screenshot.unlink(missing_ok=True)
+        print(f"workbench gui: cannot write {args.screenshot}: {describe_os_error(exc)}",
+              file=sys.stderr)
+        return 2

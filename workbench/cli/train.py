@@ -16,6 +16,7 @@ current step finishes, ``last.pt`` holds the last completed epoch). The same com
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -44,14 +45,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("images", type=Path, metavar="IMAGES_DIR")
     p.add_argument("--annotations", type=Path, metavar="DIR",
                    help="VOC XML folder (default: found like the GUI does)")
-    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
-                   help=f"detector (default {DEFAULT_MODEL})")
-    p.add_argument("--epochs", type=int, metavar="N", help="total epochs (10)")
-    p.add_argument("--batch-size", type=int, metavar="B",
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help=f"detector (default {DEFAULT_MODEL}; with --resume: the checkpoint's)")
+    p.add_argument("--epochs", type=_int_at_least(1), metavar="N", help="total epochs (10)")
+    p.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                    help="images per step and process (4)")
-    p.add_argument("--lr", type=float, metavar="LR", help="base learning rate "
+    p.add_argument("--lr", type=_learning_rate, metavar="LR", help="base learning rate "
                    "(default: the family's, scaled by batch size x processes)")
-    p.add_argument("--image-size", type=int, metavar="N",
+    p.add_argument("--image-size", type=_int_at_least(32), metavar="N",
                    help="SSD input side / Faster R-CNN shorter side (default: the model's)")
     p.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (auto)")
     p.add_argument("--weights", metavar="coco|imagenet|FILE|hub",
@@ -63,16 +64,18 @@ def register(subparsers: Any) -> None:
                    "ImageNet backbone state_dict, or a checkpoint); or 'hub' for whichever is "
                    "already in the torch hub cache (default: train from scratch)")
     p.add_argument("--resume", type=Path, metavar="CKPT",
-                   help="continue a run from its last.pt (epoch count continues)")
+                   help="continue a run from its last.pt (epoch count continues; model, "
+                   "optimizer and recipe come from the checkpoint, --epochs may extend it)")
     p.add_argument("--out", type=Path, required=True, metavar="RUN_DIR")
-    p.add_argument("--val-fraction", type=float, default=0.2,
+    p.add_argument("--val-fraction", type=_fraction, default=0.2,
                    help="share of images for a new val split (0.2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--schedule", choices=("cosine", "step", "constant"), help="(cosine)")
-    p.add_argument("--warmup-steps", type=int, help="linear warm-up steps (100)")
+    p.add_argument("--warmup-steps", type=_int_at_least(0), help="linear warm-up steps (100)")
     p.add_argument("--optimizer", choices=("sgd", "adamw"), help="(sgd)")
-    p.add_argument("--grad-clip", type=float, help="max gradient norm; 0 = off (10)")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (spawned)")
+    p.add_argument("--grad-clip", type=_non_negative, help="max gradient norm; 0 = off (10)")
+    p.add_argument("--workers", type=_int_at_least(0), default=0,
+                   help="DataLoader workers (spawned)")
     from workbench.engine.config import AUGMENTATION_CHOICES  # no torch: safe at register
 
     p.add_argument("--augment", choices=AUGMENTATION_CHOICES,
@@ -84,15 +87,69 @@ def register(subparsers: Any) -> None:
                    help="Faster R-CNN multi-scale training")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--sync-bn", action="store_true", help="SyncBatchNorm under torchrun")
-    p.add_argument("--eval-every", type=int, default=1, metavar="N")
-    p.add_argument("--max-steps-per-epoch", type=int, metavar="N")
+    p.add_argument("--eval-every", type=_int_at_least(1), default=1, metavar="N")
+    p.add_argument("--max-steps-per-epoch", type=_int_at_least(1), metavar="N")
     p.set_defaults(func=run)
+
+
+#: --lr above this is refused: no detector recipe comes near it (SGD 0.02, AdamW 3e-3), and
+#: such a run only diverges (``--lr 1e9`` reached loss 1e19 before this check).
+MAX_LR = 10.0
+
+
+def _int_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number (got {text})")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    value = _float(text)
+    if not 0.0 < value <= MAX_LR:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number no larger than {MAX_LR:g} (got {text}; typical: "
+            "0.0001 to 0.1)")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1) (got {text})")
+    return value
 
 
 def _config(args: argparse.Namespace) -> Any:
     from workbench.engine.config import TrainConfig
     from workbench.engine.detectors import ConfigError, get_spec
 
+    if args.resume is not None:
+        return _resume_config(args)
+    args.model = args.model or DEFAULT_MODEL
     try:
         recipe = dict(get_spec(args.model).recipe)
     except ConfigError:
@@ -113,6 +170,61 @@ def _config(args: argparse.Namespace) -> Any:
         augmentation=args.augment or recipe.get("augmentation", "auto"),
         scale_jitter=args.scale_jitter, amp=not args.no_amp, sync_batchnorm=args.sync_bn,
         eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
+
+
+#: Options a resumed run takes from its checkpoint; giving a different value is refused (the
+#: saved optimizer/scheduler states and weights only fit these). --epochs may extend the run.
+RESUME_FROM_CHECKPOINT = ("model", "optimizer", "schedule", "lr", "warmup_steps", "batch_size",
+                          "image_size", "grad_clip")
+
+
+def _resume_config(args: argparse.Namespace) -> Any:
+    """The checkpoint's own settings, with only what may change taken from the command line."""
+    from workbench.engine.checkpoint import read_checkpoint
+    from workbench.engine.config import TrainConfig
+    from workbench.engine.events import ConfigError
+
+    ckpt = read_checkpoint(args.resume, for_resume=True)
+    saved = dict(ckpt["config"])
+    saved["model"] = ckpt["model_name"]
+    saved.setdefault("image_size", ckpt["image_size"])
+    conflicts = []
+    for key in RESUME_FROM_CHECKPOINT:
+        given = getattr(args, key, None)
+        if given is None:
+            continue
+        if key == "grad_clip":
+            given = given or None  # 0 = off
+        theirs = saved.get(key)
+        if key == "image_size":
+            theirs = ckpt["image_size"]
+        if given != theirs:
+            shown = "the model's default" if theirs is None else theirs
+            conflicts.append(f"--{key.replace('_', '-')} {given} (the checkpoint's: {shown})")
+    if args.weights is not None:
+        conflicts.append(f"--weights {args.weights} (a resumed run continues from the "
+                         "checkpoint's weights)")
+    if conflicts:
+        raise ConfigError(f"cannot resume from {args.resume} with {'; '.join(conflicts)}: a "
+                          "resumed run keeps the model, optimizer and recipe of its checkpoint "
+                          "— leave these options out, or start a new run in another --out")
+    values = {k: v for k, v in saved.items() if k not in (
+        "images_dir", "annotations_dir", "resume", "out_dir", "device", "weights",
+        "num_workers", "val_fraction", "seed", "eval_every")}
+    values.update(images_dir=args.images, annotations_dir=args.annotations, resume=args.resume,
+                  out_dir=args.out, device=args.device, weights=None, num_workers=args.workers,
+                  val_fraction=args.val_fraction, seed=args.seed, eval_every=args.eval_every)
+    for key, value in (("epochs", args.epochs),
+                       ("max_steps_per_epoch", args.max_steps_per_epoch),
+                       ("augmentation", args.augment)):
+        if value is not None:
+            values[key] = value
+    for flag, key, value in ((args.no_augment, "augment", False),
+                             (args.scale_jitter, "scale_jitter", True),
+                             (args.no_amp, "amp", False), (args.sync_bn, "sync_batchnorm", True)):
+        if flag:
+            values[key] = value
+    return TrainConfig.from_dict(values)
 
 
 class ProgressPrinter:
@@ -203,13 +315,24 @@ def run(args: argparse.Namespace) -> int:
         previous = signal.signal(signal.SIGINT, on_sigint)
     t0 = time.perf_counter()
     finished = None
+    if main_rank:
+        from workbench.core.outfolder import OutputFolderError, check_output_folder
+
+        try:  # a full, read-only or forbidden --out: one line, before the model is built
+            check_output_folder(args.out)
+        except OutputFolderError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            return 2
     try:
         if args.resume is None and main_rank:
-            code = fetch_weights(args.model, args.weights, cancelled=stop.is_set)
+            code = fetch_weights(args.model or DEFAULT_MODEL, args.weights,
+                                 cancelled=stop.is_set)
             if code:
                 return code
         elif args.resume is None:  # other torchrun ranks use rank 0's download
-            _wait_for_cache(args.model, args.weights)
+            _wait_for_cache(args.model or DEFAULT_MODEL, args.weights)
         config = _config(args)
         for event in train(config, stop=stop):
             if main_rank:

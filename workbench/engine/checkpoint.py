@@ -137,8 +137,10 @@ def save_checkpoint(checkpoint: Mapping[str, Any], path: str | os.PathLike[str])
     return path
 
 
-def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> dict[str, Any]:
-    """Load and validate the checkpoint dict with ``torch.load(weights_only=True)``."""
+def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu", *,
+                    for_resume: bool = False) -> dict[str, Any]:
+    """Load the checkpoint dict with ``torch.load(weights_only=True)`` and validate it
+    (:func:`check_checkpoint`); every problem is a :class:`CheckpointError` naming it."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -152,10 +154,124 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu") -> 
             f"{path} is not a Detection Workbench checkpoint (format {found!r}, "
             f"expected {FORMAT!r}); to start from plain torchvision weights use --weights"
         )
+    check_checkpoint(ckpt, path, for_resume=for_resume)
+    return ckpt
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _postprocess_problem(pp: Any) -> str | None:
+    if pp is None:
+        return None
+    if not isinstance(pp, Mapping):
+        return f"'postprocess' is a {type(pp).__name__}, not a dict"
+    rules = {
+        "score_threshold": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+        "nms_iou": (lambda v: _is_number(v) and 0.0 <= v <= 1.0, "a number in [0, 1]"),
+        "top_k": (lambda v: _is_int(v) and v >= 1, "a whole number >= 1"),
+        "class_agnostic": (lambda v: isinstance(v, bool), "true or false"),
+    }
+    unknown = sorted(set(pp) - set(rules))
+    if unknown:
+        return f"postprocess: unknown settings {unknown}"
+    for key, (ok, what) in rules.items():
+        if key in pp and not ok(pp[key]):
+            return f"postprocess {key!r} is {pp[key]!r}, expected {what}"
+    return None
+
+
+def _resume_problem(ckpt: Mapping[str, Any]) -> str | None:
+    """What a resumed run needs beyond what inference needs."""
+    if not isinstance(ckpt.get("config"), Mapping):
+        return "has no training 'config' (dict) to resume from"
+    opt = ckpt.get("optimizer")
+    if opt is not None:
+        groups = opt.get("param_groups") if isinstance(opt, Mapping) else None
+        if not isinstance(opt, Mapping) or not isinstance(opt.get("state"), Mapping) \
+                or not isinstance(groups, list) or not groups:
+            return "its 'optimizer' state is not an optimizer state_dict ('state', " \
+                   "'param_groups')"
+        for i, group in enumerate(groups):
+            if not isinstance(group, Mapping) or not isinstance(group.get("params"), list):
+                return f"optimizer param group {i} lacks its 'params' list"
+    sched = ckpt.get("scheduler")
+    if sched is not None:
+        if not isinstance(sched, Mapping):
+            return f"its 'scheduler' state is a {type(sched).__name__}, not a dict"
+        for key, ok in (("lr_lambdas", lambda v: isinstance(v, list)),
+                        ("base_lrs", lambda v: isinstance(v, list)),
+                        ("last_epoch", _is_int)):
+            if key not in sched:
+                return f"its scheduler state lacks {key!r}"
+            if not ok(sched[key]):
+                return f"its scheduler state has a bad {key!r} ({sched[key]!r})"
+    return None
+
+
+def check_checkpoint(ckpt: Mapping[str, Any], path: str | os.PathLike[str] = "",
+                     *, for_resume: bool = False) -> None:
+    """Raise :class:`CheckpointError` naming the first missing or ill-typed value.
+
+    Checked for every use (detect, eval, export-onnx, the GUI): ``model_name`` (a registered
+    model), ``classes`` (non-empty list of distinct non-empty strings), ``image_size`` (int
+    32..8192), ``model`` (non-empty state_dict of tensors), ``postprocess`` (score threshold
+    in [0, 1], NMS IoU in [0, 1], top-k int >= 1, class_agnostic bool; absent keys take the
+    defaults), ``epoch``/``global_step`` (int >= 0 when present), ``metrics``/``detector``
+    (dicts when present). ``for_resume`` also needs ``epoch``, ``config`` and well-formed
+    optimizer/scheduler states (``param_groups[].params``, ``lr_lambdas``, ``base_lrs``,
+    ``last_epoch``).
+    """
+    def fail(message: str) -> None:
+        raise CheckpointError(f"checkpoint {path} {message}; it cannot be used "
+                              "(a damaged or hand-edited file?)")
+
     for key in ("model_name", "classes", "image_size", "model"):
         if key not in ckpt:
-            raise CheckpointError(f"checkpoint {path} lacks {key!r}")
-    return ckpt
+            fail(f"lacks {key!r}")
+    name = ckpt["model_name"]
+    if not isinstance(name, str) or not name:
+        fail(f"has a bad 'model_name' ({name!r})")
+    try:
+        from workbench.engine.detectors import get_spec
+
+        get_spec(name)
+    except (ValueError, KeyError):
+        fail(f"names a model this version does not know ({name!r})")
+    classes = ckpt["classes"]
+    if not isinstance(classes, list) or not classes or not all(
+            isinstance(c, str) and c for c in classes):
+        fail(f"has a bad 'classes' list ({str(classes)[:80]}): expected non-empty names")
+    if len(set(classes)) != len(classes):
+        fail("lists a class name twice in 'classes'")
+    size = ckpt["image_size"]
+    if not _is_int(size) or not 32 <= size <= 8192:
+        fail(f"has a bad 'image_size' ({size!r}): expected a whole number of pixels, 32..8192")
+    state = ckpt["model"]
+    if not isinstance(state, Mapping) or not state:
+        fail("holds no model weights ('model' is empty)")
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        fail("has a 'model' state_dict with values that are not tensors")
+    problem = _postprocess_problem(ckpt.get("postprocess"))
+    if problem:
+        fail(f"has a bad {problem}")
+    for key in ("epoch", "global_step"):
+        if key in ckpt and (not _is_int(ckpt[key]) or ckpt[key] < 0):
+            fail(f"has a bad {key!r} ({ckpt[key]!r}): expected a whole number >= 0")
+    for key in ("metrics", "detector", "config"):
+        if ckpt.get(key) is not None and not isinstance(ckpt[key], Mapping):
+            fail(f"has a bad {key!r} (a {type(ckpt[key]).__name__}, not a dict)")
+    if for_resume:
+        if "epoch" not in ckpt:
+            fail("lacks 'epoch' (the epochs completed), needed to resume")
+        problem = _resume_problem(ckpt)
+        if problem:
+            fail(problem)
 
 
 def load_checkpoint(
@@ -178,6 +294,9 @@ def load_checkpoint(
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint {path} does not fit {ckpt['model_name']}: {first}") \
             from exc
+    except (TypeError, KeyError) as exc:  # shapes/dtypes a validator cannot foresee
+        raise CheckpointError(f"checkpoint {path} does not fit {ckpt['model_name']}: "
+                              f"{type(exc).__name__}: {exc}") from exc
     pp = {**DEFAULT_POSTPROCESS, **(ckpt.get("postprocess") or {})}
     set_postprocess(model, score_threshold=float(pp["score_threshold"]),
                     nms_iou=float(pp["nms_iou"]), top_k=int(pp["top_k"]))

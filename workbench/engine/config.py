@@ -125,6 +125,9 @@ class TrainConfig:
             (self.grad_clip is None or self.grad_clip > 0,
              f"gradient clip must be > 0 (got {self.grad_clip})"),
             (self.eval_every >= 1, f"eval every must be >= 1 (got {self.eval_every})"),
+            (self.warmup_steps >= 0, f"warm-up steps must be >= 0 (got {self.warmup_steps})"),
+            (self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
+             f"max steps per epoch must be >= 1 (got {self.max_steps_per_epoch})"),
         ]
         for ok, message in checks:
             if not ok:

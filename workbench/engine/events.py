@@ -145,6 +145,11 @@ class NonFiniteLossError(TrainingError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class DivergedError(NonFiniteLossError):
+    """The loss stayed far above its first value (see ``trainer.DIVERGENCE_FACTOR``): the
+    learning rate is too high; the last good checkpoint is kept."""
+
+
 class OutOfMemoryError(TrainingError):
     """The device ran out of memory; try a smaller batch size or image size."""
 

@@ -41,8 +41,10 @@ from workbench.engine.device import describe_device, resolve_device
 from workbench.engine.evaluate import EVAL_SCORE_FLOOR, EVAL_TOP_K, EvalAborted, \
     evaluate_detector
 from workbench.engine.events import (
+    CheckpointError,
     CheckpointSaved,
     ConfigError,
+    DivergedError,
     EmptyDatasetError,
     EpochEvaluated,
     Event,
@@ -125,6 +127,27 @@ def _has_frozen_bn(model: torch.nn.Module) -> bool:
     return any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
 
 
+#: A run is stopped as diverged (DivergedError) when its loss stays above DIVERGENCE_FACTOR x
+#: its first step's loss for DIVERGENCE_STEPS consecutive steps. Detection losses start near
+#: their maximum (random heads) and fall; a 10,000-fold rise only comes from a learning rate far
+#: too high (``--lr 1e9`` reached 1e19 and "finished"). Three steps ride out one bad batch.
+DIVERGENCE_FACTOR = 1e4
+DIVERGENCE_STEPS = 3
+
+#: Settings a resumed run must share with its checkpoint (the optimizer/scheduler states
+#: saved there only fit these); the CLI takes them from the checkpoint.
+RESUME_KEPT = ("optimizer", "schedule")
+
+
+def _check_resume_matches(ckpt: dict[str, Any], cfg: TrainConfig) -> None:
+    saved = ckpt.get("config") or {}
+    clashes = [f"{key} {getattr(cfg, key)!r} (the checkpoint's: {saved[key]!r})"
+               for key in RESUME_KEPT if key in saved and saved[key] != getattr(cfg, key)]
+    if clashes:
+        raise ConfigError(f"cannot resume {cfg.resume} with {', '.join(clashes)}: a resumed run "
+                          "keeps its checkpoint's optimizer and schedule")
+
+
 class _Run:
     """State of one run; :meth:`run` is the event generator."""
 
@@ -140,6 +163,8 @@ class _Run:
         self.best = -math.inf
         self.last_path: Path | None = None
         self.best_path: Path | None = None
+        self.first_loss: float | None = None  # of this process's first step (divergence check)
+        self.diverging_steps = 0
 
     # -- setup --------------------------------------------------------------------------------
     def _setup(self) -> RunStarted:
@@ -147,7 +172,9 @@ class _Run:
         torch.manual_seed(cfg.seed + self.dist.rank)
         self.device = resolve_device(cfg.device, self.dist.local_rank if self.dist.enabled
                                      else None)
-        ckpt = read_checkpoint(cfg.resume) if cfg.resume is not None else None
+        ckpt = read_checkpoint(cfg.resume, for_resume=True) if cfg.resume is not None else None
+        if ckpt is not None:
+            _check_resume_matches(ckpt, cfg)
         if ckpt is None:  # an unknown model or an absent file fails before the data is read
             get_spec(cfg.model)
             check_request(cfg.weights)
@@ -208,10 +235,16 @@ class _Run:
         if ckpt is not None:
             self.start_epoch = int(ckpt["epoch"])
             self.global_step = int(ckpt.get("global_step", 0))
-            if ckpt.get("optimizer"):
-                self.optimizer.load_state_dict(ckpt["optimizer"])
-            if ckpt.get("scheduler"):
-                self.scheduler.load_state_dict(ckpt["scheduler"])
+            try:
+                if ckpt.get("optimizer"):
+                    self.optimizer.load_state_dict(ckpt["optimizer"])
+                if ckpt.get("scheduler"):
+                    self.scheduler.load_state_dict(ckpt["scheduler"])
+            except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+                raise CheckpointError(
+                    f"checkpoint {cfg.resume}: its optimizer/scheduler state does not fit this "
+                    f"run ({type(exc).__name__}: {exc}); resume with the checkpoint's own "
+                    "settings or start a new run") from exc
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and cfg.amp)
         self.metrics = MetricsLog(cfg.out_dir / "metrics.jsonl"
                                   if cfg.out_dir is not None and self.dist.is_main else None)
@@ -338,6 +371,7 @@ class _Run:
             values = self._step(images, targets, epoch, step)
             total = float(sum(values.values()))
             losses.append(total)
+            self._check_divergence(total, epoch, step, lr)
             self.global_step += 1
             now = time.perf_counter()
             self.step_times.append(now - tick)
@@ -346,6 +380,25 @@ class _Run:
             if self.dist.is_main:
                 self.metrics.write(event)
                 yield event
+
+    def _check_divergence(self, total: float, epoch: int, step: int, lr: float) -> None:
+        """Raise :class:`DivergedError` when the loss has stayed above ``DIVERGENCE_FACTOR`` x
+        the first step's loss for ``DIVERGENCE_STEPS`` steps in a row (see the constants)."""
+        if self.first_loss is None:
+            self.first_loss = total if total > 0 else None
+            return
+        if total <= DIVERGENCE_FACTOR * self.first_loss:
+            self.diverging_steps = 0
+            return
+        self.diverging_steps += 1
+        if self.diverging_steps >= DIVERGENCE_STEPS:
+            kept = f"; the last good checkpoint {self.last_path} is kept" if self.last_path \
+                else ""
+            raise DivergedError(
+                f"training diverged: the loss was {total:.3g} at epoch {epoch + 1}, step "
+                f"{step + 1}, over {DIVERGENCE_FACTOR:g} x the first step's "
+                f"{self.first_loss:.3g} for {DIVERGENCE_STEPS} steps in a row{kept}; lower the "
+                f"learning rate (now {lr:.3g})")
 
     def _step(self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]],
               epoch: int, step: int) -> dict[str, float]:
