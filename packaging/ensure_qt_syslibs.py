@@ -193,11 +193,11 @@ class Check:
         self.missing: dict[str, set[str]] = {}
         self.failed: dict[str, str] = {}
         self.no_display: dict[str, str] = {}
+        self.unknown: list[str] = []  # no such plugin (a typo in QT_QPA_PLATFORM?)
         for platform in platforms:
             files = plugin_files(qt, platform)
             if not files:
-                say(f"PySide6 has no '{platform}' platform plugin in {qt / 'plugins/platforms'}")
-                self.failed[platform] = "no such platform plugin"
+                self.unknown.append(platform)
                 continue
             missing = ldd_missing(files)
             if missing:
@@ -211,6 +211,7 @@ class Check:
                     else:
                         self.failed[platform] = said
         self.tools = {t for t in tools if shutil.which(t) is None}
+        self.plugins = qt / "plugins" / "platforms"
 
     @property
     def sonames(self) -> set[str]:
@@ -218,14 +219,18 @@ class Check:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.failed or self.tools)
+        return not (self.missing or self.failed or self.tools or self.unknown)
 
     def report(self) -> None:
         for platform, sonames in self.missing.items():
             say(f"Qt's '{platform}' platform plugin cannot load; missing: "
                 f"{', '.join(sorted(sonames))}")
         for platform, said in self.failed.items():
-            say(f"a QApplication on '{platform}' does not start: {said.splitlines()[-1:]}")
+            said = " / ".join(line.strip() for line in said.splitlines()[-3:] if line.strip())
+            say(f"a QApplication on '{platform}' does not start: {said}")
+        for platform in self.unknown:
+            say(f"PySide6 has no '{platform}' platform plugin (QT_QPA_PLATFORM?); it has: "
+                + ", ".join(sorted(p.name[4:-3] for p in self.plugins.glob("libq*.so"))))
         if self.tools:
             say(f"programs the real-display test needs are missing: {', '.join(sorted(self.tools))}")
 
@@ -313,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         check.note_no_display()
         return 0
     check.report()
+    if check.unknown:
+        return 1
     packages = check.debian_packages()
     fonts = bool(check.failed)
     can_install = shutil.which("apt-get") is not None and (
