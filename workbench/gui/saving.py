@@ -29,6 +29,7 @@ class SaveController:
         self.timer.setSingleShot(True)
         self.timer.setInterval(window.settings.autosave_delay_ms)
         self.timer.timeout.connect(self.autosave_current)
+        self.told_loss = False  # the last save said what its format could not hold
 
     @property
     def autosave(self) -> bool:
@@ -53,18 +54,22 @@ class SaveController:
             self.w.statusBar().showMessage(f"Could not save {doc.xml_path.name}: {exc}", 8000)
             return False
         self.w.on_document_saved(doc)
-        self.tell_format_losses()
+        self.told_loss = self.tell_format_losses(doc)
         return True
 
-    def tell_format_losses(self) -> None:
+    def tell_format_losses(self, doc: ImageDocument) -> bool:
         """What the project's label format could not hold (YOLO has no ``difficult`` …): each
-        kind said once per project by the writer (``formats.edit_write.take_warnings``)."""
+        kind said once per project by the writer (``formats.edit_write.take_warnings``).
+        True when something was said (it stays in the status bar longer than "Saved")."""
         from workbench.core.formats.edit_write import take_warnings
 
         project = getattr(self.w, "project", None)
-        for problem in take_warnings(project) if project is not None else []:
+        told = take_warnings(project) if project is not None else []
+        for problem in told:
             log.warning("%s", problem)
-            self.w.statusBar().showMessage(problem.message, 20000)
+            self.w.statusBar().showMessage(f"Saved {doc.xml_path.name}. {problem.message}",
+                                           20000)
+        return bool(told)
 
     def autosave_doc(self, doc: ImageDocument | None) -> bool:
         """Save ``doc`` if it changed and may be written without asking. True if clean after."""
@@ -92,7 +97,7 @@ class SaveController:
         if doc.needs_confirmation and not self.confirm_overwrite(doc):
             return False
         ok = self._write(doc)
-        if ok:
+        if ok and not self.told_loss:
             self.w.statusBar().showMessage(f"Saved {doc.xml_path.name}", 3000)
         return ok
 
