@@ -121,3 +121,29 @@ def test_failed_import_is_shown_in_the_dialog(window, qtbot, tmp_path, asked) ->
     assert "Nothing was imported" in dialog.problem.text() and "no images" in dialog.problem.text()
     assert dialog.isVisible() and asked == []
     dialog.reject()
+
+
+def test_yolo_project_tells_once_that_difficult_is_lost(window, qtbot, tmp_path, asked) -> None:
+    """Editing a YOLO project in place: F (difficult) then Ctrl+S writes the YOLO label file
+    and the status bar says once that YOLO cannot hold the flag."""
+    from PySide6.QtTest import QTest
+
+    pytest.importorskip("workbench.core.formats.yolo_write")
+    src = _yolo_dataset(tmp_path / "yolo")
+    label = src / "labels" / "train" / "a.txt"
+    before = label.read_text()
+    assert window.open_project(src) and window.project.format == "yolo"
+    window.show_row(next(i for i, e in enumerate(window._entries) if e.image_id == "a"))
+    window.canvas.setFocus()
+    window.editor.select_all()
+    QTest.keyClick(window.canvas, Qt.Key.Key_F)  # both boxes difficult
+    assert all(o.difficult for o in window.document.annotation.objects)
+    QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert not window.document.dirty
+    assert "YOLO labels cannot hold the 'difficult' flag" in window.statusBar().currentMessage()
+    assert label.read_text() == before  # the boxes did not move: the same lines
+    window.statusBar().clearMessage()
+    QTest.keyClick(window.canvas, Qt.Key.Key_F)
+    QTest.keyClick(window.canvas, Qt.Key.Key_F)
+    QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert "cannot hold" not in window.statusBar().currentMessage()  # said once
