@@ -234,3 +234,28 @@ def test_coco_file_name_with_dotdot_is_refused(tmp_path: Path, capsys) -> None:
     assert "../../secret.jpg" in captured.err  # the problem names the record
     assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == ["ok.jpg"]
     assert not (out / "Annotations" / "secret.xml").exists()
+
+
+def test_cancel_removes_what_was_written_and_format_override(tmp_path: Path, capsys) -> None:
+    import threading
+
+    from workbench.core.importing import ImportCancelled, import_dataset
+
+    pytest.importorskip("workbench.core.formats.yolo")
+    src = tmp_path / "src"
+    _tiny_yolo(src, [f"img{i}" for i in range(6)])
+    stop = threading.Event()
+    seen: list[int] = []
+
+    def progress(done: int, total: int, name: str) -> None:
+        seen.append(done)
+        if done == 3:
+            stop.set()
+
+    out = tmp_path / "out"
+    with pytest.raises(ImportCancelled):
+        import_dataset(src, out, progress=progress, stop=stop)
+    assert seen == [1, 2, 3] and not out.exists()
+    # --format voc on a YOLO folder: no XML there, so images only and nothing annotated
+    assert main(["import", str(src), "--out", str(out), "--format", "voc"]) == 0
+    assert "imported 6 images (0 annotated, 0 objects" in capsys.readouterr().out
