@@ -275,12 +275,14 @@ class Project:
         self.annotations_dir = Path(labels) if labels is not None else self.root
         self._items = {it.image_path: it for it in ds.items}
         entries: list[Entry] = []
+        root_s = os.fspath(self.root) + os.sep
+        n = len(root_s)
         for it in ds.items:
             img, src = it.image_path, it.source
-            try:
-                key = img.relative_to(self.root).as_posix()
-            except ValueError:
-                key = img.name
+            img_s = os.fspath(img)
+            key = img_s[n:] if img_s.startswith(root_s) else img.name
+            if os.sep != "/":
+                key = key.replace(os.sep, "/")
             entries.append(Entry(img, src.path, src.exists, key, img.stem, src))
         self.entries, self.orphans = entries, []
         self.scan_problems = self._format_problems() + list(ds.problems)

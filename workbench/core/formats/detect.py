@@ -20,11 +20,12 @@ LabelImg project). Every other format with evidence is listed in ``ambiguous_wit
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.core.formats.listing import Listing, list_folder
+from workbench.core.formats.listing import Listing, label_candidates, list_folder, stem_key
 from workbench.core.formats.model import FORMATS
 
 CLASS_FILES = {"classes.txt", "predefined_classes.txt", "obj.names", "classes.names"}
@@ -78,10 +79,6 @@ def yolo_label_candidates(image: Path) -> tuple[Path, Path | None]:
     return beside, None
 
 
-def _is_class_file(p: Path) -> bool:
-    return p.name.lower() in CLASS_FILES
-
-
 def detect_format(root: Path, listing: Listing | None = None) -> FormatGuess:
     """Guess the format of the folder ``root`` (see the module doc)."""
     root = Path(root)
@@ -95,26 +92,28 @@ def detect_format(root: Path, listing: Listing | None = None) -> FormatGuess:
     if (root / "JPEGImages").is_dir() and listing.xml:
         coverage["voc"] = max(coverage["voc"], n_images)
 
-    label_names: set[Path] = set()
+    root_s = os.fspath(root)
+    label_names: set[str] = set()
     for img in listing.images:
-        beside, mirrored = yolo_label_candidates(img)
+        beside, mirrored = label_candidates(os.fspath(img), root_s)
         label_names.add(beside)
         if mirrored is not None:
             label_names.add(mirrored)
+    labels_dir = os.sep + "labels" + os.sep
     for t in listing.txt:
-        if _is_class_file(t) or "ImageSets" in t.parts:
+        ts = os.fspath(t)
+        if t.name.lower() in CLASS_FILES or os.sep + "ImageSets" + os.sep in ts[len(root_s):]:
             continue
-        rel_parts = t.relative_to(root).parts if t.is_relative_to(root) else t.parts
-        if t in label_names or "labels" in rel_parts[:-1]:
+        if ts in label_names or labels_dir in ts[len(root_s):]:
             files["yolo"].append(t)
     coverage["yolo"] = len(files["yolo"])
 
-    image_stems = {img.with_suffix("") for img in listing.images}
+    image_stems = {stem_key(os.fspath(img)) for img in listing.images}
     sniffed_beside = 0
     beside_kind: str | None = None
     others = 0
     for j in listing.json:
-        if j.with_suffix("") in image_stems:  # labelme's one-per-image layout
+        if stem_key(os.fspath(j)) in image_stems:  # labelme's one-per-image layout
             if sniffed_beside < 3:
                 kind = sniff_json(j)
                 sniffed_beside += 1

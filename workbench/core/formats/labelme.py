@@ -25,7 +25,7 @@ from typing import Any
 from workbench.core.annotation import ImageSize, Problem
 from workbench.core.formats.conventions import labelme_to_xyxy
 from workbench.core.formats.detect import sniff_json
-from workbench.core.formats.listing import Listing, list_folder, natural_key
+from workbench.core.formats.listing import Listing, list_folder, natural_key, stem_key
 from workbench.core.formats.model import (
     Dataset, Item, Native, RawBox, Source, build_native,
 )
@@ -48,22 +48,27 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     jsons = list(listing.json)
     if annotations is not None and annotations.is_dir():
         jsons += [j for j in list_folder(annotations).json if j not in set(jsons)]
-    available = set(jsons)
+    available = {os.fspath(j): j for j in jsons}
     claimed: dict[Path, Path] = {}
+    used: set[Path] = set()
+    root_s = os.fspath(root)
+    ann_s = os.fspath(annotations) if annotations is not None else None
     for img in listing.images:
+        img_s = os.fspath(img)
         candidates = []
-        if annotations is not None:
-            rel = img.relative_to(root) if img.is_relative_to(root) else Path(img.name)
-            candidates += [annotations / rel.with_suffix(".json"),
-                           annotations / (img.stem + ".json")]
-        candidates.append(img.with_suffix(".json"))
-        label = next((c for c in candidates if c in available and c not in claimed.values()),
-                     None)
-        if label is not None:
-            claimed[img] = label
-    used = set(claimed.values())
+        if ann_s is not None:
+            rel = img_s[len(root_s):] if img_s.startswith(root_s + os.sep) else os.sep + img.name
+            candidates += [ann_s + stem_key(rel) + ".json",
+                           os.path.join(ann_s, img.stem + ".json")]
+        candidates.append(stem_key(img_s) + ".json")
+        for c in candidates:
+            label = available.get(c)
+            if label is not None and label not in used:
+                claimed[img] = label
+                used.add(label)
+                break
     images = {os.fspath(p): p for p in listing.images}
-    for j in sorted(available - used, key=lambda p: natural_key(str(p))):
+    for j in sorted(set(available.values()) - used, key=lambda p: natural_key(str(p))):
         if sniff_json(j) != "labelme":
             continue
         named = _image_path_of(j)

@@ -36,6 +36,29 @@ class Listing:
             return str(path)
 
 
+_IMAGES = os.sep + "images" + os.sep
+_LABELS = os.sep + "labels" + os.sep
+
+
+def label_candidates(image: str, root: str, suffix: str = ".txt") -> tuple[str, str | None]:
+    """``(beside, mirrored)`` label paths of the image path string ``image``: ``dir/stem.txt``
+    and, when the path below ``root`` has an ``images`` folder, the same path with its last
+    ``images`` replaced by ``labels`` (Ultralytics' ``img2label_paths`` rule). Strings, not
+    ``Path``s: this runs once per image."""
+    dot = image.rfind(".")
+    base = image[:dot] if dot > image.rfind(os.sep) else image
+    i = base.rfind(_IMAGES)
+    mirrored = (base[:i] + _LABELS + base[i + len(_IMAGES):] + suffix
+                if i >= len(root) - 1 else None)
+    return base + suffix, mirrored
+
+
+def stem_key(path: str) -> str:
+    """``path`` without its suffix (``dir/stem``)."""
+    dot = path.rfind(".")
+    return path[:dot] if dot > path.rfind(os.sep) else path
+
+
 def list_folder(root: Path) -> Listing:
     """Walk ``root`` once (see the module doc)."""
     out = Listing(root)

@@ -155,6 +155,21 @@ def check_box(box: Box, size: ImageSize | tuple[int, int] | None, where: str,
     return box, [("warning", f"{where}box {_fmt(box)} extends outside the {w}x{h} image")]
 
 
+_OBJECT_DEFAULTS = VocObject(name="", box=(0.0, 0.0, 0.0, 0.0)).__dict__.copy()
+_new = object.__new__
+
+
+def new_object(name: str, box: Box, difficult: bool = False) -> VocObject:
+    """``VocObject(name=name, box=box, difficult=difficult)``, 3× faster: readers make one per
+    box, and a frozen dataclass's ``__init__`` sets each of its 8 fields through
+    ``object.__setattr__``. Equal (and hashing equal) to the one the constructor makes."""
+    obj = _new(VocObject)
+    d = obj.__dict__
+    d.update(_OBJECT_DEFAULTS)
+    d["name"], d["box"], d["difficult"] = name, box, difficult
+    return obj
+
+
 #: One box as a JSON reader found it: ``(position, class name, pixel-edge box, difficult)``.
 RawBox = tuple[int, str, Box, bool]
 
@@ -176,7 +191,7 @@ def build_native(image: Path, size: ImageSize | None, boxes: list[RawBox], probl
             continue
         if not name:
             problems.append(Problem(shown, index, "error", f"{where(pos)}object has no class name"))
-        objects.append(VocObject(name=name, box=kept, difficult=difficult))
+        objects.append(new_object(name, kept, difficult))
         positions.append(pos)
     ann = Annotation(filename=image.name, size=size, objects=tuple(objects),
                      folder=image.parent.name, path=str(image))

@@ -26,13 +26,13 @@ The image size comes from the header (:mod:`workbench.core.formats.sizes`, cache
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.formats.conventions import yolo_to_xyxy
-from workbench.core.formats.detect import yolo_label_candidates
-from workbench.core.formats.listing import Listing, natural_key
-from workbench.core.formats.model import Dataset, Item, Native, Source, check_box
+from workbench.core.formats.listing import Listing, label_candidates, natural_key, stem_key
+from workbench.core.formats.model import Dataset, Item, Native, Source, check_box, new_object
 from workbench.core.formats.sizes import image_size_fast
 from workbench.core.imageinfo import ImageReadError
 
@@ -92,8 +92,10 @@ def _find_names(root: Path, listing: Listing, problems: list[Problem]
     return {}, None
 
 
-def _split_of(image: Path, root: Path) -> str:
-    parts = image.relative_to(root).parts if image.is_relative_to(root) else image.parts
+def _split_of(rel: str) -> str:
+    """The split of an image path below the root (``/images/train/x.jpg`` → ``train``,
+    Roboflow's ``/train/images/x.jpg`` → ``train``; ``valid`` → ``val``)."""
+    parts = rel.strip(os.sep).split(os.sep)
     for i in range(len(parts) - 2, -1, -1):
         if parts[i] == "images":
             if i + 2 < len(parts):  # images/<split>/x.jpg
@@ -108,41 +110,48 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     """Match every image of ``listing`` to its label file (see the module doc)."""
     problems: list[Problem] = []
     names, names_file = _find_names(root, listing, problems)
-    txt = {p for p in listing.txt if p.name.lower() not in TEXT_NAME_FILES}
-    extra: set[Path] = set()
+    txt = {os.fspath(p): p for p in listing.txt if p.name.lower() not in TEXT_NAME_FILES}
+    extra: set[str] = set()
     if annotations is not None and annotations.is_dir() and not annotations.is_relative_to(root):
         from workbench.core.formats.listing import list_folder
-        extra = set(list_folder(annotations).txt)
-        txt |= extra
+        more = {os.fspath(p): p for p in list_folder(annotations).txt}
+        extra = set(more)
+        txt.update(more)
+    root_s = os.fspath(root)
+    ann_s = os.fspath(annotations) if annotations is not None else None
     items: list[Item] = []
-    claimed: set[Path] = set()
+    claimed: set[str] = set()
     mirrored_layout = False
     splits: dict[str, list[str]] = {}
     for img in listing.images:
-        beside, mirrored = yolo_label_candidates(img)
-        candidates: list[Path] = []
-        if annotations is not None:
-            rel = img.relative_to(root) if img.is_relative_to(root) else Path(img.name)
-            candidates += [annotations / rel.with_suffix(".txt"), annotations / (img.stem + ".txt")]
+        img_s = os.fspath(img)
+        beside, mirrored = label_candidates(img_s, root_s)
+        candidates: list[str] = []
+        if ann_s is not None:
+            rel = img_s[len(root_s):] if img_s.startswith(root_s + os.sep) else os.sep + img.name
+            candidates += [ann_s + stem_key(rel) + ".txt", os.path.join(ann_s, img.stem + ".txt")]
         if mirrored is not None:
             candidates.append(mirrored)
         candidates.append(beside)
         label = next((c for c in candidates if c in txt and c not in claimed), None)
-        if label is not None:
+        exists = label is not None
+        if exists:
             claimed.add(label)
+            path = txt[label]
         else:
             label = candidates[0]
-        mirrored_layout |= mirrored is not None and label == mirrored
-        split = _split_of(img, root)
+            path = Path(label)
+        mirrored_layout |= exists and label == mirrored
+        split = _split_of(img_s[len(root_s):]) if mirrored is not None else ""
         if split:
             splits.setdefault(split, []).append(img.stem)
-        items.append(Item(img, Source("yolo", label, label in claimed, split=split)))
-    for t in sorted(txt - claimed, key=lambda p: natural_key(str(p))):
-        rel = t.relative_to(root).parts if t.is_relative_to(root) else ()
-        if "labels" in rel[:-1] or t in extra:
-            problems.append(Problem(listing.rel(t), None, "error",
-                                    f"label file names no image (no {t.stem}.jpg/.png/... in "
-                                    "the matching images folder)"))
+        items.append(Item(img, Source("yolo", path, exists, split=split)))
+    labels_dir = os.sep + "labels" + os.sep
+    for t in sorted(set(txt) - claimed, key=natural_key):
+        if labels_dir in t[len(root_s):] or t in extra:
+            problems.append(Problem(listing.rel(txt[t]), None, "error",
+                                    f"label file names no image (no {txt[t].stem}.jpg/.png/... "
+                                    "in the matching images folder)"))
     if names_file is None and any(i.source.exists for i in items):
         problems.append(Problem(listing.rel(root) if root != listing.root else ".", None,
                                 "warning", "no data.yaml, dataset.yaml or classes.txt: class "
@@ -150,9 +159,9 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     classes = [names[k] for k in sorted(names)]
     names_files = [names_file] if names_file is not None else []
     if names_file is not None:  # the writer appends new classes to every names file there
-        names_files += [p for p in (*listing.yaml, *listing.txt) if p.parent == names_file.parent
-                        and p != names_file
-                        and p.name.lower() in (*NAME_FILES, *TEXT_NAME_FILES)]
+        names_files += [p for p in (*listing.yaml, *listing.txt)
+                        if p.name.lower() in (*NAME_FILES, *TEXT_NAME_FILES)
+                        and p != names_file and p.parent == names_file.parent]
     return Dataset(
         format="yolo", root=root, images_dir=root,
         layout="ultralytics" if mirrored_layout else "side-by-side", items=items,
@@ -181,8 +190,25 @@ def parse_lines(text: str, size: tuple[int, int] | None, names: dict[int, str], 
     polygons = 0
     w, h = size if size is not None else (1, 1)
     n_names = len(names)
+    isfinite = math.isfinite
     for number, raw in enumerate(text.splitlines(), 1):
         parts = raw.split()
+        if len(parts) == 5:  # the fast path: a clean box line well inside the image
+            try:
+                cls = int(parts[0])
+                cx, cy, bw, bh = float(parts[1]), float(parts[2]), float(parts[3]), float(parts[4])
+            except ValueError:
+                pass
+            else:
+                name = names.get(cls) if cls >= 0 else None
+                # conventions.yolo_to_xyxy inlined (same expressions, same floats; tested)
+                x1, x2 = (cx - bw / 2.0) * w, (cx + bw / 2.0) * w
+                y1, y2 = (cy - bh / 2.0) * h, (cy + bh / 2.0) * h
+                if (name is not None and size is not None and 0.0 <= x1 < x2 <= w
+                        and 0.0 <= y1 < y2 <= h and isfinite(x1 + x2 + y1 + y2)):
+                    objects.append(new_object(name, (x1, y1, x2, y2)))
+                    lines.append(number)
+                    continue
         if not parts:
             continue
         where = f"line {number}: "
@@ -235,7 +261,7 @@ def parse_lines(text: str, size: tuple[int, int] | None, names: dict[int, str], 
             if kept is None:
                 continue
             box = kept
-        objects.append(VocObject(name=name, box=box))
+        objects.append(new_object(name, box))
         lines.append(number)
     if polygons:
         problems.append(Problem(shown, None, "warning",
@@ -251,7 +277,8 @@ def read(dataset: Dataset, item: Item, *, check_image: bool = True, clamp: bool 
         return Native(None)
     shown = display_name or str(src.path)
     try:
-        text = src.path.read_bytes().decode("utf-8-sig")
+        with open(src.path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")
     except OSError as exc:
         return Native(None, (Problem(shown, None, "error", f"cannot read ({exc.strerror or exc})"),))
     except UnicodeDecodeError as exc:
