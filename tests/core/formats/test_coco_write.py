@@ -187,3 +187,27 @@ def test_round_trip_export_open_edit_save_changes_one_annotation(tmp_path: Path)
     ann, _ = reopened.load(reopened.entry(entry.image_path))
     assert [o.name for o in ann.objects] == ["cat", "cat", "bird"]
     assert ann.objects[1].box == (31.0, 30.0, 72.0, 60.0)
+
+
+def test_spliced_dump_equals_a_plain_dump_in_every_style() -> None:
+    from workbench.core.formats.edit_write import JsonStyle, SplicedDump
+
+    doc = copy.deepcopy(DOC)
+    doc["annotations"][0]["note"] = "é \u2603 \"quoted\"\nline"
+    for text in (json.dumps(DOC), json.dumps(DOC, indent=2), json.dumps(DOC, indent="\t"),
+                 json.dumps(DOC, separators=(",", ":")), json.dumps(DOC, indent=4) + "\n",
+                 json.dumps({"x": "\u2603", **DOC}, ensure_ascii=True)):
+        style = JsonStyle.of(text)
+        assert style.dumps(json.loads(text)) == text  # the file's own style, byte for byte
+        splicer = SplicedDump(style)
+        assert splicer.dumps(doc) == style.dumps(doc)
+        doc["annotations"][1]["bbox"] = [1, 2, 3, 4]  # edited in place: forgotten
+        splicer.forget([doc["annotations"][1]])
+        doc["annotations"].append({"id": 99, "image_id": 9, "bbox": [0, 0, 1, 1]})
+        del doc["annotations"][0]
+        assert splicer.dumps(doc) == style.dumps(doc)
+        assert json.loads(splicer.dumps(doc)) == doc
+        doc = copy.deepcopy(DOC)
+        doc["annotations"][0]["note"] = "é"
+    assert SplicedDump(JsonStyle()).dumps({"images": [], "annotations": []}) == \
+        '{"images":[],"annotations":[]}'

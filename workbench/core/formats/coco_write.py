@@ -2,7 +2,7 @@
 
 API
 ---
-``merge_coco_image(doc, image, objects, size=None) -> bool``
+``merge_coco_image(doc, image, objects, size=None, *, touched=None) -> bool``
     Updates the parsed COCO document ``doc`` in place so that the box annotations of
     ``image`` (an element of ``doc["images"]``) are ``objects``; returns whether anything
     changed. Annotations whose ``(category, bbox)`` is unchanged stay the very same dicts
@@ -12,7 +12,8 @@ API
     boxes get ids ``max + 1 …`` and are placed after the image's other annotations. Records
     of other images, annotations without a usable ``bbox`` (keypoints-only, …), ``info``,
     ``licenses`` and unknown keys are never touched. New class names are appended to
-    ``categories`` with the next free id.
+    ``categories`` with the next free id. Annotations edited in place are appended to
+    ``touched``.
 ``save_coco(project, entry, annotation) -> Annotation``
     The writer registered for ``"coco"``: merges into ``entry.source.path`` and rewrites it
     atomically in its own JSON style (indentation, separators, escaping —
@@ -40,8 +41,8 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import coco_to_xyxy, xyxy_to_coco
 from workbench.core.formats.edit_write import (
-    align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
-    tell_once,
+    JsonStyle, SplicedDump, align, box_key, forget_json, load_json_cached, loaded_box,
+    lost_fields, number, remember_json, tell_once,
 )
 from workbench.core.imageinfo import image_size
 
@@ -114,7 +115,8 @@ def _set_box(a: dict, o: VocObject, category_id: Any) -> None:
 
 
 def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject],
-                     size: ImageSize | tuple[int, int] | None = None) -> bool:
+                     size: ImageSize | tuple[int, int] | None = None, *,
+                     touched: list | None = None) -> bool:
     """Make ``image``'s box annotations in ``doc`` equal ``objects`` (see the module doc)."""
     annotations = doc.setdefault("annotations", [])
     cat_names, cat_ids = _category_ids(doc)
@@ -154,6 +156,8 @@ def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject],
         if oi is not None and nj is not None:
             if old_keys[oi] != new_keys[nj]:
                 _set_box(annotations[slots[oi]], objects[nj], category_id(objects[nj].name))
+                if touched is not None:
+                    touched.append(annotations[slots[oi]])  # edited in place
                 changed = True
         elif oi is not None:
             removed.add(slots[oi])
@@ -222,6 +226,19 @@ def _image_base(doc: dict, json_path: Path, image_path: Path) -> Path:
     return json_path.parent
 
 
+_splicers: dict[Path, tuple[Any, SplicedDump]] = {}
+
+
+def _splicer(path: Path, doc: Any, style: JsonStyle) -> SplicedDump:
+    """The :class:`SplicedDump` of ``path`` while it holds the same parsed document."""
+    hit = _splicers.get(path)
+    if hit is None or hit[0] is not doc:
+        if len(_splicers) >= 4:
+            _splicers.pop(next(iter(_splicers)))
+        hit = _splicers[path] = (doc, SplicedDump(style))
+    return hit[1]
+
+
 def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     """Write ``annotation`` into ``entry``'s COCO JSON (see the module doc)."""
     json_path = Path(entry.source.path)
@@ -234,13 +251,17 @@ def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
         raise NotWritableError(f"{shown}: not a COCO object, not saved")
     try:
         image, created = _image_record(doc, entry, json_path)
-        changed = merge_coco_image(doc, image, annotation.objects, annotation.size)
+        touched: list = []
+        changed = merge_coco_image(doc, image, annotation.objects, annotation.size,
+                                   touched=touched)
         if changed or created:
-            text = style.dumps(doc)
-            atomic_write_text(json_path, text)
+            splicer = _splicer(json_path, doc, style)
+            splicer.forget(touched)
+            atomic_write_text(json_path, splicer.dumps(doc))
             remember_json(json_path, doc, style)
     except BaseException:
         forget_json(json_path)  # the cached document may be half-edited
+        _splicers.pop(json_path, None)
         raise
     tell_once(project, "COCO", lost_fields(annotation.objects, annotation.verified, holds=HOLDS),
               shown)
