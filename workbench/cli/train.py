@@ -45,6 +45,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("images", type=Path, metavar="IMAGES_DIR")
     p.add_argument("--annotations", type=Path, metavar="DIR",
                    help="VOC XML folder (default: found like the GUI does)")
+    p.add_argument("--format", dest="label_format", default=None,
+                   choices=("voc", "yolo", "coco", "createml", "labelme"),
+                   help="label format of IMAGES_DIR (default: detected from its files); YOLO "
+                   "folders and COCO train/val files bring their own split")
     p.add_argument("--model", default=None, metavar="NAME",
                    help=f"detector (default {DEFAULT_MODEL}; with --resume: the checkpoint's)")
     p.add_argument("--epochs", type=_int_at_least(1), metavar="N", help="total epochs (10)")
@@ -169,7 +173,8 @@ def _config(args: argparse.Namespace) -> Any:
         num_workers=args.workers, augment=not args.no_augment and recipe.get("augment", True),
         augmentation=args.augment or recipe.get("augmentation", "auto"),
         scale_jitter=args.scale_jitter, amp=not args.no_amp, sync_batchnorm=args.sync_bn,
-        eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch, **extra)
+        eval_every=args.eval_every, max_steps_per_epoch=args.max_steps_per_epoch,
+        label_format=getattr(args, "label_format", None), **extra)
 
 
 #: Options a resumed run takes from its checkpoint; giving a different value is refused (the
@@ -210,10 +215,11 @@ def _resume_config(args: argparse.Namespace) -> Any:
                           "— leave these options out, or start a new run in another --out")
     values = {k: v for k, v in saved.items() if k not in (
         "images_dir", "annotations_dir", "resume", "out_dir", "device", "weights",
-        "num_workers", "val_fraction", "seed", "eval_every")}
+        "num_workers", "val_fraction", "seed", "eval_every", "label_format")}
     values.update(images_dir=args.images, annotations_dir=args.annotations, resume=args.resume,
                   out_dir=args.out, device=args.device, weights=None, num_workers=args.workers,
-                  val_fraction=args.val_fraction, seed=args.seed, eval_every=args.eval_every)
+                  val_fraction=args.val_fraction, seed=args.seed, eval_every=args.eval_every,
+                  label_format=getattr(args, "label_format", None))
     for key, value in (("epochs", args.epochs),
                        ("max_steps_per_epoch", args.max_steps_per_epoch),
                        ("augmentation", args.augment)):

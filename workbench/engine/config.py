@@ -93,6 +93,8 @@ class TrainConfig:
     score_threshold: float = 0.5
     nms_iou: float = 0.45
     top_k: int = 100
+    #: Label format of the folder (voc, yolo, coco, createml, labelme); None: detected.
+    label_format: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -125,6 +127,9 @@ class TrainConfig:
             (self.grad_clip is None or self.grad_clip > 0,
              f"gradient clip must be > 0 (got {self.grad_clip})"),
             (self.eval_every >= 1, f"eval every must be >= 1 (got {self.eval_every})"),
+            (self.label_format in (None, "voc", "yolo", "coco", "createml", "labelme"),
+             f"label format must be voc, yolo, coco, createml or labelme "
+             f"(got {self.label_format!r})"),
             (self.warmup_steps >= 0, f"warm-up steps must be >= 0 (got {self.warmup_steps})"),
             (self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
              f"max steps per epoch must be >= 1 (got {self.max_steps_per_epoch})"),

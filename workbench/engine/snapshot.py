@@ -136,7 +136,8 @@ def read_or_write_split(split_dir: Path, ids: Sequence[str], val_fraction: float
 def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
                   val_fraction: float = 0.2, seed: int = 0,
                   classes: Sequence[str] | None = None,
-                  split_dir: Path | None = None) -> DataSnapshot:
+                  split_dir: Path | None = None,
+                  label_format: str | None = None) -> DataSnapshot:
     """Read the project once and split it (see the module docstring).
 
     Images without an annotation file are left out (never labeled ≠ labeled empty).
@@ -151,7 +152,7 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
     if annotations_dir is not None and not Path(annotations_dir).is_dir():
         raise DatasetError(f"annotations folder {annotations_dir} does not exist")
     try:
-        project = Project.open(images_dir, annotations_dir)
+        project = Project.open(images_dir, annotations_dir, format=label_format)
     except (OSError, ValueError) as exc:
         raise DatasetError(f"cannot open {images_dir}: {exc}") from exc
     records: dict[str, ImageRecord] = {}
@@ -176,8 +177,18 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
     if unlabeled:
         notes.append(f"{unlabeled} images without an annotation file are left out")
     sdir = split_dir or project.imagesets_dir
-    train_ids, val_ids, split_notes = read_or_write_split(sdir, list(records), val_fraction,
-                                                          seed)
+    native = (project.read_splits() if split_dir is None
+              and getattr(project, "format", "voc") != "voc" else {})
+    if native.get("train") and native.get("val"):  # YOLO folders / COCO files: their split
+        train_ids = [i for i in dict.fromkeys(native["train"]) if i in records]
+        val_ids = [i for i in dict.fromkeys(native["val"]) if i in records
+                   and i not in set(train_ids)]
+        split_notes = [f"split from the {project.format} dataset: {len(train_ids)} train, "
+                       f"{len(val_ids)} val"]
+        sdir = project.root
+    else:
+        train_ids, val_ids, split_notes = read_or_write_split(sdir, list(records),
+                                                              val_fraction, seed)
     notes.extend(split_notes)
     if classes is None:
         classes = order_classes(list(records.values()), list(getattr(project, "classes", ())))

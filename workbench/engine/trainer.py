@@ -182,7 +182,7 @@ class _Run:
         if self.data is None:
             self.data = take_snapshot(cfg.images_dir, cfg.annotations_dir,
                                       val_fraction=cfg.val_fraction, seed=cfg.seed,
-                                      classes=classes)
+                                      classes=classes, label_format=cfg.label_format)
         elif classes is not None:
             self.data = self.data.with_classes(classes)
         self.data, self.unreadable = _without_unreadable(self.data)
