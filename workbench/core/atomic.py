@@ -13,6 +13,11 @@ API
     fsynced to its own temporary file; only when all of them exist are they renamed into
     place. A failure while preparing leaves every target untouched; a failure during the
     rename phase restores the targets already replaced from their previous bytes.
+``clean_stale_temps(folder, *, older_than_s=60) -> list[Path]`` / ``remove_stale_temps(paths)``
+    A ``kill -9`` mid-save leaves its temporary file behind (``.<name>.<8 random>.tmp``, the
+    names this module, checkpoint and ONNX saves give them: :data:`TEMP_NAME`). These remove
+    such files older than a minute (younger ones may belong to a save in progress), and only
+    those; project scans and training runs call them at start.
 """
 
 from __future__ import annotations
@@ -20,13 +25,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_many"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_many", "TEMP_NAME",
+           "clean_stale_temps", "remove_stale_temps"]
+
+#: Our own temporary files: ``tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp")`` — a dot,
+#: the target's name, a dot, mkstemp's 8 random characters, ".tmp".
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+#: Younger temporary files may belong to a save in progress (another process): left alone.
+STALE_AFTER_S = 60.0
 
 
 def _default_mode() -> int:
@@ -133,3 +147,36 @@ def atomic_write_many(items: Sequence[tuple[str | os.PathLike[str], bytes]]) -> 
         raise
     for folder in {t.parent for t in targets}:
         _fsync_dir(folder)
+
+
+def remove_stale_temps(paths: Sequence[str | os.PathLike[str]], *,
+                       older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove those of ``paths`` that are our temporary files (:data:`TEMP_NAME`), regular
+    files, and not modified for ``older_than_s``; returns the removed ones. Never raises."""
+    now = time.time()
+    removed: list[Path] = []
+    for p in map(Path, paths):
+        if not TEMP_NAME.match(p.name):
+            continue
+        try:
+            st = os.lstat(p)
+            if not os.path.isfile(p) or os.path.islink(p) or now - st.st_mtime < older_than_s:
+                continue
+            p.unlink()
+            removed.append(p)
+        except OSError as exc:
+            log.debug("cannot remove stale temporary file %s: %s", p, exc)
+    if removed:
+        log.info("removed %d stale temporary files left by interrupted saves (e.g. %s)",
+                 len(removed), removed[0])
+    return removed
+
+
+def clean_stale_temps(folder: str | os.PathLike[str], *,
+                      older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """:func:`remove_stale_temps` over the files directly inside ``folder``."""
+    try:
+        names = [e.path for e in os.scandir(folder) if e.name.startswith(".")]
+    except OSError:
+        return []
+    return remove_stale_temps(names, older_than_s=older_than_s)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import logging
 import os
 import random
@@ -44,7 +45,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.core.annotation import Annotation, Problem
-from workbench.core.atomic import atomic_write_many, atomic_write_text
+from workbench.core.atomic import (
+    TEMP_NAME, atomic_write_many, atomic_write_text, clean_stale_temps, remove_stale_temps,
+)
 from workbench.core.classes import (
     CLASS_FILE_NAMES, ClassFileError, find_class_file, merge_classes, read_class_file,
     rename_in_list,
@@ -64,6 +67,8 @@ log = logging.getLogger(__name__)
 
 Layout = str  # "voc" | "separate" (images and XML in two folders) | "flat"
 SPLIT_NAMES = ("train", "val", "trainval")
+#: A class rename in progress (see Project.rename_class); finished by the next Project.open.
+RENAME_JOURNAL = ".workbench-rename.json"
 
 
 def natural_key(text: str) -> tuple:
@@ -239,7 +244,39 @@ class Project:
         project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout,
                       guess=guess)
         project.rescan()
+        project._recover()
         return project
+
+    def _recover(self) -> None:
+        """At open: remove stale temporary files of interrupted saves in the project's top
+        folders (the scan does the rest, :meth:`rescan`) and finish a class rename that was
+        killed midway (its journal, see :meth:`rename_class`)."""
+        for folder in {self.root, self.images_dir, self.annotations_dir, self.imagesets_dir}:
+            clean_stale_temps(folder)
+        journal = self.annotations_dir / RENAME_JOURNAL
+        if not journal.is_file():
+            return
+        shown = self.display_name(journal)
+        try:
+            data = json.loads(journal.read_text(encoding="utf-8"))
+            old, new = str(data["old"]), str(data["new"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.scan_problems.append(Problem(shown, None, "warning",
+                f"journal of an interrupted class rename is unreadable ({exc}); check the "
+                "class names (validate) and delete this file"))
+            return
+        try:  # roll forward: renaming again is idempotent (renamed files hold no `old`)
+            changed = self.rename_class(old, new)
+        except (OSError, ValueError) as exc:
+            self.scan_problems.append(Problem(shown, None, "error",
+                f"the class rename {old!r} -> {new!r} was interrupted and cannot be finished "
+                f"now ({exc}); open the project where it can be written to finish it"))
+            return
+        log.warning("finished the interrupted class rename %r -> %r (%d more files)", old, new,
+                    changed)
+        self.scan_problems.append(Problem(shown, None, "warning",
+            f"the class rename {old!r} -> {new!r} had been interrupted; it was finished now "
+            f"({changed} more annotation files)"))
 
     @classmethod
     def _open_native(cls, root: Path, annotations_dir: str | os.PathLike[str] | None,
@@ -295,15 +332,21 @@ class Project:
             return
         images: list[Path] = []
         xmls: list[Path] = []
+        temps: list[Path] = []
         for folder, files in _walk(self.images_dir):
             for f in files:
                 if is_image_file(f):
                     images.append(folder / f)
                 elif f.lower().endswith(".xml") and self.annotations_dir == self.images_dir:
                     xmls.append(folder / f)
+                elif f.startswith(".") and TEMP_NAME.match(f):
+                    temps.append(folder / f)
         if self.annotations_dir != self.images_dir and self.annotations_dir.is_dir():
             for folder, files in _walk(self.annotations_dir):
                 xmls.extend(folder / f for f in files if f.lower().endswith(".xml"))
+                temps.extend(folder / f for f in files
+                             if f.startswith(".") and TEMP_NAME.match(f))
+        remove_stale_temps(temps)  # of saves killed midway (core/atomic.py), > 1 minute old
         loops = [p for p in (*images, *xmls) if _is_symlink_loop(p)]
         if loops:  # resolving one raises RuntimeError("Symlink loop") later: leave them out
             images = [p for p in images if p not in loops]
@@ -580,7 +623,9 @@ class Project:
         """Rename class ``old`` to ``new`` in every annotation and the class file.
 
         All new file contents are prepared first; then they are written together with
-        :func:`workbench.core.atomic.atomic_write_many` (all-or-nothing as far as possible).
+        :func:`workbench.core.atomic.atomic_write_many` (all-or-nothing as far as possible),
+        under a journal (``<annotations>/.workbench-rename.json``): when the process is killed
+        midway, the next :meth:`open` finishes the rename (roll forward) and reports it.
         Files that cannot be read are left alone (they are reported by ``validate``).
         Returns the number of annotation files changed.
         """
@@ -608,7 +653,21 @@ class Project:
             if old in names:
                 text = "".join(f"{n}\n" for n in rename_in_list(names, old, new))
                 writes.append((path, text.encode("utf-8")))
-        atomic_write_many(writes)
+        # A journal first: a kill during the writes below leaves some files renamed; the next
+        # Project.open finds the journal and finishes the rename (_recover). A failure inside
+        # this process is rolled back by atomic_write_many, and the journal removed.
+        journal = self.annotations_dir / RENAME_JOURNAL
+        finishing = journal.is_file()  # called by _recover: the journal is not ours to drop
+        if writes:
+            atomic_write_text(journal, json.dumps({"operation": "rename_class", "old": old,
+                                                   "new": new}) + "\n")
+        try:
+            atomic_write_many(writes)
+        except BaseException:
+            if writes and not finishing:
+                journal.unlink(missing_ok=True)  # rolled back: nothing left to finish
+            raise
+        journal.unlink(missing_ok=True)
         self._classes = None
         log.info("renamed class %r to %r in %d annotation files", old, new, changed)
         return changed

@@ -246,6 +246,10 @@ class _Run:
                     f"run ({type(exc).__name__}: {exc}); resume with the checkpoint's own "
                     "settings or start a new run") from exc
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.cuda and cfg.amp)
+        if cfg.out_dir is not None and self.dist.is_main:
+            from workbench.core.atomic import clean_stale_temps
+
+            clean_stale_temps(cfg.out_dir)  # checkpoint temps of runs killed mid-save
         self.metrics = MetricsLog(cfg.out_dir / "metrics.jsonl"
                                   if cfg.out_dir is not None and self.dist.is_main else None)
         return RunStarted(cfg.out_dir, model_name, describe_device(self.device), self.classes,
