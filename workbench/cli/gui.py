@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--annotations", type=Path, metavar="DIR",
                    help="folder of the VOC XML files (default: beside the images; created if "
                    "missing)")
+    p.add_argument("--format", default=None,
+                   choices=("voc", "yolo", "coco", "createml", "labelme"),
+                   help="label format of IMAGES_DIR (default: detected from its files)")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="render the whole window (1440x900) to PNG and exit 0")
     p.set_defaults(func=run)
@@ -39,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"workbench gui: {exc}", file=sys.stderr)
             return 2
     from workbench.gui.app import run_gui
+
+    if getattr(args, "format", None) is not None and args.images_dir is not None:
+        from workbench.gui.project_ops import set_format_override
+
+        set_format_override(args.images_dir, args.format)
 
     existed = args.screenshot is not None and args.screenshot.exists()
     try:

@@ -28,8 +28,22 @@ class Loaded:
     read_failed: bool
 
 
+#: ``workbench gui DIR --format FMT``: the folder opened in that format instead of detecting.
+_FORMAT_OVERRIDES: dict[Path, str] = {}
+
+
+def set_format_override(images_dir: Path, fmt: str | None) -> None:
+    key = Path(images_dir).expanduser().resolve()
+    if fmt is None:
+        _FORMAT_OVERRIDES.pop(key, None)
+    else:
+        _FORMAT_OVERRIDES[key] = fmt
+
+
 def open_project(images_dir: Path, annotations_dir: Path | None = None) -> Project:
-    return Project.open(Path(images_dir), Path(annotations_dir) if annotations_dir else None)
+    fmt = _FORMAT_OVERRIDES.get(Path(images_dir).expanduser().resolve())
+    return Project.open(Path(images_dir), Path(annotations_dir) if annotations_dir else None,
+                        format=fmt)
 
 
 def entries(project: Project) -> list[Entry]:
@@ -47,7 +61,11 @@ def xml_path(entry: Entry) -> Path:
 def load(project: Project, entry: Entry) -> Loaded:
     """Read ``entry``'s XML (if any) without clamping; bad files are reported, never raised."""
     path = xml_path(entry)
-    if not path.exists():
+    if getattr(entry, "source", None) is not None:  # YOLO, COCO, …: the project knows
+        entry = project.entry(entry.image_path) or entry  # (a JSON exists for unlabeled images)
+        if not entry.has_xml:
+            return Loaded(None, [], existed=False, read_failed=False)
+    elif not path.exists():
         return Loaded(None, [], existed=False, read_failed=False)
     if not entry.has_xml:  # written during this session: the entry snapshot predates it
         entry = dataclasses.replace(entry, has_xml=True)
