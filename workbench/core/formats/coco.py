@@ -44,6 +44,9 @@ from workbench.core.formats.model import (
 from workbench.core.formats.sizes import image_size_fast
 from workbench.core.imageinfo import ImageReadError
 
+_NUMBER = frozenset({int, float})  # type() is exact: bool is not a number here
+isfinite = math.isfinite
+
 SPLIT_WORDS = (("train", "train"), ("valid", "val"), ("val", "val"), ("test", "test"))
 
 
@@ -90,7 +93,7 @@ def image_bases(json_path: Path, root: Path, split: str) -> list[Path]:
 class Resolver:
     """``file_name`` → an image of the listing, relative to the best base folder."""
 
-    def __init__(self, root: Path, images: set[str], bases: list[Path]) -> None:
+    def __init__(self, root: Path, images: set[str] | dict[str, Path], bases: list[Path]) -> None:
         self.root = os.fspath(root)
         self.images = images
         self.bases = [os.fspath(b) for b in bases]
@@ -122,7 +125,7 @@ def _positive(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
 
 
-def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[str],
+def _read_one(json_path: Path, shown: str, root: Path, split: str, images: dict[str, Path],
               claimed: dict[str, tuple[str, int]], items: dict[str, Item],
               problems: list[Problem], meta_files: dict) -> None:
     doc, err = load_json(json_path, shown)
@@ -204,11 +207,12 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[s
                                 "\"images\"")
             continue
         bbox = a.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
+        if type(bbox) is not list or len(bbox) != 4:
             no_bbox += 1
             continue
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in bbox) \
-                or not all(math.isfinite(v) for v in bbox):
+        x, y, w, h = bbox
+        if not (type(x) in _NUMBER and type(y) in _NUMBER and type(w) in _NUMBER
+                and type(h) in _NUMBER and isfinite(x + y + w + h)):
             report("error", f"annotations[{k}]: bbox {bbox!r} is not 4 finite numbers; not "
                             "loaded")
             continue
@@ -217,12 +221,15 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[s
         if name is None:
             report("error", f"annotations[{k}]: category_id {cid!r} is not in \"categories\"")
             name = str(cid)
-        x, y, w, h = bbox
         if w < 0 or h < 0:
             report("error", f"annotations[{k}]: negative width or height in bbox {bbox!r}")
-        try:
-            difficult = bool(int(a.get("difficult", 0) or 0))
-        except (TypeError, ValueError):
+        difficult = a.get("difficult")
+        if difficult is not None:
+            try:
+                difficult = bool(int(difficult or 0))
+            except (TypeError, ValueError):
+                difficult = False
+        else:
             difficult = False
         target[2].append((k, name, coco_to_xyxy(x, y, w, h), difficult))
     if no_bbox:
@@ -230,8 +237,7 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[s
                           "only) are kept in the file, not loaded")
     stem_split = split
     for iid, (path, i, boxes, size) in by_id.items():
-        p = Path(path)
-        items[path] = Item(p, Source("coco", json_path, True, iid, i, stem_split),
+        items[path] = Item(images[path], Source("coco", json_path, True, iid, i, stem_split),
                            raw=(size, boxes))
     meta_files[json_path] = {"categories": cats, "images": len(recs),
                              "annotations": len(anns or ())}
@@ -252,7 +258,7 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     """Read every COCO JSON of the folder (see the module doc)."""
     files = _json_files(root, listing, annotations)
     problems: list[Problem] = []
-    images = {os.fspath(p) for p in listing.images}
+    images = {os.fspath(p): p for p in listing.images}
     claimed: dict[str, tuple[str, int]] = {}
     found: dict[str, Item] = {}
     meta_files: dict[Path, dict] = {}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
 
 from workbench.core.annotation import Problem
 from workbench.core.formats.coco import Resolver, image_bases, load_json, split_name
@@ -29,11 +28,7 @@ from workbench.core.formats.model import (
 from workbench.core.formats.sizes import image_size_fast
 from workbench.core.imageinfo import ImageReadError
 
-_KEYS = ("x", "y", "width", "height")
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+_NUMBER = frozenset({int, float})  # type() is exact: bool is not a number here
 
 
 def _boxes(rec: dict, i: int, report) -> list[RawBox]:  # noqa: ANN001
@@ -43,22 +38,28 @@ def _boxes(rec: dict, i: int, report) -> list[RawBox]:  # noqa: ANN001
         report("error", f"[{i}].annotations: not a list")
         return out
     for k, a in enumerate(anns):
-        where = f"[{i}].annotations[{k}]"
-        c = a.get("coordinates") if isinstance(a, dict) else None
-        if not isinstance(c, dict) or not all(_number(c.get(key)) for key in _KEYS):
-            report("error", f"{where}: needs numeric coordinates x, y, width, height; not loaded")
+        c = a.get("coordinates") if type(a) is dict else None
+        try:
+            x, y, w, h = c["x"], c["y"], c["width"], c["height"]  # type: ignore[index]
+        except (TypeError, KeyError):
+            x = None
+        if not (type(x) in _NUMBER and type(y) in _NUMBER and type(w) in _NUMBER
+                and type(h) in _NUMBER):
+            report("error", f"[{i}].annotations[{k}]: needs numeric coordinates x, y, width, "
+                            "height; not loaded")
             continue
-        x, y, w, h = (float(c[key]) for key in _KEYS)
-        if not all(math.isfinite(v) for v in (x, y, w, h)):
-            report("error", f"{where}: NaN or infinite coordinates; not loaded")
+        if not math.isfinite(x + y + w + h):
+            report("error", f"[{i}].annotations[{k}]: NaN or infinite coordinates; not loaded")
             continue
         if w < 0 or h < 0:
-            report("error", f"{where}: negative width or height ({w:g}, {h:g})")
-        out.append((k, str(a.get("label", "")), createml_to_xyxy(x, y, w, h), False))
+            report("error", f"[{i}].annotations[{k}]: negative width or height ({w:g}, {h:g})")
+        label = a.get("label", "")
+        out.append((k, label if type(label) is str else str(label),
+                    createml_to_xyxy(x, y, w, h), False))
     return out
 
 
-def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[str],
+def _read_one(json_path: Path, shown: str, root: Path, split: str, images: dict[str, Path],
               claimed: dict[str, tuple[str, int]], found: dict[str, Item],
               problems: list[Problem]) -> None:
     doc, err = load_json(json_path, shown)
@@ -92,7 +93,7 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: set[s
                             f"[{other[1]}]); left out")
             continue
         claimed[path] = (shown, i)
-        found[path] = Item(Path(path), Source("createml", json_path, True, None, i, split),
+        found[path] = Item(images[path], Source("createml", json_path, True, None, i, split),
                            raw=_boxes(rec, i, report))
 
 
@@ -106,7 +107,7 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
         candidates = [j for j in listing.json if j.with_suffix("") not in stems]
     files = [j for j in candidates if sniff_json(j) == "createml"]
     problems: list[Problem] = []
-    images = {os.fspath(p) for p in listing.images}
+    images = {os.fspath(p): p for p in listing.images}
     claimed: dict[str, tuple[str, int]] = {}
     found: dict[str, Item] = {}
     several = len(files) > 1

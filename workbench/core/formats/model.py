@@ -181,7 +181,13 @@ def build_native(image: Path, size: ImageSize | None, boxes: list[RawBox], probl
     objects: list[VocObject] = []
     positions: list[int] = []
     problems = list(problems)
+    W, H = (size.width, size.height) if size is not None else (-1.0, -1.0)
     for pos, name, box, difficult in boxes:
+        x1, y1, x2, y2 = box
+        if name and 0.0 <= x1 < x2 <= W and 0.0 <= y1 < y2 <= H:  # clean: nothing to check
+            objects.append(new_object(name, box, difficult))
+            positions.append(pos)
+            continue
         index = len(objects)
         kept, msgs = check_box(box, size, where(pos), clamp)
         for severity, msg in msgs:
