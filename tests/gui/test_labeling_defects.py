@@ -274,3 +274,188 @@ def test_plot_axes_tick_whole_epochs_and_steps(qtbot) -> None:  # noqa: ANN001
             values = [v for _spacing, level in ticks for v in level]
             assert values and all(float(v).is_integer() for v in values), (lo, hi, ticks)
     assert plots.ap_table.item(1, 0).text() == "mAP (epoch 3)"
+
+
+# -- closing after training --------------------------------------------------------------------
+def test_close_after_training_stops_and_joins_every_background_job(qtbot,  # noqa: ANN001
+                                                                   tmp_path) -> None:
+    import importlib.util
+    import threading
+    import time
+
+    from PySide6.QtCore import QThread, QThreadPool
+
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+    from workbench.gui.workers.tasks import TaskRunner
+
+    spec = importlib.util.spec_from_file_location(
+        "workbench_train_helpers_defects", Path(__file__).resolve().parents[1] / "train_helpers.py")
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    helpers.write_tiny_voc(tmp_path / "voc")
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[
+        ("workbench.gui.panels.training", "TrainingPanel", "Train"),
+        ("workbench.gui.panels.detections", "DetectionsPanel", "Detections")])
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_project(tmp_path / "voc")
+    train = w.panel("TrainingPanel")
+    w.panel("DetectionsPanel")
+    train.epochs.setValue(1)
+    train.batch.setValue(3)
+    train.image_size.setValue(96)
+    with qtbot.waitSignal(train.bridge.training_finished, timeout=120_000):
+        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not train.bridge.is_running(), timeout=10_000)
+    # A job that ends only when cancelled, left running by a panel without shutdown() (a slow
+    # Priors build): closing cancels it and waits for its pool.
+    runner = TaskRunner(train)
+    started = threading.Event()
+
+    def slow(ctx) -> None:  # noqa: ANN001
+        started.set()
+        while True:
+            ctx.check()
+            time.sleep(0.01)
+
+    runner.submit(slow)
+    assert started.wait(10)
+    before = {t.ident for t in threading.enumerate()}
+    t0 = time.monotonic()
+    assert w.close()
+    assert time.monotonic() - t0 < w.CLOSE_WAIT_MS / 1000 + 2
+    assert all(r._pool.activeThreadCount() == 0 for r in w.findChildren(TaskRunner))
+    assert all(t.isFinished() or not t.isRunning() for t in w.findChildren(QThread))
+    assert train.bridge._thread is None or train.bridge._thread.isFinished()
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+    # No Python thread the window started is still working (executor threads are joined).
+    alive = [t for t in threading.enumerate() if t.is_alive() and not t.daemon
+             and t is not threading.main_thread() and t.ident in before]
+    assert not [t.name for t in alive if t.name.startswith(("image-prefetch", "large-image"))]
+
+
+def test_the_app_exits_without_the_interpreter_teardown_after_torch(tmp_path: Path) -> None:
+    """``run_gui`` ends the process right after the window has closed once torch is loaded
+    (its teardown kept the process 5–10 s after the window had gone)."""
+    import subprocess
+    import time
+
+    code = ("import atexit, sys, torch\n"
+            "from PySide6.QtCore import QTimer\n"
+            "from PySide6.QtWidgets import QApplication\n"
+            "from workbench.gui import app\n"
+            "make = app.create_app\n"
+            "def create():\n"
+            "    qapp = make()\n"
+            "    QTimer.singleShot(300, lambda: [w.close() for w in qapp.topLevelWidgets()\n"
+            "                                    if w.isVisible()])\n"
+            "    return qapp\n"
+            "app.create_app = create\n"
+            "atexit.register(lambda: print('interpreter teardown'))\n"
+            f"sys.exit(app.run_gui({str(tmp_path / 'images')!r}))\n")
+    make_project(tmp_path)
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen",
+           "WORKBENCH_SETTINGS": str(tmp_path / "s.ini")}
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "interpreter teardown" not in out.stdout
+    assert time.monotonic() - t0 < 60
+
+
+# -- small things ------------------------------------------------------------------------------
+def test_load_checkpoint_dialog_opens_in_the_projects_runs(window,  # noqa: ANN001
+                                                            monkeypatch) -> None:  # noqa: ANN001
+    from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+    from workbench.gui.panels.detections import DetectionsPanel
+
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda parent, title, start, filt: (asked.append(start)
+                                                                          or ("", ""))))
+    panel = DetectionsPanel(window)
+    dock = QDockWidget("Detections", window)
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    dock.show()
+    root = Path(window.project.root)
+    QTest.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+    assert asked[-1] == str(root)  # no runs yet: the project folder, not the working folder
+    (root / "runs").mkdir()
+    QTest.mouseClick(panel.load_button, Qt.MouseButton.LeftButton)
+    assert asked[-1] == str(root / "runs")
+    panel.shutdown()
+
+
+def test_no_font_change_in_a_button_state_so_cancel_is_not_clipped() -> None:
+    """A font set for ``:default`` (which follows the focus between a dialog's buttons) is not
+    in the button's size hint: bold "Cancel" was clipped in the delete-class dialog."""
+    import re
+
+    from workbench.gui.theme import STYLE_SHEET
+
+    sheet = re.sub(r"/\*.*?\*/", "", STYLE_SHEET, flags=re.S)
+    for selector, body in re.findall(r"([^{}]+)\{([^{}]*)\}", sheet):
+        dynamic = re.search(r":(default|hover|focus|pressed|checked)", selector)
+        if dynamic and "QPushButton" in selector:
+            assert "font" not in body, selector.strip()
+
+
+def test_delete_class_dialogs_buttons_fit_their_text(window, qtbot) -> None:  # noqa: ANN001
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QPushButton
+
+    from workbench.gui import theme
+
+    app = QApplication.instance()
+    old = app.styleSheet()
+    theme.apply_theme(app)
+    seen: dict = {"texts": []}
+
+    def check(dialog) -> None:  # noqa: ANN001
+        buttons = [b for b in dialog.findChildren(QPushButton) if b.isVisible()]
+        seen["texts"].append(sorted(b.text() for b in buttons))
+        for b in buttons:
+            need = QFontMetrics(b.font()).horizontalAdvance(b.text()) + 24  # 12 px padding
+            assert b.width() >= need, (b.text(), b.width(), need)
+
+    def reassign(dialog) -> None:  # noqa: ANN001
+        check(dialog)
+        QTest.keyClick(dialog, Qt.Key.Key_Return)  # reassign to the first other class
+        when_dialog(confirm, seen)
+
+    def confirm(dialog) -> None:  # noqa: ANN001
+        check(dialog)  # "Reassign and delete" / "Cancel" (the default: destructive)
+        dialog.reject()
+
+    try:
+        items = window.classes.list
+        for i in range(items.count()):
+            if items.item(i).data(Qt.ItemDataRole.UserRole) == "dog":
+                items.setCurrentRow(i)
+        when_dialog(reassign, seen)
+        QTest.mouseClick(window.classes.delete_button, Qt.MouseButton.LeftButton)
+    finally:
+        app.setStyleSheet(old)
+    assert "error" not in seen, seen.get("error")
+    assert seen["texts"] == [["Cancel", "OK"], ["Cancel", "Reassign and delete"]]
+    assert "dog" in window.classes.names()  # cancelled: nothing deleted
+
+
+def test_counts_are_singular_or_plural() -> None:
+    from workbench.core.wording import count
+
+    assert [count(n, "box") for n in (0, 1, 2)] == ["0 boxes", "1 box", "2 boxes"]
+    assert count(1, "object") == "1 object" and count(1200, "image") == "1,200 images"
+    assert count(1, "class") == "1 class" and count(3, "class") == "3 classes"
+    root = Path(__file__).resolve().parents[2] / "workbench" / "gui"
+    for name in ("class_ops.py", "dialogs.py", "documents.py", "editing.py", "export_dialog.py",
+                 "exporting.py", "saving.py", "panels/classes.py", "panels/detections.py",
+                 "panels/problems.py", "panels/priors_tables.py"):
+        path = root / name
+        text = path.read_text(encoding="utf-8")
+        for bad in ("box(es)", "image(s)", "object(s)", "%d objects", "} objects"):
+            assert bad not in text, (path, bad)

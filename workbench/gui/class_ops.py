@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from workbench.core.wording import count
 from workbench.gui import project_ops as ops
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def rename_everywhere(window: MainWindow, old: str, new: str) -> bool:
         if (loaded.annotation is not None and not loaded.read_failed
                 and loaded.annotation != doc.annotation):
             doc.reset(loaded.annotation)
-    message = f"Renamed “{old}” to “{new}” in {changed} file(s)"
+    message = f"Renamed “{old}” to “{new}” in {count(changed, 'file')}"
     log.info(message)
     window.statusBar().showMessage(message, 8000)
     return True

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QHeaderVi
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.core import wording
 from workbench.gui.canvas.palette import class_color
 
 
@@ -81,7 +82,8 @@ def choose_reassignment(parent: QWidget | None, name: str, count: int,
         return None
     value, ok = QInputDialog.getItem(
         parent, "Delete class",
-        f"{count} box(es) use “{name}”. Reassign them to:", others, 0, False)
+        f"{wording.count(count, 'box')} use{'s' if count == 1 else ''} “{name}”. Reassign "
+        f"{'it' if count == 1 else 'them'} to:", others, 0, False)
     return value if ok and value else None
 
 

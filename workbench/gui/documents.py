@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoGroup, QUndoStack
 
 from workbench.core.annotation import Annotation, ImageSize, Problem
+from workbench.core.wording import count
 from workbench.gui.commands import EditAnnotation
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class ImageDocument(QObject):
         self.existed = True
         self.read_failed = False
         self.stack.setClean()
-        log.info("saved %s (%d objects)", self.xml_path, len(self.annotation.objects))
+        log.info("saved %s (%s)", self.xml_path, count(len(self.annotation.objects), "box"))
         self.saved.emit()
         return True
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QRect, QRectF
 
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import Box
+from workbench.core.wording import count
 from workbench.gui import commands, dialogs
 from workbench.gui.canvas.tools import group_delta
 
@@ -178,8 +179,9 @@ class EditController:
         w, h = self._size()
         after = commands.copy_objects_from(doc.annotation, previous.objects, w, h)
         added = len(after.objects) - len(doc.annotation.objects)
-        doc.edit(after, f"Copy {added} box(es) from the previous image")
-        self.w.statusBar().showMessage(f"Copied {added} box(es) from the previous image", 4000)
+        doc.edit(after, f"Copy {count(added, 'box')} from the previous image")
+        self.w.statusBar().showMessage(f"Copied {count(added, 'box')} from the previous image",
+                                       4000)
 
     def edit_label(self, index: int | None = None) -> None:
         """Ctrl+E: the class of the selected boxes; a double click (``index``): of that box."""
@@ -280,4 +282,5 @@ class EditController:
             return
         for obj in objects:
             self.w.classes.ensure(obj.name)
-        doc.edit(commands.add_objects(doc.annotation, objects), f"Add {len(objects)} box(es)")
+        doc.edit(commands.add_objects(doc.annotation, objects),
+                 f"Add {count(len(objects), 'box')}")

@@ -96,7 +96,8 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export dataset")
         self.setMinimumWidth(640)
         annotated = len(project.annotated)
-        intro = QLabel(f"Export the <b>{annotated}</b> annotated image(s) of "
+        noun = "image" if annotated == 1 else "images"
+        intro = QLabel(f"Export the <b>{annotated:,}</b> annotated {noun} of "
                        f"<b>{Path(project.root).name}</b> with a seeded train/val split "
                        "(the same export as <code>workbench export</code>).")
         intro.setWordWrap(True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
+from workbench.core.wording import count
 from workbench.gui import dialogs
 from workbench.gui.export_dialog import FORMATS, ExportChoice, destination_problem
 
@@ -94,20 +95,20 @@ def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
         dialogs.show_error(window, TITLE, f"Export to {choice.out} failed:\n\n{exc}")
         return None
     QApplication.restoreOverrideCursor()
-    short = (f"Exported {summary.images} images, {summary.objects} objects "
-             f"({len(summary.classes)} classes) as {label} to {summary.out}")
+    short = (f"Exported {count(summary.images, 'image')}, {count(summary.objects, 'object')} "
+             f"({count(len(summary.classes), 'class')}) as {label} to {summary.out}")
     log.info(short)
     window.statusBar().showMessage(short, 15000)
     lines = [short + ".",
              f"Split (seed {choice.seed}): {len(summary.splits['train'])} train, "
              f"{len(summary.splits['val'])} val."]
     if summary.skipped_objects:
-        lines.append(f"Skipped {summary.skipped_objects} object(s) with errors.")
+        lines.append(f"Skipped {count(summary.skipped_objects, 'object')} with errors.")
     if summary.rotated_images or summary.transcoded_images:
-        lines.append(f"{summary.rotated_images} image(s) rotated per EXIF, "
+        lines.append(f"{count(summary.rotated_images, 'image')} rotated per EXIF, "
                      f"{summary.transcoded_images} converted to JPEG.")
     if summary.problems:
-        lines.append(f"{len(summary.problems)} problem(s):")
+        lines.append(f"{count(len(summary.problems), 'problem')}:")
         lines += [f"• {p}" for p in summary.problems[:8]]
         if len(summary.problems) > 8:
             lines.append("…")

@@ -391,6 +391,34 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.panel_host.shutdown()
         self.scanner.stop()
         self._images.close()
+        self.stop_background_work(self.CLOSE_WAIT_MS)
         self.settings.save_layout(self.saveGeometry(), self.saveState())
         self.settings.sync()
         event.accept()
+
+    #: How long closing waits, in all, for background jobs that panels without a ``shutdown``
+    #: leave running (a Priors build, a proposals run); they are cancelled first.
+    CLOSE_WAIT_MS = 3000
+
+    def stop_background_work(self, timeout_ms: int) -> bool:
+        """Cancel every task runner's jobs in the window's panels and wait up to ``timeout_ms``
+        in all for their pools and threads; True when nothing is left running. (A pool left
+        busy made the process wait for it after the window had gone.)"""
+        import time
+
+        from PySide6.QtCore import QThread
+
+        from workbench.gui.workers.tasks import TaskRunner
+
+        runners = self.findChildren(TaskRunner)
+        for runner in runners:
+            runner.cancel_all()
+        deadline = time.monotonic() + timeout_ms / 1000
+        idle = True
+        for waiter in [*runners, *self.findChildren(QThread)]:
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            done = waiter.wait(left)
+            if not done:
+                log.warning("background work of %s still running at close", waiter)
+            idle = idle and bool(done)
+        return idle

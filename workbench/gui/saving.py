@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 
+from workbench.core.wording import count
 from workbench.gui import dialogs
 from workbench.gui.documents import ImageDocument
 
@@ -146,7 +147,9 @@ class SaveController:
             return True
         names = ", ".join(d.xml_path.name for d in dirty[:5]) + (" …" if len(dirty) > 5 else "")
         answer = dialogs.ask_save_discard_cancel(
-            self.w, "Unsaved changes", f"{len(dirty)} image(s) have unsaved changes ({names}). "
+            self.w, "Unsaved changes",
+            f"{count(len(dirty), 'image')} {'has' if len(dirty) == 1 else 'have'} unsaved "
+            f"changes ({names}). "
             "Save them before quitting?")
         if answer == "cancel":
             return False

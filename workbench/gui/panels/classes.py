@@ -15,6 +15,7 @@ from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QToolButton, QVBoxLayout, QWidget)
 
+from workbench.core.wording import count
 from workbench.gui import assets, dialogs
 from workbench.gui.canvas.palette import class_color
 
@@ -176,10 +177,12 @@ class ClassesPanel(QWidget):
             target = dialogs.choose_reassignment(self, name, used, self._names)
             if not target:
                 self.window().statusBar().showMessage(  # type: ignore[attr-defined]
-                    f"“{name}” not deleted: {used} box(es) use it", 5000)
+                    f"“{name}” not deleted: {count(used, 'box')} "
+                    f"use{'s' if used == 1 else ''} it", 5000)
                 return
             if not dialogs.ask_yes_no(self, "Delete class",
-                                      f"Reassign {used} box(es) from “{name}” to “{target}” in "
+                                      f"Reassign {count(used, 'box')} from “{name}” to "
+                                      f"“{target}” in "
                                       "every file and delete “{name}”?".replace("{name}", name),
                                       yes="Reassign and delete", destructive=True):
                 return

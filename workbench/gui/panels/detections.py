@@ -28,6 +28,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import clamp_box
 from workbench.core.detections import ImageDetections
+from workbench.core.wording import count
 from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
 from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
@@ -35,6 +36,19 @@ from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS
 log = logging.getLogger(__name__)
 
 MAX_SUPPRESSED_SHOWN = 200
+
+
+def checkpoint_start_dir(current: Path | None, project: Any) -> str:
+    """Where a checkpoint file dialog opens: the loaded checkpoint's folder, else the project's
+    ``runs/`` (where the Train panel writes), else the project folder ("" = Qt's default, the
+    working folder, only without a project)."""
+    if current is not None:
+        return str(Path(current).parent)
+    root = getattr(project, "root", None)
+    if root is None:
+        return ""
+    runs = Path(root) / "runs"
+    return str(runs if runs.is_dir() else Path(root))
 
 
 class DetectionsPanel(QWidget):
@@ -144,7 +158,7 @@ class DetectionsPanel(QWidget):
 
     # -- checkpoint -------------------------------------------------------------------------
     def _on_load_clicked(self) -> None:
-        start = str(self.checkpoint_path.parent) if self.checkpoint_path else ""
+        start = checkpoint_start_dir(self.checkpoint_path, getattr(self.window, "project", None))
         path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", start,
                                               "Checkpoints (*.pt *.pth);;All files (*)")
         if path:
@@ -336,7 +350,8 @@ class DetectionsPanel(QWidget):
         objects = self.objects_for(rows)
         if objects:
             self.window.add_objects(objects)
-            self._status(f"Added {len(objects)} model-made box(es); review them, then accept "
+            self._status(f"Added {count(len(objects), 'model-made box', 'model-made boxes')}; "
+                         "review them, then accept "
                          "or edit (they stay marked as suggestions until then)")
         return len(objects)
 

@@ -183,7 +183,10 @@ class PriorsPanel(QWidget):
         self.set_model(key)
 
     def _choose_checkpoint(self) -> None:
-        path, _filter = QFileDialog.getOpenFileName(self, "Detector checkpoint", "",
+        from workbench.gui.panels.detections import checkpoint_start_dir
+
+        start = checkpoint_start_dir(None, getattr(self.main_window, "project", None))
+        path, _filter = QFileDialog.getOpenFileName(self, "Detector checkpoint", start,
                                                     "Checkpoints (*.pt *.pth);;All files (*)")
         if path:
             self.add_checkpoint(path)

@@ -13,6 +13,7 @@ from workbench.core.anchors import (
 from workbench.core.boxes import iou_matrix
 from workbench.core.matching import IGNORED, MatchResult, encode_prior
 from workbench.core.priors import PriorSet
+from workbench.core.wording import count
 
 
 def make_table(headers: list[str]) -> QTableWidget:
@@ -78,7 +79,9 @@ def summary_text(m: MatchResult | None) -> str:
         pos, neg = m.rpn_sample()
         text += f", {int(m.ignored.sum()):,} ignored; RPN sample of 256: {pos} + {neg}"
     if m.flagged:
-        text += f". ⚠ {len(m.flagged)} object(s) reach no prior at IoU {m.positive_threshold:g}."
+        text += (f". ⚠ {count(len(m.flagged), 'object')} "
+                 f"reach{'es' if len(m.flagged) == 1 else ''} no prior at IoU "
+                 f"{m.positive_threshold:g}.")
     return text
 
 

@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from workbench.core.annotation import Problem
+from workbench.core.wording import count
 from workbench.gui import assets
 
 
@@ -51,8 +52,8 @@ class ProblemsPanel(QWidget):
         if problems:
             note = (" — this file will not be overwritten unless you confirm"
                     if self._read_failed else "")
-            self.header.setText(f"<b>{self._file}</b>: {errors} error(s), "
-                                f"{len(problems) - errors} warning(s){note}")
+            self.header.setText(f"<b>{self._file}</b>: {count(errors, 'error')}, "
+                                f"{count(len(problems) - errors, 'warning')}{note}")
         else:
             self.header.setText(f"{self._file}: no problems" if self._file else "No problems")
         for p in problems:
