@@ -275,6 +275,19 @@ def test_ambiguous_folder_says_so_and_names_files(tmp_path: Path) -> None:
     assert yolo.format == "yolo" and [e.has_xml for e in yolo.entries] == [True, False]
 
 
+def test_stray_coco_json_in_a_voc_folder_does_not_win(tmp_path: Path) -> None:
+    for stem in "abc":
+        _image(tmp_path / f"{stem}.jpg")
+    for stem in "ab":
+        (tmp_path / f"{stem}.xml").write_text(f"<annotation><filename>{stem}.jpg</filename>"
+                                              "</annotation>")
+    _coco(tmp_path, {"images": [{"id": 1, "file_name": "c.jpg"}], "annotations": [],
+                     "categories": []}, "gt.json")
+    guess = detect_format(tmp_path)
+    assert (guess.format, guess.coverage["voc"], guess.coverage["coco"]) == ("voc", 2, 1)
+    assert guess.ambiguous_with == [("coco", [tmp_path / "gt.json"])]
+
+
 def test_plain_voc_and_empty_folders_stay_voc(tmp_path: Path) -> None:
     _image(tmp_path / "a.jpg")
     (tmp_path / "classes.txt").write_text("cat\n")

@@ -12,7 +12,8 @@ bytes of JSON files only (never parses a whole file):
 * ``createml``  a JSON array whose records have ``"image"`` and ``"annotations"``;
 * ``labelme``   a JSON object with ``"shapes"``.
 
-The pick is the format covering the most images (COCO / CreateML: every image of the folder);
+The pick is the format covering the most images (COCO / CreateML: the records their JSONs
+list, counted without parsing);
 ties go to the order of :data:`FORMATS` (VOC first). No evidence at all means ``voc`` (a new
 LabelImg project). Every other format with evidence is listed in ``ambiguous_with`` with
 (up to 5 of) its files, so callers can say so and name them.
@@ -68,15 +69,12 @@ def sniff_json(path: Path) -> str | None:
     return None
 
 
-def yolo_label_candidates(image: Path) -> tuple[Path, Path | None]:
-    """``(beside, mirrored)``: ``dir/stem.txt`` and, when the path has an ``images`` folder,
-    the same path with its last ``images`` replaced by ``labels`` (Ultralytics' rule)."""
-    beside = image.with_suffix(".txt")
-    parts = image.parts
-    for i in range(len(parts) - 2, -1, -1):
-        if parts[i] == "images":
-            return beside, Path(*parts[:i], "labels", *parts[i + 1:]).with_suffix(".txt")
-    return beside, None
+def _count(path: Path, key: bytes) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().count(key)
+    except OSError:
+        return 0
 
 
 def detect_format(root: Path, listing: Listing | None = None) -> FormatGuess:
@@ -128,9 +126,9 @@ def detect_format(root: Path, listing: Listing | None = None) -> FormatGuess:
         if kind is not None:
             files[kind].append(j)
     coverage["labelme"] = len(files["labelme"])
-    for kind in ("coco", "createml"):
-        if files[kind]:
-            coverage[kind] = max(n_images, 1)
+    for kind, key in (("coco", b'"file_name"'), ("createml", b'"image"')):
+        if files[kind]:  # the records the JSONs list (counted, not parsed)
+            coverage[kind] = max(1, min(n_images, sum(_count(j, key) for j in files[kind])))
 
     present = [f for f in FORMATS if files[f]]
     if not present:
