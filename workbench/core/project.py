@@ -1,8 +1,21 @@
-"""A labeling project: a folder of images and their VOC XML files.
+"""A labeling project: a folder of images and their labels (VOC XML, YOLO, COCO, CreateML,
+labelme).
 
 API
 ---
-``Project.open(images_dir, annotations_dir=None) -> Project``
+``Project.open(images_dir, annotations_dir=None, *, format=None) -> Project``
+    ``format=None`` detects the label format from the folder's files
+    (:func:`workbench.core.formats.detect_format`; opening the ``images/`` folder of an
+    Ultralytics dataset opens its parent); other formats found beside the chosen one become a
+    warning in ``scan_problems`` naming their files. An explicit ``annotations_dir`` holding
+    XML (or nothing) stays VOC. ``project.format`` is the format; for anything but VOC,
+    ``project.dataset`` (:class:`workbench.core.formats.Dataset`) holds the scan (declared
+    classes, splits, per-format tables in ``meta``) and every entry has ``entry.source``
+    (:class:`workbench.core.formats.Source`: which file and record) with ``xml_path`` = that
+    label file. What follows describes VOC; the other formats follow
+    :mod:`workbench.core.formats` (``load`` reads the native file, ``save`` goes to the format's
+    writer in ``formats.WRITERS`` and raises ``NotWritableError`` when there is none,
+    ``read_splits`` gives the dataset's own split, class renames are refused).
     Layouts recognised: a VOC root (``JPEGImages/``, ``Annotations/``, ``ImageSets/Main``; also
     when ``images_dir`` is ``.../JPEGImages``), a root holding ``images/`` + ``annotations/``,
     XML beside the images (flat, nested sub-folders allowed), or a separate
@@ -14,6 +27,8 @@ API
 ``project.entries: list[Entry]`` — ``Entry(image_path, xml_path, has_xml, key, image_id)``;
     ``xml_path`` is where the annotation is (or will be written for an unlabeled image).
 ``project.entry(image_path) -> Entry | None``
+``project.load_native(entry, *, clamp=False, check_image=True) -> Native`` — non-VOC: the
+    annotation with its problems and, per object, its line / array index.
 ``project.load(entry, *, clamp=False, check_image=True) -> (Annotation | None, problems)``
     ``None`` when the image has no XML yet, or when the XML is unusable (hostile, not
     well-formed) — then ``problems`` holds one error. Never raises for bad files.
