@@ -54,7 +54,7 @@ from workbench.core.export import _collect, _export_ids
 from workbench.core.imageinfo import ImageReadError, image_info
 from workbench.core.project import Entry, Project, natural_key
 from workbench.core.safepath import escape_id, safe_child
-from workbench.core.voc import write_annotation
+from workbench.core.voc import annotation_to_bytes
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,11 @@ def _write_tree(project: Project, summary: ImportSummary, mode: str,
             raw = ann.raw if project.format == "voc" else None  # VOC: unknown elements kept
             exported = dataclasses.replace(ann, filename=dst.name, folder="JPEGImages",
                                            path="", size=size, raw=raw)
-            write_annotation(exported, safe_child(ann_dir, image_id + ".xml", portable=False))
+            # A fresh tree: each file is created once ("x": never over another), without the
+            # per-file fsync of an atomic replace (3.8 s of 10.6 s at 5,000 images); the
+            # read-back below checks every file.
+            with open(safe_child(ann_dir, image_id + ".xml", portable=False), "xb") as fh:
+                fh.write(annotation_to_bytes(exported))
             summary.annotated += 1
             summary.objects += len(ann.objects)
             summary.source[image_id] = [(o.name, o.box, o.difficult) for o in ann.objects]
