@@ -328,3 +328,28 @@ def test_save_dispatches_to_registered_writer(tmp_path: Path, monkeypatch) -> No
     project.save(entry, ann)
     assert calls == [("yolo", tmp_path.resolve() / "b.txt")]
     assert project.entries[1].has_xml and project.entries[1].source.exists
+
+
+def test_annotations_option_points_at_labels_elsewhere(tmp_path: Path) -> None:
+    images = tmp_path / "photos"
+    _image(images / "a.jpg", 200, 100)
+    labels = tmp_path / "labels_elsewhere"
+    labels.mkdir()
+    (labels / "a.txt").write_text("0 0.5 0.5 0.5 0.25\n")
+    (labels / "data.yaml").write_text("names: [cat]\n")
+    project = Project.open(images, labels)
+    assert project.format == "yolo"
+    ann, problems = project.load(project.entries[0])
+    assert problems == [] and [(o.name, o.box) for o in ann.objects] == [
+        ("cat", (50.0, 37.5, 150.0, 62.5))]
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 200,
+                                          "height": 100}],
+                              "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                                               "bbox": [1, 2, 3, 4]}],
+                              "categories": [{"id": 1, "name": "cat"}]}))
+    project = Project.open(images, gt)
+    assert project.format == "coco"
+    ann, problems = project.load(project.entries[0])
+    assert problems == [] and ann.objects[0].box == (1.0, 2.0, 4.0, 6.0)

@@ -109,14 +109,18 @@ def _split_of(rel: str) -> str:
 def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Dataset:
     """Match every image of ``listing`` to its label file (see the module doc)."""
     problems: list[Problem] = []
-    names, names_file = _find_names(root, listing, problems)
     txt = {os.fspath(p): p for p in listing.txt if p.name.lower() not in TEXT_NAME_FILES}
     extra: set[str] = set()
+    names_from = listing
     if annotations is not None and annotations.is_dir() and not annotations.is_relative_to(root):
         from workbench.core.formats.listing import list_folder
-        more = {os.fspath(p): p for p in list_folder(annotations).txt}
+        outside = list_folder(annotations)
+        more = {os.fspath(p): p for p in outside.txt if p.name.lower() not in TEXT_NAME_FILES}
         extra = set(more)
         txt.update(more)
+        names_from = Listing(root, yaml=[*outside.yaml, *listing.yaml],
+                             txt=[*outside.txt, *listing.txt])
+    names, names_file = _find_names(root, names_from, problems)
     root_s = os.fspath(root)
     ann_s = os.fspath(annotations) if annotations is not None else None
     items: list[Item] = []
