@@ -211,3 +211,34 @@ def test_spliced_dump_equals_a_plain_dump_in_every_style() -> None:
         doc["annotations"][0]["note"] = "é"
     assert SplicedDump(JsonStyle()).dumps({"images": [], "annotations": []}) == \
         '{"images":[],"annotations":[]}'
+
+
+def test_new_image_gets_a_record_the_reader_finds(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from workbench.core.project import Project
+
+    root = tmp_path / "ds"
+    (root / "annotations").mkdir(parents=True)
+    (root / "images").mkdir()
+    for name in ("a.jpg", "b.jpg", "new one.jpg"):
+        Image.new("RGB", (100, 80)).save(root / "images" / name)
+    path = root / "annotations" / "instances.json"
+    path.write_text(json.dumps({k: DOC[k] for k in ("images", "annotations", "categories")}))
+    project = Project.open(root)
+    assert project.format == "coco"
+    entry = project.entry(root / "images" / "new one.jpg")
+    assert not entry.has_xml
+    ann = project.new_annotation(entry)
+    project.save(entry, dataclasses.replace(ann, objects=(VocObject("dog", (1.0, 2.0, 3.0, 4.0)),)))
+    doc = json.loads(path.read_text())
+    assert doc["images"][-1] == {"id": 10, "file_name": "new one.jpg", "width": 100, "height": 80}
+    assert doc["annotations"][-1]["image_id"] == 10 and doc["annotations"][-1]["id"] == 9
+    project.save(project.entry(entry.image_path),
+                 dataclasses.replace(ann, objects=(VocObject("dog", (1.0, 2.0, 5.0, 4.0)),)))
+    doc = json.loads(path.read_text())
+    assert len(doc["images"]) == 3 and doc["annotations"][-1]["bbox"] == [1, 2, 4, 2]
+    reopened = Project.open(root)
+    again, problems = reopened.load(reopened.entry(entry.image_path))
+    assert [(o.name, o.box) for o in again.objects] == [("dog", (1.0, 2.0, 5.0, 4.0))]
+    assert not [p for p in problems if p.severity == "error"]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -188,11 +189,12 @@ def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject],
     return changed
 
 
-def _image_record(doc: dict, entry: Any, json_path: Path) -> tuple[dict, bool]:
+def _image_record(doc: dict, entry: Any, json_path: Path,
+                  root: Path) -> tuple[dict, bool]:
     """The ``images`` record of ``entry`` (created when the file does not list it)."""
     images = doc.setdefault("images", [])
     source = entry.source
-    if source.exists:
+    if source.exists and source.record is not None:  # None: a record this session added
         idx = source.index
         if isinstance(idx, int) and 0 <= idx < len(images) and isinstance(images[idx], dict) \
                 and images[idx].get("id") == source.record:
@@ -203,10 +205,8 @@ def _image_record(doc: dict, entry: Any, json_path: Path) -> tuple[dict, bool]:
         raise NotWritableError(f"{json_path}: image id {source.record!r} "
                           f"({Path(entry.image_path).name}) is no longer in the file")
     image_path = Path(entry.image_path)
-    try:
-        rel = image_path.relative_to(_image_base(doc, json_path, image_path)).as_posix()
-    except ValueError:
-        rel = image_path.name
+    base = _image_base(doc, json_path, Path(root), source.split)
+    rel = Path(os.path.relpath(image_path, base)).as_posix()
     for im in images:  # added by an earlier save of this session (the entry predates it)
         if isinstance(im, dict) and im.get("file_name") == rel:
             return im, False
@@ -217,13 +217,23 @@ def _image_record(doc: dict, entry: Any, json_path: Path) -> tuple[dict, bool]:
     return record, True
 
 
-def _image_base(doc: dict, json_path: Path, image_path: Path) -> Path:
-    """The folder ``file_name`` values are relative to (``images/`` beside the JSON, or the
-    JSON's own folder), judged from where the image lies."""
-    for base in (json_path.parent / "images", json_path.parent):
-        if base in image_path.parents:
-            return base
-    return json_path.parent
+class _Exists:
+    """A container of "every file that exists", for the reader's :class:`coco.Resolver`."""
+
+    def __contains__(self, path: object) -> bool:
+        return os.path.isfile(str(path))
+
+
+def _image_base(doc: dict, json_path: Path, root: Path, split: str) -> Path:
+    """The folder ``file_name`` values are relative to, chosen the way the reader chooses it
+    (the candidate folder where most of the file's names exist)."""
+    from workbench.core.formats.coco import Resolver, image_bases
+
+    names = [str(im.get("file_name", "")) for im in doc.get("images", [])[:50]
+             if isinstance(im, dict)]
+    resolver = Resolver(root, _Exists(), image_bases(json_path, root, split))  # type: ignore[arg-type]
+    resolver.choose(names)
+    return Path(resolver.base or root)
 
 
 _splicers: dict[Path, tuple[Any, SplicedDump]] = {}
@@ -250,7 +260,8 @@ def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     if not isinstance(doc, dict):
         raise NotWritableError(f"{shown}: not a COCO object, not saved")
     try:
-        image, created = _image_record(doc, entry, json_path)
+        root = Path(getattr(project, "root", json_path.parent))
+        image, created = _image_record(doc, entry, json_path, root)
         touched: list = []
         changed = merge_coco_image(doc, image, annotation.objects, annotation.size,
                                    touched=touched)
