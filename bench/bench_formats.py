@@ -126,8 +126,9 @@ def _child(root: Path, mode: str) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); "
             f"import bench_formats as b; print(json.dumps(b.run_case({str(root)!r}, {mode!r})))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(f"{root} ({mode}) failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
