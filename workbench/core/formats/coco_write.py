@@ -205,8 +205,8 @@ def _image_record(doc: dict, entry: Any, json_path: Path,
         raise NotWritableError(f"{json_path}: image id {source.record!r} "
                           f"({Path(entry.image_path).name}) is no longer in the file")
     image_path = Path(entry.image_path)
-    base = _image_base(doc, json_path, Path(root), source.split)
-    rel = Path(os.path.relpath(image_path, base)).as_posix()
+    names = [str(im.get("file_name", "")) for im in images[:50] if isinstance(im, dict)]
+    rel = image_name(names, json_path, Path(root), source.split, image_path)
     for im in images:  # added by an earlier save of this session (the entry predates it)
         if isinstance(im, dict) and im.get("file_name") == rel:
             return im, False
@@ -224,16 +224,22 @@ class _Exists:
         return os.path.isfile(str(path))
 
 
-def _image_base(doc: dict, json_path: Path, root: Path, split: str) -> Path:
-    """The folder ``file_name`` values are relative to, chosen the way the reader chooses it
-    (the candidate folder where most of the file's names exist)."""
+def image_name(names: list[str], json_path: Path, root: Path, split: str,
+               image_path: Path) -> str:
+    """The ``file_name`` (COCO) / ``image`` (CreateML) for a new record of ``image_path``:
+    relative to the folder the readers resolve names against (:class:`coco.Resolver`: the
+    candidate where most of the file's ``names`` exist), else to the first candidate folder
+    that holds the image."""
     from workbench.core.formats.coco import Resolver, image_bases
 
-    names = [str(im.get("file_name", "")) for im in doc.get("images", [])[:50]
-             if isinstance(im, dict)]
-    resolver = Resolver(root, _Exists(), image_bases(json_path, root, split))  # type: ignore[arg-type]
-    resolver.choose(names)
-    return Path(resolver.base or root)
+    bases = image_bases(json_path, root, split)
+    resolver = Resolver(root, _Exists(), bases)  # type: ignore[arg-type]
+    resolver.choose(names[:50])
+    chosen = Path(resolver.base or root)
+    for base in (chosen, *bases):
+        if base in image_path.parents:
+            return image_path.relative_to(base).as_posix()
+    return Path(os.path.relpath(image_path, chosen)).as_posix()
 
 
 _splicers: dict[Path, tuple[Any, SplicedDump]] = {}

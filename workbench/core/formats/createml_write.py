@@ -31,6 +31,7 @@ from typing import Any
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
 from workbench.core.formats import WRITERS, NotWritableError
+from workbench.core.formats.coco_write import image_name
 from workbench.core.formats.conventions import createml_to_xyxy, xyxy_to_createml
 from workbench.core.formats.edit_write import (
     align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
@@ -114,14 +115,12 @@ def merge_createml_record(record: dict, objects: Sequence[VocObject],
     return changed
 
 
-def _record(doc: list, entry: Any, json_path: Path) -> tuple[dict, bool]:
+def _record(doc: list, entry: Any, json_path: Path, root: Path) -> tuple[dict, bool]:
     source = entry.source
     idx = source.index
     image_path = Path(entry.image_path)
-    try:
-        name = image_path.relative_to(json_path.parent).as_posix()
-    except ValueError:
-        name = image_path.name
+    name = image_name([str(r.get("image", "")) for r in doc[:50] if isinstance(r, dict)],
+                      json_path, root, source.split, image_path)
     if isinstance(idx, int) and 0 <= idx < len(doc) and isinstance(doc[idx], dict):
         image = str(doc[idx].get("image", ""))
         if source.exists and image.replace("\\", "/").rsplit("/", 1)[-1] == image_path.name:
@@ -130,7 +129,7 @@ def _record(doc: list, entry: Any, json_path: Path) -> tuple[dict, bool]:
         if isinstance(record, dict) and str(record.get("image", "")).replace("\\", "/") in (
                 name, image_path.name):
             return record, False
-    if source.exists:
+    if source.exists and source.index is not None:
         raise NotWritableError(f"{json_path}: no record for {image_path.name} any more")
     record = {"image": name, "annotations": []}
     doc.append(record)
@@ -148,7 +147,8 @@ def save_createml(project: Any, entry: Any, annotation: Annotation) -> Annotatio
     if not isinstance(doc, list):
         raise NotWritableError(f"{shown}: not a CreateML list, not saved")
     try:
-        record, created = _record(doc, entry, json_path)
+        root = Path(getattr(project, "root", json_path.parent))
+        record, created = _record(doc, entry, json_path, root)
         changed = merge_createml_record(record, annotation.objects, annotation.size)
         if changed or (created and annotation.objects):
             atomic_write_text(json_path, style.dumps(doc))
