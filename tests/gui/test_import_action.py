@@ -147,3 +147,26 @@ def test_yolo_project_tells_once_that_difficult_is_lost(window, qtbot, tmp_path,
     QTest.keyClick(window.canvas, Qt.Key.Key_F)
     QTest.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert "cannot hold" not in window.statusBar().currentMessage()  # said once
+
+
+def test_open_yolo_project_is_saved_and_offered_for_import(window, qtbot, tmp_path, asked):
+    from PySide6.QtTest import QTest
+
+    pytest.importorskip("workbench.core.formats.yolo_write")
+    src = _yolo_dataset(tmp_path / "yolo")
+    assert window.open_project(src)
+    window.settings.autosave = False
+    window.show_row(next(i for i, e in enumerate(window._entries) if e.image_id == "c"))
+    window.canvas.setFocus()
+    window.editor.select_all()
+    QTest.keyClick(window.canvas, Qt.Key.Key_Delete)
+    assert window.document.dirty
+    window.actions.import_dataset.trigger()
+    dialog = window._import_dialog
+    qtbot.waitExposed(dialog)
+    assert not window.document.dirty  # saved before the import reads the files
+    assert (src / "labels" / "val" / "c.txt").read_text() == ""
+    assert dialog.src.text() == str(src.resolve()) and "YOLO" in dialog.detected.text()
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(asked), timeout=30_000)
+    assert "(3 annotated, 4 objects, 2 classes)" in asked[0]

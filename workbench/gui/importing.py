@@ -302,9 +302,10 @@ def _row(edit: QLineEdit, button: QPushButton) -> QHBoxLayout:
 
 # ---------------------------------------------------------------------------- the action
 
-def import_dataset(window: MainWindow) -> ImportDialog:
+def import_dataset(window: MainWindow) -> ImportDialog | None:
     """File → Import dataset…: show the dialog (non-modal); the result is reported and the
-    imported folder offered for opening when it finishes."""
+    imported folder offered for opening when it finishes. When the open project is itself in
+    another format, it is the suggested source and its unsaved edits are saved first."""
     previous = getattr(window, "_import_dialog", None)
     if previous is not None and previous.isVisible():
         previous.raise_()
@@ -314,6 +315,11 @@ def import_dataset(window: MainWindow) -> ImportDialog:
     project = getattr(window, "project", None)
     if project is not None and getattr(project, "format", "voc") != "voc":
         start = Path(project.root)  # a YOLO/COCO … project is open: offer to import it
+        if window.documents.dirty():  # the import reads the files: unsaved edits first
+            from workbench.gui.exporting import _save_unsaved
+
+            if not _save_unsaved(window):
+                return None
     dialog = ImportDialog(start, window)
     dialog.imported.connect(lambda summary: report(window, summary))
     window._import_dialog = dialog  # noqa: SLF001 - the window keeps its dialogs alive
