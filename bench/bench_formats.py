@@ -119,7 +119,19 @@ def run_case(root: str, mode: str) -> dict:
     wall = time.perf_counter() - start
     return {"format": project.format, "images": len(project.entries), "objects": objects,
             "open_s": opened, "wall_s": wall, "cpu_s": time.process_time() - cpu0,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS: ``VmHWM`` (``ru_maxrss`` can carry the parent's peak over
+    fork + exec on Linux, which inflated the first numbers by the generator's memory)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(root: Path, mode: str) -> dict:

@@ -171,6 +171,25 @@ def test_coco_hostile_records(tmp_path: Path) -> None:
     assert report.images == 2 and report.annotated == 1  # b.jpg: its record was left out
 
 
+def test_coco_ids_of_the_wrong_type_are_problems_not_crashes(tmp_path: Path) -> None:
+    _image(tmp_path / "images" / "a.jpg", 200, 100)
+    _coco(tmp_path, {"images": [{"id": [1], "file_name": "a.jpg"},
+                                {"id": 2, "file_name": "a.jpg", "width": 200, "height": 100}],
+                     "annotations": [{"id": {"x": 1}, "image_id": [2], "category_id": 1,
+                                      "bbox": [0, 0, 1, 1]},
+                                     {"id": 2, "image_id": 2, "category_id": [1],
+                                      "bbox": [0, 0, 1, 1]},
+                                     {"id": 3, "category_id": 1, "bbox": [0, 0, 1, 1]}, 7],
+                     "categories": [{"id": {}, "name": "x"}, {"id": 1, "name": "cat"}]})
+    text = "\n".join(_messages(validate_project(Project.open(tmp_path)).problems))
+    assert "images[0]: id [1] is not a number or a string; left out" in text
+    assert "annotations[0]: image_id [2] is not in \"images\"" in text
+    assert "annotations[1]: category_id [1] is not in \"categories\"" in text
+    assert "annotations[2]: not an annotation" in text
+    assert "annotations[3]: not an annotation" in text
+    assert "categories[0]: id {} is not a number or a string" in text
+
+
 def test_malformed_json_is_one_problem(tmp_path: Path) -> None:
     _image(tmp_path / "a.jpg")
     (tmp_path / "instances.json").write_text('{"images": [{"id": 1, "file_name": "a.jpg"},')
