@@ -372,3 +372,21 @@ def test_annotations_option_points_at_labels_elsewhere(tmp_path: Path) -> None:
     assert project.format == "coco"
     ann, problems = project.load(project.entries[0])
     assert problems == [] and ann.objects[0].box == (1.0, 2.0, 4.0, 6.0)
+
+
+def test_darknet_voc_labels_folder(tmp_path: Path) -> None:
+    """darknet's voc_label.py writes ``labels/`` beside ``JPEGImages/``: the VOC tree opens as
+    VOC and says so; ``--format yolo`` reads the labels."""
+    _image(tmp_path / "JPEGImages" / "a.jpg", 200, 100)
+    (tmp_path / "Annotations").mkdir()
+    (tmp_path / "Annotations" / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename></annotation>")
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.25\n")
+    (tmp_path / "classes.txt").write_text("cat\n")
+    project = Project.open(tmp_path)
+    assert project.format == "voc"
+    assert any("YOLO labels (labels/a.txt)" in p.message for p in project.scan_problems)
+    yolo = Project.open(tmp_path, format="yolo")
+    ann, problems = yolo.load(yolo.entries[0])
+    assert problems == [] and ann.objects[0].box == (50.0, 37.5, 150.0, 62.5)

@@ -38,19 +38,22 @@ class Listing:
 
 _IMAGES = os.sep + "images" + os.sep
 _LABELS = os.sep + "labels" + os.sep
+_JPEGIMAGES = os.sep + "JPEGImages" + os.sep
 
 
 def label_candidates(image: str, root: str, suffix: str = ".txt") -> tuple[str, str | None]:
     """``(beside, mirrored)`` label paths of the image path string ``image``: ``dir/stem.txt``
     and, when the path below ``root`` has an ``images`` folder, the same path with its last
-    ``images`` replaced by ``labels`` (Ultralytics' ``img2label_paths`` rule). Strings, not
+    ``images`` replaced by ``labels`` (Ultralytics' ``img2label_paths`` rule; darknet's
+    ``JPEGImages`` → ``labels`` when there is no ``images`` folder). Strings, not
     ``Path``s: this runs once per image."""
     dot = image.rfind(".")
     base = image[:dot] if dot > image.rfind(os.sep) else image
-    i = base.rfind(_IMAGES)
-    mirrored = (base[:i] + _LABELS + base[i + len(_IMAGES):] + suffix
-                if i >= len(root) - 1 else None)
-    return base + suffix, mirrored
+    for marker in (_IMAGES, _JPEGIMAGES):  # Ultralytics; darknet's voc_label.py layout
+        i = base.rfind(marker)
+        if i >= len(root) - 1:
+            return base + suffix, base[:i] + _LABELS + base[i + len(marker):] + suffix
+    return base + suffix, None
 
 
 def stem_key(path: str) -> str:
