@@ -66,7 +66,12 @@ def test_import_yolo_from_the_file_menu_and_open_it(window, qtbot, tmp_path, ask
     dialog = window._import_dialog
     qtbot.waitExposed(dialog)
     assert not dialog.import_button.isEnabled()  # no dataset chosen yet
+    dialog.activateWindow()
+    dialog.src.setFocus()
+    qtbot.waitUntil(dialog.src.hasFocus)
     qtbot.keyClicks(dialog.src, str(src))
+    assert dialog.detected.text() == ""  # no folder walk per keystroke ("/" is a folder too)
+    qtbot.keyClick(dialog.src, Qt.Key.Key_Tab)  # leaving the field detects the format
     assert "YOLO" in dialog.detected.text()
     out = tmp_path / "my yolo-voc"
     assert dialog.out.text() == str(out)  # suggested beside the dataset

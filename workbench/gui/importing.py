@@ -183,16 +183,25 @@ class ImportDialog(QDialog):
 
         self._suggested = ""
         self.src.textChanged.connect(self._on_src)
+        self.src.editingFinished.connect(self._detect)
         self.out.textChanged.connect(self._validate)
         if start is not None:
             self.src.setText(str(start))
         self._on_src()
+        self._detect()
 
     # -- inputs ---------------------------------------------------------------------------
-    def _on_src(self) -> None:
+    def _detect(self) -> None:
+        """Format detection lists the folder: only once the path is entered (focus leaves the
+        field, Browse…), never per keystroke — "/" on the way to "/data/x" is a folder too."""
         text = self.src.text().strip()
         ok = source_problem(text) is None
         self.detected.setText(detected_text(Path(text).expanduser()) if ok else "")
+
+    def _on_src(self) -> None:
+        text = self.src.text().strip()
+        ok = source_problem(text) is None
+        self.detected.setText("")
         if ok and self.out.text() == self._suggested:  # follow the source until edited
             self._suggested = str(default_destination(Path(text).expanduser()))
             self.out.setText(self._suggested)
@@ -209,6 +218,7 @@ class ImportDialog(QDialog):
         folder = dialogs.ask_directory(self, "Dataset to import", self.src.text().strip())
         if folder:
             self.src.setText(folder)
+            self._detect()
 
     def _browse_out(self) -> None:
         start = self.out.text().strip()
