@@ -167,11 +167,16 @@ def run(args: argparse.Namespace) -> int:
     except (ResultsError, ValueError, OSError, ImportError) as exc:
         print(f"workbench eval: {exc}", file=sys.stderr)
         return 2
-    unknown = sorted({d.image_id for d in detections if d.image_id not in ground_truth})
+    # DetectionRuns (devkit, COCO results) answer from their columns, without a per-run object
+    run_ids = getattr(detections, "ids", None)
+    ids = run_ids if run_ids is not None else [d.image_id for d in detections]
+    unknown = sorted({i for i in ids if i not in ground_truth})
     if unknown:
         log.warning("detections on %d images without ground truth ignored (e.g. %s)",
                     len(unknown), ", ".join(unknown[:3]))
-        detections = [d for d in detections if d.image_id in ground_truth]
+        keep = [i in ground_truth for i in ids]
+        detections = detections.select(keep) if run_ids is not None else \
+            [d for d, k in zip(detections, keep) if k]
     wanted = METRICS if args.metric == "all" else (args.metric,)
     results: dict[str, Any] = {}
     for name in wanted:
@@ -205,7 +210,9 @@ def format_table(results: dict[str, Any], num_images: int, detections: list) -> 
     first = next(iter(results.values()))
     classes = first.classes
     num_det: dict[str, int] = {}
-    for d in detections:
+    if hasattr(detections, "label_counts"):  # DetectionRuns: one bincount
+        num_det = detections.label_counts()
+    for d in detections if not num_det else ():
         for label in d.labels.tolist():
             num_det[label] = num_det.get(label, 0) + 1
     headers = {"voc07": "VOC07 AP", "voc": "VOC AP", "coco": "COCO AP"}

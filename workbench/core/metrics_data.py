@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.core.annotation import Annotation
+from workbench.core.detection_runs import DetectionRuns
 from workbench.core.detections import ImageDetections
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def class_list(ground_truth: Mapping[str, Annotation], detections: Sequence[Imag
     found: set[str] = set()
     for ann in ground_truth.values():
         found.update(o.name for o in ann.objects)
+    if isinstance(detections, DetectionRuns):  # the names its rows use, without the strings
+        found.update(detections.names[c] for c in np.unique(detections.codes).tolist())
+        return tuple(sorted(found))
     labels = [det.labels for det in detections if len(det)]
     if labels:  # one np.unique over all detections, not one per image
         found.update(np.unique(np.concatenate(labels)).tolist())
@@ -112,6 +116,8 @@ def flatten_detections(detections: Sequence[ImageDetections], image_ids: Sequenc
     """
     image_index = {name: i for i, name in enumerate(image_ids)}
     class_index = {name: i for i, name in enumerate(classes)}
+    if isinstance(detections, DetectionRuns):
+        return _flatten_runs(detections, image_index, class_index)
     present = [det for det in detections if len(det)]
     images = []
     for det in present:
@@ -147,6 +153,33 @@ def flatten_detections(detections: Sequence[ImageDetections], image_ids: Sequenc
         scores=scores[keep],
         seq=np.arange(int(keep.sum()), dtype=np.int64),
     )
+
+
+def _flatten_runs(runs: DetectionRuns, image_index: dict[str, int],
+                  class_index: dict[str, int]) -> FlatDetections:
+    """:func:`flatten_detections` of :class:`DetectionRuns`: the same rows, errors and order,
+    from its columns (no per-run arrays)."""
+    images = [image_index.get(i, -1) for i in runs.ids]
+    if -1 in images:
+        raise ValueError(f"detections for image {runs.ids[images.index(-1)]!r}, which has no "
+                         "ground truth (image ids are file stems)")
+    image = np.repeat(np.asarray(images, dtype=np.int64), runs.run_lengths())
+    nan = np.flatnonzero(np.isnan(runs.scores))
+    if len(nan):
+        owner = int(np.searchsorted(runs.bounds, nan[0], side="right")) - 1
+        raise ValueError(f"{runs.ids[owner]}: NaN detection score")
+    lut = np.asarray([class_index.get(n, -1) for n in runs.names], dtype=np.int64)
+    cls = lut[runs.codes] if len(runs.codes) else runs.codes
+    keep = cls >= 0
+    if not keep.all():
+        log.info("%d detections of classes outside the evaluated list skipped",
+                 int((~keep).sum()))
+        image, cls = image[keep], cls[keep]
+        boxes, scores = runs.boxes[keep], runs.scores[keep]
+    else:
+        boxes, scores = runs.boxes, runs.scores
+    return FlatDetections(image=image, cls=cls, boxes=boxes, scores=scores,
+                          seq=np.arange(len(scores), dtype=np.int64))
 
 
 def group_pairs(det_key: np.ndarray, gt_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

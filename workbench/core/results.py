@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,7 +36,11 @@ from typing import Any
 import numpy as np
 
 from workbench.core.annotation import Annotation
+from workbench.core.detection_runs import DetectionRuns
 from workbench.core.detections import ImageDetections
+from workbench.core.numtext import (
+    parse_columns, plain_separators, run_starts, same_token, tokens,
+)
 from workbench.core.safepath import unescape_name
 
 log = logging.getLogger(__name__)
@@ -49,8 +54,11 @@ class ResultsError(ValueError):
 
 def read_results(path: str | Path, *, image_ids: Sequence[str] = (),
                  classes: Sequence[str] = (), coco_gt: str | Path | None = None
-                 ) -> list[ImageDetections]:
-    """Read detections from a devkit/XML/JSON folder or a COCO results file (see module doc)."""
+                 ) -> Sequence[ImageDetections]:
+    """Read detections from a devkit/XML/JSON folder or a COCO results file (see module doc).
+
+    Devkit folders and COCO results come back as a :class:`DetectionRuns` (flat columns that
+    are also the sequence of runs), the other formats as a list."""
     path = Path(path)
     if path.is_file():
         if path.suffix.lower() != ".json":
@@ -129,8 +137,44 @@ def _runs(image_ids: list[str], boxes: np.ndarray, scores: np.ndarray,
             for s, e in zip(starts.tolist(), ends.tolist())]
 
 
-def read_devkit_file(path: str | Path, class_name: str | None = None) -> list[ImageDetections]:
-    """One ``*_det_*_<class>.txt`` file → runs of :class:`ImageDetections` in line order."""
+def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
+    """The fast path of :func:`read_devkit_file`: the whole file split once, every number
+    converted in one vectorised pass (:mod:`workbench.core.numtext`, bit-identical to
+    ``float()``) and one finite check. ``None`` when anything is off — a line without six
+    fields, a token that is not a number, a non-finite value, unusual separators — so the
+    line-by-line reader can name the file and line."""
+    data = plain_separators(data)
+    if data is None:
+        return None
+    buf = np.frombuffer(data + _PAD, dtype=np.uint8)
+    starts, ends, line = tokens(buf)
+    if len(starts) % 6:
+        return None
+    rows = len(starts) // 6
+    if rows == 0:
+        return DetectionRuns.empty()
+    per_row = line.reshape(rows, 6)  # six tokens on one line, one line per row
+    if not ((per_row[:, 0] == per_row[:, 5]).all() and (per_row[1:, 0] > per_row[:-1, 5]).all()):
+        return None
+    values = parse_columns(buf, starts.reshape(rows, 6)[:, 1:], ends.reshape(rows, 6)[:, 1:])
+    if values is None:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    id_starts, id_ends = starts[0::6], ends[0::6]
+    first = run_starts(buf, id_starts, id_ends)
+    ids = [data[a:b].decode("utf-8") for a, b in zip(id_starts[first].tolist(),
+                                                      id_ends[first].tolist())]
+    boxes = values[:, 1:5].copy()
+    boxes[:, 0:2] -= 1.0  # VOC 1-based inclusive → pixel edges (core/boxes.py)
+    return DetectionRuns(ids, np.r_[first, rows], boxes, values[:, 0].copy(),
+                         np.zeros(rows, dtype=np.int64), (class_name,))
+
+
+def read_devkit_file(path: str | Path, class_name: str | None = None
+                     ) -> Sequence[ImageDetections]:
+    """One ``*_det_*_<class>.txt`` file → runs of :class:`ImageDetections` in line order
+    (a :class:`DetectionRuns` when the file is clean, else a list)."""
     path = Path(path)
     if class_name is None:
         match = DEVKIT_NAME.match(path.name)
@@ -138,6 +182,18 @@ def read_devkit_file(path: str | Path, class_name: str | None = None) -> list[Im
             raise ResultsError(f"{path}: name is not <prefix>_det_<set>_<class>.txt")
         # detect --format devkit percent-escapes unsafe class names (core/safepath.py)
         class_name = unescape_name(match.group("cls"))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from exc
+    fast = _devkit_fast(data, class_name)
+    if fast is not None:
+        return fast
+    return _devkit_lines(path, class_name)
+
+
+def _devkit_lines(path: Path, class_name: str) -> list[ImageDetections]:
+    """Line by line: the reference behaviour, and the error messages with file and line."""
     ids: list[str] = []
     rows: list[list[float]] = []
     try:
@@ -155,7 +211,7 @@ def read_devkit_file(path: str | Path, class_name: str | None = None) -> list[Im
             values = [float(v) for v in fields[1:]]
         except ValueError as exc:
             raise ResultsError(f"{path}:{number}: not a number ({exc})") from exc
-        if not np.all(np.isfinite(values)):
+        if not all(map(math.isfinite, values)):
             raise ResultsError(f"{path}:{number}: non-finite value")
         ids.append(fields[0])
         rows.append(values)
@@ -165,7 +221,7 @@ def read_devkit_file(path: str | Path, class_name: str | None = None) -> list[Im
     return _runs(ids, boxes, data[:, 0].copy(), [class_name] * len(ids))
 
 
-def read_devkit_folder(folder: str | Path) -> list[ImageDetections]:
+def read_devkit_folder(folder: str | Path) -> DetectionRuns:
     """Every ``*_det_*_<class>.txt`` of a folder (sorted by name)."""
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.is_file() and DEVKIT_NAME.match(p.name))
@@ -173,10 +229,8 @@ def read_devkit_folder(folder: str | Path) -> list[ImageDetections]:
     if len(prefixes) > 1:
         log.warning("%s: results of several competitions/runs mixed: %s", folder,
                     ", ".join(sorted(prefixes)))
-    out: list[ImageDetections] = []
-    for p in files:
-        out.extend(read_devkit_file(p))
-    return out
+    return DetectionRuns.concat([DetectionRuns.from_detections(read_devkit_file(p))
+                                 for p in files])
 
 
 def read_json_folder(folder: str | Path) -> list[ImageDetections]:
@@ -235,16 +289,33 @@ def _coco_mappings(image_ids: Sequence[str], classes: Sequence[str],
 
 def read_coco_results(path: str | Path, *, image_ids: Sequence[str] = (),
                       classes: Sequence[str] = (), coco_gt: str | Path | None = None
-                      ) -> list[ImageDetections]:
-    """A COCO results JSON → runs of :class:`ImageDetections` in file order (see module doc)."""
+                      ) -> Sequence[ImageDetections]:
+    """A COCO results JSON → runs of :class:`ImageDetections` in file order (see module doc).
+
+    A file whose entries all have the shape of the first one, with numbers for values (what
+    every detector's dump looks like), is read by :func:`_coco_fast`; anything else — and
+    every error message — comes from the entry-by-entry reader."""
     path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ResultsError(f"{path}: not JSON ({exc})") from exc
+    image_map, class_map = _coco_mappings(image_ids, classes, coco_gt)
+    fast = _coco_fast(data, image_map, class_map)
+    if fast is not None:
+        return fast
+    return _coco_entries(path, image_map, class_map)
+
+
+def _coco_entries(path: Path, image_map: dict[int, str], class_map: dict[int, str]
+                  ) -> list[ImageDetections]:
+    """Entry by entry: the reference behaviour, and the error messages naming the entry."""
     try:
         items = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: not JSON ({exc})") from exc
     if not isinstance(items, list):
         raise ResultsError(f"{path}: COCO results must be a list of detections")
-    image_map, class_map = _coco_mappings(image_ids, classes, coco_gt)
     ids, boxes, scores, labels = [], [], [], []
     for n, item in enumerate(items):
         try:
@@ -268,3 +339,106 @@ def read_coco_results(path: str | Path, *, image_ids: Sequence[str] = (),
         labels.append(name)
     return _runs(ids, np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
                  np.asarray(scores, dtype=np.float64), labels)
+
+
+_JSON_NUMBER_AND_SPACE = b"0123456789.+-eE \t\n\r"
+_JSON_STRUCTURE = bytes.maketrans(b"[]{},:\t\r\n", b"         ")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PAD = b" " * 32  # tokens are read a column at a time: no gather runs off the end
+_REQUIRED = ("image_id", "category_id", "bbox", "score")
+
+
+def _coco_layout(first: object) -> dict[str, tuple[int, int]] | None:
+    """``{key: (first column, count)}`` of the numbers of one entry, or None when the entry
+    is not a flat object of numbers and lists of numbers with the four required keys."""
+    if not isinstance(first, dict) or any(k not in first for k in _REQUIRED):
+        return None
+    layout, column = {}, 0
+    for key, value in first.items():
+        if not _KEY.fullmatch(key):
+            return None
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            return None
+        layout[key] = (column, len(values))
+        column += len(values)
+    if layout["bbox"][1] != 4 or any(layout[k][1] != 1 for k in _REQUIRED if k != "bbox"):
+        return None
+    return layout
+
+
+def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
+               ) -> DetectionRuns | None:
+    """COCO results JSON without building 10^6 dicts (``None``: use :func:`_coco_entries`).
+
+    The first entry is parsed with ``json``; the file's *skeleton* (every byte but digits,
+    ``.+-eE`` and whitespace) must then be exactly that entry's skeleton repeated — the same
+    keys in the same order, numbers only, no strings, ``true``, ``NaN`` or nesting — and each
+    key must occur once per entry. Then the keys and the punctuation are blanked and all the
+    numbers are read in one vectorised pass (bit-identical to ``float()``,
+    :mod:`workbench.core.numtext`). Ids are truncated to integers as ``int()`` truncates; an
+    id missing from the mappings sends the file to the entry reader, which names the entry."""
+    open_at = data.find(b"{")
+    close_at = data.find(b"}", open_at)
+    if open_at < 0 or close_at < 0 or data[:open_at].strip(b" \t\n\r") != b"[":
+        return None
+    try:
+        layout = _coco_layout(json.loads(data[open_at:close_at + 1]))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if layout is None:
+        return None
+    entry = data[open_at:close_at + 1].translate(None, _JSON_NUMBER_AND_SPACE)
+    skeleton = data.translate(None, _JSON_NUMBER_AND_SPACE)
+    count, rest = divmod(len(skeleton) - 1, len(entry) + 1)  # "[" + (entry ",")* entry "]"
+    if rest or skeleton != b"[" + b",".join([entry] * count) + b"]":
+        return None
+    buf = np.frombuffer(data.translate(_JSON_STRUCTURE) + _PAD, dtype=np.uint8)
+    starts, ends, _ = tokens(buf, lines=False)
+    columns = sum(n for _, n in layout.values())
+    width = columns + len(layout)  # per entry: each key, then its numbers
+    if len(starts) != count * width:
+        return None
+    starts, ends = starts.reshape(count, width), ends.reshape(count, width)
+    is_number = np.ones(width, dtype=bool)
+    at = 0
+    for key, (_, n) in layout.items():
+        # the skeleton ignored digits and 'e's inside keys: check every key token exactly
+        if not same_token(buf, np.ascontiguousarray(starts[:, at]),
+                          np.ascontiguousarray(ends[:, at]), b'"%s"' % key.encode(),
+                          _JSON_NUMBER_AND_SPACE):
+            return None
+        is_number[at] = False
+        at += 1 + n
+    values = parse_columns(buf, starts[:, is_number], ends[:, is_number])
+    if values is None:
+        return None
+    image_col = values[:, layout["image_id"][0]]
+    cat_col = values[:, layout["category_id"][0]]
+    if max(np.abs(image_col).max(), np.abs(cat_col).max()) >= 2.0 ** 53:
+        return None  # ids beyond a double's integers: leave them to int()
+    image_codes, image_stems = _mapped(image_col, image_map)
+    cat_codes, cat_names = _mapped(cat_col, class_map)
+    if image_codes is None or cat_codes is None:
+        return None
+    # runs of one image (by stem: two ids of one stem continue a run, as the entry reader)
+    stem_index: dict[str, int] = {}
+    stem_code = np.asarray([stem_index.setdefault(s, len(stem_index)) for s in image_stems],
+                           dtype=np.int64)[image_codes]
+    first = np.flatnonzero(np.r_[True, stem_code[1:] != stem_code[:-1]])
+    ids = [image_stems[c] for c in image_codes[first].tolist()]
+    b = layout["bbox"][0]
+    x, y, w, h = (values[:, b + i] for i in range(4))
+    boxes = np.stack([x, y, x + w, y + h], axis=1)
+    return DetectionRuns(ids, np.r_[first, count], boxes,
+                         values[:, layout["score"][0]].copy(), cat_codes, cat_names)
+
+
+def _mapped(column: np.ndarray, mapping: dict[int, str]
+            ) -> tuple[np.ndarray | None, list[str]]:
+    """``(code per row, value per code)`` of ``mapping[int(v)]``; None when one is missing."""
+    unique, codes = np.unique(column.astype(np.int64), return_inverse=True)  # int() truncates
+    found = [mapping.get(u) for u in unique.tolist()]
+    if any(v is None for v in found):
+        return None, []
+    return codes.reshape(-1), found  # type: ignore[return-value]

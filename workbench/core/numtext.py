@@ -1,0 +1,189 @@
+"""Vectorised reading of whitespace-separated text: token bounds and exact decimal numbers.
+
+The results readers (:mod:`workbench.core.results`) read millions of numbers; a Python
+``float()`` per token runs at a few million a second, numpy's text parsing not much faster.
+Here a whole buffer is handled with a few numpy passes over its bytes:
+
+* :func:`tokens` — start/end of every token and the line it is on (separators: space, tab,
+  newline);
+* :func:`parse_decimals` — the value of number tokens, **bit-identical to ``float()``**:
+  a token ``[-]digits[.digits]`` with at most 15 significant digits is the integer mantissa
+  (exact in a double) divided by ``10**k`` (``k <= 22``, exact too), and one IEEE division
+  of two exact values is the correctly rounded result — the same double ``float()`` gives
+  (Clinger's fast path). Anything else (exponents, ``+``, more digits, stray characters)
+  falls back to ``numpy.fromstring``, which parses with Python's own correctly rounded
+  ``PyOS_string_to_double``; a token it cannot read makes the whole call return ``None``
+  so the caller can find and name the bad line the slow way.
+
+Callers must make sure the text uses only the separators above (no ``\\r``, form feeds or
+Unicode spaces): :func:`plain_separators` says so.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+
+_SPACE, _TAB, _NL = 32, 9, 10
+_UNICODE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_POW10 = 10.0 ** np.arange(23)
+_IPOW10 = 10 ** np.arange(16, dtype=np.int64)
+_CHUNK = 1 << 20  # tokens per pass
+
+
+def plain_separators(data: bytes) -> bytes | None:
+    """``data`` with ``\\r\\n`` turned into ``\\n`` when its only whitespace is space, tab and
+    newline — the text then splits into the same lines and fields as ``str.splitlines`` /
+    ``str.split`` would split it; ``None`` when it holds other separators (``\\r`` alone, form
+    feed, vertical tab, ``\\x1c``-``\\x1f``, NUL, Unicode spaces) or is not UTF-8."""
+    if b"\r\n" in data:
+        data = data.replace(b"\r\n", b"\n")
+    controls = np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < _SPACE)
+    if controls != data.count(b"\n") + data.count(b"\t") or b"\x7f" in data:
+        return None  # \r alone, \v, \f, \x1c-\x1f and other control characters
+    if not data.isascii():
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if _UNICODE_SPACE.search(text):
+            return None
+    return data
+
+
+def tokens(buf: np.ndarray, *, lines: bool = True
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(starts, ends, line)`` of the tokens of a ``uint8`` buffer: ``buf[starts[i]:ends[i]]``
+    is token ``i``, on 0-based line ``line[i]`` (None unless ``lines``); separators: space,
+    tab, newline (and, for :func:`plain_separators` text, nothing else is ``<= 32``)."""
+    word = buf > _SPACE
+    change = np.flatnonzero(word[1:] != word[:-1]) + 1  # alternately a start and an end
+    if len(buf) and word[0]:
+        change = np.r_[0, change]
+    if len(buf) and word[-1]:
+        change = np.r_[change, len(buf)]
+    starts, ends = change[0::2], change[1::2]
+    line = np.searchsorted(np.flatnonzero(buf == _NL), starts) if lines else None
+    return starts, ends, line
+
+
+def parse_decimals(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """The float value of each token ``buf[starts[i]:ends[i]]`` (see the module doc), or
+    ``None`` when one of them is not a number ``float()`` reads."""
+    n = len(starts)
+    if n == 0:
+        return np.zeros(0)
+    out = np.empty(n)
+    for lo in range(0, n, _CHUNK):  # bounded temporaries: a few arrays of one chunk's bytes
+        s, e = starts[lo:lo + _CHUNK], ends[lo:lo + _CHUNK]
+        values = _clinger(buf, s, e)
+        if values is None:
+            values = _fromstring(buf[s[0]:e[-1]], s - s[0], e - s[0])
+            if values is None:
+                return None
+        out[lo:lo + len(s)] = values
+    return out
+
+
+def parse_columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """:func:`parse_decimals` of a ``(rows, columns)`` table of tokens, a column at a time
+    (each column's width is its own: ids are short, scores long) → ``(rows, columns)``."""
+    out = np.empty(starts.shape)
+    for k in range(starts.shape[1]):
+        column = parse_decimals(buf, np.ascontiguousarray(starts[:, k]),
+                                np.ascontiguousarray(ends[:, k]))
+        if column is None:
+            return None
+        out[:, k] = column
+    return out
+
+
+def same_token(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, token: bytes,
+               skeleton_chars: bytes = b"") -> bool:
+    """Whether every token ``buf[starts[i]:ends[i]]`` equals ``token``.
+
+    With ``skeleton_chars``, the caller already knows that every token with those characters
+    deleted equals ``token`` with them deleted; then equal lengths and equal bytes where
+    ``token`` holds one of them suffice (the token then has exactly those characters at
+    exactly those places), which is one or two byte columns instead of all."""
+    if not (ends - starts == len(token)).all():
+        return False
+    places = [j for j, c in enumerate(token) if not skeleton_chars or c in skeleton_chars]
+    return all((buf[starts + j] == token[j]).all() for j in places)
+
+
+def _clinger(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    lengths = ends - starts
+    width = int(lengths.max())
+    if width > 17:  # '-' + 15 digits + '.': longer tokens take the general path
+        return None
+    n = len(starts)
+    if int(ends.max()) + width > len(buf):  # callers pad; a bare buffer is read safely
+        buf = np.concatenate([buf, np.full(width, _SPACE, dtype=np.uint8)])
+    mantissa = np.zeros(n)
+    digits = np.zeros(n, dtype=np.int8)
+    frac = np.zeros(n, dtype=np.int8)
+    seen_dot = np.zeros(n, dtype=bool)
+    bad = np.zeros(n, dtype=bool)
+    negative = (buf[starts] == 45) & (lengths > 1)
+    position = starts.copy()
+    for j in range(width):  # column j of every token at once (Horner on the mantissa)
+        c = buf[position]
+        position += 1
+        valid = lengths > j
+        value = c - np.uint8(48)  # wraps around for bytes below '0'
+        digit = (value < 10) & valid
+        dot = (c == 46) & valid
+        bad |= (dot & seen_dot) | (valid & ~(digit | dot))
+        if j == 0:
+            bad &= ~negative
+        seen_dot |= dot
+        # exact: the mantissa stays below 10**15 < 2**53
+        np.copyto(mantissa, mantissa * 10.0 + value, where=digit)
+        digits += digit
+        frac += digit & seen_dot
+    if bad.any() or digits.min() == 0 or digits.max() > 15:
+        return None
+    values = mantissa / _POW10[frac]  # both exact: one correctly rounded division
+    np.negative(values, out=values, where=negative)
+    return values
+
+
+def _fromstring(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """numpy's text parser over just these tokens (others blanked); ``None`` on a bad one."""
+    cover = np.zeros(len(buf) + 1, dtype=np.int32)
+    np.add.at(cover, starts, 1)
+    np.add.at(cover, ends, -1)
+    inside = np.cumsum(cover[:-1]) > 0
+    chars = buf[inside]
+    allowed = ((chars >= 48) & (chars <= 57)) | np.isin(chars, np.frombuffer(b".eE+-", np.uint8))
+    if not allowed.all():  # hex, nan, inf, '_' …: float() and strtod disagree on some
+        return None
+    text = np.where(inside, buf, np.uint8(_SPACE)).tobytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            values = np.fromstring(text, dtype=np.float64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    return values if len(values) == len(starts) else None
+
+
+def run_starts(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Indices ``i`` where token ``i`` differs from token ``i - 1`` (0 always): the starts of
+    the runs of equal tokens, compared byte for byte (one pass per byte column)."""
+    n = len(starts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    lengths = ends - starts
+    differs = lengths[1:] != lengths[:-1]
+    last = len(buf) - 1
+    a, b = starts[1:].copy(), starts[:-1].copy()
+    for j in range(int(lengths.max())):
+        live = lengths[1:] > j
+        differs |= live & (buf[np.minimum(a, last)] != buf[np.minimum(b, last)])
+        a += 1
+        b += 1
+    return np.flatnonzero(np.r_[True, differs])
