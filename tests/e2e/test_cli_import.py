@@ -259,3 +259,27 @@ def test_cancel_removes_what_was_written_and_format_override(tmp_path: Path, cap
     # --format voc on a YOLO folder: no XML there, so images only and nothing annotated
     assert main(["import", str(src), "--out", str(out), "--format", "voc"]) == 0
     assert "imported 6 images (0 annotated, 0 objects" in capsys.readouterr().out
+
+
+def test_coco_train_and_val_files_become_the_split(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("workbench.core.formats.coco")
+    src = tmp_path / "coco"
+    (src / "images").mkdir(parents=True)
+    docs = {"train": {"images": [], "annotations": [], "categories": [{"id": 7, "name": "cat"}]},
+            "val": {"images": [], "annotations": [], "categories": [{"id": 7, "name": "cat"}]}}
+    for i in range(5):
+        split = "val" if i == 2 else "train"
+        Image.new("RGB", (60, 40)).save(src / "images" / f"im {i}.jpg")
+        doc = docs[split]
+        doc["images"].append({"id": i, "file_name": f"im {i}.jpg", "width": 60, "height": 40})
+        doc["annotations"].append({"id": i, "image_id": i, "category_id": 7,
+                                   "bbox": [1.5, 2, 10, 20], "area": 200, "iscrowd": 0})
+    for split, doc in docs.items():
+        (src / f"instances_{split}.json").write_text(json.dumps(doc))
+    out = tmp_path / "voc"
+    assert main(["import", str(src), "--out", str(out)]) == 0
+    assert "splits: train 4, val 1, trainval 5" in capsys.readouterr().out
+    main_dir = out / "ImageSets" / "Main"
+    assert (main_dir / "val.txt").read_text() == "im%202\n"  # ids escaped in split files
+    ann, _ = read_annotation(out / "Annotations" / "im 2.xml")
+    assert ann.objects[0].box == pytest.approx((1.5, 2.0, 11.5, 22.0), abs=1.0)
