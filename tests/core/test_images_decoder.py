@@ -408,3 +408,27 @@ def test_a_flipped_one_pixel_side_becomes_a_tensor() -> None:
     assert flipped.flags.c_contiguous and min(flipped.strides) < 0
     tensor = to_tensor(flipped)
     assert tuple(tensor.shape) == (3, 30, 1) and float(tensor[2, 29, 0]) == pytest.approx(89 / 255)
+
+
+def test_truncated_files_decode_in_threads_without_touching_pillows_global_flag(kinds) -> None:
+    """The grey fill needs no process-wide ``LOAD_TRUNCATED_IMAGES``: strict Pillow callers
+    in other threads still get their error while truncated files decode here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ImageFile
+
+    def strict(_: int) -> bool:
+        try:
+            with Image.open(kinds["truncated_png"]) as img:
+                img.load()
+        except OSError:
+            return True
+        return False
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    want = {n: decode_image(kinds[n]).rgb for n in ("truncated_jpg", "truncated_png")}
+    with ThreadPoolExecutor(4) as pool:
+        decoded = list(pool.map(lambda i: decode_image(kinds[list(want)[i % 2]]).rgb, range(16)))
+        refused = list(pool.map(strict, range(16)))
+    assert all(np.array_equal(a, want[list(want)[i % 2]]) for i, a in enumerate(decoded))
+    assert all(refused) and ImageFile.LOAD_TRUNCATED_IMAGES is before is False

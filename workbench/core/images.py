@@ -353,6 +353,9 @@ def _decode(path: str | os.PathLike[str], max_pixels: int | None,
         rgb = _to_rgb(loaded)
     except Exception as exc:  # noqa: BLE001
         raise ImageReadError(p, f"unreadable image ({exc})") from exc
+    finally:  # free Pillow's raster (4 bytes a pixel) before the array is copied or rotated
+        loaded.close()
+        img.close()
     if rows is not None and rows < raw_h:
         start = rows * rgb.shape[0] // raw_h  # rows scale with a (PNG: no) draft
         rgb = np.array(rgb)  # writable
