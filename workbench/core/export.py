@@ -164,7 +164,11 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def _collect(project: Project, summary: ExportSummary) -> list[tuple[Entry, Annotation]]:
+def _collect(project: Project, summary: ExportSummary, *,
+             decode: bool = True) -> list[tuple[Entry, Annotation]]:
+    """Readable annotations, boxes clamped, objects with errors left out. ``decode=False``
+    (``workbench import``, which links images as they are): the image header is checked,
+    the pixels are not decoded."""
     items: list[tuple[Entry, Annotation]] = []
     for entry in project.annotated:
         ann, problems = project.load(entry, clamp=True)
@@ -174,8 +178,8 @@ def _collect(project: Project, summary: ExportSummary) -> list[tuple[Entry, Anno
         bad = {p.object for p in problems if p.severity == "error" and p.object is not None}
         if any(p.severity == "error" and p.object is None for p in problems):
             continue  # unreadable image: nothing to export
-        check = check_image(entry.image_path)  # the decoder's verdict, as training's
-        if check.severity == "error":
+        check = check_image(entry.image_path) if decode else None  # the decoder's verdict
+        if check is not None and check.severity == "error":
             summary.problems.append(Problem(project.display_name(entry.image_path), None,
                                             "error", check.message))
             continue

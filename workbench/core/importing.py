@@ -50,6 +50,7 @@ from pathlib import Path
 from workbench.core.annotation import Annotation, Problem
 from workbench.core.atomic import atomic_write_many, atomic_write_text
 from workbench.core.boxes import Box
+from workbench.core.classes import merge_classes
 from workbench.core.export import _collect, _export_ids
 from workbench.core.imageinfo import ImageReadError, image_info
 from workbench.core.project import Entry, Project, natural_key
@@ -216,7 +217,9 @@ def _write_tree(project: Project, summary: ImportSummary, mode: str,
     from workbench.core.export import ExportSummary
 
     collected = ExportSummary("voc", out)
-    items = _collect(project, collected)  # boxes clamped, objects with errors skipped
+    # boxes clamped, objects with errors skipped; images are not decoded (hard-linked or
+    # copied as they are; their headers are read), which halves the import's time
+    items = _collect(project, collected, decode=False)
     summary.problems.extend(collected.problems)
     summary.skipped_objects = collected.skipped_objects
     annotation_of = {e.image_path: a for e, a in items}
@@ -250,7 +253,10 @@ def _write_tree(project: Project, summary: ImportSummary, mode: str,
             summary.source[image_id] = [(o.name, o.box, o.difficult) for o in ann.objects]
         if progress is not None:
             progress(done + 1, total, entry.key)
-    summary.classes = list(project.classes)
+    # the class file's order, then names met in the files (what project.classes gives,
+    # without reading every file a second time)
+    summary.classes = merge_classes(project.predefined_classes(),
+                                    (o.name for _, a in items for o in a.objects))
     summary.splits = _splits(project, items, ids)
     writes = [(out / "ImageSets" / "Main" / f"{name}.txt",
                "".join(f"{escape_id(i)}\n" for i in members).encode("utf-8"))
