@@ -48,11 +48,11 @@ def createml_box(a: Any) -> tuple[float, float, float, float] | None:
     c = a.get("coordinates") if isinstance(a, dict) else None
     if not isinstance(c, dict):
         return None
-    try:
-        values = [float(c[k]) for k in _KEYS]
-    except (KeyError, TypeError, ValueError):
+    raw = [c.get(k) for k in _KEYS]
+    if not all(type(v) in (int, float) for v in raw):  # the reader's rule: numbers only
         return None
-    if any(isinstance(c[k], bool) for k in _KEYS) or not all(math.isfinite(v) for v in values):
+    values = [float(v) for v in raw]
+    if not all(math.isfinite(v) for v in values):
         return None
     return createml_to_xyxy(*values)
 

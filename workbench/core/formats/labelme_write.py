@@ -53,13 +53,13 @@ def labelme_box(shape: Any) -> tuple[float, float, float, float] | None:
     if not isinstance(shape, dict) or shape.get("shape_type") != "rectangle":
         return None
     points = shape.get("points")
-    if not isinstance(points, list) or len(points) != 2:
+    if not isinstance(points, list) or len(points) != 2 or not all(
+            isinstance(p, list) and len(p) == 2 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+            for p in points):  # the reader's rule: two [x, y] number pairs
         return None
-    try:
-        values = [float(v) for p in points for v in p]
-    except (TypeError, ValueError):
-        return None
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+    values = [float(v) for p in points for v in p]
+    if not all(math.isfinite(v) for v in values):
         return None
     return labelme_to_xyxy(points)
 
@@ -85,7 +85,7 @@ def merge_labelme_shapes(doc: dict, objects: Sequence[VocObject],
         if box is None:
             continue
         slots.append(pos)
-        old_keys.append(box_key(str(shape.get("label", "")), box))
+        old_keys.append(box_key(str(shape.get("label") or ""), box))
     new_keys = [box_key(o.name, o.box) for o in objects]
     removed: set[int] = set()
     after: dict[int, list[dict]] = {}
