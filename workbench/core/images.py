@@ -415,7 +415,7 @@ def check_image(path: str | os.PathLike[str]) -> ImageCheck:
     which still reads every compressed byte, so truncation is found)."""
     p = Path(path)
     try:
-        decoded = decode_preview(p, 512)
+        decoded = decode_preview(p, 64)
     except ImageReadError as exc:
         return ImageCheck(p, "error", exc.reason)
     if decoded.truncated:
