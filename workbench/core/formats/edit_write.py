@@ -198,14 +198,15 @@ class SplicedDump:
         for r in records:
             self._texts.pop(id(r), None)
 
-    def _element(self, value: Any, pad: str) -> str:
-        hit = self._texts.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
+    def _encode(self, value: Any, pad: str) -> str:
         s = self.style
         text = json.dumps(value, indent=s.indent, separators=s.separators,
                           ensure_ascii=s.ensure_ascii)
-        return text.replace("\n", "\n" + pad) if pad else text
+        if pad:
+            text = text.replace("\n", "\n" + pad)
+        # the record is kept with its text: while cached its id() cannot be reused
+        self._texts[id(value)] = (value, text)
+        return text
 
     def dumps(self, doc: Any) -> str:
         s = self.style
@@ -218,19 +219,18 @@ class SplicedDump:
         indent = " " * s.indent if isinstance(s.indent, int) else (s.indent or "")
         pad = indent * 2
         sep = s.separators[0] + ("\n" + pad if s.indent is not None else "")
-        texts: dict[int, tuple[Any, str]] = {}
+        get, encode = self._texts.get, self._encode
         for k in keys:
-            parts = []
-            for value in doc[k]:
-                t = self._element(value, pad)
-                texts[id(value)] = (value, t)
-                parts.append(t)
+            parts = [hit[1] if (hit := get(id(v))) is not None else encode(v, pad)
+                     for v in doc[k]]
             marker = json.dumps(f"{self._MARK}{k}", ensure_ascii=s.ensure_ascii)
             if text.count(marker) != 1:  # the marker text appears elsewhere: do it plainly
                 self._texts = {}
                 return s.dumps(doc)
             text = text.replace(marker, sep.join(parts), 1)
-        self._texts = texts
+        if len(self._texts) > 2 * sum(len(doc[k]) for k in keys) + 1000:
+            live = {id(v) for k in keys for v in doc[k]}  # drop records deleted since
+            self._texts = {i: t for i, t in self._texts.items() if i in live}
         return text
 
 
