@@ -19,8 +19,10 @@ API
 ``save_yolo(project, entry, annotation) -> Annotation``
     The writer registered in :data:`workbench.core.formats.WRITERS` for ``"yolo"``: writes
     ``entry.source.path`` (the label file) and, when classes were added, the names file
-    (the reader's pick: ``data.yaml`` … or ``classes.txt``), together and atomically (:func:`workbench.core.atomic.atomic_write_many`). Nothing is
-    written when the bytes would not change (the file's mtime stays). What YOLO cannot hold
+    (the reader's pick: ``data.yaml`` … or ``classes.txt``) and every other names file
+    listing the same classes, together and atomically
+    (:func:`workbench.core.atomic.atomic_write_many`). Nothing is written when the bytes
+    would not change (the file's mtime stays). What YOLO cannot hold
     (``difficult``, ``truncated``, pose, model-suggestion marks, ``verified``) is reported
     once per project as a warning :class:`~workbench.core.annotation.Problem`
     (:func:`workbench.core.formats.edit_write.take_warnings`).
@@ -242,7 +244,8 @@ def _safe_names(path: Path) -> dict[int, str] | None:
 def save_yolo(project: object, entry: object, annotation: Annotation) -> Annotation:
     """Write ``annotation`` to ``entry``'s label file (see the module doc)."""
     source = getattr(entry, "source", None)
-    label = Path(source.path if source is not None else entry.xml_path)  # type: ignore[attr-defined]
+    label = Path(source.path if source is not None
+                 else entry.xml_path)  # type: ignore[attr-defined]
     shown = project.display_name(label) if hasattr(project, "display_name") else str(label)
     size = annotation.size
     if size is None:
