@@ -242,3 +242,17 @@ def test_new_image_gets_a_record_the_reader_finds(tmp_path: Path) -> None:
     again, problems = reopened.load(reopened.entry(entry.image_path))
     assert [(o.name, o.box) for o in again.objects] == [("dog", (1.0, 2.0, 5.0, 4.0))]
     assert not [p for p in problems if p.severity == "error"]
+
+
+def test_a_file_broken_since_it_was_opened_is_not_overwritten(tmp_path: Path) -> None:
+    import pytest
+
+    from workbench.core.formats import NotWritableError
+
+    path, entry = _setup(tmp_path, DOC)
+    path.write_text('{"images": [', encoding="utf-8")  # someone else truncated it
+    with pytest.raises(NotWritableError, match="not valid JSON"):
+        save_coco(SimpleNamespace(root=tmp_path), entry,
+                  Annotation("a.jpg", objects=tuple(_objects())))
+    assert path.read_text(encoding="utf-8") == '{"images": ['
+    assert isinstance(NotWritableError("x"), OSError)  # the window reports it as a failed save
