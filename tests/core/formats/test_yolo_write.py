@@ -200,3 +200,22 @@ def test_round_trip_difficult_lost_is_told_once(yolo_export: Path) -> None:
     warnings = take_warnings(project)
     assert len(warnings) == 1
     assert "difficult" in warnings[0].message and warnings[0].severity == "warning"
+
+
+def test_unlabeled_image_gets_its_label_file_where_the_reader_looks(yolo_export: Path) -> None:
+    from PIL import Image
+
+    from workbench.core.project import Project
+
+    Image.new("RGB", (120, 80)).save(yolo_export / "images" / "train" / "new photo.jpg")
+    project = Project.open(yolo_export)
+    entry = project.entry(yolo_export / "images" / "train" / "new photo.jpg")
+    assert not entry.has_xml
+    ann = project.new_annotation(entry)
+    dog = VocObject("dog", (12.0, 8.0, 36.0, 40.0))
+    project.save(entry, dataclasses.replace(ann, objects=(dog,)))
+    label = yolo_export / "labels" / "train" / "new photo.txt"
+    assert label.read_text() == "1 0.200000 0.300000 0.200000 0.400000\n"
+    again = Project.open(yolo_export)
+    loaded, _ = again.load(again.entry(entry.image_path))
+    assert [(o.name, o.box) for o in loaded.objects] == [("dog", pytest.approx((12, 8, 36, 40)))]
