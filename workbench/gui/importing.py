@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
 
 from workbench.gui import dialogs
 from workbench.gui.workers.tasks import Task, TaskContext, TaskRunner
@@ -126,6 +126,9 @@ class ImportDialog(QDialog):
         self.setMinimumWidth(680)
         self.runner = TaskRunner(self)
         self.task: Task | None = None
+        app = QApplication.instance()
+        if app is not None:  # quitting mid-import: stop at the next image, remove its files
+            app.aboutToQuit.connect(self.runner.cancel_all)
         intro = QLabel("Convert a YOLO, COCO, CreateML or labelme dataset to a PASCAL VOC "
                        "folder (<code>JPEGImages/</code>, <code>Annotations/</code>, "
                        "<code>ImageSets/Main/</code> from its split) — the same conversion as "
