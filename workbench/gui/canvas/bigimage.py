@@ -12,8 +12,8 @@ slowly. An image is *large* when it has more than :data:`LARGE_PIXELS` pixels (4
   coordinates** — the scene rect is ``(0, 0, W, H)`` and boxes are drawn, edited and saved in
   full-resolution pixels — and the preview item is scaled by ``W / preview_width`` to cover it.
 * The full raster is decoded in the background by :func:`workbench.core.images.decode_image`
-  (never on the GUI thread) while the preview is shown, and dropped when another image is
-  shown: one full raster in memory at a time.
+  (never on the GUI thread), starting :data:`DECODE_DELAY_MS` after the preview is shown, and
+  dropped when another image is shown: one full raster in memory at a time.
 * :class:`TiledImageLayer` shows full-resolution tiles over the preview once the view's zoom
   is above the preview's resolution: square tiles of :data:`TILE` px of pyramid level ``l``
   (level ``l`` is the image reduced ``2**l`` times; the level chosen is the coarsest one with at
@@ -59,6 +59,8 @@ PREVIEW_SIDE = 2048
 TILE = 1024
 #: Tile pixmaps kept at most (each TILE² × 4 bytes).
 MAX_TILES = 40
+#: The full decode starts this long after the preview is shown (after its first paint).
+DECODE_DELAY_MS = 100
 #: Tile z between the preview (0) and the overlays; finer levels above coarser ones.
 _TILE_Z = 0.5
 
@@ -258,12 +260,17 @@ class TiledImageLayer:
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.update_tiles)
+        self._decode_timer = QTimer()
+        self._decode_timer.setSingleShot(True)
+        self._decode_timer.setInterval(DECODE_DELAY_MS)
+        self._decode_timer.timeout.connect(self._start_decode)
 
     # -- image ------------------------------------------------------------------------------
     def set_image(self, image: LargeImage | None) -> None:
         """Show ``image``'s tiles (None: none). The previous image's raster is released."""
         if image is self.image:
             return
+        self._decode_timer.stop()
         self._drop_all()
         if self.image is not None:
             self.image.release()
@@ -273,10 +280,17 @@ class TiledImageLayer:
         if image is None:
             return
         self._follow_views()
-        generation = self._generation
+        self._decode_timer.start()
+        self.schedule()
+
+    def _start_decode(self) -> None:
+        """Start the full decode once the preview had time to be painted (a decode running
+        meanwhile would compete with the first paint for the CPU)."""
+        image, generation = self.image, self._generation
+        if image is None:
+            return
         future = image.start_full_decode()
         future.add_done_callback(lambda f, g=generation: self._raster_done(f, g))
-        self.schedule()
 
     def _raster_done(self, future: Future, generation: int) -> None:  # worker thread
         if future.cancelled():
