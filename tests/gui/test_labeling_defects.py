@@ -24,8 +24,19 @@ def images(tmp_path):  # noqa: ANN001,ANN201
     return make_project(tmp_path)
 
 
+#: The real questions, for the tests that answer them with key events.
+REAL_ASK_YES_NO, REAL_CHOOSE_REASSIGNMENT = dialogs.ask_yes_no, dialogs.choose_reassignment
+
+
 @pytest.fixture
-def window(qtbot, images, tmp_path):  # noqa: ANN001,ANN201
+def window(qtbot, images, tmp_path, monkeypatch):  # noqa: ANN001,ANN201
+    def unexpected(*args, **kwargs):  # noqa: ANN002,ANN003,ANN202
+        raise AssertionError(f"unexpected dialog: {args[1:3]}")
+
+    # A question nobody answers would wait forever: fail instead.
+    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_reassignment",
+                 "ask_directory", "show_info", "show_error"):
+        monkeypatch.setattr(dialogs, name, unexpected)
     w = shown_window(qtbot, tmp_path / "settings.ini")
     assert w.open_project(images)
     w.scanner.run_to_end()
@@ -404,12 +415,14 @@ def test_no_font_change_in_a_button_state_so_cancel_is_not_clipped() -> None:
             assert "font" not in body, selector.strip()
 
 
-def test_delete_class_dialogs_buttons_fit_their_text(window, qtbot) -> None:  # noqa: ANN001
+def test_delete_class_dialogs_buttons_fit_their_text(window, monkeypatch) -> None:  # noqa: ANN001
     from PySide6.QtGui import QFontMetrics
     from PySide6.QtWidgets import QPushButton
 
     from workbench.gui import theme
 
+    monkeypatch.setattr(dialogs, "ask_yes_no", REAL_ASK_YES_NO)
+    monkeypatch.setattr(dialogs, "choose_reassignment", REAL_CHOOSE_REASSIGNMENT)
     app = QApplication.instance()
     old = app.styleSheet()
     theme.apply_theme(app)
