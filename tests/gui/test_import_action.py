@@ -175,3 +175,40 @@ def test_open_yolo_project_is_saved_and_offered_for_import(window, qtbot, tmp_pa
     qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bool(asked), timeout=30_000)
     assert "(3 annotated, 4 objects, 2 classes)" in asked[0]
+
+
+def test_cancel_stops_the_running_import_and_keeps_nothing(window, qtbot, tmp_path, asked,
+                                                           monkeypatch) -> None:
+    import threading
+
+    import workbench.core.importing as importing
+
+    pytest.importorskip("workbench.core.formats.yolo")
+    src = _yolo_dataset(tmp_path / "ds")
+    placed = threading.Event()
+    release = threading.Event()
+    real = importing._place_image
+
+    def slow(*args, **kwargs):  # noqa: ANN002,ANN003
+        real(*args, **kwargs)
+        placed.set()
+        release.wait(10)  # holds the worker until the test has clicked Cancel
+
+    monkeypatch.setattr(importing, "_place_image", slow)
+    window.actions.import_dataset.trigger()
+    dialog = window._import_dialog
+    qtbot.waitExposed(dialog)
+    dialog.src.setText(str(src))
+    out = Path(dialog.out.text())
+    qtbot.mouseClick(dialog.import_button, Qt.MouseButton.LeftButton)
+    assert placed.wait(10) and dialog.progress.isVisible()
+    assert not dialog.import_button.isEnabled() and not dialog.src.isEnabled()
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel),
+                     Qt.MouseButton.LeftButton)
+    release.set()
+    qtbot.waitUntil(lambda: dialog.task is None, timeout=10_000)
+    assert "cancelled" in dialog.problem.text() and dialog.isVisible()
+    assert not out.exists() and asked == []
+    assert (src / "images" / "train" / "a.jpg").exists()
+    dialog.reject()
+    assert not dialog.isVisible()
