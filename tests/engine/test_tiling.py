@@ -228,3 +228,29 @@ def test_real_checkpoint_tiled_through_the_raw_cache(tmp_path: Path) -> None:
     assert detector.forward_images == n_tiles + 1
     assert not detector.is_cached(path)
     postprocess(raw, detector.settings)  # the sliders work on it unchanged
+
+
+def test_cli_detect_with_tiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from workbench.cli import main
+
+    ckpt, paths = _helpers().make_checkpoint(tmp_path, steps=2)
+    image = cv2.resize(cv2.imread(str(paths[1])), (500, 380), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(tmp_path / "big.png"), image)
+    out = tmp_path / "out"
+    assert main(["detect", str(ckpt), str(tmp_path / "big.png"), "--out", str(out),
+                 "--tile", "200", "--tile-overlap", "40", "--score", "0.01",
+                 "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "tiles of 200 px, overlap 40 px" in err
+    boxes = [d["box"] for d in json.loads((out / "big.json").read_text())]
+    assert boxes and all(0 <= x1 < x2 <= 500 and 0 <= y1 < y2 <= 380
+                         for x1, y1, x2, y2 in boxes)
+    # a fraction overlap, and --tile-overlap alone is refused
+    assert main(["detect", str(ckpt), str(tmp_path / "big.png"), "--out", str(out),
+                 "--tile", "200", "--tile-overlap", "0.25", "--device", "cpu"]) == 0
+    assert "overlap 50 px" in capsys.readouterr().err
+    assert main(["detect", str(ckpt), str(tmp_path / "big.png"), "--out", str(out),
+                 "--tile-overlap", "0.25", "--device", "cpu"]) == 2
+    assert "--tile-overlap needs --tile" in capsys.readouterr().err

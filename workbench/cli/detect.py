@@ -15,6 +15,11 @@ Formats (``--format``):
 
 Score threshold, NMS IoU, top-k and class-agnostic NMS default to the settings saved in the
 checkpoint (what the Detections panel stored).
+
+``--tile SIZE [--tile-overlap PX|FRACTION]``: tiled inference for small objects in large images
+(drone, microscopy): the network runs on overlapping SIZE px tiles and once on the whole image
+downscaled; boxes are shifted back to image pixels and merged by class-wise NMS before the
+settings above are applied (:mod:`workbench.engine.tiling`).
 """
 
 from __future__ import annotations
@@ -51,7 +56,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, mps (default: auto)")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
+    p.add_argument("--tile", type=int, default=None, metavar="SIZE",
+                   help="tiled inference for small objects in large images: run the network "
+                   "on SIZE x SIZE px tiles (plus the whole image, downscaled) and merge by "
+                   "class-wise NMS (see workbench/engine/tiling.py)")
+    p.add_argument("--tile-overlap", type=_overlap, default=None, metavar="PX|FRACTION",
+                   help="overlap between neighbouring tiles: pixels (128) or a fraction of the "
+                   "tile (0.2, the default)")
     p.set_defaults(func=run)
+
+
+def _overlap(text: str) -> float:
+    from workbench.engine.tiling import parse_overlap
+
+    try:
+        return parse_overlap(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of pixels or a fraction: {text!r}")
 
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
@@ -120,6 +141,18 @@ def write_voc(out: Path, image: Path, size: tuple[int, int], det: Any) -> Path:
     return path
 
 
+def _tiling(args: argparse.Namespace) -> Any:
+    """The :class:`workbench.engine.tiling.Tiling` asked for, or None (no ``--tile``)."""
+    if args.tile is None:
+        if args.tile_overlap is not None:
+            raise ValueError("--tile-overlap needs --tile SIZE")
+        return None
+    from workbench.engine.tiling import DEFAULT_OVERLAP, Tiling
+
+    overlap = DEFAULT_OVERLAP if args.tile_overlap is None else args.tile_overlap
+    return Tiling(tile=args.tile, overlap=overlap)
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.core.atomic import atomic_write_text
     from workbench.core.safepath import safe_child
@@ -144,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
                                      ("top_k", args.top_k),
                                      ("class_agnostic", args.class_agnostic)) if v is not None}
         settings = detector.settings.replace(**changes)
+        tiling = _tiling(args)
     except (ValueError, CheckpointError, ConfigError) as exc:
         remove_created(created)
         print(f"workbench detect: {exc}", file=sys.stderr)
@@ -153,12 +187,20 @@ def run(args: argparse.Namespace) -> int:
     s = settings
     print(f"{detector.name} on {len(images)} images ({detector.device}); score > "
           f"{s.score_threshold:g}, NMS IoU {s.nms_iou:g}"
-          f"{' class-agnostic' if s.class_agnostic else ''}, top-k {s.top_k}", file=sys.stderr)
+          f"{' class-agnostic' if s.class_agnostic else ''}, top-k {s.top_k}"
+          + (f"; tiles of {tiling.tile} px, overlap {tiling.overlap_pixels} px"
+             if tiling else ""), file=sys.stderr)
     results = []
     total = 0
     written: list[Path] = []
     try:
-        for i, (path, raw) in enumerate(detector.raw_many(images, args.batch_size), start=1):
+        if tiling is None:
+            raws = detector.raw_many(images, args.batch_size)
+        else:
+            from workbench.engine.tiling import tiled_raw_for_path
+
+            raws = ((p, tiled_raw_for_path(detector, p, tiling)) for p in images)
+        for i, (path, raw) in enumerate(raws, start=1):
             det = apply(raw, settings, detector.classes, path.stem)
             total += len(det)
             if args.format == "json":
