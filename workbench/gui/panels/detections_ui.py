@@ -1,6 +1,7 @@
 """The Detections panel's widgets and their layout (wiring lives in :mod:`.detections`).
 
-Top to bottom: checkpoint line, Load / Detect, "detect on every image", the three sliders
+Top to bottom: checkpoint line, Load / Detect, "detect on every image", "Tiled" with the tile
+size, the three sliders
 (score threshold, NMS IoU, top-k), class-agnostic / show-suppressed toggles, TP/FP/FN marks
 with the evaluation IoU, "save settings", the statistics line, the detections table, Accept
 selected / all, and the pre-label box. Everything sits in a scroll area, because the dock
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-    QPushButton, QScrollArea, QSlider, QTableView, QVBoxLayout, QWidget,
+    QPushButton, QScrollArea, QSlider, QSpinBox, QTableView, QVBoxLayout, QWidget,
 )
 
 from workbench.gui.panels.detections_prelabel import PrelabelBox
@@ -45,6 +46,19 @@ def build_widgets(panel: DetectionsPanel) -> None:
                                "re-use its output)")
     panel.auto_run = QCheckBox("Detect on every image")
     panel.auto_run.setChecked(True)
+    # Tiled inference (engine/tiling.py): small objects in large images.
+    panel.tiled = QCheckBox("Tiled")
+    panel.tiled.setToolTip("Run the network on overlapping tiles (and once on the whole image, "
+                           "downscaled) and merge by NMS: finds small objects in large images; "
+                           "costs one network pass per tile")
+    panel.tile_size = QSpinBox()
+    panel.tile_size.setRange(64, 8192)
+    panel.tile_size.setSingleStep(64)
+    panel.tile_size.setValue(640)
+    panel.tile_size.setSuffix(" px")
+    panel.tile_size.setToolTip("Tile side; neighbouring tiles overlap by 20 %")
+    panel.tile_size.setEnabled(False)
+    panel.tiled.toggled.connect(panel.tile_size.setEnabled)
 
     panel.score_slider = _slider(SCORE_STEPS)
     panel.iou_slider = _slider(IOU_STEPS)
@@ -102,6 +116,11 @@ def build_widgets(panel: DetectionsPanel) -> None:
     layout.addWidget(panel.checkpoint_label)
     layout.addLayout(row)
     layout.addWidget(panel.auto_run)
+    tiled_row = QHBoxLayout()
+    tiled_row.addWidget(panel.tiled)
+    tiled_row.addWidget(panel.tile_size)
+    tiled_row.addStretch(1)
+    layout.addLayout(tiled_row)
     form = QFormLayout()
     for name, slider, value in (("Score >", panel.score_slider, panel.score_value),
                                 ("NMS IoU", panel.iou_slider, panel.iou_value),
