@@ -116,44 +116,51 @@ def where(el: etree._Element) -> str:
     return f"<{tag}> at {el.getroottree().getpath(el)}{line}"
 
 
-def _children_problems(el: etree._Element, known: tuple[str, ...]) -> list[str]:
-    """A second occurrence of a known child, or a known child in another case/namespace."""
+def _scan_children(el: etree._Element, known: frozenset[str], values: frozenset[str],
+                   lower: dict[str, str]) -> list[str]:
+    """One pass over ``el``'s children: a second occurrence of a known child, a known child in
+    another case/namespace, markup inside the (first) value of a child in ``values``."""
     msgs: list[str] = []
     seen: set[str] = set()
-    lower = {k.lower(): k for k in known if k != "object"}
     for c in el:
-        if not isinstance(c.tag, str):
+        tag = c.tag
+        if tag in known:
+            if tag in seen:
+                if tag != "object":
+                    msgs.append(f"{where(c)} is a second <{tag}>; it is ignored (only the "
+                                "first is read)")
+                continue
+            seen.add(tag)
+            if tag in values and len(c):
+                msgs.append(f"{where(c)} holds a comment, processing instruction or element "
+                            f"inside its value; read as {child_text(el, tag)!r}")
             continue
-        if c.tag in known:
-            if c.tag in seen and c.tag != "object":
-                msgs.append(f"{where(c)} is a second <{c.tag}>; it is ignored (only the first "
-                            "is read)")
-            seen.add(c.tag)
+        if not isinstance(tag, str):
             continue
-        local = etree.QName(c).localname.lower()
+        local = tag.rpartition("}")[2].lower()
         if local in lower:
             msgs.append(f"{where(c)} is not read: the reader expects <{lower[local]}> (tags are "
                         "case-sensitive and carry no namespace)")
     return msgs
 
 
-def _markup_problems(el: etree._Element, tags: tuple[str, ...]) -> list[str]:
-    msgs: list[str] = []
-    for tag in tags:
-        child = el.find(tag)
-        if child is not None and len(child):
-            msgs.append(f"{where(child)} holds a comment, processing instruction or element "
-                        f"inside its value; read as {child_text(el, tag)!r}")
-    return msgs
+def _schema(tags: tuple[str, ...]) -> tuple[frozenset[str], dict[str, str]]:
+    return frozenset(tags), {t.lower(): t for t in tags if t != "object"}
+
+
+_ROOT_KNOWN, _ROOT_LOWER = _schema(ROOT_ORDER)
+_OBJ_KNOWN, _OBJ_LOWER = _schema(OBJ_ORDER)
+_OBJ_VALUES = frozenset(("name", "pose", "truncated", "difficult", "score"))
+_BND_KNOWN, _BND_LOWER = _schema(COORDS)
+_SIZE_KNOWN, _SIZE_LOWER = _schema(_SIZE_TAGS)
 
 
 def object_structure_problems(el: etree._Element) -> list[str]:
     """What a direct ``<object>`` holds that the reader does not use (see above)."""
-    msgs = _children_problems(el, OBJ_ORDER)
-    msgs += _markup_problems(el, ("name", "pose", "truncated", "difficult", "score"))
+    msgs = _scan_children(el, _OBJ_KNOWN, _OBJ_VALUES, _OBJ_LOWER)
     bnd = el.find("bndbox")
     if bnd is not None:
-        msgs += _children_problems(bnd, COORDS) + _markup_problems(bnd, COORDS)
+        msgs += _scan_children(bnd, _BND_KNOWN, _BND_KNOWN, _BND_LOWER)
     return msgs
 
 
@@ -161,15 +168,16 @@ def structure_problems(root: etree._Element) -> list[str]:
     """File-level unused content: misplaced/misspelt objects anywhere, a second <size>,
     <filename> …, markup inside <size>/<filename> values. Per-object checks:
     :func:`object_structure_problems`."""
-    msgs = _children_problems(root, ROOT_ORDER) + _markup_problems(root, _ROOT_VALUES)
+    msgs = _scan_children(root, _ROOT_KNOWN, frozenset(_ROOT_VALUES), _ROOT_LOWER)
     size = root.find("size")
     if size is not None:
-        msgs += _children_problems(size, _SIZE_TAGS) + _markup_problems(size, _SIZE_TAGS)
-    for el in root.iter():
-        if not isinstance(el.tag, str) or etree.QName(el).localname.lower() != "object":
+        msgs += _scan_children(size, _SIZE_KNOWN, _SIZE_KNOWN, _SIZE_LOWER)
+    for el in root.iter(etree.Element):  # linear; (an XPath "//" here was quadratic)
+        tag = el.tag
+        if tag[-6:].lower() != "object" or tag.rpartition("}")[2].lower() != "object":
             continue
         parent = el.getparent()
-        if el.tag == "object" and parent is root:
+        if tag == "object" and parent is root:
             continue
         inside = "" if parent is root else f" inside <{etree.QName(parent).localname}>"
         msgs.append(f"{where(el)}{inside} is not read: only <object> elements directly inside "
