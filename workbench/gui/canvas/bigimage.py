@@ -333,7 +333,7 @@ class TiledImageLayer:
         """The largest zoom among the views and the union of their visible scene rects."""
         zoom, rect = 0.0, QRectF()
         for view in self._views:
-            if not view.isVisible() and view.viewport().width() <= 1:
+            if not view.isVisible():
                 continue
             zoom = max(zoom, view.transform().m11())
             rect = rect.united(view.mapToScene(view.viewport().rect()).boundingRect())
