@@ -226,9 +226,12 @@ def test_size_follows_an_edge_resize_and_a_delete(window, images, qtbot) -> None
     c.centerOn(60, 70)
     click(c, 50, 70)
     qtbot.waitUntil(lambda: "cat 90×100" in window.cursor_label.text())
-    press_move(c, (100, 80), (127.4, 80))  # the right edge
+    press_move(c, (100, 80), (127.4, 80))  # the right edge, outwards
+    qtbot.waitUntil(lambda: "cat 90×100" not in window.cursor_label.text())
+    during = window.cursor_label.text()  # the live size, the pointer outside the old box
     release(c, (127.4, 80))
     box = window.current_annotation().objects[0].box
+    assert during.endswith(f"cat {int(box[2] - box[0])}×100")
     assert all(float(v).is_integer() for v in box) and box[2] != 100
     # The pointer has not moved since the release: the label still follows the new box.
     assert window.cursor_label.text().endswith(f"cat {int(box[2] - box[0])}×100")

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QStackedWidget, QWidget
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMenu,
+                               QStackedWidget, QWidget)
 
 from workbench import __version__
 from workbench.core.annotation import Annotation, VocObject
@@ -316,7 +317,10 @@ class MainWindow(NavigationMixin, QMainWindow):
             box = (band.left(), band.top(), band.right(), band.bottom())
             text += f"   ·   new box {size(box)}"
         elif item.isVisible():
-            i = box_at(item.boxes, x, y)
+            # While a box is dragged (moved or resized) it is the selected one, wherever the
+            # pointer is: show its live size.
+            dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
+            i = self.canvas.selected() if dragging else box_at(item.boxes, x, y)
             if 0 <= i < len(doc.annotation.objects):
                 text += f"   ·   {doc.annotation.objects[i].name} {size(item.box(i))}"
         self.cursor_label.setText(text)
