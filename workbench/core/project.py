@@ -73,6 +73,7 @@ from workbench.core.formats import (
 )
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
+from workbench.core.fsnames import readable, same_name
 from workbench.core.imageinfo import ImageReadError, image_size, is_image_file
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
@@ -440,13 +441,14 @@ class Project:
         return self.annotations_dir / rel / (image.stem + ".xml")
 
     def display_name(self, path: Path) -> str:
-        """``path`` as reports show it: relative to the project root (or annotations folder)."""
+        """``path`` as reports show it: relative to the project root (or annotations folder);
+        undecodable file-name bytes as ``\\xNN`` (:func:`workbench.core.fsnames.readable`)."""
         for base, prefix in ((self.root, ""), (self.annotations_dir, self.annotations_dir.name + "/")):
             try:
-                return prefix + path.relative_to(base).as_posix()
+                return readable(prefix + path.relative_to(base).as_posix())
             except ValueError:
                 continue
-        return str(path)
+        return readable(str(path))
 
     # ------------------------------------------------------------------ entries
 
@@ -488,9 +490,10 @@ class Project:
         except VocError as exc:
             message = str(exc).removeprefix(f"{shown}: ")
             return None, [Problem(shown, None, "error", message)]
-        if ann.filename and ann.filename != entry.image_path.name:
+        if ann.filename and not same_name(ann.filename, entry.image_path.name):
             problems.append(Problem(shown, None, "warning",
-                f"<filename> {ann.filename!r} differs from the image file {entry.image_path.name!r}"))
+                f"<filename> {ann.filename!r} differs from the image file "
+                f"{readable(entry.image_path.name)!r}"))
         return ann, problems
 
     def load_native(self, entry: Entry, *, clamp: bool = False,
@@ -515,8 +518,10 @@ class Project:
             size = image_size(entry.image_path)
         except ImageReadError:
             size = None
-        return Annotation(filename=entry.image_path.name, size=size,
-                          folder=entry.image_path.parent.name, path=str(entry.image_path))
+        # text for the XML: undecodable file-name bytes as \xNN (fsnames.readable)
+        return Annotation(filename=readable(entry.image_path.name), size=size,
+                          folder=readable(entry.image_path.parent.name),
+                          path=readable(str(entry.image_path)))
 
     def save(self, entry: Entry, annotation: Annotation) -> Annotation:
         """Write ``annotation`` to ``entry.xml_path`` atomically; returns it with ``raw`` set.
