@@ -69,8 +69,8 @@ EDGE_MARGIN = 2.0
 CUT_COVER = 0.5
 #: ... with at least this fraction of its score.
 CUT_SCORE_RATIO = 0.5
-#: Cut boxes are checked against at most this many best-scoring uncut boxes (memory bound).
-_MAX_COVERERS = 4096
+#: Cut boxes of one tile are checked against at most this many nearby uncut boxes (memory).
+_MAX_COVERERS = 16384
 
 
 class RawPredictor(Protocol):
@@ -198,26 +198,39 @@ def explained_cuts(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
                    source: torch.Tensor, cut: torch.Tensor, *, min_cover: float = CUT_COVER,
                    score_ratio: float = CUT_SCORE_RATIO, chunk: int = 512) -> torch.Tensor:
     """``(N,)`` bool: the cut boxes that an uncut box of the same class from another ``source``
-    covers by ``>= min_cover`` of the cut box's area, with ``>= score_ratio`` of its score."""
+    covers by ``>= min_cover`` of the cut box's area, with ``>= score_ratio`` of its score.
+
+    Cut boxes are taken one source (tile) at a time, against the uncut boxes of other sources
+    that reach into that source's extent — the overlap bands of the neighbouring tiles and the
+    whole-image pass — not against every box of the image.
+    """
     drop = torch.zeros(len(boxes), dtype=torch.bool)
-    cut_idx = torch.nonzero(cut).flatten()
-    whole_idx = torch.nonzero(~cut).flatten()
-    if not len(cut_idx) or not len(whole_idx):
+    uncut = torch.nonzero(~cut).flatten()
+    if not bool(cut.any()) or not len(uncut):
         return drop
-    whole_idx = whole_idx[torch.argsort(scores[whole_idx], descending=True)][:_MAX_COVERERS]
-    wb, ws, wl, wsrc = boxes[whole_idx], scores[whole_idx], labels[whole_idx], source[whole_idx]
-    for start in range(0, len(cut_idx), chunk):
-        idx = cut_idx[start:start + chunk]
-        cb = boxes[idx]
-        lt = torch.maximum(cb[:, None, :2], wb[None, :, :2])
-        rb = torch.minimum(cb[:, None, 2:], wb[None, :, 2:])
-        inter = (rb - lt).clamp(min=0).prod(dim=2)
-        area = ((cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])).clamp(min=1e-6)
-        covered = inter >= min_cover * area[:, None]
-        covered &= labels[idx][:, None] == wl[None, :]
-        covered &= source[idx][:, None] != wsrc[None, :]
-        covered &= ws[None, :] >= score_ratio * scores[idx][:, None]
-        drop[idx] = covered.any(dim=1)
+    ub, us, ul, usrc = boxes[uncut], scores[uncut], labels[uncut], source[uncut]
+    for src in torch.unique(source[cut]).tolist():
+        mine = torch.nonzero(cut & (source == src)).flatten()
+        mb = boxes[mine]
+        x0, y0 = mb[:, 0].min(), mb[:, 1].min()
+        x1, y1 = mb[:, 2].max(), mb[:, 3].max()
+        near = (usrc != src) & (ub[:, 0] < x1) & (ub[:, 2] > x0) & (ub[:, 1] < y1) & \
+            (ub[:, 3] > y0)
+        near = torch.nonzero(near).flatten()[:_MAX_COVERERS]
+        if not len(near):
+            continue
+        wb, ws, wl = ub[near], us[near], ul[near]
+        for start in range(0, len(mine), chunk):
+            idx = mine[start:start + chunk]
+            cb = boxes[idx]
+            lt = torch.maximum(cb[:, None, :2], wb[None, :, :2])
+            rb = torch.minimum(cb[:, None, 2:], wb[None, :, 2:])
+            inter = (rb - lt).clamp_(min=0).prod(dim=2)
+            area = ((cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])).clamp(min=1e-6)
+            covered = inter >= min_cover * area[:, None]
+            covered &= labels[idx][:, None] == wl[None, :]
+            covered &= ws[None, :] >= score_ratio * scores[idx][:, None]
+            drop[idx] = covered.any(dim=1)
     return drop
 
 
