@@ -106,11 +106,16 @@ def detections_to_json(det: Any) -> list[dict[str, Any]]:
 
 def write_devkit(out: Path, classes: Iterable[str], results: Sequence[Any]) -> list[Path]:
     """One ``comp4_det_test_<class>.txt`` per class (empty when it has no detections)."""
+    from workbench.core.safepath import escape_id
+
     lines: dict[str, list[str]] = {c: [] for c in classes}
     for det in results:
+        # the id as split files write it: spaces, "%" and non-UTF-8 name bytes percent-escaped
+        # (core/safepath.py escape_id; core/results.py unescapes it)
+        image_id = escape_id(det.image_id)
         for (x1, y1, x2, y2), score, label in zip(det.boxes, det.scores, det.labels):
             # pixel-edge -> VOC 1-based: xmin = x1 + 1, xmax = x2 (see core/boxes.py)
-            lines[str(label)].append(f"{det.image_id} {score:.6f} {x1 + 1:.2f} {y1 + 1:.2f} "
+            lines[str(label)].append(f"{image_id} {score:.6f} {x1 + 1:.2f} {y1 + 1:.2f} "
                                      f"{x2:.2f} {y2:.2f}")
     from workbench.core.atomic import atomic_write_text
     from workbench.core.safepath import escape_name, safe_child

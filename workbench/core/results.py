@@ -41,7 +41,7 @@ from workbench.core.detections import ImageDetections
 from workbench.core.numtext import (
     parse_columns, plain_separators, run_starts, same_token, tokens,
 )
-from workbench.core.safepath import unescape_name
+from workbench.core.safepath import unescape_id, unescape_name
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
     first = run_starts(buf, id_starts, id_ends)
     ids = [data[a:b].decode("utf-8") for a, b in zip(id_starts[first].tolist(),
                                                       id_ends[first].tolist())]
+    if b"%" in data:  # ids as split files write them (detect --format devkit does too)
+        ids = [unescape_id(i) for i in ids]
     boxes = values[:, 1:5].copy()
     boxes[:, 0:2] -= 1.0  # VOC 1-based inclusive → pixel edges (core/boxes.py)
     return DetectionRuns(ids, np.r_[first, rows], boxes, values[:, 0].copy(),
@@ -213,7 +215,7 @@ def _devkit_lines(path: Path, class_name: str) -> list[ImageDetections]:
             raise ResultsError(f"{path}:{number}: not a number ({exc})") from exc
         if not all(map(math.isfinite, values)):
             raise ResultsError(f"{path}:{number}: non-finite value")
-        ids.append(fields[0])
+        ids.append(unescape_id(fields[0]))  # percent-escaped like split files (safepath)
         rows.append(values)
     data = np.asarray(rows, dtype=np.float64).reshape(-1, 5)
     boxes = data[:, 1:5].copy()
