@@ -136,12 +136,14 @@ class ImageDocument(QObject):
 def empty_annotation(image_path: Path, size: tuple[int, int, int] | None) -> Annotation:
     """The record for an image without an annotation file (LabelImg's fields)."""
     image_path = Path(image_path)
+    from workbench.core.fsnames import readable  # XML text: undecodable bytes as \xNN
+
     return Annotation(
-        filename=image_path.name,
+        filename=readable(image_path.name),
         size=ImageSize(*size) if size else None,
         objects=(),
-        folder=image_path.parent.name,
-        path=str(image_path.resolve()),
+        folder=readable(image_path.parent.name),
+        path=readable(str(image_path.resolve())),
     )
 
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, Q
 from workbench import __version__
 from workbench.core.annotation import Annotation, VocObject
 from workbench.core.boxes import edges_to_voc
+from workbench.core.fsnames import readable
 from workbench.gui import assets, dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.actions import build_actions, shortcut_rows
@@ -263,7 +264,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         verified = "  ✓ verified" if doc.annotation.verified else ""
         self.save_label.setText(state + verified + ("" if self.saver.autosave
                                                     else "  (autosave off)"))
-        name = doc.image_path.name
+        name = readable(doc.image_path.name)  # undecodable name bytes as \xNN (core/fsnames)
         self.setWindowTitle(f"{'● ' if doc.dirty else ''}{name} — Detection Workbench")
 
     # -- classes across the project -------------------------------------------------------

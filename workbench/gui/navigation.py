@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from workbench.core.annotation import Annotation
+from workbench.core.fsnames import readable
 from workbench.gui import dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.documents import ImageDocument, empty_annotation
@@ -68,10 +69,10 @@ class NavigationMixin:
 
     def _display_name(self, entry: object) -> str:
         path = ops.image_path(entry)
-        try:
-            return str(path.relative_to(Path(self.project.images_dir)))
+        try:  # Qt strings cannot hold undecodable name bytes: shown as \xNN (core/fsnames)
+            return readable(path.relative_to(Path(self.project.images_dir)))
         except (ValueError, AttributeError):
-            return path.name
+            return readable(path.name)
 
     def open_folder_dialog(self) -> None:
         start = str(self.project.images_dir) if self.project is not None else ""
@@ -123,11 +124,11 @@ class NavigationMixin:
         self._refresh_document()
         self.canvas.fit()
         self.files.set_current(row)
-        self.problems.set_problems(doc.xml_path.name, doc.problems, doc.read_failed)
+        self.problems.set_problems(readable(doc.xml_path.name), doc.problems, doc.read_failed)
         if doc.read_failed:
             self.problems_dock.show()
             self.problems_dock.raise_()
-            self.statusBar().showMessage(f"{doc.xml_path.name} could not be read completely: "
+            self.statusBar().showMessage(f"{readable(doc.xml_path.name)} could not be read completely: "
                                          "see Problems", 8000)
         w, h = self.canvas.image_size()
         self.size_label.setText(f"{w} × {h} px")

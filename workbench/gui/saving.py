@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 
+from workbench.core.fsnames import readable
 from workbench.core.wording import count
 from workbench.gui import dialogs
 from workbench.gui.documents import ImageDocument
@@ -21,6 +22,11 @@ if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+
+def _shown(doc: ImageDocument) -> str:
+    """The file's name for messages (undecodable name bytes as ``\\xNN``: Qt cannot hold them)."""
+    return readable(doc.xml_path.name)
 
 
 class SaveController:
@@ -50,9 +56,12 @@ class SaveController:
     def _write(self, doc: ImageDocument) -> bool:
         try:
             doc.save()
-        except OSError as exc:
-            log.error("could not save %s: %s", doc.xml_path, exc)
-            self.w.statusBar().showMessage(f"Could not save {doc.xml_path.name}: {exc}", 8000)
+        except Exception as exc:  # noqa: BLE001 - never an uncaught error: the edits stay
+            # (the document stays dirty, so leaving and quitting still ask about it)
+            log.error("could not save %s: %s", doc.xml_path, exc, exc_info=not isinstance(
+                exc, OSError))
+            self.w.statusBar().showMessage(f"Could not save {_shown(doc)}: {readable(str(exc))}",
+                                           15000)
             return False
         self.w.on_document_saved(doc)
         self.told_loss = self.tell_format_losses(doc)
@@ -68,7 +77,7 @@ class SaveController:
         told = take_warnings(project) if project is not None else []
         for problem in told:
             log.warning("%s", problem)
-            self.w.statusBar().showMessage(f"Saved {doc.xml_path.name}. {problem.message}",
+            self.w.statusBar().showMessage(f"Saved {_shown(doc)}. {problem.message}",
                                            20000)
         return bool(told)
 
@@ -78,7 +87,7 @@ class SaveController:
             return True
         if doc.needs_confirmation:
             self.w.statusBar().showMessage(
-                f"Not saved automatically: {doc.xml_path.name} had read errors. "
+                f"Not saved automatically: {_shown(doc)} had read errors. "
                 "Press Ctrl+S to overwrite it.", 8000)
             return False
         return self._write(doc)
@@ -99,14 +108,14 @@ class SaveController:
             return False
         ok = self._write(doc)
         if ok and not self.told_loss:
-            self.w.statusBar().showMessage(f"Saved {doc.xml_path.name}", 3000)
+            self.w.statusBar().showMessage(f"Saved {_shown(doc)}", 3000)
         return ok
 
     def confirm_overwrite(self, doc: ImageDocument) -> bool:
         problems = "\n".join(f"• {p.message}" for p in doc.problems[:8])
         if dialogs.ask_yes_no(
                 self.w, "Overwrite a file with read errors?",
-                f"{doc.xml_path.name} could not be read completely:\n{problems}\n\n"
+                f"{_shown(doc)} could not be read completely:\n{problems}\n\n"
                 "Saving replaces it with what the window shows. Anything the reader could not "
                 "understand will be lost.", yes="Overwrite", destructive=True):
             doc.overwrite_confirmed = True
@@ -124,7 +133,7 @@ class SaveController:
         if self.autosave:
             return True  # kept in memory (and asked about on quit)
         answer = dialogs.ask_save_discard_cancel(
-            self.w, "Unsaved changes", f"Save the changes to {doc.xml_path.name}?")
+            self.w, "Unsaved changes", f"Save the changes to {_shown(doc)}?")
         if answer == "cancel":
             return False
         if answer == "save":
@@ -145,7 +154,7 @@ class SaveController:
             dirty = self.w.documents.dirty()
         if not dirty:
             return True
-        names = ", ".join(d.xml_path.name for d in dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        names = ", ".join(_shown(d) for d in dirty[:5]) + (" …" if len(dirty) > 5 else "")
         answer = dialogs.ask_save_discard_cancel(
             self.w, "Unsaved changes",
             f"{count(len(dirty), 'image')} {'has' if len(dirty) == 1 else 'have'} unsaved "
