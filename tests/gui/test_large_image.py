@@ -191,3 +191,60 @@ def test_unreadable_image_is_reported_once(qtbot, tmp_path, monkeypatch) -> None
     text = w.position_label.text()
     assert text.startswith("Image 1 of 1 · broken.jpg · ") and str(images) not in text
     assert w.statusBar().currentMessage() == ""
+
+
+def test_detections_panel_tiled_box(qtbot, tmp_path) -> None:  # noqa: ANN001
+    """The Detections panel's "Tiled" box: a tiled raw output (one pass per tile + the whole
+    image) in full-image pixels; both outputs stay cached, so toggling back runs nothing."""
+    import importlib.util
+
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QDockWidget
+
+    from workbench.engine.tiling import overlap_px, tile_grid
+    from workbench.gui.panels.detections import DetectionsPanel
+
+    spec = importlib.util.spec_from_file_location(
+        "detections_helpers", Path(__file__).resolve().parents[1] / "detections_helpers.py")
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    ckpt, scenes = helpers.make_checkpoint(tmp_path, steps=2)
+    images = tmp_path / "images"
+    images.mkdir()
+    big = cv2.resize(cv2.imread(str(scenes[0])), (500, 380), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(images / "wide.png"), big)
+    window = shown_window(qtbot, tmp_path / "settings.ini")
+    assert window.open_project(images)
+    panel = DetectionsPanel(window)
+    dock = QDockWidget("Detections", window)
+    dock.setObjectName("test-detections-dock")
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    try:
+        with qtbot.waitSignal(panel.raw_ready, timeout=30_000):
+            panel.set_checkpoint(ckpt)
+        assert panel.detector.forward_images == 1
+        assert not panel.tile_size.isEnabled()
+        panel.tile_size.setValue(256)
+
+        def click(box) -> None:  # noqa: ANN001 - on the check box's indicator
+            box.ensurePolished()
+            QTest.mouseClick(box, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                             QPoint(8, box.height() // 2))
+
+        with qtbot.waitSignal(panel.raw_ready, timeout=30_000):
+            click(panel.tiled)
+        assert panel.tiled.isChecked() and panel.tile_size.isEnabled()
+        n_tiles = len(tile_grid(500, 380, 256, overlap_px(256, 0.2)))
+        assert n_tiles == 6  # 3 columns (x 0, 205, 244) x 2 rows (y 0, 124)
+        assert panel.detector.forward_images == 1 + n_tiles + 1  # tiles + the whole image
+        raw = panel._raw
+        assert raw.image_size == (500, 380)
+        assert float(raw.boxes[:, 2].max()) <= 500 and float(raw.boxes[:, 3].max()) <= 380
+        click(panel.tiled)  # back to whole-image detection: cached, no network pass
+        assert not panel.tiled.isChecked()
+        assert panel._raw is not raw and panel.detector.forward_images == 8
+        click(panel.tiled)
+        assert panel._raw is raw and panel.detector.forward_images == 8
+    finally:
+        panel.shutdown()

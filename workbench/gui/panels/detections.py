@@ -98,12 +98,14 @@ class DetectionsPanel(QWidget):
         for toggle in (self.agnostic, self.show_suppressed, self.marks_box):
             toggle.toggled.connect(self._on_setting_changed)
         self.eval_iou.valueChanged.connect(self._on_setting_changed)
+        self.tiled.toggled.connect(self._on_tiling_changed)
+        self.tile_size.editingFinished.connect(self._on_tiling_changed)
         self.set_settings_values(0.5, 0.45, 100, False)
 
     def _set_enabled(self, ready: bool) -> None:
         for w in (self.run_button, self.score_slider, self.iou_slider, self.topk_slider,
                   self.agnostic, self.show_suppressed, self.save_button, self.accept_button,
-                  self.accept_all_button, self.prelabel):
+                  self.accept_all_button, self.prelabel, self.tiled):
             w.setEnabled(ready)
 
     # -- settings ---------------------------------------------------------------------------
@@ -229,17 +231,53 @@ class DetectionsPanel(QWidget):
         path = self.window.current_image_path()
         return Path(path) if path else None
 
+    def tiling(self) -> Any:
+        """The :class:`workbench.engine.tiling.Tiling` the "Tiled" box asks for, or None."""
+        if not self.tiled.isChecked():
+            return None
+        from workbench.engine.tiling import Tiling
+
+        return Tiling(tile=self.tile_size.value())
+
+    def _on_tiling_changed(self, *_args: object) -> None:
+        """Tiled or not is another raw output (both stay cached): fetch the one now asked for."""
+        if self.detector is None:
+            return
+        self._raw, self._raw_path = None, None
+        self.refresh()
+        self.run_current()
+
+    @staticmethod
+    def _raw_of(detector: Any, path: Path, tiling: Any) -> Any:
+        """The raw output of ``path`` (on a worker), of the whole image or tiled."""
+        if tiling is None:
+            return detector.raw(path)
+        from workbench.engine.tiling import tiled_raw_for_path
+
+        return tiled_raw_for_path(detector, path, tiling)
+
+    def _is_cached(self, path: Path, tiling: Any) -> bool:
+        if tiling is None:
+            return self.detector.is_cached(path)
+        from workbench.engine.tiling import is_tiled_cached
+
+        return is_tiled_cached(self.detector, path, tiling)
+
     def run_current(self) -> None:
         """Get the current image's raw output: from the cache at once, else on a worker."""
         path = self._current_path()
         if self.detector is None or path is None:
             return
-        if self.detector.is_cached(path):
-            self._show_raw(path, self.detector.raw(path))
+        tiling = self.tiling()
+        if self._is_cached(path, tiling):
+            self._show_raw(path, self._raw_of(self.detector, path, tiling))
             return
-        self.stats.setText(f"Detecting on {path.name}…")
-        task = CallTask(lambda d=self.detector, p=path: d.raw(p))
-        task.succeeded.connect(lambda raw, p=path: self._on_raw_ready(p, raw))
+        self.stats.setText(f"Detecting on {path.name}"
+                           f"{f' in tiles of {tiling.tile} px' if tiling else ''}…")
+        task = CallTask(lambda d=self.detector, p=path, t=tiling: self._raw_of(d, p, t))
+        # a result for the other "Tiled" choice (toggled meanwhile) stays cached, unshown
+        task.succeeded.connect(lambda raw, p=path, t=tiling: self._on_raw_ready(p, raw)
+                               if t == self.tiling() else None)
         task.failed.connect(lambda msg, p=path: self._report(f"Detection on {p.name} "
                                                              f"failed: {msg}"))
         self._keeper.start(task)
