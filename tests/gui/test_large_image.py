@@ -161,6 +161,9 @@ def test_large_photo_preview_tiles_and_full_resolution_boxes(window, project, qt
     assert layer.tiles_made > layer.max_tiles  # tiles were evicted and made again
     assert layer.tile_bytes() <= most * bigimage.TILE * bigimage.TILE * 4
 
+    # panels asking for the image's pixels get the full-resolution raster, not the preview
+    assert window.current_image_rgb().shape == (H, W, 3)
+
     # -- another image: the raster and the tiles are let go ----------------------------------
     QTest.keyClick(window.canvas, Qt.Key.Key_D)
     assert window.current_image_path() == images / "b_small.png"
