@@ -169,6 +169,7 @@ def test_large_photo_preview_tiles_and_full_resolution_boxes(window, project, qt
     assert window.current_image_path() == images / "b_small.png"
     assert layer.image is None and layer.items == {}
     assert not image.raster_ready()
+    assert image.make_tile((0, 0, 0)) is None  # a late tile job neither waits nor decodes
     assert scene.sceneRect().getRect() == (0, 0, 160, 120)
     assert scene.image_item.sceneBoundingRect().getRect() == (0, 0, 160, 120)
 

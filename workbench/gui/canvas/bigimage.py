@@ -176,6 +176,15 @@ class LargeImage:
         """The full-resolution ``(H, W, 3)`` uint8 RGB raster (waits for the decode)."""
         return self.start_full_decode().result()
 
+    def decoded_raster(self) -> np.ndarray | None:
+        """The full raster if its decode has finished, else None (never waits, never starts
+        a decode: tile jobs run on the decode's own worker)."""
+        with self._lock:
+            f = self._raster
+        if f is None or not f.done() or f.cancelled() or f.exception() is not None:
+            return None
+        return f.result()
+
     def release(self) -> None:
         """Forget the full raster (the preview stays): another image is shown."""
         with self._lock:
@@ -191,10 +200,13 @@ class LargeImage:
         x0, y0 = col * span, row * span
         return x0, y0, min(x0 + span, self._width), min(y0 + span, self._height)
 
-    def make_tile(self, key: TileKey, tile: int = TILE) -> np.ndarray:
+    def make_tile(self, key: TileKey, tile: int = TILE) -> np.ndarray | None:
         """Tile ``key`` as ``(h, w, 3)`` uint8: full-resolution pixels at level 0, the region
-        reduced ``2**level`` times (area average) above."""
-        rgb = self.full_rgb()
+        reduced ``2**level`` times (area average) above; None when the raster is not (or no
+        longer) decoded."""
+        rgb = self.decoded_raster()
+        if rgb is None:
+            return None
         x0, y0, x1, y1 = self.tile_rect(key, tile)
         region = rgb[y0:y1, x0:x1]
         level = key[0]
@@ -385,8 +397,10 @@ class TiledImageLayer:
     def _build(self, image: LargeImage, key: TileKey, generation: int) -> None:  # worker
         if generation != self._generation:
             return
-        qimage = _qimage(image.make_tile(key, self.tile))
-        self._relay.tile_ready.emit(generation, key, qimage)
+        rgb = image.make_tile(key, self.tile)
+        if rgb is None:  # released meanwhile (another image is shown)
+            return
+        self._relay.tile_ready.emit(generation, key, _qimage(rgb))
 
     def _on_tile_ready(self, generation: int, key: TileKey, qimage: QImage) -> None:
         self._pending.pop(key, None)
