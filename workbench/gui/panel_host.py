@@ -1,4 +1,5 @@
-"""Docks for the panels listed in :mod:`workbench.gui.panels.registry`, built lazily."""
+"""Docks for the panels listed in :mod:`workbench.gui.panels.registry`, built lazily, and the
+Layers list of the canvas's overlays (:mod:`workbench.gui.canvas.layer_list`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
 
+from workbench.gui.canvas.layer_list import LayerList
+
 if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
 
@@ -18,11 +21,16 @@ log = logging.getLogger(__name__)
 
 class PanelHost:
     """One hidden dock per registry entry, tabified with the window's Boxes dock; the panel is
-    built on first show."""
+    built on first show. A built panel's canvas layers follow its dock (shown while it is open
+    and in front); the Layers dock (left, under Files) lists them all."""
 
     def __init__(self, window: MainWindow, entries: list[tuple[str, str, str]],
                  menu: QMenu) -> None:
         self.w = window
+        #: The canvas's overlay layers; it empties the per-image ones on every image change,
+        #: connected here before any panel connects its own handler.
+        self.layers = LayerList.of(window.canvas.scene())
+        self.layers.follow(window.image_changed)
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
@@ -56,6 +64,37 @@ class PanelHost:
         if not entries:
             none = menu.addAction("(no panels installed)")
             none.setEnabled(False)
+        menu.addSeparator()
+        self.layers_dock = self._layers_dock(menu)
+        self.layers_panel: QWidget | None = None
+
+    def _layers_dock(self, menu: QMenu) -> QDockWidget:
+        """The Layers list: left, under the Files dock (beside the panels, it would be a tab
+        that hides them — and their layers), hidden until asked for."""
+        window = self.w
+        dock = QDockWidget("Layers", window)
+        dock.setObjectName("dock:layers")
+        dock.setWidget(QLabel("Loading…"))
+        window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        files = getattr(window, "files_dock", None)
+        if isinstance(files, QDockWidget):
+            window.splitDockWidget(files, dock, Qt.Orientation.Vertical)
+        dock.hide()
+        dock.visibilityChanged.connect(lambda visible: visible and self.build_layers())
+        toggle = dock.toggleViewAction()
+        toggle.setToolTip("Every overlay on the canvas: visibility and opacity")
+        toggle.triggered.connect(lambda checked: self._raise(dock) if checked else None)
+        menu.addAction(toggle)
+        return dock
+
+    def build_layers(self) -> QWidget:
+        """The Layers list widget (built on first show)."""
+        if self.layers_panel is None:
+            from workbench.gui.panels.layers import LayersPanel
+
+            self.layers_panel = LayersPanel(self.layers)
+            self.layers_dock.setWidget(self.layers_panel)
+        return self.layers_panel
 
     def _raise(self, dock: QDockWidget) -> None:
         dock.show()
@@ -92,6 +131,7 @@ class PanelHost:
             return None
         dock.setWidget(panel)
         self.panels[key] = panel
+        self.layers.attach_dock(panel, dock)  # its layers hide with the dock / behind a tab
         return panel
 
     def confirm_close(self) -> bool:

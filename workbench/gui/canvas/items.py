@@ -19,6 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
+from workbench.gui.canvas.layer_list import LAYER_Z
 from workbench.gui.canvas.palette import SELECTION_COLOR, text_color_for
 
 #: Side of a resize handle, in screen pixels.
@@ -44,7 +45,7 @@ class AnnotationItem(QGraphicsObject):
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
-        self.setZValue(20)
+        self.setZValue(LAYER_Z["annotations"])
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self._boxes = np.zeros((0, 4), dtype=np.float64)
@@ -316,7 +317,7 @@ class GuideItem(QGraphicsObject):
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
-        self.setZValue(30)
+        self.setZValue(LAYER_Z["guide"])
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._image_rect = QRectF()
         self._cross: QPointF | None = None

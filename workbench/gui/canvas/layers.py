@@ -4,7 +4,8 @@ A :class:`BoxLayer` holds an ``(N, 4)`` array of pixel-edge ``xyxy`` boxes in sc
 pixel) coordinates and paints them in one pass with cosmetic pens, grouped by colour, so tens of
 thousands of boxes pan and zoom smoothly (one QGraphicsItem per box would not). Every view that
 draws on the canvas (proposals, priors, anchors, matches, detections, TP/FP/FN) uses its own
-layer, which can be shown or hidden on its own.
+layer, registered by name in the canvas's :class:`~.layer_list.LayerList`, which decides its
+visibility, opacity and z-order (:data:`~.layer_list.LAYER_Z`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+
+from workbench.gui.canvas.layer_list import layer_z
 
 
 class BoxLayer(QGraphicsObject):
@@ -33,10 +36,13 @@ class BoxLayer(QGraphicsObject):
     #: Box count from which the cached / opaque-lines path is used.
     LARGE = 2000
 
-    def __init__(self, name: str, z: float = 10.0, parent: QGraphicsItem | None = None) -> None:
+    def __init__(self, name: str, z: float | None = None,
+                 parent: QGraphicsItem | None = None) -> None:
+        """``z``: only for layers outside the canvas's table (default: ``LAYER_Z[name]``)."""
         super().__init__(parent)
         self.name = name
-        self.setZValue(z)
+        self.setZValue(layer_z(name) if z is None else z)
+        self._layer_opacity = 1.0  # the Layers list's opacity, times the fast path's own
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._boxes = np.zeros((0, 4), dtype=np.float64)
         self._groups: list[tuple[QColor, list[QRectF]]] = []
@@ -108,11 +114,17 @@ class BoxLayer(QGraphicsObject):
     def clear(self) -> None:
         self.set_boxes(np.zeros((0, 4)))
 
+    def set_layer_opacity(self, opacity: float) -> None:
+        """Opacity chosen in the Layers list (0–1), multiplied into the item's own."""
+        self._layer_opacity = float(opacity)
+        self._use_fast_path(len(self._boxes) >= self.LARGE)
+
     def _use_fast_path(self, large: bool) -> None:
         alphas = {color.alpha() for color, _rects in self._groups}
         self._opaque_lines = (large and not self._fill_alpha and not self._labels
                               and len(alphas) == 1 and min(alphas) < 255)
-        self.setOpacity(min(alphas) / 255.0 if self._opaque_lines else 1.0)
+        own = min(alphas) / 255.0 if self._opaque_lines else 1.0
+        self.setOpacity(own * self._layer_opacity)
         mode = (QGraphicsItem.CacheMode.DeviceCoordinateCache if large
                 else QGraphicsItem.CacheMode.NoCache)
         if self.cacheMode() != mode:

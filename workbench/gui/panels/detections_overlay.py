@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsScene, \
 
 from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
+from workbench.gui.canvas.layer_list import LayerList, layer_z
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 
@@ -81,10 +82,11 @@ def mark(annotation: Annotation, det: ImageDetections, iou_threshold: float = 0.
 class LinkLayer(QGraphicsObject):
     """Line segments ``(N, 4)`` = ``x1, y1, x2, y2`` in scene coordinates, drawn in one pass."""
 
-    def __init__(self, name: str, z: float = 10.0, parent: QGraphicsItem | None = None) -> None:
+    def __init__(self, name: str, z: float | None = None,
+                 parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)
         self.name = name
-        self.setZValue(z)
+        self.setZValue(layer_z(name) if z is None else z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self._groups: list[tuple[QColor, list[QLineF]]] = []
         self._bounds = QRectF()
@@ -108,6 +110,9 @@ class LinkLayer(QGraphicsObject):
         else:
             self._bounds = QRectF()
         self.update()
+
+    def clear(self) -> None:
+        self.set_lines(np.zeros((0, 4)), [])
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return self._bounds
@@ -145,28 +150,29 @@ def _centres(boxes: np.ndarray) -> np.ndarray:
 
 
 class DetectionsOverlay:
-    """The panel's layers in a scene (created once, re-filled on every slider move)."""
+    """The panel's layers in a scene (created once, re-filled on every slider move), registered
+    in the scene's :class:`LayerList` as ``owner``'s per-image layers."""
 
-    def __init__(self, scene: QGraphicsScene) -> None:
-        self.suppressed = BoxLayer("suppressed", z=18)
-        self.links = LinkLayer("suppressor-links", z=18.5)
-        self.fn = BoxLayer("fn", z=19)
-        self.kept = BoxLayer("detections", z=20)
-        self.fp = BoxLayer("detections-fp", z=20.5)
-        self.selection = BoxLayer("detection-selected", z=21)
+    def __init__(self, scene: QGraphicsScene, owner: QWidget | None = None) -> None:
+        self.suppressed = BoxLayer("suppressed")
+        self.links = LinkLayer("suppressor-links")
+        self.fn = BoxLayer("fn")
+        self.kept = BoxLayer("detections")
+        self.fp = BoxLayer("detections-fp")
+        self.selection = BoxLayer("detection-selected")
         self.layers: list[QGraphicsObject] = [self.suppressed, self.links, self.fn, self.kept,
                                                self.fp, self.selection]
+        self.registry = LayerList.of(scene)
         for layer in self.layers:
-            scene.addItem(layer)
+            self.registry.add(layer, owner, per_image=True)
 
     def clear(self) -> None:
-        for layer in (self.suppressed, self.fn, self.kept, self.fp, self.selection):
+        for layer in self.layers:
             layer.clear()
-        self.links.set_lines(np.zeros((0, 4)), [])
 
     def set_visible(self, visible: bool) -> None:
         for layer in self.layers:
-            layer.setVisible(visible)
+            self.registry.set_wanted(layer, visible)
 
     def show(self, det: ImageDetections, marks: Marks | None, annotation: Annotation | None,
              suppressed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:

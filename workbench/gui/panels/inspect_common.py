@@ -2,29 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget, QWidget
-
-
-def dock_is_open(widget: QWidget) -> bool:
-    """Whether the dock holding ``widget`` is open, even if another tab covers it.
-
-    A panel tabbed away keeps its canvas layers (the IoU panel measures against them); only
-    closing its dock hides them. Outside a dock: whether the widget itself is not hidden.
-    """
-    w = widget.parentWidget()
-    while w is not None and not isinstance(w, QDockWidget):
-        w = w.parentWidget()
-    return not (w.isHidden() if w is not None else widget.isHidden())
-
-
-def sync_later(owner: QWidget, callback: Callable[[], None]) -> None:
-    """Run ``callback`` once control returns to the event loop (after show/hide settle);
-    dropped if ``owner`` is destroyed first."""
-    QTimer.singleShot(0, owner, callback)
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 
 
 class CanvasClickWatcher(QObject):

@@ -1,11 +1,13 @@
 """IoU panel: pick any two boxes on the canvas, see intersection, union and IoU.
 
-A box comes from a *source*: the image's ground truth or any visible overlay layer on the canvas
-(proposals, priors, a prior cell, detections… every :class:`BoxLayer` another panel shows).
+A box comes from a *source*: the image's ground truth or any overlay layer of an open panel in
+the canvas's layer list (proposals, priors, a prior cell, detections… every :class:`BoxLayer`
+another panel shows); while this panel is in front, the layers A and B come from stay on the
+canvas (borrowed, :meth:`LayerList.borrow`) even if their panel is tabbed behind it.
 "Pick A" / "Pick B" then a click on the image takes the smallest box of that source under the
 click; the index spin boxes pick exactly. The union is drawn as both boxes lightly filled, the
 intersection filled strongly. A table gives each ground-truth object's best IoU against the
-chosen layer.
+chosen layer. The pair belongs to one image: showing another image clears it and the picks.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.boxes import box_area, iou_matrix
+from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
-from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open, sync_later
+from workbench.gui.panels.inspect_common import CanvasClickWatcher
 
 GROUND_TRUTH = "ground truth"
 A_COLOR = QColor(0, 220, 255)
@@ -47,18 +50,19 @@ class IouPanel(QWidget):
     def __init__(self, window: Any) -> None:
         super().__init__()
         self.main_window = window
-        self.union_layer = BoxLayer("iou:union", z=40)
-        self.inter_layer = BoxLayer("iou:intersection", z=41)
-        scene = window.canvas.scene()
-        scene.addItem(self.union_layer)
-        scene.addItem(self.inter_layer)
+        self.union_layer = BoxLayer("iou:union")
+        self.inter_layer = BoxLayer("iou:intersection")
+        self.layer_list = LayerList.of(window.canvas.scene())
+        self.layer_list.add(self.union_layer, self, per_image=True)
+        self.layer_list.add(self.inter_layer, self, per_image=True)
+        self.layer_list.owner_shown_changed.connect(self._on_owner_shown)
         self._picking: str | None = None
         self.iou = float("nan")
         self._build_ui()
         # While picking, clicks are taken (and swallowed) anywhere on the image, boxes included.
         self.clicks = CanvasClickWatcher(window.canvas, self)
         self.clicks.clicked.connect(self._on_scene_clicked)
-        window.image_changed.connect(lambda _p: self.refresh_sources())
+        window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self.refresh_sources)
         self.refresh_sources()
 
@@ -99,13 +103,9 @@ class IouPanel(QWidget):
 
     # -- sources --------------------------------------------------------------------------
     def layers(self) -> dict[str, BoxLayer]:
-        """Visible, non-empty overlay layers on the canvas (not this panel's own)."""
-        out: dict[str, BoxLayer] = {}
-        for item in self.main_window.canvas.scene().items():
-            if isinstance(item, BoxLayer) and item not in (self.union_layer, self.inter_layer) \
-                    and item.isVisible() and len(item):
-                out.setdefault(item.name, item)
-        return out
+        """Non-empty overlay layers of open panels (not this panel's own), by name."""
+        return {name: item for name, item in self.layer_list.sources(exclude=self).items()
+                if isinstance(item, BoxLayer)}
 
     def boxes_of(self, source: str) -> np.ndarray:
         if source == GROUND_TRUTH:
@@ -138,6 +138,16 @@ class IouPanel(QWidget):
             spin.setValue(-1)
         spin.blockSignals(False)
         self.update_pair()
+
+    def _on_image_changed(self, _path: str) -> None:
+        """A pair belongs to its image: forget the picks (the layer list has already emptied
+        the pair's layers), so no "IoU" of the last image's indices shows on this one."""
+        for side in ("A", "B"):
+            self.pick[side].setChecked(False)
+            self.index[side].blockSignals(True)
+            self.index[side].setValue(-1)
+            self.index[side].blockSignals(False)
+        self.refresh_sources()
 
     # -- picking --------------------------------------------------------------------------
     def _on_pick_toggled(self, side: str, on: bool) -> None:
@@ -174,6 +184,9 @@ class IouPanel(QWidget):
         return boxes[i] if 0 <= i < len(boxes) else None
 
     def update_pair(self) -> None:
+        # While this panel is in front, the layers A and B come from stay on the canvas.
+        self.layer_list.borrow(self, {self.source[s].currentText() for s in ("A", "B")}
+                               - {GROUND_TRUTH})
         a, b = self._box("A"), self._box("B")
         if a is None or b is None:
             self.iou = float("nan")
@@ -215,15 +228,10 @@ class IouPanel(QWidget):
                 self.table.setItem(r, c, QTableWidgetItem(text))
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
         self.refresh_sources()
         super().showEvent(event)
 
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
-        super().hideEvent(event)
-
-    def _sync_layers(self) -> None:
-        visible = dock_is_open(self)
-        self.union_layer.setVisible(visible)
-        self.inter_layer.setVisible(visible)
+    def _on_owner_shown(self, panel: object, shown: bool) -> None:
+        if panel is self and not shown:  # behind a tab or closed: stop swallowing clicks
+            for side in ("A", "B"):
+                self.pick[side].setChecked(False)

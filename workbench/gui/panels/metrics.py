@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.detections import ImageDetections
+from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 
@@ -48,22 +49,24 @@ IGNORED_COLOR, FN_COLOR = QColor(170, 170, 170), QColor(255, 150, 30)
 class MetricsOverlay:
     """TP / FP / ignored detections and missed objects of the current image, as box layers."""
 
-    def __init__(self, scene: Any) -> None:
-        self.fn = BoxLayer("metrics-fn", z=22)
-        self.ignored = BoxLayer("metrics-ignored", z=22.5)
-        self.fp = BoxLayer("metrics-fp", z=23)
-        self.tp = BoxLayer("metrics-tp", z=23.5)
+    def __init__(self, scene: Any, owner: QWidget | None = None) -> None:
+        self.fn = BoxLayer("metrics-fn")
+        self.ignored = BoxLayer("metrics-ignored")
+        self.fp = BoxLayer("metrics-fp")
+        self.tp = BoxLayer("metrics-tp")
         self.layers = [self.fn, self.ignored, self.fp, self.tp]
+        self.registry = LayerList.of(scene)
         for layer in self.layers:
-            scene.addItem(layer)
+            self.registry.add(layer, owner, per_image=True)
 
     def clear(self) -> None:
         for layer in self.layers:
             layer.clear()
 
     def set_visible(self, visible: bool) -> None:
+        """The panel's "marks" box (the Layers list and the dock decide too)."""
         for layer in self.layers:
-            layer.setVisible(visible)
+            self.registry.set_wanted(layer, visible)
 
 
 class MetricsPanel(QWidget):
@@ -83,7 +86,7 @@ class MetricsPanel(QWidget):
         self.result: Any = None
         self.match: Any = None
         self._curves: dict[str, pg.PlotDataItem] = {}
-        self.overlay = MetricsOverlay(window.canvas.scene())
+        self.overlay = MetricsOverlay(window.canvas.scene(), self)
         self._build_ui()
         window.image_changed.connect(lambda _path: self.update_marks())
         if hasattr(window, "annotation_changed"):

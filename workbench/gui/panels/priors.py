@@ -34,7 +34,7 @@ from workbench.gui.panels.priors_tables import (
     MAP_HEADERS, cell_rows, fill_table, make_table, map_rows, object_rows, suggestion_for_project,
     suggestion_text, summary_text,
 )
-from workbench.gui.panels.inspect_common import CanvasClickWatcher, dock_is_open, sync_later
+from workbench.gui.panels.inspect_common import CanvasClickWatcher
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class PriorsPanel(QWidget):
         super().__init__()
         self.main_window = window
         self.runner = TaskRunner(self)
-        self.overlay = PriorsOverlay(window.canvas.scene())
+        self.overlay = PriorsOverlay(window.canvas.scene(), self)
         self.priors: PriorSet | None = None
         self.input_priors: PriorSet | None = None   # on the detector input (k-means compare)
         self.match: MatchResult | None = None
@@ -314,7 +314,9 @@ class PriorsPanel(QWidget):
         self.redraw()
 
     def _on_scene_clicked(self, x: float, y: float) -> None:
-        if self.priors is None or not self.isVisible():
+        # Not while closed or tabbed behind another panel (its layers are off the canvas).
+        if self.priors is None or not self.isVisible() \
+                or not self.overlay.registry.owner_shown(self):
             return
         self.select_cell(*self.priors.feature_maps[self.map_index].cell_at(x, y))
 
@@ -411,17 +413,10 @@ class PriorsPanel(QWidget):
         self.suggestion_ready.emit()
 
     # -- lifetime -------------------------------------------------------------------------
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
-        super().hideEvent(event)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
-        super().showEvent(event)
-
     def _sync_layers(self) -> None:
-        """Layers shown while the dock is open (tabbed away included) and 'Show' is on."""
-        self.overlay.set_visible(dock_is_open(self) and self.show_canvas.isChecked())
+        """'Show on canvas'; the canvas's layer list hides the layers with the panel itself
+        (dock closed or tabbed behind another panel)."""
+        self.overlay.set_visible(self.show_canvas.isChecked())
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.runner.shutdown()

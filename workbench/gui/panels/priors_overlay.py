@@ -12,10 +12,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene, QWidget
 
 from workbench.core.matching import MatchResult
 from workbench.core.priors import FeatureMapPriors
+from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 
 GRID_COLOR = QColor(255, 255, 255, 60)
@@ -31,24 +32,27 @@ CELL_PALETTE = [QColor(255, 220, 0), QColor(0, 230, 255), QColor(255, 110, 200),
 
 
 class PriorsOverlay:
-    """Owns the panel's layers on ``scene``; every method redraws one layer."""
+    """Owns the panel's layers on ``scene``, registered in its :class:`LayerList` (``owner``:
+    the panel; the matches are per image); every method redraws one layer."""
 
-    def __init__(self, scene: QGraphicsScene) -> None:
-        self.grid = BoxLayer("priors:grid", z=18)
-        self.all = BoxLayer("priors:all", z=19)
-        self.match = BoxLayer("priors:match", z=20)
-        self.flags = BoxLayer("priors:flagged", z=21)
-        self.cell = BoxLayer("priors:cell", z=22)
-        self.priors = BoxLayer("priors:cell-priors", z=23)
-        self.suggested = BoxLayer("priors:suggested", z=24)
+    def __init__(self, scene: QGraphicsScene, owner: QWidget | None = None) -> None:
+        self.grid = BoxLayer("priors:grid")
+        self.all = BoxLayer("priors:all")
+        self.match = BoxLayer("priors:match")
+        self.flags = BoxLayer("priors:flagged")
+        self.cell = BoxLayer("priors:cell")
+        self.priors = BoxLayer("priors:cell-priors")
+        self.suggested = BoxLayer("priors:suggested")
         self.layers = [self.grid, self.all, self.match, self.flags, self.cell, self.priors,
                        self.suggested]
+        self.registry = LayerList.of(scene)
         for layer in self.layers:
-            scene.addItem(layer)
+            self.registry.add(layer, owner, per_image=layer in (self.match, self.flags))
 
     def set_visible(self, visible: bool) -> None:
+        """The panel's "Show on canvas" box (the Layers list and the dock decide too)."""
         for layer in self.layers:
-            layer.setVisible(visible)
+            self.registry.set_wanted(layer, visible)
 
     def clear(self) -> None:
         for layer in self.layers:
@@ -56,9 +60,7 @@ class PriorsOverlay:
 
     def remove(self) -> None:
         for layer in self.layers:
-            scene = layer.scene()
-            if scene is not None:
-                scene.removeItem(layer)
+            self.registry.remove(layer)
 
     # -- layers ---------------------------------------------------------------------------
     def draw_grid(self, fm: FeatureMapPriors | None) -> None:

@@ -26,8 +26,8 @@ from workbench.core.proposals import (
     ProposalParams, ProposalResult, ProposalsCancelled, filter_proposals, mabo, recall_at,
     selective_search,
 )
+from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
-from workbench.gui.panels.inspect_common import dock_is_open, sync_later
 from workbench.gui.workers.tasks import Task, TaskContext, TaskRunner
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,9 @@ class ProposalsPanel(QWidget):
         super().__init__()
         self.main_window = window
         self.runner = TaskRunner(self)
-        self.layer = BoxLayer("proposals", z=15)
-        window.canvas.scene().addItem(self.layer)
+        self.layer = BoxLayer("proposals")
+        self.layer_list = LayerList.of(window.canvas.scene())
+        self.layer_list.add(self.layer, self, per_image=True)
         self.result: ProposalResult | None = None
         self.shown = np.zeros((0,), dtype=np.int64)       # indices into result.boxes
         self.best_iou = np.zeros((0,))                    # per shown proposal
@@ -304,17 +305,10 @@ class ProposalsPanel(QWidget):
         self.redrawn.emit()
 
     # -- lifetime -------------------------------------------------------------------------
-    def hideEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
-        super().hideEvent(event)
-
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        sync_later(self, self._sync_layers)
-        super().showEvent(event)
-
     def _sync_layers(self) -> None:
-        """Layers shown while the dock is open (tabbed away included) and 'Show' is on."""
-        self.layer.setVisible(dock_is_open(self) and self.show_check.isChecked())
+        """'Show on canvas'; the canvas's layer list hides the layer with the panel itself
+        (dock closed or tabbed behind another panel)."""
+        self.layer_list.set_wanted(self.layer, self.show_check.isChecked())
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.runner.shutdown()
