@@ -72,7 +72,7 @@ class DetectionsPanel(QWidget):
         self.last_postprocess_ms = 0.0
         self._keeper = TaskKeeper(self)
         self._followed: list[Any] = []  # training bridges already connected
-        self.overlay = DetectionsOverlay(window.canvas.scene())
+        self.overlay = DetectionsOverlay(window.canvas.scene(), self)
         self._build_ui()
         window.image_changed.connect(self._on_window_image_changed)
         if hasattr(window, "annotation_changed"):

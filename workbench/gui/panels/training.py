@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.engine.events import fmt_count, fmt_duration
+from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.panels.training_plots import TrainingPlots
@@ -42,7 +43,6 @@ from workbench.gui.workers.bridge import TrainingBridge
 
 log = logging.getLogger(__name__)
 
-PREVIEW_LAYER_Z = 40.0
 #: An early checkpoint can score many boxes alike; the preview draws the best ones only.
 PREVIEW_MAX_BOXES = 20
 
@@ -94,7 +94,7 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.plots, 1)
-        self.preview = BoxLayer("training-preview", PREVIEW_LAYER_Z)
+        self.preview = BoxLayer("training-preview")  # in the canvas's layer list once drawn
         self.preview.setVisible(False)
         self._connect()
         self._update_buttons(False)
@@ -426,17 +426,16 @@ class TrainingPanel(QWidget):
         applied) on the canvas preview layer, at most :data:`PREVIEW_MAX_BOXES` of them."""
         scene = self.window.canvas.scene()
         if self.preview.scene() is not scene:
-            scene.addItem(self.preview)
+            LayerList.of(scene).add(self.preview, self, per_image=True)
         order = np.argsort(-detections.scores, kind="stable")[:PREVIEW_MAX_BOXES]
         names, scores = detections.labels[order], detections.scores[order]
         labels = [f"{n} {s:.2f}" for n, s in zip(names, scores)]
         colors = [class_color(str(n)) for n in names]
         self.preview.set_boxes(detections.boxes[order], colors, labels, width=2.0,
                                style=Qt.PenStyle.DashLine, labels_below=True)
-        self.preview.setVisible(True)
 
     def _on_image_changed(self, path: str) -> None:
-        self.preview.setVisible(False)
+        self.preview.clear()  # the layer list empties it too, once it is registered
         self._set_preview_image(path)
 
     def _set_preview_image(self, path: Any) -> None:
