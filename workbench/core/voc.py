@@ -57,6 +57,7 @@ from pathlib import Path
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.boxes import Box, clamp_box
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
+from workbench.core.voc_plain import read_plain
 from workbench.core.voc_write import annotation_to_bytes, write_annotation
 from workbench.core.voc_xml import (
     MAX_XML_BYTES, HostileXmlError, VocError, VocReadError, child_text, parse_root, read_bytes,
@@ -79,17 +80,28 @@ def parse_annotation(
     clamp: bool = False,
 ) -> tuple[Annotation, list[Problem]]:
     """Parse VOC XML ``data`` (see :func:`read_annotation`)."""
-    root = parse_root(data, name)
-    if root.tag != "annotation":
-        raise VocReadError(name, f"root element is <{root.tag}>, expected <annotation>")
+    # LabelImg's own layout with plain values: two regexes instead of a tree (voc_plain.py);
+    # such a file has nothing structural to warn about. Anything else: the full reader.
+    plain = read_plain(data) if len(data) <= MAX_XML_BYTES else None
+    if plain is not None:
+        structure: list[str] = []
+        meta, (size, size_msg) = plain.meta, (plain.size, plain.size_message)
+        read = [(o, o.name, []) for o in plain.objects]
+    else:
+        root = parse_root(data, name)
+        if root.tag != "annotation":
+            raise VocReadError(name, f"root element is <{root.tag}>, expected <annotation>")
+        structure = structure_problems(root)  # unused object-like content: never silent
+        meta = read_meta(root)
+        size, size_msg = read_size(root)
+        read = [read_object(el) for el in root.findall("object")]
     problems: list[Problem] = []
 
     def report(severity: str, message: str, index: int | None = None) -> None:
         problems.append(Problem(name, index, severity, message))  # type: ignore[arg-type]
 
-    for message in structure_problems(root):  # unused object-like content: never silent
+    for message in structure:
         report("warning", message)
-    meta = read_meta(root)
     if not meta["filename"]:
         report("warning", "has no <filename>")
         if image_path is not None:
@@ -100,7 +112,6 @@ def parse_annotation(
             info = image_info(image_path)
         except ImageReadError as exc:
             report("error", f"image {Path(image_path).name}: {exc.reason}")
-    size, size_msg = read_size(root)
     if size is None:
         if info is not None:
             size = info.size
@@ -119,8 +130,7 @@ def parse_annotation(
         (size.width, size.height) if size is not None else None)
 
     objects: list[VocObject] = []
-    for file_index, el in enumerate(root.findall("object")):
-        obj, obj_name, msgs = read_object(el)
+    for file_index, (obj, obj_name, msgs) in enumerate(read):
         index = len(objects) if obj is not None else None
         label = f"<object> #{file_index + 1} ({obj_name!r})"
         for severity, msg in msgs:

@@ -1,0 +1,168 @@
+"""The fast path of the VOC reader: files in LabelImg's own layout, read with two regexes.
+
+Almost every VOC file is written by LabelImg, by this program (the same layout) or by tools
+that copy it. For those, building an lxml tree and walking it element by element costs ~10x
+more than the values are worth. :func:`read_plain` matches the whole file against that
+layout — ``<annotation [verified="…"]>`` with ``folder``, ``filename``, ``path``,
+``source/database``, ``size/width,height,depth``, ``segmented`` (each optional, in this order)
+and then ``<object [model_made="…"]>`` elements holding ``name``, optional ``pose``,
+``truncated``, ``difficult``, a ``bndbox`` with ``xmin ymin xmax ymax`` and an optional
+``score`` — where every value is plain character data (no ``<``, ``>`` or ``&``: no
+entities, references, comments, CDATA, processing instructions or nested markup) and only
+whitespace lies between elements. Such a file has, by construction, nothing the full reader
+would warn about structurally (no misplaced, repeated, misspelt or namespaced element, no
+markup inside a value, no DOCTYPE or entity); its values are read exactly as
+:func:`workbench.core.voc_xml.read_object` / ``read_meta`` / ``read_size`` read them, and each
+object's ``raw`` is the bytes lxml's ``tostring`` gives for it (line ends normalised to
+``\\n``, non-ASCII as decimal character references). Anything else — another layout, an
+unknown element, a flag or number those readers would warn about — returns ``None`` and the
+full reader (:func:`workbench.core.voc.parse_annotation`) handles the file, with every check
+and message. The size limit and the DOCTYPE/ENTITY refusal are the full reader's: such files
+never match.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from workbench.core.annotation import ImageSize, VocObject
+
+_T = r"[^<>&\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"  # plain character data (XML Chars)
+_WS = r"[ \t\n]*"
+_ATTR_VALUE = r"[A-Za-z0-9_.-]*"
+
+
+def _simple(tag: str, group: str) -> str:
+    return f"<{tag}>(?P<{group}>{_T})</{tag}>{_WS}"
+
+
+_OBJECT = re.compile(
+    f"<object(?: model_made=\"(?P<mm>{_ATTR_VALUE})\")?>{_WS}"
+    + _simple("name", "name")
+    + f"(?:{_simple('pose', 'pose')})?"
+    + f"(?:{_simple('truncated', 'truncated')})?"
+    + f"(?:{_simple('difficult', 'difficult')})?"
+    + f"<bndbox>{_WS}" + _simple("xmin", "xmin") + _simple("ymin", "ymin")
+    + _simple("xmax", "xmax") + _simple("ymax", "ymax") + f"</bndbox>{_WS}"
+    + f"(?:{_simple('score', 'score')})?"
+    + "</object>"
+)
+_OBJECT_NC = re.sub(r"\(\?P<\w+>", "(?:", _OBJECT.pattern)  # the same, without groups
+
+_DOCUMENT = re.compile(
+    r"(?:<\?xml version=([\"'])1\.0\1(?: encoding=([\"'])(?:utf-8|UTF-8)\2)?\?>)?" + _WS
+    + f"<annotation(?: verified=\"(?P<verified>{_ATTR_VALUE})\")?>{_WS}"
+    + f"(?:{_simple('folder', 'folder')})?"
+    + f"(?:{_simple('filename', 'filename')})?"
+    + f"(?:{_simple('path', 'path')})?"
+    + f"(?:<source>{_WS}{_simple('database', 'database')}</source>{_WS})?"
+    + f"(?P<size><size>{_WS}" + _simple("width", "width") + _simple("height", "height")
+    + _simple("depth", "depth") + f"</size>{_WS})?"
+    + f"(?:{_simple('segmented', 'segmented')})?"
+    + f"(?P<objects>(?:{_OBJECT_NC}{_WS})*)"
+    + f"</annotation>{_WS}"
+)
+_TRUE = {"1", "yes", "true"}
+_FALSE = {"0", "no", "false", ""}
+_UTF8_BOM = b"\xef\xbb\xbf"
+_FLAGS = {None: False, "0": False, "1": True}  # the usual values; others go through _flag
+
+
+@dataclass(frozen=True)
+class Plain:
+    """What the full reader's ``read_meta``, ``read_size`` and ``read_object`` give."""
+
+    meta: dict
+    size: ImageSize | None
+    size_message: str | None
+    objects: list[VocObject]
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _flag(text: str | None) -> bool | None:
+    """``read_object``'s flag value; None where it would warn (the full reader then runs)."""
+    if text is None:
+        return False
+    low = text.strip().lower()
+    if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+    value = _number(text)
+    return None if value is None else value != 0
+
+
+def _text(match: re.Match, group: str) -> str | None:
+    value = match.group(group)
+    return None if value is None else value.strip()
+
+
+def read_plain(data: bytes) -> Plain | None:
+    """The annotation of a file in LabelImg's layout, or None (see the module doc)."""
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\r" in text:  # XML line-end normalisation, as the parser applies it
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    doc = _DOCUMENT.fullmatch(text.lstrip(" \t\n"))
+    if doc is None:
+        return None
+    size, size_message = None, "has no <size>"
+    if doc.group("size") is not None:
+        w, h = _number(doc.group("width")), _number(doc.group("height"))
+        d = _number(doc.group("depth"))
+        if w is None or h is None or w <= 0 or h <= 0:
+            return None  # the full reader words that message
+        size = ImageSize(int(round(w)), int(round(h)), int(d) if d and d > 0 else 3)
+        size_message = None
+    database = _text(doc, "database")
+    meta = {
+        "filename": _text(doc, "filename") or "",
+        "folder": _text(doc, "folder") or "",
+        "path": _text(doc, "path") or "",
+        "database": "Unknown" if database is None else database,
+        "segmented": _text(doc, "segmented") or "0",
+        "verified": (doc.group("verified") or "").strip().lower() in _TRUE,
+    }
+    objects: list[VocObject] = []
+    ascii_only = text.isascii()
+    isfinite, new, flags = math.isfinite, object.__new__, _FLAGS
+    for m in _OBJECT.finditer(doc.group("objects")):
+        mm, name, pose, truncated, difficult, *coords, score_text = m.groups()
+        try:
+            x1, y1, x2, y2 = (float(c.strip()) for c in coords)
+        except ValueError:
+            return None  # unreadable <bndbox>: the full reader reports it
+        if not (isfinite(x1) and isfinite(y1) and isfinite(x2) and isfinite(y2)):
+            return None
+        difficult = flags[difficult] if difficult in flags else _flag(difficult)
+        truncated = flags[truncated] if truncated in flags else _flag(truncated)
+        score = None
+        if score_text is not None:
+            score = _number(score_text)
+            if score is None:
+                return None  # the full reader warns about it
+        if difficult is None or truncated is None:
+            return None  # a flag the full reader warns about
+        raw = m.group(0)
+        obj = new(VocObject)  # the frozen dataclass's __init__ costs more than the parse
+        obj.__dict__.update(
+            name=name.strip(), box=(x1 - 1.0, y1 - 1.0, x2, y2),  # voc_to_edges
+            difficult=difficult, truncated=truncated,
+            pose="Unspecified" if pose is None else pose.strip(), extra=(), score=score,
+            model_made=mm is not None and mm.lower() in _TRUE,
+            raw=raw.encode("ascii") if ascii_only else raw.encode("ascii", "xmlcharrefreplace"))
+        objects.append(obj)
+    return Plain(meta, size, size_message, objects)
