@@ -109,12 +109,14 @@ def kinds(tmp_path_factory) -> dict[str, Path]:
     out["bad_text"] = d / "text.jpg"
     (d / "empty.png").write_bytes(b"")
     out["bad_empty"] = d / "empty.png"
+    Image.fromarray(_noise(3)).save(d / "header.jpg", quality=90)
+    out["bad_header_cut"] = _truncate(d / "header.jpg", 150 / (d / "header.jpg").stat().st_size)
     return out
 
 
 GOOD = ["rgb_png", "rgb_jpg", "truncated_jpg", "truncated_png", "sixteen_png", "grey_png",
         "palette_png", "rgba_png", "cmyk_jpg", "exif6_jpg", "exif3_jpg"]
-BAD = ["bad_1x1", "bad_bomb", "bad_text", "bad_empty"]
+BAD = ["bad_1x1", "bad_bomb", "bad_text", "bad_empty", "bad_header_cut"]
 
 
 def _paths_engine():
@@ -214,7 +216,7 @@ def test_exif_orientation_follows_exif_transpose(kinds, tmp_path) -> None:
 
 def test_refused_files_raise_naming_the_file_and_the_reason(kinds) -> None:
     reasons = {"bad_1x1": "too small", "bad_bomb": "30000×30000", "bad_text": "unreadable image",
-               "bad_empty": "empty file"}
+               "bad_empty": "empty file", "bad_header_cut": "ends inside its header"}
     for name, word in reasons.items():
         path = kinds[name]
         with pytest.raises(ImageReadError) as info:
@@ -393,7 +395,8 @@ def test_training_on_only_refused_images_is_an_error(kinds, tmp_path) -> None:
                                 difficult=np.zeros(1, bool)) for n in BAD)
     cfg = TrainConfig(images_dir=tmp_path, model="ssdlite320_mobilenet_v3_large",
                       image_size=96, epochs=1, batch_size=2, out_dir=tmp_path / "run")
-    with pytest.raises(EmptyDatasetError, match="none of the 4 training images can be read"):
+    with pytest.raises(EmptyDatasetError,
+                       match=f"none of the {len(BAD)} training images can be read"):
         list(train(cfg, DataSnapshot(("thing",), records, ())))
     assert not (tmp_path / "run" / "best.pt").exists()
 

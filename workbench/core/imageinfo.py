@@ -115,7 +115,9 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     except ImageReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure is "unreadable"
-        raise ImageReadError(p, f"unreadable image ({exc})") from exc
+        from workbench.core.images import header_error
+
+        raise header_error(p, exc, p.stat().st_size) from exc
     if info is None or info.width <= 0 or info.height <= 0:
         raise ImageReadError(p, "unreadable image (not a recognised image format)")
     from workbench.core.images import check_limits

@@ -174,6 +174,15 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
+def header_error(path: Path, exc: BaseException, size: int) -> ImageReadError:
+    """The error for a file whose header Pillow recognised but could not read (the one wording
+    ``imageinfo`` and the decoder share)."""
+    if _is_truncation(exc):
+        return ImageReadError(path, f"unreadable image (the file ends inside its header: "
+                                    f"{size} bytes)")
+    return ImageReadError(path, f"unreadable image ({exc})")
+
+
 def _open(path: Path, data: bytes, max_pixels: int | None):
     """The lazily opened Pillow image, limits checked; ``None`` when Pillow cannot identify."""
     Image = _pillow()
@@ -184,7 +193,7 @@ def _open(path: Path, data: bytes, max_pixels: int | None):
     except UnidentifiedImageError:
         return None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
-        raise ImageReadError(path, f"unreadable image ({exc})") from exc
+        raise header_error(path, exc, len(data)) from exc
     w, h = img.size
     check_limits(path, w, h, max_pixels)
     return img
