@@ -443,6 +443,16 @@ class Project:
     def display_name(self, path: Path) -> str:
         """``path`` as reports show it: relative to the project root (or annotations folder);
         undecodable file-name bytes as ``\\xNN`` (:func:`workbench.core.fsnames.readable`)."""
+        if os.name == "posix":  # Path.relative_to is lexical: the same on strings, ~10x faster
+            text = os.fspath(path)
+            for base, prefix in ((self.root, ""),
+                                 (self.annotations_dir, self.annotations_dir.name + "/")):
+                head = os.fspath(base).rstrip("/") + "/"
+                if text.startswith(head) and len(text) > len(head):
+                    return readable(prefix + text[len(head):])
+                if text + "/" == head:
+                    return readable(prefix + ".")
+            return readable(text)
         for base, prefix in ((self.root, ""), (self.annotations_dir, self.annotations_dir.name + "/")):
             try:
                 return readable(prefix + path.relative_to(base).as_posix())
