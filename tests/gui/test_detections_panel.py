@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -285,71 +284,44 @@ def test_panel_module_does_not_import_torch() -> None:
 
 
 def test_follows_a_finished_training_run(qtbot, window, tiny, tmp_path) -> None:  # noqa: ANN001
-    from PySide6.QtCore import QObject, Signal
+    """The panel follows training through the window's hub (it never looks for the Train
+    panel): a published TrainingFinished loads the run's best.pt."""
+    from workbench.gui.hub import CheckpointLoaded, TrainingFinished
 
-    class Bridge(QObject):
-        training_finished = Signal(object)
-
-    class Training:  # what the panel looks for on an open Training panel
-        bridge = Bridge()
-
-    window.panel_host.panels["training"] = Training()
     panel = DetectionsPanel(window)
+    loaded: list = []
+    window.hub.subscribe(CheckpointLoaded, loaded.append)
     try:
         run = tmp_path / "run"
         run.mkdir()
         best = run / "best.pt"
         best.write_bytes(tiny[0].read_bytes())
         with qtbot.waitSignal(panel.checkpoint_loaded, timeout=30_000) as blocker:
-            Training.bridge.training_finished.emit(
-                SimpleNamespace(best_checkpoint=best, last_checkpoint=run / "last.pt"))
+            window.hub.publish(TrainingFinished(run, best, run / "last.pt"))
         assert blocker.args == [str(best)]
         assert panel.checkpoint_path == best
+        assert loaded == [CheckpointLoaded(best)]
     finally:
         panel.shutdown()
-        del window.panel_host.panels["training"]
 
 
 def test_follows_a_run_that_finished_before_it_was_opened(qtbot, window, tiny,  # noqa: ANN001
                                                          tmp_path) -> None:
     """Train first, open Detections afterwards (the first-run hint's order): the finished
-    run's best.pt is loaded at once; a Training panel built after this one is followed once
-    this panel is shown again."""
-    from PySide6.QtCore import QObject, Signal
-
-    class Bridge(QObject):
-        training_finished = Signal(object)
+    run's best.pt is loaded at once (the hub remembers the last TrainingFinished)."""
+    from workbench.gui.hub import TrainingFinished
 
     run = tmp_path / "run"
     run.mkdir()
     best = run / "best.pt"
     best.write_bytes(tiny[0].read_bytes())
-    finished = SimpleNamespace(best_checkpoint=best, last_checkpoint=run / "last.pt")
-    window.panel_host.panels["training"] = SimpleNamespace(bridge=Bridge(),
-                                                           last_finished=finished)
+    window.hub.publish(TrainingFinished(run, best, run / "last.pt"))
     panel = DetectionsPanel(window)
     try:
         qtbot.waitUntil(lambda: panel.detector is not None, timeout=30_000)
         assert panel.checkpoint_path == best
     finally:
         panel.shutdown()
-        del window.panel_host.panels["training"]
-
-    later = DetectionsPanel(window)  # no Training panel yet
-    try:
-        assert later.checkpoint_path is None
-        bridge = Bridge()
-        window.panel_host.panels["training"] = SimpleNamespace(bridge=bridge, last_finished=None)
-        later.show()  # shown again (a tab click): now it follows the new Training panel
-        with qtbot.waitSignal(later.checkpoint_loaded, timeout=30_000) as blocker:
-            bridge.training_finished.emit(finished)
-        assert blocker.args == [str(best)]
-        later.hide()
-        later.show()  # following twice would load twice; it connects once
-        assert later._followed == [bridge]
-    finally:
-        later.shutdown()
-        del window.panel_host.panels["training"]
 
 
 def test_hidden_panel_does_not_run_the_network(qtbot, window, panel, tiny) -> None:  # noqa: ANN001

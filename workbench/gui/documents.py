@@ -33,7 +33,7 @@ class ImageDocument(QObject):
     def __init__(self, image_path: Path, xml_path: Path, annotation: Annotation,
                  problems: list[Problem], *, existed: bool, read_failed: bool,
                  writer: Callable[[Annotation], Annotation] | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, disk: object = None) -> None:
         super().__init__(parent)
         #: Writes the annotation atomically and returns it with ``raw`` set (default: the core
         #: VOC writer to ``xml_path``; the window passes the project's ``save``).
@@ -45,6 +45,14 @@ class ImageDocument(QObject):
         self.existed = existed
         self.read_failed = read_failed
         self.overwrite_confirmed = False
+        # Outside edits (:mod:`workbench.gui.outside_edits`): ``disk`` is the file as this
+        # document read or last wrote it (a DiskStamp taken before reading; None = unknown, not
+        # checked), ``base`` the annotation it held. A save first checks the file still is that.
+        self.disk = disk
+        self.base = annotation
+        self.reread: Callable[[], object] | None = None  # the window's reader of this file
+        self.overwrite_stamp = None  # an outside change the user chose to overwrite
+        self.conflict = None         # an outside change noticed while this had unsaved edits
         self.selection = -1
         #: every selected box (the primary ``selection`` among them); () when one or none
         self.group: tuple[int, ...] = ()
@@ -78,10 +86,16 @@ class ImageDocument(QObject):
         group = tuple(i for i in group if 0 <= i < n)
         self.group = group if len(group) > 1 and self.selection in group else ()
 
-    def reset(self, annotation: Annotation) -> None:
+    def reset(self, annotation: Annotation, disk: object = None) -> None:
         """Replace the annotation from outside the editor (e.g. a project-wide class rename that
-        already wrote the file): history is cleared because it refers to the old names."""
+        already wrote the file, or the file changed on disk): history is cleared because it
+        refers to the old content. ``annotation`` is what the file holds (``disk``: its stamp
+        when known)."""
         self.stack.clear()
+        self.base = annotation
+        if disk is not None:
+            self.disk = disk
+        self.conflict = self.overwrite_stamp = None
         self.annotation = annotation
         self.selection, self.group = -1, ()
         self.changed.emit()
@@ -108,7 +122,9 @@ class ImageDocument(QObject):
     def save(self) -> bool:
         """Write the annotation atomically if there is something to write. Returns True if the
         file on disk now matches the document. Raises PermissionError when the file had read
-        errors and the overwrite was not confirmed (callers ask first)."""
+        errors and the overwrite was not confirmed (callers ask first), and
+        :class:`~workbench.gui.outside_edits.OutsideChange` (an OSError) when another program
+        changed the file since it was read or written (nothing written; callers ask)."""
         if not self.dirty:
             return True
         if not self.would_write:
@@ -116,9 +132,17 @@ class ImageDocument(QObject):
             return True
         if self.needs_confirmation:
             raise PermissionError(f"{self.xml_path} had read errors; overwriting needs confirmation")
+        if self.disk is not None:  # never over a change made outside the window (issue 12)
+            from workbench.gui.outside_edits import check_before_write
+
+            check_before_write(self)  # raises OutsideChange (an OSError)
         # The writer returns the record with ``raw`` = the bytes written (raw is not part of
         # equality, so undo/redo records stay comparable).
         self.annotation = self.writer(self.annotation)
+        if self.disk is not None:
+            from workbench.gui.outside_edits import remember_written
+
+            remember_written(self)
         self.existed = True
         self.read_failed = False
         self.stack.setClean()

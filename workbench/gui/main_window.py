@@ -10,6 +10,9 @@ The API offered to panels (see ``workbench/gui/panels/registry.py``):
 * ``current_image_path()``, ``current_annotation()``, ``current_image_rgb()`` (``(H, W, 3)``
   uint8, cached per image), ``project`` (core Project or None), ``add_objects(objects)`` (one
   undoable command), ``statusBar()``, ``panel(name)`` (build/get a registry panel).
+* ``hub`` — the window's :class:`~workbench.gui.hub.EventHub`: panels learn about each other's
+  work by subscribing to its typed events (``TrainingFinished``, ``AnnotationsWritten`` …), never
+  by looking for another panel.
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from workbench.gui.canvas.tools import box_at
 from workbench.gui.canvas.view import CanvasView
 from workbench.gui.documents import DocumentStore, ImageDocument, empty_annotation
 from workbench.gui.editing import EditController
+from workbench.gui.hub import AnnotationsWritten, ClassesChanged, EventHub
 from workbench.gui.images import ImageCache, to_rgb_array
 from workbench.gui.navigation import NavigationMixin
+from workbench.gui.outside_edits import OutsideEditWatcher, outside_change, stamp
 from workbench.gui.panel_host import PanelHost
 from workbench.gui.panels.boxes import BoxesPanel
 from workbench.gui.panels.classes import ClassesPanel
@@ -58,6 +63,8 @@ class MainWindow(NavigationMixin, QMainWindow):
                  panels: list[tuple[str, str, str]] | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
+        #: Typed events between the window and its panels (see workbench.gui.hub).
+        self.hub = EventHub(self)
         self.project = None
         self.documents = DocumentStore(self)
         self.document: ImageDocument | None = None
@@ -69,6 +76,10 @@ class MainWindow(NavigationMixin, QMainWindow):
         self._rgb: tuple[Path, np.ndarray] | None = None
         self.editor = EditController(self)
         self.saver = SaveController(self)
+        #: Annotation files changed by other programs while open (see outside_edits).
+        self.outside = OutsideEditWatcher(self)
+        self._label_rows_index: dict[Path, list[int]] | None = None
+        self.hub.subscribe(AnnotationsWritten, self._on_annotations_written)
         self._setup_window()
         self._setup_canvas()
         self._setup_docks()
@@ -230,12 +241,86 @@ class MainWindow(NavigationMixin, QMainWindow):
     def discard_document(self, doc: ImageDocument) -> None:
         """Forget unsaved edits: the document is read again from disk (undoing to the start of
         the session would be wrong after a save part-way through), its history cleared."""
+        self.reload_document(doc)
+
+    def reload_document(self, doc: ImageDocument) -> None:
+        """Read ``doc``'s file again (history cleared): what is on disk is shown."""
+        disk = stamp(doc.xml_path)  # before reading: a write meanwhile is noticed later
         loaded = ops.load(self.project, self.entry_of(doc.image_path))
         size = doc.annotation.size
         annotation = loaded.annotation or empty_annotation(
             doc.image_path, (size.width, size.height, size.depth) if size else None)
         doc.problems, doc.read_failed = list(loaded.problems), loaded.read_failed
-        doc.reset(annotation)
+        doc.existed = loaded.existed
+        doc.overwrite_confirmed = False
+        doc.reset(annotation, disk=disk)
+        if doc is self.document:
+            self.problems.set_problems(doc.xml_path.name, doc.problems, doc.read_failed)
+
+    # -- files changed on disk (hub: AnnotationsWritten; outside_edits) ----------------------
+    def check_document(self, doc: ImageDocument) -> bool:
+        """Compare ``doc`` with its file: reload it silently when it has no unsaved edits, else
+        remember the conflict (asked at its next save). True when the file had changed."""
+        if doc.disk is None or self.project is None:
+            return False
+        current = outside_change(doc)
+        if current is None:
+            return False
+        if doc.dirty:
+            if doc.conflict != current:
+                doc.conflict = current
+                self.statusBar().showMessage(
+                    f"{doc.xml_path.name} was changed by another program while you have unsaved "
+                    "edits: nothing is overwritten; saving asks which version to keep", 12000)
+            return True
+        log.info("%s changed on disk: reloaded", doc.xml_path)
+        self.reload_document(doc)
+        self.hub.publish(AnnotationsWritten((doc.xml_path,), "outside"))
+        return True
+
+    def check_open_documents(self) -> None:
+        for doc in self.documents.documents():
+            self.check_document(doc)
+
+    def files_changed_outside(self, paths: list[Path]) -> None:
+        """The watcher found ``paths`` changed in an annotation folder."""
+        self.hub.publish(AnnotationsWritten(tuple(paths), "outside"))
+
+    def _label_rows(self) -> dict[Path, list[int]]:
+        if self._label_rows_index is None:
+            index: dict[Path, list[int]] = {}
+            for row, entry in enumerate(self._entries):
+                index.setdefault(ops.xml_path(entry), []).append(row)
+            self._label_rows_index = index
+        return self._label_rows_index
+
+    def _on_annotations_written(self, event: AnnotationsWritten) -> None:
+        """Bring open documents and the file dock in step with files written by someone else
+        than the document itself (pre-labeling, another program)."""
+        if self.project is None or event.source == "save":
+            return
+        paths = {Path(p) for p in event.paths}
+        for doc in self.documents.documents():
+            if doc.xml_path in paths:
+                self.check_document(doc)
+        index = self._label_rows()
+        rows = sorted({r for p in paths for r in index.get(p, ())
+                       if self.documents.get(ops.image_path(self._entries[r])) is None})
+        if not rows:
+            return
+        if len(rows) > self.outside_rows_at_once:
+            for row in rows:  # the scanner reads them again, a chunk at a time
+                self.files.model.set_state(row, None)  # type: ignore[arg-type]
+            self.scanner.start()
+        else:
+            for row in rows:
+                state = self._scan_state(row)
+                if state:
+                    self.files.model.set_state(row, state)
+        self.files.refresh_counts()
+
+    #: Files re-read at once after an outside change; more go to the background scanner.
+    outside_rows_at_once = 500
 
     def _refresh_document(self) -> None:
         doc = self.document
@@ -276,13 +361,18 @@ class MainWindow(NavigationMixin, QMainWindow):
     def rename_class_everywhere(self, old: str, new: str) -> bool:
         from workbench.gui.class_ops import rename_everywhere
 
-        return rename_everywhere(self, old, new)
+        done = rename_everywhere(self, old, new)
+        if done:
+            names = dict.fromkeys(new if n == old else n for n in self.classes.names())
+            self.hub.publish(ClassesChanged(tuple(names)))
+        return done
 
     def _persist_classes(self, names: list[str]) -> None:
         if self.project is not None:
             try:
                 ops.save_class_names(self.project, names)
                 self._predefined = list(names)
+                self.hub.publish(ClassesChanged(tuple(names)))
             except OSError as exc:
                 self.statusBar().showMessage(f"Could not write the classes file: {exc}", 8000)
 
@@ -394,6 +484,7 @@ class MainWindow(NavigationMixin, QMainWindow):
             event.ignore()
             return
         self.panel_host.shutdown()
+        self.outside.stop()
         self.scanner.stop()
         self._images.close()
         self.stop_background_work(self.CLOSE_WAIT_MS)

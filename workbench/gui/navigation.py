@@ -11,6 +11,7 @@ from workbench.core.fsnames import readable
 from workbench.gui import dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.documents import ImageDocument, empty_annotation
+from workbench.gui.hub import ImageChanged, ProjectOpened
 from workbench.gui.images import ImageLoadError, image_depth
 from workbench.gui.panels.files import file_state
 
@@ -46,6 +47,10 @@ class NavigationMixin:
         self.project = project
         self._entries = ops.entries(project)
         self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
+        self._label_rows_index = None
+        # Files changed by other programs while the project is open (outside_edits).
+        self.outside.watch_project((ops.xml_path(e) for e in self._entries),
+                                   [Path(getattr(project, "annotations_dir", images_dir))])
         self.files.set_entries([self._display_name(e) for e in self._entries])
         # The class dock starts from the class file; the state scanner adds the names it finds
         # in the XMLs (so a big project's window opens before every file is parsed).
@@ -58,6 +63,7 @@ class NavigationMixin:
         self.scanner.start()
         self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
         self.project_changed.emit()
+        self.hub.publish(ProjectOpened(Path(project.images_dir)))
         self._update_enabled()
         if not self._entries:
             self.statusBar().showMessage(f"No images in {images_dir}", 8000)
@@ -114,7 +120,11 @@ class NavigationMixin:
             # was visible was drawn over the position label).
             image = None
             load_error = str(exc).removeprefix(f"{ops.image_path(entry)}: ")
-        doc = self.documents.get(ops.image_path(entry)) or self._open_document(entry, image)
+        doc = self.documents.get(ops.image_path(entry))
+        if doc is not None:
+            self.check_document(doc)  # changed on disk since it was last shown: reloaded
+        else:
+            doc = self._open_document(entry, image)
         self.canvas.cancel_interaction()
         self.document, self._row = doc, row
         self.canvas.canvas_scene().set_image(image)
@@ -137,12 +147,17 @@ class NavigationMixin:
                                     + (f" · {load_error}" if load_error else ""))
         self.settings.set_last_image(Path(self.project.images_dir), doc.image_path)
         self._update_enabled()
+        self.outside.watch_document(doc)
         self.image_changed.emit(str(doc.image_path))
+        self.hub.publish(ImageChanged(doc.image_path))
         if row + 1 < len(self._entries):  # D is the usual next key: decode it meanwhile
             self._images.prefetch(ops.image_path(self._entries[row + 1]))
         return True
 
     def _open_document(self, entry: object, image) -> ImageDocument:  # noqa: ANN001
+        from workbench.gui.outside_edits import stamp
+
+        disk = stamp(ops.xml_path(entry))  # before reading: a write meanwhile is noticed
         loaded = ops.load(self.project, entry)
         annotation = loaded.annotation
         if annotation is None:
@@ -153,7 +168,8 @@ class NavigationMixin:
                             loaded.problems, existed=loaded.existed,
                             read_failed=loaded.read_failed,
                             writer=lambda ann, e=entry: ops.save(project, e, ann),
-                            parent=self.documents)
+                            parent=self.documents, disk=disk)
+        doc.reread = lambda e=entry: ops.load(project, e)
         doc.changed.connect(lambda d=doc: self._on_document_changed(d))
         self.classes.add_found((o.name for o in annotation.objects), self._predefined)
         return self.documents.add(doc)

@@ -4,6 +4,10 @@
   leaves an image, through the core's atomic writer. Clean documents are never written.
 * A file that had read errors is not overwritten automatically; Ctrl+S asks first.
 * With autosave off, leaving an image or quitting with unsaved changes asks Save/Discard/Cancel.
+* A file changed by another program since it was read is never overwritten without asking
+  (:mod:`workbench.gui.outside_edits`): a save asks keep mine / take theirs / show both; autosave
+  asks once per outside change and otherwise leaves the file alone.
+* Every write is published on the window's hub (:class:`~workbench.gui.hub.AnnotationsWritten`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from workbench.core.fsnames import readable
 from workbench.core.wording import count
 from workbench.gui import dialogs
 from workbench.gui.documents import ImageDocument
+from workbench.gui.hub import AnnotationsWritten
+from workbench.gui.outside_edits import DiskStamp, OutsideChange
 
 if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
@@ -37,6 +43,7 @@ class SaveController:
         self.timer.setInterval(window.settings.autosave_delay_ms)
         self.timer.timeout.connect(self.autosave_current)
         self.told_loss = False  # the last save said what its format could not hold
+        self._asked: dict[object, DiskStamp] = {}  # outside changes autosave asked about
 
     @property
     def autosave(self) -> bool:
@@ -53,9 +60,11 @@ class SaveController:
             self.timer.start()  # debounce: saves a moment after the last edit
 
     # -- saving ---------------------------------------------------------------------------
-    def _write(self, doc: ImageDocument) -> bool:
+    def _write(self, doc: ImageDocument, auto: bool = False) -> bool:
         try:
             doc.save()
+        except OutsideChange as change:
+            return self.resolve_outside_change(doc, change.current, auto=auto)
         except Exception as exc:  # noqa: BLE001 - never an uncaught error: the edits stay
             # (the document stays dirty, so leaving and quitting still ask about it)
             log.error("could not save %s: %s", doc.xml_path, exc, exc_info=not isinstance(
@@ -65,7 +74,53 @@ class SaveController:
             return False
         self.w.on_document_saved(doc)
         self.told_loss = self.tell_format_losses(doc)
+        self.w.hub.publish(AnnotationsWritten((doc.xml_path,), "save"))
         return True
+
+    def resolve_outside_change(self, doc: ImageDocument, current: DiskStamp, *,
+                               auto: bool = False) -> bool:
+        """Another program changed ``doc``'s file and ``doc`` has unsaved edits: ask keep mine /
+        take theirs / show both (autosave asks once per outside change). True when the
+        document and its file agree afterwards."""
+        from workbench.gui.outside_edits import (
+            BOTH, KEEP, THEIRS, ask_conflict, merged_with_theirs, read_theirs,
+        )
+
+        name = _shown(doc)
+        bar = self.w.statusBar()
+        if auto and self._asked.get(doc.xml_path) == current:
+            bar.showMessage(f"Not saved automatically: {name} was changed by another program. "
+                            "Press Ctrl+S to choose which version to keep.", 10000)
+            return False
+        self._asked[doc.xml_path] = current
+        doc.conflict = current
+        read = read_theirs(doc)
+        theirs = read[0] if read is not None else None
+        answer = ask_conflict(self.w, name, len(doc.annotation.objects),
+                              None if theirs is None else len(theirs.objects))
+        log.info("%s changed outside the window and here: %s", doc.xml_path, answer)
+        if answer == KEEP:
+            doc.overwrite_stamp = current
+            return self._write(doc, auto=auto)
+        if answer == THEIRS:
+            self._asked.pop(doc.xml_path, None)
+            self.w.reload_document(doc)
+            self.w.hub.publish(AnnotationsWritten((doc.xml_path,), "outside"))
+            bar.showMessage(f"Showing {name} as the other program wrote it", 6000)
+            return True
+        if answer == BOTH and theirs is not None:
+            # Theirs becomes the base (what the file holds); mine plus their boxes as
+            # suggestions is one undoable edit, saved like any other.
+            doc.disk, doc.base, doc.conflict = current, theirs, None
+            self._asked.pop(doc.xml_path, None)
+            doc.edit(merged_with_theirs(doc.annotation, theirs),
+                     "Add the boxes from disk as suggestions")
+            bar.showMessage(f"{name}: the other program's boxes were added as suggestions "
+                            "(dashed) beside yours — review them, then save", 12000)
+            return False
+        bar.showMessage(f"Not saved: {name} was changed by another program. Press Ctrl+S to "
+                        "choose which version to keep.", 10000)
+        return False
 
     def tell_format_losses(self, doc: ImageDocument) -> bool:
         """What the project's label format could not hold (YOLO has no ``difficult`` …): each
@@ -90,7 +145,7 @@ class SaveController:
                 f"Not saved automatically: {_shown(doc)} had read errors. "
                 "Press Ctrl+S to overwrite it.", 8000)
             return False
-        return self._write(doc)
+        return self._write(doc, auto=True)
 
     def autosave_current(self) -> None:
         if self.autosave:
@@ -150,7 +205,7 @@ class SaveController:
         if self.autosave:
             for doc in dirty:
                 if not doc.needs_confirmation:
-                    self._write(doc)
+                    self._write(doc, auto=True)
             dirty = self.w.documents.dirty()
         if not dirty:
             return True

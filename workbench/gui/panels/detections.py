@@ -29,6 +29,7 @@ from workbench.core.annotation import VocObject
 from workbench.core.boxes import clamp_box
 from workbench.core.detections import ImageDetections
 from workbench.core.wording import count
+from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
 from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
 from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
@@ -71,7 +72,6 @@ class DetectionsPanel(QWidget):
         self.result: Any = None    # last PostprocessResult
         self.last_postprocess_ms = 0.0
         self._keeper = TaskKeeper(self)
-        self._followed: list[Any] = []  # training bridges already connected
         self.overlay = DetectionsOverlay(window.canvas.scene(), self)
         self._build_ui()
         window.image_changed.connect(self._on_window_image_changed)
@@ -193,31 +193,33 @@ class DetectionsPanel(QWidget):
         self.set_settings_values(s.score_threshold, s.nms_iou, s.top_k, s.class_agnostic)
         if self.checkpoint_path is not None:
             self.checkpoint_loaded.emit(str(self.checkpoint_path))
+            hub = hub_of(self.window)
+            if hub is not None:
+                hub.publish(CheckpointLoaded(self.checkpoint_path))
         if self.auto_run.isChecked():
             self.run_current()
 
     def _follow_training(self) -> None:
-        """Follow every built Training panel: load each finished run's best checkpoint (unless
-        another checkpoint was loaded by hand meanwhile). Called when this panel is built and
-        whenever it is shown, so the order the two panels are opened in does not matter; a run
-        that finished before this panel followed it is loaded at once (``last_finished``)."""
-        host = getattr(self.window, "panel_host", None)
-        for panel in list(getattr(host, "panels", {}).values()):
-            bridge = getattr(panel, "bridge", None)
-            if bridge is None or not hasattr(bridge, "training_finished") \
-                    or any(bridge is b for b in self._followed):
-                continue
-            self._followed.append(bridge)
-            bridge.training_finished.connect(self._on_training_finished)
-            finished = getattr(panel, "last_finished", None)
-            if finished is not None and self.checkpoint_path is None:
-                self._on_training_finished(finished)
+        """Follow training through the window's hub: each finished run's best checkpoint is
+        loaded (unless another checkpoint was loaded by hand meanwhile), whichever order the
+        Train and Detections panels were opened in; a run that finished before this panel was
+        built is loaded at once (the hub's last ``TrainingFinished``)."""
+        hub = hub_of(self.window)
+        if hub is None:
+            return
+        hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
+        finished = hub.last(TrainingFinished)
+        if finished is not None and self.checkpoint_path is None:
+            self._on_training_finished(finished)
 
-    def _on_training_finished(self, event: Any) -> None:
-        path = getattr(event, "best_checkpoint", None) or getattr(event, "last_checkpoint", None)
+    def _on_training_finished(self, event: TrainingFinished) -> None:
+        path = event.best or event.last
         if not path:
             return
         path = Path(path)
+        if not path.is_file():
+            self._report(f"Training finished, but {path.name} is missing")
+            return
         if self.checkpoint_path is None or self.checkpoint_path.parent == path.parent:
             self.set_checkpoint(path)
 
@@ -301,7 +303,6 @@ class DetectionsPanel(QWidget):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        self._follow_training()
         if self.detector is not None and self.auto_run.isChecked() and self._raw is None:
             self.run_current()
 

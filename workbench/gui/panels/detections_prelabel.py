@@ -1,8 +1,10 @@
 """The Detections panel's "pre-label folder" box: progress, cancel, and keeping the window in step.
 
 Runs :func:`workbench.engine.prelabel.prelabel` on a worker thread. Images open in the window
-with unsaved edits are skipped; an image open without unsaved edits gets its document reset to
-the written annotation, so the canvas and the file dock show the new suggestions at once.
+with unsaved edits are skipped. Every file written is published on the window's hub
+(:class:`~workbench.gui.hub.AnnotationsWritten`, source ``"prelabel"``): the window reloads an
+open document without unsaved edits and the file dock shows the new suggestions at once (an
+image edited meanwhile is never overwritten: its next save asks).
 """
 
 from __future__ import annotations
@@ -117,29 +119,15 @@ class PrelabelBox(QGroupBox):
         self.message.setText(f"{event.done}/{event.total} {event.image.name}: {event.action}"
                              + (f" ({event.suggestions})" if event.suggestions else ""))
         if event.annotation is not None:
-            self._sync_window(event.image, event.annotation)
+            self._written(Path(event.xml))
 
-    def _sync_window(self, image: Path, annotation: Any) -> None:
-        """Show a written file in the window: reset a clean open document to it, and set the
-        image's state in the file dock ("suggestions")."""
-        window = self.panel.window
-        docs = getattr(window, "documents", None)
-        doc = docs.get(image) if docs is not None else None
-        if doc is not None and not doc.dirty:
-            doc.reset(annotation)  # the window updates the canvas and its file row
-            doc.existed = True
-            return
-        files = getattr(window, "files", None)
-        if files is None or not hasattr(window, "entries"):
-            return
-        from workbench.gui.panels.files import file_state
+    def _written(self, label_path: Path) -> None:
+        """Tell the window (and any panel) that ``label_path`` was written."""
+        from workbench.gui.hub import AnnotationsWritten, hub_of
 
-        for row, entry in enumerate(window.entries()):
-            if Path(entry.image_path) == image:
-                files.model.set_state(row, file_state(annotation, []))
-                break
-        if hasattr(files, "refresh_counts"):
-            files.refresh_counts()
+        hub = hub_of(self.panel.window)
+        if hub is not None:
+            hub.publish(AnnotationsWritten((label_path,), "prelabel"))
 
     def _on_failed(self, message: str) -> None:
         self.message.setText(f"Pre-labeling stopped: {message}")

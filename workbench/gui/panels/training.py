@@ -349,6 +349,11 @@ class TrainingPanel(QWidget):
 
     # -- bridge signals -------------------------------------------------------------------------
     def _on_run_started(self, event: Any) -> None:
+        from workbench.gui.hub import TrainingStarted, hub_of
+
+        hub = hub_of(self.window)  # other panels follow the run through the window's hub
+        if hub is not None:
+            hub.publish(TrainingStarted(Path(event.run_dir) if event.run_dir else None))
         self.total_steps = max(1, (event.epochs - event.start_epoch) * event.steps_per_epoch)
         self.done_before = event.start_epoch * event.steps_per_epoch
         self.epochs_total = event.epochs
@@ -409,6 +414,13 @@ class TrainingPanel(QWidget):
         self._say(f"{how} after {fmt_count(event.epochs_completed, 'epoch')}{resume}. Best: "
                   + (f"{best.parent.name}/{best.name}" if best else "—"))
         self.status.setToolTip(str(best) if best else "")
+        from workbench.gui.hub import TrainingFinished, hub_of
+
+        hub = hub_of(self.window)  # the Detections panel loads best.pt from this event
+        if hub is not None:
+            last = Path(event.last_checkpoint) if event.last_checkpoint else None
+            run = (best or last).parent if (best or last) else None
+            hub.publish(TrainingFinished(run, best, last, bool(event.stopped)))
 
     def _on_failed(self, message: str) -> None:
         self.progress.setFormat("failed")
