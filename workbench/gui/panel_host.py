@@ -83,9 +83,21 @@ class PanelHost:
         dock.visibilityChanged.connect(lambda visible: visible and self.build_layers())
         toggle = dock.toggleViewAction()
         toggle.setToolTip("Every overlay on the canvas: visibility and opacity")
-        toggle.triggered.connect(lambda checked: self._raise(dock) if checked else None)
+        toggle.triggered.connect(lambda checked: self._show_layers() if checked else None)
         menu.addAction(toggle)
         return dock
+
+    def _show_layers(self) -> None:
+        """Show the Layers dock with a usable height: split under Files, Qt gives a newly shown
+        dock only its minimum (a header and one row)."""
+        dock = self.layers_dock
+        self._raise(dock)
+        files = getattr(self.w, "files_dock", None)
+        if isinstance(files, QDockWidget) and files.isVisible() and not dock.isFloating() \
+                and self.w.dockWidgetArea(dock) == self.w.dockWidgetArea(files):
+            total = files.height() + dock.height()
+            self.w.resizeDocks([files, dock], [total // 2, total - total // 2],
+                               Qt.Orientation.Vertical)
 
     def build_layers(self) -> QWidget:
         """The Layers list widget (built on first show)."""

@@ -8,7 +8,7 @@ behind another one (or closed) is listed greyed: it comes back when its panel is
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView, QHeaderView, QLabel, QSpinBox, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
@@ -35,7 +35,6 @@ class LayersPanel(QWidget):
         self.tree.setHeaderLabels(["Layer", "Opacity"])
         self.tree.setRootIsDecorated(False)
         self.tree.setIndentation(10)
-        self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.tree.header()
         header.setStretchLastSection(False)
@@ -106,6 +105,8 @@ class LayersPanel(QWidget):
             spin.valueChanged.connect(
                 lambda v, n=layer.name: self.layer_list.set_opacity(n, v / 100.0))
             self.tree.setItemWidget(row, 1, spin)
+            # rows as tall as the spin box (the tree's own rows are shorter: its text was cut)
+            row.setSizeHint(0, QSize(0, spin.sizeHint().height()))
             self.rows[layer.name] = row
             self.spins[layer.name] = spin
         self.tree.expandAll()
