@@ -435,3 +435,20 @@ def test_truncated_files_decode_in_threads_without_touching_pillows_global_flag(
         refused = list(pool.map(strict, range(16)))
     assert all(np.array_equal(a, want[list(want)[i % 2]]) for i, a in enumerate(decoded))
     assert all(refused) and ImageFile.LOAD_TRUNCATED_IMAGES is before is False
+
+
+def test_training_a_folder_of_only_refused_images_says_why(kinds, tmp_path) -> None:
+    pytest.importorskip("torch")
+    from workbench.engine.config import TrainConfig
+    from workbench.engine.events import EmptyDatasetError
+    from workbench.engine.trainer import train
+
+    folder = _project(tmp_path / "p", kinds, BAD)
+    cfg = TrainConfig(images_dir=folder, model="ssdlite320_mobilenet_v3_large", image_size=96,
+                      epochs=1, batch_size=2, out_dir=tmp_path / "run")
+    with pytest.raises(EmptyDatasetError) as info:
+        list(train(cfg))
+    message = str(info.value)
+    assert f"all {len(BAD)} labeled images are left out" in message
+    assert "workbench validate" in message and "label some images" not in message
+    assert not (tmp_path / "run" / "best.pt").exists()

@@ -202,6 +202,12 @@ def check_trainable(data: DataSnapshot) -> None:
     """Raise :class:`EmptyDatasetError` / :class:`ClassWithoutBoxesError` with a message that
     says what to label."""
     if not data.train:
+        left_out = [n for n in data.notes if n.startswith("left out ")]
+        if left_out:  # labeled, but every one refused (unreadable image, bad XML): say why
+            raise EmptyDatasetError(
+                f"no image to train on: all {len(left_out)} labeled images are left out "
+                f"({left_out[0]}{'; …' if len(left_out) > 1 else ''}): run `workbench "
+                "validate` and fix or remove them")
         raise EmptyDatasetError(
             "no labeled images to train on"
             + (f" (split in {data.split_dir})" if data.split_dir else "")
