@@ -289,8 +289,9 @@ class MainWindow(NavigationMixin, QMainWindow):
     def _label_rows(self) -> dict[Path, list[int]]:
         if self._label_rows_index is None:
             index: dict[Path, list[int]] = {}
-            for row, entry in enumerate(self._entries):
-                index.setdefault(ops.xml_path(entry), []).append(row)
+            for row, entry in enumerate(self._entries):  # (Path(...) per entry: 10x slower)
+                path = entry.xml_path
+                index.setdefault(path if isinstance(path, Path) else Path(path), []).append(row)
             self._label_rows_index = index
         return self._label_rows_index
 

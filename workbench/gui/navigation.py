@@ -49,7 +49,7 @@ class NavigationMixin:
         self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
         self._label_rows_index = None
         # Files changed by other programs while the project is open (outside_edits).
-        self.outside.watch_project((ops.xml_path(e) for e in self._entries),
+        self.outside.watch_project(self._entries,
                                    [Path(getattr(project, "annotations_dir", images_dir))])
         self.files.set_entries([self._display_name(e) for e in self._entries])
         # The class dock starts from the class file; the state scanner adds the names it finds

@@ -33,7 +33,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,33 +291,48 @@ class OutsideEditWatcher(QObject):
         self._generation = 0
 
     # -- what is watched --------------------------------------------------------------------
-    def watch_project(self, label_paths: Iterable[Path], extra_dirs: Iterable[Path] = ()) -> None:
-        """Watch the folders holding the project's annotation files (snapshots taken in the
-        background, so a big folder does not delay the first paint)."""
+    def watch_project(self, entries: Sequence[Any], extra_dirs: Iterable[Path] = ()) -> None:
+        """Watch the folders holding the project's annotation files (``entries``: the project's
+        entries, read for their ``xml_path`` on a worker thread with the folders' snapshots, so
+        a big project does not delay the first paint; ``extra_dirs`` are watched at once)."""
         self.stop()
-        dirs: dict[str, None] = {}
-        for d in extra_dirs:
-            if Path(d).is_dir():
-                dirs[str(d)] = None
-        for p in label_paths:
-            dirs[str(Path(p).parent)] = None
-            if len(dirs) > MAX_WATCHED_DIRS:
-                break
-        if len(dirs) > MAX_WATCHED_DIRS:
-            log.info("%d+ annotation folders: watching the current document's only", len(dirs))
-            dirs = {}
-        self._dirs = [d for d in dirs if os.path.isdir(d)]
-        if self._dirs:
-            self.fs.addPaths(self._dirs)
+        first = [str(d) for d in extra_dirs if os.path.isdir(d)]
+        self._add_dirs(first)
         generation = self._generation
-        for folder in self._dirs:
-            task = self._runner.submit(lambda _ctx, f=folder: _snapshot(f), key=("snap", folder))
-            task.finished.connect(lambda snap, f=folder, g=generation:
-                                  self._set_snapshot(g, f, snap))
 
-    def _set_snapshot(self, generation: int, folder: str, snap: dict) -> None:
-        if generation == self._generation and folder not in self._snapshots:
-            self._snapshots[folder] = snap
+        def job(ctx: Any) -> dict[str, dict[str, tuple[int, int]]]:
+            dirs = dict.fromkeys(first)
+            for i, entry in enumerate(entries):
+                if i % 4096 == 0:
+                    ctx.check()
+                dirs[os.path.dirname(os.fspath(entry.xml_path))] = None
+                if len(dirs) > MAX_WATCHED_DIRS:
+                    log.info("%d+ annotation folders: watching %s and the current document's "
+                             "folder only", MAX_WATCHED_DIRS, first)
+                    dirs = dict.fromkeys(first)
+                    break
+            out = {}
+            for folder in dirs:
+                ctx.check()
+                if os.path.isdir(folder):
+                    out[folder] = _snapshot(folder)
+            return out
+
+        task = self._runner.submit(job, key="watch")
+        task.finished.connect(lambda snaps, g=generation: self._on_snapshots(g, snaps))
+
+    def _add_dirs(self, dirs: Iterable[str]) -> None:
+        new = [d for d in dirs if d not in self._dirs]
+        if new:
+            self.fs.addPaths(new)
+            self._dirs.extend(new)
+
+    def _on_snapshots(self, generation: int, snapshots: dict) -> None:
+        if generation != self._generation:
+            return
+        self._add_dirs(snapshots)
+        for folder, snap in snapshots.items():
+            self._snapshots.setdefault(folder, snap)
 
     def watch_document(self, doc: ImageDocument | None) -> None:
         """Also watch the current document's own file (and its folder when not watched)."""
@@ -332,9 +347,8 @@ class OutsideEditWatcher(QObject):
             self._file = path
         folder = str(doc.xml_path.parent)
         if folder not in self._dirs and os.path.isdir(folder) and \
-                len(self._dirs) < MAX_WATCHED_DIRS + 1:
-            self.fs.addPath(folder)
-            self._dirs.append(folder)
+                len(self._dirs) < MAX_WATCHED_DIRS + 2:
+            self._add_dirs([folder])
 
     def stop(self) -> None:
         self._generation += 1
