@@ -10,8 +10,9 @@ API
     switched off when this module first opens an image, so its ``DecompressionBombError`` is
     never what the user sees).
 ``MIN_SIDE``: 2 — an image whose width or height is below it (a 1×1 image) holds nothing to
-    detect and breaks augmentations; it is an error in ``validate`` and every decoder call
-    raises the same :class:`ImageReadError`, so training skips it with the same message.
+    detect (and a flipped 1-px side once killed training); it is an error in ``validate``,
+    every decoder call and ``imageinfo`` raise the same :class:`ImageReadError`, and training
+    leaves it out with that message. 2×2 images train (checked with both model families).
 ``DecodedImage``: ``rgb`` ``(H, W, 3)`` uint8 C-contiguous and writable (the caller owns
     it), EXIF orientation applied;
     ``width``/``height`` of the full-resolution image after orientation; ``scale`` (rgb pixels
@@ -22,6 +23,9 @@ API
     are decoded at 1/2, 1/4 or 1/8 scale by libjpeg (Pillow's ``draft``), so the full raster
     is never allocated; other formats are decoded then reduced.
 ``mode_depth(mode) -> int``: the VOC depth (1 grey, else 3) of ``DecodedImage.mode``.
+``check_limits(path, width, height, max_pixels=None)``: the limit and minimum-side rule alone
+    (``imageinfo`` applies it to header sizes); ``header_error(path, exc, size)``: the one
+    wording for a header Pillow recognised but could not read (a JPEG cut inside its header).
 ``check_image(path) -> ImageCheck``: what ``validate`` reports — ``severity`` ``"ok"``,
     ``"warning"`` (truncated: decoded as viewers do, the rest grey) or ``"error"`` (what every
     decoder call raises), with the ``message``.
@@ -38,12 +42,16 @@ The rules, identical for every caller
   (``ImageFile.LOAD_TRUNCATED_IMAGES`` stays as it is), so this is thread-safe. Interlaced
   PNGs and other formats that end early are errors.
 - **Modes**: 16-bit grey (``I;16*``, and ``I`` holding 0..65535) is scaled ``v·255/65535``
-  rounded (not clipped); ``F`` is clipped to 0..255; grey, palette, CMYK (Pillow's
+  rounded (not clipped); 16-bit colour PNG/TIFF arrive from Pillow as 8-bit ``RGB`` (their
+  high byte); ``F`` is clipped to 0..255; grey, palette, CMYK (Pillow's
   conversion), YCbCr, LAB… use Pillow's ``convert("RGB")``. **Alpha is dropped** (the colour
   under a transparent pixel is kept), as Qt's RGB888 conversion and OpenCV's ``IMREAD_COLOR``
   do — the same everywhere. Multi-frame files give their first frame.
 - **Fallback**: files Pillow cannot identify are decoded by OpenCV (``IMREAD_COLOR``, which
-  applies the same EXIF orientation itself); the pixel limit is checked on its result.
+  applies the same EXIF orientation itself); the pixel limit is checked on its result
+  (OpenCV's own 2³⁰-pixel decode cap bounds the memory of that one decode).
+- **Memory**: the file's bytes are read once; Pillow's raster is freed before the array is
+  copied, so a full decode peaks at about the file size + 7 bytes a pixel.
 """
 
 from __future__ import annotations
