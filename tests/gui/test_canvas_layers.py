@@ -240,3 +240,20 @@ def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa:
     assert {"iou:union", "proposals", "detections", "metrics-tp", "priors:match",
             "training-preview"} <= per_image
     assert "priors:grid" not in per_image
+
+
+def test_panel_built_behind_a_tab_starts_hidden(window, qtbot) -> None:  # noqa: ANN001
+    """A dock opened behind another panel's tab and built later (``window.panel``) says
+    ``isVisible()``; its layers must still start off the canvas."""
+    show(window, PRIORS)
+    dock = window.panel_host.docks[key_of(PROPOSALS)]
+    dock.show()                                    # opened, not raised: behind Priors
+    qtbot.wait(50)
+    assert key_of(PROPOSALS) not in window.panel_host.panels
+    assert dock.isVisible() and in_front(window, PRIORS)
+    proposals = window.panel("ProposalsPanel")
+    assert not in_front(window, PROPOSALS)
+    proposals.layer.set_boxes(np.array([[10.0, 10, 50, 50]]))
+    assert not proposals.layer.isVisible()
+    to_front(window, qtbot, PROPOSALS)
+    assert proposals.layer.isVisible()

@@ -34,6 +34,7 @@ class PanelHost:
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
+        self._on_screen: dict[str, bool] = {}
         self._specs: dict[str, tuple[str, str, str]] = {}
         previous: QDockWidget | None = None
         for module, class_name, title in entries:
@@ -54,6 +55,10 @@ class PanelHost:
                 window.tabifyDockWidget(beside, dock)
             previous = dock
             dock.hide()
+            # Whether the dock is on screen: a dock tabbed behind another one still says
+            # isVisible(); only visibilityChanged tells (read when the panel is built).
+            dock.visibilityChanged.connect(
+                lambda visible, k=key: self._on_screen.__setitem__(k, visible))
             dock.visibilityChanged.connect(lambda visible, k=key: visible and self.build(k))
             toggle = dock.toggleViewAction()
             # Shown from the menu = brought to the front of its tab group (and so built).
@@ -143,7 +148,8 @@ class PanelHost:
             return None
         dock.setWidget(panel)
         self.panels[key] = panel
-        self.layers.attach_dock(panel, dock)  # its layers hide with the dock / behind a tab
+        # its layers hide with the dock, and while another panel's tab is in front of it
+        self.layers.attach_dock(panel, dock, shown=self._on_screen.get(key, False))
         return panel
 
     def confirm_close(self) -> bool:

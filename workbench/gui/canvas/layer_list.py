@@ -183,8 +183,10 @@ class LayerList(QObject):
             layer.item.scene().removeItem(layer.item)
         self.changed.emit()
 
-    def attach_dock(self, owner: QWidget, dock: QDockWidget) -> None:
-        """``owner``'s layers follow ``dock``: shown while it is open and in front."""
+    def attach_dock(self, owner: QWidget, dock: QDockWidget, shown: bool | None = None) -> None:
+        """``owner``'s layers follow ``dock``: shown while it is open and in front.
+        ``shown``: whether it is on screen now, from its last ``visibilityChanged`` (default:
+        ``dock.isVisible()``, which is also true behind another dock's tab)."""
         state = self._owners.get(id(owner))
         if state is None:
             state = self._owners[id(owner)] = _Owner(owner, _title_of(owner))
@@ -193,7 +195,7 @@ class LayerList(QObject):
             return
         state.dock = dock
         state.title = dock.windowTitle().replace("&&", "&")
-        state.shown = dock.isVisible()
+        state.shown = dock.isVisible() if shown is None else shown
         dock.visibilityChanged.connect(lambda visible, k=id(owner): self._on_shown(k, visible))
         self._apply_all()
         self.changed.emit()
