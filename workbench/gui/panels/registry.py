@@ -8,6 +8,13 @@ build shows the error in its dock and the status bar instead of taking the windo
 
 Panel modules must not import torch at import time. Append one line for your panel.
 
+A panel that draws on the canvas registers each overlay item in the canvas's layer list,
+``LayerList.of(window.canvas.scene()).add(item, owner=self, per_image=...)``
+(:mod:`workbench.gui.canvas.layer_list`), and gives its name a height in ``LAYER_Z`` there; it
+never calls ``setVisible`` on it (use ``set_wanted`` for its own "show" toggle). The list hides
+the panel's layers while its dock is closed or behind another tab, and empties per-image layers
+when another image is shown.
+
 When the window closes it calls, on every panel that was built, ``confirm_close() -> bool``
 if defined (return False to keep the window open, e.g. after asking about a running
 training), then ``shutdown()`` if defined (stop threads and workers).
