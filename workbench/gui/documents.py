@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -22,6 +23,14 @@ from workbench.core.wording import count
 from workbench.gui.commands import EditAnnotation
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PendingSave:
+    """A save under way: the annotation being written and the undo index it corresponds to."""
+
+    annotation: Annotation
+    index: int
 
 
 class ImageDocument(QObject):
@@ -57,7 +66,9 @@ class ImageDocument(QObject):
         #: every selected box (the primary ``selection`` among them); () when one or none
         self.group: tuple[int, ...] = ()
         self.stack = QUndoStack(self)
-        self.stack.cleanChanged.connect(lambda _clean: self.changed.emit())
+        # signal to signal: Qt drops the connection when the document is deleted (a lambda
+        # here raised 'Signal source has been deleted' when the stack went with it)
+        self.stack.cleanChanged.connect(self.changed)
 
     # -- editing --------------------------------------------------------------------------
     def apply(self, annotation: Annotation, selection: int,
@@ -125,31 +136,50 @@ class ImageDocument(QObject):
         errors and the overwrite was not confirmed (callers ask first), and
         :class:`~workbench.gui.outside_edits.OutsideChange` (an OSError) when another program
         changed the file since it was read or written (nothing written; callers ask)."""
-        if not self.dirty:
+        pending = self.prepare_save()
+        if pending is None:
             return True
+        # The writer returns the record with ``raw`` = the bytes written (raw is not part of
+        # equality, so undo/redo records stay comparable).
+        self.finish_save(pending, self.writer(pending.annotation))
+        return True
+
+    def prepare_save(self) -> PendingSave | None:
+        """The checks before a write, on the GUI thread (see :meth:`save`, which raises the
+        same): the annotation to write and the undo index it is, or None when nothing needs
+        writing. The write itself (``writer(pending.annotation)``) may then run on another
+        thread (:mod:`workbench.gui.save_queue`); :meth:`finish_save` takes its result."""
+        if not self.dirty:
+            return None
         if not self.would_write:
             self.stack.setClean()
-            return True
+            return None
         if self.needs_confirmation:
             raise PermissionError(f"{self.xml_path} had read errors; overwriting needs confirmation")
         if self.disk is not None:  # never over a change made outside the window (issue 12)
             from workbench.gui.outside_edits import check_before_write
 
             check_before_write(self)  # raises OutsideChange (an OSError)
-        # The writer returns the record with ``raw`` = the bytes written (raw is not part of
-        # equality, so undo/redo records stay comparable).
-        self.annotation = self.writer(self.annotation)
+        return PendingSave(self.annotation, self.stack.index())
+
+    def finish_save(self, pending: PendingSave, written: Annotation) -> None:
+        """``pending`` was written (``written``: the record with ``raw`` = the file's bytes).
+        The document is marked saved only when it still is what was written: edits made while
+        the write ran keep it dirty (the next save writes them)."""
+        current = self.stack.index() == pending.index and self.annotation == written
+        if current:
+            self.annotation = written
         if self.disk is not None:
             from workbench.gui.outside_edits import remember_written
 
             remember_written(self)
+            self.base = written  # what the file holds, even when edits came after it
         self.existed = True
         self.read_failed = False
-        self.stack.setClean()
-        log.info("saved %s (%s)", self.xml_path, count(len(self.annotation.objects), "box"))
+        if current:
+            self.stack.setClean()
+        log.info("saved %s (%s)", self.xml_path, count(len(written.objects), "box"))
         self.saved.emit()
-        return True
-
 
     def _write_voc(self, annotation: Annotation) -> Annotation:
         from workbench.core.voc import write_annotation

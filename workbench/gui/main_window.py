@@ -48,6 +48,7 @@ from workbench.gui.panels.files import FilesPanel, StateScanner, file_state
 from workbench.gui.panels.problems import ProblemsPanel
 from workbench.gui.panels.registry import PANELS
 from workbench.gui.saving import SaveController
+from workbench.gui.session import LabelingSession
 from workbench.gui.settings import Settings
 from workbench.gui.welcome import WelcomePage
 
@@ -65,20 +66,17 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.settings = settings or Settings()
         #: Typed events between the window and its panels (see workbench.gui.hub).
         self.hub = EventHub(self)
-        self.project = None
         self.documents = DocumentStore(self)
+        #: Project, entries, current row, open documents (Qt-free; see workbench.gui.session).
+        self.session = LabelingSession(self.documents)
         self.document: ImageDocument | None = None
-        self._entries: list = []
-        self._rows: dict[Path, int] = {}
         self._predefined: list[str] = []
-        self._row = -1
         self._images = ImageCache()
         self._rgb: tuple[Path, np.ndarray] | None = None
         self.editor = EditController(self)
         self.saver = SaveController(self)
         #: Annotation files changed by other programs while open (see outside_edits).
         self.outside = OutsideEditWatcher(self)
-        self._label_rows_index: dict[Path, list[int]] | None = None
         self.hub.subscribe(AnnotationsWritten, self._on_annotations_written)
         self._setup_window()
         self._setup_canvas()
@@ -189,6 +187,27 @@ class MainWindow(NavigationMixin, QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    # -- session state (kept in self.session) ---------------------------------------------
+    @property
+    def project(self):  # noqa: ANN201 - core Project or None
+        return self.session.project
+
+    @property
+    def _entries(self) -> list:
+        return self.session.entries
+
+    @property
+    def _rows(self) -> dict[Path, int]:
+        return self.session.rows
+
+    @property
+    def _row(self) -> int:
+        return self.session.row
+
+    @_row.setter
+    def _row(self, row: int) -> None:
+        self.session.row = row
+
     # -- panel API ------------------------------------------------------------------------
     def current_image_path(self) -> Path | None:
         return self.document.image_path if self.document is not None else None
@@ -236,7 +255,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         return list(self._entries)
 
     def entry_of(self, image_path: Path) -> object:
-        return self._entries[self._rows[Path(image_path)]]
+        return self.session.entry_of(image_path)
 
     def discard_document(self, doc: ImageDocument) -> None:
         """Forget unsaved edits: the document is read again from disk (undoing to the start of
@@ -263,6 +282,8 @@ class MainWindow(NavigationMixin, QMainWindow):
         remember the conflict (asked at its next save). True when the file had changed."""
         if doc.disk is None or self.project is None:
             return False
+        if self.saver.queue.busy(doc):
+            return False  # our own write is under way (save_queue.py); its end re-stamps the file
         current = outside_change(doc)
         if current is None:
             return False
@@ -286,15 +307,6 @@ class MainWindow(NavigationMixin, QMainWindow):
         """The watcher found ``paths`` changed in an annotation folder."""
         self.hub.publish(AnnotationsWritten(tuple(paths), "outside"))
 
-    def _label_rows(self) -> dict[Path, list[int]]:
-        if self._label_rows_index is None:
-            index: dict[Path, list[int]] = {}
-            for row, entry in enumerate(self._entries):  # (Path(...) per entry: 10x slower)
-                path = entry.xml_path
-                index.setdefault(path if isinstance(path, Path) else Path(path), []).append(row)
-            self._label_rows_index = index
-        return self._label_rows_index
-
     def _on_annotations_written(self, event: AnnotationsWritten) -> None:
         """Bring open documents and the file dock in step with files written by someone else
         than the document itself (pre-labeling, another program)."""
@@ -304,8 +316,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         for doc in self.documents.documents():
             if doc.xml_path in paths:
                 self.check_document(doc)
-        index = self._label_rows()
-        rows = sorted({r for p in paths for r in index.get(p, ())
+        rows = sorted({r for p in paths for r in self.session.rows_of_label(p)
                        if self.documents.get(ops.image_path(self._entries[r])) is None})
         if not rows:
             return

@@ -23,6 +23,7 @@ from workbench.gui import dialogs
 from workbench.gui.documents import ImageDocument
 from workbench.gui.hub import AnnotationsWritten
 from workbench.gui.outside_edits import DiskStamp, OutsideChange
+from workbench.gui.save_queue import SaveJob, SaveQueue
 
 if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
@@ -44,6 +45,10 @@ class SaveController:
         self.timer.timeout.connect(self.autosave_current)
         self.told_loss = False  # the last save said what its format could not hold
         self._asked: dict[object, DiskStamp] = {}  # outside changes autosave asked about
+        # Big files are written on a worker thread, in order (save_queue.py); small ones
+        # (milliseconds) at once, as before.
+        self.queue = SaveQueue(window)
+        self.queue.job_finished.connect(self._on_job_finished)
 
     @property
     def autosave(self) -> bool:
@@ -60,22 +65,84 @@ class SaveController:
             self.timer.start()  # debounce: saves a moment after the last edit
 
     # -- saving ---------------------------------------------------------------------------
+    #: Documents with at least this many objects are written on the save thread (serialising
+    #: 1,000 objects takes ~15 ms; 100,000 take seconds). Tests set 0 to send every save there.
+    background_min_objects = 1000
+
     def _write(self, doc: ImageDocument, auto: bool = False) -> bool:
+        """Save ``doc`` now, on this thread (after its background write, if one runs)."""
+        self.flush(doc)
         try:
             doc.save()
         except OutsideChange as change:
             return self.resolve_outside_change(doc, change.current, auto=auto)
         except Exception as exc:  # noqa: BLE001 - never an uncaught error: the edits stay
-            # (the document stays dirty, so leaving and quitting still ask about it)
-            log.error("could not save %s: %s", doc.xml_path, exc, exc_info=not isinstance(
-                exc, OSError))
-            self.w.statusBar().showMessage(f"Could not save {_shown(doc)}: {readable(str(exc))}",
-                                           15000)
+            self._failed(doc, exc)
             return False
+        self._saved(doc)
+        return True
+
+    def _failed(self, doc: ImageDocument, exc: BaseException) -> None:
+        # the document stays dirty, so leaving and quitting still ask about it
+        log.error("could not save %s: %s", doc.xml_path, exc,
+                  exc_info=None if isinstance(exc, OSError) else exc)
+        self.w.statusBar().showMessage(f"Could not save {_shown(doc)}: {readable(str(exc))}",
+                                       15000)
+
+    def _start(self, doc: ImageDocument, auto: bool = False) -> bool | None:
+        """Save ``doc``: big documents on the save thread (None: under way, the result comes
+        to :meth:`_on_job_finished`), others at once (True/False as :meth:`_write`)."""
+        project = getattr(self.w, "project", None)
+        if (len(doc.annotation.objects) < self.background_min_objects
+                or getattr(project, "format", "voc") != "voc"):  # native writers: GUI thread
+            return self._write(doc, auto=auto)
+        if self.queue.busy(doc):  # one write per document at a time; the latest content next
+            self.queue.ask_again(doc, auto=auto)
+            return None
+        try:
+            pending = doc.prepare_save()
+        except OutsideChange as change:
+            return self.resolve_outside_change(doc, change.current, auto=auto)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(doc, exc)
+            return False
+        if pending is None:
+            return True
+        self.queue.submit(doc, pending, doc.writer, auto=auto)
+        self.w.statusBar().showMessage(f"Saving {_shown(doc)}…", 30000)
+        return None
+
+    def _on_job_finished(self, job: SaveJob) -> None:
+        if job.handled:
+            return  # already finished by flush()
+        job.handled = True
+        again = self.queue.take(job)
+        doc = job.doc
+        try:
+            if job.error is not None:
+                self._failed(doc, job.error)
+                return
+            doc.finish_save(job.pending, job.written)
+        except RuntimeError:  # the document was closed (another project opened) meanwhile
+            log.info("saved %s after its document was closed", doc.xml_path)
+            return
+        self._saved(doc)
+        if not self.told_loss and not job.auto:
+            self.w.statusBar().showMessage(f"Saved {_shown(doc)}", 3000)
+        elif not self.told_loss:
+            self.w.statusBar().clearMessage()
+        if again is not None and doc.dirty:
+            self._start(doc, auto=again)
+
+    def flush(self, doc: ImageDocument | None = None) -> None:
+        """Wait for ``doc``'s background write (every one when None) and take its result."""
+        for job in self.queue.wait(doc):
+            self._on_job_finished(job)
+
+    def _saved(self, doc: ImageDocument) -> None:
         self.w.on_document_saved(doc)
         self.told_loss = self.tell_format_losses(doc)
         self.w.hub.publish(AnnotationsWritten((doc.xml_path,), "save"))
-        return True
 
     def resolve_outside_change(self, doc: ImageDocument, current: DiskStamp, *,
                                auto: bool = False) -> bool:
@@ -145,7 +212,7 @@ class SaveController:
                 f"Not saved automatically: {_shown(doc)} had read errors. "
                 "Press Ctrl+S to overwrite it.", 8000)
             return False
-        return self._write(doc, auto=True)
+        return self._start(doc, auto=True) is not False
 
     def autosave_current(self) -> None:
         if self.autosave:
@@ -161,7 +228,9 @@ class SaveController:
             return True
         if doc.needs_confirmation and not self.confirm_overwrite(doc):
             return False
-        ok = self._write(doc)
+        ok = self._start(doc)
+        if ok is None:
+            return True  # under way on the save thread: "Saved" (or why not) when it ends
         if ok and not self.told_loss:
             self.w.statusBar().showMessage(f"Saved {_shown(doc)}", 3000)
         return ok
@@ -201,6 +270,7 @@ class SaveController:
     def confirm_quit(self) -> bool:
         """Before closing: save or ask about every dirty document. False = do not close."""
         self.timer.stop()
+        self.flush()  # background writes end first; a failed one leaves its document dirty
         dirty = self.w.documents.dirty()
         if self.autosave:
             for doc in dirty:
