@@ -138,16 +138,32 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     d_img = det.image[order]
     d_score = det.scores[order]
 
-    # ignore flags per area range: (A, G) and (A, D)
+    # ignore flags of the ground truth per area range (A, G)
     lo, hi = AREA_RANGES[:, 0:1], AREA_RANGES[:, 1:2]
     gt_ignore = gt.difficult[None, :] | (gt_area[None, :] < lo) | (gt_area[None, :] > hi)
-    det_out = (d_area[None, :] < lo) | (d_area[None, :] > hi)
-
-    dtm, dt_ig = match_coco(key_sorted, d_xywh, gt_key, gt_xywh, gt.difficult, gt_ignore,
-                            IOU_THRESHOLDS)
-    dt_ig |= ~dtm & det_out[:, None, :]
-    precision, recall = _accumulate(d_cls, d_img, d_score, rank, dtm, dt_ig, gt.cls, gt_ignore,
-                                    len(names))
+    # Matching never crosses classes (groups are image x class), so each class is matched and
+    # accumulated on its own: the (A, T, D) flags exist for one class at a time and peak
+    # memory follows the largest class, not the whole data set.
+    num_t, num_r, num_a, num_m = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), 4, len(MAX_DETS)
+    precision = -np.ones((num_t, num_r, len(names), num_a, num_m))
+    recall = -np.ones((num_t, len(names), num_a, num_m))
+    by_class = np.argsort(d_cls, kind="stable")  # keeps evaluation order inside a class
+    det_bounds = np.searchsorted(d_cls[by_class], np.arange(len(names) + 1), side="left")
+    gt_by_class = np.argsort(gt.cls, kind="stable")
+    gt_bounds = np.searchsorted(gt.cls[gt_by_class], np.arange(len(names) + 1), side="left")
+    for k in range(len(names)):
+        g = gt_by_class[gt_bounds[k]:gt_bounds[k + 1]]
+        npig = (~gt_ignore[:, g]).sum(axis=1)  # (A,) non-ignored objects per area range
+        if not npig.any():
+            continue
+        d = by_class[det_bounds[k]:det_bounds[k + 1]]
+        dtm, dt_ig = match_coco(key_sorted[d], d_xywh[d], gt_key[g], gt_xywh[g],
+                                gt.difficult[g], gt_ignore[:, g], IOU_THRESHOLDS)
+        det_out = (d_area[d][None, :] < lo) | (d_area[d][None, :] > hi)  # (A, n)
+        dt_ig |= ~dtm & det_out[:, None, :]
+        prec, rec = _accumulate_class(d_img[d], d_score[d], rank[d], dtm, dt_ig, npig)
+        precision[:, :, k] = prec
+        recall[:, k] = rec
     stats = _summarize(precision, recall)
     npos = np.bincount(gt.cls[~gt.difficult], minlength=len(names))
     per_class, per_class50 = {}, {}
@@ -160,37 +176,26 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
                       precision=precision, recall=recall, classes=names)
 
 
-def _accumulate(d_cls: np.ndarray, d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
-                dtm: np.ndarray, dt_ig: np.ndarray, g_cls: np.ndarray, gt_ignore: np.ndarray,
-                num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """pycocotools' ``accumulate``: precision ``(T, R, K, A, M)``, recall ``(T, K, A, M)``.
-
-    Per class, detections are ordered as pycocotools concatenates and sorts them: by descending
-    score, then image order, then rank inside the image.
-    """
+def _accumulate_class(d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
+                      dtm: np.ndarray, dt_ig: np.ndarray, npig: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """pycocotools' ``accumulate`` for one class: precision ``(T, R, A, M)``, recall
+    ``(T, A, M)``. The class's detections are ordered as pycocotools concatenates and sorts
+    them: by descending score, then image order, then rank inside the image."""
     num_t, num_r, num_a, num_m = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), 4, len(MAX_DETS)
-    precision = -np.ones((num_t, num_r, num_classes, num_a, num_m))
-    recall = -np.ones((num_t, num_classes, num_a, num_m))
-    order = np.lexsort((rank, d_img, -d_score, d_cls))
-    bounds = np.searchsorted(d_cls[order], np.arange(num_classes + 1), side="left")
-    npig = np.stack([np.bincount(g_cls[~gt_ignore[a]], minlength=num_classes)
-                     for a in range(num_a)])  # (A, K)
-    dtm, dt_ig, rank = dtm[:, :, order], dt_ig[:, :, order], rank[order]  # one gather each
-    for k in range(num_classes):
-        if not npig[:, k].any():
-            continue
-        lo, hi = bounds[k], bounds[k + 1]
-        matched_all, ignored_all = dtm[:, :, lo:hi], dt_ig[:, :, lo:hi]  # (A, T, n) views
-        rank_all = rank[lo:hi]
-        for m, max_det in enumerate(MAX_DETS):
-            sel = rank_all < max_det
-            if sel.all():
-                matched, ignored = matched_all, ignored_all
-            else:
-                matched, ignored = matched_all[:, :, sel], ignored_all[:, :, sel]
-            prec, rec = class_precision(matched, ignored, npig[:, k], RECALL_THRESHOLDS)
-            precision[:, :, k, :, m] = prec.transpose(1, 2, 0)
-            recall[:, k, :, m] = rec.T
+    precision = -np.ones((num_t, num_r, num_a, num_m))
+    recall = -np.ones((num_t, num_a, num_m))
+    order = np.lexsort((rank, d_img, -d_score))
+    matched_all, ignored_all, rank_all = dtm[:, :, order], dt_ig[:, :, order], rank[order]
+    for m, max_det in enumerate(MAX_DETS):
+        sel = rank_all < max_det
+        if sel.all():
+            matched, ignored = matched_all, ignored_all
+        else:
+            matched, ignored = matched_all[:, :, sel], ignored_all[:, :, sel]
+        prec, rec = class_precision(matched, ignored, npig, RECALL_THRESHOLDS)
+        precision[:, :, :, m] = prec.transpose(1, 2, 0)
+        recall[:, :, m] = rec.T
     return precision, recall
 
 
