@@ -37,6 +37,8 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
+from workbench.gui.canvas.layer_list import LAYER_Z
+
 log = logging.getLogger(__name__)
 
 
@@ -61,8 +63,9 @@ TILE = 1024
 MAX_TILES = 40
 #: The full decode starts this long after the preview is shown (after its first paint).
 DECODE_DELAY_MS = 100
-#: Tile z between the preview (0) and the overlays; finer levels above coarser ones.
-_TILE_Z = 0.5
+#: Tile z between the preview (0) and the overlays; finer levels above coarser ones
+#: (the canvas's stacking order is one table: layer_list.LAYER_Z).
+_TILE_Z = LAYER_Z["image:tiles"]
 
 TileKey = tuple[int, int, int]  # (level, column, row)
 

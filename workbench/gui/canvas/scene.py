@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene
 from workbench.core.annotation import VocObject
 from workbench.gui.canvas.bigimage import LargeImage, TiledImageLayer
 from workbench.gui.canvas.items import AnnotationItem, GuideItem
+from workbench.gui.canvas.layer_list import LAYER_Z
 from workbench.gui.canvas.palette import class_color
 
 
@@ -26,7 +27,7 @@ class CanvasScene(QGraphicsScene):
         super().__init__(parent)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)  # few items, big ones
         self.image_item = QGraphicsPixmapItem()
-        self.image_item.setZValue(0)
+        self.image_item.setZValue(LAYER_Z["image"])
         self.image_item.setShapeMode(QGraphicsPixmapItem.ShapeMode.BoundingRectShape)
         self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.addItem(self.image_item)
