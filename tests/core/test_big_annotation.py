@@ -107,3 +107,17 @@ def test_odd_flags_are_still_normalised_on_rewrite():
     out = annotation_to_bytes(_moved(ann, 0, 1))
     assert b"<truncated>0.0</truncated>" not in out
     assert out.count(b"<truncated>0</truncated>") == 20
+
+
+def test_a_file_the_reader_would_refuse_is_not_written(tmp_path, monkeypatch):
+    import errno
+
+    data = _file([_object(i) for i in range(50)])
+    ann, _ = parse_annotation(data, name="f.xml")
+    path = tmp_path / "f.xml"
+    path.write_bytes(data)
+    monkeypatch.setattr(voc_write, "MAX_XML_BYTES", len(data))
+    with pytest.raises(OSError, match="over the .*-byte limit of the VOC reader") as info:
+        write_annotation(dataclasses.replace(ann, objects=ann.objects + ann.objects[:1]), path)
+    assert info.value.errno == errno.EFBIG
+    assert path.read_bytes() == data  # untouched

@@ -7,6 +7,7 @@ Public entry points are re-exported by :mod:`workbench.core.voc` (``annotation_t
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import re
 
@@ -18,7 +19,8 @@ from workbench.core.boxes import edges_to_voc
 from workbench.core.fsnames import has_undecodable, readable
 from workbench.core.voc_plain import read_plain
 from workbench.core.voc_xml import (
-    COORDS, OBJ_ORDER, ROOT_ORDER, parse_root, parser, read_meta, read_object, read_size,
+    COORDS, MAX_XML_BYTES, OBJ_ORDER, ROOT_ORDER, parse_root, parser, read_meta, read_object,
+    read_size,
 )
 
 
@@ -258,6 +260,10 @@ def annotation_to_bytes(ann: Annotation) -> bytes:
 def write_annotation(ann: Annotation, xml_path: str | os.PathLike[str]) -> Annotation:
     """Write ``ann`` to ``xml_path`` atomically; returns ``ann`` with ``raw`` = bytes written."""
     data = annotation_to_bytes(ann)
+    if len(data) > MAX_XML_BYTES:  # the reader would refuse the file: nothing is written
+        raise OSError(errno.EFBIG, f"the annotation would be {len(data):,} bytes, over the "
+                      f"{MAX_XML_BYTES:,}-byte limit of the VOC reader; nothing was written",
+                      str(xml_path))
     atomic_write_bytes(xml_path, data)
     return dataclasses.replace(ann, raw=data)
 

@@ -19,7 +19,10 @@ from lxml import etree
 from workbench.core.annotation import ImageSize, VocObject
 from workbench.core.boxes import voc_to_edges
 
-MAX_XML_BYTES = 10 * 1024 * 1024
+#: Larger files are refused unread. 32 MiB holds ~140,000 objects in LabelImg's layout (a
+#: 100,000-object file is ~22 MB): what this program writes it must be able to read again
+#: (issue 12; lxml parses such a file without ``huge_tree``, in about a second).
+MAX_XML_BYTES = 32 * 1024 * 1024
 
 _HOSTILE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _UTF8_BOM = b"\xef\xbb\xbf"
