@@ -44,10 +44,7 @@ class NavigationMixin:
         self.documents.clear()
         self.document, self._row, self._rgb = None, -1, None
         self._images.clear()
-        self.project = project
-        self._entries = ops.entries(project)
-        self._rows = {ops.image_path(e): i for i, e in enumerate(self._entries)}
-        self._label_rows_index = None
+        self.session.open(project, ops.entries(project))
         # Files changed by other programs while the project is open (outside_edits).
         self.outside.watch_project(self._entries,
                                    [Path(getattr(project, "annotations_dir", images_dir))])
