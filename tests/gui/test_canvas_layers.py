@@ -224,7 +224,7 @@ def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa:
                 "metrics-fp", "metrics-tp", "training-preview"}
     assert expected <= names
     for layer in layers.layers():
-        assert layer.item.zValue() == LAYER_Z[layer.name], layer.name
+        assert layer.item.zValue() == LAYER_Z[layer.name.partition("#")[0]], layer.name
         assert layer.item.scene() is window.canvas.scene()
     # Every overlay item on the canvas is registered (none added behind the list's back).
     overlays = [i for i in window.canvas.scene().items() if isinstance(i, BoxLayer)]
@@ -257,3 +257,14 @@ def test_panel_built_behind_a_tab_starts_hidden(window, qtbot) -> None:  # noqa:
     assert not proposals.layer.isVisible()
     to_front(window, qtbot, PROPOSALS)
     assert proposals.layer.isVisible()
+
+
+def test_a_second_panel_of_a_kind_gets_its_own_layer_names(window) -> None:  # noqa: ANN001
+    from workbench.gui.panels.metrics import MetricsPanel
+
+    first, second = MetricsPanel(window), MetricsPanel(window)
+    layers = LayerList.of(window.canvas.scene())
+    assert layers.get("metrics-tp").item is first.overlay.tp
+    assert layers.get("metrics-tp#2").item is second.overlay.tp
+    assert second.overlay.tp.zValue() == LAYER_Z["metrics-tp"]
+    assert layers.get("metrics-tp#2").title == "TP #2"

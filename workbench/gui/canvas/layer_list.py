@@ -112,7 +112,8 @@ class Layer:
 
     @property
     def title(self) -> str:
-        return LAYER_TITLES.get(self.name, self.name)
+        base, _sep, n = self.name.partition("#")
+        return LAYER_TITLES.get(base, base) + (f" #{n}" if n else "")
 
     def count(self) -> int:
         try:
@@ -156,12 +157,14 @@ class LayerList(QObject):
             per_image: bool = False, name: str | None = None) -> Layer:
         """Register ``item`` (named ``name`` or ``item.name``): put it in the scene at its
         :data:`LAYER_Z` height; from now on its visibility is the list's business."""
-        name = name or str(getattr(item, "name"))
-        if name in self._layers and self._layers[name].item is not item:
-            raise ValueError(f"a layer named {name!r} is already registered")
+        base = name or str(getattr(item, "name"))
+        name, n = base, 1
+        while name in self._layers and self._layers[name].item is not item:
+            n += 1  # a second panel of the same kind: "proposals#2", at the same height
+            name = f"{base}#{n}"
         if item.scene() is not self.scene:
             self.scene.addItem(item)
-        item.setZValue(layer_z(name))
+        item.setZValue(layer_z(base))
         layer = Layer(name, item, owner, per_image)
         self._layers[name] = layer
         if owner is not None and id(owner) not in self._owners:
