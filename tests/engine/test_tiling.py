@@ -108,6 +108,39 @@ def test_boxes_cut_by_an_inner_tile_edge_go_when_another_pass_saw_the_object_who
     assert len(merge([tile_b, weak], 0.5, image_size=(1100, 400), cuts=cuts)) == 3
 
 
+def test_each_tile_keeps_the_boxes_whose_centre_it_owns() -> None:
+    from workbench.engine.tiling import owned_by_tile, owned_intervals
+
+    # tiles at x 0, 300, 600, 700 (400 px): each owns up to the middle of its overlaps
+    assert owned_intervals([0, 300, 600, 700], 400, 1100) == \
+        [(0.0, 350.0), (350.0, 650.0), (650.0, 850.0), (850.0, 1100.0)]
+    assert owned_intervals([0], 400, 250) == [(0.0, 250.0)]
+    # One object at x 300..340 lies whole in tiles A (0..400) and B (300..700); B's view of
+    # it is shifted (IoU 0.29 with A's: NMS would keep both). Its centre is A's: B's view goes.
+    a_box = torch.tensor([[300.0, 50.0, 340.0, 90.0]])
+    b_boxes = torch.tensor([[322.0, 50.0, 362.0, 90.0], [500.0, 50.0, 540.0, 90.0]])
+    own_a, own_b = (0.0, 0.0, 350.0, 400.0), (350.0, 0.0, 700.0, 400.0)
+    assert owned_by_tile(a_box, own_a).tolist() == [True]
+    assert owned_by_tile(b_boxes, own_b).tolist() == [False, True]
+    parts = [(a_box, torch.tensor([0.6]), torch.tensor([1])),
+             (b_boxes, torch.tensor([0.9, 0.5]), torch.tensor([1, 1]))]
+    raw = merge(parts, 0.5, image_size=(700, 400),
+                owned=[owned_by_tile(a_box, own_a), owned_by_tile(b_boxes, own_b)])
+    assert raw.boxes.tolist() == [[300.0, 50.0, 340.0, 90.0], [500.0, 50.0, 540.0, 90.0]]
+    assert len(merge(parts, 0.5, image_size=(700, 400))) == 3  # without ownership
+
+
+def test_an_image_within_one_tile_is_the_untiled_pass() -> None:
+    image = np.full((300, 400, 3), 90, np.uint8)
+    image[100:140, 200:240] = 255
+    net = BrightSquareNet(input_size=320)
+    plain = net.raw_for_array(image)
+    net.calls = 0
+    tiled = tiled_raw(net, image, Tiling(tile=512))
+    assert net.calls == 1
+    assert tiled.boxes.tolist() == plain.boxes.tolist() and tiled.image_size == (400, 300)
+
+
 def test_merge_clips_to_the_image() -> None:
     part = (torch.tensor([[-3.0, 5.0, 720.0, 410.0]]), torch.tensor([0.5]), torch.tensor([1]))
     assert merge([part], 0.5, image_size=(700, 400)).boxes.tolist() == [[0.0, 5.0, 700.0, 400.0]]

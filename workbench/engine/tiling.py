@@ -29,6 +29,11 @@ is not cut itself covers at least ``cut_cover`` of its area with at least half i
 the neighbouring tile (objects smaller than the overlap) or the whole-image pass (objects larger
 than a tile) saw the object whole. A cut box nothing else explains is kept.
 
+Each tile *owns* the part of the image up to the middle of its overlaps with its neighbours
+(:func:`owned_intervals`); a tile keeps only the boxes whose centre it owns. An object smaller
+than the overlap is seen whole by every tile holding it, and only its owner keeps it — also the
+slightly shifted boxes a neighbour gives, which NMS would keep when they overlap too little.
+
 The merge NMS removes a box whose IoU with a higher-scoring kept box of the same class is
 ``> merge_iou`` — the same object seen whole by two tiles across their overlap is one box
 again. Because the sliders' NMS runs afterwards, an NMS slider above ``merge_iou`` behaves like
@@ -156,6 +161,27 @@ def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[tuple[in
     return [(x, y, min(x + tile, width), min(y + tile, height)) for y in ys for x in xs]
 
 
+def owned_intervals(starts: Sequence[int], tile: int, length: int) -> list[tuple[float, float]]:
+    """The part ``[lo, hi)`` of the axis each tile *owns*: up to the middle of its overlap with
+    each neighbour (the axis' ends for the first and last tile). The owned parts cover the
+    axis once, without overlap."""
+    ends = [min(s + tile, length) for s in starts]
+    bounds = [0.0] + [(starts[i + 1] + ends[i]) / 2 for i in range(len(starts) - 1)] \
+        + [float(length)]
+    return [(bounds[i], bounds[i + 1]) for i in range(len(starts))]
+
+
+def owned_by_tile(boxes: torch.Tensor, owned: tuple[float, float, float, float]) -> torch.Tensor:
+    """``(N,)`` bool: boxes whose centre lies in the tile's owned region ``(x0, y0, x1, y1)``
+    (half-open). An object smaller than the overlap is seen whole by every tile that holds it;
+    only the tile owning its centre keeps it, so shifted views from neighbouring tiles that NMS
+    would keep (IoU at or below its threshold) go too."""
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    x0, y0, x1, y1 = owned
+    return (cx >= x0) & (cx < x1) & (cy >= y0) & (cy < y1)
+
+
 def shift_boxes(boxes: torch.Tensor, dx: float, dy: float, scale: float = 1.0) -> torch.Tensor:
     """Tile (or resized-image) boxes → full-image boxes: ``box / scale + (dx, dy, dx, dy)``."""
     boxes = torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4)
@@ -236,12 +262,15 @@ def explained_cuts(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
 
 def merge(parts: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], merge_iou: float,
           *, score_floor: float = 0.0, image_size: tuple[int, int] | None = None,
-          cuts: Sequence[torch.Tensor | None] | None = None) -> RawDetections:
+          cuts: Sequence[torch.Tensor | None] | None = None,
+          owned: Sequence[torch.Tensor | None] | None = None) -> RawDetections:
     """Concatenate ``(boxes, scores, labels)`` parts (already in full-image pixels, one part per
     network pass) and drop a box whose IoU with a higher-scoring kept box of its class is
     ``> merge_iou`` (``batched_nms``); ``merge_iou >= 1`` keeps everything. Boxes are clipped to
     ``image_size`` ``(W, H)``. ``cuts`` (one ``(N_i,)`` bool mask or None per part) marks boxes
-    cut by a tile edge; those :func:`explained_cuts` finds are dropped first."""
+    cut by a tile edge; those :func:`explained_cuts` finds are dropped first. ``owned`` (one bool
+    mask or None per part) keeps only the boxes a tile owns (:func:`owned_by_tile`), after the
+    cut boxes were checked against every box."""
     if parts:
         boxes = torch.cat([torch.as_tensor(p[0], dtype=torch.float32).reshape(-1, 4)
                            for p in parts])
@@ -251,12 +280,17 @@ def merge(parts: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], merg
                             for p in parts])
     else:
         boxes, scores, labels = torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.int64)
-    if cuts is not None and len(boxes):
-        cut = torch.cat([torch.zeros(len(p[1]), dtype=torch.bool) if c is None else c
-                         for p, c in zip(parts, cuts)])
-        source = torch.cat([torch.full((len(p[1]),), i, dtype=torch.int64)
-                            for i, p in enumerate(parts)])
-        keep = ~explained_cuts(boxes, scores, labels, source, cut)
+    if (cuts is not None or owned is not None) and len(boxes):
+        keep = torch.ones(len(boxes), dtype=torch.bool)
+        if cuts is not None:
+            cut = torch.cat([torch.zeros(len(p[1]), dtype=torch.bool) if c is None else c
+                             for p, c in zip(parts, cuts)])
+            source = torch.cat([torch.full((len(p[1]),), i, dtype=torch.int64)
+                                for i, p in enumerate(parts)])
+            keep &= ~explained_cuts(boxes, scores, labels, source, cut)
+        if owned is not None:
+            keep &= torch.cat([torch.ones(len(p[1]), dtype=torch.bool) if o is None else o
+                               for p, o in zip(parts, owned)])
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     if image_size is not None and len(boxes):
         width, height = image_size
@@ -286,15 +320,27 @@ def tiled_raw(detector: RawPredictor, image: np.ndarray, tiling: Tiling = Tiling
     """
     height, width = image.shape[:2]
     tiles = tile_grid(width, height, tiling.tile, tiling.overlap_pixels)
-    whole = tiling.whole_image and len(tiles) > 1
+    if len(tiles) == 1:  # the image fits one tile: exactly the untiled pass
+        raw = detector.raw_for_array(image)
+        if progress is not None:
+            progress(1, 1)
+        return raw
+    whole = tiling.whole_image
     total = len(tiles) + int(whole)
+    xs = tile_starts(width, tiling.tile, tiling.overlap_pixels)
+    ys = tile_starts(height, tiling.tile, tiling.overlap_pixels)
+    own_x = dict(zip(xs, owned_intervals(xs, tiling.tile, width)))
+    own_y = dict(zip(ys, owned_intervals(ys, tiling.tile, height)))
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     cuts: list[torch.Tensor | None] = []
+    owned: list[torch.Tensor | None] = []
     for done, (x0, y0, x1, y1) in enumerate(tiles, start=1):
         raw = capped(detector.raw_for_array(image[y0:y1, x0:x1]))
         boxes = shift_boxes(raw.boxes, x0, y0)
         parts.append((boxes, raw.scores, raw.labels))
         cuts.append(cut_by_inner_edges(boxes, (x0, y0, x1, y1), (width, height)))
+        (ox0, ox1), (oy0, oy1) = own_x[x0], own_y[y0]
+        owned.append(owned_by_tile(boxes, (ox0, oy0, ox1, oy1)))
         if progress is not None:
             progress(done, total)
     if whole:
@@ -306,10 +352,11 @@ def tiled_raw(detector: RawPredictor, image: np.ndarray, tiling: Tiling = Tiling
         boxes = raw.boxes / torch.tensor([sx, sy, sx, sy], dtype=torch.float32)
         parts.append((boxes, raw.scores, raw.labels))
         cuts.append(None)
+        owned.append(None)
         if progress is not None:
             progress(total, total)
     merged = merge(parts, tiling.merge_iou, score_floor=float(detector.score_floor),
-                   image_size=(width, height), cuts=cuts)
+                   image_size=(width, height), cuts=cuts, owned=owned)
     log.info("tiled detection: %d x %d px in %d tiles of %d px (overlap %d px)%s: %d raw entries",
              width, height, len(tiles), tiling.tile, tiling.overlap_pixels,
              " + whole image" if whole else "", len(merged))
