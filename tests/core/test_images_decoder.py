@@ -452,3 +452,29 @@ def test_training_a_folder_of_only_refused_images_says_why(kinds, tmp_path) -> N
     assert f"all {len(BAD)} labeled images are left out" in message
     assert "workbench validate" in message and "label some images" not in message
     assert not (tmp_path / "run" / "best.pt").exists()
+
+
+def test_check_image_agrees_fast_and_thorough_for_every_kind(kinds) -> None:
+    """The header-and-end-marker verdict equals the full decode's for every fixture."""
+    for name, path in kinds.items():
+        fast = images.check_image(path)
+        full = images.check_image(path, thorough=True)
+        assert (fast.severity, fast.message, fast.width, fast.height) == (
+            full.severity, full.message, full.width, full.height), name
+
+
+def test_complete_jpeg_and_png_are_judged_without_decoding(kinds, monkeypatch, tmp_path) -> None:
+    def no_decode(*args, **kwargs):  # noqa: ANN002, ANN003
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(images, "decode_preview", no_decode)
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(kinds["exif6_jpg"].read_bytes() + b"\x00" * 37)  # camera padding
+    for path in (kinds["rgb_jpg"], kinds["rgb_png"], kinds["exif6_jpg"], padded):
+        check = images.check_image(path)
+        assert check.severity == "ok"
+    assert (images.check_image(kinds["exif6_jpg"]).width,
+            images.check_image(kinds["exif6_jpg"]).height) == (H, W)  # orientation 6 swaps
+    assert images.check_image(kinds["bad_1x1"]).severity == "error"  # limits from the header
+    with pytest.raises(AssertionError, match="decoded"):  # no end marker: decoded
+        images.check_image(kinds["truncated_jpg"])

@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="label format: voc, yolo, coco, createml or labelme (default: "
                         "detected from the folder's files)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--decode-all", action="store_true",
+                        help="decode every image (complete JPEG/PNG files are otherwise "
+                             "judged from their header and end marker)")
     parser.set_defaults(func=run)
 
 
@@ -54,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"workbench validate: {exc}", file=sys.stderr)
         return 2
-    report = validate_project(project)
+    report = validate_project(project, decode_all=args.decode_all)
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:

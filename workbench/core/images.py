@@ -360,10 +360,65 @@ def decode_preview(path: str | os.PathLike[str], max_side: int) -> DecodedImage:
     return _decode(path, None, max_side)
 
 
-def check_image(path: str | os.PathLike[str]) -> ImageCheck:
-    """What ``validate`` reports for ``path`` (it decodes the pixels: a small preview for JPEG,
-    which still reads every compressed byte, so truncation is found)."""
+_JPEG_EOI = b"\xff\xd9"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _ends_complete(path: Path) -> bool:
+    """True when ``path`` is a JPEG that ends with its end-of-image marker (trailing NUL
+    padding allowed, as some cameras write) or a PNG that ends with its ``IEND`` chunk — the
+    two things a cut-off download or copy loses. Reads the first and last few bytes only."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 256))
+            tail = f.read()
+    except OSError:
+        return False
+    if head.startswith(b"\xff\xd8"):
+        return tail.rstrip(b"\x00").endswith(_JPEG_EOI)
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return tail.endswith(_PNG_IEND)
+    return False
+
+
+def _check_from_header(p: Path) -> ImageCheck | None:
+    """The fast verdict for a structurally complete JPEG/PNG: header size, orientation and the
+    limits, without decoding pixels (validate reads 20,000 photos in seconds, not minutes).
+    ``None`` when the file needs the full check (other formats, a missing end marker, any
+    header trouble — the decoder then words the error)."""
+    if not _ends_complete(p):
+        return None
+    Image = _pillow()
+    try:
+        with Image.open(p) as img:
+            raw_w, raw_h = img.size
+            orientation = exif_orientation(img)
+    except Exception:  # noqa: BLE001 - the full decode below reports it in the one wording
+        return None
+    try:
+        check_limits(p, raw_w, raw_h)
+    except ImageReadError as exc:
+        return ImageCheck(p, "error", exc.reason)
+    w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+    return ImageCheck(p, "ok", "", w, h)
+
+
+def check_image(path: str | os.PathLike[str], *, thorough: bool = False) -> ImageCheck:
+    """What ``validate`` reports for ``path``.
+
+    A JPEG that ends with its end-of-image marker, or a PNG that ends with ``IEND``, is judged
+    from its header (size, orientation, :data:`MAX_PIXELS`, :data:`MIN_SIDE`): truncation —
+    the defect real photo sets have — always loses the end marker. Every other file, and every
+    file when ``thorough``, is decoded (a small preview for JPEG, which still reads every
+    compressed byte), so what validate calls fine is what training decodes."""
     p = Path(path)
+    if not thorough:
+        fast = _check_from_header(p)
+        if fast is not None:
+            return fast
     try:
         decoded = decode_preview(p, 64)
     except ImageReadError as exc:

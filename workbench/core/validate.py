@@ -85,12 +85,13 @@ def _split_problems(project: Project) -> list[Problem]:
     return out
 
 
-def _image_problems(project: Project, entry, found: list[Problem]) -> list[Problem]:  # noqa: ANN001
+def _image_problems(project: Project, entry, found: list[Problem],  # noqa: ANN001
+                    thorough: bool = False) -> list[Problem]:
     """The decoder's verdict on the entry's image (:func:`workbench.core.images.check_image`):
     a truncated file is a warning, a file it refuses an error — with the message training
     gives when it leaves the image out. A header error the annotation reader already reported
     (``image <name>: <reason>``) is not repeated."""
-    check = check_image(entry.image_path)
+    check = check_image(entry.image_path, thorough=thorough)
     if check.severity == "ok":
         return []
     if check.severity == "error" and any(
@@ -100,8 +101,11 @@ def _image_problems(project: Project, entry, found: list[Problem]) -> list[Probl
     return [Problem(project.display_name(entry.image_path), None, check.severity, check.message)]
 
 
-def validate_project(project: Project, *, check_images: bool = True) -> ValidationReport:
-    """Validate every entry of ``project`` (see the module doc)."""
+def validate_project(project: Project, *, check_images: bool = True,
+                     decode_all: bool = False) -> ValidationReport:
+    """Validate every entry of ``project`` (see the module doc). ``decode_all`` decodes every
+    image, also the JPEG/PNG files whose end marker shows they are complete (those are judged
+    from their header otherwise: :func:`workbench.core.images.check_image`)."""
     problems: list[Problem] = list(project.scan_problems)
     counts: Counter[str] = Counter()
     predefined = project.predefined_classes()
@@ -110,12 +114,12 @@ def validate_project(project: Project, *, check_images: bool = True) -> Validati
     for entry in project.entries:
         if not entry.has_xml:
             if check_images:
-                problems.extend(_image_problems(project, entry, []))
+                problems.extend(_image_problems(project, entry, [], decode_all))
             continue
         ann, found = project.load(entry, check_image=check_images)
         problems.extend(found)
         if check_images:
-            problems.extend(_image_problems(project, entry, found))
+            problems.extend(_image_problems(project, entry, found, decode_all))
         if ann is None:
             continue
         shown = found[0].file if found else project.display_name(entry.xml_path)
