@@ -577,8 +577,10 @@ class Project:
 
     @property
     def class_file(self) -> Path | None:
-        if self.dataset is not None:
+        if self.dataset is not None and (self.dataset.class_file is not None
+                                         or self.format in ("yolo", "coco")):
             return self.dataset.class_file
+        # VOC, and labelme / CreateML (no names in their files): classes.txt if there is one
         return find_class_file([self.root, self.images_dir, self.annotations_dir])
 
     @property
@@ -590,7 +592,7 @@ class Project:
                     ([self.dataset.class_file] if self.dataset.class_file else []))
 
     def predefined_classes(self) -> list[str]:
-        if self.dataset is not None:
+        if self.dataset is not None and (self.dataset.classes or self.format in ("yolo", "coco")):
             return list(self.dataset.classes)
         path = self.class_file
         if path is None:
@@ -617,7 +619,7 @@ class Project:
         wanted = [n for n in dict.fromkeys(names) if n]
         path = self.class_file
         extra = [n for n in wanted if n not in current]
-        if not extra:
+        if wanted == current:
             return path or self.root
         if (self.format != "yolo" or path is None or path.suffix.lower() != ".txt"
                 or wanted[:len(current)] != current):
@@ -638,11 +640,13 @@ class Project:
     def write_class_list(self, names: Sequence[str]) -> Path:
         """Write ``names`` to the class file (``predefined_classes.txt`` when none exists).
 
-        Non-VOC projects hold class ids in their labels: refused
+        YOLO and COCO projects hold class ids in their labels: refused
         (:class:`~workbench.core.formats.NotWritableError`) unless ``names`` only appends to
         a YOLO ``classes.txt`` (ids never renumbered) — then those names are appended.
+        labelme and CreateML name classes in every box: their class file is a plain list,
+        written as for VOC.
         """
-        if self.format != "voc":
+        if self.format in ("yolo", "coco"):  # ids live in the labels: never reorder them
             return self._append_class_names(names)
         path = self.class_file or self.root / CLASS_FILE_NAMES[0]
         atomic_write_text(path, "".join(f"{n}\n" for n in dict.fromkeys(names) if n))

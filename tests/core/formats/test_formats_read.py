@@ -390,3 +390,27 @@ def test_darknet_voc_labels_folder(tmp_path: Path) -> None:
     yolo = Project.open(tmp_path, format="yolo")
     ann, problems = yolo.load(yolo.entries[0])
     assert problems == [] and ann.objects[0].box == (50.0, 37.5, 150.0, 62.5)
+
+
+def test_class_lists_per_format(tmp_path: Path) -> None:
+    lm = tmp_path / "lm"
+    _image(lm / "a.jpg")
+    (lm / "a.json").write_text(json.dumps({"shapes": [], "imagePath": "a.jpg"}))
+    (lm / "classes.txt").write_text("dog\ncat\n")
+    project = Project.open(lm)
+    assert project.format == "labelme" and project.predefined_classes() == ["dog", "cat"]
+    project.write_class_list(["dog", "cat", "bird"])
+    assert (lm / "classes.txt").read_text() == "dog\ncat\nbird\n"
+
+    yolo = tmp_path / "yolo"
+    _image(yolo / "a.jpg")
+    (yolo / "a.txt").write_text("")
+    (yolo / "classes.txt").write_text("dog\ncat\n")
+    project = Project.open(yolo)
+    project.write_class_list(["dog", "cat", "bird"])  # appending keeps every id
+    assert (yolo / "classes.txt").read_text() == "dog\ncat\nbird\n"
+    with pytest.raises(NotWritableError):
+        project.write_class_list(["cat", "dog", "bird"])  # would renumber the labels
+    with pytest.raises(NotWritableError):
+        project.rename_class("cat", "kitten")
+    assert (yolo / "classes.txt").read_text() == "dog\ncat\nbird\n"
