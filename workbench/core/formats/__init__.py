@@ -21,6 +21,15 @@ API
 
 Records: :mod:`workbench.core.formats.model` (``Source``, ``Native``, ``Item``, ``Dataset``).
 Coordinates: :mod:`workbench.core.formats.conventions` (the one place they are written down).
+
+Modules: ``listing`` (one walk over the folder), ``detect`` (which format, from names and the
+first bytes of JSON files), ``sizes`` (JPEG/PNG header sizes, cached by path + mtime), one
+reader per format (``yolo``, ``coco``, ``createml``, ``labelme``: ``scan(root, listing, *,
+annotations) -> Dataset`` and ``read(dataset, item, ...) -> Native``), the writers
+(``*_write``). Readers never raise for bad files: problems name the file and the line
+(YOLO) or the record (``images[3]``, ``annotations[12]``, ``[0].annotations[1]``,
+``shapes[2]``). Throughput: ``bench/bench_formats.py`` (results in
+``bench/results/formats.txt``).
 """
 
 from __future__ import annotations
