@@ -306,3 +306,53 @@ def test_watches_folders_not_every_file(qtbot, tmp_path, images, monkeypatch) ->
     assert w.show_row(2)
     watched = w.outside.watched()
     assert str(images / "img2.xml") in watched and str(images / "img0.xml") not in watched
+
+
+def _yolo(root: Path) -> Path:
+    from PIL import Image
+
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+    for split, stem in (("train", "a"), ("train", "b"), ("val", "c")):
+        Image.new("RGB", (200, 100), (90, 90, 120)).save(root / "images" / split / f"{stem}.jpg")
+        (root / "labels" / split / f"{stem}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [cat, dog]\n")
+    return root
+
+
+def test_yolo_labels_changed_outside(qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """The same promise for a YOLO project (one label file per image, in labels/<split>/)."""
+    pytest.importorskip("workbench.core.formats.yolo_write")
+    _no_questions(monkeypatch)
+    src = _yolo(tmp_path / "yolo")
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    w.settings.autosave = False
+    assert w.open_project(src) and w.project.format == "yolo"
+    assert w.current_image_path().name == "a.jpg"
+    label = src / "labels" / "train" / "a.txt"
+    assert str(label.parent) in w.outside.watched() and str(label) in w.outside.watched()
+    # Untouched: their two dogs are shown, nothing asked.
+    label.write_text("1 0.25 0.25 0.1 0.1\n1 0.75 0.75 0.1 0.1\n")
+    qtbot.waitUntil(lambda: _names(w) == ["dog", "dog"], timeout=10_000)
+    assert not w.document.dirty
+    # Both changed: Ctrl+S asks; Take theirs leaves their file as it is and shows it.
+    w.canvas.setFocus()
+    w.editor.select_all()
+    QTest.keyClick(w.canvas, Qt.Key.Key_Delete)
+    assert _names(w) == [] and w.document.dirty
+    theirs = "0 0.5 0.5 0.2 0.2\n"
+    label.write_text(theirs)
+    seen: list[str] = []
+    _answer("theirs", seen)
+    _ctrl_s(w)
+    assert len(seen) == 1 and label.read_text() == theirs
+    assert _names(w) == ["cat"] and not w.document.dirty
+    # And Keep mine writes mine (no boxes: an empty label file).
+    _activate(w)
+    w.editor.select_all()
+    QTest.keyClick(w.canvas, Qt.Key.Key_Delete)
+    label.write_text("1 0.5 0.5 0.3 0.3\n")
+    _answer("keep", seen)
+    _ctrl_s(w)
+    assert len(seen) == 2 and label.read_text() == ""
