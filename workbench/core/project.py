@@ -157,27 +157,28 @@ def _is_symlink_loop(path: Path) -> bool:
 
 
 def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
-            ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None]:
-    """``(format, guess, root to open, annotations)`` for :meth:`Project.open` without
-    ``format``. An explicit annotations folder holding XML (or nothing else) stays VOC;
+            ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None,
+                       Listing | None]:
+    """``(format, guess, root to open, annotations, listing)`` for :meth:`Project.open`
+    without ``format`` (the listing made while detecting, so the scan walks the folder once). An explicit annotations folder holding XML (or nothing else) stays VOC;
     opening the ``images/`` folder of an Ultralytics dataset opens its parent."""
     if annotations_dir is not None:
         ann = _resolve_folder(annotations_dir)
         if ann == images:
             annotations_dir = None
         elif ann.is_file():
-            return detect_json_file(ann) or "voc", None, images, ann
+            return detect_json_file(ann) or "voc", None, images, ann, None
         elif ann.is_dir():
             found = list_folder(ann)
             txt = [t for t in found.txt if t.name.lower() not in CLASS_FILES]
             if found.xml or not (txt or found.json):
-                return "voc", None, images, annotations_dir
+                return "voc", None, images, annotations_dir, None
             if txt:
-                return "yolo", None, images, ann
+                return "yolo", None, images, ann, None
             kinds = [k for k in map(detect_json_file, found.json[:3]) if k]
-            return (kinds[0] if kinds else "voc"), None, images, ann
+            return (kinds[0] if kinds else "voc"), None, images, ann, None
         else:
-            return "voc", None, images, annotations_dir
+            return "voc", None, images, annotations_dir, None
     root = images
     if images.name == "images" and (images.parent / "labels").is_dir():
         root = images.parent
@@ -187,13 +188,7 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
         root = images
         listing = list_folder(root)
         guess = detect_format(root, listing)
-    if guess.format != "voc":
-        _LISTINGS[root] = listing
-    return guess.format, guess, root, None
-
-
-#: The listing made while detecting, handed to the first scan of the project (one walk).
-_LISTINGS: dict[Path, Listing] = {}
+    return guess.format, guess, root, None, listing
 
 
 def _rel_dir(path: Path, base: Path) -> str:
@@ -218,6 +213,7 @@ class Project:
     guess: FormatGuess | None = field(default=None, repr=False)
     _items: dict[Path, Item] = field(default_factory=dict, repr=False)
     _annotations_arg: Path | None = field(default=None, repr=False)
+    _listing: Listing | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ opening
 
@@ -233,11 +229,11 @@ class Project:
         if format is not None and format not in FORMATS:
             raise FormatError(f"unknown label format {format!r} (choose from "
                               f"{', '.join(FORMATS)})")
-        guess = None
+        guess = listing = None
         if format is None:
-            format, guess, images, annotations_dir = _detect(images, annotations_dir)
+            format, guess, images, annotations_dir, listing = _detect(images, annotations_dir)
         if format != "voc":
-            return cls._open_native(images, annotations_dir, format, guess)
+            return cls._open_native(images, annotations_dir, format, guess, listing)
         root, layout = images, "flat"
         if annotations_dir is not None:
             annotations = _resolve_folder(annotations_dir)
@@ -296,10 +292,10 @@ class Project:
 
     @classmethod
     def _open_native(cls, root: Path, annotations_dir: str | os.PathLike[str] | None,
-                     fmt: str, guess: FormatGuess | None) -> Project:
+                     fmt: str, guess: FormatGuess | None, listing: Listing | None) -> Project:
         ann = _resolve_folder(annotations_dir) if annotations_dir is not None else None
         project = cls(images_dir=root, annotations_dir=root, root=root, layout=fmt, format=fmt,
-                      guess=guess, _annotations_arg=ann)
+                      guess=guess, _annotations_arg=ann, _listing=listing)
         project.rescan()
         return project
 
@@ -320,7 +316,8 @@ class Project:
 
     def _rescan_native(self) -> None:
         ds = open_dataset(self.root, self.format, annotations=self._annotations_arg,
-                          listing=_LISTINGS.pop(self.root, None))
+                          listing=self._listing)
+        self._listing = None  # later rescans walk the folder again
         self.dataset, self.layout = ds, f"{ds.format} {ds.layout}"
         labels = ds.meta.get("labels_dir")
         if labels is None and ds.format == "yolo" and (self.root / "labels").is_dir():
