@@ -356,3 +356,33 @@ def test_yolo_labels_changed_outside(qtbot, tmp_path, monkeypatch) -> None:  # n
     _answer("keep", seen)
     _ctrl_s(w)
     assert len(seen) == 2 and label.read_text() == ""
+
+
+def test_a_non_utf8_name_is_compared_though_not_watched(qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Qt cannot hold a non-UTF-8 file name (old Windows/Samba shares): such a file is not
+    watched, but it is still compared when shown again and before every write."""
+    import os
+
+    _no_questions(monkeypatch)
+    images = make_project(tmp_path, size=SIZE)
+    odd = os.fsdecode(b"latin\xe9")
+    (images / "img0.png").rename(images / f"{odd}.png")
+    write_labelimg_xml(images / f"{odd}.xml", "latin.png", SIZE, [("cat", 11, 21, 100, 120)])
+    (images / "img0.xml").unlink()
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    w.settings.autosave = False
+    assert w.open_project(images)
+    assert w.show_row(next(i for i, e in enumerate(w.entries()) if e.image_path.stem == odd))
+    assert str(images / f"{odd}.xml") not in w.outside.watched()
+    assert _names(w) == ["cat"]
+    _move_cat(w)
+    write_labelimg_xml(images / f"{odd}.xml", "latin.png", SIZE, THEIRS)
+    theirs = (images / f"{odd}.xml").read_bytes()
+    seen: list[str] = []
+    _answer("cancel", seen)
+    _ctrl_s(w)
+    assert seen == ["latin\\xe9.xml was changed by another program while you edited it."]
+    assert (images / f"{odd}.xml").read_bytes() == theirs and w.document.dirty
+    _answer("theirs", seen)
+    _ctrl_s(w)
+    assert len(seen) == 2 and _names(w) == ["dog", "bird"] and not w.document.dirty

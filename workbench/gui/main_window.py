@@ -290,9 +290,12 @@ class MainWindow(NavigationMixin, QMainWindow):
         if doc.dirty:
             if doc.conflict != current:
                 doc.conflict = current
+                from workbench.core.fsnames import readable
+
                 self.statusBar().showMessage(
-                    f"{doc.xml_path.name} was changed by another program while you have unsaved "
-                    "edits: nothing is overwritten; saving asks which version to keep", 12000)
+                    f"{readable(doc.xml_path.name)} was changed by another program while you "
+                    "have unsaved edits: nothing is overwritten; saving asks which version to "
+                    "keep", 12000)
             return True
         log.info("%s changed on disk: reloaded", doc.xml_path)
         self.reload_document(doc)

@@ -43,6 +43,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from workbench.core.annotation import Annotation
 from workbench.core.boxes import edges_to_voc
+from workbench.core.wording import count
 
 if TYPE_CHECKING:
     from workbench.gui.documents import ImageDocument
@@ -80,10 +81,13 @@ def _digest(data: bytes) -> bytes:
 
 
 def stamp(path: str | os.PathLike[str], data: bytes | None = None) -> DiskStamp:
-    """The file's stamp now (content hashed; ``data``: its bytes when the caller has them)."""
+    """The file's stamp now (content hashed; ``data``: the bytes just written there, which
+    saves reading a big file back — used only when the size agrees)."""
     for _attempt in range(3):
         try:
             before = os.stat(path)
+            if data is not None and len(data) != before.st_size:
+                data = None
             content = data if data is not None else Path(path).read_bytes()
             after = os.stat(path)
         except FileNotFoundError:
@@ -194,7 +198,8 @@ def check_before_write(doc: ImageDocument) -> None:
 
 def remember_written(doc: ImageDocument) -> None:
     """After ``doc`` wrote its file: what is on disk now is the document's base."""
-    doc.disk = stamp(doc.xml_path)
+    raw = getattr(doc.annotation, "raw", None)  # the bytes written (VOC: the whole file)
+    doc.disk = stamp(doc.xml_path, raw if isinstance(raw, bytes) else None)
     doc.base = doc.annotation
     doc.overwrite_stamp = None
     doc.conflict = None
@@ -229,10 +234,11 @@ def ask_conflict(parent: QWidget | None, name: str, mine: int, theirs: int | Non
     box.setObjectName("outside-edit-conflict")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Changed on disk")
-    their = "could not be read" if theirs is None else f"has {theirs} box(es)"
+    their = "could not be read" if theirs is None else f"has {count(theirs, 'box')}"
     box.setText(f"{name} was changed by another program while you edited it.")
     box.setInformativeText(
-        f"Your version has {mine} box(es) and unsaved edits; the file on disk {their}.\n\n"
+        f"Your version has {count(mine, 'box')} and unsaved edits; the file on disk {their}."
+        "\n\n"
         "Keep mine: overwrite the file with your version.\n"
         "Take theirs: drop your unsaved edits and show the file.\n"
         "Show both: keep your boxes and add theirs as suggestions to review.")
@@ -250,6 +256,16 @@ def ask_conflict(parent: QWidget | None, name: str, mine: int, theirs: int | Non
 
 
 # -- the watcher --------------------------------------------------------------------------------
+def _qt_path(path: str) -> bool:
+    """Qt holds only valid Unicode: a non-UTF-8 file name (surrogate-escaped bytes) cannot be
+    watched (it is still compared on save and when shown again)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _snapshot(folder: str) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     try:
@@ -322,7 +338,7 @@ class OutsideEditWatcher(QObject):
         task.finished.connect(lambda snaps, g=generation: self._on_snapshots(g, snaps))
 
     def _add_dirs(self, dirs: Iterable[str]) -> None:
-        new = [d for d in dirs if d not in self._dirs]
+        new = [d for d in dirs if d not in self._dirs and _qt_path(d)]
         if new:
             self.fs.addPaths(new)
             self._dirs.extend(new)
@@ -342,7 +358,7 @@ class OutsideEditWatcher(QObject):
         if doc is None:
             return
         path = str(doc.xml_path)
-        if os.path.exists(path):
+        if os.path.exists(path) and _qt_path(path):
             self.fs.addPath(path)
             self._file = path
         folder = str(doc.xml_path.parent)
@@ -376,6 +392,13 @@ class OutsideEditWatcher(QObject):
         self._changed_dirs.add(str(Path(path).parent))
         self._timer.start()
 
+    def _mouse_busy(self) -> bool:
+        """A drag on the canvas is under way: a reload now would pull the box from under it."""
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QApplication
+
+        return QApplication.mouseButtons() != Qt.MouseButton.NoButton
+
     def _on_dir_changed(self, path: str) -> None:
         self._changed_dirs.add(path)
         if self._file is not None and str(Path(self._file).parent) == path \
@@ -390,6 +413,9 @@ class OutsideEditWatcher(QObject):
         """Compare every open document with its file (a stat each), then diff the changed
         folders against their snapshots in the background."""
         self._timer.stop()
+        if self._mouse_busy():
+            self._timer.start()  # after the drag
+            return
         self.w.check_open_documents()
         dirs, self._changed_dirs = self._changed_dirs, set()
         generation = self._generation
