@@ -7,6 +7,7 @@ and value are fixed for legibility on photos.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 from PySide6.QtGui import QColor
@@ -20,10 +21,15 @@ SELECTION_COLOR = QColor(255, 255, 255)
 
 def class_color(name: str) -> QColor:
     """The colour for class ``name`` (deterministic across runs and machines)."""
-    h = zlib.crc32(name.encode("utf-8"))
+    return QColor.fromRgba(_class_rgba(name))  # a new QColor: callers may change theirs
+
+
+@functools.lru_cache(maxsize=4096)  # asked once per box on every redraw of the box list
+def _class_rgba(name: str) -> int:
+    h = zlib.crc32(name.encode("utf-8", "surrogatepass"))
     hue = ((h & 0xFFFF) * _GOLDEN) % 1.0
     sat = 0.70 + 0.2 * (((h >> 16) & 0xFF) / 255.0)
-    return QColor.fromHsvF(hue, sat, 1.0).toRgb()
+    return QColor.fromHsvF(hue, sat, 1.0).toRgb().rgba()
 
 
 def text_color_for(background: QColor) -> QColor:

@@ -70,7 +70,9 @@ class CanvasScene(QGraphicsScene):
     def set_objects(self, objects: Sequence[VocObject]) -> None:
         """Draw ``objects`` (pixel-edge boxes) with their class colours and labels."""
         boxes = [o.box for o in objects]
-        colors = [class_color(o.name) for o in objects]
+        by_name: dict[str, QColor] = {}  # one colour per class, shared by its boxes
+        colors = [by_name.get(o.name) or by_name.setdefault(o.name, class_color(o.name))
+                  for o in objects]
         labels = [_label(o) for o in objects]
         dashed = [o.model_made for o in objects]
         self.annotation_item.set_boxes(boxes if boxes else [[0, 0, 0, 0]][:0], colors, labels,

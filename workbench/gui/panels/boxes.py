@@ -26,6 +26,7 @@ class BoxesPanel(QWidget):
         self.header.setObjectName("counter")
         self.list = QListWidget()
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.list.setUniformItemSizes(True)  # one row height: no per-row layout (100k rows)
         self.show_difficult = QCheckBox("Show “difficult” column")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -42,20 +43,11 @@ class BoxesPanel(QWidget):
         """Show ``objects``; row ``selection`` current and selected, rows ``extra`` selected."""
         objects = tuple(objects)
         blocker = QSignalBlocker(self.list)
-        if objects != self._objects or self.list.count() != len(objects):
+        if self.list.count() != len(self._objects):
+            self._objects = ()  # rows changed behind our back: build them all
             self.list.clear()
-            for i, obj in enumerate(objects):
-                x1, y1, x2, y2 = obj.box
-                text = f"{obj.name}    {x2 - x1:.0f}×{y2 - y1:.0f}"
-                if obj.model_made:
-                    text += "   suggestion" + (f" {obj.score:.2f}" if obj.score is not None else "")
-                item = QListWidgetItem(swatch(class_color(obj.name)), text)
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                item.setCheckState(Qt.CheckState.Checked if obj.difficult
-                                   else Qt.CheckState.Unchecked)
-                item.setToolTip(f"#{i + 1} {obj.name} ({x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f})"
-                                " — check box: difficult")
-                self.list.addItem(item)
+        if objects is not self._objects and objects != self._objects:
+            self._replace_changed_rows(objects)
             self._objects = objects
         self.list.clearSelection()
         self.list.setCurrentRow(selection if 0 <= selection < len(objects) else -1)
@@ -66,6 +58,47 @@ class BoxesPanel(QWidget):
         n = len(objects)
         self.header.setText(f"{n} box{'es' if n != 1 else ''} · check = difficult" if n
                             else "No boxes — press W to draw")
+
+    def _replace_changed_rows(self, objects: tuple[VocObject, ...]) -> None:
+        """Only the rows between the unchanged head and tail are rebuilt: moving, adding or
+        deleting one box of 100,000 touches one row (issue 12: every edit rebuilt the list)."""
+        old = self._objects
+        head = 0
+        limit = min(len(old), len(objects))
+        while head < limit and old[head] == objects[head]:
+            head += 1
+        tail = 0
+        while (tail < limit - head
+               and old[len(old) - 1 - tail] == objects[len(objects) - 1 - tail]):
+            tail += 1
+        new_rows = objects[head:len(objects) - tail]
+        old_count = len(old) - head - tail
+        for offset, obj in enumerate(new_rows[:old_count]):  # rows that stay: refilled
+            self._fill(self.list.item(head + offset), head + offset, obj)
+        for _ in range(old_count - len(new_rows)):          # rows that went
+            self.list.takeItem(head + len(new_rows))
+        for offset, obj in enumerate(new_rows[old_count:], start=old_count):  # rows added
+            item = QListWidgetItem()
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            self._fill(item, head + offset, obj)
+            self.list.insertItem(head + offset, item)
+        if len(objects) != len(old):  # tooltips number the rows after the change
+            for row in range(head + len(new_rows), len(objects)):
+                self._fill(self.list.item(row), row, objects[row], tooltip_only=True)
+
+    @staticmethod
+    def _fill(item: QListWidgetItem, i: int, obj: VocObject, tooltip_only: bool = False) -> None:
+        x1, y1, x2, y2 = obj.box
+        item.setToolTip(f"#{i + 1} {obj.name} ({x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f})"
+                        " — check box: difficult")
+        if tooltip_only:
+            return
+        text = f"{obj.name}    {x2 - x1:.0f}×{y2 - y1:.0f}"
+        if obj.model_made:
+            text += "   suggestion" + (f" {obj.score:.2f}" if obj.score is not None else "")
+        item.setText(text)
+        item.setIcon(swatch(class_color(obj.name)))
+        item.setCheckState(Qt.CheckState.Checked if obj.difficult else Qt.CheckState.Unchecked)
 
     def selected_rows(self) -> tuple[int, ...]:
         return tuple(sorted(self.list.row(item) for item in self.list.selectedItems()))

@@ -20,8 +20,19 @@ from workbench.gui import assets, dialogs
 from workbench.gui.canvas.palette import class_color
 
 
+_SWATCHES: dict[int, QIcon] = {}
+
+
 def swatch(color: QColor) -> QIcon:
-    """A small rounded square of ``color`` (class colour marker in lists)."""
+    """A small rounded square of ``color`` (class colour marker in lists); one icon per
+    colour, made once (a list of 100,000 boxes asked for 100,000 pixmaps)."""
+    icon = _SWATCHES.get(color.rgba())
+    if icon is None:
+        icon = _SWATCHES[color.rgba()] = _make_swatch(color)
+    return icon
+
+
+def _make_swatch(color: QColor) -> QIcon:
     pix = QPixmap(28, 28)
     pix.setDevicePixelRatio(2.0)
     pix.fill(Qt.GlobalColor.transparent)
