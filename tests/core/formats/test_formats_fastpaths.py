@@ -68,3 +68,16 @@ def test_yolo_fast_path_equals_conventions() -> None:
                                              shown="x.txt")
     assert problems == [] and numbers == list(range(1, 501))
     assert [o.box for o in objects] == expected and {o.name for o in objects} == {"b"}
+
+
+def test_header_past_the_first_read(tmp_path: Path) -> None:
+    """A 20 KB EXIF block before the frame header: the second, longer read finds it."""
+    img = Image.fromarray(np.zeros((30, 50, 3), np.uint8))
+    exif = img.getexif()
+    exif[0x010E] = "x" * 20000  # ImageDescription
+    exif[0x0112] = 8
+    path = tmp_path / "big_exif.jpg"
+    img.save(path, exif=exif)
+    info = _parse(str(path))
+    assert info is not None and info == image_info(path)
+    assert (info.width, info.height, info.orientation) == (30, 50, 8)

@@ -18,6 +18,7 @@ from pathlib import Path
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
 
 _HEAD = 1 << 16
+_FIRST = 1 << 12
 _CACHE: dict[str, tuple[int, int, ImageInfo]] = {}
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -102,12 +103,15 @@ def _png(head: bytes) -> ImageInfo | None:
 
 def _parse(path: str) -> ImageInfo | None:
     with open(path, "rb") as fh:
-        head = fh.read(_HEAD)
-    if head[:3] == b"\xff\xd8\xff":
-        return _jpeg(head)
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return _png(head)
-    return None
+        head = fh.read(_FIRST)  # most headers end well before: read more only when needed
+        parse = _jpeg if head[:3] == b"\xff\xd8\xff" else (
+            _png if head[:8] == b"\x89PNG\r\n\x1a\n" else None)
+        if parse is None:
+            return None
+        info = parse(head)
+        if info is None and len(head) == _FIRST:  # a big EXIF block, many PNG chunks …
+            info = parse(head + fh.read(_HEAD - _FIRST))
+    return info
 
 
 def image_size_fast(path: str | os.PathLike[str]) -> ImageInfo:
