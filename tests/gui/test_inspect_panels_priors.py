@@ -38,7 +38,9 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     qtbot.waitExposed(w)
     assert w.open_project(images)
     w.scanner.run_to_end()
-    w.panel_host.docks[f"{PANEL[0]}.{PANEL[1]}"].show()
+    # Shown and brought to the front of its tab group (behind the Boxes tab, a panel's layers
+    # are off the canvas and it ignores clicks).
+    w.panel_host.show_panel(PANEL[1])
     return w
 
 
