@@ -4,7 +4,10 @@ The API offered to panels (see ``workbench/gui/panels/registry.py``):
 
 * ``canvas`` — :class:`~workbench.gui.canvas.view.CanvasView`; ``canvas.scene()`` uses image
   pixel-edge coordinates; ``canvas.scene_clicked(float, float)`` fires on a left click on the
-  image (outside boxes) in select mode.
+  image (outside boxes) in select mode. Overlays go in the canvas's layer list,
+  ``LayerList.of(canvas.scene()).add(item, owner=panel, per_image=...)``
+  (:mod:`~workbench.gui.canvas.layer_list`): it shows them only while their panel is in front,
+  empties the per-image ones on image change and lists them under View → Panels → Layers.
 * ``image_changed(str)`` after another image is shown; ``annotation_changed()`` after every edit,
   undo or redo of the current image.
 * ``current_image_path()``, ``current_annotation()``, ``current_image_rgb()`` (``(H, W, 3)``
