@@ -73,7 +73,7 @@ from workbench.core.formats import (
 )
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
-from workbench.core.fsnames import readable, same_name
+from workbench.core.fsnames import has_undecodable, readable, same_name
 from workbench.core.imageinfo import ImageReadError, image_size, is_image_file
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
@@ -193,6 +193,36 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
 
 def _rel_dir(path: Path, base: Path) -> str:
     return path.parent.relative_to(base).as_posix()
+
+
+def _stem(name: str) -> str:
+    """``Path(name).stem`` of a plain file name."""
+    i = name.rfind(".")
+    return name[:i] if 0 < i < len(name) - 1 else name
+
+
+class _Names:
+    """``(folder relative to base, stem, name)`` of scanned paths, from their strings: the
+    scan of 10^5 files asked pathlib for ``parent.relative_to(base)``, ``stem`` and ``name``
+    of each (each a new Path); the lexical result is the same on POSIX strings."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.head = os.fspath(base).rstrip("/") + "/"
+        self.cache: dict[Path, tuple[str, str, str]] = {}
+
+    def __call__(self, path: Path) -> tuple[str, str, str]:
+        found = self.cache.get(path)
+        if found is None:
+            text = os.fspath(path)
+            folder, _, name = text.rpartition("/")
+            if os.name == "posix" and name and (folder + "/").startswith(self.head):
+                rel = folder[len(self.head):] or "."
+                found = (rel, _stem(name), name)
+            else:
+                found = (_rel_dir(path, self.base), path.stem, path.name)
+            self.cache[path] = found
+        return found
 
 
 @dataclass
@@ -360,7 +390,7 @@ class Project:
                 temps.extend(folder / f for f in files
                              if f.startswith(".") and TEMP_NAME.match(f))
         remove_stale_temps(temps)  # of saves killed midway (core/atomic.py), > 1 minute old
-        loops = [p for p in (*images, *xmls) if _is_symlink_loop(p)]
+        loops = [p for p in (*images, *xmls) if os.path.islink(p) and _is_symlink_loop(p)]
         if loops:  # resolving one raises RuntimeError("Symlink loop") later: leave them out
             images = [p for p in images if p not in loops]
             xmls = [p for p in xmls if p not in loops]
@@ -371,33 +401,40 @@ class Project:
         self._classes = None
 
     def _match(self, images: list[Path], xmls: list[Path]) -> None:
+        image_names, xml_names = _Names(self.images_dir), _Names(self.annotations_dir)
         by_dir_stem: dict[tuple[str, str], list[Path]] = {}
         by_name: dict[str, list[Path]] = {}
         by_stem: dict[str, list[Path]] = {}
         for img in images:
-            by_dir_stem.setdefault((_rel_dir(img, self.images_dir), img.stem), []).append(img)
-            by_name.setdefault(img.name, []).append(img)
-            by_stem.setdefault(img.stem, []).append(img)
+            rel, stem, name = image_names(img)
+            by_dir_stem.setdefault((rel, stem), []).append(img)
+            by_name.setdefault(name, []).append(img)
+            by_stem.setdefault(stem, []).append(img)
         claimed: dict[Path, Path] = {}
         problems: list[Problem] = []
         rest: list[Path] = []
         for xml in xmls:
-            same = by_dir_stem.get((_rel_dir(xml, self.annotations_dir), xml.stem), [])
+            rel, stem, _ = xml_names(xml)
+            same = by_dir_stem.get((rel, stem), [])
             free = [i for i in same if i not in claimed]
             if len(free) > 1:
                 named = read_filename(xml)
-                free = [i for i in free if i.name == named] or free
+                free = [i for i in free if named and same_name(named, i.name)] or free
             if free:
                 claimed[free[0]] = xml
             else:
                 rest.append(xml)
         orphans: list[Path] = []
+        shown_names = {readable(n): n for n in by_name if has_undecodable(n)} if rest else {}
         for xml in rest:
             named = read_filename(xml)
             rel = _rel_dir(xml, self.annotations_dir)
             candidates: list[list[Path]] = []
-            if named:
+            if named in shown_names:  # a non-UTF-8 name as this program writes it (\xNN)
+                named = shown_names[named]
+            elif named:
                 named = named.replace("\\", "/").rsplit("/", 1)[-1]
+            if named:
                 candidates.append([i for i in by_name.get(named, [])
                                    if _rel_dir(i, self.images_dir) == rel])
                 candidates.append(by_name.get(named, []))
@@ -415,7 +452,7 @@ class Project:
                     f"{self.display_name(claimed[target])}"))
             else:
                 problems.append(Problem(shown, None, "error",
-                    f"names image {named or xml.stem!r}, which is not in the project"))
+                    f"names image {readable(named or xml.stem)!r}, which is not in the project"))
         entries: list[Entry] = []
         used_xml: set[Path] = set(claimed.values())
         for img in images:
@@ -427,8 +464,9 @@ class Project:
                         f"shares its stem with another image; its annotation goes to {xml.name}"))
                     xml = xml.with_name(img.name + ".xml")
                 used_xml.add(xml)
+            rel, stem, name = image_names(img)
             entries.append(Entry(img, xml, img in claimed,
-                                 img.relative_to(self.images_dir).as_posix(), img.stem))
+                                 name if rel == "." else f"{rel}/{name}", stem))
         self.entries, self.orphans, self.scan_problems = entries, orphans, problems
         if self.guess is not None and self.guess.ambiguous_with:
             self.scan_problems[:0] = self._format_problems()
@@ -511,7 +549,10 @@ class Project:
         item = self._items.get(entry.image_path)
         if item is None or self.dataset is None or not item.source.exists:
             return Native(None)
-        shown = self.display_name(item.source.path)
+        src = os.fspath(item.source.path)
+        prefix = os.fspath(self.root) + os.sep
+        shown = (src[len(prefix):].replace(os.sep, "/") if src.startswith(prefix)
+                 else self.display_name(item.source.path))  # (display_name, without pathlib)
         try:
             return read_native(self.dataset, item, check_image=check_image, clamp=clamp,
                                display_name=shown)
