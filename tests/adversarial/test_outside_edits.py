@@ -386,3 +386,36 @@ def test_a_non_utf8_name_is_compared_though_not_watched(qtbot, tmp_path, monkeyp
     _answer("theirs", seen)
     _ctrl_s(w)
     assert len(seen) == 2 and _names(w) == ["dog", "bird"] and not w.document.dirty
+
+
+def test_a_folder_written_all_the_time_is_diffed_a_few_times(qtbot, tmp_path,  # noqa: ANN001
+                                                             monkeypatch) -> None:
+    """A run writing one file after another into a big folder (the CLI pre-labeling) costs one
+    folder listing at a time and one more a second after a busy one — not one per file — and
+    every row ends up current. (Listing is slowed to 0.4 s here, as for ~50k files.)"""
+    import time
+
+    _no_questions(monkeypatch)
+    images = make_project(tmp_path, n=14, size=(64, 48))
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    qtbot.waitUntil(lambda: bool(w.outside._snapshots), timeout=10_000)
+    listed: list[float] = []
+    real = outside_edits._snapshot
+
+    def slow(folder: str) -> dict:
+        listed.append(time.monotonic())
+        time.sleep(0.4)
+        return real(folder)
+
+    monkeypatch.setattr(outside_edits, "_snapshot", slow)
+    for i in range(4, 14):  # 10 files, one every 0.2 s (the debounce is 0.15 s)
+        write_labelimg_xml(images / f"img{i}.xml", f"img{i}.png", (64, 48), [("cat", 1, 1, 9, 9)])
+        qtbot.wait(200)
+    qtbot.waitUntil(lambda: all(w.files.model.state(i) == "labeled" for i in range(4, 14)),
+                    timeout=15_000)
+    assert 2 <= len(listed) <= 5, len(listed)  # 2 s of writes; a listing per file would be 10
+    gaps = [b - a for a, b in zip(listed, listed[1:])]
+    assert all(g >= 0.4 + outside_edits.OutsideEditWatcher.RESCAN_GAP_MS / 1000 - 0.1
+               for g in gaps), gaps

@@ -288,6 +288,9 @@ class OutsideEditWatcher(QObject):
 
     #: Quiet time after the last change before looking (a ``git pull`` changes many files).
     DEBOUNCE_MS = 150
+    #: A folder changing all the time (a pre-labeling run writing into it) is diffed at most
+    #: once per this many ms, one diff at a time (a 100k-file folder takes a second to list).
+    RESCAN_GAP_MS = 1000
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -301,6 +304,8 @@ class OutsideEditWatcher(QObject):
         self._dirs: list[str] = []
         self._file: str | None = None
         self._snapshots: dict[str, dict[str, tuple[int, int]]] = {}
+        self._diffing: set[str] = set()   # folders with a diff under way
+        self._again: set[str] = set()     # … that changed again meanwhile
         from workbench.gui.workers.tasks import TaskRunner
 
         self._runner = TaskRunner(self)
@@ -376,6 +381,8 @@ class OutsideEditWatcher(QObject):
         self._dirs, self._file = [], None
         self._snapshots.clear()
         self._changed_dirs.clear()
+        self._diffing.clear()
+        self._again.clear()
 
     def watched(self) -> list[str]:
         return self.fs.files() + self.fs.directories()
@@ -413,6 +420,7 @@ class OutsideEditWatcher(QObject):
         """Compare every open document with its file (a stat each), then diff the changed
         folders against their snapshots in the background."""
         self._timer.stop()
+        self._timer.setInterval(self.DEBOUNCE_MS)
         if self._mouse_busy():
             self._timer.start()  # after the drag
             return
@@ -423,6 +431,10 @@ class OutsideEditWatcher(QObject):
             before = self._snapshots.get(folder)
             if before is None:
                 continue  # not snapshotted (yet): open documents were checked above
+            if folder in self._diffing:
+                self._again.add(folder)
+                continue
+            self._diffing.add(folder)
             task = self._runner.submit(lambda _ctx, f=folder: _snapshot(f), key=("diff", folder))
             task.finished.connect(lambda snap, f=folder, b=before, g=generation:
                                   self._on_rescanned(g, f, b, snap))
@@ -430,6 +442,12 @@ class OutsideEditWatcher(QObject):
     def _on_rescanned(self, generation: int, folder: str, before: dict, after: dict) -> None:
         if generation != self._generation:
             return
+        self._diffing.discard(folder)
+        if folder in self._again:
+            self._again.discard(folder)
+            self._changed_dirs.add(folder)
+            if not self._timer.isActive():
+                self._timer.start(self.RESCAN_GAP_MS)
         self._snapshots[folder] = after
         changed = [Path(p) for p, s in after.items() if before.get(p) != s]
         changed += [Path(p) for p in before if p not in after]
