@@ -168,8 +168,7 @@ class LayerList(QObject):
         layer = Layer(name, item, owner, per_image)
         self._layers[name] = layer
         if owner is not None and id(owner) not in self._owners:
-            self._owners[id(owner)] = _Owner(owner, _title_of(owner))
-            owner.destroyed.connect(lambda *_a, k=id(owner): self._forget_owner(k))
+            self._owner(owner)
             dock = _dock_of(owner)
             if dock is not None:
                 self.attach_dock(owner, dock)
@@ -190,10 +189,7 @@ class LayerList(QObject):
         """``owner``'s layers follow ``dock``: shown while it is open and in front.
         ``shown``: whether it is on screen now, from its last ``visibilityChanged`` (default:
         ``dock.isVisible()``, which is also true behind another dock's tab)."""
-        state = self._owners.get(id(owner))
-        if state is None:
-            state = self._owners[id(owner)] = _Owner(owner, _title_of(owner))
-            owner.destroyed.connect(lambda *_a, k=id(owner): self._forget_owner(k))
+        state = self._owner(owner)
         if state.dock is dock:
             return
         state.dock = dock
@@ -283,9 +279,7 @@ class LayerList(QObject):
     def borrow(self, borrower: QWidget, names: Iterable[str]) -> None:
         """While ``borrower`` is on screen, also show the layers ``names`` (another panel's
         layers it works with); replaces what it borrowed before."""
-        state = self._owners.get(id(borrower))
-        if state is None:
-            state = self._owners[id(borrower)] = _Owner(borrower, _title_of(borrower))
+        state = self._owner(borrower)
         new = {n for n in names if n in self._layers}
         if new != state.borrowed:
             state.borrowed = new
@@ -301,6 +295,13 @@ class LayerList(QObject):
                     clear()
 
     # -- internals ------------------------------------------------------------------------
+    def _owner(self, widget: QWidget) -> _Owner:
+        state = self._owners.get(id(widget))
+        if state is None:
+            state = self._owners[id(widget)] = _Owner(widget, _title_of(widget))
+            widget.destroyed.connect(lambda *_a, k=id(widget): self._forget_owner(k))
+        return state
+
     def _find(self, item_or_name: QGraphicsItem | str) -> Layer | None:
         if isinstance(item_or_name, str):
             return self._layers.get(item_or_name)
