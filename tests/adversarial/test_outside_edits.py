@@ -154,6 +154,7 @@ def test_untouched_document_reloads_silently(qtbot, tmp_path, images, monkeypatc
     qtbot.waitUntil(lambda: _names(w) == ["dog", "bird"], timeout=10_000)
     assert _canvas_boxes(w) == [(200, 10, 300, 90), (20, 150, 80, 220)]
     assert not w.document.dirty
+    assert "bird" in w.classes.names()  # a class only the other program used is listed
     assert (images / "img0.xml").read_bytes() == theirs  # never rewritten by the window
     assert any(e.source == "outside" and images / "img0.xml" in e.paths for e in written)
     qtbot.wait(300)  # nothing is written afterwards either (autosave is on)

@@ -276,6 +276,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         doc.existed = loaded.existed
         doc.overwrite_confirmed = False
         doc.reset(annotation, disk=disk)
+        self.classes.add_found((o.name for o in annotation.objects), self._predefined)
         if doc is self.document:
             self.problems.set_problems(doc.xml_path.name, doc.problems, doc.read_failed)
 
