@@ -116,18 +116,25 @@ def test_each_tile_keeps_the_boxes_whose_centre_it_owns() -> None:
         [(0.0, 350.0), (350.0, 650.0), (650.0, 850.0), (850.0, 1100.0)]
     assert owned_intervals([0], 400, 250) == [(0.0, 250.0)]
     # One object at x 300..340 lies whole in tiles A (0..400) and B (300..700); B's view of
-    # it is shifted (IoU 0.29 with A's: NMS would keep both). Its centre is A's: B's view goes.
+    # it is shifted (IoU 0.38 with A's: NMS at 0.5 would keep both). Its centre (338) is A's
+    # to own, and A saw the object: B's view goes. B's view of another object at 310..350
+    # (centre A's too) stays, because A found nothing there; B's own objects stay.
     a_box = torch.tensor([[300.0, 50.0, 340.0, 90.0]])
-    b_boxes = torch.tensor([[322.0, 50.0, 362.0, 90.0], [500.0, 50.0, 540.0, 90.0]])
+    b_boxes = torch.tensor([[318.0, 50.0, 358.0, 90.0], [310.0, 150.0, 350.0, 190.0],
+                            [500.0, 50.0, 540.0, 90.0]])
     own_a, own_b = (0.0, 0.0, 350.0, 400.0), (350.0, 0.0, 700.0, 400.0)
     assert owned_by_tile(a_box, own_a).tolist() == [True]
-    assert owned_by_tile(b_boxes, own_b).tolist() == [False, True]
+    assert owned_by_tile(b_boxes, own_b).tolist() == [False, False, True]
     parts = [(a_box, torch.tensor([0.6]), torch.tensor([1])),
-             (b_boxes, torch.tensor([0.9, 0.5]), torch.tensor([1, 1]))]
-    raw = merge(parts, 0.5, image_size=(700, 400),
-                owned=[owned_by_tile(a_box, own_a), owned_by_tile(b_boxes, own_b)])
-    assert raw.boxes.tolist() == [[300.0, 50.0, 340.0, 90.0], [500.0, 50.0, 540.0, 90.0]]
-    assert len(merge(parts, 0.5, image_size=(700, 400))) == 3  # without ownership
+             (b_boxes, torch.tensor([0.9, 0.7, 0.5]), torch.tensor([1, 1, 1]))]
+    owned = [owned_by_tile(a_box, own_a), owned_by_tile(b_boxes, own_b)]
+    raw = merge(parts, 0.5, image_size=(700, 400), owned=owned)
+    assert raw.boxes.tolist() == [[310.0, 150.0, 350.0, 190.0], [300.0, 50.0, 340.0, 90.0],
+                                  [500.0, 50.0, 540.0, 90.0]]
+    assert len(merge(parts, 0.5, image_size=(700, 400))) == 4  # without ownership
+    # a witness with less than half the doubtful box's score does not count
+    weak = [(a_box, torch.tensor([0.4]), torch.tensor([1])), parts[1]]
+    assert len(merge(weak, 0.5, image_size=(700, 400), owned=owned)) == 4
 
 
 def test_an_image_within_one_tile_is_the_untiled_pass() -> None:

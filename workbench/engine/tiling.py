@@ -30,9 +30,11 @@ the neighbouring tile (objects smaller than the overlap) or the whole-image pass
 than a tile) saw the object whole. A cut box nothing else explains is kept.
 
 Each tile *owns* the part of the image up to the middle of its overlaps with its neighbours
-(:func:`owned_intervals`); a tile keeps only the boxes whose centre it owns. An object smaller
-than the overlap is seen whole by every tile holding it, and only its owner keeps it — also the
-slightly shifted boxes a neighbour gives, which NMS would keep when they overlap too little.
+(:func:`owned_intervals`). An object smaller than the overlap is seen whole by every tile
+holding it, and by its centre's owner with the most margin. A box whose centre its tile does not
+own goes when a whole (uncut) box from the owner's side overlaps it by IoU ``>= 0.3`` with at
+least half its score: the slightly shifted views a neighbour gives, which NMS (IoU ``> 0.5``)
+would keep, are one box again; a view only the neighbour found stays.
 
 The merge NMS removes a box whose IoU with a higher-scoring kept box of the same class is
 ``> merge_iou`` — the same object seen whole by two tiles across their overlap is one box
@@ -74,6 +76,9 @@ EDGE_MARGIN = 2.0
 CUT_COVER = 0.5
 #: ... with at least this fraction of its score.
 CUT_SCORE_RATIO = 0.5
+#: A box outside its tile's own part goes when a view from the part's owner overlaps it by this
+#: IoU (loosely the same object; NMS would need more), with at least half its score.
+OWNED_IOU = 0.3
 #: Cut boxes of one tile are checked against at most this many nearby uncut boxes (memory).
 _MAX_COVERERS = 16384
 
@@ -173,9 +178,7 @@ def owned_intervals(starts: Sequence[int], tile: int, length: int) -> list[tuple
 
 def owned_by_tile(boxes: torch.Tensor, owned: tuple[float, float, float, float]) -> torch.Tensor:
     """``(N,)`` bool: boxes whose centre lies in the tile's owned region ``(x0, y0, x1, y1)``
-    (half-open). An object smaller than the overlap is seen whole by every tile that holds it;
-    only the tile owning its centre keeps it, so shifted views from neighbouring tiles that NMS
-    would keep (IoU at or below its threshold) go too."""
+    (half-open; see :func:`owned_intervals`)."""
     cx = (boxes[:, 0] + boxes[:, 2]) / 2
     cy = (boxes[:, 1] + boxes[:, 3]) / 2
     x0, y0, x1, y1 = owned
@@ -220,23 +223,25 @@ def cut_by_inner_edges(boxes: torch.Tensor, tile: tuple[int, int, int, int],
     return cut
 
 
-def explained_cuts(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
-                   source: torch.Tensor, cut: torch.Tensor, *, min_cover: float = CUT_COVER,
-                   score_ratio: float = CUT_SCORE_RATIO, chunk: int = 512) -> torch.Tensor:
-    """``(N,)`` bool: the cut boxes that an uncut box of the same class from another ``source``
-    covers by ``>= min_cover`` of the cut box's area, with ``>= score_ratio`` of its score.
+def explained(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
+              source: torch.Tensor, doubtful: torch.Tensor, witness: torch.Tensor, *,
+              min_overlap: float, metric: str = "ios", score_ratio: float = CUT_SCORE_RATIO,
+              chunk: int = 512) -> torch.Tensor:
+    """``(N,)`` bool: the ``doubtful`` boxes that a ``witness`` box of the same class from
+    another ``source``, with ``>= score_ratio`` of its score, overlaps by ``>= min_overlap`` —
+    measured as the intersection over the doubtful box's area (``metric="ios"``) or as IoU.
 
-    Cut boxes are taken one source (tile) at a time, against the uncut boxes of other sources
-    that reach into that source's extent — the overlap bands of the neighbouring tiles and the
-    whole-image pass — not against every box of the image.
+    Doubtful boxes are taken one source (tile) at a time, against the witnesses of other
+    sources that reach into that source's extent — the overlap bands of the neighbouring tiles
+    and the whole-image pass — not against every box of the image.
     """
     drop = torch.zeros(len(boxes), dtype=torch.bool)
-    uncut = torch.nonzero(~cut).flatten()
-    if not bool(cut.any()) or not len(uncut):
+    wit = torch.nonzero(witness).flatten()
+    if not bool(doubtful.any()) or not len(wit):
         return drop
-    ub, us, ul, usrc = boxes[uncut], scores[uncut], labels[uncut], source[uncut]
-    for src in torch.unique(source[cut]).tolist():
-        mine = torch.nonzero(cut & (source == src)).flatten()
+    ub, us, ul, usrc = boxes[wit], scores[wit], labels[wit], source[wit]
+    for src in torch.unique(source[doubtful]).tolist():
+        mine = torch.nonzero(doubtful & (source == src)).flatten()
         mb = boxes[mine]
         x0, y0 = mb[:, 0].min(), mb[:, 1].min()
         x1, y1 = mb[:, 2].max(), mb[:, 3].max()
@@ -246,18 +251,32 @@ def explained_cuts(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tens
         if not len(near):
             continue
         wb, ws, wl = ub[near], us[near], ul[near]
+        w_area = (wb[:, 2] - wb[:, 0]) * (wb[:, 3] - wb[:, 1])
         for start in range(0, len(mine), chunk):
             idx = mine[start:start + chunk]
             cb = boxes[idx]
             lt = torch.maximum(cb[:, None, :2], wb[None, :, :2])
             rb = torch.minimum(cb[:, None, 2:], wb[None, :, 2:])
             inter = (rb - lt).clamp_(min=0).prod(dim=2)
-            area = ((cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])).clamp(min=1e-6)
-            covered = inter >= min_cover * area[:, None]
-            covered &= labels[idx][:, None] == wl[None, :]
-            covered &= ws[None, :] >= score_ratio * scores[idx][:, None]
-            drop[idx] = covered.any(dim=1)
+            area = (cb[:, 2] - cb[:, 0]) * (cb[:, 3] - cb[:, 1])
+            if metric == "ios":
+                denominator = area[:, None].clamp(min=1e-6)
+            else:
+                denominator = (area[:, None] + w_area[None, :] - inter).clamp(min=1e-6)
+            hit = inter >= min_overlap * denominator
+            hit &= labels[idx][:, None] == wl[None, :]
+            hit &= ws[None, :] >= score_ratio * scores[idx][:, None]
+            drop[idx] = hit.any(dim=1)
     return drop
+
+
+def explained_cuts(boxes: torch.Tensor, scores: torch.Tensor, labels: torch.Tensor,
+                   source: torch.Tensor, cut: torch.Tensor, *, min_cover: float = CUT_COVER,
+                   score_ratio: float = CUT_SCORE_RATIO) -> torch.Tensor:
+    """``(N,)`` bool: the cut boxes that an uncut box of the same class from another ``source``
+    covers by ``>= min_cover`` of the cut box's area, with ``>= score_ratio`` of its score."""
+    return explained(boxes, scores, labels, source, cut, ~cut, min_overlap=min_cover,
+                     metric="ios", score_ratio=score_ratio)
 
 
 def merge(parts: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], merge_iou: float,
@@ -269,8 +288,8 @@ def merge(parts: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], merg
     ``> merge_iou`` (``batched_nms``); ``merge_iou >= 1`` keeps everything. Boxes are clipped to
     ``image_size`` ``(W, H)``. ``cuts`` (one ``(N_i,)`` bool mask or None per part) marks boxes
     cut by a tile edge; those :func:`explained_cuts` finds are dropped first. ``owned`` (one bool
-    mask or None per part) keeps only the boxes a tile owns (:func:`owned_by_tile`), after the
-    cut boxes were checked against every box."""
+    mask or None per part, :func:`owned_by_tile`): a box its tile does not own is dropped when
+    an owned, uncut box of another part overlaps it by IoU ``>= OWNED_IOU`` (see module doc)."""
     if parts:
         boxes = torch.cat([torch.as_tensor(p[0], dtype=torch.float32).reshape(-1, 4)
                            for p in parts])
@@ -289,8 +308,15 @@ def merge(parts: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], merg
                                 for i, p in enumerate(parts)])
             keep &= ~explained_cuts(boxes, scores, labels, source, cut)
         if owned is not None:
-            keep &= torch.cat([torch.ones(len(p[1]), dtype=torch.bool) if o is None else o
-                               for p, o in zip(parts, owned)])
+            mine = torch.cat([torch.ones(len(p[1]), dtype=torch.bool) if o is None else o
+                              for p, o in zip(parts, owned)])
+            cut_ = cut if cuts is not None else torch.zeros(len(boxes), dtype=torch.bool)
+            source = torch.cat([torch.full((len(p[1]),), i, dtype=torch.int64)
+                                for i, p in enumerate(parts)])
+            # a box outside its tile's own part goes when the owning view (whole, owned)
+            # saw the same object there
+            keep &= ~explained(boxes, scores, labels, source, ~mine & ~cut_, mine & ~cut_,
+                               min_overlap=OWNED_IOU, metric="iou")
         boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     if image_size is not None and len(boxes):
         width, height = image_size
