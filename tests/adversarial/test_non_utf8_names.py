@@ -292,3 +292,32 @@ def test_gui_close_with_unsaved_work_asks_and_a_failed_save_keeps_it(
     monkeypatch.setattr(no_dialogs, "ask_save_discard_cancel", lambda *a: "save")
     assert w.close()
     assert "<name>cat</name>" in (folder / f"{STEM}.xml").read_text(encoding="utf-8")
+
+
+def test_xml_matched_by_its_written_filename(tmp_path):
+    """The scan matches an XML to its image by stem first, then by ``<filename>``: the
+    ``\\xNN`` form this program writes names the image with those bytes."""
+    from workbench.core.annotation import Annotation, ImageSize, VocObject
+    from workbench.core.project import Project
+    from workbench.core.voc import write_annotation
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    _image(folder / NAME)
+    _image(folder / f"{STEM}.png", colour=(1, 2, 3))
+
+    def xml(path: Path, image_name: str) -> None:
+        write_annotation(Annotation(filename=image_name, size=ImageSize(96, 64, 3),
+                                    objects=(VocObject("cat", (1, 1, 9, 9)),)), path)
+
+    xml(folder / f"{STEM}.xml", f"{STEM}.png")     # two images share the stem: <filename> picks
+    other = folder / "other"
+    other.mkdir()
+    _image(other / os.fsdecode(b"b\xf6at.jpg"))
+    xml(folder / "renamed.xml", os.fsdecode(b"b\xf6at.jpg"))  # no image with its stem
+    project = Project.open(folder)
+    by_image = {e.image_path.relative_to(folder): e for e in project.entries}
+    assert by_image[Path(f"{STEM}.png")].xml_path == folder / f"{STEM}.xml"
+    assert not by_image[Path(NAME)].has_xml
+    assert by_image[Path("other") / os.fsdecode(b"b\xf6at.jpg")].xml_path == folder / "renamed.xml"
+    assert [p for p in project.scan_problems if "renamed" in p.file] == []
