@@ -42,7 +42,9 @@ API
 ``project.write_class_list(names)`` — atomic write of the project's class file.
 ``project.read_splits() -> dict[str, list[str]]`` / ``project.write_splits(val_fraction=0.2,
 seed=0) -> dict[str, list[str]]`` — ``ImageSets/Main/{train,val,trainval}.txt`` of the
-    annotated images' ``image_id`` (:func:`split_ids`).
+    annotated images' ``image_id`` (:func:`split_ids`), one per line; an id with whitespace,
+    ``%`` or non-UTF-8 bytes is percent-escaped (:func:`workbench.core.safepath.escape_id`),
+    so every legal file name round-trips.
 ``split_ids(ids, val_fraction, seed) -> (train, val)`` — reproducible seeded split.
 """
 
