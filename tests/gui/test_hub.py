@@ -247,3 +247,21 @@ def test_detections_built_after_the_run_loads_it_at_once(qtbot, tmp_path, tiny, 
     w.hub.publish(TrainingFinished(run, best, None))
     QTest.qWait(100)
     assert detections.checkpoint_path == other
+
+
+def test_the_window_is_what_panels_may_use(qtbot, tmp_path) -> None:  # noqa: ANN001
+    """Every member of the panel protocol (workbench/gui/panel_api.py) exists on the window."""
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.panel_api import PanelWindow
+    from workbench.gui.settings import Settings
+
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[])
+    qtbot.addWidget(w)
+    assert isinstance(w, PanelWindow)
+    members = set(PanelWindow.__annotations__) | {
+        "project", "current_image_path", "current_annotation", "current_image_rgb",
+        "add_objects", "statusBar"}
+    assert {"hub", "session", "canvas", "image_changed"} <= members
+    for name in members:
+        assert hasattr(w, name), name
+    assert isinstance(w.hub, EventHub)

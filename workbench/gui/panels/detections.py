@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QCoreApplication, Signal
@@ -33,6 +33,9 @@ from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
 from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
 from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +56,15 @@ def checkpoint_start_dir(current: Path | None, project: Any) -> str:
 
 
 class DetectionsPanel(QWidget):
-    """Dock contents; ``window`` is the labeling :class:`MainWindow` (see PREAMBLE's API)."""
+    """Dock contents; ``window``: what a panel may use of the labeling window
+    (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     checkpoint_loaded = Signal(str)   #: path, once the detector is ready
     raw_ready = Signal(str)           #: image path whose raw output arrived from the worker
     detections_changed = Signal()     #: after every redraw (slider move, new image, new marks)
     failed = Signal(str)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.window = window
         self.detector: Any = None  # workbench.engine.inference.RawDetector
