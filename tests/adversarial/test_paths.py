@@ -134,3 +134,13 @@ def test_validate_warns_on_class_names_that_are_not_file_names(tmp_path: Path) -
     assert {p.object for p in unsafe} == {0, 2}
     assert all(p.severity == "warning" for p in unsafe)
     assert any("a/../../../escaped" in p.message and "separator" in p.message for p in unsafe)
+
+
+def test_devkit_lines_keep_image_ids_with_spaces(tmp_path: Path) -> None:
+    """One line is ``id score x1 y1 x2 y2``: an id with a space would make 7 fields."""
+    from workbench.cli.detect import write_devkit
+    from workbench.core.results import read_results
+
+    ids = ["my photo", "tab\there", "100%", "plain"]
+    write_devkit(tmp_path, ["cat"], [_Det(i, ["cat"]) for i in ids])
+    assert sorted(d.image_id for d in read_results(tmp_path)) == sorted(ids)
