@@ -34,6 +34,7 @@ class NavigationMixin:
         """Open a folder (XML beside the images, or in ``annotations_dir``)."""
         if not self.saver.leave_document(self.document):
             return False
+        self.saver.flush()  # background writes end (and say if they failed) before documents go
         try:
             project = ops.open_project(images_dir, annotations_dir)
         except Exception as exc:  # a bad folder is a message, not a crash
