@@ -35,6 +35,7 @@ def rename_everywhere(window: MainWindow, old: str, new: str) -> bool:
     (nothing renamed) when unsaved edits could not be saved or the write failed."""
     if window.project is None:
         return False
+    window.saver.flush()  # background writes end first: none may land after the rename
     for doc in window.documents.dirty():
         if doc.needs_confirmation:
             window.statusBar().showMessage(

@@ -46,6 +46,7 @@ def export_dataset(window: MainWindow) -> ExportSummary | None:
 
 def _save_unsaved(window: MainWindow) -> bool:
     window.saver.timer.stop()
+    window.saver.flush()  # background writes first (gui/save_queue.py)
     for doc in window.documents.dirty():
         if doc.needs_confirmation:
             text = (f"{doc.xml_path.name} has unsaved changes and could not be read completely. "
