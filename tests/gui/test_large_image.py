@@ -17,6 +17,7 @@ from PySide6.QtTest import QTest
 from workbench.gui import dialogs
 from workbench.gui.canvas import bigimage
 from workbench.gui.canvas.bigimage import LargeImage
+from workbench.gui.canvas.tiles import TiledImageLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
 from labeling_helpers import drag, exact_view_point, shown_window  # noqa: E402
@@ -178,12 +179,12 @@ def test_threshold() -> None:
     assert bigimage.is_large(12000, 9000)          # 108 MP
     assert not bigimage.is_large(6000, 4000)       # 24 MP: an ordinary photo
     assert bigimage.is_large(9000, 200)            # a long side past 8192 px
-    assert bigimage.TiledImageLayer.level_for(1.0) == 0
-    assert bigimage.TiledImageLayer.level_for(0.6) == 0
-    assert bigimage.TiledImageLayer.level_for(0.5) == 1
-    assert bigimage.TiledImageLayer.level_for(0.3) == 1
-    assert bigimage.TiledImageLayer.level_for(0.2) == 2
-    assert bigimage.TiledImageLayer.level_for(4.0) == 0
+    assert TiledImageLayer.level_for(1.0) == 0
+    assert TiledImageLayer.level_for(0.6) == 0
+    assert TiledImageLayer.level_for(0.5) == 1
+    assert TiledImageLayer.level_for(0.3) == 1
+    assert TiledImageLayer.level_for(0.2) == 2
+    assert TiledImageLayer.level_for(4.0) == 0
 
 
 def test_unreadable_image_is_reported_once(qtbot, tmp_path, monkeypatch) -> None:

@@ -14,10 +14,11 @@ from PySide6.QtGui import QColor, QImage, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene
 
 from workbench.core.annotation import VocObject
-from workbench.gui.canvas.bigimage import LargeImage, TiledImageLayer
+from workbench.gui.canvas.bigimage import LargeImage
 from workbench.gui.canvas.items import AnnotationItem, GuideItem
 from workbench.gui.canvas.layer_list import LAYER_Z
 from workbench.gui.canvas.palette import class_color
+from workbench.gui.canvas.tiles import TiledImageLayer
 
 
 class CanvasScene(QGraphicsScene):
@@ -35,7 +36,7 @@ class CanvasScene(QGraphicsScene):
         self.addItem(self.annotation_item)
         self.guide_item = GuideItem()
         self.addItem(self.guide_item)
-        #: full-resolution tiles over a large image's preview (see :mod:`.bigimage`)
+        #: full-resolution tiles over a large image's preview (see :mod:`.bigimage`, :mod:`.tiles`)
         self.tiles = TiledImageLayer(self)
         self._size = (0, 0)
 
