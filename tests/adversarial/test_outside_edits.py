@@ -420,3 +420,18 @@ def test_a_folder_written_all_the_time_is_diffed_a_few_times(qtbot, tmp_path,  #
     gaps = [b - a for a, b in zip(listed, listed[1:])]
     assert all(g >= 0.4 + outside_edits.OutsideEditWatcher.RESCAN_GAP_MS / 1000 - 0.1
                for g in gaps), gaps
+
+
+def test_a_half_written_file_is_not_taken_for_unchanged(qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Another program is caught mid-write (the file cannot be parsed): an untouched image
+    shows it as unreadable (Problems), and autosave does not write over it."""
+    _no_questions(monkeypatch)
+    images = make_project(tmp_path, size=SIZE)
+    (images / "img0.xml").unlink()  # img0 starts without boxes: same as an unparsable file
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    w.settings.autosave = True
+    assert w.open_project(images) and _names(w) == []
+    (images / "img0.xml").write_bytes(b"<annotation><object><name>ca")
+    qtbot.waitUntil(lambda: w.document.read_failed, timeout=10_000)
+    assert w.files.model.state(0) == "problems"
+    assert (images / "img0.xml").read_bytes() == b"<annotation><object><name>ca"

@@ -157,7 +157,8 @@ def outside_change(doc: ImageDocument) -> DiskStamp | None:
     if not current.exists and not (doc.disk and doc.disk.exists):
         return None
     theirs = read_theirs(doc)
-    if theirs is not None and same_annotation(theirs[0], doc.base):
+    unreadable = theirs is None or bool(getattr(theirs[1], "read_failed", False))
+    if not unreadable and same_annotation(theirs[0], doc.base):
         doc.disk = current  # same boxes, other bytes (a rename we made, a reformat)
         return None
     return current
