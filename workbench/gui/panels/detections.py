@@ -157,7 +157,7 @@ class DetectionsPanel(QWidget):
             self._report(f"Could not save settings: {exc}")
             return False
         self.detector.settings = settings
-        self._status(f"Saved score > {settings.score_threshold:.3f}, NMS IoU "
+        self.say(f"Saved score > {settings.score_threshold:.3f}, NMS IoU "
                      f"{settings.nms_iou:.2f}, top-k {settings.top_k} into "
                      f"{self.checkpoint_path.name}")
         return True
@@ -393,13 +393,19 @@ class DetectionsPanel(QWidget):
         objects = self.objects_for(rows)
         if objects:
             self.window.add_objects(objects)
-            self._status(f"Added {count(len(objects), 'model-made box', 'model-made boxes')}; "
+            self.say(f"Added {count(len(objects), 'model-made box', 'model-made boxes')}; "
                          "review them, then accept "
                          "or edit (they stay marked as suggestions until then)")
         return len(objects)
 
     # -- feedback ---------------------------------------------------------------------------
-    def _status(self, text: str) -> None:
+    def start_task(self, task: Any) -> None:
+        """Run ``task`` (a :mod:`.detections_jobs` task) with this panel's other jobs; stopped
+        with the panel."""
+        self._keeper.start(task)
+
+    def say(self, text: str) -> None:
+        """Log ``text`` and show it in the window's status bar for a while."""
         log.info("%s", text)
         if hasattr(self.window, "statusBar"):
             self.window.statusBar().showMessage(text, 6000)
@@ -408,7 +414,7 @@ class DetectionsPanel(QWidget):
         self.stats.setText(f"<span style='color:#d33'>{message}</span>")
         if self.detector is None:
             self.checkpoint_label.setText("No checkpoint loaded")
-        self._status(message)
+        self.say(message)
         self.failed.emit(message)
 
     def shutdown(self) -> None:

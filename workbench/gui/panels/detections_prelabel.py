@@ -95,7 +95,7 @@ class PrelabelBox(QGroupBox):
         self.cancel_button.setEnabled(True)
         self.message.setText("Starting…")
         self._running = True
-        panel._keeper.start(self.task)
+        panel.start_task(self.task)
         return True
 
     def cancel(self) -> None:
@@ -111,7 +111,7 @@ class PrelabelBox(QGroupBox):
             self.message.setText(
                 f"{verb}: {event.written} images got {event.suggestions} suggestions; "
                 f"{event.skipped} skipped (annotated, unreadable or open with edits).")
-            self.panel._status(self.message.text())
+            self.panel.say(self.message.text())
             self.finished.emit(event)
             return
         self.steps.append(event)
@@ -131,7 +131,7 @@ class PrelabelBox(QGroupBox):
 
     def _on_failed(self, message: str) -> None:
         self.message.setText(f"Pre-labeling stopped: {message}")
-        self.panel._status(self.message.text())
+        self.panel.say(self.message.text())
         self.finished.emit(None)
 
     def _on_thread_finished(self) -> None:
