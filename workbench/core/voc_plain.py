@@ -39,7 +39,7 @@ def _simple(tag: str, group: str) -> str:
 
 
 _OBJECT = re.compile(
-    f"<object(?: model_made=\"(?P<mm>{_ATTR_VALUE})\")?>{_WS}"
+    f"(?P<raw><object(?: model_made=\"(?P<mm>{_ATTR_VALUE})\")?>{_WS}"
     + _simple("name", "name")
     + f"(?:{_simple('pose', 'pose')})?"
     + f"(?:{_simple('truncated', 'truncated')})?"
@@ -47,9 +47,8 @@ _OBJECT = re.compile(
     + f"<bndbox>{_WS}" + _simple("xmin", "xmin") + _simple("ymin", "ymin")
     + _simple("xmax", "xmax") + _simple("ymax", "ymax") + f"</bndbox>{_WS}"
     + f"(?:{_simple('score', 'score')})?"
-    + "</object>"
+    + f"</object>){_WS}"
 )
-_OBJECT_NC = re.sub(r"\(\?P<\w+>", "(?:", _OBJECT.pattern)  # the same, without groups
 
 _DOCUMENT = re.compile(
     r"(?:<\?xml version=([\"'])1\.0\1(?: encoding=([\"'])(?:utf-8|UTF-8)\2)?\?>)?" + _WS
@@ -61,7 +60,7 @@ _DOCUMENT = re.compile(
     + f"(?P<size><size>{_WS}" + _simple("width", "width") + _simple("height", "height")
     + _simple("depth", "depth") + f"</size>{_WS})?"
     + f"(?:{_simple('segmented', 'segmented')})?"
-    + f"(?P<objects>(?:{_OBJECT_NC}{_WS})*)"
+    + r"(?P<objects>(?:<object[ >][\s\S]*)?)"  # each object is matched in turn, below
     + f"</annotation>{_WS}"
 )
 _TRUE = {"1", "yes", "true"}
@@ -138,25 +137,30 @@ def read_plain(data: bytes) -> Plain | None:
     }
     objects: list[VocObject] = []
     ascii_only = text.isascii()
-    isfinite, new, flags = math.isfinite, object.__new__, _FLAGS
-    for m in _OBJECT.finditer(doc.group("objects")):
-        mm, name, pose, truncated, difficult, *coords, score_text = m.groups()
-        try:
-            x1, y1, x2, y2 = (float(c.strip()) for c in coords)
+    new, flags, inf = object.__new__, _FLAGS, math.inf
+    region = doc.group("objects")
+    pos, end, match = 0, len(region), _OBJECT.match
+    while pos < end:  # the objects one after the other, nothing between them
+        m = match(region, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        raw, mm, name, pose, truncated, difficult, x1, y1, x2, y2, score_text = m.groups()
+        try:  # float() strips the same whitespace str.strip() does
+            x1, y1, x2, y2 = float(x1), float(y1), float(x2), float(y2)
         except ValueError:
             return None  # unreadable <bndbox>: the full reader reports it
-        if not (isfinite(x1) and isfinite(y1) and isfinite(x2) and isfinite(y2)):
+        if not (-inf < x1 < inf and -inf < y1 < inf and -inf < x2 < inf and -inf < y2 < inf):
             return None
         difficult = flags[difficult] if difficult in flags else _flag(difficult)
         truncated = flags[truncated] if truncated in flags else _flag(truncated)
+        if difficult is None or truncated is None:
+            return None  # a flag the full reader warns about
         score = None
         if score_text is not None:
             score = _number(score_text)
             if score is None:
                 return None  # the full reader warns about it
-        if difficult is None or truncated is None:
-            return None  # a flag the full reader warns about
-        raw = m.group(0)
         obj = new(VocObject)  # the frozen dataclass's __init__ costs more than the parse
         obj.__dict__.update(
             name=name.strip(), box=(x1 - 1.0, y1 - 1.0, x2, y2),  # voc_to_edges
