@@ -71,14 +71,13 @@ class PrelabelBox(QGroupBox):
         panel, window = self.panel, self.panel.window
         if panel.detector is None or self.running:
             return False
-        project = getattr(window, "project", None)
+        project = window.project
         if project is None:
             self.message.setText("Open a folder first.")
             return False
         from workbench.engine.prelabel import prelabel
 
-        docs = getattr(window, "documents", None)
-        skip = [d.image_path for d in docs.dirty()] if docs is not None else []
+        skip = [d.image_path for d in window.documents.dirty()]  # open with unsaved edits
         detector, settings = panel.detector, panel.settings()
         include = self.include_annotated.isChecked()
         self.steps = []
