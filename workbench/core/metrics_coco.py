@@ -187,13 +187,16 @@ def _accumulate_class(d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
     recall = -np.ones((num_t, num_a, num_m))
     order = np.lexsort((rank, d_img, -d_score))
     matched_all, ignored_all, rank_all = dtm[:, :, order], dt_ig[:, :, order], rank[order]
+    every: tuple[np.ndarray, np.ndarray] | None = None
     for m, max_det in enumerate(MAX_DETS):
         sel = rank_all < max_det
-        if sel.all():
-            matched, ignored = matched_all, ignored_all
+        if sel.all():  # no image has more detections of the class: the same for larger caps
+            if every is None:
+                every = class_precision(matched_all, ignored_all, npig, RECALL_THRESHOLDS)
+            prec, rec = every
         else:
-            matched, ignored = matched_all[:, :, sel], ignored_all[:, :, sel]
-        prec, rec = class_precision(matched, ignored, npig, RECALL_THRESHOLDS)
+            prec, rec = class_precision(matched_all[:, :, sel], ignored_all[:, :, sel], npig,
+                                        RECALL_THRESHOLDS)
         precision[:, :, :, m] = prec.transpose(1, 2, 0)
         recall[:, :, m] = rec.T
     return precision, recall
