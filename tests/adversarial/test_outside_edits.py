@@ -23,7 +23,9 @@ from workbench.gui import dialogs, outside_edits
 from workbench.gui.hub import AnnotationsWritten
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gui"))  # tests are not a package
-from labeling_helpers import click, drag, make_project, shown_window, write_labelimg_xml  # noqa: E402
+from labeling_helpers import (  # noqa: E402
+    click, drag, make_project, shown_window, write_labelimg_xml,
+)
 
 SIZE = (320, 240)
 THEIRS = [("dog", 201, 11, 300, 90), ("bird", 21, 151, 80, 220)]

@@ -111,7 +111,9 @@ def same_content(old: DiskStamp | None, path: str | os.PathLike[str]) -> tuple[b
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return not old.exists, (old if not old.exists else DiskStamp(False, taken_ns=time.time_ns()))
+        if not old.exists:
+            return True, old
+        return False, DiskStamp(False, taken_ns=time.time_ns())
     except OSError:
         return True, old  # cannot tell (permissions): not a change we can act on
     if not old.exists:
