@@ -1,4 +1,6 @@
-"""Fuzz the VOC reader (hypothesis): no crash, and every object-like element read or reported.
+"""Fuzz the VOC reader (hypothesis): no crash, and every object-like element read or reported;
+LabelImg-layout files give the same result through the regex fast path (core/voc_plain.py)
+as through the full lxml reader.
 
 200 examples per test by default (CI, about 4 s); set ``WORKBENCH_FUZZ_EXAMPLES=20000`` for a
 longer hunt. The examples are generated, so nothing is stored (``database=None``).
@@ -158,3 +160,48 @@ def test_mangled_bytes_never_crash_the_reader(body: str, edits: list[tuple[int, 
         pos %= len(data) + 1
         data[pos:pos + len(chunk) // 2] = chunk
     _check(bytes(data))
+
+
+_LABELIMG_OBJECT = st.tuples(
+    st.sampled_from(["cat", "dog", "a b", "é", ""]),
+    st.tuples(*(st.integers(-3, 120) for _ in COORDS)),
+    st.sampled_from(["", "", "<score>0.5</score>", "<score>x</score>"]),
+    st.sampled_from(["", "", "", "", "", "", "<!--c-->", "<name>dup</name>", "<Name>x</Name>",
+                     "<extra>1</extra>", "<object><name>in</name></object>", "<v:object/>"]),
+).map(lambda t: (
+    f"\t<object>\n\t\t<name>{t[0]}</name>\n\t\t<pose>Unspecified</pose>\n"
+    "\t\t<truncated>0</truncated>\n\t\t<difficult>0</difficult>\n\t\t<bndbox>\n"
+    + "".join(f"\t\t\t<{c}>{v}</{c}>\n" for c, v in zip(COORDS, t[1]))
+    + f"\t\t</bndbox>\n{t[2]}{t[3]}\t</object>\n"))
+
+
+@FUZZ
+@given(st.lists(_LABELIMG_OBJECT, max_size=4), st.sampled_from([False, False, False, True]))
+def test_labelimg_layout_fast_path_agrees_with_the_full_reader(objects: list[str],
+                                                               namespaced: bool) -> None:
+    """LabelImg's own layout is read by regexes (core/voc_plain.py) when it is plain; with an
+    anomaly spliced in, the full reader takes over. Either way: the same result as the full
+    reader alone, and the property above."""
+    import workbench.core.voc as voc
+
+    head = '<annotation xmlns:v="urn:v" verified="yes">' if namespaced else \
+        '<annotation verified="yes">'
+    data = (f"{head}\n\t<folder>f</folder>\n\t<filename>a.jpg</filename>\n"
+            "\t<size>\n\t\t<width>100</width>\n\t\t<height>80</height>\n\t\t<depth>3</depth>\n"
+            "\t</size>\n\t<segmented>0</segmented>\n" + "".join(objects)
+            + "</annotation>\n").encode()
+    _check(data)
+    try:
+        fast = parse_annotation(data, name="f.xml")
+    except VocError as exc:
+        fast = str(exc)
+    real = voc.read_plain
+    voc.read_plain = lambda data: None  # the full (lxml) reader only
+    try:
+        try:
+            full = parse_annotation(data, name="f.xml")
+        except VocError as exc:
+            full = str(exc)
+    finally:
+        voc.read_plain = real
+    assert fast == full
