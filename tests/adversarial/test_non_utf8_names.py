@@ -321,3 +321,30 @@ def test_xml_matched_by_its_written_filename(tmp_path):
     assert not by_image[Path(NAME)].has_xml
     assert by_image[Path("other") / os.fsdecode(b"b\xf6at.jpg")].xml_path == folder / "renamed.xml"
     assert [p for p in project.scan_problems if "renamed" in p.file] == []
+
+
+def test_gui_non_utf8_folder_reopens_from_recent_at_its_last_image(qtbot, tmp_path, no_dialogs):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QPushButton
+
+    folder = tmp_path / os.fsdecode(b"d\xe9p\xf4t")
+    folder.mkdir()
+    _image(folder / "a.jpg", colour=(10, 10, 10))
+    _image(folder / NAME)
+    w = _window_on(qtbot, tmp_path, folder)
+    assert w.current_image_path() == folder / "a.jpg"
+    QTest.keyClick(w.canvas, Qt.Key.Key_D)
+    assert w.current_image_path() == folder / NAME
+    assert w.settings.recent_projects()[0][0] == folder.resolve()
+    assert w.close()
+    w.settings.sync()
+
+    w2 = _helpers().shown_window(qtbot, tmp_path / "settings.ini")
+    shown = "d\\xe9p\\xf4t"
+    buttons = [b for b in w2.welcome.findChildren(QPushButton) if shown in b.toolTip()]
+    assert len(buttons) == 1
+    QTest.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w2.project is not None, timeout=5000)
+    assert w2.current_image_path() == folder / NAME  # back at the last image
+    assert shown in [a.text() for a in w2.actions.menus["recent"].actions()][0]

@@ -464,7 +464,8 @@ class MainWindow(NavigationMixin, QMainWindow):
         menu: QMenu = self.actions.menus["recent"]
         menu.clear()
         for images, annotations in recent:
-            label = str(images) + (f"  (XML: {annotations})" if annotations else "")
+            label = readable(images) + (f"  (XML: {readable(annotations)})" if annotations
+                                        else "")
             menu.addAction(label, lambda i=images, a=annotations: self.open_project(i, a))
         menu.setEnabled(bool(recent))
         self.welcome.set_recent(recent)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from workbench.core.fsnames import has_undecodable
+
 ORGANIZATION = "DetectionWorkbench"
 APPLICATION = "workbench"
 MAX_RECENT = 10
@@ -60,12 +62,15 @@ class Settings:
         out: list[tuple[Path, Path | None]] = []
         for item in raw:
             images, _, annotations = str(item).partition("|")
-            out.append((Path(images), Path(annotations) if annotations else None))
+            out.append((_path_from_qt(images),
+                        _path_from_qt(annotations) if annotations else None))
         return out
 
     def add_recent_project(self, images_dir: Path, annotations_dir: Path | None) -> None:
-        key = f"{Path(images_dir).resolve()}|{Path(annotations_dir).resolve() if annotations_dir else ''}"
-        current = [f"{i}|{a or ''}" for i, a in self.recent_projects()]
+        key = (f"{_path_to_qt(Path(images_dir).resolve())}|"
+               f"{_path_to_qt(Path(annotations_dir).resolve()) if annotations_dir else ''}")
+        current = [f"{_path_to_qt(i)}|{_path_to_qt(a) if a else ''}"
+                   for i, a in self.recent_projects()]
         current = [key] + [c for c in current if c != key]
         self._qs.setValue("recent/projects", current[:MAX_RECENT])
 
@@ -78,10 +83,10 @@ class Settings:
 
     def last_image(self, images_dir: Path) -> str | None:
         value = self._qs.value(f"last_image/{_key(images_dir)}")
-        return str(value) if value else None
+        return os.fspath(_path_from_qt(str(value))) if value else None
 
     def set_last_image(self, images_dir: Path, image: Path) -> None:
-        self._qs.setValue(f"last_image/{_key(images_dir)}", str(image))
+        self._qs.setValue(f"last_image/{_key(images_dir)}", _path_to_qt(image))
 
     # -- editing --------------------------------------------------------------------------
     @property
@@ -119,4 +124,26 @@ class Settings:
 
 def _key(path: Path | None) -> str:
     # QSettings keys must not contain '/' as data; hex of the resolved path is stable and safe.
-    return str(Path(path).resolve()).encode("utf-8").hex() if path else "none"
+    # (the file system's own bytes: a non-UTF-8 folder name has a key too)
+    return str(Path(path).resolve()).encode("utf-8", "surrogateescape").hex() if path else "none"
+
+
+_BYTES_PREFIX = "fsbytes:"
+
+
+def _path_to_qt(path: str | os.PathLike[str]) -> str:
+    """A path as a settings value: as it is, or — when its name holds bytes that are not UTF-8,
+    which a Qt string cannot hold (core/fsnames.py) — its bytes in hex after a prefix."""
+    text = os.fspath(path)
+    if not has_undecodable(text):
+        return text
+    return _BYTES_PREFIX + os.fsencode(text).hex()
+
+
+def _path_from_qt(text: str) -> Path:
+    if text.startswith(_BYTES_PREFIX):
+        try:
+            return Path(os.fsdecode(bytes.fromhex(text[len(_BYTES_PREFIX):])))
+        except ValueError:
+            pass
+    return Path(text)

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+from workbench.core.fsnames import readable
 from workbench.gui import assets
 
 #: Longest recent-folder text shown; longer paths keep their end ("…/photos/2024/cats"). The
@@ -20,7 +21,9 @@ def short_path(path: str, limit: int = MAX_PATH_CHARS) -> str:
 
 class WelcomePage(QWidget):
     open_requested = Signal()
-    recent_requested = Signal(str, str)  # images_dir, annotations_dir ("" = beside images)
+    # images_dir, annotations_dir ("" = beside images); Python strings, not Qt ones: a folder
+    # name that is not UTF-8 must arrive unchanged (core/fsnames.py)
+    recent_requested = Signal(object, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -68,8 +71,9 @@ class WelcomePage(QWidget):
             head.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.recent_box.addWidget(head)
         for images, annotations in shown:
-            button = QPushButton(short_path(str(images)))
-            button.setToolTip(str(images) + (f"\nXML: {annotations}" if annotations else ""))
+            button = QPushButton(short_path(readable(images)))
+            button.setToolTip(readable(images)
+                              + (f"\nXML: {readable(annotations)}" if annotations else ""))
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
             button.clicked.connect(lambda _c=False, i=images, a=annotations:
