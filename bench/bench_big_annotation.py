@@ -19,7 +19,8 @@ Rows, best of ``--repeat`` runs each:
   from 1,000 objects on) and ``saved after`` (from the key press until the document is marked
   saved and the file holds the moved box).
 
-``µs/obj`` divides a time by N: a linear step keeps it flat as N grows.
+``µs/obj`` divides a time by N: a linear step keeps it flat as N grows. Each size runs in
+its own subprocess (a heap left by the previous size would slow the next one's collector).
 Numbers depend on the machine and its load: the header records it.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import os
 import platform
 import subprocess
@@ -166,16 +168,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old", metavar="REV", help="also time the writer of this git revision")
     ap.add_argument("--no-gui", action="store_true")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a child: one size, JSON out
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    old = old_writer(args.old) if args.old else None
+    if args.one:
+        old = old_writer(args.old) if args.old else None
+        with tempfile.TemporaryDirectory() as tmp:
+            row = core_rows(args.one, Path(tmp), args.repeat, old)
+            if not args.no_gui:
+                row.update(gui_rows(args.one, Path(tmp), args.repeat))
+        print(json.dumps(row))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     rows: list[tuple[int, dict[str, float]]] = []
     for n in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            row = core_rows(n, Path(tmp), args.repeat, old)
-            if not args.no_gui:
-                row.update(gui_rows(n, Path(tmp), args.repeat))
+        child = [sys.executable, __file__, "--one", str(n), "--repeat", str(args.repeat)]
+        child += (["--old", args.old] if args.old else []) + (["--no-gui"] if args.no_gui else [])
+        out = subprocess.run(child, capture_output=True, text=True, check=True).stdout
+        row = json.loads(out.strip().splitlines()[-1])
         rows.append((n, row))
         print(f"{n} objects: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
               file=sys.stderr, flush=True)
