@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "formats.txt")
     args = ap.parse_args(argv)
     rows = []
+    load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="bench_formats_"))
     try:
         for n in args.sizes:
@@ -180,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"# bench/bench_formats.py — {time.strftime('%Y-%m-%d')} — {platform.processor() or platform.machine()}, "
         f"python {platform.python_version()}, one process, 1 thread",
+        f"# {os.cpu_count()} CPUs; load average {load_before:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end (other work on the machine slows wall time and, "
+        "less, CPU time)",
         "# read: Project.open + load every entry (no image check; YOLO reads JPEG headers)",
         "# validate: validate_project (every image header, every problem)",
         "# files = label files (VOC, YOLO, labelme) or images (COCO, CreateML: one JSON);",
