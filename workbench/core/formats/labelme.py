@@ -98,17 +98,19 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
                    items=items, problems=problems, meta={"labels_dir": annotations})
 
 
+_NUMBER = frozenset({int, float})  # type() is exact: bool is not a number here
+
+
 def _points(shape: dict) -> list[tuple[float, float]] | None:
     pts = shape.get("points")
-    if not isinstance(pts, list) or len(pts) != 2:
+    try:
+        (xa, ya), (xb, yb) = pts  # type: ignore[misc]
+    except (TypeError, ValueError):
         return None
-    out = []
-    for p in pts:
-        if not isinstance(p, list) or len(p) != 2 or any(
-                isinstance(v, bool) or not isinstance(v, (int, float)) for v in p):
-            return None
-        out.append((float(p[0]), float(p[1])))
-    return out
+    if type(xa) in _NUMBER and type(ya) in _NUMBER and type(xb) in _NUMBER \
+            and type(yb) in _NUMBER and type(pts[0]) is list and type(pts[1]) is list:
+        return [(float(xa), float(ya)), (float(xb), float(yb))]
+    return None
 
 
 def parse(doc: Any, image: Path, *, shown: str) -> tuple[ImageSize | None, list[RawBox],
