@@ -89,6 +89,18 @@ def test_config_refuses_the_same_values_for_the_gui_and_scripts(tmp_path: Path) 
 
 # ------------------------------------------------------------------------------ divergence
 
+@pytest.fixture(autouse=True)
+def _unregister_test_models():
+    """The exploding model must not outlive its test (other tests list every registered
+    detector: the catalog, the weights enums)."""
+    from workbench.engine import detectors
+
+    before = set(detectors.detector_names())  # the built-ins are registered on first use
+    yield
+    for name in set(detectors._REGISTRY) - before:  # noqa: SLF001
+        del detectors._REGISTRY[name]  # noqa: SLF001
+
+
 def _register_exploding() -> str:
     """ssdlite whose training losses are multiplied by 1e6 from the 2nd step on (finite)."""
     from workbench.engine.detectors import DetectorSpec, get_spec, register_detector
