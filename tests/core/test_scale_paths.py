@@ -165,6 +165,23 @@ def test_coco_results_fast_path_equals_the_entry_reader(tmp_path, dump):
     _same(fast, _coco_entries(path, *_coco_mappings(IDS, CLASSES, None)))
 
 
+@pytest.mark.parametrize("size", [1, 150, 333, 10_000])
+def test_coco_results_read_in_slices_equal_the_entry_reader(tmp_path, monkeypatch, size):
+    import workbench.core.results as results
+
+    monkeypatch.setattr(results, "_JSON_SLICE", size)  # many slices, boundaries everywhere
+    path = tmp_path / "res.json"
+    path.write_text(json.dumps(_coco_items(np.random.default_rng(4), n=120), indent=1))
+    fast = read_coco_results(path, image_ids=IDS, classes=CLASSES)
+    assert isinstance(fast, DetectionRuns)
+    _same(fast, _coco_entries(path, *_coco_mappings(IDS, CLASSES, None)))
+    items = json.loads(path.read_text())
+    items[77]["score"] = "x"  # a bad entry in a later slice: the entry reader names it
+    path.write_text(json.dumps(items))
+    with pytest.raises(ResultsError, match="entry 77 is not"):
+        read_coco_results(path, image_ids=IDS, classes=CLASSES)
+
+
 @pytest.mark.parametrize("items, message", [
     ([{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5},
       {"image_id": 2, "category_id": 1, "bbox": [0, 0, 1, 1]}],

@@ -347,6 +347,7 @@ _JSON_NUMBER_AND_SPACE = b"0123456789.+-eE \t\n\r"
 _JSON_STRUCTURE = bytes.maketrans(b"[]{},:\t\r\n", b"         ")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PAD = b" " * 32  # tokens are read a column at a time: no gather runs off the end
+_JSON_SLICE = 1 << 24  # bytes of COCO results read per vectorised pass
 _REQUIRED = ("image_id", "category_id", "bbox", "score")
 
 
@@ -377,7 +378,7 @@ def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
     ``.+-eE`` and whitespace) must then be exactly that entry's skeleton repeated — the same
     keys in the same order, numbers only, no strings, ``true``, ``NaN`` or nesting — and each
     key must occur once per entry. Then the keys and the punctuation are blanked and all the
-    numbers are read in one vectorised pass (bit-identical to ``float()``,
+    numbers are read in vectorised passes over 16 MB slices (bit-identical to ``float()``,
     :mod:`workbench.core.numtext`). Ids are truncated to integers as ``int()`` truncates; an
     id missing from the mappings sends the file to the entry reader, which names the entry."""
     open_at = data.find(b"{")
@@ -391,30 +392,21 @@ def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
     if layout is None:
         return None
     entry = data[open_at:close_at + 1].translate(None, _JSON_NUMBER_AND_SPACE)
-    skeleton = data.translate(None, _JSON_NUMBER_AND_SPACE)
-    count, rest = divmod(len(skeleton) - 1, len(entry) + 1)  # "[" + (entry ",")* entry "]"
-    if rest or skeleton != b"[" + b",".join([entry] * count) + b"]":
-        return None
-    buf = np.frombuffer(data.translate(_JSON_STRUCTURE) + _PAD, dtype=np.uint8)
-    starts, ends, _ = tokens(buf, lines=False)
     columns = sum(n for _, n in layout.values())
-    width = columns + len(layout)  # per entry: each key, then its numbers
-    if len(starts) != count * width:
-        return None
-    starts, ends = starts.reshape(count, width), ends.reshape(count, width)
-    is_number = np.ones(width, dtype=bool)
-    at = 0
-    for key, (_, n) in layout.items():
-        # the skeleton ignored digits and 'e's inside keys: check every key token exactly
-        if not same_token(buf, np.ascontiguousarray(starts[:, at]),
-                          np.ascontiguousarray(ends[:, at]), b'"%s"' % key.encode(),
-                          _JSON_NUMBER_AND_SPACE):
+    parts, lo = [], 0
+    while lo < len(data):  # slices of whole entries: temporaries bounded by the slice size
+        hi = data.find(b"}", lo + _JSON_SLICE)
+        if hi < 0 or data.find(b"{", hi) < 0:  # the last slice takes the closing bracket
+            hi = len(data)
+        else:
+            hi += 1
+        values = _coco_slice(data[lo:hi], lo == 0, hi == len(data), entry, layout, columns)
+        if values is None:
             return None
-        is_number[at] = False
-        at += 1 + n
-    values = parse_columns(buf, starts[:, is_number], ends[:, is_number])
-    if values is None:
-        return None
+        parts.append(values)
+        lo = hi
+    values = np.concatenate(parts) if len(parts) > 1 else parts[0]
+    count = len(values)
     image_col = values[:, layout["image_id"][0]]
     cat_col = values[:, layout["category_id"][0]]
     if max(np.abs(image_col).max(), np.abs(cat_col).max()) >= 2.0 ** 53:
@@ -434,6 +426,35 @@ def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
     boxes = np.stack([x, y, x + w, y + h], axis=1)
     return DetectionRuns(ids, np.r_[first, count], boxes,
                          values[:, layout["score"][0]].copy(), cat_codes, cat_names)
+
+
+def _coco_slice(data: bytes, first: bool, last: bool, entry: bytes,
+                layout: dict[str, tuple[int, int]], columns: int) -> np.ndarray | None:
+    """The ``(entries, columns)`` numbers of one slice of a COCO results file (see
+    :func:`_coco_fast`): ``[`` or ``,`` then whole entries, ``]`` after the last one."""
+    skeleton = data.translate(None, _JSON_NUMBER_AND_SPACE)
+    head = b"[" if first else b","
+    tail = b"]" if last else b""
+    count, rest = divmod(len(skeleton) - len(head) - len(tail) + 1, len(entry) + 1)
+    if rest or count < 1 or skeleton != head + b",".join([entry] * count) + tail:
+        return None
+    buf = np.frombuffer(data.translate(_JSON_STRUCTURE) + _PAD, dtype=np.uint8)
+    starts, ends, _ = tokens(buf, lines=False)
+    width = columns + len(layout)  # per entry: each key, then its numbers
+    if len(starts) != count * width:
+        return None
+    starts, ends = starts.reshape(count, width), ends.reshape(count, width)
+    is_number = np.ones(width, dtype=bool)
+    at = 0
+    for key, (_, n) in layout.items():
+        # the skeleton ignored digits and 'e's inside keys: check every key token exactly
+        if not same_token(buf, np.ascontiguousarray(starts[:, at]),
+                          np.ascontiguousarray(ends[:, at]), b'"%s"' % key.encode(),
+                          _JSON_NUMBER_AND_SPACE):
+            return None
+        is_number[at] = False
+        at += 1 + n
+    return parse_columns(buf, starts[:, is_number], ends[:, is_number])
 
 
 def _mapped(column: np.ndarray, mapping: dict[int, str]
