@@ -75,6 +75,7 @@ from workbench.core.formats import (
 )
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
+from workbench.core.formats.yolo import ultralytics_root
 from workbench.core.fsnames import has_undecodable, readable, same_name
 from workbench.core.imageinfo import IMAGE_EXTENSIONS, ImageReadError, image_size
 from workbench.core.voc import (
@@ -226,6 +227,9 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
         root = images
         listing = list_folder(root)
         guess = detect_format(root, listing)
+    if guess.format == "voc" and not guess.evidence and listing.images \
+            and ultralytics_root(images) is not None:  # images/train opened by itself
+        return "yolo", guess, images, None, listing
     return guess.format, guess, root, None, listing
 
 

@@ -414,3 +414,17 @@ def test_class_lists_per_format(tmp_path: Path) -> None:
     with pytest.raises(NotWritableError):
         project.rename_class("cat", "kitten")
     assert (yolo / "classes.txt").read_text() == "dog\ncat\nbird\n"
+
+
+def test_opening_one_split_folder_of_an_ultralytics_dataset(tmp_path: Path) -> None:
+    _image(tmp_path / "images" / "train" / "a.jpg", 200, 100)
+    _image(tmp_path / "images" / "val" / "b.jpg", 200, 100)
+    for split, stem in (("train", "a"), ("val", "b")):
+        (tmp_path / "labels" / split).mkdir(parents=True)
+        (tmp_path / "labels" / split / f"{stem}.txt").write_text("0 0.5 0.5 0.5 0.25\n")
+    (tmp_path / "data.yaml").write_text("names: [cat]\n")
+    project = Project.open(tmp_path / "images" / "train")
+    assert project.format == "yolo" and [e.image_id for e in project.entries] == ["a"]
+    ann, problems = project.load(project.entries[0])
+    assert problems == [] and ann.objects[0].box == (50.0, 37.5, 150.0, 62.5)
+    assert ann.objects[0].name == "cat" and project.class_file == tmp_path.resolve() / "data.yaml"

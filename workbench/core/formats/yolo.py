@@ -92,6 +92,15 @@ def _find_names(root: Path, listing: Listing, problems: list[Problem]
     return {}, None
 
 
+def ultralytics_root(folder: Path) -> Path | None:
+    """The dataset root when ``folder`` is, or lies inside, an ``images/`` folder that has a
+    ``labels/`` sibling (Ultralytics' layout); else None."""
+    for anc in (folder, *folder.parents):
+        if anc.name == "images" and (anc.parent / "labels").is_dir():
+            return anc.parent
+    return None
+
+
 def _split_of(rel: str) -> str:
     """The split of an image path below the root (``/images/train/x.jpg`` → ``train``,
     Roboflow's ``/train/images/x.jpg`` → ``train``; ``valid`` → ``val``)."""
@@ -120,8 +129,22 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
         txt.update(more)
         names_from = Listing(root, yaml=[*outside.yaml, *listing.yaml],
                              txt=[*outside.txt, *listing.txt])
-    names, names_file = _find_names(root, names_from, problems)
     root_s = os.fspath(root)
+    anchor = ultralytics_root(root)
+    # labels/ may mirror an images/ folder above the opened one (images/train opened alone)
+    bound = os.fspath(anchor) if anchor is not None and anchor != root else root_s
+    if bound != root_s:
+        from workbench.core.formats.listing import list_folder
+        mirror = Path(bound) / "labels" / root.relative_to(Path(bound) / "images")
+        if mirror.is_dir():
+            txt.update((os.fspath(p), p) for p in list_folder(mirror).txt)
+        above = [p for p in Path(bound).iterdir()
+                 if p.name.lower() in (*NAME_FILES, *TEXT_NAME_FILES) and p.is_file()]
+        names_from = Listing(root, yaml=[*names_from.yaml, *(p for p in above if p.suffix
+                                                               in (".yaml", ".yml"))],
+                             txt=[*names_from.txt, *(p for p in above if p.suffix
+                                                     not in (".yaml", ".yml"))])
+    names, names_file = _find_names(root, names_from, problems)
     ann_s = os.fspath(annotations) if annotations is not None else None
     items: list[Item] = []
     claimed: set[str] = set()
@@ -129,7 +152,7 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     splits: dict[str, list[str]] = {}
     for img in listing.images:
         img_s = os.fspath(img)
-        beside, mirrored = label_candidates(img_s, root_s)
+        beside, mirrored = label_candidates(img_s, bound)
         candidates: list[str] = []
         if ann_s is not None:
             rel = img_s[len(root_s):] if img_s.startswith(root_s + os.sep) else os.sep + img.name
