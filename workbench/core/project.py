@@ -227,9 +227,10 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
         root = images
         listing = list_folder(root)
         guess = detect_format(root, listing)
-    if guess.format == "voc" and not guess.evidence and listing.images \
-            and ultralytics_root(images) is not None:  # images/train opened by itself
-        return "yolo", guess, images, None, listing
+    anchor = ultralytics_root(images)
+    if guess.format == "voc" and not guess.evidence and listing.images and anchor is not None \
+            and (anchor / "labels" / images.relative_to(anchor / "images")).is_dir():
+        return "yolo", guess, images, None, listing  # images/train opened by itself
     return guess.format, guess, root, None, listing
 
 
