@@ -14,9 +14,14 @@ from pathlib import Path
 from workbench.core.imageinfo import IMAGE_EXTENSIONS
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
 def natural_key(text: str) -> tuple:
     """Sort key putting ``img2`` before ``img10`` (case-insensitive)."""
-    return tuple(int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text))
+    parts = _DIGITS.split(text.lower())  # digit runs at the odd places (lower() keeps them)
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts)
 
 
 @dataclass
@@ -70,15 +75,17 @@ def list_folder(root: Path) -> Listing:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
         folder = Path(dirpath)
+        # pathlib's child constructor where it has one (no re-parsing of f: 10^5 files)
+        child = getattr(folder, "_make_child_relpath", folder.joinpath)
         for f in sorted(filenames, key=natural_key):
             dot = f.rfind(".")
             if dot < 0:
                 continue
             ext = f[dot:].lower()
             if ext in IMAGE_EXTENSIONS:
-                out.images.append(folder / f)
+                out.images.append(child(f))
             else:
                 bucket = kinds.get(ext)
                 if bucket is not None:
-                    bucket.append(folder / f)
+                    bucket.append(child(f))
     return out
