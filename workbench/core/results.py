@@ -147,14 +147,17 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
     if data is None:
         return None
     buf = np.frombuffer(data + _PAD, dtype=np.uint8)
-    starts, ends, line = tokens(buf)
+    starts, ends, _ = tokens(buf, lines=False)
     if len(starts) % 6:
         return None
     rows = len(starts) // 6
     if rows == 0:
         return DetectionRuns.empty()
-    per_row = line.reshape(rows, 6)  # six tokens on one line, one line per row
-    if not ((per_row[:, 0] == per_row[:, 5]).all() and (per_row[1:, 0] > per_row[:-1, 5]).all()):
+    # six tokens on one line, one line per row: a row's first and sixth token share a line,
+    # and each row starts on a later line than the one before ends
+    newlines = np.flatnonzero(buf == 10)
+    first, sixth = np.searchsorted(newlines, starts[0::6]), np.searchsorted(newlines, starts[5::6])
+    if not ((first == sixth).all() and (first[1:] > sixth[:-1]).all()):
         return None
     values = parse_columns(buf, starts.reshape(rows, 6)[:, 1:], ends.reshape(rows, 6)[:, 1:])
     if values is None:
