@@ -97,8 +97,10 @@ def test_two_quick_saves_latest_wins_in_order(window, big, qtbot):
     _nudge_and_save(w)                       # save 3 (xmin + 3): the latest
     assert doc.annotation.objects[0].box[0] == x0 + 3  # the window kept taking keys
     assert writer.started == [x0 + 1]        # nothing else started while save 1 runs
+    drawn = w.canvas.annotation_item().boxes
     writer.gate.set()
     qtbot.waitUntil(lambda: not doc.dirty, timeout=10000)
+    assert w.canvas.annotation_item().boxes is drawn  # saved: the boxes are not drawn again
     # save 1 then the latest content; the intermediate one was superseded, none after it
     assert writer.started == writer.finished == [x0 + 1, x0 + 3]
     assert _xmin0(big / "big.xml") == x0 + 3 + 1  # VOC xmin = x1 + 1
