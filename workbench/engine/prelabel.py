@@ -70,7 +70,11 @@ def suggestions_from(det: ImageDetections, size: tuple[int, int]) -> tuple[VocOb
 def _existing(project: Any, entry: Any) -> tuple[Annotation | None, str | None]:
     """The entry's current annotation, or a reason not to touch it."""
     xml = Path(entry.xml_path)
-    if not xml.exists():
+    if getattr(entry, "source", None) is not None:  # YOLO, COCO …: a JSON exists for all
+        current = project.entry(entry.image_path) if hasattr(project, "entry") else None
+        if not (current or entry).has_xml:
+            return None, None
+    elif not xml.exists():
         return None, None
     try:
         annotation, problems = project.load(entry)
