@@ -166,7 +166,8 @@ class ImageDocument(QObject):
         """``pending`` was written (``written``: the record with ``raw`` = the file's bytes).
         The document is marked saved only when it still is what was written: edits made while
         the write ran keep it dirty (the next save writes them)."""
-        current = self.stack.index() == pending.index and self.annotation == written
+        current = self.stack.index() == pending.index and (
+            self.annotation is pending.annotation or self.annotation == written)
         if current:
             self.annotation = written
         if self.disk is not None:
