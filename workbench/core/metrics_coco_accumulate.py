@@ -22,6 +22,26 @@ from __future__ import annotations
 import numpy as np
 
 
+def _ignored_up_to(ignored: np.ndarray, flat_tp: np.ndarray) -> np.ndarray:
+    """For each true positive (flat index into ``ignored`` ``(A, T, n)``, sorted), the number
+    of ignored detections in its row up to and including it: ``np.cumsum(ignored, axis=2)``
+    at those places, from one summing pass (``add.reduceat``) instead of a full int32 copy."""
+    if len(flat_tp) == 0:
+        return np.zeros(0, dtype=np.int64)
+    flat = np.ascontiguousarray(ignored).reshape(-1).view(np.uint8)
+    n = ignored.shape[2]
+    rows = flat_tp // n
+    # segment bounds: each TP row's start, and just after each TP (none past the end)
+    bounds = np.unique(np.concatenate([rows * n, flat_tp + 1]))
+    bounds = bounds[bounds < len(flat)]
+    sums = np.add.reduceat(flat, bounds, dtype=np.int64)  # bounds strictly increase
+    before = np.concatenate([[0], np.cumsum(sums)])  # ignored from bounds[0] to each bound
+    # up to the TP = (ignored before TP + 1) - (ignored before its row's start); TP + 1 is a
+    # bound, or the end of the array (index len(bounds), where `before` holds the total)
+    return (before[np.searchsorted(bounds, flat_tp + 1)]
+            - before[np.searchsorted(bounds, rows * n)])
+
+
 def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
                     recall_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Precision ``(A, T, R)`` and recall ``(A, T)`` of one class at one maxDets.
@@ -44,7 +64,7 @@ def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
     row_start = np.searchsorted(row, np.arange(rows + 1), side="left")
     total_tp = np.diff(row_start)  # (A*T,)
     j = np.arange(len(row), dtype=np.int64) - row_start[row] + 1  # 1-based count in its row
-    ign_upto = np.cumsum(ignored, axis=2, dtype=np.int32)[a_i, t_i, pos]
+    ign_upto = _ignored_up_to(ignored, row * n + pos)
     tp = j.astype(np.float64)
     fp = (pos + 1 - j - ign_upto).astype(np.float64)
     pr = tp / (fp + tp + np.spacing(1))
