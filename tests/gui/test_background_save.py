@@ -141,6 +141,9 @@ def test_quitting_waits_for_the_write(window, big, qtbot, monkeypatch):
     w.canvas.select(0)
     _nudge_and_save(w)
     qtbot.waitUntil(lambda: len(writer.started) == 1, timeout=5000)
+    x = doc.annotation.objects[0].box[0]
+    _nudge_and_save(w)  # asked while the first write runs: written after it, on quit too
     threading.Timer(0.3, writer.gate.set).start()
-    assert w.close()  # waits for the write, which succeeds: nothing to ask
-    assert not doc.dirty and writer.finished == writer.started
+    assert w.close()  # waits for both writes, which succeed: nothing to ask
+    assert not doc.dirty and writer.finished == writer.started == [x, x + 1]
+    assert _xmin0(big / "big.xml") == x + 1 + 1

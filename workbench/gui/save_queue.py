@@ -86,13 +86,14 @@ class SaveQueue(QObject):
         return self._again.pop(id(job.doc), None)
 
     def wait(self, doc: ImageDocument | None = None, timeout: float | None = 120.0) -> list[SaveJob]:
-        """Block until ``doc``'s write (every write when None) has ended; the jobs waited for,
-        to be finished by the caller (their signal may still be queued)."""
+        """Block until ``doc``'s write (every write when None) has ended; the jobs that ended,
+        to be finished by the caller (their signal may still be queued). A write that has not
+        ended after ``timeout`` seconds is logged and left running."""
         jobs = [j for j in list(self._running.values()) if doc is None or j.doc is doc]
         for job in jobs:
             if not job.done.wait(timeout):
                 log.error("the write of %s did not end in %s s", job.doc.xml_path, timeout)
-        return jobs
+        return [j for j in jobs if j.done.is_set()]
 
     def close(self) -> None:
         """Wait for every write, then stop the worker (the window is closing)."""

@@ -135,9 +135,13 @@ class SaveController:
             self._start(doc, auto=again)
 
     def flush(self, doc: ImageDocument | None = None) -> None:
-        """Wait for ``doc``'s background write (every one when None) and take its result."""
-        for job in self.queue.wait(doc):
-            self._on_job_finished(job)
+        """Wait for ``doc``'s background write (every one when None) and take its result
+        (again when taking it started the save asked for meanwhile)."""
+        jobs = self.queue.wait(doc)
+        while jobs:
+            for job in jobs:
+                self._on_job_finished(job)
+            jobs = self.queue.wait(doc)
 
     def _saved(self, doc: ImageDocument) -> None:
         self.w.on_document_saved(doc)
