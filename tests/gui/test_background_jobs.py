@@ -1,5 +1,5 @@
-"""GeneratorTask (pre-labeling a folder): events as signals, cancel between items, and a thread
-that yields the CPU to the GUI."""
+"""Generator jobs on :class:`workbench.gui.jobs.JobRunner` (pre-labeling a folder): items as
+signals, cancel between items, a nicer thread for long jobs, failures as messages."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from workbench.gui.panels.detections_jobs import GeneratorTask
+from workbench.gui.jobs import JobRunner
 from workbench.gui.workers.priority import BACKGROUND_NICENESS
 
 
@@ -18,47 +18,48 @@ def _nice() -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_job_thread_runs_nicer_than_the_gui(qtbot) -> None:  # noqa: ANN001
-    def make(stop: threading.Event):  # noqa: ANN202
+def test_long_job_runner_runs_nicer_than_the_gui(qtbot) -> None:  # noqa: ANN001
+    def make(ctx):  # noqa: ANN001, ANN202
         yield _nice()
 
-    task = GeneratorTask(make)
+    runner = JobRunner(niceness=BACKGROUND_NICENESS)
     got: list[int] = []
-    task.event.connect(got.append)
-    with qtbot.waitSignal(task.finished, timeout=5000):
-        task.start()
-    qtbot.waitUntil(lambda: len(got) == 1, timeout=2000)
+    job = runner.submit(make)
+    job.yielded.connect(got.append)
+    with qtbot.waitSignal(job.finished, timeout=5000):
+        pass
     assert got == [min(_nice() + BACKGROUND_NICENESS, 19)]
+    assert runner.shutdown(5000)
 
 
 def test_cancel_stops_between_items_and_failures_are_messages(qtbot) -> None:  # noqa: ANN001
     gate = threading.Event()
 
-    def make(stop: threading.Event):  # noqa: ANN202
+    def make(ctx):  # noqa: ANN001, ANN202
         for i in range(1000):
             yield i
             if i == 2:
                 gate.set()
-                stop.wait(5)
-            if stop.is_set():
+                ctx.stop.wait(5)
+            if ctx.stop.is_set():
+                yield "summary"  # an engine generator's last event (drain delivers it)
                 return
 
-    task = GeneratorTask(make)
-    got: list[int] = []
-    task.event.connect(got.append)
-    with qtbot.waitSignal(task.finished_ok, timeout=5000):
-        task.start()
+    runner = JobRunner()
+    got: list[object] = []
+    job = runner.submit(make, drain=True)
+    job.yielded.connect(got.append)
+    with qtbot.waitSignal(job.cancelled, timeout=5000):
         assert gate.wait(5)
-        task.cancel()
-    qtbot.waitUntil(lambda: len(got) == 3, timeout=2000)
-    assert got == [0, 1, 2]
+        job.cancel()
+    assert got == [0, 1, 2, "summary"]
 
-    def broken(stop: threading.Event):  # noqa: ANN202
+    def broken(ctx):  # noqa: ANN001, ANN202
         yield 1
         raise OSError("disk full")
 
-    failing = GeneratorTask(broken)
+    failing = runner.submit(broken)
     with qtbot.waitSignal(failing.failed, timeout=5000) as blocker:
-        failing.start()
-    assert blocker.args == ["disk full"]
-    assert failing.wait(5000)
+        pass
+    assert blocker.args == ["OSError: disk full"]
+    assert runner.shutdown(5000)

@@ -233,7 +233,8 @@ def test_save_settings_into_the_checkpoint(qtbot, window, panel, tiny, tmp_path)
     panel.iou_slider.setValue(60)
     panel.topk_slider.setValue(12)
     _toggle(panel.agnostic)
-    QTest.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)  # written on a worker
+    qtbot.waitUntil(lambda: "Saved" in window.statusBar().currentMessage(), timeout=10_000)
     assert read_checkpoint(ckpt)["postprocess"] == {
         "score_threshold": 0.35, "nms_iou": 0.6, "top_k": 12, "class_agnostic": True}
     assert "Saved" in window.statusBar().currentMessage()

@@ -30,8 +30,9 @@ from workbench.core.boxes import clamp_box
 from workbench.core.detections import ImageDetections
 from workbench.core.wording import count
 from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
-from workbench.gui.panels.detections_jobs import CallTask, TaskKeeper
+from workbench.gui.jobs import JobRunner
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
+from workbench.gui.workers.priority import BACKGROUND_NICENESS
 from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
 
 if TYPE_CHECKING:
@@ -75,8 +76,13 @@ class DetectionsPanel(QWidget):
         self.marks: Marks | None = None
         self.result: Any = None    # last PostprocessResult
         self.last_postprocess_ms = 0.0
-        self._keeper = TaskKeeper(self)
+        self.detections_started = 0  #: detections submitted to a worker (tests, benchmarks)
+        # One runner for the per-image work (loading a checkpoint, a detection: latest request
+        # wins per key), one nicer runner for the long folder job (pre-labeling).
+        self.jobs = JobRunner(self)
+        self.long_jobs = JobRunner(self, niceness=BACKGROUND_NICENESS)
         self.overlay = DetectionsOverlay(window.canvas.scene(), self)
+        self.overlay.registry.owner_shown_changed.connect(self._on_owner_shown_changed)
         self._build_ui()
         window.image_changed.connect(self._on_window_image_changed)
         if hasattr(window, "annotation_changed"):
@@ -145,21 +151,27 @@ class DetectionsPanel(QWidget):
         self.refresh()
 
     def save_settings(self) -> bool:
-        """Write the current settings into the loaded checkpoint (atomic)."""
+        """Write the current settings into the loaded checkpoint (atomic), on a worker (a
+        checkpoint is read and rewritten whole: hundreds of MB for a large model). True when
+        the write was started; the status bar says when it is done."""
         if self.checkpoint_path is None or self.detector is None:
             return False
         from workbench.engine.inference import save_settings
 
-        settings = self.settings()
-        try:
-            save_settings(self.checkpoint_path, settings)
-        except Exception as exc:  # noqa: BLE001 - CheckpointError / OSError, shown to the user
-            self._report(f"Could not save settings: {exc}")
-            return False
-        self.detector.settings = settings
-        self.say(f"Saved score > {settings.score_threshold:.3f}, NMS IoU "
-                     f"{settings.nms_iou:.2f}, top-k {settings.top_k} into "
-                     f"{self.checkpoint_path.name}")
+        settings, path, detector = self.settings(), self.checkpoint_path, self.detector
+        self.save_button.setEnabled(False)
+        job = self.jobs.submit(lambda _ctx: save_settings(path, settings),
+                               key="save-settings", name="Save settings")
+
+        def saved(_result: object) -> None:
+            detector.settings = settings
+            self.say(f"Saved score > {settings.score_threshold:.3f}, NMS IoU "
+                     f"{settings.nms_iou:.2f}, top-k {settings.top_k} into {path.name}")
+
+        job.finished.connect(saved)
+        job.failed.connect(lambda msg: self._show_error(f"Could not save settings: {msg}"))
+        for end in (job.finished, job.failed, job.cancelled):
+            end.connect(lambda *_a: self.save_button.setEnabled(self.checkpoint_path is not None))
         return True
 
     # -- checkpoint -------------------------------------------------------------------------
@@ -176,10 +188,10 @@ class DetectionsPanel(QWidget):
 
         path = Path(path)
         self.checkpoint_label.setText(f"Loading {path.name}…")
-        task = CallTask(lambda: RawDetector.from_checkpoint(path))
-        task.succeeded.connect(lambda det, p=path: self.set_detector(det, p))
-        task.failed.connect(lambda msg, p=path: self._report(f"Cannot load {p.name}: {msg}"))
-        self._keeper.start(task)
+        job = self.jobs.submit(lambda _ctx: RawDetector.from_checkpoint(path),
+                               key="checkpoint", name=f"Loading {path.name}")
+        job.finished.connect(lambda det, p=path: self.set_detector(det, p))
+        job.failed.connect(lambda msg, p=path: self._show_error(f"Cannot load {p.name}: {msg}"))
 
     def set_detector(self, detector: Any, checkpoint_path: str | Path | None = None) -> None:
         """Use an already built :class:`RawDetector` (its settings move the sliders)."""
@@ -280,13 +292,17 @@ class DetectionsPanel(QWidget):
             return
         self.stats.setText(f"Detecting on {path.name}"
                            f"{f' in tiles of {tiling.tile} px' if tiling else ''}…")
-        task = CallTask(lambda d=self.detector, p=path, t=tiling: self._raw_of(d, p, t))
+        # Latest request wins: a detection still queued or running for the previous image is
+        # cancelled (a queued one never runs; a running one's result is not shown).
+        job = self.jobs.submit(lambda _ctx, d=self.detector, p=path, t=tiling:
+                               self._raw_of(d, p, t), key="detect", name=f"Detection on "
+                               f"{path.name}")
+        self.detections_started += 1
         # a result for the other "Tiled" choice (toggled meanwhile) stays cached, unshown
-        task.succeeded.connect(lambda raw, p=path, t=tiling: self._on_raw_ready(p, raw)
-                               if t == self.tiling() else None)
-        task.failed.connect(lambda msg, p=path: self._report(f"Detection on {p.name} "
-                                                             f"failed: {msg}"))
-        self._keeper.start(task)
+        job.finished.connect(lambda raw, p=path, t=tiling: self._on_raw_ready(p, raw)
+                             if t == self.tiling() else None)
+        job.failed.connect(lambda msg, p=path: self._show_error(f"Detection on {p.name} "
+                                                                f"failed: {msg}"))
 
     def _on_raw_ready(self, path: Path, raw: Any) -> None:
         self.raw_ready.emit(str(path))
@@ -301,14 +317,29 @@ class DetectionsPanel(QWidget):
         self._raw, self._raw_path = None, None
         self.refresh()
         # A closed (or tabbed-away) panel costs nothing while the user labels: it detects
-        # when it is shown again (showEvent).
-        if self.detector is not None and self.auto_run.isChecked() and self.isVisible():
+        # when it is shown again (showEvent, owner_shown_changed). A dock tabbed behind another
+        # still says isVisible(); the layer list knows whether it is in front.
+        if self.detector is not None and self.auto_run.isChecked() and self.on_screen():
+            self.run_current()
+        else:
+            self.jobs.cancel("detect")  # the image it was for is gone
+
+    def on_screen(self) -> bool:
+        """Open and in front of its dock group (not tabbed behind another panel)."""
+        return self.isVisible() and self.overlay.registry.owner_shown(self)
+
+    def _maybe_auto_run(self) -> None:
+        if (self.detector is not None and self.auto_run.isChecked() and self._raw is None
+                and self.on_screen()):
             self.run_current()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if self.detector is not None and self.auto_run.isChecked() and self._raw is None:
-            self.run_current()
+        self._maybe_auto_run()
+
+    def _on_owner_shown_changed(self, owner: object, shown: bool) -> None:
+        if owner is self and shown:
+            self._maybe_auto_run()
 
     def _on_window_annotation_changed(self, *_args: object) -> None:
         if self._raw is not None and self.marks_box.isChecked():
@@ -399,10 +430,6 @@ class DetectionsPanel(QWidget):
         return len(objects)
 
     # -- feedback ---------------------------------------------------------------------------
-    def start_task(self, task: Any) -> None:
-        """Run ``task`` (a :mod:`.detections_jobs` task) with this panel's other jobs; stopped
-        with the panel."""
-        self._keeper.start(task)
 
     def say(self, text: str) -> None:
         """Log ``text`` and show it in the window's status bar for a while."""
@@ -411,16 +438,23 @@ class DetectionsPanel(QWidget):
             self.window.statusBar().showMessage(text, 6000)
 
     def _report(self, message: str) -> None:
+        """A problem found on the GUI thread: shown here and in the status bar."""
+        self._show_error(message)
+        self.say(message)
+
+    def _show_error(self, message: str) -> None:
+        """Show ``message`` in the panel (a failed job: the status bar already has it from
+        :func:`workbench.gui.jobs.job_errors`)."""
         self.stats.setText(f"<span style='color:#d33'>{message}</span>")
         if self.detector is None:
             self.checkpoint_label.setText("No checkpoint loaded")
-        self.say(message)
         self.failed.emit(message)
 
     def shutdown(self) -> None:
         """Stop background work (the window calls it on close; also on panel destruction)."""
         self.prelabel.cancel()
-        self._keeper.shutdown()
+        self.jobs.shutdown(30_000)
+        self.long_jobs.shutdown(30_000)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.shutdown()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
 )
 
-from workbench.gui.panels.detections_jobs import GeneratorTask
+from workbench.gui.jobs import Job
 
 if TYPE_CHECKING:
     from workbench.gui.panels.detections import DetectionsPanel
@@ -34,7 +34,7 @@ class PrelabelBox(QGroupBox):
     def __init__(self, panel: DetectionsPanel) -> None:
         super().__init__("Pre-label the folder")
         self.panel = panel
-        self.task: GeneratorTask | None = None
+        self.task: Job | None = None
         self._running = False
         self.steps: list[Any] = []
         self.include_annotated = QCheckBox("Also annotated images")
@@ -81,12 +81,16 @@ class PrelabelBox(QGroupBox):
         detector, settings = panel.detector, panel.settings()
         include = self.include_annotated.isChecked()
         self.steps = []
-        self.task = GeneratorTask(lambda stop: prelabel(detector, project, settings,
-                                                        include_annotated=include, skip=skip,
-                                                        stop=stop))
-        self.task.event.connect(self._on_event)
+        # a long job: the panel's nicer runner; the engine generator watches ctx.stop and ends
+        # with its summary event, delivered after a cancel too (drain)
+        self.task = panel.long_jobs.submit(
+            lambda ctx: prelabel(detector, project, settings, include_annotated=include,
+                                 skip=skip, stop=ctx.stop),
+            name="Pre-labeling", drain=True)
+        self.task.yielded.connect(self._on_event)
         self.task.failed.connect(self._on_failed)
-        self.task.finished.connect(self._on_thread_finished)
+        for end in (self.task.finished, self.task.failed, self.task.cancelled):
+            end.connect(self._on_thread_finished)
         self.progress.setRange(0, max(len(list(project.entries)), 1))
         self.progress.setValue(0)
         self.progress.setVisible(True)
@@ -94,7 +98,6 @@ class PrelabelBox(QGroupBox):
         self.cancel_button.setEnabled(True)
         self.message.setText("Starting…")
         self._running = True
-        panel.start_task(self.task)
         return True
 
     def cancel(self) -> None:
@@ -129,11 +132,11 @@ class PrelabelBox(QGroupBox):
             hub.publish(AnnotationsWritten((label_path,), "prelabel"))
 
     def _on_failed(self, message: str) -> None:
+        # the status bar has it already (workbench.gui.jobs.job_errors)
         self.message.setText(f"Pre-labeling stopped: {message}")
-        self.panel.say(self.message.text())
         self.finished.emit(None)
 
-    def _on_thread_finished(self) -> None:
+    def _on_thread_finished(self, *_args: object) -> None:
         self._running = False
         self.start_button.setEnabled(self.panel.detector is not None)
         self.cancel_button.setEnabled(False)

@@ -1,0 +1,326 @@
+"""The one way the GUI runs background work: :class:`JobRunner`.
+
+Every job — a selective-search run, a detector's forward pass, loading a checkpoint, pre-labeling
+a folder, evaluating a results file, an export — is a function run on a worker thread::
+
+    runner = JobRunner(parent=self)                       # one per owner (panel, controller)
+    job = runner.submit(lambda ctx: work(ctx), key="detect", name="Detection")
+    job.progressed.connect(...)   # (fraction 0..1, message)
+    job.yielded.connect(...)      # (item) — each item a generator job yields
+    job.finished.connect(...)     # (result)
+    job.failed.connect(...)       # (message) — also reported once in the one place, below
+    job.cancelled.connect(...)    # ()
+    job.cancel()                  # cooperative: sets ctx.stop (a threading.Event)
+
+* **Signals on the GUI thread.** Every public signal is emitted on the thread the runner lives in
+  (worker emissions hop through a queued connection), so slots may touch widgets. Exactly one of
+  ``finished`` / ``failed`` / ``cancelled`` is emitted per job.
+* **Generators.** When the function returns a generator, the worker iterates it: each item is
+  re-emitted as ``yielded(item)`` (in order), ``ctx.stop`` is checked between items, and the
+  generator's ``return`` value is the result. ``submit(..., drain=True)``: a generator that
+  watches ``ctx.stop`` itself (engine generators that end with a summary event) is iterated to
+  its own end after a cancel, and its items are still delivered; the job then ends ``cancelled``.
+* **Latest request wins.** ``submit(..., key=k)`` cancels the runner's earlier job with the same
+  key: its result is never delivered (``cancelled`` instead), and a job still queued never runs.
+  Per-image work (a detection on the image being shown) uses the key so a stale image's result
+  never lands on the new one.
+* **Cancel.** ``job.cancel()`` sets the ``threading.Event`` the job receives (``ctx.stop``;
+  ``ctx.cancelled()``, ``ctx.check()`` raise :class:`JobCancelled`). A job that ignores it still
+  ends ``cancelled`` and its result is dropped.
+* **Errors in one place.** A failed job emits its own ``failed(message)`` and is reported once to
+  :func:`job_errors` (one process-wide object; the labeling window shows its reports in the status
+  bar). Owners may show the message inline too, but do not report it again.
+* **Priority.** ``JobRunner(niceness=5)`` runs its threads nicer than the GUI thread (long jobs:
+  training-like work, pre-labeling a folder; :mod:`workbench.gui.workers.priority`).
+* **Shutdown.** :meth:`JobRunner.shutdown` cancels and waits; the window's close joins every
+  runner among its children (``MainWindow.stop_background_work``).
+
+Qt objects must not be created or touched inside a job function.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Hashable
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+
+from workbench.gui.workers.priority import lower_thread_priority
+
+log = logging.getLogger(__name__)
+
+
+class JobCancelled(Exception):
+    """Raise inside a job to stop early (:meth:`JobContext.check` does). Any exception raised
+    after a cancel request also ends the job as ``cancelled``, not ``failed``."""
+
+
+class JobContext:
+    """What the job function receives: report progress, poll for cancellation."""
+
+    def __init__(self, relay: _Relay, stop: threading.Event) -> None:
+        self._relay = relay
+        self.stop = stop  #: set when the job is cancelled (pass it to engine generators)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report ``fraction`` (0..1) done; thread-safe, cheap."""
+        self._relay.progressed.emit(float(fraction), str(message))
+
+    def cancelled(self) -> bool:
+        return self.stop.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`JobCancelled` when a cancel was requested."""
+        if self.stop.is_set():
+            raise JobCancelled("cancelled")
+
+
+class JobErrors(QObject):
+    """The one place failed jobs are reported (:func:`job_errors`)."""
+
+    reported = Signal(str)  #: "<job name>: <message>"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[str] = []  # the last reports (tests, a future log view)
+
+    def report(self, name: str, message: str) -> None:
+        text = f"{name}: {message}" if name else message
+        self.history = [*self.history[-49:], text]
+        self.reported.emit(text)
+
+
+_ERRORS: JobErrors | None = None
+
+
+def job_errors() -> JobErrors:
+    """The process-wide :class:`JobErrors` (created on first use, on the GUI thread)."""
+    global _ERRORS
+    if _ERRORS is None:
+        _ERRORS = JobErrors()
+    return _ERRORS
+
+
+class _Relay(QObject):
+    """Signals emitted from the worker thread; lives in the GUI thread."""
+
+    progressed = Signal(float, str)
+    yielded = Signal(object)
+    done = Signal(int, object)  # outcome code, payload
+
+
+_FINISHED, _FAILED, _CANCELLED = 0, 1, 2
+
+
+class Job(QObject):
+    """Handle of one submitted job (lives in the GUI thread).
+
+    The runner keeps it alive until it is done; keep your own reference to read :attr:`result`
+    / :attr:`seconds` later.
+    """
+
+    progressed = Signal(float, str)
+    yielded = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, key: Hashable | None, name: str = "", drain: bool = False) -> None:
+        super().__init__()
+        self.key = key
+        self.name = name
+        self.drain = drain
+        self.seconds: float | None = None
+        self.result: Any = None
+        self.error: str | None = None
+        self.outcome: str | None = None  #: "finished", "failed" or "cancelled" once done
+        self._stop = threading.Event()
+        self._done = False
+        self._on_done: Callable[[Job], None] | None = None
+        self._relay = _Relay(self)  # a child: Qt owns it, the worker only emits on it
+        self._relay.progressed.connect(self._on_relay_progressed)
+        self._relay.yielded.connect(self._on_relay_yielded)
+        self._relay.done.connect(self._on_relay_done)
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    @property
+    def stop(self) -> threading.Event:
+        return self._stop
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def cancel(self) -> None:
+        """Ask the job to stop; ``cancelled`` follows once it has."""
+        self._stop.set()
+
+    @Slot(float, str)
+    def _on_relay_progressed(self, fraction: float, message: str) -> None:
+        if not self._done and not self._stop.is_set():
+            self.progressed.emit(fraction, message)
+
+    @Slot(object)
+    def _on_relay_yielded(self, item: object) -> None:
+        if not self._done and (self.drain or not self._stop.is_set()):
+            self.yielded.emit(item)
+
+    @Slot(int, object)
+    def _on_relay_done(self, outcome: int, payload: object) -> None:
+        self._done = True
+        if outcome == _FINISHED and not self._stop.is_set():
+            seconds, result = payload  # type: ignore[misc]
+            self.seconds, self.result, self.outcome = seconds, result, "finished"
+            self.finished.emit(result)
+        elif outcome == _FAILED and not self._stop.is_set():
+            self.error, self.outcome = str(payload), "failed"
+            job_errors().report(self.name, str(payload))
+            self.failed.emit(str(payload))
+        else:
+            self.outcome = "cancelled"
+            self.cancelled.emit()
+        if self._on_done is not None:
+            self._on_done(self)
+
+
+_local = threading.local()
+
+
+class _Runnable(QRunnable):
+    """Runs the job on a pool thread. Holds no reference to the Job (only its relay and stop
+    flag), so the Job is never released from a worker thread."""
+
+    def __init__(self, fn: Callable[[JobContext], Any], relay: _Relay,
+                 stop: threading.Event, niceness: int, drain: bool = False) -> None:
+        super().__init__()
+        self.setAutoDelete(True)  # Qt deletes the runnable after run() returns
+        self._fn = fn
+        self._relay = relay
+        self._stop = stop
+        self._niceness = niceness
+        self._drain = drain
+
+    def run(self) -> None:
+        relay, self._relay = self._relay, None  # type: ignore[assignment]
+        fn, self._fn = self._fn, None  # type: ignore[assignment]
+        if self._niceness > getattr(_local, "niceness", 0):  # a pool thread is lowered once
+            lower_thread_priority(self._niceness - getattr(_local, "niceness", 0))
+            _local.niceness = self._niceness
+        start = time.perf_counter()
+        if self._stop.is_set():
+            relay.done.emit(_CANCELLED, None)
+            return
+        try:
+            result = fn(JobContext(relay, self._stop))
+            if inspect.isgenerator(result):
+                result = self._iterate(result, relay)
+            if self._stop.is_set():
+                raise JobCancelled("cancelled")
+        except JobCancelled:
+            relay.done.emit(_CANCELLED, None)
+            return
+        except Exception as exc:  # noqa: BLE001 - reported as failed(str), never raised in Qt
+            if self._stop.is_set():
+                relay.done.emit(_CANCELLED, None)
+                return
+            log.error("background job failed: %s\n%s", exc, traceback.format_exc())
+            relay.done.emit(_FAILED, f"{type(exc).__name__}: {exc}" if str(exc)
+                            else type(exc).__name__)
+            return
+        relay.done.emit(_FINISHED, (time.perf_counter() - start, result))
+
+    def _iterate(self, gen: Any, relay: _Relay) -> Any:
+        try:
+            while True:
+                if self._stop.is_set() and not self._drain:
+                    raise JobCancelled("cancelled")
+                try:
+                    item = next(gen)
+                except StopIteration as end:
+                    return end.value
+                relay.yielded.emit(item)
+        finally:
+            gen.close()
+
+
+class JobRunner(QObject):
+    """Runs job functions on a private thread pool (``max_threads`` at a time, default 1).
+
+    ``niceness`` > 0 runs the pool's threads that much nicer than the GUI thread (Linux).
+    Call :meth:`shutdown` before the owner goes away when jobs may still be running (the
+    window's close does it for every runner among its children).
+    """
+
+    def __init__(self, parent: QObject | None = None, max_threads: int = 1, *,
+                 niceness: int = 0) -> None:
+        super().__init__(parent)
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max(1, int(max_threads)))
+        self._niceness = max(0, int(niceness))
+        self._live: set[Job] = set()
+        self._latest: dict[Hashable, Job] = {}
+
+    def submit(self, fn: Callable[[JobContext], Any], *, key: Hashable | None = None,
+               name: str = "", drain: bool = False) -> Job:
+        """Queue ``fn(ctx)``; returns its :class:`Job` (connect signals right away: nothing is
+        emitted before control returns to the event loop). With ``key``, the runner's earlier
+        job of that key is cancelled (latest request wins)."""
+        job = Job(key, name, drain)
+        job._on_done = self._forget
+        if key is not None:
+            older = self._latest.get(key)
+            if older is not None and not older.done:
+                older.cancel()
+            self._latest[key] = job
+        self._live.add(job)
+        self._pool.start(_Runnable(fn, job._relay, job._stop, self._niceness, drain))
+        return job
+
+    def latest(self, key: Hashable) -> Job | None:
+        """The last job submitted with ``key`` (done or not)."""
+        return self._latest.get(key)
+
+    def _forget(self, job: Job) -> None:
+        # Released from the event loop, after the job's own slots have returned.
+        job._on_done = None
+        if job.key is not None and self._latest.get(job.key) is job:
+            del self._latest[job.key]
+        QTimer.singleShot(0, partial(self._live.discard, job))
+
+    @property
+    def active(self) -> list[Job]:
+        """Jobs submitted and not yet done."""
+        return [j for j in self._live if not j.done]
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.active)
+
+    def cancel(self, key: Hashable) -> None:
+        """Cancel the running/queued job of ``key`` (if any)."""
+        job = self._latest.get(key)
+        if job is not None:
+            job.cancel()
+
+    def cancel_all(self) -> None:
+        for job in list(self._live):
+            job.cancel()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until the pool is idle (shutdown, tests). Signals still need the event loop."""
+        return bool(self._pool.waitForDone(timeout_ms))
+
+    def shutdown(self, timeout_ms: int = 10000) -> bool:
+        """Cancel every job and wait for the pool (call before the owner is destroyed)."""
+        self.cancel_all()
+        return self.wait(timeout_ms)
+
