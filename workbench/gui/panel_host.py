@@ -1,5 +1,19 @@
 """Docks for the panels listed in :mod:`workbench.gui.panels.registry`, built lazily, and the
-Layers list of the canvas's overlays (:mod:`workbench.gui.canvas.layer_list`)."""
+Layers list of the canvas's overlays (:mod:`workbench.gui.canvas.layer_list`).
+
+Layout policy (issue 14, "panels fit"; checked by ``tests/gui/test_panels_fit.py`` at 1280×800
+and 1440×900 with every panel open):
+
+* One right-hand panel area: Boxes, Problems and every registry panel share one tab group, and
+  a dock group is switched by a **panel switcher** in its title bar (a combo box listing the
+  open docks of the group by their whole titles) instead of Qt's row of tabs, which elided
+  eight titles to "Bo…", "Proble…", "Tr…" (the theme gives the main window's tab bars no height).
+* A panel is shown inside a vertical scroll area: a short window scrolls the panel instead of
+  squashing its plots (at least 150 px high) or growing the window past the screen; the area is
+  as wide as the panel's minimum width, so nothing is cut off sideways.
+* The canvas keeps its share of the width (:data:`CANVAS_SHARE`): opening a panel gives the
+  right column no more than what is left, and never less than the panel needs.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +22,11 @@ import logging
 import traceback
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCursor, QFontMetrics
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFormLayout, QFrame,
+                               QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QStyle,
+                               QToolButton, QWidget)
 
 from workbench.gui.canvas.layer_list import LayerList
 
@@ -17,6 +34,107 @@ if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+#: Share of the window's width the canvas keeps when a panel opens (the right column gets at most
+#: the rest, less the left column; never less than the panel's minimum width).
+CANVAS_SHARE = 0.55
+
+
+def fit_combo(combo: QComboBox) -> None:
+    """``combo`` at least as wide as its current text (at most 380 px; the popup and the
+    tooltip show the whole text)."""
+    combo.ensurePolished()  # the style sheet's font (13 px), not the default one
+    text = combo.currentText()
+    need = combo.fontMetrics().horizontalAdvance(text) + 40 if text else 0
+    if combo.count() and not combo.itemIcon(max(combo.currentIndex(), 0)).isNull():
+        need += combo.iconSize().width() + 4
+    combo.setMinimumWidth(min(need, 380))
+    if combo.property("fitTip") or not combo.toolTip():
+        combo.setProperty("fitTip", True)  # a tooltip of the panel's own is kept
+        combo.setToolTip(text)
+
+
+class DockTitleBar(QWidget):
+    """A dock's title bar: its title, or — when other open docks share its tab group — a
+    switcher listing them by their whole titles; float and close buttons."""
+
+    def __init__(self, dock: QDockWidget, group: "callable") -> None:  # noqa: UP037
+        super().__init__(dock)
+        self.dock = dock
+        self._group = group
+        self.setObjectName("dockTitle")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 3, 4, 3)
+        row.setSpacing(2)
+        self.label = QLabel()
+        self.label.setObjectName("dockTitleText")
+        self.switcher = QComboBox()
+        self.switcher.setObjectName("panelSwitcher")
+        self.switcher.setToolTip("Panel shown here (the open panels of this group)")
+        self.switcher.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.switcher.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.switcher.activated.connect(self._on_switcher_activated)
+        row.addWidget(self.label)
+        row.addWidget(self.switcher)
+        row.addStretch(1)
+        style = self.style()
+        self.float_button = self._button(style.standardIcon(
+            QStyle.StandardPixmap.SP_TitleBarNormalButton), "Float / dock this panel",
+            lambda: dock.setFloating(not dock.isFloating()))
+        self.close_button = self._button(style.standardIcon(
+            QStyle.StandardPixmap.SP_TitleBarCloseButton), "Close this panel", dock.close)
+        row.addWidget(self.float_button)
+        row.addWidget(self.close_button)
+        self._docks: list[QDockWidget] = []
+        self.refresh()
+
+    def _button(self, icon, tip: str, slot) -> QToolButton:  # noqa: ANN001
+        button = QToolButton()
+        button.setIcon(icon)
+        button.setToolTip(tip)
+        button.setAutoRaise(True)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.clicked.connect(slot)
+        return button
+
+    def refresh(self) -> None:
+        dock = self.dock
+        title = dock.windowTitle().replace("&&", "&")
+        features = dock.features()
+        self.float_button.setVisible(bool(features & QDockWidget.DockWidgetFeature.DockWidgetFloatable))
+        self.close_button.setVisible(bool(features & QDockWidget.DockWidgetFeature.DockWidgetClosable))
+        docks = [] if dock.isFloating() else self._group(dock)
+        if len(docks) < 2 or dock not in docks:
+            self._docks = []
+            self.label.setText(title)
+            self.label.show()
+            self.switcher.hide()
+            return
+        self._docks = docks
+        self.switcher.blockSignals(True)
+        self.switcher.clear()
+        for other in docks:
+            self.switcher.addItem(other.windowTitle().replace("&&", "&"))
+        self.switcher.setCurrentIndex(docks.index(dock))
+        bold = self.switcher.font()  # bold from the style sheet: not in its size hint
+        bold.setBold(True)
+        fm = QFontMetrics(bold)
+        self.switcher.setMinimumWidth(
+            max(fm.horizontalAdvance(self.switcher.itemText(i)) for i in range(len(docks))) + 44)
+        self.switcher.blockSignals(False)
+        self.label.hide()
+        self.switcher.show()
+
+    def _on_switcher_activated(self, index: int) -> None:
+        if 0 <= index < len(self._docks) and self._docks[index] is not self.dock:
+            target = self._docks[index]
+            target.show()
+            target.raise_()
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt API)
+        event.ignore()  # the dock floats / docks itself
+
 
 
 class PanelHost:
@@ -72,6 +190,16 @@ class PanelHost:
         menu.addSeparator()
         self.layers_dock = self._layers_dock(menu)
         self.layers_panel: QWidget | None = None
+        # The panel switchers in the docks' title bars follow every show, hide, move and raise.
+        self._titles: dict[int, DockTitleBar] = {}
+        self._order: list[QDockWidget] = []
+        self._retitle_timer = QTimer(window, singleShot=True, interval=0)
+        self._retitle_timer.timeout.connect(self._retitle)
+        self._retitle()
+        for fixed in ("files", "classes", "boxes", "problems"):
+            widget = getattr(window, fixed, None)
+            if isinstance(widget, QWidget):
+                self.compact(widget)
 
     def _layers_dock(self, menu: QMenu) -> QDockWidget:
         """The Layers list: left, under the Files dock (beside the panels, it would be a tab
@@ -103,6 +231,12 @@ class PanelHost:
             total = files.height() + dock.height()
             self.w.resizeDocks([files, dock], [total // 2, total - total // 2],
                                Qt.Orientation.Vertical)
+        if not dock.isFloating() and dock.width() < self.LAYERS_WIDTH:
+            # layer names beside their opacity boxes: narrower, they were elided ("inters…")
+            self.w.resizeDocks([dock], [self.LAYERS_WIDTH], Qt.Orientation.Horizontal)
+
+    #: Width the left column gets when the Layers list opens.
+    LAYERS_WIDTH = 280
 
     def build_layers(self) -> QWidget:
         """The Layers list widget (built on first show)."""
@@ -116,6 +250,102 @@ class PanelHost:
     def _raise(self, dock: QDockWidget) -> None:
         dock.show()
         dock.raise_()
+        self.fit_width(dock)
+
+    # -- layout policy (see the module docstring) ------------------------------------------
+    def _adopt(self, dock: QDockWidget) -> None:
+        """Give ``dock`` the title bar with the panel switcher."""
+        if id(dock) in self._titles:
+            return
+        title = DockTitleBar(dock, self._group)
+        dock.setTitleBarWidget(title)
+        self._titles[id(dock)] = title
+        self._order.append(dock)
+        dock.destroyed.connect(lambda *_a, k=id(dock): self._titles.pop(k, None))
+        for signal in (dock.visibilityChanged, dock.topLevelChanged, dock.dockLocationChanged,
+                       dock.windowTitleChanged, dock.featuresChanged):
+            signal.connect(lambda *_a: self._retitle_timer.start())
+
+    def _group(self, dock: QDockWidget) -> list[QDockWidget]:
+        """The open docks of ``dock``'s tab group (itself included), in a stable order."""
+        group = [dock, *self.w.tabifiedDockWidgets(dock)]
+        group = [d for d in group if not d.isHidden() and not d.isFloating()]
+        rank = {id(d): i for i, d in enumerate(self._order)}
+        return sorted(group, key=lambda d: rank.get(id(d), len(rank)))
+
+    def _retitle(self) -> None:
+        """Adopt docks added since (e.g. the first-run hint) and refresh every switcher."""
+        for dock in self.w.findChildren(QDockWidget):
+            self._adopt(dock)
+        for bar in list(self._titles.values()):
+            bar.refresh()
+
+    def title_bar(self, dock: QDockWidget) -> DockTitleBar | None:
+        return self._titles.get(id(dock))
+
+    def fit_width(self, dock: QDockWidget) -> None:
+        """Give ``dock``'s column the width its panel needs, but leave the canvas its share
+        (:data:`CANVAS_SHARE`) when the panel allows it."""
+        w = self.w
+        if dock.isFloating() or not dock.isVisible():
+            return
+        area = w.dockWidgetArea(dock)
+        if area not in (Qt.DockWidgetArea.RightDockWidgetArea,
+                        Qt.DockWidgetArea.LeftDockWidgetArea):
+            return
+        others = [d for d in w.findChildren(QDockWidget)
+                  if d.isVisible() and not d.isFloating() and w.dockWidgetArea(d) != area
+                  and w.dockWidgetArea(d) in (Qt.DockWidgetArea.RightDockWidgetArea,
+                                              Qt.DockWidgetArea.LeftDockWidgetArea)]
+        beside = max((d.width() for d in others), default=0)
+        budget = int(w.width() * (1 - CANVAS_SHARE)) - beside
+        need = dock.minimumSizeHint().width()
+        target = max(need, min(budget, max(dock.width(), need)))
+        if target != dock.width():
+            w.resizeDocks([dock], [target], Qt.Orientation.Horizontal)
+
+    @staticmethod
+    def compact(panel: QWidget) -> None:
+        """Let ``panel`` narrow to the right column without cutting text: combo boxes no
+        longer as wide as their longest item (the whole text is in the popup and the tooltip),
+        form rows put a field under its label when both do not fit, long or changing
+        (empty at build) labels wrap."""
+        sized = (QComboBox.SizeAdjustPolicy.AdjustToContentsOnFirstShow,
+                 QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for combo in panel.findChildren(QComboBox):
+            if combo.objectName() == "panelSwitcher":
+                continue
+            if combo.sizeAdjustPolicy() in sized:
+                combo.setSizeAdjustPolicy(
+                    QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                combo.setMinimumContentsLength(6)
+            # but as wide as what it shows (a form row then wraps instead of cutting it)
+            fit_combo(combo)
+            combo.currentTextChanged.connect(lambda _t, c=combo: fit_combo(c))
+        for form in panel.findChildren(QFormLayout):
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for label in panel.findChildren(QLabel):
+            if label.wordWrap() or (label.pixmap() is not None and not label.pixmap().isNull()):
+                continue
+            label.ensurePolished()
+            text = label.text()
+            if not text or "\n" not in text and label.fontMetrics().horizontalAdvance(text) > 200:
+                label.setWordWrap(True)
+
+    def _fitted(self, panel: QWidget) -> QScrollArea:
+        """``panel`` in a vertical scroll area as wide as the panel's minimum width: a short
+        window scrolls it rather than squashing its plots or growing past the screen."""
+        area = QScrollArea()
+        area.setObjectName("panelScroll")
+        area.setFrameShape(QFrame.Shape.NoFrame)
+        area.setWidgetResizable(True)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.compact(panel)
+        area.setWidget(panel)
+        bar = area.verticalScrollBar().sizeHint().width()
+        area.setMinimumWidth(panel.minimumSizeHint().width() + bar)
+        return area
 
     def show_panel(self, name: str) -> QWidget | None:
         """Show and raise the panel ``name`` (class name, title or module) and return it."""
@@ -133,10 +363,19 @@ class PanelHost:
             return None
         module_name, class_name, title = self._specs[key]
         dock = self.docks[key]
+        # The first build may import a lot (pyqtgraph, the engine): say so and paint it before
+        # (the menu it was picked from must not stay painted over a frozen window).
+        placeholder = dock.widget()
+        if isinstance(placeholder, QLabel):
+            placeholder.setText(f"Loading {title}…")
+        QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
         try:
+            if self.w.isVisible():
+                self.w.repaint()
             module = importlib.import_module(module_name)
             panel = getattr(module, class_name)(self.w)
         except Exception as exc:  # a broken panel must not take the labeling window down
+            QApplication.restoreOverrideCursor()
             log.error("panel %s failed: %s\n%s", key, exc, traceback.format_exc())
             self.errors[key] = f"{type(exc).__name__}: {exc}"
             label = QLabel(f"The “{title}” panel could not be loaded:\n{self.errors[key]}")
@@ -146,8 +385,10 @@ class PanelHost:
             dock.setWidget(label)
             self.w.statusBar().showMessage(f"Panel “{title}” failed: {self.errors[key]}", 10000)
             return None
-        dock.setWidget(panel)
+        QApplication.restoreOverrideCursor()
+        dock.setWidget(self._fitted(panel))
         self.panels[key] = panel
+        self.fit_width(dock)
         # its layers hide with the dock, and while another panel's tab is in front of it
         self.layers.attach_dock(panel, dock, shown=self._on_screen.get(key, False))
         return panel

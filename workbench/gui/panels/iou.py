@@ -69,13 +69,15 @@ class IouPanel(QWidget):
     def _build_ui(self) -> None:
         self.source = {"A": QComboBox(), "B": QComboBox()}
         self.index = {"A": QSpinBox(), "B": QSpinBox()}
-        self.pick = {"A": QPushButton("Pick A on image"), "B": QPushButton("Pick B on image")}
+        # short: the row also holds the source and index (the panel fits a 1280 px window)
+        self.pick = {"A": QPushButton("Pick A"), "B": QPushButton("Pick B")}
         self.refresh_button = QPushButton("Refresh layers")
         grid = QGridLayout()
         for row, side in enumerate(("A", "B")):
             self.index[side].setRange(-1, -1)
             self.index[side].setSpecialValueText("—")
             self.pick[side].setCheckable(True)
+            self.pick[side].setToolTip(f"Pick box {side} by clicking it on the image")
             grid.addWidget(QLabel(f"Box {side}"), row, 0)
             grid.addWidget(self.source[side], row, 1)
             grid.addWidget(self.index[side], row, 2)

@@ -118,10 +118,11 @@ class TrainingPanel(QWidget):
         for name in trainable_names():  # the model catalog (workbench.core.models)
             spec = get_spec(name)
             step = expected_step_s(name, self.detected_device)
-            speed = f"~{step:g} s/step of 2 images on {self.detected_device}" if step \
-                else "speed unknown"
+            speed = f"~{step:g} s/step" if step else "speed unknown"
             self.model_box.addItem(f"{name}  ({speed})", name)
-            self.model_box.setItemData(self.model_box.count() - 1, spec.description,
+            per = f" (a step of 2 images on {self.detected_device})" if step else ""
+            self.model_box.setItemData(self.model_box.count() - 1,
+                                       f"{spec.description}\n{speed}{per}",
                                        Qt.ItemDataRole.ToolTipRole)
         # The items are long ("fasterrcnn_mobilenet_v3_large_320_fpn  (~… s/step …)"): sized to
         # them, the combo alone made the dock 660 px wide (the popup still shows them whole).

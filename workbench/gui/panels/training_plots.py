@@ -182,7 +182,8 @@ class TrainingPlots(QTabWidget):
         plot.setLabel("left", ylabel)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.addLegend(offset=(-10, 10))
-        plot.setMinimumHeight(120)
+        # readable (issue 14: ~70 px squashed); a short window scrolls the panel instead
+        plot.setMinimumHeight(180)
         plot.setClipToView(True)  # long runs: draw only what is visible, decimated
         plot.setDownsampling(auto=True, mode="peak")
         # The axes draw the grid lines across the whole plot, three tick levels of them; the
