@@ -69,7 +69,8 @@ def test_export_action_enabled_only_with_a_project(window, images):
     assert action.isEnabled()
 
 
-def test_export_voc_saves_unsaved_edits_first(window, images, tmp_path, monkeypatch, messages):
+def test_export_voc_saves_unsaved_edits_first(qtbot, window, images, tmp_path, monkeypatch,
+                                              messages):
     assert window.open_project(images)
     window.scanner.run_to_end()
     window.canvas.setFocus()
@@ -80,7 +81,8 @@ def test_export_voc_saves_unsaved_edits_first(window, images, tmp_path, monkeypa
     out = tmp_path / "exported"
     asked = _answer(monkeypatch, ExportChoice("voc", out, val_fraction=0.5, seed=3))
 
-    window.actions.export.trigger()
+    window.actions.export.trigger()  # the export runs on the window's job runner
+    qtbot.waitUntil(lambda: bool(messages), timeout=20_000)
 
     assert asked == [window.project]
     assert not window.document.dirty  # saved before exporting
@@ -112,7 +114,7 @@ def test_export_voc_saves_unsaved_edits_first(window, images, tmp_path, monkeypa
     assert str(out) in window.statusBar().currentMessage()
 
 
-def test_export_refuses_project_folder_and_non_empty_folder(window, images, tmp_path,
+def test_export_refuses_project_folder_and_non_empty_folder(qtbot, window, images, tmp_path,
                                                             monkeypatch, messages):
     assert window.open_project(images)
     before = _files(images)
@@ -139,7 +141,9 @@ def test_export_refuses_project_folder_and_non_empty_folder(window, images, tmp_
     assert "Export refused" in window.statusBar().currentMessage()
 
     _answer(monkeypatch, ExportChoice("coco", busy, overwrite=True))  # core's overwrite rule
+    n = len(messages)
     window.actions.export.trigger()
+    qtbot.waitUntil(lambda: len(messages) > n, timeout=20_000)
     assert messages[-1][0] == "info"
     assert _files(busy) == ["images/img0.png", "images/img2.png", "instances.json", "notes.txt"]
 

@@ -4,6 +4,11 @@ the core function behind ``workbench export``, read the export back and report.
 Like the project-wide class rename (:mod:`workbench.gui.class_ops`), unsaved edits are saved
 first so the export holds what the window shows; a file with read errors that the user has not
 agreed to overwrite stops the export instead.
+
+The export itself (a fresh scan, writing every file, reading the export back) runs on the
+window's job runner (:mod:`workbench.gui.jobs`): on the 800-image sample it took 8–18 s, all
+of it on the GUI thread before. The action is disabled until the job ends; the summary dialog
+comes when it does.
 """
 
 from __future__ import annotations
@@ -11,23 +16,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
-
 from workbench.core.wording import count
 from workbench.gui import dialogs
 from workbench.gui.export_dialog import FORMATS, ExportChoice, destination_problem
 
 if TYPE_CHECKING:
     from workbench.core.export import ExportSummary
+    from workbench.gui.jobs import Job
     from workbench.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 TITLE = "Export dataset"
 
 
-def export_dataset(window: MainWindow) -> ExportSummary | None:
-    """The whole action; the summary when something was exported, else None."""
+def export_dataset(window: MainWindow) -> Job | None:
+    """The whole action; the running export :class:`~workbench.gui.jobs.Job` (its ``finished``
+    carries the :class:`~workbench.core.export.ExportSummary`), else None."""
     if window.project is None:
         return None
     choice = dialogs.choose_export(window, window.project, getattr(window, "_export_choice", None))
@@ -66,9 +70,8 @@ def _save_unsaved(window: MainWindow) -> bool:
     return True
 
 
-def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
+def _run(window: MainWindow, choice: ExportChoice) -> Job:
     from workbench.core.export import (
-        ExportError,
         export_project,
         pixel_mismatches,
         read_export,
@@ -78,10 +81,11 @@ def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
 
     label = dict(FORMATS)[choice.fmt]
     window.statusBar().showMessage(f"Exporting {label} to {choice.out} …")
-    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-    try:
+    images_dir, annotations_dir = window.project.images_dir, window.project.annotations_dir
+
+    def work(_ctx: object) -> tuple[ExportSummary, bool]:  # on a worker
         # A fresh scan: the window's project snapshot predates files written this session.
-        project = Project.open(window.project.images_dir, window.project.annotations_dir)
+        project = Project.open(images_dir, annotations_dir)
         summary = export_project(project, choice.out, choice.fmt,
                                  val_fraction=choice.val_fraction, seed=choice.seed,
                                  overwrite=choice.overwrite)
@@ -89,13 +93,26 @@ def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
         identical = same_records(summary.source, read_export(summary.out, choice.fmt),
                                  tol=0.01 if yolo else 1e-9, compare_difficult=not yolo) \
             and not pixel_mismatches(summary)  # written images: sizes and pixel means
-    except (ExportError, OSError, ValueError) as exc:
-        log.error("export to %s failed: %s", choice.out, exc)
-        window.statusBar().showMessage(f"Export failed: {exc}", 10000)
-        QApplication.restoreOverrideCursor()
-        dialogs.show_error(window, TITLE, f"Export to {choice.out} failed:\n\n{exc}")
-        return None
-    QApplication.restoreOverrideCursor()
+        return summary, identical
+
+    window.actions.export.setEnabled(False)
+    job = window.jobs.submit(work, name=f"Export to {choice.out}")
+
+    def failed(message: str) -> None:  # the status bar has it (workbench.gui.jobs)
+        dialogs.show_error(window, TITLE, f"Export to {choice.out} failed:\n\n{message}")
+
+    def ended(*_args: object) -> None:
+        window.actions.export.setEnabled(window.project is not None)
+
+    for signal in (job.finished, job.failed, job.cancelled):
+        signal.connect(ended)
+    job.failed.connect(failed)
+    job.finished.connect(lambda result: _report(window, choice, label, *result))
+    return job
+
+
+def _report(window: MainWindow, choice: ExportChoice, label: str, summary: ExportSummary,
+            identical: bool) -> None:
     short = (f"Exported {count(summary.images, 'image')}, {count(summary.objects, 'object')} "
              f"({count(len(summary.classes), 'class')}) as {label} to {summary.out}")
     log.info(short)
@@ -116,4 +133,3 @@ def _run(window: MainWindow, choice: ExportChoice) -> ExportSummary | None:
     lines.append("Read back: identical." if identical else
                  "Warning: the export does not read back identically.")
     (dialogs.show_info if identical else dialogs.show_error)(window, TITLE, "\n".join(lines))
-    return summary

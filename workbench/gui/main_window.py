@@ -159,6 +159,16 @@ class MainWindow(NavigationMixin, QMainWindow):
         self._cursor_timer.timeout.connect(self.update_cursor_label)
         for label in (self.size_label, self.cursor_label, self.zoom_label, self.save_label):
             bar.addPermanentWidget(label)
+        # The one place failed background jobs are reported (workbench.gui.jobs), and the
+        # window's own runner (export, class rename): joined at close like every other runner.
+        from workbench.gui.jobs import JobRunner, job_errors
+
+        self.jobs = JobRunner(self)
+        job_errors().reported.connect(self._on_job_failed)
+
+    def _on_job_failed(self, message: str) -> None:
+        log.error("background job failed: %s", message)
+        self.statusBar().showMessage(f"Failed: {message}", 15000)
 
     def _connect(self) -> None:
         c = self.canvas
