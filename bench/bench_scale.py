@@ -75,6 +75,17 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
+_LINKS_PER_FILE = 60_000  # ext4 allows 65,000 hard links to one inode
+
+
+def link_image(root: Path, dst: Path, i: int) -> None:
+    """Hard-link ``dst`` to one of a few copies of the tiny JPEG (``root/image<k>.jpg``)."""
+    master = root / f"image{i // _LINKS_PER_FILE}.jpg"
+    if not master.exists():
+        master.write_bytes(_jpeg())
+    os.link(master, dst)
+
+
 def stem(i: int) -> str:
     return f"{i:06d}"
 
@@ -99,8 +110,6 @@ def write_voc(root: Path, gt: dict) -> None:
     ann_dir, img_dir, sets = root / "Annotations", root / "JPEGImages", root / "ImageSets/Main"
     for d in (ann_dir, img_dir, sets):
         d.mkdir(parents=True, exist_ok=True)
-    master = root / "image.jpg"
-    master.write_bytes(_jpeg())
     n = gt["n"]
     bounds = np.searchsorted(gt["image"], np.arange(n + 1))
     cols = [gt[k].tolist() for k in ("cls", "xmin", "ymin", "xmax", "ymax", "difficult")]
@@ -112,7 +121,7 @@ def write_voc(root: Path, gt: dict) -> None:
             for j in range(bounds[i], bounds[i + 1]))
         (ann_dir / f"{s}.xml").write_text(
             _ANNOTATION.format(filename=f"{s}.jpg", w=WIDTH, h=HEIGHT, objects=objects))
-        os.link(master, img_dir / f"{s}.jpg")
+        link_image(root, img_dir / f"{s}.jpg", i)
     (sets / "test.txt").write_text("".join(f"{stem(i)}\n" for i in range(n)))
 
 
@@ -367,7 +376,6 @@ def convert_formats(root: Path, gt: dict) -> None:
     yolo, coco = root / "yolo", root / "coco"
     (coco / "images").mkdir(parents=True)
     yolo.mkdir()
-    master = root / "image.jpg"
     x1, y1 = gt["xmin"] - 1, gt["ymin"] - 1
     w, h = gt["xmax"] - x1, gt["ymax"] - y1
     cx, cy = (x1 + w / 2) / WIDTH, (y1 + h / 2) / HEIGHT
@@ -375,8 +383,8 @@ def convert_formats(root: Path, gt: dict) -> None:
     images, anns = [], []
     for i in range(n):
         s = stem(i)
-        os.link(master, yolo / f"{s}.jpg")
-        os.link(master, coco / "images" / f"{s}.jpg")
+        link_image(root, yolo / f"{s}.jpg", n + i)
+        link_image(root, coco / "images" / f"{s}.jpg", 2 * n + i)
         (yolo / f"{s}.txt").write_text("".join(
             f"{cols[0][j]} {cols[1][j]:.6f} {cols[2][j]:.6f} {cols[3][j]:.6f} {cols[4][j]:.6f}\n"
             for j in range(bounds[i], bounds[i + 1])))
