@@ -121,3 +121,28 @@ def test_a_file_the_reader_would_refuse_is_not_written(tmp_path, monkeypatch):
         write_annotation(dataclasses.replace(ann, objects=ann.objects + ann.objects[:1]), path)
     assert info.value.errno == errno.EFBIG
     assert path.read_bytes() == data  # untouched
+
+
+def test_the_next_save_of_a_written_file_does_not_read_it_again(tmp_path, monkeypatch):
+    objects = [_object(i) for i in range(400)]
+    ann, _ = parse_annotation(_file(objects), name="f.xml")
+    # a fractional box and a new box without raw: written rounded / fresh
+    objs = list(ann.objects)
+    objs[7] = dataclasses.replace(objs[7], box=(10.4, 20.6, 50.2, 60.5))
+    objs.append(voc_write.VocObject("new", (1.0, 1.0, 5.0, 5.0)))
+    path = tmp_path / "f.xml"
+    written = write_annotation(dataclasses.replace(ann, objects=tuple(objs)), path)
+    reads: list[bytes] = []
+    real = voc_write.read_plain
+    monkeypatch.setattr(voc_write, "read_plain", lambda raw: reads.append(raw) or real(raw))
+    for edit in (lambda a: _moved(a, 3, 2), lambda a: a,
+                 lambda a: dataclasses.replace(a, objects=a.objects[:-1])):
+        again = edit(written)
+        cached = annotation_to_bytes(again)
+        assert reads == []
+        voc_write._WRITTEN.clear()  # the same bytes when the file is read again
+        assert annotation_to_bytes(again) == cached
+        assert len(reads) == 1
+        written = write_annotation(again, path)  # (reads its base again: the cache was cleared)
+        assert path.read_bytes() == cached
+        reads.clear()

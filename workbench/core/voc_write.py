@@ -10,6 +10,7 @@ import dataclasses
 import errno
 import os
 import re
+import threading
 
 from lxml import etree
 
@@ -183,12 +184,34 @@ def _readable_meta(ann: Annotation) -> Annotation:
     return dataclasses.replace(ann, **fields) if fields else ann
 
 
+# The objects each recently written file was written from, by the identity of its bytes (the
+# ``raw`` that write_annotation returns): the next save of the same document (autosave after
+# every edit) then needs no second reading of its file. An element is reused only for an
+# object equal to, and with the same ``raw`` as, the one it was written from — the writer's
+# output for it is the same element. Two entries: each holds a file's bytes.
+_WRITTEN: dict[int, tuple[bytes, tuple[VocObject, ...]]] = {}
+_WRITTEN_LOCK = threading.Lock()
+
+
+def _remember_written(data: bytes, objects: tuple[VocObject, ...]) -> None:
+    with _WRITTEN_LOCK:
+        _WRITTEN.pop(id(data), None)  # an id reused by new bytes: the entry goes last
+        _WRITTEN[id(data)] = (data, objects)
+        while len(_WRITTEN) > 2:
+            del _WRITTEN[next(iter(_WRITTEN))]
+
+
 def _old_objects(root: etree._Element, raw: bytes) -> list[tuple[etree._Element, VocObject | None]]:
     """Each ``<object>`` child of ``root`` with what the reader loads from it (None: not loaded).
 
     A file in LabelImg's layout is read with the reader's fast path (the same values and
-    ``raw`` bytes ``parse_annotation`` gave, ~5x faster than ``read_object`` per element)."""
+    ``raw`` bytes ``parse_annotation`` gave, ~5x faster than ``read_object`` per element);
+    a file this module just wrote is not read again (see ``_WRITTEN``)."""
     elements = root.findall("object")
+    with _WRITTEN_LOCK:
+        written = _WRITTEN.get(id(raw))
+    if written is not None and written[0] is raw and len(written[1]) == len(elements):
+        return list(zip(elements, written[1]))
     plain = read_plain(raw)
     if plain is not None and len(plain.objects) == len(elements):
         return list(zip(elements, plain.objects))
@@ -265,6 +288,7 @@ def write_annotation(ann: Annotation, xml_path: str | os.PathLike[str]) -> Annot
                       f"{MAX_XML_BYTES:,}-byte limit of the VOC reader; nothing was written",
                       str(xml_path))
     atomic_write_bytes(xml_path, data)
+    _remember_written(data, tuple(ann.objects))
     return dataclasses.replace(ann, raw=data)
 
 
