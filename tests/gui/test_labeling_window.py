@@ -267,11 +267,12 @@ def test_file_with_read_errors_is_not_overwritten_without_confirmation(window, i
     assert "<xmin>21</xmin>" in bad.read_text()
 
 
-def test_rename_class_rewrites_every_file(window, images, monkeypatch):
+def test_rename_class_rewrites_every_file(qtbot, window, images, monkeypatch):
     monkeypatch.setattr(dialogs, "ask_text", lambda *a, **k: "kitten")
     monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: True)
     window.classes.select_name("cat")
-    window.classes.rename_button.click()
+    window.classes.rename_button.click()  # the files are rewritten on the window's job runner
+    qtbot.waitUntil(lambda: "kitten" in window.classes.names(), timeout=10_000)
     assert "<name>kitten</name>" in xml_of(images, 0).read_text()
     text2 = xml_of(images, 2).read_text()
     assert "<name>kitten</name>" in text2 and "<name>dog</name>" in text2
@@ -280,7 +281,7 @@ def test_rename_class_rewrites_every_file(window, images, monkeypatch):
     assert window.current_annotation().objects[0].name == "kitten"
 
 
-def test_delete_class_needs_reassignment(window, images, monkeypatch):
+def test_delete_class_needs_reassignment(qtbot, window, images, monkeypatch):
     monkeypatch.setattr(dialogs, "choose_reassignment", lambda *a, **k: None)
     window.classes.select_name("dog")
     window.classes.delete_button.click()
@@ -288,7 +289,7 @@ def test_delete_class_needs_reassignment(window, images, monkeypatch):
     monkeypatch.setattr(dialogs, "choose_reassignment", lambda *a, **k: "cat")
     monkeypatch.setattr(dialogs, "ask_yes_no", lambda *a, **k: True)
     window.classes.delete_button.click()
-    assert window.classes.names() == ["cat"]
+    qtbot.waitUntil(lambda: window.classes.names() == ["cat"], timeout=10_000)
     assert "<name>dog</name>" not in xml_of(images, 2).read_text()
 
 

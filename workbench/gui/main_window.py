@@ -42,6 +42,7 @@ from workbench.gui.documents import DocumentStore, ImageDocument, empty_annotati
 from workbench.gui.editing import EditController
 from workbench.gui.hub import AnnotationsWritten, ClassesChanged, EventHub
 from workbench.gui.images import ImageCache, to_rgb_array
+from workbench.gui.jobs import Job, JobRunner, job_errors
 from workbench.gui.navigation import NavigationMixin
 from workbench.gui.outside_edits import OutsideEditWatcher, outside_change, stamp
 from workbench.gui.panel_host import PanelHost
@@ -161,8 +162,6 @@ class MainWindow(NavigationMixin, QMainWindow):
             bar.addPermanentWidget(label)
         # The one place failed background jobs are reported (workbench.gui.jobs), and the
         # window's own runner (export, class rename): joined at close like every other runner.
-        from workbench.gui.jobs import JobRunner, job_errors
-
         self.jobs = JobRunner(self)
         job_errors().reported.connect(self._on_job_failed)
 
@@ -393,14 +392,19 @@ class MainWindow(NavigationMixin, QMainWindow):
 
         return count_usage(self, name)
 
-    def rename_class_everywhere(self, old: str, new: str) -> bool:
+    def rename_class_everywhere(self, old: str, new: str) -> Job | None:
+        """Start the project-wide rename (on the window's job runner); the running job, or
+        None when it was refused. ``ClassesChanged`` is published when it has finished."""
         from workbench.gui.class_ops import rename_everywhere
 
-        done = rename_everywhere(self, old, new)
-        if done:
-            names = dict.fromkeys(new if n == old else n for n in self.classes.names())
-            self.hub.publish(ClassesChanged(tuple(names)))
-        return done
+        job = rename_everywhere(self, old, new)
+        if job is not None:
+            def renamed(_changed: object) -> None:
+                names = dict.fromkeys(new if n == old else n for n in self.classes.names())
+                self.hub.publish(ClassesChanged(tuple(names)))
+
+            job.finished.connect(renamed)
+        return job
 
     def _persist_classes(self, names: list[str]) -> None:
         if self.project is not None:

@@ -2,7 +2,8 @@
 number keys 1–9, a default class for new boxes, add / rename / delete and a filter.
 
 Renaming and deleting touch every annotation file of the project; the panel asks the user and
-then calls the hooks the window installs (``rename_hook(old, new) -> bool``,
+then calls the hooks the window installs (``rename_hook(old, new)``: falsy when refused, else
+True or a running :class:`~workbench.gui.jobs.Job` whose ``finished`` completes the rename,
 ``usage_hook(name) -> int``, ``persist_hook(names)``), which do the file work atomically.
 """
 
@@ -54,7 +55,7 @@ class ClassesPanel(QWidget):
         self._names: list[str] = []
         self._default: str | None = None
         self._pending_default: str | None = None
-        self.rename_hook: Callable[[str, str], bool] | None = None
+        self.rename_hook: Callable[[str, str], object] | None = None
         self.usage_hook: Callable[[str], int] | None = None
         self.persist_hook: Callable[[list[str]], None] | None = None
         self.filter_edit = QLineEdit()
@@ -174,10 +175,7 @@ class ClassesPanel(QWidget):
                 + "\nEach file is rewritten atomically; undo history of open images is cleared.")
         if not dialogs.ask_yes_no(self, "Rename class", text, yes="Rename", destructive=True):
             return
-        if self.rename_hook is not None and not self.rename_hook(old, new):
-            return
-        self._replace_name(old, new)
-        self.select_name(new)
+        self._after_rename(old, new, lambda: self.select_name(new))
 
     def delete_clicked(self) -> None:
         name = self.selected_name()
@@ -197,9 +195,7 @@ class ClassesPanel(QWidget):
                                       "every file and delete “{name}”?".replace("{name}", name),
                                       yes="Reassign and delete", destructive=True):
                 return
-            if self.rename_hook is not None and not self.rename_hook(name, target):
-                return
-            self._replace_name(name, target)
+            self._after_rename(name, target)
             return
         if not dialogs.ask_yes_no(self, "Delete class", f"Delete the class “{name}”?",
                                   yes="Delete", destructive=True):
@@ -210,6 +206,24 @@ class ClassesPanel(QWidget):
         self._rebuild()
         self._persist()
         self.classes_changed.emit()
+
+    def _after_rename(self, old: str, new: str, then: Callable[[], None] | None = None) -> None:
+        """Run the rename hook; the list follows once the files are renamed (at once, or when
+        the hook's background job has finished)."""
+        started = self.rename_hook(old, new) if self.rename_hook is not None else True
+        if not started:
+            return
+
+        def done(*_args: object) -> None:
+            self._replace_name(old, new)
+            if then is not None:
+                then()
+
+        finished = getattr(started, "finished", None)
+        if finished is None:
+            done()
+        else:
+            finished.connect(done)
 
     def default_clicked(self) -> None:
         name = self.selected_name()
