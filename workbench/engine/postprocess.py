@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torchvision.ops import batched_nms, box_iou, nms
+from torchvision.ops import batched_nms, nms
 
 from workbench.core.detections import ImageDetections
 
@@ -245,48 +245,78 @@ def _find_suppressors(
     kept: torch.Tensor,
     settings: PostprocessSettings,
     max_suppressed: int,
-    chunk: int = 512,
+    pairs_per_chunk: int = 4096,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidates (best first) that a kept box suppressed, and that box (raw indices).
 
-    Per class (all classes in one group when class-agnostic), the other candidates are compared
-    with that group's kept boxes only — per class ~20x fewer pairs than against every kept box
-    (an untrained SSD300 at a low threshold: 7,700 candidates x 276 kept took 25 ms) — ``chunk``
-    rows at a time, in score order, until ``max_suppressed`` are found in the group.
+    Each candidate is compared with the kept boxes of its own class only (all kept boxes when
+    class-agnostic): the kept boxes are laid out as a ``(groups, width)`` table padded with -1,
+    and the candidates, in score order, are looked up in it a chunk of rows at a time
+    (``rows x width`` about ``pairs_per_chunk`` IoUs, 4x more each chunk up to 64x) until
+    ``max_suppressed`` are found. One vectorised numpy pass per chunk instead of a few torch
+    calls per class: on a Faster R-CNN output at score 0.001 (9,000 candidates, 500 kept in 20
+    classes) one ``box_iou`` per class took 15 ms, a frame on its own; this takes 1–2 ms.
+    IoU in float32, computed as ``torchvision.ops.box_iou`` computes it.
     """
-    is_kept = torch.zeros(len(raw), dtype=torch.bool)
-    is_kept[kept] = True
-    others = candidates[~is_kept[candidates]]
-    kept_sorted = torch.sort(kept).values  # raw order == score order
+    boxes = raw.boxes.numpy()
+    kept_np = np.sort(kept.numpy())  # raw order == score order
+    cand = candidates.numpy()
+    is_kept = np.zeros(len(raw), dtype=bool)
+    is_kept[kept_np] = True
+    others = cand[~is_kept[cand]]
     if settings.class_agnostic:
-        groups = [(others, kept_sorted)]
+        kept_group = np.zeros(len(kept_np), dtype=np.int64)
+        other_group = np.zeros(len(others), dtype=np.int64)
     else:
-        other_labels, kept_labels = raw.labels[others], raw.labels[kept_sorted]
-        groups = [(others[other_labels == c], kept_sorted[kept_labels == c])
-                  for c in torch.unique(kept_labels).tolist()]
-    found_rows: list[torch.Tensor] = []
-    found_by: list[torch.Tensor] = []
-    for rows_of, kept_of in groups:
-        kept_boxes = raw.boxes[kept_of]
-        count = 0
-        for start in range(0, rows_of.numel(), chunk):
-            rows = rows_of[start:start + chunk]
-            valid = box_iou(raw.boxes[rows], kept_boxes) > settings.nms_iou
-            valid &= kept_of[None, :] < rows[:, None]  # only boxes processed before it
-            hit = valid.any(dim=1)
-            first = torch.argmax(valid[hit].to(torch.uint8), dim=1)  # first True = best-scoring
+        labels = raw.labels.numpy()
+        kept_group, other_group = labels[kept_np], labels[others]
+    order = np.argsort(kept_group, kind="stable")  # by group, score order inside each
+    by_group = kept_np[order]
+    groups, first_of, count_of = np.unique(kept_group[order], return_index=True,
+                                           return_counts=True)
+    width = int(count_of.max())
+    table = np.full((len(groups) + 1, width), -1, dtype=np.int64)  # last row: no kept box
+    column = np.arange(len(by_group)) - np.repeat(first_of, count_of)
+    table[np.repeat(np.arange(len(groups)), count_of), column] = by_group
+    slot = np.full(int(max(groups.max(), other_group.max(initial=0))) + 1, len(groups))
+    slot[groups] = np.arange(len(groups))
+    kept_area = _areas(boxes[table.clip(0)])
+    found_rows: list[np.ndarray] = []
+    found_by: list[np.ndarray] = []
+    count, start, pairs = 0, 0, pairs_per_chunk
+    while start < len(others):
+        step = max(64, pairs // width)
+        rows = others[start:start + step]
+        row_slot = slot[other_group[start:start + step]]
+        start += step
+        pairs = min(pairs * 4, pairs_per_chunk * 64)
+        candidates_of = table[row_slot]  # (n, width) raw indices of kept boxes, -1 = none
+        a = boxes[rows][:, None, :]
+        b = boxes[candidates_of.clip(0)]
+        wh = (np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2])).clip(0)
+        inter = wh[..., 0] * wh[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = inter / (_areas(a) + kept_area[row_slot] - inter)
+        # only kept boxes processed before it (earlier in score order) can remove it
+        valid = (iou > settings.nms_iou) & (candidates_of >= 0) & (candidates_of < rows[:, None])
+        hit = valid.any(axis=1)
+        if hit.any():
+            first = valid[hit].argmax(axis=1)  # first True = best-scoring kept box
             found_rows.append(rows[hit])
-            found_by.append(kept_of[first])
-            count += int(hit.sum())
+            found_by.append(candidates_of[hit][np.arange(len(first)), first])
+            count += len(first)
             if count >= max_suppressed:
                 break
     if not found_rows:
         return _EMPTY, _EMPTY
-    rows_all, by_all = torch.cat(found_rows), torch.cat(found_by)
-    if rows_all.numel() == 0:
-        return _EMPTY, _EMPTY
-    order = torch.argsort(rows_all)[:max_suppressed]  # best first across the groups
-    return rows_all[order].numpy().astype(np.int64), by_all[order].numpy().astype(np.int64)
+    rows_all, by_all = np.concatenate(found_rows), np.concatenate(found_by)
+    return (rows_all[:max_suppressed].astype(np.int64),
+            by_all[:max_suppressed].astype(np.int64))
+
+
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    """``(..., 4)`` xyxy → ``(...)`` areas, in the boxes' dtype (as torchvision's box_area)."""
+    return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
 
 def to_image_detections(
