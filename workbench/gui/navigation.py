@@ -4,6 +4,7 @@ the window module stays short). Methods use the window's docks, documents and se
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from workbench.core.annotation import Annotation
@@ -49,7 +50,7 @@ class NavigationMixin:
         # Files changed by other programs while the project is open (outside_edits).
         self.outside.watch_project(self._entries,
                                    [Path(getattr(project, "annotations_dir", images_dir))])
-        self.files.set_entries([self._display_name(e) for e in self._entries])
+        self.files.set_entries(self._display_names(self._entries))
         # The class dock starts from the class file; the state scanner adds the names it finds
         # in the XMLs (so a big project's window opens before every file is parsed).
         self._predefined = ops.predefined_classes(project)
@@ -67,9 +68,21 @@ class NavigationMixin:
             self.statusBar().showMessage(f"No images in {images_dir}", 8000)
             return True
         last = self.settings.last_image(Path(project.images_dir))
-        rows = [i for i, e in enumerate(self._entries) if str(ops.image_path(e)) == last]
+        rows = [i for i, e in enumerate(self._entries) if os.fspath(e.image_path) == last]
         self.show_row(rows[0] if rows else 0)
         return True
+
+    def _display_names(self, entries: list) -> list[str]:
+        """:meth:`_display_name` of every entry, on strings (``Path.relative_to`` per entry
+        was seconds at 10^5 images: issue 14)."""
+        head = os.path.join(os.fspath(self.project.images_dir), "")
+        n = len(head)
+        out = []
+        for e in entries:
+            text = os.fspath(e.image_path)
+            out.append(readable(text[n:] if text.startswith(head) and len(text) > n
+                                else os.path.basename(text)))
+        return out
 
     def _display_name(self, entry: object) -> str:
         path = ops.image_path(entry)
