@@ -16,8 +16,9 @@ Rows, best of ``--repeat`` runs each:
   ``open`` (``open_project`` until the image and its boxes are shown), ``move`` (one box moved
   by a real Right-arrow key press, until the canvas and the box list show it), ``Ctrl+S
   blocks`` (how long the key press keeps the GUI thread: the write runs on the save thread
-  from 1,000 objects on) and ``saved after`` (from the key press until the document is marked
-  saved and the file holds the moved box).
+  from 1,000 objects on), ``saved after`` (from the key press until the document is marked
+  saved and the file holds the moved box) and ``longest stall`` (the longest single pass of
+  the event loop meanwhile: the GUI thread's share of finishing the save).
 
 ``µs/obj`` divides a time by N: a linear step keeps it flat as N grows. Each size runs in
 its own subprocess (a heap left by the previous size would slow the next one's collector).
@@ -136,7 +137,7 @@ def gui_rows(n: int, folder: Path, repeat: int) -> dict[str, float]:
     w.canvas.setFocus()
     w.canvas.select(n // 2)
     app.processEvents()
-    moves, blocks, totals = [], [], []
+    moves, blocks, totals, stalls = [], [], [], []
     for i in range(repeat):
         x_before = doc.annotation.objects[n // 2].box[0]
         t = time.perf_counter()
@@ -147,11 +148,16 @@ def gui_rows(n: int, folder: Path, repeat: int) -> dict[str, float]:
         t = time.perf_counter()
         QTest.keyClick(w.canvas, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
         blocks.append(time.perf_counter() - t)
+        stall = 0.0
         while doc.dirty:
+            s = time.perf_counter()
             app.processEvents()
+            stall = max(stall, time.perf_counter() - s)
             time.sleep(0.001)
         totals.append(time.perf_counter() - t)
+        stalls.append(stall)
     row["move"], row["Ctrl+S blocks"], row["saved after"] = min(moves), min(blocks), min(totals)
+    row["longest stall"] = min(stalls)
     from workbench.core.voc import read_annotation
 
     assert read_annotation(xml)[0].objects == doc.annotation.objects
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n} objects: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()),
               file=sys.stderr, flush=True)
     cols = [c for c in ("read", "save", "old save", "open", "move", "Ctrl+S blocks",
-                        "saved after") if any(c in r for _, r in rows)]
+                        "saved after", "longest stall") if any(c in r for _, r in rows)]
     lines = [f"# bench_big_annotation.py — {platform.node()} {platform.machine()}, "
              f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python "
              f"{platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
