@@ -157,8 +157,9 @@ def _describe(widget) -> str:  # noqa: ANN001
 def check_window(window, front: str, canvas_share: float) -> tuple[list[str], dict]:  # noqa: ANN001
     """Problems of what is on screen now (``front``: the panel in front, for the messages),
     and the measured sizes."""
-    from PySide6.QtWidgets import (QAbstractButton, QComboBox, QGraphicsView, QHeaderView, QLabel,
-                                   QTabBar, QWidget)
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QComboBox, QGraphicsView,
+                                   QHeaderView, QLabel, QTabBar, QWidget)
 
     problems: list[str] = []
     sizes: dict = {"canvas_width": window.canvas.width(), "window_width": window.width()}
@@ -179,8 +180,16 @@ def check_window(window, front: str, canvas_share: float) -> tuple[list[str], di
             if widget.height() < PLOT_MIN_HEIGHT:
                 problems.append(f"{where} plot {type(widget).__name__} is {widget.height()} px "
                                 f"high < {PLOT_MIN_HEIGHT}")
+        if isinstance(widget, QHeaderView):
+            if widget.orientation() == Qt.Orientation.Horizontal:
+                problems += _header_problems(widget, where)
+            continue
         if _in_item_view(widget) or widget.visibleRegion().isEmpty():
             continue  # a row's editor, or scrolled out of its panel's scroll area
+        if isinstance(widget, QAbstractItemView):
+            clip = _clip_problem(widget, window)
+            if clip:
+                problems.append(f"{where} {type(widget).__name__} {clip}")
         if isinstance(widget, (QLabel, QAbstractButton, QComboBox)):
             clip = _clip_problem(widget, window)
             if clip:
@@ -196,8 +205,6 @@ def check_window(window, front: str, canvas_share: float) -> tuple[list[str], di
                 problems.append(f"{where} {name} text needs {need[0]} px, has {need[1]}")
         elif isinstance(widget, QTabBar):
             problems += _tab_problems(widget, where)
-        elif isinstance(widget, QHeaderView) and widget.orientation().name == "Horizontal":
-            problems += _header_problems(widget, where)
     sizes["plot_heights"] = plots
     return problems, sizes
 
@@ -298,6 +305,24 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
         report["fronts"][title] = sizes
         sizes["dock_widths"] = {d.windowTitle(): [d.width(), d.minimumSizeHint().width()]
                                 for d in window.findChildren(QDockWidget) if d.isVisible()}
+        # and every page of the panel's own tab widgets (Train: loss, learning rate, mAP …)
+        from PySide6.QtWidgets import QTabWidget
+
+        for tabs in dock.findChildren(QTabWidget):
+            if not tabs.isVisible():
+                continue
+            first = tabs.currentIndex()
+            for i in range(tabs.count()):
+                if i == first:
+                    continue
+                tabs.setCurrentIndex(i)
+                _settle(app, 60)
+                page = f"{title} / {tabs.tabText(i).replace('&', '')}"
+                problems, sizes = check_window(window, page, share)
+                report["problems"] += problems
+                report["fronts"][page] = sizes
+            tabs.setCurrentIndex(first)
+            _settle(app, 30)
         if shots is not None:
             slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
             slug = "-".join(p for p in slug.split("-") if p)

@@ -22,7 +22,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QStyle,
@@ -52,6 +52,28 @@ def fit_combo(combo: QComboBox) -> None:
     if combo.property("fitTip") or not combo.toolTip():
         combo.setProperty("fitTip", True)  # a tooltip of the panel's own is kept
         combo.setToolTip(text)
+
+
+class _MinWidthFollower(QObject):
+    """Keeps a panel's scroll area as wide as the panel's minimum width, also when the panel
+    grows after it was built (a table filled, a label changed): else its right side was cut."""
+
+    def __init__(self, area: QScrollArea, panel: QWidget) -> None:
+        super().__init__(area)
+        self.area, self.panel = area, panel
+        panel.installEventFilter(self)
+        self.update()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.LayoutRequest:
+            QTimer.singleShot(0, self.update)
+        return False
+
+    def update(self) -> None:
+        bar = self.area.verticalScrollBar().sizeHint().width()
+        need = self.panel.minimumSizeHint().width() + bar
+        if self.area.minimumWidth() != need:
+            self.area.setMinimumWidth(need)
 
 
 class DockTitleBar(QWidget):
@@ -231,8 +253,13 @@ class PanelHost:
             total = files.height() + dock.height()
             self.w.resizeDocks([files, dock], [total // 2, total - total // 2],
                                Qt.Orientation.Vertical)
-        if not dock.isFloating() and dock.width() < self.LAYERS_WIDTH:
-            # layer names beside their opacity boxes: narrower, they were elided ("inters…")
+        # layer names beside their opacity boxes: narrower, they were elided ("inters…");
+        # after the dock is laid out (a resize of a dock being shown is ignored)
+        QTimer.singleShot(0, self._widen_layers)
+
+    def _widen_layers(self) -> None:
+        dock = self.layers_dock
+        if dock.isVisible() and not dock.isFloating() and dock.width() < self.LAYERS_WIDTH:
             self.w.resizeDocks([dock], [self.LAYERS_WIDTH], Qt.Orientation.Horizontal)
 
     #: Width the left column gets when the Layers list opens.
@@ -343,8 +370,7 @@ class PanelHost:
         area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.compact(panel)
         area.setWidget(panel)
-        bar = area.verticalScrollBar().sizeHint().width()
-        area.setMinimumWidth(panel.minimumSizeHint().width() + bar)
+        _MinWidthFollower(area, panel)
         return area
 
     def show_panel(self, name: str) -> QWidget | None:

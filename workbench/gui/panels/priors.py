@@ -31,8 +31,8 @@ from workbench.core.models import prior_models
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.panels.priors_overlay import PriorsOverlay
 from workbench.gui.panels.priors_tables import (
-    MAP_HEADERS, cell_rows, fill_table, make_table, map_rows, object_rows, suggestion_for_project,
-    suggestion_text, summary_text,
+    MAP_HEADERS, cell_rows, fill_table, fold_map_details, make_table, map_rows, object_rows,
+    suggestion_for_project, suggestion_text, summary_text,
 )
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
@@ -335,6 +335,7 @@ class PriorsPanel(QWidget):
         if self.priors is None:
             return
         fill_table(self.maps_table, map_rows(self.priors, self.match))
+        fold_map_details(self.maps_table, rpn=self.priors.kind == "rpn")
         m = self.match
         fill_table(self.objects_table, object_rows(m, self._names) if m is not None else [])
         self.summary.setText(summary_text(m))

@@ -40,6 +40,24 @@ MAP_HEADERS = ["map", "grid", "per cell", "priors", "positive", "negative", "ign
                "scales / sizes", "aspect ratios"]
 
 
+def fold_map_details(table: QTableWidget, rpn: bool) -> None:
+    """Nine columns do not fit the panel's column (issue 14: the last ones were cut off): the
+    scales and aspect ratios go to each row's tooltip, "ignored" shows only for anchors (SSD has
+    none). The cells stay in the table."""
+    details = (MAP_HEADERS.index("scales / sizes"), MAP_HEADERS.index("aspect ratios"))
+    for c in details:
+        table.setColumnHidden(c, True)
+    table.setColumnHidden(MAP_HEADERS.index("ignored"), not rpn)
+    for r in range(table.rowCount()):
+        parts = [f"{MAP_HEADERS[c]}: {table.item(r, c).text()}" for c in details
+                 if table.item(r, c) is not None and table.item(r, c).text()]
+        tip = "\n".join(parts)
+        for c in range(table.columnCount()):
+            item = table.item(r, c)
+            if item is not None and c not in details:
+                item.setToolTip(tip)
+
+
 def _numbers(values: tuple[float, ...]) -> str:
     return ", ".join(f"{round(v, 3):g}" for v in values)
 
