@@ -14,7 +14,11 @@
   judged with the VOC rules (:func:`workbench.core.metrics.match_image`) against the live
   annotation — TP green, FP red dashed, matched-difficult grey, missed objects (FN) orange.
 
-No torch here; evaluation is numpy and fast (a 5,000-image COCO evaluation takes seconds).
+No torch here; evaluation is numpy and fast (a 5,000-image COCO evaluation takes seconds), but
+not fast enough for the GUI thread: reading the results and the ground truth and every
+evaluation run on the panel's job runner (:mod:`workbench.gui.jobs`), latest request wins, and
+each evaluation is cached per (metric, IoU, strict) — moving the IoU control back and forth
+re-uses them. Only the current image's marks are computed on the GUI thread (one image).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView, QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
+    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog,
     QHBoxLayout, QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget, QTableWidgetItem,
     QVBoxLayout, QWidget,
 )
@@ -38,6 +42,7 @@ from workbench.core.detections import ImageDetections
 from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
+from workbench.gui.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +91,11 @@ class MetricsPanel(QWidget):
         self.result: Any = None
         self.match: Any = None
         self._curves: dict[str, pg.PlotDataItem] = {}
+        self._det_counts: dict[str, int] = {}
+        #: finished evaluations of the loaded results: (metric, iou, strict) -> (result, curves,
+        #: summary extra); cleared when other results or another project are loaded
+        self._cache: dict[tuple, tuple[Any, dict, str]] = {}
+        self.jobs = JobRunner(self)
         self.overlay = MetricsOverlay(window.canvas.scene(), self)
         self._build_ui()
         window.image_changed.connect(lambda _path: self.update_marks())
@@ -147,7 +157,10 @@ class MetricsPanel(QWidget):
         self.plot.setMinimumHeight(200)
         self.legend = self.plot.addLegend(offset=(-10, 10))
 
-        self.marks_box = QCheckBox("Mark TP/FP/FN on the image at score ≥")
+        # short: with its score box it set the panel's width (issue 14, panels fit)
+        self.marks_box = QCheckBox("Mark TP/FP/FN at score ≥")
+        self.marks_box.setToolTip("Mark true / false positives and missed objects on the image "
+                                  "for detections at or above this score")
         self.marks_box.setChecked(True)
         self.marks_box.toggled.connect(lambda _c: self.update_marks())
         self.score_spin = QDoubleSpinBox()
@@ -196,29 +209,51 @@ class MetricsPanel(QWidget):
         if path:
             self.load_results(path)
 
+    @property
+    def busy(self) -> bool:
+        """Reading results or evaluating in the background."""
+        return self.jobs.busy
+
     def load_results(self, path: str | Path) -> bool:
-        """Read ``path`` and evaluate it against the project; False (and ``failed``) on error."""
+        """Read ``path`` and evaluate it against the project, on a worker. False (and
+        ``failed``) when it cannot start; a file that cannot be read emits ``failed`` later,
+        a successful load ``evaluated``."""
         from workbench.core.results import by_image, project_ground_truth, read_results
 
         project = getattr(self.window, "project", None)
         if project is None:
             return self._fail("Open a folder of labelled images first")
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
+        path = Path(path)
+        if not path.exists():
+            return self._fail(f"{path}: no such file or folder")
+
+        def work(_ctx: object) -> tuple:  # on a worker: no Qt here
             ground_truth = project_ground_truth(project)
+            if not ground_truth:
+                raise ValueError("No image of this folder has a VOC XML annotation")
             classes = sorted({o.name for a in ground_truth.values() for o in a.objects})
             detections = read_results(path, image_ids=list(ground_truth), classes=classes)
-        except (ValueError, OSError) as exc:
-            return self._fail(str(exc))
-        finally:
-            QApplication.restoreOverrideCursor()
-        if not ground_truth:
-            return self._fail("No image of this folder has a VOC XML annotation")
-        unknown = {d.image_id for d in detections if d.image_id not in ground_truth}
-        self.detections = [d for d in detections if d.image_id in ground_truth]
-        self._by_image = by_image(self.detections)
+            unknown = {d.image_id for d in detections if d.image_id not in ground_truth}
+            kept = [d for d in detections if d.image_id in ground_truth]
+            counts: dict[str, int] = {}
+            for d in kept:
+                for label in d.labels.tolist():
+                    counts[label] = counts.get(label, 0) + 1
+            return ground_truth, kept, by_image(kept), unknown, counts
+
+        self.source_label.setText(f"Reading {path.name} …")
+        job = self.jobs.submit(work, key="load", name="Metrics: reading results")
+        job.finished.connect(lambda loaded, p=path: self._on_loaded(p, *loaded))
+        job.failed.connect(self._show_failure)
+        return True
+
+    def _on_loaded(self, path: Path, ground_truth: dict, detections: list, by_image: dict,
+                   unknown: set, counts: dict) -> None:
+        self.jobs.cancel("evaluate")
+        self._cache = {}
+        self.detections, self._by_image, self._det_counts = detections, by_image, counts
         self.ground_truth = ground_truth
-        self.results_path = Path(path)
+        self.results_path = path
         n_det = sum(len(d) for d in self.detections)
         text = f"{self.results_path.name}: {n_det} detections on {len(self._by_image)} images"
         if unknown:
@@ -235,7 +270,15 @@ class MetricsPanel(QWidget):
         self.failed.emit(message)
         return False
 
+    def _show_failure(self, message: str) -> None:
+        """A failed job: shown here (the status bar has it from workbench.gui.jobs)."""
+        self.source_label.setText(message)
+        self.failed.emit(message)
+
     def _on_project_changed(self) -> None:
+        self.jobs.cancel("load")
+        self.jobs.cancel("evaluate")
+        self._cache, self._det_counts = {}, {}
         self.detections, self._by_image, self.ground_truth = [], {}, {}
         self.result, self.results_path = None, None
         self.source_label.setText("No results loaded")
@@ -249,28 +292,37 @@ class MetricsPanel(QWidget):
     def metric(self) -> str:
         return str(self.metric_combo.currentData())
 
-    def evaluate(self) -> None:
-        """(Re-)compute the chosen metric and refresh the table, summary and curves."""
-        from workbench.core.metrics import evaluate_coco, evaluate_voc
+    def _eval_key(self) -> tuple:
+        if self.metric == "coco":  # COCO has its own 10 thresholds
+            return ("coco",)
+        return (self.metric, round(self.iou_spin.value(), 4), self.strict_box.isChecked())
 
-        metric = self.metric
+    def evaluate(self) -> None:
+        """(Re-)compute the chosen metric and refresh the table, summary and curves: from the
+        cache at once, else on a worker (a newer request replaces one still running)."""
         if not self.ground_truth:
             return
-        if metric == "coco":
-            self.result = evaluate_coco(self.ground_truth, self.detections)
-            curves = {c: self.result.pr_curve(c, 0.5) for c in self.result.per_class}
-            s = self.result.summary()
-            extra = (f" · AP50 {_fmt(s['map50'])} · AP75 {_fmt(s['map75'])} · "
-                     f"AR100 {_fmt(s['ar100'])}")
-        else:
-            self.result = evaluate_voc(self.ground_truth, self.detections,
-                                       iou_threshold=self.iou_spin.value(),
-                                       use_07_metric=metric == "voc07",
-                                       strict=self.strict_box.isChecked())
-            curves = {c: (cv.recall, cv.precision) for c, cv in self.result.curves.items()
-                      if c in self.result.per_class}
-            extra = ""
-        r = self.result
+        key = self._eval_key()
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.jobs.cancel("evaluate")
+            self._show_evaluation(key, *cached)
+            return
+        ground_truth, detections = self.ground_truth, self.detections
+        job = self.jobs.submit(lambda _ctx: _evaluate(ground_truth, detections, key),
+                               key="evaluate", name="Metrics: evaluation")
+        job.finished.connect(lambda done, k=key: self._on_evaluated(k, done))
+        job.failed.connect(self._show_failure)
+        self.summary.setText(f"Evaluating {METRIC_LABELS[key[0]]}"
+                             + (f" at IoU {key[1]:g}" if len(key) > 1 else "") + " …")
+
+    def _on_evaluated(self, key: tuple, done: tuple[Any, dict, str]) -> None:
+        self._cache[key] = done
+        if key == self._eval_key():
+            self._show_evaluation(key, *done)
+
+    def _show_evaluation(self, key: tuple, result: Any, curves: dict, extra: str) -> None:
+        self.result = r = result
         self.summary.setText(f"<b>{r.description}</b>: mAP <b>{_fmt(r.map)}</b> over "
                              f"{len(r.per_class)} classes, {len(self.ground_truth)} images{extra}")
         self._fill_table(r)
@@ -283,10 +335,7 @@ class MetricsPanel(QWidget):
         self.update_marks()
 
     def _fill_table(self, r: Any) -> None:
-        counts: dict[str, int] = {}
-        for d in self.detections:
-            for label in d.labels.tolist():
-                counts[label] = counts.get(label, 0) + 1
+        counts = self._det_counts
         self.table.setHorizontalHeaderLabels(
             ["Class", "Objects", "Dets", f"AP ({METRIC_LABELS[self.metric]})"])
         self.table.setRowCount(len(r.classes))
@@ -378,6 +427,24 @@ class MetricsPanel(QWidget):
                                  + (f" · {c['ignored']} on difficult" if c["ignored"] else "")
                                  + f" (VOC rules, IoU {self.iou_spin.value():g})")
         self.marks_changed.emit()
+
+
+def _evaluate(ground_truth: dict, detections: list, key: tuple) -> tuple[Any, dict, str]:
+    """One evaluation (on a worker): the result, its PR curves by class, the summary's extra."""
+    from workbench.core.metrics import evaluate_coco, evaluate_voc
+
+    if key[0] == "coco":
+        result = evaluate_coco(ground_truth, detections)
+        curves = {c: result.pr_curve(c, 0.5) for c in result.per_class}
+        s = result.summary()
+        return result, curves, (f" · AP50 {_fmt(s['map50'])} · AP75 {_fmt(s['map75'])} · "
+                                f"AR100 {_fmt(s['ar100'])}")
+    metric, iou, strict = key
+    result = evaluate_voc(ground_truth, detections, iou_threshold=iou,
+                          use_07_metric=metric == "voc07", strict=strict)
+    curves = {c: (cv.recall, cv.precision) for c, cv in result.curves.items()
+              if c in result.per_class}
+    return result, curves, ""
 
 
 def _fmt(value: float) -> str:
