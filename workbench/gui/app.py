@@ -75,7 +75,7 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     settings = settings or Settings()
     window = MainWindow(settings)
     start = initial_project(images_dir, annotations_dir, settings, sample=sample)
-    if start is not None:
+    if start is not None and not open_in_background(window, *start):
         window.open_project(*start)
         from workbench.gui.first_run import is_sample_project, show_hint
 
@@ -84,10 +84,107 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     return window
 
 
+#: A folder holding more entries than this opens on a worker thread at start-up, its first
+#: image painted first (issue 14: 10^5 images took seconds before anything was shown).
+BACKGROUND_OPEN_ENTRIES = 5000
+
+
+def open_in_background(window, images_dir: Path, annotations_dir: Path | None = None) -> bool:  # noqa: ANN001
+    """Open a big folder without blocking the first paint: the project is scanned on a worker
+    thread (``core`` only, no Qt) while the window shows the last image seen there, or else the
+    first image of its top folder in natural order (what the project shows first when the
+    images lie in that folder); the scan starts after that first paint (a worker holding the
+    GIL delayed it), and ``window.opening`` is not None until the project is open. False (nothing done) for a folder of fewer than
+    :data:`BACKGROUND_OPEN_ENTRIES` entries — it opens at once."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    from workbench.core.fsnames import readable
+    from workbench.core.imageinfo import IMAGE_EXTENSIONS
+    from workbench.core.project import natural_key
+    from workbench.gui import project_ops as ops
+
+    try:
+        with os.scandir(images_dir) as listing:
+            names = [entry.name for entry in listing]
+    except OSError:
+        return False
+    if len(names) < BACKGROUND_OPEN_ENTRIES:
+        return False
+    jobs: list = []  # the future, once started
+
+    def start() -> None:  # after the first paint: a worker holding the GIL delays it
+        if not jobs:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="open-project")
+            jobs.append(pool.submit(ops.open_project, Path(images_dir), annotations_dir))
+            pool.shutdown(wait=False)
+
+    class _FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: ANN001,N802 (Qt API)
+            if event.type() == QEvent.Type.Paint:
+                obj.removeEventFilter(self)
+                QTimer.singleShot(0, start)
+            return False
+
+    window.opening = jobs  # not None until the project is open (wait_until_open)
+    hook = _FirstPaint(window)
+    window.canvas.viewport().installEventFilter(hook)
+    window.welcome.installEventFilter(hook)
+    QTimer.singleShot(500, start)  # a window not shown yet (tests) or painted elsewhere
+    started = time.perf_counter()
+    last = window.settings.last_image(Path(images_dir).expanduser().resolve())
+    if not (last and os.path.isfile(last)):
+        images = [n for n in names if not n.startswith(".")
+                  and n[n.rfind("."):].lower() in IMAGE_EXTENSIONS]
+        last = os.path.join(images_dir, min(images, key=natural_key)) if images else None
+    if last:
+        window.show_preview(Path(last))
+    window.position_label.setText(f"Reading {len(names):,} files in {readable(images_dir)}…")
+    poll = QTimer(window, interval=30)
+
+    def on_poll() -> None:
+        if not jobs or not jobs[0].done():
+            return
+        future = jobs[0]
+        poll.stop()
+        poll.deleteLater()
+        window.opening = None
+        if window.project is not None:  # the user opened another folder meanwhile
+            return
+        try:
+            project = future.result()
+        except Exception:  # noqa: BLE001 - opened again on this thread: the usual message
+            project = None
+        log.info("%s: %d files read in %.1f s (worker thread)", images_dir, len(names),
+                 time.perf_counter() - started)
+        window.open_project(images_dir, annotations_dir, project=project)
+
+    poll.timeout.connect(on_poll)
+    poll.start()
+    return True
+
+
+def wait_until_open(window, timeout_s: float = 600.0) -> None:  # noqa: ANN001
+    """Run the event loop until a folder opening in the background is open (tests, benches,
+    screenshots)."""
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.monotonic() + timeout_s
+    while getattr(window, "opening", None) is not None and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.005)
+    QApplication.processEvents()
+
+
 def render_screenshot(window, path: Path, size: tuple[int, int] = SCREENSHOT_SIZE) -> Path:  # noqa: ANN001
     """Render the whole window at ``size`` (after the file states are scanned) to a PNG."""
     from PySide6.QtWidgets import QApplication
 
+    wait_until_open(window)
     window.resize(*size)
     window.show()
     for _ in range(3):
@@ -128,6 +225,13 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
         print(f"wrote {out}")
         return 0
     window.show()
+    # torch and the engine are imported in the background once the window is up; a panel that
+    # needs them says "Loading models…" until then (workbench.gui.jobs.ModelLoader)
+    from PySide6.QtCore import QTimer
+
+    from workbench.gui.jobs import model_loader
+
+    QTimer.singleShot(0, model_loader().start)
     code = int(app.exec())
     # The window has closed: files and settings are written, background jobs stopped (see
     # MainWindow.closeEvent). What remains is the interpreter's teardown, which after a

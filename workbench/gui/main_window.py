@@ -60,7 +60,9 @@ log = logging.getLogger(__name__)
 
 
 class MainWindow(NavigationMixin, QMainWindow):
-    image_changed = Signal(str)
+    # the image's path as a Python str (Signal(str) would make it a Qt string, which drops the
+    # undecodable bytes of a non-UTF-8 file name: core/fsnames.py)
+    image_changed = Signal(object)
     annotation_changed = Signal()
     project_changed = Signal()
 
@@ -238,6 +240,20 @@ class MainWindow(NavigationMixin, QMainWindow):
     def add_objects(self, objects: list[VocObject]) -> None:
         """Append ``objects`` (pixel-edge boxes) to the current image as one undoable edit."""
         self.editor.add_objects(list(objects))
+
+    def show_preview(self, image_path: Path) -> None:
+        """Paint ``image_path`` while its folder is still being read (a big folder opens on a
+        worker thread: :func:`workbench.gui.app.open_in_background`); nothing is editable
+        until the project is open, which then shows its image as usual."""
+        from workbench.gui.images import ImageLoadError
+
+        try:
+            image = self._images.get(Path(image_path))
+        except ImageLoadError:
+            return
+        self.canvas.canvas_scene().set_image(image)
+        self.stack.setCurrentWidget(self.canvas)
+        self.canvas.fit()
 
     def panel(self, name: str) -> QWidget | None:
         """The registry panel with that class name / title / module (built if needed)."""

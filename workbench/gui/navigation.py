@@ -31,13 +31,16 @@ class NavigationMixin:
     _predefined: list[str]
 
     # -- project --------------------------------------------------------------------------
-    def open_project(self, images_dir: Path, annotations_dir: Path | None = None) -> bool:
-        """Open a folder (XML beside the images, or in ``annotations_dir``)."""
+    def open_project(self, images_dir: Path, annotations_dir: Path | None = None, *,
+                     project: object | None = None) -> bool:
+        """Open a folder (XML beside the images, or in ``annotations_dir``); ``project``: that
+        folder's project, already scanned (on a worker thread: ``app.open_in_background``)."""
         if not self.saver.leave_document(self.document):
             return False
         self.saver.flush()  # background writes end (and say if they failed) before documents go
         try:
-            project = ops.open_project(images_dir, annotations_dir)
+            if project is None:
+                project = ops.open_project(images_dir, annotations_dir)
         except Exception as exc:  # a bad folder is a message, not a crash
             log.error("cannot open %s: %s", images_dir, exc)
             self.statusBar().showMessage(f"Cannot open {images_dir}: {exc}", 10000)

@@ -166,6 +166,9 @@ class _Filter(QStringListModel):
         self._source: FileListModel | None = None
         self._all = True  # rows == every source row (no filter)
         self._last: tuple[str, str | None] | None = None  # what ``rows`` was computed for
+        #: Recent results of text-only filters (Backspace goes back to one); emptied when the
+        #: names change.
+        self._recent: dict[str, list[int]] = {}
         self._stale = QTimer(self, singleShot=True, interval=self.REFILTER_MS)
         self._stale.timeout.connect(self.refilter)
 
@@ -181,6 +184,7 @@ class _Filter(QStringListModel):
 
     def _on_source_reset(self) -> None:
         self._last = None
+        self._recent.clear()
         self._show(self._compute(incremental=False))
 
     def _on_source_changed(self, top: QModelIndex, bottom: QModelIndex, roles=()) -> None:  # noqa: ANN001
@@ -205,7 +209,10 @@ class _Filter(QStringListModel):
             return list(range(n))
         last = self._last
         names, states = model.lower_names, model.state_list()
-        if (incremental and last is not None and last[1] == state and text.startswith(last[0])
+        if state is None and text in self._recent:
+            rows = self._recent.pop(text)
+            self._recent[text] = rows  # most recent last
+        elif (incremental and last is not None and last[1] == state and text.startswith(last[0])
                 and not self._all):
             candidates = self.rows  # typing on: only the rows that matched the shorter text
             rows = ([r for r in candidates if text in names[r]] if state is None else
@@ -217,6 +224,10 @@ class _Filter(QStringListModel):
         else:
             rows = [i for i, (name, s) in enumerate(zip(names, states))
                     if s == state and text in name]
+        if state is None and text not in self._recent:
+            self._recent[text] = rows
+            while len(self._recent) > 16:
+                self._recent.pop(next(iter(self._recent)))
         self._all, self._last = False, (text, state)
         return rows
 
@@ -236,9 +247,11 @@ class _Filter(QStringListModel):
             self._show(rows)
 
     def _show(self, rows: list[int]) -> None:
+        """A model of ``len(rows)`` rows (a reset). Its strings stay empty — what the view
+        shows comes from :meth:`data` — so no list of 10^5 names crosses into Qt. (Inserting or
+        removing the difference instead took QListView seconds at 10^5 rows.)"""
         self.rows = rows
-        names = self._source.names() if self._source is not None else []
-        self.setStringList(names if self._all else [names[r] for r in rows])
+        self.setStringList([""] * len(rows))
         self.filtered.emit()
 
     def _proxy_index(self, source_row: int) -> QModelIndex:
