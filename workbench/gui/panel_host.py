@@ -174,6 +174,7 @@ class PanelHost:
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
+        self._after_models: set[str] = set()  # shown before the models were loaded
         self._on_screen: dict[str, bool] = {}
         self._specs: dict[str, tuple[str, str, str]] = {}
         previous: QDockWidget | None = None
@@ -199,7 +200,8 @@ class PanelHost:
             # isVisible(); only visibilityChanged tells (read when the panel is built).
             dock.visibilityChanged.connect(
                 lambda visible, k=key: self._on_screen.__setitem__(k, visible))
-            dock.visibilityChanged.connect(lambda visible, k=key: visible and self.build(k))
+            dock.visibilityChanged.connect(
+                lambda visible, k=key: visible and self.build_when_ready(k))
             toggle = dock.toggleViewAction()
             # Shown from the menu = brought to the front of its tab group (and so built).
             toggle.triggered.connect(lambda checked, d=dock: self._raise(d) if checked else None)
@@ -263,7 +265,7 @@ class PanelHost:
             self.w.resizeDocks([dock], [self.LAYERS_WIDTH], Qt.Orientation.Horizontal)
 
     #: Width the left column gets when the Layers list opens.
-    LAYERS_WIDTH = 280
+    LAYERS_WIDTH = 260
 
     def build_layers(self) -> QWidget:
         """The Layers list widget (built on first show)."""
@@ -380,6 +382,29 @@ class PanelHost:
             return None
         self._raise(self.docks[key])
         return self.build(key)
+
+    def build_when_ready(self, key: str) -> QWidget | None:
+        """Build the panel ``key`` now, unless it needs the models still being imported in the
+        background (:func:`workbench.gui.jobs.model_loader`): then its dock says "Loading
+        models…" and it is built when they are loaded, without freezing the window."""
+        from workbench.gui.jobs import model_loader
+
+        loader = model_loader()
+        if key in self.panels or key in self.errors or not loader.needed_by(self._specs[key][0]):
+            return self.build(key)
+        placeholder = self.docks[key].widget()
+        if isinstance(placeholder, QLabel):
+            placeholder.setText("Loading models… (torch, once per session)")
+        if key not in self._after_models:
+            self._after_models.add(key)
+            loader.loaded.connect(lambda k=key: self._models_loaded(k))
+        return None
+
+    def _models_loaded(self, key: str) -> None:
+        if key in self._after_models:
+            self._after_models.discard(key)
+            if not self.docks[key].isHidden():
+                self.build(key)
 
     def build(self, key: str) -> QWidget | None:
         """Import and build the panel ``key`` (``module.ClassName``) if not done yet."""

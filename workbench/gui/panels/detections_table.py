@@ -18,7 +18,10 @@ _MARK_COLORS = {"TP": QColor(60, 170, 80), "FP": QColor(220, 70, 60),
 class DetectionsTableModel(QAbstractTableModel):
     """Rows = kept detections, best first: ``#``, class, score, TP/FP mark, box."""
 
-    HEADERS = ("#", "class", "score", "mark", "box (x1, y1, x2, y2)")
+    HEADERS = ("#", "class", "score", "mark", "box")
+    #: Header tooltips (the box's header was cut in a 1280 px window; issue 14).
+    HEADER_TIPS = ("", "", "", "TP / FP against the ground truth",
+                   "x1, y1, x2, y2: pixel edges in the image")
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -41,6 +44,8 @@ class DetectionsTableModel(QAbstractTableModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.HEADERS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADER_TIPS[section] or None
         return None
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
-    QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
+    QLabel, QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from workbench.core.matching import MatchResult, match_priors
@@ -119,6 +119,11 @@ class PriorsPanel(QWidget):
         self.cell_table = make_table(["k", "w × h", "best IoU", "label",
                                       "offsets (dx, dy, dw, dh)"])
         self.objects_table = make_table(["object", "best IoU", "positives", "≥ thr", "note"])
+        # the note takes what is left (elided, whole in its tooltip): sized to its text, the
+        # column ran past the panel's edge (issue 14)
+        self.objects_table.horizontalHeader().setSectionResizeMode(
+            4, QHeaderView.ResizeMode.Stretch)
+        self.objects_table.horizontalHeader().setStretchLastSection(False)  # +2 px past the edge
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         suggest_box = QWidget()

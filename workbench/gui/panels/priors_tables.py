@@ -32,12 +32,19 @@ def fill_table(table: QTableWidget, rows: list[list[str]]) -> None:
     table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
-            table.setItem(r, c, QTableWidgetItem(text))
+            item = QTableWidgetItem(text)
+            if len(text) > 12:  # a long note may be elided in a narrow column
+                item.setToolTip(text)
+            table.setItem(r, c, item)
 
 
 #: Columns of :func:`map_rows`.
-MAP_HEADERS = ["map", "grid", "per cell", "priors", "positive", "negative", "ignored",
+MAP_HEADERS = ["map", "grid", "per cell", "priors", "pos.", "neg.", "ignored",
                "scales / sizes", "aspect ratios"]
+#: Header tooltips of :data:`MAP_HEADERS` (short headers: the panel is ~370 px wide).
+MAP_HEADER_TIPS = {"per cell": "priors per grid cell", "pos.": "positive priors (matched)",
+                   "neg.": "negative priors (background)",
+                   "ignored": "anchors between the two IoU thresholds"}
 
 
 def fold_map_details(table: QTableWidget, rpn: bool) -> None:
@@ -48,6 +55,10 @@ def fold_map_details(table: QTableWidget, rpn: bool) -> None:
     for c in details:
         table.setColumnHidden(c, True)
     table.setColumnHidden(MAP_HEADERS.index("ignored"), not rpn)
+    for c, name in enumerate(MAP_HEADERS):
+        header = table.horizontalHeaderItem(c)
+        if header is not None and name in MAP_HEADER_TIPS:
+            header.setToolTip(MAP_HEADER_TIPS[name])
     for r in range(table.rowCount()):
         parts = [f"{MAP_HEADERS[c]}: {table.item(r, c).text()}" for c in details
                  if table.item(r, c) is not None and table.item(r, c).text()]

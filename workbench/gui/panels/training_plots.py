@@ -148,7 +148,10 @@ class TrainingPlots(QTabWidget):
         self.map_plot.getPlotItem().legend.setVisible(False)
         self.map_plot.setYRange(0, 1)
         self.ap_table = QTableWidget(0, 3)
-        self.ap_table.setHorizontalHeaderLabels(["class", "AP VOC07 (11-pt)", "AP VOC (all-pt)"])
+        self.ap_table.setHorizontalHeaderLabels(["class", "AP 11-point", "AP all-point"])
+        # short headers (cut in a 1280 px window; issue 14): which VOC rule, in the tooltip
+        for col, tip in ((1, "VOC2007 11-point interpolated AP"), (2, "VOC2010+ all-point AP")):
+            self.ap_table.horizontalHeaderItem(col).setToolTip(tip)
         self.ap_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.ap_table.verticalHeader().setVisible(False)
         for widget, title in ((self.loss_plot, "Loss"), (self.lr_plot, "Learning rate"),
