@@ -334,7 +334,9 @@ def test_gui_non_utf8_folder_reopens_from_recent_at_its_last_image(qtbot, tmp_pa
     _image(folder / NAME)
     w = _window_on(qtbot, tmp_path, folder)
     assert w.current_image_path() == folder / "a.jpg"
-    QTest.keyClick(w.canvas, Qt.Key.Key_D)
+    with qtbot.waitSignal(w.image_changed) as changed:  # panels get the real path
+        QTest.keyClick(w.canvas, Qt.Key.Key_D)
+    assert changed.args == [str(folder / NAME)]
     assert w.current_image_path() == folder / NAME
     assert w.settings.recent_projects()[0][0] == folder.resolve()
     assert w.close()
