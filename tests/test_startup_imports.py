@@ -1,0 +1,77 @@
+"""Start-up imports only what the first screen needs (issue 14): opening a folder and painting
+its first image loads no torch, OpenCV, pyqtgraph or panel modules (checked in a fresh
+process: ``sys.modules`` after the first paint)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, os, sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+import workbench.gui.main_window  # the window's module alone
+after_import = sorted(sys.modules)
+from workbench.gui.app import build_window, create_app
+from workbench.gui.settings import Settings
+app = create_app()
+w = build_window(sys.argv[1], None, Settings(sys.argv[2]))
+class Painted(QObject):
+    done = False
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and not self.done and w.canvas.image_size()[0]:
+            self.done = True
+            QTimer.singleShot(0, app.quit)
+        return False
+f = Painted(); w.canvas.viewport().installEventFilter(f)
+w.show()
+QTimer.singleShot(60000, app.quit)
+app.exec()
+print(json.dumps({"painted": f.done, "after_import": after_import,
+                  "after_paint": sorted(sys.modules)}))
+os._exit(0)
+"""
+
+HEAVY = ("torch", "torchvision", "cv2", "pyqtgraph")
+
+
+def _jpeg(path: Path) -> None:
+    from PySide6.QtGui import QColor, QImage
+
+    image = QImage(32, 24, QImage.Format.Format_RGB888)
+    image.fill(QColor(120, 80, 40))
+    assert image.save(str(path), "JPEG")
+
+
+def test_first_paint_imports_no_heavy_modules(tmp_path: Path) -> None:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        _jpeg(folder / f"img{i}.jpg")
+    (folder / "img0.xml").write_text(
+        "<annotation><filename>img0.jpg</filename><size><width>32</width><height>24</height>"
+        "<depth>3</depth></size><object><name>cat</name><bndbox><xmin>2</xmin><ymin>2</ymin>"
+        "<xmax>20</xmax><ymax>20</ymax></bndbox></object></annotation>", encoding="utf-8")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", CHILD, str(folder), str(tmp_path / "s.ini")],
+                         env=env, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["painted"]
+    for when in ("after_import", "after_paint"):
+        loaded = set(result[when])
+        heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+        assert not heavy, f"{when}: {heavy[:10]}"
+    # the side panels (training, priors, proposals, metrics, detections…) are built when
+    # first opened: none of their modules is loaded for the first screen
+    panels = sorted(m for m in result["after_paint"]
+                    if m.startswith("workbench.gui.panels.")
+                    and m.rsplit(".", 1)[-1] not in {"files", "classes", "boxes", "problems",
+                                                     "registry", "layers"})
+    assert not panels, panels
+    assert not [m for m in result["after_paint"] if m.startswith("workbench.engine")]
