@@ -34,6 +34,8 @@ a folder, evaluating a results file, an export — is a function run on a worker
   training-like work, pre-labeling a folder; :mod:`workbench.gui.workers.priority`).
 * **Shutdown.** :meth:`JobRunner.shutdown` cancels and waits; the window's close joins every
   runner among its children (``MainWindow.stop_background_work``).
+* **Models.** torch and the engine are imported once in the background after the window shows
+  (:func:`model_loader`); a panel that needs them says "Loading models…" until then.
 
 Qt objects must not be created or touched inside a job function.
 """
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -324,3 +327,87 @@ class JobRunner(QObject):
         self.cancel_all()
         return self.wait(timeout_ms)
 
+
+
+class ModelLoader(QObject):
+    """Imports torch, torchvision and the engine once, on a background thread, after the window
+    has shown (:func:`model_loader`; ``run_gui`` starts it). The first ``import torch`` took
+    4–17 s; on the GUI thread it froze the window when the Train panel was first opened.
+
+    Panels in :attr:`PANELS` are built once it is done: opened earlier, their dock says
+    "Loading models…" meanwhile (:class:`~workbench.gui.panel_host.PanelHost`). Code that needs
+    the modules at once (a test, a script) calls :meth:`wait`.
+    """
+
+    loaded = Signal()  #: on the GUI thread, once every module is imported (or failed to)
+
+    MODULES = ("torch", "torchvision", "workbench.engine.detectors", "workbench.engine.device",
+               "workbench.engine.inference", "workbench.engine.postprocess",
+               "workbench.engine.trainer", "workbench.gui.panels.training")
+    #: panel modules whose construction imports torch
+    PANELS = frozenset({"workbench.gui.panels.training"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()
+        self.error: str | None = None
+        self.seconds: float | None = None
+
+    @property
+    def loading(self) -> bool:
+        return self._thread is not None and not self._done.is_set()
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def needed_by(self, module_name: str) -> bool:
+        """Whether building a panel of ``module_name`` must wait for this loader."""
+        return module_name in self.PANELS and self.loading
+
+    def start(self) -> None:
+        """Start the imports (once; later calls do nothing)."""
+        if self._thread is not None:
+            return
+        if all(m in sys.modules for m in self.MODULES):
+            self._thread = threading.current_thread()
+            self._done.set()
+            self.loaded.emit()
+            return
+        self._thread = threading.Thread(target=self._run, name="model-loader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import importlib
+
+        lower_thread_priority()
+        start = time.perf_counter()
+        for name in self.MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # noqa: BLE001 - the panel that needs it reports it
+                log.warning("background import of %s failed: %s", name, exc)
+                self.error = f"{name}: {exc}"
+                break
+        self.seconds = time.perf_counter() - start
+        log.info("models loaded in the background in %.1f s", self.seconds)
+        self._done.set()
+        self.loaded.emit()  # queued to the GUI thread (this object lives there)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until loaded (True) — not on the GUI thread while the user waits."""
+        if self._thread is None:
+            return False
+        return self._done.wait(timeout_s)
+
+
+_LOADER: ModelLoader | None = None
+
+
+def model_loader() -> ModelLoader:
+    """The process-wide :class:`ModelLoader` (created on first use, on the GUI thread)."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = ModelLoader()
+    return _LOADER
