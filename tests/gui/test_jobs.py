@@ -250,3 +250,19 @@ def test_auto_detect_latest_image_wins(qtbot, tmp_path, detector_checkpoint) -> 
     assert len(ready) <= 2  # the first (already running) may finish; the rest never ran
     assert det._raw_path == images / "img5.png"
     det.shutdown()
+
+
+def test_ctrl_n_does_not_scan_on_the_gui_thread(qtbot, tmp_path) -> None:  # noqa: ANN001
+    """Ctrl+N before the background state scan has finished returns at once and shows the
+    next unlabeled image when the scan gets there."""
+    images = make_project(tmp_path / "project", n=4)  # img1 and img3 have no annotation
+    window = shown_window(qtbot, tmp_path / "s.ini")
+    assert window.open_project(images)
+    assert window.scanner.running  # nothing read yet: the event loop has not run
+    window.canvas.setFocus()
+    QTest.keyClick(window.canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.scanner.running  # not forced to the end on the GUI thread
+    assert window.current_image_path().name == "img0.png"
+    qtbot.waitUntil(lambda: window.current_image_path().name == "img1.png", timeout=5000)
+    QTest.keyClick(window.canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_image_path().name == "img3.png"  # states known: at once

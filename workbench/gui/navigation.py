@@ -195,14 +195,29 @@ class NavigationMixin:
         self.show_row(self._row - 1)
 
     def next_unlabeled(self) -> None:
-        self.scanner.run_to_end()
+        """Ctrl+N: the next image without boxes. Without blocking the window: when the search
+        reaches a row whose state the background scanner has not read yet, it goes on once the
+        scanner has finished (it used to read every remaining file on the GUI thread first:
+        2.7 s just after opening the 800-image sample)."""
         n = len(self._entries)
         for step in range(1, n + 1):
             row = (self._row + step) % n
-            if self.files.model.state(row) == "unlabeled":
+            state = self.files.model.state(row)
+            if state is None and self.scanner.running:
+                if not getattr(self, "_next_unlabeled_waiting", False):
+                    self._next_unlabeled_waiting = True
+                    self.scanner.finished.connect(self._next_unlabeled_after_scan)
+                self.statusBar().showMessage("Looking for the next unlabeled image…")
+                return
+            if state == "unlabeled":
                 self.show_row(row)
                 return
         self.statusBar().showMessage("Every image has boxes", 4000)
+
+    def _next_unlabeled_after_scan(self) -> None:
+        self.scanner.finished.disconnect(self._next_unlabeled_after_scan)
+        self._next_unlabeled_waiting = False
+        self.next_unlabeled()
 
     def previous_annotation(self) -> Annotation | None:
         if self._row <= 0:
