@@ -264,3 +264,10 @@ def test_suppressors_equal_the_definition_on_many_boxes(agnostic: bool) -> None:
     assert list(zip(full.suppressed.tolist(), full.suppressors.tolist())) == expected
     capped = postprocess(raw, settings, with_suppressed=True, max_suppressed=25)
     assert list(zip(capped.suppressed.tolist(), capped.suppressors.tolist())) == expected[:25]
+
+
+def test_iou_equal_to_the_threshold_is_kept() -> None:
+    # torchvision's NMS suppresses only IoU *strictly greater* than the threshold.
+    raw = RawDetections.from_unsorted([[0, 0, 10, 10], [0, 0, 10, 20]], [0.9, 0.8], [1, 1])
+    assert len(postprocess(raw, PostprocessSettings(0.05, 0.5, 100)).kept) == 2  # IoU 0.5
+    assert len(postprocess(raw, PostprocessSettings(0.05, 0.49, 100)).kept) == 1

@@ -17,6 +17,7 @@ Boxes are float32 pixel-edge ``xyxy`` in the original image's pixels.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from collections import OrderedDict
@@ -29,7 +30,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
+import torchvision
+from torchvision.models.detection import FasterRCNN
+from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops import boxes as box_ops
 
@@ -41,7 +44,38 @@ log = logging.getLogger(__name__)
 #: Scores at or below this are dropped from the raw cache (a trained detector gives most of its
 #: 8,732 × K SSD entries less than this; the score slider's minimum equals it).
 DEFAULT_SCORE_FLOOR = 0.001
-_HUGE = 1_000_000
+
+#: The parameters (after ``self``) of the torchvision methods whose job the raw variants below
+#: take over; they are checked before a model is patched (:func:`check_postprocess_signature`).
+EXPECTED_POSTPROCESS_PARAMETERS: dict[type, tuple[str, ...]] = {
+    SSD: ("head_outputs", "image_anchors", "image_shapes"),
+    RoIHeads: ("class_logits", "box_regression", "proposals", "image_shapes"),
+}
+
+
+class TorchvisionMismatchError(RuntimeError):
+    """torchvision's post-processing is not the one the raw variants were written against."""
+
+
+def check_postprocess_signature(cls: type) -> None:
+    """Raise :class:`TorchvisionMismatchError` unless ``cls.postprocess_detections`` takes the
+    parameters in :data:`EXPECTED_POSTPROCESS_PARAMETERS` (names and order) — a torchvision
+    release that changed them would otherwise be called with the wrong arguments, or silently
+    mis-decode boxes. The message names the installed torchvision version."""
+    base = next(b for b in EXPECTED_POSTPROCESS_PARAMETERS if issubclass(cls, b))
+    expected = EXPECTED_POSTPROCESS_PARAMETERS[base]
+    method = getattr(cls, "postprocess_detections", None)
+    try:
+        params = tuple(inspect.signature(method).parameters) if callable(method) else None
+    except (TypeError, ValueError):  # a builtin or a C extension without a signature
+        params = None
+    if params is None or params[1:] != expected:
+        found = "no inspectable method" if params is None else f"({', '.join(params)})"
+        raise TorchvisionMismatchError(
+            f"torchvision {torchvision.__version__}: {base.__name__}.postprocess_detections "
+            f"takes {found}, expected (self, {', '.join(expected)}); the raw detections of "
+            f"Detection Workbench support the torchvision versions in its requirements "
+            f"(pyproject.toml) — install one of those")
 
 
 # -- raw post-processing per model family -----------------------------------------------------
@@ -89,21 +123,18 @@ def configure_raw(model: nn.Module, score_floor: float = DEFAULT_SCORE_FLOOR) ->
     """Make ``model`` (in place) output raw, un-suppressed detections; returns its per-class
     pre-NMS cap to re-apply later (SSD's ``topk_candidates``), or None.
 
-    SSD / SSDlite and Faster R-CNN get a raw post-processing (no NMS at all); RetinaNet and FCOS,
-    whose per-level candidate cap does not depend on the threshold, get ``nms_thresh=1.0`` and a
-    huge ``detections_per_img``.
+    SSD / SSDlite and Faster R-CNN (the catalog's families, :mod:`workbench.core.models`) get a
+    raw post-processing (no NMS at all); torchvision's method is checked first
+    (:func:`check_postprocess_signature`).
     """
     if isinstance(model, SSD):
+        check_postprocess_signature(type(model))
         model.postprocess_detections = functools.partial(_ssd_raw, model, score_floor)
         return int(model.topk_candidates)
     if isinstance(model, FasterRCNN):
         heads = model.roi_heads
+        check_postprocess_signature(type(heads))
         heads.postprocess_detections = functools.partial(_roi_heads_raw, heads, score_floor)
-        return None
-    if isinstance(model, (RetinaNet, FCOS)):
-        model.score_thresh = score_floor
-        model.nms_thresh = 1.0
-        model.detections_per_img = _HUGE
         return None
     raise TypeError(f"cannot take raw outputs from a {type(model).__name__}")
 
