@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from workbench.gui.canvas import bigimage
+from workbench.gui.canvas import tiles
 from workbench.gui.canvas.layer_list import LAYER_Z, LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.main_window import MainWindow
@@ -233,7 +233,7 @@ def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa:
     assert scene.annotation_item.zValue() == LAYER_Z["annotations"]
     assert scene.guide_item.zValue() == LAYER_Z["guide"]
     assert scene.image_item.zValue() == LAYER_Z["image"]
-    assert bigimage._TILE_Z == LAYER_Z["image:tiles"]
+    assert tiles._TILE_Z == LAYER_Z["image:tiles"]
     assert len(set(LAYER_Z.values())) == len(LAYER_Z)      # one height per layer
     # Per-image layers are the ones the issue lists.
     per_image = {la.name for la in layers.layers() if la.per_image}
