@@ -17,9 +17,7 @@ written, using the detections engine (:mod:`workbench.engine.inference`), and em
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import threading
 import time
 from pathlib import Path
@@ -54,11 +52,8 @@ class TrainingBridge(QObject):
     """
 
     STEP_BATCH_S = 0.05
-    #: The GIL switch interval while a run is in progress (Python's default is 5 ms). The worker
-    #: runs long stretches of Python (torchvision's box matching and losses, the checkpoint
-    #: unpickler); every time the GUI thread wants the GIL back — a painter call, a slot — it
-    #: waited up to the interval, and a plot repaint of ~10 ms became 40-70 ms. A waiting GUI
-    #: thread now gets the GIL within 0.25 ms; with nobody waiting the interval costs nothing.
+    #: The GIL switch interval while a run is in progress (Python's default is 5 ms): a waiting
+    #: GUI thread gets the GIL within 0.25 ms (see :mod:`workbench.engine.process_settings`).
     SWITCH_INTERVAL_S = 0.00025
     #: The worker thread's niceness above the GUI's (see :mod:`workbench.gui.workers.priority`).
     WORKER_NICENESS = BACKGROUND_NICENESS
@@ -119,6 +114,7 @@ class TrainingBridge(QObject):
     # -- worker thread ---------------------------------------------------------------------------
     def _run(self, config: Any, data: Any) -> None:
         from workbench.engine import events as ev
+        from workbench.engine.process_settings import background_run_settings
         from workbench.engine.trainer import train
 
         lower_thread_priority(self.WORKER_NICENESS)
@@ -132,49 +128,39 @@ class TrainingBridge(QObject):
                 pending = []
             last_emit = time.perf_counter()
 
-        # Full (generation-2) garbage collections scan every Python object of the process —
-        # the window's and the model's — holding the GIL for 100-300 ms, which froze the GUI
-        # while a run was set up. Collect nothing during set-up, then move the long-lived
-        # objects out of the collector's way (gc.freeze) until the run ends.
-        gc_enabled = gc.isenabled()
-        gc.disable()
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, self.SWITCH_INTERVAL_S))
-        try:
-            for event in train(config, data, self._stop):
-                if isinstance(event, ev.RunStarted) and gc_enabled:
-                    gc.freeze()
-                    gc.enable()
-                if isinstance(event, ev.StepLogged):
-                    pending.append(event)
-                    if time.perf_counter() - last_emit >= self.STEP_BATCH_S:
-                        flush()
-                    continue
+        # Full garbage collections held the GIL for 100-300 ms and froze the GUI while a run was
+        # set up: collect nothing during set-up, then freeze the long-lived objects out of the
+        # collector's way; the previous settings come back when the run ends.
+        with background_run_settings(self.SWITCH_INTERVAL_S) as process:
+            try:
+                for event in train(config, data, self._stop):
+                    if isinstance(event, ev.RunStarted):
+                        process.freeze()
+                    if isinstance(event, ev.StepLogged):
+                        pending.append(event)
+                        if time.perf_counter() - last_emit >= self.STEP_BATCH_S:
+                            flush()
+                        continue
+                    flush()
+                    if isinstance(event, ev.RunStarted):
+                        self.run_started.emit(event)
+                    elif isinstance(event, ev.EpochEvaluated):
+                        self.epoch_evaluated.emit(event)
+                    elif isinstance(event, ev.CheckpointSaved):
+                        self.checkpoint_saved.emit(event)
+                        self._preview_detections(event.path)
+                    elif isinstance(event, ev.SampleSkipped):
+                        self.sample_skipped.emit(event)
+                    elif isinstance(event, ev.Finished):
+                        self.training_finished.emit(event)
+            except ev.TrainingError as exc:
                 flush()
-                if isinstance(event, ev.RunStarted):
-                    self.run_started.emit(event)
-                elif isinstance(event, ev.EpochEvaluated):
-                    self.epoch_evaluated.emit(event)
-                elif isinstance(event, ev.CheckpointSaved):
-                    self.checkpoint_saved.emit(event)
-                    self._preview_detections(event.path)
-                elif isinstance(event, ev.SampleSkipped):
-                    self.sample_skipped.emit(event)
-                elif isinstance(event, ev.Finished):
-                    self.training_finished.emit(event)
-        except ev.TrainingError as exc:
-            flush()
-            log.warning("training failed: %s", exc)
-            self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - the GUI must survive any fault in the run
-            flush()
-            log.exception("training crashed")
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-        finally:
-            sys.setswitchinterval(switch_interval)
-            gc.unfreeze()
-            if gc_enabled:
-                gc.enable()
+                log.warning("training failed: %s", exc)
+                self.failed.emit(str(exc))
+            except Exception as exc:  # noqa: BLE001 - the GUI must survive any fault in the run
+                flush()
+                log.exception("training crashed")
+                self.failed.emit(f"{type(exc).__name__}: {exc}")
 
     def _preview_detections(self, checkpoint: Path) -> None:
         with self._preview_lock:

@@ -1,0 +1,67 @@
+"""Process-wide interpreter settings a long background run changes, in one context manager.
+
+A training run on a worker thread shares the GIL and the garbage collector with the GUI thread:
+
+* **GIL switch interval** (``sys.setswitchinterval``; Python's default is 5 ms). The worker runs
+  long stretches of Python (torchvision's box matching and losses, the checkpoint unpickler);
+  whenever the GUI thread wants the GIL back it waited up to the interval, and a ~10 ms plot
+  repaint became 40-70 ms. A short interval costs nothing while nobody waits.
+* **Garbage collection.** A full (generation-2) collection scans every Python object of the
+  process — the window's and the model's — holding the GIL for 100-300 ms. A run collects
+  nothing while it is set up; then :meth:`ProcessSettings.freeze` moves the long-lived objects
+  out of the collector's way (``gc.freeze``) and collection resumes for the rest.
+
+:func:`background_run_settings` applies both and restores the previous values on exit, also
+when the body raises. Per-thread settings (a worker's nice value,
+:mod:`workbench.gui.workers.priority`) are not process-wide and stay with the thread.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass
+class ProcessSettings:
+    """What :func:`background_run_settings` changed; ``freeze()`` ends the collection pause."""
+
+    gc_was_enabled: bool
+    switch_interval_s: float
+    frozen: bool = False
+
+    def freeze(self) -> None:
+        """Move every object alive now out of the collector's scans (``gc.freeze``) and let
+        collection resume — when it was enabled before; otherwise nothing. Once per run."""
+        if self.gc_was_enabled and not self.frozen:
+            gc.freeze()
+            self.frozen = True
+            gc.enable()
+
+
+@contextmanager
+def background_run_settings(max_switch_interval_s: float | None = None,
+                            *, pause_gc: bool = True) -> Iterator[ProcessSettings]:
+    """Shorten the GIL switch interval to at most ``max_switch_interval_s`` and (with
+    ``pause_gc``) disable the garbage collector until :meth:`ProcessSettings.freeze`; on exit
+    the switch interval, the objects frozen here and the collector's enabled state are as they
+    were before."""
+    previous_interval = sys.getswitchinterval()
+    settings = ProcessSettings(gc_was_enabled=gc.isenabled(), switch_interval_s=previous_interval)
+    try:
+        if pause_gc:
+            gc.disable()
+        if max_switch_interval_s is not None:
+            sys.setswitchinterval(min(previous_interval, max_switch_interval_s))
+        yield settings
+    finally:
+        sys.setswitchinterval(previous_interval)
+        if settings.frozen:
+            gc.unfreeze()
+        if settings.gc_was_enabled:
+            gc.enable()
+        else:
+            gc.disable()
