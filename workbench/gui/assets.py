@@ -14,8 +14,8 @@ import functools
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QIcon, QPainter, QPixmap
+from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QIcon, QIconEngine, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 log = logging.getLogger(__name__)
@@ -55,31 +55,68 @@ def _render(svg: bytes, size: int, dpr: float = 2.0) -> QPixmap:
     return pixmap
 
 
+class _SvgIconEngine(QIconEngine):
+    """Renders an SVG at the size and mode asked, when asked, and keeps what it rendered.
+
+    Start-up (issue 14): rendering every icon at five sizes in two modes up front was ~300
+    renders before the first paint; most icons sit in menus nobody has opened yet."""
+
+    def __init__(self, normal: bytes, disabled: bytes | None = None, dpr: float = 2.0) -> None:
+        super().__init__()
+        self._svg = {QIcon.Mode.Disabled: disabled or normal}
+        self._normal = normal
+        self._dpr = dpr
+        self._cache: dict[tuple[int, int, int, float], QPixmap] = {}
+
+    def _source(self, mode: QIcon.Mode) -> bytes:
+        return self._svg.get(mode, self._normal)
+
+    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State,  # noqa: N802
+                     scale: float) -> QPixmap:
+        side = max(1, min(size.width(), size.height()))
+        key = (side, int(mode == QIcon.Mode.Disabled), 0, float(scale))
+        found = self._cache.get(key)
+        if found is None:
+            found = _render(self._source(mode), side, max(1.0, float(scale)))
+            self._cache[key] = found
+        return found
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        return self.scaledPixmap(size, mode, state, self._dpr)
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
+              state: QIcon.State) -> None:
+        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        painter.drawPixmap(rect, self.scaledPixmap(rect.size(), mode, state, dpr))
+
+    def availableSizes(self, mode: QIcon.Mode = QIcon.Mode.Normal,  # noqa: N802
+                       state: QIcon.State = QIcon.State.Off) -> list[QSize]:
+        return [QSize(s, s) for s in _SIZES]
+
+    def clone(self) -> QIconEngine:
+        twin = _SvgIconEngine(self._normal, self._svg[QIcon.Mode.Disabled], self._dpr)
+        twin._cache = dict(self._cache)
+        return twin
+
+
 @functools.lru_cache(maxsize=256)
 def icon(name: str, color: str = ICON_COLOR) -> QIcon:
-    """A themed QIcon for ``icons/<name>.svg``; an empty icon (and a log line) if missing."""
+    """A themed QIcon for ``icons/<name>.svg``; an empty icon (and a log line) if missing.
+    Rendered lazily, at the sizes asked for (:class:`_SvgIconEngine`)."""
     try:
         text = icon_path(name).read_text(encoding="utf-8")
     except (OSError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return QIcon()
-    result = QIcon()
     normal = text.replace("currentColor", color).encode()
     disabled = text.replace("currentColor", ICON_DISABLED_COLOR).encode()
-    for size in _SIZES:
-        result.addPixmap(_render(normal, size), QIcon.Mode.Normal, QIcon.State.Off)
-        result.addPixmap(_render(disabled, size), QIcon.Mode.Disabled, QIcon.State.Off)
-    return result
+    return QIcon(_SvgIconEngine(normal, disabled))
 
 
 @functools.lru_cache(maxsize=1)
 def app_icon() -> QIcon:
-    """The application icon (``icons/app.svg``) at the usual launcher sizes."""
-    svg = icon_path("app").read_bytes()
-    result = QIcon()
-    for size in (16, 24, 32, 48, 64, 128, 256):
-        result.addPixmap(_render(svg, size, dpr=1.0))
-    return result
+    """The application icon (``icons/app.svg``), rendered at the sizes asked for."""
+    return QIcon(_SvgIconEngine(icon_path("app").read_bytes(), dpr=1.0))
 
 
 def icon_size() -> QSize:
