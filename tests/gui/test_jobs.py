@@ -266,3 +266,28 @@ def test_ctrl_n_does_not_scan_on_the_gui_thread(qtbot, tmp_path) -> None:  # noq
     qtbot.waitUntil(lambda: window.current_image_path().name == "img1.png", timeout=5000)
     QTest.keyClick(window.canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     assert window.current_image_path().name == "img3.png"  # states known: at once
+
+
+
+def test_training_failures_reach_the_one_place(qtbot, tmp_path) -> None:  # noqa: ANN001
+    """The training QThread stays (see workers/bridge.py) but its failure is reported like
+    every job's: once, in the window's status bar; the Train panel shows it inline."""
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    window = MainWindow(Settings(tmp_path / "s.ini"), panels=[
+        ("workbench.gui.panels.training", "TrainingPanel", "Train")])
+    qtbot.addWidget(window)
+    window.show()
+    train = window.panel("TrainingPanel")
+    reports: list[str] = []
+    job_errors().reported.connect(reports.append)
+    worker = threading.Thread(target=lambda: train.bridge.failed.emit("TrainingError: no images"))
+    worker.start()
+    worker.join()
+    qtbot.waitUntil(lambda: bool(reports), timeout=3000)
+    qtbot.wait(20)
+    assert reports == ["Training: TrainingError: no images"]
+    assert "Training: TrainingError: no images" in window.statusBar().currentMessage()
+    assert "Training stopped: TrainingError: no images" in train.status.text()
+    job_errors().reported.disconnect(reports.append)

@@ -426,7 +426,12 @@ class TrainingPanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self.progress.setFormat("failed")
         self.progress.setToolTip("")
-        self._say(f"Training stopped: {message}", error=True)
+        # reported once where every failed background job is (the window's status bar); the
+        # training thread stays a QThread of its own (see workbench.gui.workers.bridge)
+        from workbench.gui.jobs import job_errors
+
+        job_errors().report("Training", message)
+        self._say(f"Training stopped: {message}", error=True, status_bar=False)
 
     def _on_preview_ready(self, path: str, detections: Any) -> None:
         current = getattr(self.window, "current_image_path", lambda: None)()
@@ -463,11 +468,11 @@ class TrainingPanel(QWidget):
                   self.weights, self.weights_browse, self.device):
             w.setEnabled(not running)
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def _say(self, text: str, error: bool = False, status_bar: bool = True) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: #e15759;" if error else "")
         bar = getattr(self.window, "statusBar", None)
-        if callable(bar):
+        if callable(bar) and status_bar:
             bar().showMessage(text, 8000)
 
     def shutdown(self) -> None:
