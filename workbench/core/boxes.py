@@ -79,9 +79,3 @@ def clamp_box(box: Box, width: float, height: float) -> Box:
         min(max(x2, 0.0), width),
         min(max(y2, 0.0), height),
     )
-
-
-def normalize_box(box: Box) -> Box:
-    """Order the corners so that ``x1 <= x2`` and ``y1 <= y2``."""
-    x1, y1, x2, y2 = box
-    return (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))

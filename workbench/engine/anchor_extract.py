@@ -17,9 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -175,10 +173,3 @@ def extract_priors(model_name: str, *, image_size: int | None = None,
     if model is None:
         model = build_for_anchors(model_name, image_size)
     return priors_from_model(model, model_name, photo_size)
-
-
-def boxes_to_numpy(value: Any) -> np.ndarray:
-    """Tensor or array of boxes → ``(N, 4)`` float64 numpy (helper for callers with tensors)."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64).reshape(-1, 4)

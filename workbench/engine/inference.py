@@ -156,13 +156,6 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div_(255.0)
 
 
-def default_device() -> torch.device:
-    """CUDA when present, else Apple MPS, else CPU (:func:`workbench.engine.device.resolve_device`)."""
-    from workbench.engine.device import resolve_device
-
-    return resolve_device("auto")
-
-
 class RawDetector:
     """A detector in raw mode with a per-image LRU cache of :class:`RawDetections`.
 

@@ -90,11 +90,6 @@ def save(project: Project, entry: Entry, annotation: Annotation) -> Annotation:
     return project.save(current, annotation)
 
 
-def class_names(project: Project) -> list[str]:
-    """Class file names merged with every XML's names (parses every file)."""
-    return list(project.classes)
-
-
 def predefined_classes(project: Project) -> list[str]:
     """The names in the project's class file (empty when there is none)."""
     return list(project.predefined_classes())

@@ -198,10 +198,6 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
     )
 
 
-def _number(text: str) -> float:
-    return float(text)
-
-
 def parse_lines(text: str, size: tuple[int, int] | None, names: dict[int, str], *,
                 shown: str, clamp: bool = False, named: bool = True
                 ) -> tuple[list[VocObject], list[Problem], list[int]]:
