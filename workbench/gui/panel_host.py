@@ -26,7 +26,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCursor, QFontMetrics
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QStyle,
-                               QToolButton, QWidget)
+                               QTabBar, QToolButton, QWidget)
 
 from workbench.gui.canvas.layer_list import LayerList
 
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+
+#: Style of the main window's dock tab bars: no height (see :class:`DockTitleBar`).
+NO_TAB_ROW = ("QTabBar { max-height: 0px; } "
+              "QTabBar::tab { height: 0px; padding: 0px; margin: 0px; border: none; }")
 
 #: Share of the window's width the canvas keeps when a panel opens (the right column gets at most
 #: the rest, less the left column; never less than the panel's minimum width).
@@ -219,6 +223,13 @@ class PanelHost:
         self._order: list[QDockWidget] = []
         self._retitle_timer = QTimer(window, singleShot=True, interval=0)
         self._retitle_timer.timeout.connect(self._retitle)
+        # the switcher's order: the window's own docks, then the panels in registry order
+        # (not the window's child order, which raise_() changes)
+        own = [getattr(window, n, None) for n in ("files_dock", "classes_dock", "boxes_dock",
+                                                   "problems_dock")]
+        for dock in [*own, *self.docks.values(), self.layers_dock]:
+            if isinstance(dock, QDockWidget):
+                self._adopt(dock)
         self._retitle()
         for fixed in ("files", "classes", "boxes", "problems"):
             widget = getattr(window, fixed, None)
@@ -306,6 +317,13 @@ class PanelHost:
         """Adopt docks added since (e.g. the first-run hint) and refresh every switcher."""
         for dock in self.w.findChildren(QDockWidget):
             self._adopt(dock)
+        # Qt's row of dock tabs (created as docks are tabified) gets no height: the switchers
+        # replace it. (Qt shows the bar again whenever it lays the docks out; a style sheet
+        # on the bar itself holds.)
+        for bar in self.w.findChildren(QTabBar):
+            if bar.parentWidget() is self.w and not bar.property("noTabRow"):
+                bar.setProperty("noTabRow", True)
+                bar.setStyleSheet(NO_TAB_ROW)
         for bar in list(self._titles.values()):
             bar.refresh()
 

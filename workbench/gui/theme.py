@@ -54,12 +54,11 @@ QDockWidget::title {{ background: {SURFACE}; padding: 7px 10px; border-bottom: 1
                       text-transform: uppercase; }}
 QDockWidget > QWidget {{ background: {SURFACE}; }}
 /* Docks carry panel_host.DockTitleBar: the title, or a switcher among the open docks of its tab
-   group; Qt's own row of dock tabs (which elided eight titles to "Bo…", "Tr…") gets no height. */
+   group; Qt's own row of dock tabs (which elided eight titles to "Bo…", "Tr…") gets no height
+   (panel_host.NO_TAB_ROW, set on the bars themselves). */
 QWidget#dockTitle {{ background: {SURFACE}; border-bottom: 1px solid {BORDER}; }}
 QLabel#dockTitleText {{ font-weight: 600; padding: 4px 2px; }}
 QComboBox#panelSwitcher {{ font-weight: 600; padding: 3px 8px; }}
-QMainWindow > QTabBar {{ max-height: 0px; }}
-QMainWindow > QTabBar::tab {{ height: 0px; padding: 0px; margin: 0px; border: none; }}
 QScrollArea#panelScroll, QScrollArea#panelScroll > QWidget > QWidget {{ background: {SURFACE}; }}
 QTabBar::tab {{ background: {SURFACE}; color: {TEXT_DIM}; padding: 6px 12px; border: none; }}
 QTabBar::tab:selected {{ color: {TEXT}; border-bottom: 2px solid {ACCENT}; }}

@@ -102,6 +102,10 @@ class LayersPanel(QWidget):
             spin.setSuffix(" %")
             spin.setFrame(False)
             spin.setToolTip(f"Opacity of “{layer.title}”")
+            # "100 %" and its arrows; sized to its hint the column left the names elided
+            # ("selected de…") in a 260 px Layers dock (issue 14)
+            spin.setFixedWidth(spin.fontMetrics().horizontalAdvance("100 %") + 40)
+            row.setToolTip(0, layer.title)
             spin.valueChanged.connect(
                 lambda v, n=layer.name: self.layer_list.set_opacity(n, v / 100.0))
             self.tree.setItemWidget(row, 1, spin)

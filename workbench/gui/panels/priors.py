@@ -150,7 +150,7 @@ class PriorsPanel(QWidget):
         o_layout.addWidget(self.summary)
         o_layout.addWidget(self.objects_table)
         self.tabs = QTabWidget()
-        self.tabs.addTab(counts, "Counts per map")
+        self.tabs.addTab(counts, "Per map")  # four whole titles in a ~370 px panel
         self.tabs.addTab(cell, "Cell")
         self.tabs.addTab(objects, "Matching")
         self.tabs.addTab(suggest_box, "From the data")
