@@ -138,7 +138,7 @@ def gui_rows(n: int, folder: Path, repeat: int) -> dict[str, float]:
     w.canvas.select(n // 2)
     app.processEvents()
     moves, blocks, totals, stalls = [], [], [], []
-    for i in range(repeat):
+    for _ in range(repeat):
         x_before = doc.annotation.objects[n // 2].box[0]
         t = time.perf_counter()
         QTest.keyClick(w.canvas, Qt.Key.Key_Right)

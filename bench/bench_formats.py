@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     lines = [
-        f"# bench/bench_formats.py — {time.strftime('%Y-%m-%d')} — {platform.processor() or platform.machine()}, "
+        f"# bench/bench_formats.py — {time.strftime('%Y-%m-%d')} — "
+        f"{platform.processor() or platform.machine()}, "
         f"python {platform.python_version()}, one process, 1 thread",
         f"# {os.cpu_count()} CPUs; load average {load_before:.1f} at the start, "
         f"{os.getloadavg()[0]:.1f} at the end (other work on the machine slows wall time and, "

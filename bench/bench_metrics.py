@@ -12,7 +12,8 @@ Times: workbench = ``evaluate_coco`` on our records; pycocotools = ``COCO`` inde
 ``loadRes`` + ``evaluate`` + ``accumulate`` + ``summarize`` on dicts made beforehand
 (``to_coco``, not timed); torchmetrics = ``MeanAveragePrecision.update`` + ``compute`` on tensors
 made beforehand (a second torchmetrics row passes pycocotools' exact float64 IoU/recall
-thresholds instead of its float32 defaults). "max |diff|" is the largest absolute difference of the 12 summary numbers from
+thresholds instead of its float32 defaults). "max |diff|" is the largest absolute difference of the
+12 summary numbers from
 pycocotools'; for workbench also of the full precision (T×R×K×A×M) and recall arrays.
 """
 

@@ -72,7 +72,7 @@ def test_devkit_writer_keeps_hostile_class_inside_out(tmp_path: Path) -> None:
     write_devkit(out, classes, [_Det("img1", classes)])
     files = _all_files(tmp_path)
     assert all(out in f.parents for f in files), files
-    assert not any("escaped.txt" == f.name for f in files)
+    assert not any(f.name == "escaped.txt" for f in files)
     # the class names come back exactly from the escaped file names
     back = read_results(out)
     assert sorted({str(label) for d in back for label in d.labels}) == sorted(classes)

@@ -2,7 +2,8 @@
 LabelImg-layout files give the same result through the regex fast path (core/voc_plain.py)
 as through the full lxml reader.
 
-200 examples per test by default (CI; ~10 s for the three on 2 busy cores); set ``WORKBENCH_FUZZ_EXAMPLES=20000`` for a
+200 examples per test by default (CI; ~10 s for the three on 2 busy cores); set
+``WORKBENCH_FUZZ_EXAMPLES=20000`` for a
 longer hunt. The examples are generated, so nothing is stored (``database=None``).
 
 The property, stated independently of the reader's code:

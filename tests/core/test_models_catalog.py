@@ -63,9 +63,9 @@ def test_every_trainable_entry_has_a_builder_and_small_ones_build() -> None:
             assert info["family"] == entry.family
             assert info["image_size"] == entry.default_image_size
             assert sum(p.numel() for p in model.parameters()) > 0
-    assert (demo_model.FAMILY, demo_model.DEFAULT_SIZE) == (
+    assert (
         catalog.get_model(demo_model.NAME).family,
-        catalog.get_model(demo_model.NAME).default_image_size)
+        catalog.get_model(demo_model.NAME).default_image_size) == (demo_model.FAMILY, demo_model.DEFAULT_SIZE)
 
 
 def test_priors_models_follow_the_catalog() -> None:
@@ -73,7 +73,7 @@ def test_priors_models_follow_the_catalog() -> None:
     from workbench.engine.anchor_extract import PRIOR_MODELS, TORCHVISION_MODELS
 
     assert catalog.SSD300_VOC_PAPER == SSD300_VOC_PAPER
-    assert PRIOR_MODELS == catalog.prior_names()
+    assert catalog.prior_names() == PRIOR_MODELS
     assert PRIOR_MODELS[0] == SSD300_VOC_PAPER
     assert set(TORCHVISION_MODELS) == set(catalog.prior_names()) - {SSD300_VOC_PAPER}
 
@@ -83,9 +83,9 @@ def test_cli_choices_equal_the_catalog(capsys) -> None:  # noqa: ANN001
     from workbench.cli import priors as priors_cli
     from workbench.cli import train as train_cli
 
-    assert train_cli.MODEL_NAMES == catalog.trainable_names()
-    assert train_cli.RECIPE_DEFAULTS == dict(catalog.DEFAULT_RECIPE)
-    assert priors_cli.MODEL_CHOICES == catalog.prior_names()
+    assert catalog.trainable_names() == train_cli.MODEL_NAMES
+    assert dict(catalog.DEFAULT_RECIPE) == train_cli.RECIPE_DEFAULTS
+    assert catalog.prior_names() == priors_cli.MODEL_CHOICES
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())

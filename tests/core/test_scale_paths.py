@@ -239,7 +239,7 @@ def _fixture():
         gt[stem] = Annotation(filename=f"{stem}.jpg", size=ImageSize(320, 240),
                               objects=tuple(objs))
     items = []
-    for n, (stem, ann) in enumerate(gt.items(), start=1):
+    for n, (_stem, ann) in enumerate(gt.items(), start=1):
         for o in ann.objects:
             for _ in range(3):
                 x1, y1, x2, y2 = np.asarray(o.box) + rng.normal(0, 6, 4)

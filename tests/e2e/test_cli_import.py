@@ -80,7 +80,7 @@ def to_yolo_ultralytics(data: dict, root: Path) -> None:
 
 def to_coco(data: dict, root: Path) -> None:
     images, annotations = [], []
-    for i, (stem, d) in enumerate(sorted(data.items()), start=1):
+    for i, (_stem, d) in enumerate(sorted(data.items()), start=1):
         _place(d["file"], root / "images" / d["file"].name)
         images.append({"id": i, "file_name": d["file"].name, "width": d["size"][0],
                        "height": d["size"][1]})
@@ -95,7 +95,7 @@ def to_coco(data: dict, root: Path) -> None:
 
 def to_createml(data: dict, root: Path) -> None:
     records = []
-    for stem, d in sorted(data.items()):
+    for _stem, d in sorted(data.items()):
         _place(d["file"], root / d["file"].name)
         records.append({"image": d["file"].name, "annotations": [
             {"label": n, "coordinates": {"x": (x1 - 1 + x2) / 2, "y": (y1 - 1 + y2) / 2,
@@ -105,7 +105,7 @@ def to_createml(data: dict, root: Path) -> None:
 
 
 def to_labelme(data: dict, root: Path) -> None:
-    for stem, d in sorted(data.items()):
+    for _stem, d in sorted(data.items()):
         _place(d["file"], root / d["file"].name)
         shapes = [{"label": n, "points": [[x1 - 1, y1 - 1], [x2, y2]], "group_id": None,
                    "shape_type": "rectangle", "flags": {}} for n, x1, y1, x2, y2 in d["boxes"]]

@@ -270,7 +270,7 @@ def test_app_window_on_xvfb_with_xcb(tmp_path, xserver):
         assert first.shape == (SCREEN[1], SCREEN[0], 3)
         wx, wy, ww, wh = geometry(xserver, wid)
         assert (ww, wh) == WINDOW, f"window geometry {ww}x{wh}+{wx}+{wy}"
-        assert 0 <= wx and 0 <= wy and wx + ww <= SCREEN[0] and wy + wh <= SCREEN[1]
+        assert wx >= 0 and wy >= 0 and wx + ww <= SCREEN[0] and wy + wh <= SCREEN[1]
         win = first[wy:wy + wh, wx:wx + ww]
         outside = first.copy()
         outside[wy:wy + wh, wx:wx + ww] = 0

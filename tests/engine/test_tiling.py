@@ -209,7 +209,7 @@ def test_small_objects_are_found_only_with_tiles() -> None:
     tiling = Tiling(tile=512, overlap=0.2)
     assert tiling.overlap_pixels == 102
     # square 2 (x 420..444) lies in both tile columns starting at x 0 and x 410
-    assert any(x0 <= 420 and 444 <= x1 and x0 > 0 for x0, _, x1, _ in
+    assert any(x0 <= 420 and x1 >= 444 and x0 > 0 for x0, _, x1, _ in
                tile_grid(3200, 2400, 512, 102))
     net.calls = 0
     raw = tiled_raw(net, image, tiling)

@@ -233,7 +233,7 @@ def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa:
     assert scene.annotation_item.zValue() == LAYER_Z["annotations"]
     assert scene.guide_item.zValue() == LAYER_Z["guide"]
     assert scene.image_item.zValue() == LAYER_Z["image"]
-    assert tiles._TILE_Z == LAYER_Z["image:tiles"]
+    assert LAYER_Z["image:tiles"] == tiles._TILE_Z
     assert len(set(LAYER_Z.values())) == len(LAYER_Z)      # one height per layer
     # Per-image layers are the ones the issue lists.
     per_image = {la.name for la in layers.layers() if la.per_image}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from PySide6.QtCore import QThread
 
-from workbench.gui.workers.tasks import TaskCancelled, TaskContext, TaskRunner
+from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
 
 def test_result_and_progress_arrive_on_gui_thread(qtbot) -> None:  # noqa: ANN001

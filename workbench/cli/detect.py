@@ -72,7 +72,8 @@ def _overlap(text: str) -> float:
     try:
         return parse_overlap(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of pixels or a fraction: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a number of pixels or a fraction: {text!r}") from None
 
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:

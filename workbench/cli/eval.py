@@ -8,7 +8,8 @@ images without one are not evaluated. ``--results`` reads a devkit folder
 (``*_det_*_<class>.txt``, 1-based pixels), a folder of VOC XML with ``<score>``, a folder of
 per-image JSON (``workbench detect`` output) or a COCO results JSON (integer ids: images 1..N in
 the project's order of annotated images, classes 1..K sorted by name — the ids of the ground
-truth ``--write-coco-gt FILE`` writes — unless --coco-gt names another COCO ground truth). ``--checkpoint`` runs the
+truth ``--write-coco-gt FILE`` writes — unless --coco-gt names another COCO ground truth).
+``--checkpoint`` runs the
 detector over the annotated images in the usual evaluation setting (score > 0.01, top 100 per
 image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings.
 

@@ -199,7 +199,8 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
             ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None,
                        Listing | None]:
     """``(format, guess, root to open, annotations, listing)`` for :meth:`Project.open`
-    without ``format`` (the listing made while detecting, so the scan walks the folder once). An explicit annotations folder holding XML (or nothing else) stays VOC;
+    without ``format`` (the listing made while detecting, so the scan walks the folder once). An
+    explicit annotations folder holding XML (or nothing else) stays VOC;
     opening the ``images/`` folder of an Ultralytics dataset opens its parent."""
     if annotations_dir is not None:
         ann = _resolve_folder(annotations_dir)

@@ -24,7 +24,8 @@ API
     unchanged values (``123.6``) survive; an unchanged annotation is written back byte for
     byte. When a file is rewritten, indentation becomes LabelImg's tabs and ``truncated`` /
     ``difficult`` flags written as ``0.0``/``true`` become ``0``/``1`` (LabelImg's reader
-    crashes on anything but an integer there). ``write_annotation`` returns the annotation with ``raw`` set to the bytes written.
+    crashes on anything but an integer there). ``write_annotation`` returns the annotation with
+    ``raw`` set to the bytes written.
     Extra fields: ``<score>`` for objects with a score; ``model_made="yes"`` on ``<object>``.
 
 Read quirks handled: float coordinates, ``difficult``/``truncated`` written as ``0.0`` or

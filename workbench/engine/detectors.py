@@ -3,7 +3,8 @@
 :func:`build_detector` makes a model for ``K`` classes + background (id 0) at a chosen input size,
 optionally starting from pretrained weights (see :mod:`workbench.engine.weights`; building
 never downloads — :mod:`workbench.engine.weights_download` fetches the COCO / ImageNet files
-the ``DetectorSpec`` enums name, when the user asks). Every model follows torchvision's detection API: in ``train()`` mode
+the ``DetectorSpec`` enums name, when the user asks). Every model follows torchvision's detection
+API: in ``train()`` mode
 ``model(images, targets)`` returns a dict of loss tensors; in ``eval()`` mode ``model(images)``
 returns one dict per image with ``boxes`` ``(N, 4)`` float pixel-edge ``xyxy`` in the input
 image's pixels, ``scores`` ``(N,)`` and ``labels`` ``(N,)`` int64 ids 1..K. Images are float

@@ -4,7 +4,8 @@
 :mod:`workbench.core.project`), so a run is unaffected by labeling that goes on meanwhile. The
 split lives in ``ImageSets/Main/train.txt`` and ``val.txt`` (VOC layout, one image id = file
 stem per line; ids with whitespace, ``%`` or non-UTF-8 bytes percent-escaped, see
-:func:`workbench.core.safepath.escape_id`): when the files exist their assignment is kept (the user may edit them) and
+:func:`workbench.core.safepath.escape_id`): when the files exist their assignment is kept (the user
+may edit them) and
 images labeled since are appended by a seeded draw; when not, a seeded random split is written
 there, so the next run — and the user — see the same one.
 """

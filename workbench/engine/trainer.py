@@ -348,13 +348,12 @@ class _Run:
             yield finished
 
     def _train_epoch(self, epoch: int, losses: list[float]) -> Iterator[Event]:
-        cfg = self.config
         self.model.train()
         self.sampler.set_epoch(epoch)
         self.train_set.set_epoch(epoch)
         tick = time.perf_counter()
         self.epoch_skipped, self.first_skip = 0, ""
-        for step, (indices, images, targets, skipped) in enumerate(self.loader):
+        for step, (_indices, images, targets, skipped) in enumerate(self.loader):
             if step >= self.steps_per_epoch:
                 break
             if self.stop.is_set() and not self.dist.enabled:  # DDP ranks stop at epoch ends

@@ -94,7 +94,8 @@ def open_in_background(window, images_dir: Path, annotations_dir: Path | None = 
     thread (``core`` only, no Qt) while the window shows the last image seen there, or else the
     first image of its top folder in natural order (what the project shows first when the
     images lie in that folder); the scan starts after that first paint (a worker holding the
-    GIL delayed it), and ``window.opening`` is not None until the project is open. False (nothing done) for a folder of fewer than
+    GIL delayed it), and ``window.opening`` is not None until the project is open. False (nothing
+    done) for a folder of fewer than
     :data:`BACKGROUND_OPEN_ENTRIES` entries — it opens at once."""
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -210,7 +211,7 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
     if screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         if "WORKBENCH_SETTINGS" not in os.environ:  # a clean, reproducible layout
-            temp_settings = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)
+            temp_settings = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)  # noqa: SIM115
             temp_settings.close()
             os.environ["WORKBENCH_SETTINGS"] = temp_settings.name
     app = create_app()

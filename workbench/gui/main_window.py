@@ -499,10 +499,9 @@ class MainWindow(NavigationMixin, QMainWindow):
         recent = self.settings.recent_projects()
         menu: QMenu = self.actions.menus["recent"]
         menu.clear()
-        for images, annotations in recent:
-            label = readable(images) + (f"  (XML: {readable(annotations)})" if annotations
-                                        else "")
-            menu.addAction(label, lambda i=images, a=annotations: self.open_project(i, a))
+        for images, xml in recent:
+            label = readable(images) + (f"  (XML: {readable(xml)})" if xml else "")
+            menu.addAction(label, lambda i=images, a=xml: self.open_project(i, a))
         menu.setEnabled(bool(recent))
         self.welcome.set_recent(recent)
 

@@ -70,12 +70,11 @@ class WelcomePage(QWidget):
             head.setObjectName("muted")
             head.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self.recent_box.addWidget(head)
-        for images, annotations in shown:
+        for images, xml in shown:
             button = QPushButton(short_path(readable(images)))
-            button.setToolTip(readable(images)
-                              + (f"\nXML: {readable(annotations)}" if annotations else ""))
+            button.setToolTip(readable(images) + (f"\nXML: {readable(xml)}" if xml else ""))
             button.setFlat(True)
             button.setCursor(Qt.CursorShape.PointingHandCursor)
-            button.clicked.connect(lambda _c=False, i=images, a=annotations:
+            button.clicked.connect(lambda _c=False, i=images, a=xml:
                                    self.recent_requested.emit(str(i), str(a or "")))
             self.recent_box.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)

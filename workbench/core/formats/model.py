@@ -126,7 +126,8 @@ def check_box(box: Box, size: ImageSize | tuple[int, int] | None, where: str,
 
     ``None`` (with an error) for a box with a NaN/inf number (it cannot be shown or edited);
     inverted, zero-area boxes and boxes wholly outside the image are kept with an error (as
-    :mod:`workbench.core.voc` does, so the editor shows them); boxes overshooting by less than :data:`EDGE_TOLERANCE` are snapped silently;
+    :mod:`workbench.core.voc` does, so the editor shows them); boxes overshooting by less than
+    :data:`EDGE_TOLERANCE` are snapped silently;
     others are kept (clamped when ``clamp``) with a warning. ``where`` prefixes messages
     (``"line 3: "``, ``"annotations[12]: "``).
     """

@@ -41,7 +41,7 @@ from pathlib import Path
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.atomic import atomic_write_many
 from workbench.core.formats import WRITERS, NotWritableError
-from workbench.core.formats.conventions import xyxy_to_yolo, yolo_to_xyxy
+from workbench.core.formats.conventions import xyxy_to_yolo
 from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
 from workbench.core.formats.listing import Listing
 from workbench.core.formats.yolo import _find_names as find_names

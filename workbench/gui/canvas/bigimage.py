@@ -15,7 +15,8 @@ slowly. An image is *large* when it has more than :data:`LARGE_PIXELS` pixels (4
   (never on the GUI thread), starting 100 ms after the preview is shown, and dropped when
   another image is shown: one full raster in memory at a time.
 * :class:`~workbench.gui.canvas.tiles.TiledImageLayer` shows full-resolution tiles over the
-  preview once the view's zoom is above the preview's resolution: square tiles of :data:`TILE` px of pyramid level ``l``
+  preview once the view's zoom is above the preview's resolution: square tiles of :data:`TILE` px
+  of pyramid level ``l``
   (level ``l`` is the image reduced ``2**l`` times; the level chosen is the coarsest one with at
   least one image pixel per screen pixel, so at most about 24 tiles cover any viewport), made in
   a worker thread for the visible region only, kept as pixmap items in an LRU of at most

@@ -157,7 +157,7 @@ class LayerList(QObject):
             per_image: bool = False, name: str | None = None) -> Layer:
         """Register ``item`` (named ``name`` or ``item.name``): put it in the scene at its
         :data:`LAYER_Z` height; from now on its visibility is the list's business."""
-        base = name or str(getattr(item, "name"))
+        base = name or str(item.name)
         name, n = base, 1
         while name in self._layers and self._layers[name].item is not item:
             n += 1  # a second panel of the same kind: "proposals#2", at the same height
