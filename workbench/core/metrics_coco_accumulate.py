@@ -32,8 +32,11 @@ def _ignored_up_to(ignored: np.ndarray, flat_tp: np.ndarray) -> np.ndarray:
     n = ignored.shape[2]
     rows = flat_tp // n
     # segment bounds: each TP row's start, and just after each TP (none past the end)
-    bounds = np.unique(np.concatenate([rows * n, flat_tp + 1]))
-    bounds = bounds[bounds < len(flat)]
+    # both parts are sorted: merge them and drop repeats (no hashing np.unique)
+    row_starts = rows[np.r_[True, rows[1:] != rows[:-1]]] * n
+    bounds = np.concatenate([row_starts, flat_tp + 1])
+    bounds.sort(kind="stable")
+    bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]] & (bounds < len(flat))]
     sums = np.add.reduceat(flat, bounds, dtype=np.int64)  # bounds strictly increase
     before = np.concatenate([[0], np.cumsum(sums)])  # ignored from bounds[0] to each bound
     # up to the TP = (ignored before TP + 1) - (ignored before its row's start); TP + 1 is a

@@ -70,7 +70,7 @@ def match_coco(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
         return matched, ignored
 
     # candidate rank of each candidate detection inside its group (detections are in order)
-    cand = np.unique(d_idx)
+    cand = d_idx[np.r_[True, d_idx[1:] != d_idx[:-1]]]  # d_idx is sorted (group_pairs)
     cand_key = det_key[cand]
     first_in_group = np.r_[True, cand_key[1:] != cand_key[:-1]]
     group_start = np.maximum.accumulate(np.where(first_in_group, np.arange(len(cand)), 0))
