@@ -306,8 +306,27 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
         report["fronts"][title] = sizes
         sizes["dock_widths"] = {d.windowTitle(): [d.width(), d.minimumSizeHint().width()]
                                 for d in window.findChildren(QDockWidget) if d.isVisible()}
+        if title.startswith("Priors"):
+            problems, sizes = _check_anchors(app, window, share)
+            report["problems"] += problems
+            report["fronts"][f"{title} (Faster R-CNN)"] = sizes
+        # what lies below the fold: the panel's scroll areas at their end
+        from PySide6.QtWidgets import QAbstractItemView, QScrollArea, QTabWidget
+
+        areas = [a for a in dock.findChildren(QScrollArea)
+                 if a.isVisible() and not isinstance(a, QAbstractItemView)
+                 and a.verticalScrollBar().maximum() > 0]
+        if areas:
+            for area in areas:
+                area.verticalScrollBar().setValue(area.verticalScrollBar().maximum())
+            _settle(app, 60)
+            problems, sizes = check_window(window, f"{title} (scrolled to its end)", share)
+            report["problems"] += problems
+            report["fronts"][f"{title} (scrolled)"] = sizes
+            for area in areas:
+                area.verticalScrollBar().setValue(0)
+            _settle(app, 30)
         # and every page of the panel's own tab widgets (Train: loss, learning rate, mAP …)
-        from PySide6.QtWidgets import QTabWidget
 
         for tabs in dock.findChildren(QTabWidget):
             if not tabs.isVisible():
@@ -343,6 +362,27 @@ def _save_png(pixmap, path: Path) -> None:  # noqa: ANN001
         rgb = im.convert("RGB")
     rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE,
                  dither=Image.Dither.NONE).save(path, optimize=True)
+
+
+def _check_anchors(app, window, share: float) -> tuple[list[str], dict]:  # noqa: ANN001
+    """The Priors panel with a Faster R-CNN detector (its anchors table has the most columns),
+    then back to the first detector."""
+    import time
+
+    panel = window.panel("PriorsPanel")
+    combo = panel.model_combo
+    first = combo.currentIndex()
+    rpn = next(i for i in range(combo.count()) if "fasterrcnn" in str(combo.itemData(i)))
+    combo.setCurrentIndex(rpn)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (panel.priors is None or panel.priors.kind != "rpn"):
+        _settle(app, 60)
+    assert panel.priors is not None and panel.priors.kind == "rpn", "anchors not built in 120 s"
+    _settle(app, 120)
+    out = check_window(window, "Priors & anchors (Faster R-CNN)", share)
+    combo.setCurrentIndex(first)
+    _settle(app, 60)
+    return out
 
 
 def _child_main(argv: list[str] | None = None) -> None:

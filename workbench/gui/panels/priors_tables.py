@@ -55,6 +55,11 @@ def fold_map_details(table: QTableWidget, rpn: bool) -> None:
     for c in details:
         table.setColumnHidden(c, True)
     table.setColumnHidden(MAP_HEADERS.index("ignored"), not rpn)
+    # anchors: three per cell on every level (in the tooltip and the feature-map list), and
+    # the "ignored" column needs its room
+    if rpn:
+        details = (*details, MAP_HEADERS.index("per cell"))
+    table.setColumnHidden(MAP_HEADERS.index("per cell"), rpn)
     for c, name in enumerate(MAP_HEADERS):
         header = table.horizontalHeaderItem(c)
         if header is not None and name in MAP_HEADER_TIPS:
