@@ -133,7 +133,7 @@ def open_in_background(window, images_dir: Path, annotations_dir: Path | None = 
     hook = _FirstPaint(window)
     window.canvas.viewport().installEventFilter(hook)
     window.welcome.installEventFilter(hook)
-    QTimer.singleShot(500, start)  # a window not shown yet (tests) or painted elsewhere
+    QTimer.singleShot(2000, start)  # a window not shown (yet), or painted elsewhere
     started = time.perf_counter()
     last = window.settings.last_image(Path(images_dir).expanduser().resolve())
     if not (last and os.path.isfile(last)):

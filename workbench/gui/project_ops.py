@@ -51,11 +51,13 @@ def entries(project: Project) -> list[Entry]:
 
 
 def image_path(entry: Entry) -> Path:
-    return Path(entry.image_path)
+    path = entry.image_path  # Path(a Path) parses it again: a third of the state scan at 10^5
+    return path if isinstance(path, Path) else Path(path)
 
 
 def xml_path(entry: Entry) -> Path:
-    return Path(entry.xml_path)
+    path = entry.xml_path
+    return path if isinstance(path, Path) else Path(path)
 
 
 def load(project: Project, entry: Entry) -> Loaded:
