@@ -15,6 +15,15 @@ never calls ``setVisible`` on it (use ``set_wanted`` for its own "show" toggle).
 the panel's layers while its dock is closed or behind another tab, and empties per-image layers
 when another image is shown.
 
+Panels must fit a 1280×800 window (``tests/gui/test_panels_fit.py`` builds every registry panel
+and checks it there and at 1440×900): the host shows a panel in a vertical scroll area as wide as
+the panel's minimum width, in a right column of about 390 px, and switches panels with the
+combo box in the dock's title bar (see :mod:`workbench.gui.panel_host`). So keep a panel's
+minimum width under ~370 px — put long rows on two lines, give tables short headers (the whole
+words in header tooltips) and a stretching text column, and plots at least 150 px of height
+(the column scrolls; nothing is squashed). The host lets combo boxes narrow to their current
+text, wraps form rows and long labels.
+
 When the window closes it calls, on every panel that was built, ``confirm_close() -> bool``
 if defined (return False to keep the window open, e.g. after asking about a running
 training), then ``shutdown()`` if defined (stop threads and workers).
