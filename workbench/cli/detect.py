@@ -13,6 +13,11 @@ Formats (``--format``):
   ``<image stem> <score> <xmin> <ymin> <xmax> <ymax>`` in the VOC devkit's 1-based pixel
   coordinates, the results format ``workbench eval --results`` reads.
 
+An image the decoder refuses (what ``validate`` calls an error: a JPEG cut inside its header,
+an empty file, under 2 px a side, more pixels than the limit — refused from its header, never
+decoded) is skipped with validate's message; the others are written, and the exit status is 1
+when any image was skipped (2: bad checkpoint, options or output folder).
+
 Score threshold, NMS IoU, top-k and class-agnostic NMS default to the settings saved in the
 checkpoint (what the Detections panel stored).
 
@@ -199,13 +204,26 @@ def run(args: argparse.Namespace) -> int:
     results = []
     total = 0
     written: list[Path] = []
+    refused: list[Path] = []
+
+    def skip(path: Path, message: str) -> None:  # validate's error: left out, said once
+        refused.append(path)
+        print(f"workbench detect: skipped {message}", file=sys.stderr)
+
     try:
         if tiling is None:
-            raws = detector.raw_many(images, args.batch_size)
+            raws = detector.raw_many(images, args.batch_size, on_refused=skip)
         else:
             from workbench.engine.tiling import tiled_raw_for_path
 
-            raws = ((p, tiled_raw_for_path(detector, p, tiling)) for p in images)
+            def tiled():  # noqa: ANN202
+                for p in images:
+                    try:
+                        yield p, tiled_raw_for_path(detector, p, tiling)
+                    except ValueError as exc:
+                        skip(p, str(exc))
+
+            raws = tiled()
         for i, (path, raw) in enumerate(raws, start=1):
             det = apply(raw, settings, detector.classes, path.stem)
             total += len(det)
@@ -220,9 +238,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(images)}] {path.name}: {len(det)} detections", file=sys.stderr)
         if args.format == "devkit":
             write_devkit(out, detector.classes, results)
-    except ValueError as exc:  # an unreadable image names itself
-        print(f"workbench detect: {exc}", file=sys.stderr)
-        return 1
     except OSError as exc:  # the disk filled up (or went read-only) while writing
         remove_created(created)
         for target in written:
@@ -230,5 +245,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"workbench detect: cannot write to {out}: {describe_os_error(exc)}; the "
               f"{len(written)} files written so far were removed", file=sys.stderr)
         return 2
-    print(f"{total} detections in {len(images)} images written to {out} ({args.format})")
-    return 0
+    done = len(images) - len(refused)
+    print(f"{total} detections in {done} images written to {out} ({args.format})"
+          + (f"; {len(refused)} images could not be read (see above)" if refused else ""))
+    return 1 if refused else 0

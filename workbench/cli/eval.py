@@ -13,6 +13,13 @@ truth ``--write-coco-gt FILE`` writes — unless --coco-gt names another COCO gr
 detector over the annotated images in the usual evaluation setting (score > 0.01, top 100 per
 image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings.
 
+What ``validate`` calls an error is left out of the evaluation as training leaves it out, each
+said once on stderr with validate's message (:mod:`workbench.core.usable`): an image the
+decoder refuses (a JPEG cut inside its header, an empty file, under 2 px a side, over the pixel
+limit) with its ground truth and its detections, an inverted / zero-area / outside box alone;
+the rest is evaluated and the exit status is 0. Exit status 2: no ground truth at all, a bad
+checkpoint or results file, bad options.
+
 ``--json`` prints ``{"voc07": {"map", "per_class"}, "voc": {"map", "per_class"}, "coco": {"map",
 "map50", "map75", "map_small", "map_medium", "map_large"}}`` (the requested keys only; undefined
 numbers are null). ``per_class`` lists the classes with at least one non-difficult object.
@@ -114,8 +121,15 @@ def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]
             print(f"\rdetecting {done}/{total}", end="" if done < total else "\n",
                   file=sys.stderr, flush=True)
 
+    def refused(path: Path, message: str) -> None:  # validate's error: left out, said once
+        image_id = next((e.image_id or Path(e.image_path).stem for e in project.entries
+                         if Path(e.image_path) == path), path.stem)
+        ground_truth.pop(image_id, None)
+        print(f"\nworkbench eval: not evaluated: {message}", file=sys.stderr)
+
     return predict_project(args.checkpoint, project, settings=settings, device=args.device,
-                           batch_size=args.batch_size, progress=progress, image_paths=paths)
+                           batch_size=args.batch_size, progress=progress, image_paths=paths,
+                           on_refused=refused)
 
 
 def write_coco_ground_truth(ground_truth: dict[str, Any], path: str) -> None:

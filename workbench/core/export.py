@@ -59,6 +59,7 @@ from workbench.core.imageinfo import ImageReadError, image_info
 from workbench.core.images import check_image, decode_image
 from workbench.core.project import Entry, Project, natural_key, split_ids
 from workbench.core.safepath import escape_id
+from workbench.core.usable import usable
 from workbench.core.voc import write_annotation
 
 FORMATS = ("voc", "coco", "yolo")
@@ -190,20 +191,20 @@ def _collect(project: Project, summary: ExportSummary, *,
     the pixels are not decoded."""
     items: list[tuple[Entry, Annotation]] = []
     for entry in project.annotated:
-        ann, problems = project.load(entry, clamp=True)
+        loaded, problems = project.load(entry, clamp=True)
         summary.problems.extend(problems)
-        if ann is None:
+        # validate's verdict, the rule training and eval use too (core/usable.py): a refused
+        # image or unreadable file is not exported, a bad box is left out of its image
+        ann, _ = usable(loaded, problems)
+        if ann is None or loaded is None:
             continue
-        bad = {p.object for p in problems if p.severity == "error" and p.object is not None}
-        if any(p.severity == "error" and p.object is None for p in problems):
-            continue  # unreadable image: nothing to export
         check = check_image(entry.image_path) if decode else None  # the decoder's verdict
         if check is not None and check.severity == "error":
             summary.problems.append(Problem(project.display_name(entry.image_path), None,
                                             "error", check.message))
             continue
-        keep = tuple(o for i, o in enumerate(ann.objects) if i not in bad)
-        summary.skipped_objects += len(ann.objects) - len(keep)
+        keep = ann.objects
+        summary.skipped_objects += len(loaded.objects) - len(keep)
         if keep_raw:  # the VOC writer re-saves each file from its bytes (lossless)
             items.append((entry, dataclasses.replace(ann, objects=keep)))
         else:

@@ -81,22 +81,28 @@ def project_ground_truth(project: Any) -> dict[str, Annotation]:
     """``{image id (file stem): Annotation}`` for every image of a
     :class:`workbench.core.project.Project` with a readable XML, in the project's order.
 
-    Images without an XML are not part of the ground truth (unlabelled, not "empty").
+    Images without an XML are not part of the ground truth (unlabelled, not "empty"). What
+    ``validate`` calls an error is left out as training and export leave it out
+    (:func:`workbench.core.usable.usable`): an image the decoder refuses (its header is read)
+    or an unreadable file with all its objects, an inverted / zero-area / outside box alone;
+    each is logged once as a warning with validate's message.
     Raises ``ValueError`` when two annotated images share a stem (detections name images by
     stem, so they would be ambiguous).
     """
+    from workbench.core.usable import usable
+
     ground_truth: dict[str, Annotation] = {}
     where: dict[str, Path] = {}
     for entry in project.entries:
         if not entry.has_xml:
             continue
-        annotation, problems = project.load(entry, check_image=False)
-        for problem in problems:
-            log.log(logging.WARNING if problem.severity == "error" else logging.DEBUG,
-                    "%s", problem)
+        annotation, problems = usable(*project.load(entry))
         if annotation is None:
-            log.warning("%s: not evaluated (unreadable)", entry.xml_path)
+            log.warning("not evaluated: %s", "; ".join(str(p) for p in problems)
+                        or f"{entry.xml_path}: unreadable")
             continue
+        for problem in problems:
+            log.warning("object not evaluated: %s", problem)
         image_id = entry.image_id or Path(entry.image_path).stem
         if image_id in ground_truth:
             raise ValueError(f"two annotated images share the id {image_id!r} "

@@ -247,21 +247,33 @@ class RawDetector:
             return hit
         return self.raw_for_array(read_image_rgb(path), key)
 
-    def raw_many(self, paths: Sequence[str | Path], batch_size: int = 1
+    def raw_many(self, paths: Sequence[str | Path], batch_size: int = 1,
+                 on_refused: Callable[[Path, str], None] | None = None,
                  ) -> Iterator[tuple[Path, RawDetections]]:
-        """Raw outputs for many files, ``batch_size`` images per forward pass, in order."""
+        """Raw outputs for many files, ``batch_size`` images per forward pass, in order.
+
+        An image the decoder refuses raises ``ValueError`` (validate's message) — or, with
+        ``on_refused``, is passed to it with that message and left out (the rest go on)."""
         paths = [Path(p) for p in paths]
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:start + batch_size]
             keys = [self._path_key(p) for p in chunk]
             hits = [self.cached(k) for k in keys]
             missing = [i for i, h in enumerate(hits) if h is None]
-            if missing:
-                raws = self._forward([read_image_rgb(chunk[i]) for i in missing])
-                for i, raw in zip(missing, raws):
+            decoded = []
+            for i in missing:
+                try:
+                    decoded.append((i, read_image_rgb(chunk[i])))
+                except ValueError as exc:
+                    if on_refused is None:
+                        raise
+                    on_refused(chunk[i], str(exc))
+            if decoded:
+                raws = self._forward([image for _, image in decoded])
+                for (i, _), raw in zip(decoded, raws):
                     hits[i] = raw
                     self._store(keys[i], raw)
-            yield from zip(chunk, hits)  # type: ignore[misc]
+            yield from ((p, h) for p, h in zip(chunk, hits) if h is not None)
 
     @torch.inference_mode()
     def _forward(self, images: list[np.ndarray]) -> list[RawDetections]:
@@ -286,10 +298,20 @@ class RawDetector:
 
     def detect_many(self, paths: Sequence[str | Path], settings: PostprocessSettings | None = None,
                     *, batch_size: int = 1,
-                    progress: Callable[[int, int], None] | None = None
+                    progress: Callable[[int, int], None] | None = None,
+                    on_refused: Callable[[Path, str], None] | None = None,
                     ) -> Iterator[tuple[Path, ImageDetections]]:
         settings = settings or self.settings
-        for done, (path, raw) in enumerate(self.raw_many(paths, batch_size), start=1):
+        done = 0
+
+        def refused(path: Path, message: str) -> None:
+            nonlocal done
+            done += 1
+            on_refused(path, message)  # type: ignore[misc]
+
+        for path, raw in self.raw_many(paths, batch_size,
+                                       on_refused=refused if on_refused else None):
+            done += 1
             if progress is not None:
                 progress(done, len(paths))
             yield path, apply(raw, settings, self.classes, path.stem)
@@ -315,9 +337,12 @@ def predict_project(
     batch_size: int = 1,
     progress: Callable[[int, int], None] | None = None,
     image_paths: Iterable[str | Path] | None = None,
+    on_refused: Callable[[Path, str], None] | None = None,
 ) -> list[ImageDetections]:
     """Detections for every image of a :class:`workbench.core.project.Project` (or for
     ``image_paths``), post-processed with ``settings`` or the checkpoint's own ``"postprocess"``.
+    An image the decoder refuses raises ``ValueError``, or with ``on_refused`` is reported to
+    it (validate's message) and left out.
 
     Returns one :class:`ImageDetections` per image, in the given order; ``image_id`` is the
     project entry's ``image_id`` (the file stem unless stems repeat across folders).
@@ -332,7 +357,7 @@ def predict_project(
     log.info("detecting on %d images with %s (%s)", len(paths), checkpoint_path, detector.name)
     out = []
     for path, det in detector.detect_many(paths, settings, batch_size=batch_size,
-                                          progress=progress):
+                                          progress=progress, on_refused=on_refused):
         image_id = ids.get(path)
         out.append(replace(det, image_id=image_id) if image_id and image_id != det.image_id
                    else det)

@@ -147,6 +147,7 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
     project's class-list order. Raises :class:`DatasetError` for a missing folder.
     """
     from workbench.core.project import Project
+    from workbench.core.usable import usable
 
     images_dir = Path(images_dir)
     if not images_dir.is_dir():
@@ -164,12 +165,15 @@ def take_snapshot(images_dir: Path, annotations_dir: Path | None = None, *,
         if not entry.has_xml:
             unlabeled += 1
             continue
-        annotation, problems = project.load(entry)
-        errors = [p for p in problems if p.severity == "error"]
-        if annotation is None or errors:
+        # validate's verdict, the rule eval and export use too (core/usable.py): a refused
+        # image or unreadable file leaves the image out, a bad box leaves that box out
+        annotation, errors = usable(*project.load(entry))
+        if annotation is None:
             notes.append(f"left out {entry.image_path.name}: "
                          + ("; ".join(str(p) for p in errors) or "unreadable annotation"))
             continue
+        for problem in errors:
+            notes.append(f"box left out of {entry.image_path.name}: {problem}")
         record = ImageRecord.from_annotation(entry.image_path, annotation)
         if record.image_id in records:
             notes.append(f"left out {entry.image_path.name}: another image has the id "

@@ -11,8 +11,9 @@ The API offered to panels (see ``workbench/gui/panels/registry.py``):
 * ``image_changed(str)`` after another image is shown; ``annotation_changed()`` after every edit,
   undo or redo of the current image.
 * ``current_image_path()``, ``current_annotation()``, ``current_image_rgb()`` (``(H, W, 3)``
-  uint8, cached per image), ``project`` (core Project or None), ``add_objects(objects)`` (one
-  undoable command), ``statusBar()``, ``panel(name)`` (build/get a registry panel).
+  uint8, cached per image; None for an image the decoder refuses), ``project`` (core Project or
+  None), ``add_objects(objects)`` (one undoable command), ``statusBar()``, ``panel(name)``
+  (build/get a registry panel).
 * ``hub`` — the window's :class:`~workbench.gui.hub.EventHub`: panels learn about each other's
   work by subscribing to its typed events (``TrainingFinished``, ``AnnotationsWritten`` …), never
   by looking for another panel.
@@ -234,7 +235,13 @@ class MainWindow(NavigationMixin, QMainWindow):
         if path is None:
             return None
         if self._rgb is None or self._rgb[0] != path:
-            self._rgb = (path, to_rgb_array(self._images.get(path)))
+            from workbench.gui.images import ImageLoadError
+
+            try:
+                image = self._images.get(path)
+            except ImageLoadError:  # refused by the decoder: said beside the image's name
+                return None
+            self._rgb = (path, to_rgb_array(image))
         return self._rgb[1]
 
     def add_objects(self, objects: list[VocObject]) -> None:
