@@ -138,7 +138,7 @@ def _place_image(src: Path, dst: Path, mode: str, summary: ImportSummary) -> Non
 
 def _split_names(project: Project, entry: Entry, by_stem: dict[str, list[str]]) -> list[str]:
     source = getattr(entry, "source", None)
-    if source is not None and getattr(source, "split", ""):
+    if source is not None and getattr(source, "split", None):
         return [source.split]
     return by_stem.get(entry.image_id, [])
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -231,7 +232,8 @@ def to_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[ImageDe
     names = class_list(ground_truth, detections, classes)
     cat_id = {n: i + 1 for i, n in enumerate(names)}
     img_id = {stem: i + 1 for i, stem in enumerate(ground_truth)}
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for stem, ann in ground_truth.items():
         entry = {"id": img_id[stem], "file_name": stem}
         if ann.size is not None:

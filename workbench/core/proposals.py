@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -86,7 +86,7 @@ def _strategies(mode: Mode) -> list:
     texture = seg.createSelectiveSearchSegmentationStrategyTexture()
     size = seg.createSelectiveSearchSegmentationStrategySize()
     multiple = seg.createSelectiveSearchSegmentationStrategyMultiple
-    out = [multiple(color, fill, texture, size)]
+    out: list[Any] = [multiple(color, fill, texture, size)]
     if mode in ("fast", "quality"):
         out.append(multiple(fill, texture, size))
     if mode == "quality":
@@ -115,7 +115,7 @@ def _ks(params: ProposalParams) -> list[int]:
     return [params.base_k + params.inc_k * i for i in range(steps + 1)]
 
 
-def _rects_to_boxes(rects: np.ndarray) -> np.ndarray:
+def _rects_to_boxes(rects: Any) -> np.ndarray:
     r = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
     return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]], axis=1)
 

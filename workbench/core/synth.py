@@ -202,7 +202,7 @@ def _place(rng: np.random.Generator, img: np.ndarray, owner: np.ndarray, rgb: np
         if sx1 > max(sx0, 0) and sy1 > max(sy0, 0):
             shadow[max(sy0, 0):sy1, max(sx0, 0):sx1] = a[:sy1 - max(sy0, 0), :sx1 - max(sx0, 0), 0]
             k = max(3, (min(w, h) // 6) | 1)
-            shadow = cv2.GaussianBlur(shadow, (k, k), 0)
+            shadow = cv2.GaussianBlur(shadow, (k, k), 0)  # type: ignore[assignment]  # float32
             img *= (1 - 0.45 * shadow)[..., None]
         patch = img[iy0:iy1, ix0:ix1]
         patch[:] = patch * (1 - a) + rgb[iy0 - y:iy1 - y, ix0 - x:ix1 - x] * a

@@ -133,7 +133,8 @@ def validate_project(project: Project, *, check_images: bool = True,
                                         "after it (detect --format devkit) escape it as %XX"))
             if predefined and o.name and o.name not in known:
                 problems.append(Problem(shown, i, "warning",
-                                        f"class {o.name!r} is not in {project.class_file.name}"))
+                                        f"class {o.name!r} is not in "
+                                        f"{getattr(project.class_file, 'name', '')}"))
     problems.extend(_split_problems(project))
     order = predefined + sorted(n for n in counts if n not in known)
     return ValidationReport(

@@ -87,7 +87,8 @@ def parse_annotation(
     if plain is not None:
         structure: list[str] = []
         meta, (size, size_msg) = plain.meta, (plain.size, plain.size_message)
-        read = [(o, o.name, []) for o in plain.objects]
+        read: list[tuple[VocObject | None, str, list[tuple[str, str]]]] = [
+            (o, o.name, []) for o in plain.objects]
     else:
         root = parse_root(data, name)
         if root.tag != "annotation":
@@ -140,7 +141,7 @@ def parse_annotation(
             continue
         if not obj.name:
             report("error", "object has no <name>", index)
-        obj = _check_box(obj, bounds, clamp, report, index)
+        obj = _check_box(obj, bounds, clamp, report, len(objects))  # == index: obj is not None
         objects.append(obj)
 
     ann = Annotation(

@@ -118,7 +118,8 @@ def read_plain(data: bytes) -> Plain | None:
     doc = _DOCUMENT.fullmatch(text.lstrip(" \t\n"))
     if doc is None:
         return None
-    size, size_message = None, "has no <size>"
+    size: ImageSize | None = None
+    size_message: str | None = "has no <size>"
     if doc.group("size") is not None:
         w, h = _number(doc.group("width")), _number(doc.group("height"))
         d = _number(doc.group("depth"))

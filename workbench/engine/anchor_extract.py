@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -63,7 +64,7 @@ def build_for_anchors(model_name: str, image_size: int | None = None) -> nn.Modu
     return model.eval()
 
 
-def _anchor_generator(model: nn.Module) -> tuple[nn.Module, str]:
+def _anchor_generator(model: nn.Module) -> tuple[Any, str]:  # torchvision duck types
     if hasattr(model, "anchor_generator"):  # torchvision SSD / SSDlite
         return model.anchor_generator, "ssd"
     rpn = getattr(model, "rpn", None)
@@ -74,7 +75,7 @@ def _anchor_generator(model: nn.Module) -> tuple[nn.Module, str]:
 
 def _feature_shapes(model: nn.Module, tensors: torch.Tensor) -> list[tuple[str, torch.Size]]:
     """Names and shapes of the backbone's feature maps, computed on the meta device."""
-    backbone = copy.deepcopy(model.backbone).to("meta")
+    backbone: Any = copy.deepcopy(model.backbone).to("meta")
     with torch.no_grad():
         features = backbone(tensors.to("meta"))
     if isinstance(features, torch.Tensor):
@@ -82,7 +83,7 @@ def _feature_shapes(model: nn.Module, tensors: torch.Tensor) -> list[tuple[str, 
     return [(str(k), v.shape) for k, v in features.items()]
 
 
-def _describe(generator: nn.Module, kind: str, k: int) -> tuple[tuple[float, ...],
+def _describe(generator: Any, kind: str, k: int) -> tuple[tuple[float, ...],
                                                                  tuple[float, ...]]:
     """Scales and aspect ratios of map ``k`` as the generator stores them."""
     if kind == "ssd":
@@ -104,7 +105,7 @@ def priors_from_model(model: nn.Module, model_name: str,
     the way the model maps detections back (per-axis ratio input → photo).
     """
     generator, kind = _anchor_generator(model)
-    transform = model.transform
+    transform: Any = model.transform
     if photo_size is None:
         side = int(transform.min_size[-1])
         photo_size = (side, side)

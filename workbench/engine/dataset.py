@@ -65,7 +65,8 @@ class ImageRecord:
         from workbench.core.annotation import Annotation, ImageSize, VocObject
 
         objs = tuple(
-            VocObject(name=str(n), box=tuple(float(v) for v in b), difficult=bool(d))
+            VocObject(name=str(n), box=(float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                      difficult=bool(d))
             for b, n, d in zip(self.boxes, self.names, self.difficult)
         )
         size = ImageSize(self.width, self.height) if self.width and self.height else None

@@ -122,7 +122,7 @@ def _ssdlite(num_classes: int, size: int, weights_backbone: Any) -> nn.Module:
 
 def _resize_ssd(model: nn.Module, size: int) -> None:
     """SSD resizes every image to a fixed square; change that square to ``size``."""
-    t = model.transform
+    t: Any = model.transform
     t.min_size = (size,)
     t.max_size = size
     t.fixed_size = (size, size)
@@ -281,11 +281,9 @@ def set_postprocess(
     model: nn.Module, *, score_threshold: float, nms_iou: float, top_k: int
 ) -> None:
     """Set a torchvision SSD / Faster R-CNN's own score floor, NMS IoU and detections per image."""
-    if hasattr(model, "roi_heads"):
-        model.roi_heads.score_thresh = score_threshold
-        model.roi_heads.nms_thresh = nms_iou
-        model.roi_heads.detections_per_img = top_k
-    elif hasattr(model, "score_thresh"):
-        model.score_thresh = score_threshold
-        model.nms_thresh = nms_iou
-        model.detections_per_img = top_k
+    target: Any = model.roi_heads if hasattr(model, "roi_heads") else model
+    if target is model and not hasattr(model, "score_thresh"):
+        return
+    target.score_thresh = score_threshold
+    target.nms_thresh = nms_iou
+    target.detections_per_img = top_k

@@ -43,7 +43,9 @@ def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, indices: Sequence[
         return 0
     was_training = model.training
     momenta = [m.momentum for m in layers]
-    saved = [(m.running_mean.clone(), m.running_var.clone()) for m in layers]
+    # trainable_batchnorms keeps only layers that track running statistics (never None here)
+    saved = [(m.running_mean.clone(), m.running_var.clone())  # type: ignore[union-attr]
+             for m in layers]
     for m in layers:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average = plain mean over the batches
@@ -67,8 +69,8 @@ def recalibrate_batchnorm(model: nn.Module, dataset: Dataset, indices: Sequence[
         for m, momentum, (mean, var) in zip(layers, momenta, saved):
             m.momentum = momentum
             if used == 0:  # nothing was seen: keep the old statistics
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
+                m.running_mean.copy_(mean)  # type: ignore[union-attr]
+                m.running_var.copy_(var)  # type: ignore[union-attr]
         model.train(was_training)
     log.debug("re-estimated %d batch-norm layers on %d images", len(layers), used)
     return used

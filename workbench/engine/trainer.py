@@ -157,7 +157,7 @@ class _Run:
         self.stop = stop
         self.dist = dist
         self.t0 = time.perf_counter()
-        self.data = data
+        self._given = data
         self.step_times: list[float] = []
         self.eval_s = 0.0
         self.best = -math.inf
@@ -179,13 +179,15 @@ class _Run:
             get_spec(cfg.model)
             check_request(cfg.weights)
         classes = tuple(ckpt["classes"]) if ckpt is not None else None
-        if self.data is None:
-            self.data = take_snapshot(cfg.images_dir, cfg.annotations_dir,
-                                      val_fraction=cfg.val_fraction, seed=cfg.seed,
-                                      classes=classes, label_format=cfg.label_format)
+        data = self._given
+        if data is None:
+            data = take_snapshot(cfg.images_dir, cfg.annotations_dir,
+                                 val_fraction=cfg.val_fraction, seed=cfg.seed,
+                                 classes=classes, label_format=cfg.label_format)
         elif classes is not None:
-            self.data = self.data.with_classes(classes)
-        self.data, self.unreadable = _without_unreadable(self.data)
+            data = data.with_classes(classes)
+        self.data: DataSnapshot
+        self.data, self.unreadable = _without_unreadable(data)
         check_trainable(self.data)
         self.classes = self.data.classes
         model_name = ckpt["model_name"] if ckpt is not None else cfg.model
@@ -209,7 +211,8 @@ class _Run:
             # torchvision picks a random min_size per batch in train mode, the last in eval.
             sizes = [s for s in range(int(self.image_size * 0.75) // 32 * 32,
                                       int(self.image_size * 1.25) + 1, 32) if s > 0]
-            model.transform.min_size = tuple(sorted(set(sizes) - {self.image_size})) + (
+            transform: Any = model.transform
+            transform.min_size = tuple(sorted(set(sizes) - {self.image_size})) + (
                 self.image_size,)
         model.to(self.device)
         self.cuda = self.device.type == "cuda"
@@ -311,7 +314,7 @@ class _Run:
             self.metrics.write_start(started, self.config)
             yield started
             for image, reason in self.unreadable:  # what validate calls errors, reported once
-                event = SampleSkipped(self.start_epoch, image, reason)
+                event: Event = SampleSkipped(self.start_epoch, image, reason)
                 self.metrics.write(event)
                 yield event
         completed, stopped = self.start_epoch, False
@@ -362,7 +365,7 @@ class _Run:
             for index, reason in skipped:
                 record = self.train_set.records[index]
                 log.warning("skipping %s this epoch: %s", record.image_path, reason)
-                event = SampleSkipped(epoch, str(record.image_path), reason)
+                event: Event = SampleSkipped(epoch, str(record.image_path), reason)
                 self.epoch_skipped += 1
                 self.first_skip = self.first_skip or reason
                 if self.dist.is_main:
@@ -507,7 +510,7 @@ class _Run:
                 result = None
             if result is not None:
                 self.eval_s = result.seconds
-                event = EpochEvaluated(epoch, result.map_voc07, result.map_voc,
+                event: Event = EpochEvaluated(epoch, result.map_voc07, result.map_voc,
                                        result.ap_voc07, result.ap_voc, train_loss,
                                        result.num_images, result.seconds)
                 metrics.update(map_voc07=result.map_voc07, map_voc=result.map_voc,

@@ -54,8 +54,8 @@ def photometric_distort(image: np.ndarray, boxes: np.ndarray, labels: np.ndarray
         img *= rng.uniform(0.5, 1.5)
     do_sat, do_hue = rng.random() < 0.5, rng.random() < 0.5
     if do_sat or do_hue:
-        hsv = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV_FULL)
-        hsv = hsv.astype(np.float32)
+        hsv = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8),
+                           cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
         if do_sat:
             hsv[..., 1] *= rng.uniform(0.5, 1.5)
         if do_hue:

@@ -134,7 +134,9 @@ def resolve_weights(
         return _cached_download(str(request).strip().lower(), detector_weights, backbone_weights)
     if str(request).strip().lower() in HUB_REQUESTS:
         looked: list[str] = []
-        for kind, enum in (("detector", detector_weights), ("backbone", backbone_weights)):
+        hub: tuple[tuple[WeightsKind, Any], ...] = (("detector", detector_weights),
+                                                    ("backbone", backbone_weights))
+        for kind, enum in hub:
             if enum is None:
                 continue
             path = hub_file(enum)

@@ -204,7 +204,8 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: dict[
                             f"images[{other[1]}]); left out")
             continue
         claimed[path] = (shown, i)
-        w, h = r.get("width"), r.get("height")
+        w: Any = r.get("width")
+        h: Any = r.get("height")
         size = ImageSize(int(w), int(h)) if _positive(w) and _positive(h) else None
         if size is None:
             report("warning", f"{where}: no usable width/height; taken from the image")

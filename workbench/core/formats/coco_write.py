@@ -164,6 +164,7 @@ def merge_coco_image(doc: dict, image: dict, objects: Sequence[VocObject],
             removed.add(slots[oi])
             changed = True
         else:
+            assert nj is not None  # align() never pairs None with None
             o = objects[nj]
             if next_id is None:
                 next_id = _next_id(annotations)

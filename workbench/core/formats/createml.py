@@ -74,7 +74,7 @@ def _read_one(json_path: Path, shown: str, root: Path, split: str, images: dict[
         report("error", "not a CreateML file (expected a list of image records)")
         return
     resolver = Resolver(root, images, image_bases(json_path, root, split))
-    resolver.choose([r.get("image") for r in doc[:50]
+    resolver.choose([r["image"] for r in doc[:50]
                      if isinstance(r, dict) and isinstance(r.get("image"), str)])
     for i, rec in enumerate(doc):
         if not isinstance(rec, dict) or not isinstance(rec.get("image"), str):

@@ -48,7 +48,7 @@ def createml_box(a: Any) -> tuple[float, float, float, float] | None:
     c = a.get("coordinates") if isinstance(a, dict) else None
     if not isinstance(c, dict):
         return None
-    raw = [c.get(k) for k in _KEYS]
+    raw: list[Any] = [c.get(k) for k in _KEYS]
     if not all(type(v) in (int, float) for v in raw):  # the reader's rule: numbers only
         return None
     values = [float(v) for v in raw]
@@ -96,6 +96,7 @@ def merge_createml_record(record: dict, objects: Sequence[VocObject],
                         coords[k] = v
                 changed = True
             continue
+        assert nj is not None  # align() never pairs None with None
         o = objects[nj]
         new = {"label": o.name, "coordinates": _coordinates(o.box)}
         (head if last is None else after.setdefault(last, [])).append(new)

@@ -102,7 +102,7 @@ _NUMBER = frozenset({int, float})  # type() is exact: bool is not a number here
 
 
 def _points(shape: dict) -> list[tuple[float, float]] | None:
-    pts = shape.get("points")
+    pts: Any = shape.get("points")
     try:
         (xa, ya), (xb, yb) = pts  # type: ignore[misc]
     except (TypeError, ValueError):
@@ -124,7 +124,8 @@ def parse(doc: Any, image: Path, *, shown: str) -> tuple[ImageSize | None, list[
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         report("error", "not a labelme file (no \"shapes\" list)")
         return None, [], problems
-    w, h = doc.get("imageWidth"), doc.get("imageHeight")
+    w: Any = doc.get("imageWidth")
+    h: Any = doc.get("imageHeight")
     size = ImageSize(int(w), int(h)) if all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
         for v in (w, h)) else None

@@ -106,6 +106,7 @@ def merge_labelme_shapes(doc: dict, objects: Sequence[VocObject],
                     shape["points"] = _points(o.box)
                 changed = True
             continue
+        assert nj is not None  # align() never pairs None with None
         (head if last is None else after.setdefault(last, [])).append(_new_shape(objects[nj]))
         changed = True
     if removed or after or head:

@@ -162,7 +162,7 @@ def scan(root: Path, listing: Listing, *, annotations: Path | None = None) -> Da
         candidates.append(beside)
         label = next((c for c in candidates if c in txt and c not in claimed), None)
         exists = label is not None
-        if exists:
+        if label is not None:
             claimed.add(label)
             path = txt[label]
         else:

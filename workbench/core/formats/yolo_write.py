@@ -87,8 +87,8 @@ def yolo_label_text(old: str | None, objects: Sequence[VocObject], names: Mappin
     lines = _split_lines(old or "")
     eol = "\r\n" if any(e == "\r\n" for _, e in lines) else "\n"
     # the reader's own parser says which lines are boxes, so what it shows is what matches
-    old_objects, _, numbers = parse_lines(old or "", (width, height), names, shown="",
-                                          named=named)
+    old_objects, _, numbers = parse_lines(old or "", (width, height),  # type: ignore[arg-type]
+                                          names, shown="", named=named)
     box_rows = [(n - 1, box_key(o.name, o.box)) for o, n in zip(old_objects, numbers)]
     new_keys = [box_key(o.name, o.box) for o in objects]
 
@@ -117,6 +117,7 @@ def yolo_label_text(old: str | None, objects: Sequence[VocObject], names: Mappin
                 o = objects[nj]
                 replaced[line_index] = [format_line(class_id(o.name), o.box, width, height)]
             continue
+        assert nj is not None  # align() never pairs None with None
         o = objects[nj]
         text = format_line(class_id(o.name), o.box, width, height)
         (head if last_line is None else after.setdefault(last_line, [])).append(text)
