@@ -21,8 +21,11 @@ test: $(VENV)/.installed-test qt-syslibs-test
 test-fast: $(VENV)/.installed-test qt-syslibs-test
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
+# Layer contracts (import-linter), ruff and mypy; configured in pyproject.toml. CI runs it.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check workbench tests bench
+	$(VENV)/bin/mypy
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
