@@ -287,7 +287,7 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
     _settle(app)
     host = window.panel_host
     # every panel open, as a user opens them from View → Panels, then each brought to the front
-    for key, dock in host.docks.items():
+    for _key, dock in host.docks.items():
         dock.toggleViewAction().trigger()
         _settle(app, 60)
     host.layers_dock.toggleViewAction().trigger()
