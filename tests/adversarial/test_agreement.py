@@ -297,3 +297,46 @@ def test_the_window_shows_validates_message_for_each_refused_image(project_dir: 
     w.show_row(stems.index("halfpng"))  # a warning: shown (the readable part, grey below)
     rgb = w.current_image_rgb()
     assert rgb is not None and rgb.shape == (120, 160, 3) and (rgb[-1] == 128).all()
+
+
+# -- checkpoint temps of a run killed mid-save (issue 12: "276 MB of checkpoint temps") ------
+
+KILLED_CHECKPOINT_SAVE = """
+import os, sys, torch
+from workbench.engine.checkpoint import save_checkpoint
+def dying_save(obj, fh):
+    fh.write(b"half a checkpoint" * 1000)
+    fh.flush()
+    os._exit(9)  # as kill -9 during torch.save: no cleanup
+torch.save = dying_save
+save_checkpoint({"epoch": 1}, sys.argv[1])
+"""
+
+
+def test_checkpoint_temps_of_a_killed_run_are_removed_when_its_project_opens(
+        tmp_path: Path) -> None:
+    """The real checkpoint writer killed mid-save leaves its temp in the window's run folder
+    (``runs/<run>/``); opening the project removes it once stale (a run in another folder
+    never cleaned it: only a new run in the same folder did)."""
+    import os
+    import subprocess
+    import sys
+
+    from workbench.core.project import Project
+
+    root = tmp_path / "proj"
+    _train_helpers().write_tiny_voc(root, n_images=2)
+    run = root / "runs" / "ssd-20260101"
+    target = run / "last.pt"
+    proc = subprocess.run([sys.executable, "-c", KILLED_CHECKPOINT_SAVE, str(target)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 9, proc.stderr
+    (temp,) = [p for p in run.iterdir()]
+    assert temp.name.startswith(".last.pt.") and temp.name.endswith(".tmp")
+    assert not target.exists()
+    Project.open(root)
+    assert temp.exists()  # young: may be a save in progress
+    old = time.time() - 3600
+    os.utime(temp, (old, old))
+    Project.open(root)
+    assert not temp.exists() and run.is_dir()

@@ -338,8 +338,17 @@ class Project:
     def _recover(self) -> None:
         """At open: remove stale temporary files of interrupted saves in the project's top
         folders (the scan does the rest, :meth:`rescan`) and finish a class rename that was
-        killed midway (its journal, see :meth:`rename_class`)."""
-        for folder in {self.root, self.images_dir, self.annotations_dir, self.imagesets_dir}:
+        killed midway (its journal, see :meth:`rename_class`). Checkpoint temps of training
+        runs killed mid-save are removed from the window's run folders too (``runs/*/``: a
+        checkpoint temp is hundreds of MB)."""
+        folders = {self.root, self.images_dir, self.annotations_dir, self.imagesets_dir}
+        try:
+            with os.scandir(self.root / "runs") as listing:
+                folders.update(Path(e.path) for e in listing
+                               if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+        except OSError:
+            pass
+        for folder in folders:
             clean_stale_temps(folder)
         journal = self.annotations_dir / RENAME_JOURNAL
         if not journal.is_file():
