@@ -179,8 +179,12 @@ class DetectionsOverlay:
         """Draw ``det``; ``marks`` from :func:`mark`; ``suppressed`` = (boxes ``(S, 4)``,
         class names ``(S,)``, suppressor boxes ``(S, 4)``) or None."""
         colors = [_color(str(name)) for name in det.labels]
-        labels = [f"{name} {score:.2f}" if i < MAX_LABELS else ""
-                  for i, (name, score) in enumerate(zip(det.labels, det.scores))]
+        # text for the best MAX_LABELS only (the layer also leaves out labels that would not
+        # fit their box on screen)
+        named = min(len(det), MAX_LABELS)
+        labels = [f"{name} {score:.2f}" for name, score
+                  in zip(det.labels[:named].tolist(), det.scores[:named].tolist())]
+        labels += [""] * (len(det) - named)
         if marks is not None:
             labels = [f"{text} {status}" if text else ""
                       for text, status in zip(labels, marks.status)]
