@@ -72,7 +72,10 @@ class Painted(QObject):
 f = Painted(); w.canvas.viewport().installEventFilter(f)
 w.resize(1440, 900); w.show()
 app.exec()
-from workbench.gui.app import wait_until_open
+try:
+    from workbench.gui.app import wait_until_open
+except ImportError:  # a checkout from before the worker-thread open (--baseline)
+    wait_until_open = lambda window: None
 wait_until_open(w)  # the project, when it opens on a worker thread
 listed = time.time() - t0
 print("RESULT", f.t, opened[0] if opened else float("nan"), w.files.model.rowCount(), listed)
@@ -110,16 +113,20 @@ def make_folder(n: int, base: Path | None = None) -> Path:
     return folder
 
 
-def first_paint(folder: Path, rounds: int) -> tuple[list[float], list[float], int, list[float]]:
+def first_paint(folder: Path, rounds: int, checkout: Path = ROOT,
+                ) -> tuple[list[float], list[float], int, list[float]]:
     """Per process: first paint of an image (s from start), ``Project.open`` (s), rows,
-    the file dock filled (s from start)."""
+    the file dock filled (s from start). ``checkout``: the source tree to run."""
     paints, opens, rows, listed = [], [], 0, []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, WORKBENCH_SETTINGS=str(Path(tmp) / "s.ini"))
+            if checkout != ROOT:
+                env["PYTHONPATH"] = str(checkout)
             t0 = time.time()
             out = subprocess.run([sys.executable, "-c", FIRST_PAINT_CHILD, str(t0), str(folder)],
-                                 env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+                                 env=env, capture_output=True, text=True, cwd=checkout,
+                                 check=True)
         line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
         _, paint, opened, count, filled = line.split()
         listed.append(float(filled))
@@ -231,6 +238,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3, help="first-paint processes per size")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "big_folder.txt")
     ap.add_argument("--no-scan", action="store_true", help="skip the (long) scan rows")
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="an older checkout (`git archive REV | tar -x -C DIR`): its first "
+                    "paint is measured too, one process per size, after ours")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -264,6 +274,10 @@ def main() -> int:
             f"  {'OK' if statistics.median(paints) < 1.0 else 'over 1 s'}")
         say(f"{'  Project.open (worker thread), s':<44} {_spread(opens, 1, '{:.2f}'):>34}")
         say(f"{'  file dock filled, s from start':<44} {_spread(listed, 1, '{:.2f}'):>34}")
+        if args.baseline is not None:
+            paints, opens, _, listed = first_paint(folders[n], 1, args.baseline.resolve())
+            say(f"{'  before (' + args.baseline.name + '): first paint, s':<44} "
+                f"{paints[0]:>34.2f}  (Project.open {opens[0]:.2f} s)")
     scans = {}
     if not args.no_scan:
         for n in sizes:

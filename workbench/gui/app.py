@@ -94,7 +94,7 @@ def open_in_background(window, images_dir: Path, annotations_dir: Path | None = 
     thread (``core`` only, no Qt) while the window shows the last image seen there, or else the
     first image of its top folder in natural order (what the project shows first when the
     images lie in that folder); the scan starts after that first paint (a worker holding the
-    GIL delayed it), and ``window.opening`` is not None until the project is open. False (nothing
+    GIL delayed it) and ``window.opening`` is not None until the project is open. False (nothing
     done) for a folder of fewer than
     :data:`BACKGROUND_OPEN_ENTRIES` entries — it opens at once."""
     import time
@@ -129,11 +129,12 @@ def open_in_background(window, images_dir: Path, annotations_dir: Path | None = 
                 QTimer.singleShot(0, start)
             return False
 
-    window.opening = jobs  # not None until the project is open (wait_until_open)
+    #: Not None until the project is open; ``start()`` starts the scan now (wait_until_open).
+    window.opening = start
     hook = _FirstPaint(window)
     window.canvas.viewport().installEventFilter(hook)
     window.welcome.installEventFilter(hook)
-    QTimer.singleShot(2000, start)  # a window not shown (yet), or painted elsewhere
+    QTimer.singleShot(10_000, start)  # a window never shown, or painted elsewhere
     started = time.perf_counter()
     last = window.settings.last_image(Path(images_dir).expanduser().resolve())
     if not (last and os.path.isfile(last)):
@@ -175,6 +176,9 @@ def wait_until_open(window, timeout_s: float = 600.0) -> None:  # noqa: ANN001
     from PySide6.QtWidgets import QApplication
 
     deadline = time.monotonic() + timeout_s
+    start = getattr(window, "opening", None)
+    if start is not None:
+        start()  # without waiting for a first paint
     while getattr(window, "opening", None) is not None and time.monotonic() < deadline:
         QApplication.processEvents()
         time.sleep(0.005)
