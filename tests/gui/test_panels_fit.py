@@ -323,6 +323,8 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
             problems, sizes = check_window(window, f"{title} (scrolled to its end)", share)
             report["problems"] += problems
             report["fronts"][f"{title} (scrolled)"] = sizes
+            if shots is not None:
+                _save_png(window.grab(), shots / f"{_slug(title)}-scrolled.png")
             for area in areas:
                 area.verticalScrollBar().setValue(0)
             _settle(app, 30)
@@ -344,11 +346,15 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
             tabs.setCurrentIndex(first)
             _settle(app, 30)
         if shots is not None:
-            slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
-            slug = "-".join(p for p in slug.split("-") if p)
-            _save_png(window.grab(), shots / f"{slug}.png")
+            _save_png(window.grab(), shots / f"{_slug(title)}.png")
     window.close()
     return report
+
+
+def _slug(title: str) -> str:
+    """"Priors & anchors" -> "priors-anchors"."""
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower())
+    return "-".join(p for p in slug.split("-") if p)
 
 
 def _save_png(pixmap, path: Path) -> None:  # noqa: ANN001

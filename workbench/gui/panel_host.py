@@ -58,26 +58,54 @@ def fit_combo(combo: QComboBox) -> None:
         combo.setToolTip(text)
 
 
-class _MinWidthFollower(QObject):
-    """Keeps a panel's scroll area as wide as the panel's minimum width, also when the panel
-    grows after it was built (a table filled, a label changed): else its right side was cut."""
+class PanelScrollArea(QScrollArea):
+    """A panel in a vertical scroll area: as wide as the panel's minimum width (also when the
+    panel grows after it was built: a table filled, a label changed), and as high as the window
+    allows but never less than the panel's minimum height for that width — a short window
+    scrolls the panel instead of squashing its plots. (``widgetResizable`` would give a panel
+    with wrapped labels its *preferred* height for the width: the Train plots grew to 480 px
+    below the fold.)"""
 
-    def __init__(self, area: QScrollArea, panel: QWidget) -> None:
-        super().__init__(area)
-        self.area, self.panel = area, panel
+    def __init__(self, panel: QWidget) -> None:
+        super().__init__()
+        self.setObjectName("panelScroll")
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.setWidget(panel)
         panel.installEventFilter(self)
-        self.update()
+        self._pending = False
+        self.fit()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if event.type() == QEvent.Type.LayoutRequest:
-            QTimer.singleShot(0, self.update)
+        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest \
+                and not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.fit)
         return False
 
-    def update(self) -> None:
-        bar = self.area.verticalScrollBar().sizeHint().width()
-        need = self.panel.minimumSizeHint().width() + bar
-        if self.area.minimumWidth() != need:
-            self.area.setMinimumWidth(need)
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt API)
+        super().resizeEvent(event)
+        self.fit()
+
+    def fit(self) -> None:
+        self._pending = False
+        panel = self.widget()
+        if panel is None:
+            return
+        bar = self.verticalScrollBar().sizeHint().width()
+        min_w = panel.minimumSizeHint().width()
+        if self.minimumWidth() != min_w + bar:
+            self.setMinimumWidth(min_w + bar)
+        width = max(self.viewport().width(), min_w)
+        layout = panel.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            need = layout.minimumHeightForWidth(width)
+        else:
+            need = panel.minimumSizeHint().height()
+        height = max(self.viewport().height(), need)
+        if panel.width() != width or panel.height() != height:
+            panel.resize(width, height)
 
 
 class DockTitleBar(QWidget):
@@ -382,16 +410,8 @@ class PanelHost:
     def _fitted(self, panel: QWidget) -> QScrollArea:
         """``panel`` in a vertical scroll area as wide as the panel's minimum width: a short
         window scrolls it rather than squashing its plots or growing past the screen."""
-        area = QScrollArea()
-        area.setObjectName("panelScroll")
-        area.setFrameShape(QFrame.Shape.NoFrame)
-        area.setWidgetResizable(True)
-        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        area.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.compact(panel)
-        area.setWidget(panel)
-        _MinWidthFollower(area, panel)
-        return area
+        return PanelScrollArea(panel)
 
     def show_panel(self, name: str) -> QWidget | None:
         """Show and raise the panel ``name`` (class name, title or module) and return it."""
