@@ -7,12 +7,19 @@ and 1440×900 with every panel open):
 * One right-hand panel area: Boxes, Problems and every registry panel share one tab group, and
   a dock group is switched by a **panel switcher** in its title bar (a combo box listing the
   open docks of the group by their whole titles) instead of Qt's row of tabs, which elided
-  eight titles to "Bo…", "Proble…", "Tr…" (the theme gives the main window's tab bars no height).
-* A panel is shown inside a vertical scroll area: a short window scrolls the panel instead of
-  squashing its plots (at least 150 px high) or growing the window past the screen; the area is
-  as wide as the panel's minimum width, so nothing is cut off sideways.
+  eight titles to "Bo…", "Proble…", "Tr…" (the main window's dock tab bars get no height,
+  :data:`NO_TAB_ROW`).
+* A panel is shown inside a vertical scroll area (:class:`PanelScrollArea`): a short window
+  scrolls the panel instead of squashing its plots (at least 150 px high) or growing the window
+  past the screen; the area is as wide as the panel's minimum width, so nothing is cut off
+  sideways.
+* Panels narrow to the column (:meth:`PanelHost.compact`): combo boxes as wide as their current
+  text, form rows wrapping, long labels wrapping.
 * The canvas keeps its share of the width (:data:`CANVAS_SHARE`): opening a panel gives the
-  right column no more than what is left, and never less than the panel needs.
+  right column no more than what is left, and never less than the panel needs. Measured with
+  every panel open: canvas 631 px of 1280 (49 %), 791 of 1440 (55 %); before, 338 of 1280.
+* The first build of a panel (imports and all) shows "Loading <title>…" and a busy cursor, the
+  window repainted first (the menu it was picked from no longer stays painted over it).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
@@ -112,7 +120,8 @@ class DockTitleBar(QWidget):
     """A dock's title bar: its title, or — when other open docks share its tab group — a
     switcher listing them by their whole titles; float and close buttons."""
 
-    def __init__(self, dock: QDockWidget, group: "callable") -> None:  # noqa: UP037
+    def __init__(self, dock: QDockWidget,
+                 group: Callable[[QDockWidget], list[QDockWidget]]) -> None:
         super().__init__(dock)
         self.dock = dock
         self._group = group
