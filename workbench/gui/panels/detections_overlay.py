@@ -98,10 +98,13 @@ class LinkLayer(QGraphicsObject):
     def set_lines(self, lines: np.ndarray, colors: Sequence[QColor]) -> None:
         lines = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
         self.prepareGeometryChange()
-        groups: dict[int, tuple[QColor, list[QLineF]]] = {}
-        for (x1, y1, x2, y2), color in zip(lines.tolist(), colors):
-            groups.setdefault(color.rgba(), (QColor(color), []))[1].append(QLineF(x1, y1, x2, y2))
-        self._groups = list(groups.values())
+        colors = list(colors)
+        keys = np.fromiter((c.rgba() for c in colors), dtype=np.uint32, count=len(colors))
+        _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        self._groups = []
+        for g in np.argsort(first, kind="stable"):  # colours in order of first appearance
+            x1, y1, x2, y2 = lines[inverse == g].T.tolist()
+            self._groups.append((QColor(colors[first[g]]), list(map(QLineF, x1, y1, x2, y2))))
         self._count = len(lines)
         if len(lines):
             xs, ys = lines[:, [0, 2]], lines[:, [1, 3]]
