@@ -292,6 +292,14 @@ def run_child(width: int, height: int, shots: Path | None) -> dict:
         _settle(app, 60)
     host.layers_dock.toggleViewAction().trigger()
     _settle(app, 300)
+    # panels that need torch are built once it is imported in the background (gui.jobs)
+    import time
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(host.panels) + len(host.errors) < len(host.docks):
+        _settle(app, 100)
+    assert len(host.panels) + len(host.errors) == len(host.docks), \
+        f"built {sorted(host.panels)} of {sorted(host.docks)} in 180 s"
     share = CANVAS_SHARE[width]
     report: dict = {"size": [width, height], "problems": [], "fronts": {}, "errors": host.errors}
     fronts = [("Boxes", window.boxes_dock), ("Problems", window.problems_dock)]
