@@ -289,7 +289,7 @@ def test_the_window_shows_validates_message_for_each_refused_image(project_dir: 
     w = helpers.shown_window(qtbot, tmp_path / "settings.ini")
     assert w.open_project(project_dir)
     w.scanner.run_to_end()
-    stems = [Path(e.image_path).stem for e in w._entries]
+    stems = [Path(e.image_path).stem for e in w.session.entries]
     for stem, message in refused.items():
         assert w.show_row(stems.index(stem))
         assert message in w.position_label.text(), (stem, w.position_label.text())
