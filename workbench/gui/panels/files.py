@@ -276,8 +276,9 @@ class _Filter(QStringListModel):
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: ANN201
         """The source row's data (only rows on screen get here)."""
-        source = self.mapToSource(index)
-        return self._source.data(source, role) if source.isValid() else None
+        source = self.mapToSource(index)  # invalid without a source model
+        model = self._source
+        return model.data(source, role) if model is not None and source.isValid() else None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
