@@ -328,6 +328,7 @@ class PanelHost:
         dock.show()
         dock.raise_()
         self.fit_width(dock)
+        self.fit_height(dock)
 
     # -- layout policy (see the module docstring) ------------------------------------------
     def _adopt(self, dock: QDockWidget) -> None:
@@ -366,6 +367,32 @@ class PanelHost:
 
     def title_bar(self, dock: QDockWidget) -> DockTitleBar | None:
         return self._titles.get(id(dock))
+
+    def fit_height(self, dock: QDockWidget) -> None:
+        """Give a panel opened under the Classes dock the height it needs (its plots beside
+        its controls, not below the fold), taking it from Classes down to Classes' minimum."""
+        w = self.w
+        classes = getattr(w, "classes_dock", None)
+        area = dock.widget()
+        if not isinstance(area, PanelScrollArea) or not isinstance(classes, QDockWidget) \
+                or classes is dock or not classes.isVisible() or classes.isFloating() \
+                or dock.isFloating() or w.dockWidgetArea(classes) != w.dockWidgetArea(dock) \
+                or classes in w.tabifiedDockWidgets(dock):
+            return
+        if abs(classes.x() - dock.x()) > 2:  # side by side, not one above the other
+            return
+        panel = area.widget()
+        layout = panel.layout() if panel is not None else None
+        if layout is None:
+            return
+        width = area.viewport().width()
+        need = (layout.minimumHeightForWidth(width) if layout.hasHeightForWidth()
+                else panel.minimumSizeHint().height())
+        need += dock.height() - area.height()  # the title bar
+        total = classes.height() + dock.height()
+        want = min(need, total - classes.minimumSizeHint().height())
+        if want > dock.height():
+            w.resizeDocks([classes, dock], [total - want, want], Qt.Orientation.Vertical)
 
     def fit_width(self, dock: QDockWidget) -> None:
         """Give ``dock``'s column the width its panel needs, but leave the canvas its share
