@@ -446,3 +446,30 @@ def test_streamed_coco_export_holds_what_was_exported(tmp_path):
     assert not [p for p in out.iterdir() if re.match(r"^\..*\.tmp$", p.name)]
     first = doc["annotations"][0]
     assert first["bbox"] == [9.0, 19.5, 91.0, 180.5] and first["difficult"] == 1
+
+
+def test_mutated_labelimg_files_read_the_same_both_ways():
+    """Random one-edit mutations of a LabelImg file: whenever the plain path takes one, the
+    lxml reader gives the same annotation, problems and bytes (or the same refusal)."""
+    rng = np.random.default_rng(13)
+    pieces = ["<", ">", "&", " ", "\n", "\r", "x", "0", "1", "-", ".", "e", '"', "'", "é",
+              "\x01", "<b>", "</b>", "<!--c-->", "</name>", "<object>", "&amp;", "\t"]
+    taken = 0
+    for _ in range(2000):
+        text = LABELIMG
+        for _ in range(int(rng.integers(1, 3))):
+            at = int(rng.integers(0, len(text)))
+            if rng.random() < 0.4:
+                text = text[:at] + text[at + int(rng.integers(1, 6)):]
+            else:
+                text = text[:at] + pieces[int(rng.integers(0, len(pieces)))] + text[at:]
+        data = text.encode()
+        if read_plain(data) is None:
+            continue
+        taken += 1
+        fast, full = _both(data)
+        assert fast == full, text
+        if isinstance(fast, tuple):
+            assert fast[0].raw == full[0].raw
+            assert [o.raw for o in fast[0].objects] == [o.raw for o in full[0].objects], text
+    assert taken > 60  # the plain path was exercised, not just refused
