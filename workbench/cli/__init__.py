@@ -23,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "gui",
     "priors",
     "proposals",
+    "yolo_targets",
     "detect",
     "export_onnx",
     "train",
