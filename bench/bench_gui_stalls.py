@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TICK_MS = 5
+WHY = "--why" in sys.argv
 
 
 class StallMeter:
@@ -64,6 +65,35 @@ class StallMeter:
     def stall_ms(self) -> float:
         # a gap still open when the step ends counts too
         return max(self.worst, time.perf_counter() - self.last) * 1000
+
+
+class Watchdog:
+    """``--why``: print the GUI thread's stack (and the other threads' top frames) when a tick is
+    more than ``limit_s`` late — what held the event loop."""
+
+    def __init__(self, meter: StallMeter, limit_s: float = 0.1) -> None:
+        import threading
+
+        self.meter, self.limit_s = meter, limit_s
+        self.gui = threading.get_ident()
+        self.reported = 0.0
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        while True:
+            time.sleep(0.02)
+            late = time.perf_counter() - self.meter.last
+            if late > self.limit_s and self.meter.last != self.reported:
+                self.reported = self.meter.last
+                frames = sys._current_frames()
+                stack = "".join(traceback.format_stack(frames[self.gui], limit=8))
+                others = {tid: traceback.extract_stack(f)[-1] for tid, f in frames.items()
+                          if tid not in (self.gui,) and f is not sys._getframe()}
+                print(f"--- GUI thread {late * 1000:.0f} ms late:\n{stack}"
+                      + "".join(f"    other: {fr.filename}:{fr.lineno} {fr.name}\n"
+                                for fr in others.values()), flush=True)
 
 
 def pump(until: Callable[[], bool], timeout_s: float = 300.0) -> bool:
@@ -164,6 +194,8 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     window.resize(1440, 900)
     window.show()
     meter = StallMeter()
+    if WHY:
+        Watchdog(meter)
     from workbench.gui.jobs import model_loader  # as run_gui does once the window is up
 
     QTimer.singleShot(0, model_loader().start)
@@ -272,22 +304,31 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--project", type=Path, help="a generated sample project to reuse")
+    parser.add_argument("--project", type=Path,
+                        help="a sample project folder to copy from (generated there if missing)")
     parser.add_argument("--images", type=int, default=800)
     parser.add_argument("--save", action="store_true",
                         help="append the table to bench/results/gui_stalls_tour.txt")
     parser.add_argument("--note", default="", help="a line recorded with --save")
+    parser.add_argument("--why", action="store_true",
+                        help="print the GUI thread's stack whenever it is 100 ms late")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        project = args.project
-        if project is None or not (project / "images").is_dir():
+        project = work / "sample"
+        if args.project is not None and (args.project / "images").is_dir():
+            import shutil  # a fresh copy: the tour renames a class
+
+            shutil.copytree(args.project, project)
+        else:
             from workbench.core.synth import generate_project
 
-            project = project or work / "sample"
             t0 = time.perf_counter()
             generate_project(project, num_images=args.images)
             print(f"generated {args.images} images in {time.perf_counter() - t0:.0f} s")
+            if args.project is not None:
+                shutil_copy = __import__("shutil").copytree
+                shutil_copy(project, args.project)
         checkpoint = make_checkpoint(work)
         t0 = time.perf_counter()
         rows = tour(project, work, checkpoint)

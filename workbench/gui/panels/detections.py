@@ -183,12 +183,17 @@ class DetectionsPanel(QWidget):
             self.set_checkpoint(path)
 
     def set_checkpoint(self, path: str | Path) -> None:
-        """Load a checkpoint on a worker; the sliders take its saved settings."""
-        from workbench.engine.inference import RawDetector
-
+        """Load a checkpoint on a worker (torch and the engine are imported there too, if the
+        background model loader has not yet); the sliders take its saved settings."""
         path = Path(path)
         self.checkpoint_label.setText(f"Loading {path.name}…")
-        job = self.jobs.submit(lambda _ctx: RawDetector.from_checkpoint(path),
+
+        def load(_ctx: object) -> Any:
+            from workbench.engine.inference import RawDetector
+
+            return RawDetector.from_checkpoint(path)
+
+        job = self.jobs.submit(load,
                                key="checkpoint", name=f"Loading {path.name}")
         job.finished.connect(lambda det, p=path: self.set_detector(det, p))
         job.failed.connect(lambda msg, p=path: self._show_error(f"Cannot load {p.name}: {msg}"))
