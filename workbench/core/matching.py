@@ -100,6 +100,17 @@ class MatchResult:
         return int(self.negative.sum())
 
     @property
+    def num_ignored(self) -> int:
+        return int(self.ignored.sum())
+
+    def counts(self) -> dict[str, int | float]:
+        """``{"positive_threshold", "negative_threshold", "positives", "negatives", "ignored"}``."""
+        return {"positive_threshold": self.positive_threshold,
+                "negative_threshold": self.negative_threshold,
+                "positives": self.num_positive, "negatives": self.num_negative,
+                "ignored": self.num_ignored}
+
+    @property
     def hard_negative_budget(self) -> int:
         """SSD: negatives kept by 3:1 hard-negative mining, ``min(3 * pos, negatives)``."""
         return min(3 * self.num_positive, self.num_negative)
@@ -146,7 +157,8 @@ def match_priors(
     """Label ``(P, 4)`` priors against ``(G, 4)`` ground-truth boxes (same coordinates, ``xyxy``).
 
     ``map_offsets`` (``PriorSet.offsets``) splits the counts per feature map. Thresholds default
-    to SSD 0.5/0.5 and RPN 0.7/0.3.
+    to SSD 0.5/0.5 and RPN 0.7/0.3: IoU ``>= positive_threshold`` positive, ``<
+    negative_threshold`` negative, in between ignored (none for SSD, whose two are equal).
     """
     priors = np.asarray(priors, dtype=np.float64).reshape(-1, 4)
     gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
@@ -154,6 +166,9 @@ def match_priors(
                                                                       else 0.7)
     low = negative_threshold if negative_threshold is not None else (high if kind == "ssd"
                                                                      else 0.3)
+    if not 0.0 <= low <= high <= 1.0:
+        raise ValueError(f"IoU thresholds must satisfy 0 <= negative ({low:g}) <= "
+                         f"positive ({high:g}) <= 1")
     iou = iou_matrix(gt, priors)                                        # (G, P)
     matched = _labels(iou, kind, high, low)
     best = iou.max(axis=0) if len(gt) else np.zeros(len(priors))
