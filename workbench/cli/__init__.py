@@ -32,6 +32,7 @@ COMMAND_MODULES: list[str] = [
     "export",
     "import_cmd",
     "demo",
+    "frames",
 ]
 
 

@@ -68,6 +68,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--tile-overlap", type=_overlap, default=None, metavar="PX|FRACTION",
                    help="overlap between neighbouring tiles: pixels (128) or a fraction of the "
                    "tile (0.2, the default)")
+    from workbench.cli.detect_video import add_video_arguments
+
+    add_video_arguments(p)  # --every --render --watch --min-frames (a video input)
     p.set_defaults(func=run)
 
 
@@ -165,6 +168,13 @@ def _tiling(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.cli.detect_video import image_input_error, is_video_input, run_video
+
+    if is_video_input(args.inputs):  # one .mp4/.avi/... file: workbench/cli/detect_video.py
+        return run_video(args)
+    if (message := image_input_error(args)) is not None:
+        print(f"workbench detect: {message}", file=sys.stderr)
+        return 2
     from workbench.core.atomic import atomic_write_text
     from workbench.core.safepath import safe_child
     from workbench.engine.events import CheckpointError, ConfigError
