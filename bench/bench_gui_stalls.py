@@ -198,7 +198,7 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
         Watchdog(meter)
     from workbench.gui.jobs import model_loader  # as run_gui does once the window is up
 
-    QTimer.singleShot(0, model_loader().start)
+    model_loader().start_when_idle()
     rows: list = []
     print(f"  {'step':<52} {'stall':>11} {'wall':>10}", flush=True)
     step(meter, rows, "open the 800-image sample project",

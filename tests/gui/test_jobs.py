@@ -291,3 +291,47 @@ def test_training_failures_reach_the_one_place(qtbot, tmp_path) -> None:  # noqa
     assert "Training: TrainingError: no images" in window.statusBar().currentMessage()
     assert "Training stopped: TrainingError: no images" in train.status.text()
     job_errors().reported.disconnect(reports.append)
+
+
+def test_train_panel_says_loading_models_until_the_background_import_is_done(
+        qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Opened before torch is imported, the Train dock says "Loading models…" (the window
+    stays responsive) and the panel is built when the background loader is done."""
+    from PySide6.QtWidgets import QLabel
+
+    from workbench.gui import jobs
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    release = threading.Event()
+
+    class SlowLoader(jobs.ModelLoader):
+        MODULES = ("a_module_never_imported",)  # so start() does not find it loaded
+
+        def _run(self) -> None:  # stands for a long `import torch`
+            release.wait(10)
+            self._done.set()
+            self.loaded.emit()
+
+    loader = SlowLoader()
+    monkeypatch.setattr(jobs, "_LOADER", loader)
+    loader.start_when_idle(idle_ms=60_000)  # the user never pauses in this test
+    assert not loader.loading and not loader.done
+    spec = ("workbench.gui.panels.training", "TrainingPanel", "Train")
+    window = MainWindow(Settings(tmp_path / "s.ini"), panels=[spec])
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    key = f"{spec[0]}.{spec[1]}"
+    host = window.panel_host
+    host.docks[key].toggleViewAction().trigger()  # Panels → Train
+    qtbot.wait(50)
+    assert loader.loading  # opening the panel started the loader at once
+    assert key not in host.panels
+    texts = [w.text() for w in host.docks[key].findChildren(QLabel)]
+    if isinstance(host.docks[key].widget(), QLabel):
+        texts.append(host.docks[key].widget().text())
+    assert any("Loading models" in t for t in texts), texts
+    release.set()
+    qtbot.waitUntil(lambda: key in host.panels, timeout=60_000)
+    assert type(host.panels[key]).__name__ == "TrainingPanel"

@@ -245,13 +245,11 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
         print(f"wrote {out}")
         return 0
     window.show()
-    # torch and the engine are imported in the background once the window is up; a panel that
-    # needs them says "Loading models…" until then (workbench.gui.jobs.ModelLoader)
-    from PySide6.QtCore import QTimer
-
+    # torch and the engine are imported in the background once the user pauses; a panel that
+    # needs them earlier says "Loading models…" until then (workbench.gui.jobs.ModelLoader)
     from workbench.gui.jobs import model_loader
 
-    QTimer.singleShot(0, model_loader().start)
+    model_loader().start_when_idle()
     code = int(app.exec())
     # The window has closed: files and settings are written, background jobs stopped (see
     # MainWindow.closeEvent). What remains is the interpreter's teardown, which after a

@@ -331,8 +331,9 @@ class JobRunner(QObject):
 
 class ModelLoader(QObject):
     """Imports torch, torchvision and the engine once, on a background thread, after the window
-    has shown (:func:`model_loader`; ``run_gui`` starts it). The first ``import torch`` took
-    4–17 s; on the GUI thread it froze the window when the Train panel was first opened.
+    has shown (:func:`model_loader`; ``run_gui`` calls :meth:`start_when_idle`). The first
+    ``import torch`` took 4–17 s; on the GUI thread it froze the window when the Train panel was
+    first opened.
 
     Panels in :attr:`PANELS` are built once it is done: opened earlier, their dock says
     "Loading models…" meanwhile (:class:`~workbench.gui.panel_host.PanelHost`). Code that needs
@@ -363,8 +364,45 @@ class ModelLoader(QObject):
         return self._done.is_set()
 
     def needed_by(self, module_name: str) -> bool:
-        """Whether building a panel of ``module_name`` must wait for this loader."""
-        return module_name in self.PANELS and self.loading
+        """Whether building a panel of ``module_name`` must wait for this loader (call
+        :meth:`start` then: it may not have started yet)."""
+        return module_name in self.PANELS and not self.done
+
+    #: How long the user must leave the window alone before the imports start by themselves.
+    IDLE_MS = 1500
+
+    def start_when_idle(self, idle_ms: int | None = None) -> None:
+        """Start the imports once no key or mouse input has come for ``idle_ms``. Importing
+        torch holds the GIL in long stretches (extension initialisation: gaps of 0.8-1.8 s on a
+        loaded 2-CPU machine even on a background thread), so it waits for a pause rather than
+        stalling the first clicks; a panel that needs the models starts it at once."""
+        from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+
+        app = QCoreApplication.instance()
+        if app is None or self._thread is not None:
+            return
+        timer = QTimer(self, singleShot=True, interval=self.IDLE_MS if idle_ms is None
+                       else idle_ms)
+        inputs = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
+                  QEvent.Type.MouseMove}
+        loader = self
+
+        class _Idle(QObject):
+            def eventFilter(self, _obj: QObject, event: QEvent) -> bool:  # noqa: N802
+                if event.type() in inputs:
+                    timer.start()
+                return False
+
+        watcher = _Idle(self)
+
+        def go() -> None:
+            app.removeEventFilter(watcher)
+            loader.start()
+
+        timer.timeout.connect(go)
+        self.loaded.connect(lambda: app.removeEventFilter(watcher))
+        app.installEventFilter(watcher)
+        timer.start()
 
     def start(self) -> None:
         """Start the imports (once; later calls do nothing)."""

@@ -466,6 +466,7 @@ class PanelHost:
         loader = model_loader()
         if key in self.panels or key in self.errors or not loader.needed_by(self._specs[key][0]):
             return self.build(key)
+        loader.start()  # at once if it was waiting for the user to pause
         placeholder = self.docks[key].widget()
         if isinstance(placeholder, QLabel):
             placeholder.setText("Loading models… (torch, once per session)")
