@@ -342,7 +342,13 @@ class ModelLoader(QObject):
 
     loaded = Signal()  #: on the GUI thread, once every module is imported (or failed to)
 
-    MODULES = ("torch", "torchvision", "workbench.engine.detectors", "workbench.engine.device",
+    #: the side panels' modules first (pyqtgraph, OpenCV: 0.1-1 s each on the GUI thread when a
+    #: panel was first opened; in the background their import stalls the GUI < 50 ms), then
+    #: torch and the engine
+    MODULES = ("pyqtgraph", "cv2", "workbench.gui.panels.metrics",
+               "workbench.gui.panels.detections", "workbench.gui.panels.proposals",
+               "workbench.gui.panels.priors", "workbench.gui.panels.iou",
+               "torch", "torchvision", "workbench.engine.detectors", "workbench.engine.device",
                "workbench.engine.inference", "workbench.engine.postprocess",
                "workbench.engine.trainer", "workbench.gui.panels.training")
     #: panel modules whose construction imports torch
