@@ -34,7 +34,7 @@ from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.coco_write import image_name
 from workbench.core.formats.conventions import createml_to_xyxy, xyxy_to_createml
 from workbench.core.formats.edit_write import (
-    align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number, remember_json,
+    forget_json, load_json_cached, lost_fields, merge_box_records, number, remember_json,
     tell_once,
 )
 
@@ -61,59 +61,22 @@ def _coordinates(box) -> dict[str, int | float]:  # noqa: ANN001
     return dict(zip(_KEYS, (number(v) for v in xyxy_to_createml(box))))
 
 
+def _update_annotation(a: dict, o: VocObject) -> None:
+    if a.get("label") != o.name:
+        a["label"] = o.name
+    coords = a["coordinates"]
+    for k, v in _coordinates(o.box).items():
+        if float(coords[k]) != v:
+            coords[k] = v
+
+
 def merge_createml_record(record: dict, objects: Sequence[VocObject],
                           size: ImageSize | tuple[int, int] | None = None) -> bool:
     """Make ``record``'s boxes equal ``objects`` (see the module doc)."""
-    annotations = record.setdefault("annotations", [])
-    slots: list[int] = []
-    old_keys = []
-    for pos, a in enumerate(annotations):
-        box = createml_box(a)
-        box = loaded_box(box, size) if box is not None else None
-        if box is None:
-            continue
-        slots.append(pos)
-        old_keys.append(box_key(str(a.get("label", "")), box))
-    new_keys = [box_key(o.name, o.box) for o in objects]
-    removed: set[int] = set()
-    after: dict[int, list[dict]] = {}
-    head: list[dict] = []
-    last = None
-    changed = False
-    for oi, nj in align(old_keys, new_keys):
-        if oi is not None:
-            last = slots[oi]
-            if nj is None:
-                removed.add(last)
-                changed = True
-            elif old_keys[oi] != new_keys[nj]:
-                a, o = annotations[last], objects[nj]
-                if a.get("label") != o.name:
-                    a["label"] = o.name
-                coords = a["coordinates"]
-                for k, v in _coordinates(o.box).items():
-                    if float(coords[k]) != v:
-                        coords[k] = v
-                changed = True
-            continue
-        assert nj is not None  # align() never pairs None with None
-        o = objects[nj]
-        new = {"label": o.name, "coordinates": _coordinates(o.box)}
-        (head if last is None else after.setdefault(last, [])).append(new)
-        changed = True
-    if removed or after or head:
-        rebuilt: list[Any] = []
-        first = slots[0] if slots else len(annotations)
-        for pos, a in enumerate(annotations):
-            if pos == first:
-                rebuilt.extend(head)
-            if pos not in removed:
-                rebuilt.append(a)
-            rebuilt.extend(after.get(pos, []))
-        if first == len(annotations):
-            rebuilt.extend(head)
-        annotations[:] = rebuilt
-    return changed
+    return merge_box_records(
+        record.setdefault("annotations", []), objects, size, box_of=createml_box,
+        label_of=lambda a: str(a.get("label", "")), update=_update_annotation,
+        new=lambda o: {"label": o.name, "coordinates": _coordinates(o.box)})
 
 
 def _record(doc: list, entry: Any, json_path: Path, root: Path) -> tuple[dict, bool]:

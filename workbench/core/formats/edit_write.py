@@ -41,7 +41,7 @@ import difflib
 import json
 import os
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,63 @@ def align(old_keys: Sequence[Hashable],
         pairs.extend((i, None) for i in range(i1 + n, i2))
         pairs.extend((None, j) for j in range(j1 + n, j2))
     return pairs
+
+
+def merge_box_records(records: list, objects: Sequence[VocObject],
+                      size: ImageSize | tuple[int, int] | None, *,
+                      box_of: Callable[[Any], Box | None], label_of: Callable[[Any], str],
+                      update: Callable[[Any, VocObject], None],
+                      new: Callable[[VocObject], Any]) -> bool:
+    """Make the box records of ``records`` (a JSON list, edited in place) equal ``objects``.
+
+    A record is a box when ``box_of`` gives one the readers load (:func:`loaded_box`); other
+    records (labelme polygons, CreateML extras) stay where they are. Box records are aligned
+    with the objects (:func:`align`): an equal one is untouched, an edited one is changed in
+    place by ``update`` (keeping its other keys), a deleted one is dropped, and ``new(object)``
+    records are inserted after the box record they follow (before the first box record when
+    they lead). Returns whether anything changed.
+    """
+    slots: list[int] = []
+    old_keys = []
+    for pos, record in enumerate(records):
+        box = box_of(record)
+        box = loaded_box(box, size) if box is not None else None
+        if box is None:
+            continue
+        slots.append(pos)
+        old_keys.append(box_key(label_of(record), box))
+    new_keys = [box_key(o.name, o.box) for o in objects]
+    removed: set[int] = set()
+    after: dict[int, list[Any]] = {}
+    head: list[Any] = []
+    last = None
+    changed = False
+    for oi, nj in align(old_keys, new_keys):
+        if oi is not None:
+            last = slots[oi]
+            if nj is None:
+                removed.add(last)
+                changed = True
+            elif old_keys[oi] != new_keys[nj]:
+                update(records[last], objects[nj])
+                changed = True
+            continue
+        assert nj is not None  # align() never pairs None with None
+        (head if last is None else after.setdefault(last, [])).append(new(objects[nj]))
+        changed = True
+    if removed or after or head:
+        rebuilt: list[Any] = []
+        first = slots[0] if slots else len(records)
+        for pos, record in enumerate(records):
+            if pos == first:
+                rebuilt.extend(head)
+            if pos not in removed:
+                rebuilt.append(record)
+            rebuilt.extend(after.get(pos, []))
+        if first == len(records):
+            rebuilt.extend(head)
+        records[:] = rebuilt
+    return changed
 
 
 #: Human names of what a format may be unable to hold.

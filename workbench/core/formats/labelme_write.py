@@ -36,7 +36,7 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import labelme_to_xyxy, xyxy_to_labelme
 from workbench.core.formats.edit_write import (
-    JsonStyle, align, box_key, forget_json, load_json_cached, loaded_box, lost_fields, number,
+    JsonStyle, forget_json, load_json_cached, lost_fields, merge_box_records, number,
     remember_json, tell_once,
 )
 from workbench.core.imageinfo import image_size
@@ -73,55 +73,20 @@ def _new_shape(o: VocObject) -> dict:
             "shape_type": "rectangle", "flags": {}}
 
 
+def _update_shape(shape: dict, o: VocObject) -> None:
+    if shape.get("label") != o.name:
+        shape["label"] = o.name
+    if labelme_box(shape) != o.box:
+        shape["points"] = _points(o.box)
+
+
 def merge_labelme_shapes(doc: dict, objects: Sequence[VocObject],
                          size: ImageSize | tuple[int, int] | None = None) -> bool:
     """Make ``doc``'s rectangles equal ``objects`` (see the module doc)."""
-    shapes = doc.setdefault("shapes", [])
-    slots: list[int] = []
-    old_keys = []
-    for pos, shape in enumerate(shapes):
-        box = labelme_box(shape)
-        box = loaded_box(box, size) if box is not None else None
-        if box is None:
-            continue
-        slots.append(pos)
-        old_keys.append(box_key(str(shape.get("label") or ""), box))
-    new_keys = [box_key(o.name, o.box) for o in objects]
-    removed: set[int] = set()
-    after: dict[int, list[dict]] = {}
-    head: list[dict] = []
-    last = None
-    changed = False
-    for oi, nj in align(old_keys, new_keys):
-        if oi is not None:
-            last = slots[oi]
-            if nj is None:
-                removed.add(last)
-                changed = True
-            elif old_keys[oi] != new_keys[nj]:
-                shape, o = shapes[last], objects[nj]
-                if shape.get("label") != o.name:
-                    shape["label"] = o.name
-                if labelme_box(shape) != o.box:
-                    shape["points"] = _points(o.box)
-                changed = True
-            continue
-        assert nj is not None  # align() never pairs None with None
-        (head if last is None else after.setdefault(last, [])).append(_new_shape(objects[nj]))
-        changed = True
-    if removed or after or head:
-        rebuilt: list[Any] = []
-        first = slots[0] if slots else len(shapes)
-        for pos, shape in enumerate(shapes):
-            if pos == first:
-                rebuilt.extend(head)
-            if pos not in removed:
-                rebuilt.append(shape)
-            rebuilt.extend(after.get(pos, []))
-        if first == len(shapes):
-            rebuilt.extend(head)
-        shapes[:] = rebuilt
-    return changed
+    return merge_box_records(
+        doc.setdefault("shapes", []), objects, size, box_of=labelme_box,
+        label_of=lambda shape: str(shape.get("label") or ""), update=_update_shape,
+        new=_new_shape)
 
 
 def new_labelme_doc(image_path: Path, json_path: Path, size: ImageSize) -> dict:
