@@ -41,8 +41,7 @@ from workbench.core.formats.listing import Listing, list_folder
 from workbench.core.formats.model import (
     Dataset, Item, Native, RawBox, Source, build_native, native_from_saved,
 )
-from workbench.core.formats.sizes import image_size_fast
-from workbench.core.imageinfo import ImageReadError
+from workbench.core.formats.sizes import size_against_image
 
 _NUMBER = frozenset({int, float})  # type() is exact: bool is not a number here
 #: Types usable as ids (hashable JSON scalars); a list or object as an id is a problem.
@@ -338,25 +337,9 @@ def read(dataset: Dataset, item: Item, *, check_image: bool = True, clamp: bool 
         return Native(None)
     size, boxes = item.raw
     index = item.source.index
-    problems: list[Problem] = []
-    if check_image or size is None:
-        try:
-            info = image_size_fast(item.image_path)
-        except ImageReadError as exc:
-            if check_image:
-                problems.append(Problem(shown, None, "error",
-                                        f"images[{index}]: image {item.image_path.name}: "
-                                        f"{exc.reason}"))
-        else:
-            if size is None:
-                size = info.size
-            elif (size.width, size.height) != (info.width, info.height):
-                problems.append(Problem(shown, None, "warning",
-                                        f"images[{index}]: width x height {size.width}x"
-                                        f"{size.height} differ from the image ({info.width}x"
-                                        f"{info.height})"))
-            else:
-                size = ImageSize(size.width, size.height, info.depth)
+    size, problems = size_against_image(item.image_path, size, check_image=check_image,
+                                        shown=shown, prefix=f"images[{index}]: ",
+                                        stated_words="width x height")
     return build_native(item.image_path, size, boxes, problems, shown=shown,
                         where=lambda k: f"annotations[{k}]: ", clamp=clamp)
 

@@ -29,8 +29,7 @@ from workbench.core.formats.listing import Listing, list_folder, natural_key, st
 from workbench.core.formats.model import (
     Dataset, Item, Native, RawBox, Source, build_native,
 )
-from workbench.core.formats.sizes import image_size_fast
-from workbench.core.imageinfo import ImageReadError
+from workbench.core.formats.sizes import size_against_image
 
 
 def _image_path_of(path: Path) -> str | None:
@@ -175,22 +174,10 @@ def read(dataset: Dataset, item: Item, *, check_image: bool = True, clamp: bool 
     size, boxes, problems = parse(doc, item.image_path, shown=shown)
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         return Native(None, tuple(problems))
-    if check_image or size is None:
-        try:
-            info = image_size_fast(item.image_path)
-        except ImageReadError as exc:
-            if check_image:
-                problems.append(Problem(shown, None, "error",
-                                        f"image {item.image_path.name}: {exc.reason}"))
-        else:
-            if size is None:
-                size = info.size
-            elif (size.width, size.height) != (info.width, info.height):
-                problems.append(Problem(shown, None, "warning",
-                                        f"imageWidth x imageHeight {size.width}x{size.height} "
-                                        f"differ from the image ({info.width}x{info.height})"))
-            else:
-                size = ImageSize(size.width, size.height, info.depth)
+    size, found = size_against_image(item.image_path, size, check_image=check_image,
+                                     shown=shown, prefix="",
+                                     stated_words="imageWidth x imageHeight")
+    problems.extend(found)
     return build_native(item.image_path, size, boxes, problems, shown=shown,
                         where=lambda s: f"shapes[{s}]: ", clamp=clamp)
 

@@ -15,6 +15,7 @@ import os
 import struct
 from pathlib import Path
 
+from workbench.core.annotation import ImageSize, Problem
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
 
 _HEAD = 1 << 16
@@ -134,3 +135,35 @@ def image_size_fast(path: str | os.PathLike[str]) -> ImageInfo:
         _CACHE.clear()
     _CACHE[key] = (st.st_mtime_ns, st.st_size, info)
     return info
+
+
+def size_against_image(image_path: Path, stated: ImageSize | None, *, check_image: bool,
+                       shown: str, prefix: str, stated_words: str
+                       ) -> tuple[ImageSize | None, list[Problem]]:
+    """The size a JSON record states (COCO ``width``/``height``, labelme ``imageWidth`` …)
+    checked against the image header: ``(size, problems)``.
+
+    Without a stated size the header's is used. An unreadable image is an error only when
+    ``check_image``; a stated size that differs from the header is a warning and the stated
+    one is kept (the boxes were drawn against it); an agreeing one takes the header's depth.
+    Messages start with ``prefix`` (e.g. ``"images[3]: "``) and name the size as
+    ``stated_words`` (e.g. ``"width x height"``).
+    """
+    problems: list[Problem] = []
+    if not (check_image or stated is None):
+        return stated, problems
+    try:
+        info = image_size_fast(image_path)
+    except ImageReadError as exc:
+        if check_image:
+            problems.append(Problem(shown, None, "error",
+                                    f"{prefix}image {image_path.name}: {exc.reason}"))
+        return stated, problems
+    if stated is None:
+        return info.size, problems
+    if (stated.width, stated.height) != (info.width, info.height):
+        problems.append(Problem(shown, None, "warning",
+                                f"{prefix}{stated_words} {stated.width}x{stated.height} differ "
+                                f"from the image ({info.width}x{info.height})"))
+        return stated, problems
+    return ImageSize(stated.width, stated.height, info.depth), problems
