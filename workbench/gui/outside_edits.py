@@ -449,8 +449,9 @@ class OutsideEditWatcher(QObject):
         if folder in self._again:
             self._again.discard(folder)
             self._changed_dirs.add(folder)
-            if not self._timer.isActive():
-                self._timer.start(self.RESCAN_GAP_MS)
+            # The gap also replaces a debounce started by a change seen during the listing:
+            # otherwise a busy folder is listed again right away, back to back.
+            self._timer.start(self.RESCAN_GAP_MS)
         self._snapshots[folder] = after
         changed = [Path(p) for p, s in after.items() if before.get(p) != s]
         changed += [Path(p) for p in before if p not in after]
