@@ -179,7 +179,7 @@ def make_checkpoint(folder: Path) -> Path:
 
 
 def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
-    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QDockWidget
 
