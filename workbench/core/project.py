@@ -51,12 +51,10 @@ seed=0) -> dict[str, list[str]]`` — ``ImageSets/Main/{train,val,trainval}.txt`
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import logging
 import os
 import random
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,13 +69,14 @@ from workbench.core.classes import (
 )
 from workbench.core.formats import (
     FORMATS, Dataset, FormatError, FormatGuess, Item, Native, NotWritableError, Source,
-    detect_format, list_folder, open_dataset, read_native, writer_for,
+    open_dataset, read_native, writer_for,
 )
-from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
-from workbench.core.formats.yolo import ultralytics_root
 from workbench.core.fsnames import has_undecodable, readable, same_name
 from workbench.core.imageinfo import IMAGE_EXTENSIONS, ImageReadError, image_size
+from workbench.core.project_scan import (
+    _child, _detect, _is_symlink_loop, _Names, _rel_dir, _resolve_folder, _walk, natural_key,
+)
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
 )
@@ -88,16 +87,6 @@ Layout = str  # "voc" | "separate" (images and XML in two folders) | "flat"
 SPLIT_NAMES = ("train", "val", "trainval")
 #: A class rename in progress (see Project.rename_class); finished by the next Project.open.
 RENAME_JOURNAL = ".workbench-rename.json"
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(text: str) -> tuple:
-    """Sort key putting ``img2`` before ``img10`` (case-insensitive)."""
-    parts = _DIGITS.split(text.lower())  # digit runs at the odd places (lower() keeps them)
-    parts[1::2] = map(int, parts[1::2])
-    return tuple(parts)
 
 
 def split_ids(ids: Iterable[str], val_fraction: float = 0.2,
@@ -138,137 +127,6 @@ class Entry:
     def label_path(self) -> Path:
         """The annotation file of this image, whatever its format (= ``xml_path``)."""
         return self.xml_path
-
-
-def _walk(folder: str | os.PathLike[str]) -> Iterable[tuple[str, list[tuple[str, bool]]]]:
-    """``(folder, [(file name, is a symlink)])`` for ``folder`` and its sub-folders, top-down,
-    hidden sub-folders skipped, folders and files in natural order: what ``os.walk`` gives
-    (symlinked folders listed as folders, not entered; unreadable folders skipped), from
-    ``os.scandir`` entries so that no file is stat'ed (the symlink flag comes with the
-    listing; at 10^5 files ``os.path.islink`` per file was a tenth of the scan)."""
-    top = os.fspath(folder)
-    try:
-        listing = os.scandir(top)
-    except OSError:
-        return
-    files: list[tuple[str, bool]] = []
-    dirs: list[os.DirEntry[str]] = []
-    with listing:
-        for entry in listing:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:  # a symlink loop: a file to os.walk too
-                is_dir = False
-            if not is_dir:
-                files.append((entry.name, entry.is_symlink()))
-            elif not entry.name.startswith("."):
-                dirs.append(entry)
-    files.sort(key=lambda f: natural_key(f[0]))
-    yield top, files
-    dirs.sort(key=lambda d: natural_key(d.name))
-    for d in dirs:
-        if not d.is_symlink():
-            yield from _walk(d.path)
-
-
-def _child(folder: Path):  # noqa: ANN202 - Callable[[str], Path]
-    """``lambda name: folder / name`` for plain file names, without parsing ``name`` again
-    (pathlib's own child constructor where it has one: ~2x faster than ``/``)."""
-    return getattr(folder, "_make_child_relpath", folder.joinpath)
-
-
-def _resolve_folder(folder: str | os.PathLike[str]) -> Path:
-    try:
-        return Path(folder).expanduser().resolve()
-    except (RuntimeError, OSError) as exc:  # "Symlink loop from ..." (Python < 3.13)
-        raise FileNotFoundError(f"{folder}: cannot be opened ({exc})") from exc
-
-
-def _is_symlink_loop(path: Path) -> bool:
-    """True for a symlink whose target chain comes back to itself (``os.stat`` → ELOOP)."""
-    if not path.is_symlink():
-        return False
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return exc.errno == errno.ELOOP
-    return False
-
-
-def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
-            ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None,
-                       Listing | None]:
-    """``(format, guess, root to open, annotations, listing)`` for :meth:`Project.open`
-    without ``format`` (the listing made while detecting, so the scan walks the folder once). An
-    explicit annotations folder holding XML (or nothing else) stays VOC;
-    opening the ``images/`` folder of an Ultralytics dataset opens its parent."""
-    if annotations_dir is not None:
-        ann = _resolve_folder(annotations_dir)
-        if ann == images:
-            annotations_dir = None
-        elif ann.is_file():
-            return detect_json_file(ann) or "voc", None, images, ann, None
-        elif ann.is_dir():
-            found = list_folder(ann)
-            txt = [t for t in found.txt if t.name.lower() not in CLASS_FILES]
-            if found.xml or not (txt or found.json):
-                return "voc", None, images, annotations_dir, None
-            if txt:
-                return "yolo", None, images, ann, None
-            kinds = [k for k in map(detect_json_file, found.json[:3]) if k]
-            return (kinds[0] if kinds else "voc"), None, images, ann, None
-        else:
-            return "voc", None, images, annotations_dir, None
-    root = images
-    if images.name == "images" and (images.parent / "labels").is_dir():
-        root = images.parent
-    listing = list_folder(root)
-    guess = detect_format(root, listing)
-    if root != images and guess.format == "voc":
-        root = images
-        listing = list_folder(root)
-        guess = detect_format(root, listing)
-    anchor = ultralytics_root(images)
-    if guess.format == "voc" and not guess.evidence and listing.images and anchor is not None \
-            and (anchor / "labels" / images.relative_to(anchor / "images")).is_dir():
-        return "yolo", guess, images, None, listing  # images/train opened by itself
-    return guess.format, guess, root, None, listing
-
-
-def _rel_dir(path: Path, base: Path) -> str:
-    return path.parent.relative_to(base).as_posix()
-
-
-def _stem(name: str) -> str:
-    """``Path(name).stem`` of a plain file name."""
-    i = name.rfind(".")
-    return name[:i] if 0 < i < len(name) - 1 else name
-
-
-class _Names:
-    """``(folder relative to base, stem, name)`` of scanned paths, from their strings: the
-    scan of 10^5 files asked pathlib for ``parent.relative_to(base)``, ``stem`` and ``name``
-    of each (each a new Path); the lexical result is the same on POSIX strings."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.head = os.fspath(base).rstrip("/") + "/"
-        self.cache: dict[str, tuple[str, str, str]] = {}  # by path string (hashing a Path
-        # the first time costs more than the rest of this)
-
-    def __call__(self, path: Path | str) -> tuple[str, str, str]:
-        text = path if isinstance(path, str) else os.fspath(path)
-        found = self.cache.get(text)
-        if found is None:
-            folder, _, name = text.rpartition("/")
-            if os.name == "posix" and name and (folder + "/").startswith(self.head):
-                rel = folder[len(self.head):] or "."
-                found = (rel, _stem(name), name)
-            else:
-                path = Path(text)
-                found = (_rel_dir(path, self.base), path.stem, path.name)
-            self.cache[text] = found
-        return found
 
 
 @dataclass
