@@ -42,7 +42,8 @@ from workbench.core.atomic import atomic_write_text
 from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import coco_to_xyxy, xyxy_to_coco
 from workbench.core.formats.edit_write import (
-    JsonStyle, SplicedDump, align, box_key, forget_json, load_json_cached, loaded_box,
+    load_json_to_edit,
+    JsonStyle, SplicedDump, align, box_key, forget_json, loaded_box,
     lost_fields, number, remember_json, tell_once,
 )
 from workbench.core.imageinfo import image_size
@@ -259,13 +260,7 @@ def _splicer(path: Path, doc: Any, style: JsonStyle) -> SplicedDump:
 def save_coco(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     """Write ``annotation`` into ``entry``'s COCO JSON (see the module doc)."""
     json_path = Path(entry.source.path)
-    shown = project.display_name(json_path) if hasattr(project, "display_name") else str(json_path)
-    try:
-        doc, style = load_json_cached(json_path)
-    except ValueError as exc:
-        raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise NotWritableError(f"{shown}: not a COCO object, not saved")
+    doc, style, shown = load_json_to_edit(project, json_path, dict, "a COCO object")
     try:
         root = Path(getattr(project, "root", json_path.parent))
         image, created = _image_record(doc, entry, json_path, root)

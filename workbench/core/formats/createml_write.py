@@ -34,7 +34,8 @@ from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.coco_write import image_name
 from workbench.core.formats.conventions import createml_to_xyxy, xyxy_to_createml
 from workbench.core.formats.edit_write import (
-    forget_json, load_json_cached, lost_fields, merge_box_records, number, remember_json,
+    load_json_to_edit,
+    forget_json, lost_fields, merge_box_records, number, remember_json,
     tell_once,
 )
 
@@ -103,13 +104,7 @@ def _record(doc: list, entry: Any, json_path: Path, root: Path) -> tuple[dict, b
 def save_createml(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     """Write ``annotation`` into ``entry``'s CreateML JSON (see the module doc)."""
     json_path = Path(entry.source.path)
-    shown = project.display_name(json_path) if hasattr(project, "display_name") else str(json_path)
-    try:
-        doc, style = load_json_cached(json_path)
-    except ValueError as exc:
-        raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
-    if not isinstance(doc, list):
-        raise NotWritableError(f"{shown}: not a CreateML list, not saved")
+    doc, style, shown = load_json_to_edit(project, json_path, list, "a CreateML list")
     try:
         root = Path(getattr(project, "root", json_path.parent))
         record, created = _record(doc, entry, json_path, root)

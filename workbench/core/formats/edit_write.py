@@ -48,7 +48,7 @@ from typing import Any
 
 from workbench.core.annotation import ImageSize, Problem, VocObject
 from workbench.core.boxes import Box
-from workbench.core.formats.model import check_box
+from workbench.core.formats.model import NotWritableError, check_box
 
 __all__ = ["box_key", "loaded_box", "align", "lost_fields", "tell_once", "take_warnings",
            "JsonStyle", "SplicedDump", "load_json_cached", "remember_json", "forget_json", "number"]
@@ -299,6 +299,27 @@ _CACHE_MAX = 4
 def _signature(path: Path) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_size, st.st_mtime_ns
+
+
+def shown_name(project: object, path: Path) -> str:
+    """``path`` as the project names files in messages (the path itself without a project)."""
+    display = getattr(project, "display_name", None)
+    return display(path) if display is not None else str(path)
+
+
+def load_json_to_edit(project: object, json_path: Path, kind: type,
+                      what: str) -> tuple[Any, JsonStyle, str]:
+    """``(doc, style, shown name)`` of the JSON file a writer edits; :class:`NotWritableError`
+    naming the file when it is not valid JSON or its top level is not a ``kind`` (``what``:
+    "a COCO object", "a CreateML list" …) — the file is then left as it is."""
+    shown = shown_name(project, json_path)
+    try:
+        doc, style = load_json_cached(json_path)
+    except ValueError as exc:
+        raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
+    if not isinstance(doc, kind):
+        raise NotWritableError(f"{shown}: not {what}, not saved")
+    return doc, style, shown
 
 
 def load_json_cached(path: Path) -> tuple[Any, JsonStyle]:

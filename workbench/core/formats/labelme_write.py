@@ -33,10 +33,11 @@ from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_text
-from workbench.core.formats import WRITERS, NotWritableError
+from workbench.core.formats import WRITERS
 from workbench.core.formats.conventions import labelme_to_xyxy, xyxy_to_labelme
 from workbench.core.formats.edit_write import (
-    JsonStyle, forget_json, load_json_cached, lost_fields, merge_box_records, number,
+    load_json_to_edit, shown_name,
+    JsonStyle, forget_json, lost_fields, merge_box_records, number,
     remember_json, tell_once,
 )
 from workbench.core.imageinfo import image_size
@@ -98,14 +99,8 @@ def new_labelme_doc(image_path: Path, json_path: Path, size: ImageSize) -> dict:
 def save_labelme(project: Any, entry: Any, annotation: Annotation) -> Annotation:
     """Write ``annotation`` into ``entry``'s labelme JSON (see the module doc)."""
     json_path = Path(entry.source.path)
-    shown = project.display_name(json_path) if hasattr(project, "display_name") else str(json_path)
     if json_path.exists():
-        try:
-            doc, style = load_json_cached(json_path)
-        except ValueError as exc:
-            raise NotWritableError(f"{shown}: not valid JSON, not saved: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise NotWritableError(f"{shown}: not a labelme object, not saved")
+        doc, style, shown = load_json_to_edit(project, json_path, dict, "a labelme object")
         created = False
     else:
         if not annotation.objects:
@@ -113,6 +108,7 @@ def save_labelme(project: Any, entry: Any, annotation: Annotation) -> Annotation
         size = annotation.size or image_size(entry.image_path)
         doc, style, created = new_labelme_doc(Path(entry.image_path), json_path, size), \
             LABELME_STYLE, True
+        shown = shown_name(project, json_path)
     try:
         changed = merge_labelme_shapes(doc, annotation.objects, annotation.size)
         if changed or created:

@@ -42,7 +42,7 @@ from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.atomic import atomic_write_many
 from workbench.core.formats import WRITERS, NotWritableError
 from workbench.core.formats.conventions import xyxy_to_yolo
-from workbench.core.formats.edit_write import align, box_key, lost_fields, tell_once
+from workbench.core.formats.edit_write import align, box_key, lost_fields, shown_name, tell_once
 from workbench.core.formats.listing import Listing
 from workbench.core.formats.yolo import _find_names as find_names
 from workbench.core.formats.yolo import parse_lines
@@ -247,7 +247,7 @@ def save_yolo(project: object, entry: object, annotation: Annotation) -> Annotat
     source = getattr(entry, "source", None)
     label = Path(source.path if source is not None
                  else entry.xml_path)  # type: ignore[attr-defined]
-    shown = project.display_name(label) if hasattr(project, "display_name") else str(label)
+    shown = shown_name(project, label)
     size = annotation.size
     if size is None:
         size = image_size(entry.image_path)  # type: ignore[attr-defined]
