@@ -97,7 +97,7 @@ def test_typing_part_of_a_name_and_enter_takes_the_match(qtbot) -> None:  # noqa
     QTest.keyClicks(dialog.edit, "rac")
     visible = [dialog.list.item(i).text() for i in range(dialog.list.count())
                if not dialog.list.item(i).isHidden()]
-    assert visible == ["●  raccoon", "＋  Create class “rac”"]
+    assert visible == ["●  raccoon", "+  Create class “rac”"]
     assert dialog.list.currentItem().text() == "●  raccoon"  # highlighted: the match
     QTest.keyClick(dialog.edit, Qt.Key.Key_Return)
     assert dialog.result() == dialogs.QDialog.DialogCode.Accepted

@@ -96,7 +96,7 @@ class ClassDialog(QDialog):
 
     Typing filters the classes and highlights the best match (the exact name, else the first
     that starts with the text, else the first that contains it), so "rac" + Enter is
-    "raccoon". A new class is made only through its own row, "＋ Create class “rac”", shown
+    "raccoon". A new class is made only through its own row, "+ Create class “rac”", shown
     while the text is not a class name: it is highlighted only when no class matches, and
     reached with Down or a click otherwise. An empty field + Enter takes the highlighted
     class (the one used last, else the first). Up/Down walk the visible rows. The dialog
@@ -112,7 +112,7 @@ class ClassDialog(QDialog):
         self.anchor = anchor
         self._current = current
         self.edit = QLineEdit(current or "")
-        self.edit.setPlaceholderText("Type to filter; Enter takes the highlighted class")
+        self.edit.setPlaceholderText("Type to filter or name a new class")
         self.list = QListWidget()
         for name in classes:
             item = QListWidgetItem(f"●  {name}")
@@ -157,7 +157,7 @@ class ClassDialog(QDialog):
         for i, name in names.items():
             self.list.item(i).setHidden(needle not in name.lower())
         exists = typed in names.values()
-        self.create_item.setText(f"＋  Create class “{typed}”")
+        self.create_item.setText(f"+  Create class “{typed}”")
         self.create_item.setHidden(not typed or exists)
         shown = [i for i in names if not self.list.item(i).isHidden()]
         ranked = ([i for i in shown if names[i] == keep]
