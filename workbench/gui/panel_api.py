@@ -52,4 +52,6 @@ class PanelWindow(Protocol):
 
     def add_objects(self, objects: Sequence[VocObject]) -> None: ...
 
+    def show_row(self, row: int) -> bool: ...  # go to image ``row`` (``session.row_of(path)``)
+
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt API)
