@@ -67,6 +67,11 @@ def register(subparsers: Any) -> None:
                    "https://download.pytorch.org/models/); a weights file (COCO detector or "
                    "ImageNet backbone state_dict, or a checkpoint); or 'hub' for whichever is "
                    "already in the torch hub cache (default: train from scratch)")
+    p.add_argument("--priors", choices=("torchvision", "voc_paper"),
+                   help="SSD prior boxes: 'torchvision' (the model's own COCO configuration, "
+                   "default) or 'voc_paper' (ssd300_vgg16 only: the SSD paper's VOC priors, "
+                   "scales 0.1, 0.2 ... 0.9 — what the Priors panel shows as 'SSD300 (paper, "
+                   "VOC)'); the checkpoint records it")
     p.add_argument("--resume", type=Path, metavar="CKPT",
                    help="continue a run from its last.pt (epoch count continues; model, "
                    "optimizer and recipe come from the checkpoint, --epochs may extend it)")
@@ -167,7 +172,8 @@ def _config(args: argparse.Namespace) -> Any:
         images_dir=args.images, annotations_dir=args.annotations, model=args.model,
         epochs=chosen["epochs"], batch_size=chosen["batch_size"], lr=chosen["lr"],
         image_size=chosen["image_size"], device=args.device, weights=args.weights,
-        resume=args.resume, out_dir=args.out, val_fraction=args.val_fraction, seed=args.seed,
+        priors=getattr(args, "priors", None) or "torchvision", resume=args.resume,
+        out_dir=args.out, val_fraction=args.val_fraction, seed=args.seed,
         schedule=chosen["schedule"], warmup_steps=chosen["warmup_steps"],
         optimizer=chosen["optimizer"], grad_clip=chosen["grad_clip"] or None,
         num_workers=args.workers, augment=not args.no_augment and recipe.get("augment", True),
@@ -180,7 +186,7 @@ def _config(args: argparse.Namespace) -> Any:
 #: Options a resumed run takes from its checkpoint; giving a different value is refused (the
 #: saved optimizer/scheduler states and weights only fit these). --epochs may extend the run.
 RESUME_FROM_CHECKPOINT = ("model", "optimizer", "schedule", "lr", "warmup_steps", "batch_size",
-                          "image_size", "grad_clip")
+                          "image_size", "grad_clip", "priors")
 
 
 def _resume_config(args: argparse.Namespace) -> Any:
@@ -203,6 +209,8 @@ def _resume_config(args: argparse.Namespace) -> Any:
         theirs = saved.get(key)
         if key == "image_size":
             theirs = ckpt["image_size"]
+        if key == "priors":
+            theirs = theirs or "torchvision"  # checkpoints from before the option
         if given != theirs:
             shown = "the model's default" if theirs is None else theirs
             conflicts.append(f"--{key.replace('_', '-')} {given} (the checkpoint's: {shown})")

@@ -288,6 +288,7 @@ def load_checkpoint(
         model, _ = build_detector(
             ckpt["model_name"], len(ckpt["classes"]) + 1, image_size=int(ckpt["image_size"]),
             weights=None, pretrained_layout=bool(detector.get("pretrained_layout", False)),
+            priors=detector.get("priors"),
         )
         model.load_state_dict(ckpt["model"])
     except (RuntimeError, ValueError) as exc:

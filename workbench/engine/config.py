@@ -64,6 +64,9 @@ class TrainConfig:
     #: None, "hub", "coco" / "imagenet" (the hub cache file, downloaded on request) or a file
     #: (see engine.weights)
     weights: str | None = None
+    #: SSD prior boxes: "torchvision" (the model's own) or "voc_paper" (ssd300_vgg16 with the
+    #: SSD paper's VOC priors; see engine.detectors.use_voc_paper_priors)
+    priors: str = "torchvision"
     resume: Path | None = None
     out_dir: Path | None = None
     val_fraction: float = 0.2
@@ -130,6 +133,8 @@ class TrainConfig:
             (self.label_format in (None, "voc", "yolo", "coco", "createml", "labelme"),
              f"label format must be voc, yolo, coco, createml or labelme "
              f"(got {self.label_format!r})"),
+            (self.priors in ("torchvision", "voc_paper"),
+             f"priors must be torchvision or voc_paper (got {self.priors!r})"),
             (self.warmup_steps >= 0, f"warm-up steps must be >= 0 (got {self.warmup_steps})"),
             (self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
              f"max steps per epoch must be >= 1 (got {self.max_steps_per_epoch})"),

@@ -213,6 +213,7 @@ def build_detector(
     image_size: int | None = None,
     weights: str | os.PathLike[str] | None = None,
     pretrained_layout: bool | None = None,
+    priors: str | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Build detector ``name`` for ``num_classes_incl_background`` classes (background = 0).
 
@@ -223,14 +224,22 @@ def build_detector(
     :func:`workbench.engine.weights.resolve_weights`). ``pretrained_layout``: build with the
     structure torchvision uses for pretrained backbones (frozen batch norm, some frozen layers)
     even without weights — used when re-building a model saved from such a run; None → follow
-    ``weights``.
+    ``weights``. ``priors``: ``None`` / ``"torchvision"`` keeps the model's own prior
+    generator; ``"voc_paper"`` (``ssd300_vgg16`` only) gives it the SSD paper's VOC priors
+    (:func:`use_voc_paper_priors`).
 
     Returns ``(model, info)`` where ``info`` is a plain dict (stored in checkpoints):
     ``model_name, family, num_classes, image_size, pretrained_layout, weights_kind,
-    weights_source, weights_message, reinitialised`` (keys left at fresh init when detector
-    weights were loaded for a different class count).
+    weights_source, weights_message, reinitialised, priors`` (keys left at fresh init when
+    detector weights were loaded for a different class count).
     """
     spec = get_spec(name)
+    priors = priors or PRIORS_TORCHVISION
+    if priors not in PRIOR_CHOICES:
+        raise ConfigError(f"priors must be one of {', '.join(PRIOR_CHOICES)} (got {priors!r})")
+    if priors == PRIORS_VOC_PAPER and name != "ssd300_vgg16":
+        raise ConfigError(f"the SSD paper's VOC priors are defined for ssd300_vgg16 only "
+                          f"(got --model {name})")
     if num_classes_incl_background < 2:
         raise ConfigError(
             f"{name} needs at least one class besides background "
@@ -256,6 +265,8 @@ def build_detector(
     ) as weights_backbone:
         model = spec.build(num_classes_incl_background, size, weights_backbone)
     reinitialised: list[str] = []
+    if priors == PRIORS_VOC_PAPER:
+        use_voc_paper_priors(model, size)
     if plan.kind == "detector" and plan.state_dict is not None:
         _, reinitialised = load_matching(model, plan.state_dict, plan.source)
     message = plan.message
@@ -273,8 +284,43 @@ def build_detector(
         "weights_source": plan.source,
         "weights_message": message,
         "reinitialised": reinitialised,
+        "priors": priors,
     }
     return model, info
+
+
+#: ``build_detector(priors=...)``: the model's own generator, or the SSD paper's VOC priors.
+PRIORS_TORCHVISION = "torchvision"
+PRIORS_VOC_PAPER = "voc_paper"
+PRIOR_CHOICES = (PRIORS_TORCHVISION, PRIORS_VOC_PAPER)
+
+
+def use_voc_paper_priors(model: nn.Module, size: int) -> None:
+    """Give an ``ssd300_vgg16`` the SSD paper's VOC priors instead of torchvision's COCO ones.
+
+    torchvision's ``ssd300_vgg16`` tiles the COCO configuration (scales 0.07, 0.15 … 0.87,
+    centres at pixel steps 8 … 300). The paper's VOC model (sec. 3, "PASCAL VOC2007") uses
+    conv4_3 at scale 0.1 and 0.2 … 0.9 over the other five maps, centres ``(j + 0.5) / f_k``
+    — :func:`workbench.core.priors.ssd300_paper_priors`, the set the Priors panel shows under
+    "SSD300 (paper, VOC)". The boxes per cell (4, 6, 6, 6, 4, 4) are the same, so the heads
+    are unchanged; only the matching targets and decoding change. The centres are relative
+    to the map, so the priors stay on the cells at any input ``size``.
+    """
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+
+    from workbench.core.priors import SSD300_RATIOS, paper_scales
+
+    del size  # relative centres: no per-size steps to scale
+    old: Any = model.anchor_generator
+    # clip=False: the paper's boxes keep their widths (s_k sqrt 2 > 1 on the last maps), as
+    # its Caffe prior-box layer (clip: false) and core.priors.ssd300_paper_priors do.
+    new = DefaultBoxGenerator([list(r) for r in SSD300_RATIOS], scales=paper_scales(),
+                              steps=None, clip=False)
+    if new.num_anchors_per_location() != old.num_anchors_per_location():
+        raise ConfigError("the paper's VOC priors do not fit this SSD's heads "
+                          f"({new.num_anchors_per_location()} vs "
+                          f"{old.num_anchors_per_location()} boxes per cell)")
+    model.anchor_generator = new
 
 
 def set_postprocess(

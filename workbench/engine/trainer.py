@@ -193,9 +193,11 @@ class _Run:
         model_name = ckpt["model_name"] if ckpt is not None else cfg.model
         image_size = int(ckpt["image_size"]) if ckpt is not None else cfg.image_size
         layout = bool((ckpt.get("detector") or {}).get("pretrained_layout")) if ckpt else None
+        priors = (ckpt.get("detector") or {}).get("priors") if ckpt is not None else cfg.priors
         model, self.info = build_detector(
             model_name, len(self.classes) + 1, image_size=image_size,
-            weights=None if ckpt is not None else cfg.weights, pretrained_layout=layout)
+            weights=None if ckpt is not None else cfg.weights, pretrained_layout=layout,
+            priors=priors)
         self.family = get_spec(model_name).family
         self.image_size = int(self.info["image_size"])
         weights_message = str(self.info["weights_message"])
