@@ -68,7 +68,8 @@ class ModelEntry:
 CATALOG: tuple[ModelEntry, ...] = (
     ModelEntry(
         SSD300_VOC_PAPER, "ssd", 300, 300, "SSD300 VGG16 — paper / VOC (0.1 … 0.9)",
-        "the SSD paper's VOC prior boxes (Liu et al. 2016, §2.2); priors only, not trainable",
+        "the SSD paper's VOC prior boxes (Liu et al. 2016, §2.2); ssd300_vgg16 trains with "
+        "them when asked (train --priors voc_paper), otherwise with torchvision's COCO scales",
         trainable=False,
     ),
     ModelEntry(
