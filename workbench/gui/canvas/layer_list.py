@@ -59,6 +59,7 @@ LAYER_Z: dict[str, float] = {
     "metrics-ignored": 30.0,
     "metrics-fp": 31.0,
     "metrics-tp": 32.0,
+    "errors": 32.5,                # TP/FP/FN/confused marks of the Errors panel
     "detection-selected": 33.0,    # the detection chosen in the Detections list
     "iou:union": 34.0,             # the IoU panel's A and B, lightly filled
     "iou:intersection": 35.0,      # their intersection, with "IoU 0.xyz"
