@@ -117,13 +117,15 @@ def test_train_and_priors_panels_list_the_catalog(qtbot, tmp_path: Path) -> None
         m.label for m in catalog.prior_models()]
 
 
-def test_readme_lists_the_catalog() -> None:
+def test_docs_list_the_catalog() -> None:
     import re
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    text = (docs / "training.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([a-z0-9_]+)`(?: \(default\))? \| (\d+) \|", text, flags=re.M)
     assert {name: int(size) for name, size in rows} == {
         m.name: m.default_image_size for m in catalog.trainable_models()}
+    text = (docs / "insight-panels.md").read_text(encoding="utf-8")
     priors = re.search(r"`priors` accepts these `--model` names[^:]*:(.*?)\. It prints", text,
                        flags=re.S)
     assert priors is not None
