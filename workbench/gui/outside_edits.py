@@ -1,7 +1,7 @@
 """Files changed from outside while the window is open: noticed, reloaded, never overwritten.
 
 Another tool, a ``git pull`` or the CLI's pre-labeling may rewrite an annotation file the window
-has open. The promise (issue 12, "What we promise about your files" in the README):
+has open. The promise (issue 12; "What we promise about your files" in docs/labeling.md):
 
 * Every document remembers the file it was read from or last wrote (:class:`DiskStamp`:
   ``mtime_ns`` + size, plus a content hash). Before every write the file is compared with that
