@@ -1,4 +1,4 @@
-"""Training as a generator of events (DESIGN.md §2).
+"""Training as a generator of events (docs/architecture.md, "Inside the window"; docs/training.md).
 
 ``for event in train(config, data, stop): ...`` — the CLI logs the events, the GUI bridge
 re-emits them as Qt signals from a QThread, tests look at them. Between two steps the generator
