@@ -3,7 +3,7 @@
 ``workbench`` alone opens the window; ``workbench gui DIR``, ``workbench train ...`` and the other
 sub-commands work as in a pip install. ``freeze_support`` lets a frozen app start
 ``multiprocessing`` children with the ``spawn`` method (DataLoader workers in the GUI process must
-not fork, DESIGN.md §6): without it each child would re-run the whole command line.
+not fork: see ``workbench.engine.dataset``): without it each child would re-run the whole command line.
 """
 
 import multiprocessing
