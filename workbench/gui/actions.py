@@ -84,6 +84,8 @@ def build_actions(window: MainWindow) -> Actions:
     # File
     m("open_folder", "&Open Folder…", w.open_folder_dialog, "Ctrl+U", "open-folder",
       "Open a folder of images")
+    m("open_video", "Open &Video…", lambda: _video("video_open", "open_video", w), None,
+      "open-folder", "Extract frames of a video into a folder and open it as the project")
     m("change_save_dir", "Change &Annotation Folder…", w.change_annotation_dir_dialog, "Ctrl+R",
       "save-dir", "Read and write the XML files in another folder")
     m("export", "&Export Dataset…", w.export_dataset, "Ctrl+Shift+E", "export",
@@ -129,6 +131,13 @@ def build_actions(window: MainWindow) -> Actions:
     m("duplicate", "D&uplicate Selected Boxes", ed.duplicate_selected, "Ctrl+D", "duplicate",
       "Duplicate the selected boxes, 10 px lower right")
     m("copy_previous", "&Copy Boxes of Previous Image", ed.copy_previous, "Ctrl+V", "copy-prev")
+    m("keep_previous", "&Keep Previous Boxes", lambda on: _video(
+        "video_suggest", "FrameSuggestions", w).of(w).set_keep_previous(on), None, None,
+      "An image without boxes starts with the previous image's boxes as suggestions",
+      checkable=True)
+    m("propagate", "&Propagate Boxes…", lambda: _video("video_propagate", "start_propagation",
+                                                        w), None, None,
+      "Track this image's boxes through the next images (video frames) as suggestions")
     m("edit_label", "Change &Class…", ed.edit_label, "Ctrl+E", "edit-label")
     m("difficult", "Toggle &Difficult", ed.toggle_difficult, "F", "difficult",
       "Mark the selected boxes difficult (VOC: excluded from recall)")
@@ -171,6 +180,15 @@ def _import_dataset(window: MainWindow) -> None:
     import_dataset(window)
 
 
+def _video(module: str, name: str, window: MainWindow) -> object:
+    """``workbench.gui.<module>.<name>``, called with ``window`` when it is a function (the
+    video modules import OpenCV: loaded when first used)."""
+    import importlib
+
+    member = getattr(importlib.import_module(f"workbench.gui.{module}"), name)
+    return member if isinstance(member, type) else member(window)
+
+
 def _set_sticky(window: MainWindow) -> Callable[[bool], None]:
     def apply(on: bool) -> None:
         window.settings.draw_sticky = on
@@ -180,7 +198,7 @@ def _set_sticky(window: MainWindow) -> Callable[[bool], None]:
 def _build_menus(w: MainWindow, a: Actions) -> None:
     bar = w.menuBar()
     file = bar.addMenu("&File")
-    file.addActions([a.open_folder, a.change_save_dir])
+    file.addActions([a.open_folder, a.open_video, a.change_save_dir])
     a.menus["recent"] = file.addMenu("Open &Recent")
     file.addSeparator()
     file.addActions([a.save, a.autosave])
@@ -193,7 +211,8 @@ def _build_menus(w: MainWindow, a: Actions) -> None:
     edit.addSeparator()
     edit.addActions([a.select_mode, a.draw_mode, a.draw_sticky, a.select_all])
     edit.addSeparator()
-    edit.addActions([a.edit_label, a.difficult, a.duplicate, a.delete, a.copy_previous])
+    edit.addActions([a.edit_label, a.difficult, a.duplicate, a.delete, a.copy_previous,
+                     a.keep_previous, a.propagate])
     classes = edit.addMenu("Set Class")
     classes.addActions([a.by_name[f"class_{n}"] for n in range(1, 10)])
     edit.addSeparator()
