@@ -70,9 +70,23 @@ def test_every_n_names_carry_source_frame_numbers(video: Path, tmp_path: Path, c
     err = capsys.readouterr().err
     assert "frame " in err and "/60" in err  # the progress line
     record = json.loads((tmp_path / "frames.json").read_text())
-    entry = record["images"]["clip_000014.jpg"]
+    entry = record["frames"]["clip_000014.jpg"]
     assert entry == {"video": str(video.resolve()), "frame": 14, "time_s": 1.4}
-    assert len(record["images"]) == 9
+    assert len(record["frames"]) == 9
+
+
+def test_a_frames_folder_is_a_voc_project_that_knows_its_frames(video: Path,
+                                                                 tmp_path: Path) -> None:
+    from workbench.core.formats.detect import detect_format
+    from workbench.core.video import FrameSource, frame_source
+
+    extract_frames(video, tmp_path, Selection(every=10))
+    # frames.json must not look like a COCO file (an "images" object did: saving then went
+    # to the COCO writer)
+    assert detect_format(tmp_path).format == "voc"
+    assert frame_source(tmp_path / "clip_000020.jpg") == FrameSource(video.resolve(), 20, 2.0)
+    assert frame_source(tmp_path / "clip_000021.jpg") is None
+    assert frame_source(tmp_path / "elsewhere" / "x.jpg") is None
 
 
 def test_target_fps(video: Path, tmp_path: Path) -> None:
@@ -111,7 +125,7 @@ def test_rerun_writes_nothing_and_never_overwrites(video: Path, tmp_path: Path) 
     # a different rule adds only the new frames; frames.json keeps both runs' images
     more = extract_frames(video, tmp_path, Selection(every=5))
     assert len(more.written) == 6 and len(more.existing) == 6
-    assert len(json.loads((tmp_path / "frames.json").read_text())["images"]) == 12
+    assert len(json.loads((tmp_path / "frames.json").read_text())["frames"]) == 12
 
 
 def test_skip_duplicates_on_a_static_video(tmp_path: Path) -> None:

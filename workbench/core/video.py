@@ -29,7 +29,13 @@ same options keeps the same frames and writes nothing).
 
 Output: ``<video stem>_<frame:06d>.jpg`` (the source frame number); a file already there is
 never overwritten (it is counted as *existing*), and ``frames.json`` in the folder records, per
-image, the video it came from, its frame number and time (merged with what is there).
+image, the video it came from, its frame number and time (merged with what is there)::
+
+    {"format": "workbench-frames/1",
+     "frames": {"clip_000014.jpg": {"video": "/abs/clip.avi", "frame": 14, "time_s": 1.4}}}
+
+(The key is ``frames``, not ``images``: a JSON object with an ``images`` key is what the
+project's format detection takes for a COCO file.) :func:`frame_source` reads one entry back.
 """
 
 from __future__ import annotations
@@ -115,7 +121,10 @@ def parse_time(text: str) -> float:
         raise ValueError(f"not a time: {text!r} (seconds, M:SS or H:MM:SS)")
     value = 0.0
     for part in parts:
-        number = float(part)
+        try:
+            number = float(part)
+        except ValueError:
+            raise ValueError(f"not a time: {text!r} (seconds, M:SS or H:MM:SS)") from None
         if not math.isfinite(number) or number < 0:
             raise ValueError(f"not a time: {text!r}")
         value = value * 60 + number
@@ -256,15 +265,43 @@ class ExtractResult:
 def load_frames_json(folder: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(folder) / FRAMES_JSON
     if not path.is_file():
-        return {"format": FRAMES_FORMAT, "images": {}}
+        return {"format": FRAMES_FORMAT, "frames": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: cannot read it ({exc}); move it aside to start a new one"
                          ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
+    if isinstance(data, dict) and "frames" not in data and isinstance(data.get("images"), dict):
+        data["frames"] = data.pop("images")  # written before the key was renamed
+    if not isinstance(data, dict) or not isinstance(data.get("frames"), dict):
         raise ValueError(f"{path}: not a {FRAMES_FORMAT} file; move it aside to start a new one")
     return data
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """Where a frame image came from (``frames.json``)."""
+
+    video: Path
+    frame: int
+    time_s: float
+
+
+def frame_source(image: str | os.PathLike[str]) -> FrameSource | None:
+    """The video and frame ``image`` was extracted from, from ``frames.json`` beside it; None
+    when the folder has no (readable) record of it."""
+    path = Path(image)
+    try:
+        entry = load_frames_json(path.parent)["frames"].get(path.name)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict):
+        return None
+    try:
+        return FrameSource(Path(str(entry["video"])), int(entry["frame"]),
+                           float(entry.get("time_s", 0.0)))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _write_jpeg_new(path: Path, image: np.ndarray) -> bool:
@@ -291,7 +328,7 @@ def extract_frames(video: str | os.PathLike[str], out: str | os.PathLike[str],
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record = load_frames_json(out)  # a broken frames.json stops us before any decoding
-    images: dict[str, Any] = record.setdefault("images", {})
+    images: dict[str, Any] = record.setdefault("frames", {})
     result = ExtractResult()
     infos: list[VideoInfo] = []
     last_kept: np.ndarray | None = None
@@ -321,7 +358,7 @@ def extract_frames(video: str | os.PathLike[str], out: str | os.PathLike[str],
         result.video = infos[0] if infos else None
         if result.written or result.existing:
             record["format"] = FRAMES_FORMAT
-            record["images"] = dict(sorted(images.items()))
+            record["frames"] = dict(sorted(images.items()))
             atomic_write_text(out / FRAMES_JSON, json.dumps(record, indent=1) + "\n")
     return result
 

@@ -1,0 +1,194 @@
+"""File → Open Video…, Keep Previous Boxes and Propagate Boxes on a video the test draws."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from workbench.core.boxes import iou
+from workbench.core.video import Selection, extract_frames
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # tests are not a package
+from labeling_helpers import shown_window  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("video_helpers", HERE.parent / "video_helpers.py")
+vh = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(vh)
+
+
+def _no_dialogs(monkeypatch) -> None:  # noqa: ANN001
+    from workbench.gui import dialogs
+
+    def unexpected(*args, **kwargs):  # noqa: ANN002,ANN003,ANN202
+        raise AssertionError(f"unexpected dialog: {args[1:3]}")
+
+    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
+                 "choose_reassignment", "ask_directory"):
+        monkeypatch.setattr(dialogs, name, unexpected)
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    return vh.write_shapes_video(tmp_path / "clip.avi", frames=30)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):  # noqa: ANN001,ANN201
+    _no_dialogs(monkeypatch)
+    return shown_window(qtbot, tmp_path / "settings.ini")
+
+
+def _key(w, k, mod=Qt.KeyboardModifier.NoModifier) -> None:  # noqa: ANN001
+    QTest.keyClick(w.canvas, k, mod)
+
+
+def test_open_video_through_the_dialog(window, video: Path, qtbot, monkeypatch) -> None:  # noqa: ANN001
+    from workbench.gui import video_open
+
+    monkeypatch.setattr(video_open, "ask_video_file", lambda *a, **k: str(video))
+    seen = {}
+
+    def fill_dialog() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert dialog is not None and dialog.objectName() == "open_video_dialog"
+        seen["default_out"] = dialog.output.text()
+        dialog.every.selectAll()
+        QTest.keyClicks(dialog.every, "7")  # every 7th frame of 30: 0, 7, 14, 21, 28
+        dialog.end.setFocus()
+        QTest.keyClicks(dialog.end, "2.5")  # …before 2.5 s (frame 25): 0, 7, 14, 21
+        qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(0, fill_dialog)
+    window.actions.open_video.trigger()
+    out = video.parent / "clip_frames"
+    assert seen["default_out"] == str(out)
+    extraction = window._video_extraction
+    qtbot.waitUntil(lambda: extraction.result is not None, timeout=15000)
+    assert sorted(p.name for p in out.glob("*.jpg")) == [
+        "clip_000000.jpg", "clip_000007.jpg", "clip_000014.jpg", "clip_000021.jpg"]
+    record = json.loads((out / "frames.json").read_text())
+    assert record["frames"]["clip_000014.jpg"] == {"video": str(video.resolve()), "frame": 14,
+                                                   "time_s": 1.4}
+    qtbot.waitUntil(lambda: window.project is not None)
+    assert Path(window.project.images_dir) == out
+    assert [Path(e.image_path).name for e in window.entries()][:2] == [
+        "clip_000000.jpg", "clip_000007.jpg"]
+
+
+def test_open_video_dialog_rejects_a_bad_time(window, video: Path, qtbot) -> None:  # noqa: ANN001
+    from workbench.gui.video_open import OpenVideoDialog
+
+    dialog = OpenVideoDialog(video, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.start.setText("abc")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "not a time" in dialog.error.text()
+    dialog.start.setText("1:00")
+    dialog.end.setText("0:30")
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "must be after" in dialog.error.text()
+
+
+def _frames_project(tmp_path: Path, video: Path, every: int = 1) -> Path:
+    out = tmp_path / "frames"
+    extract_frames(video, out, Selection(every=every, end=2.0))  # frames 0..19
+    return out
+
+
+def _label_first(window, qtbot) -> None:  # noqa: ANN001
+    from workbench.core.annotation import VocObject
+
+    window.add_objects([VocObject("red", vh.true_box(0, 0)), VocObject("blue", vh.true_box(1, 0))])
+    _key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    window.saver.flush()
+    assert not window.document.dirty
+
+
+def test_keep_previous_boxes_are_suggestions_until_accepted(window, video, tmp_path, qtbot) -> None:  # noqa: ANN001
+    from workbench.core.voc import read_annotation
+
+    images = _frames_project(tmp_path, video)
+    assert window.open_project(images)
+    window.canvas.setFocus()
+    _label_first(window, qtbot)
+    window.actions.keep_previous.setChecked(True)
+    _key(window, Qt.Key.Key_D)
+    doc = window.document
+    assert doc.image_path.name == "clip_000001.jpg"
+    objects = doc.annotation.objects
+    assert [(o.name, o.box, o.model_made) for o in objects] == [
+        ("red", vh.true_box(0, 0), True), ("blue", vh.true_box(1, 0), True)]
+    assert not doc.dirty  # a suggestion alone is not an unsaved edit
+    window.saver.flush()
+    xml = images / "clip_000001.xml"
+    assert not xml.exists()
+    _key(window, Qt.Key.Key_D)  # moving on without touching them writes nothing
+    window.saver.flush()
+    assert not xml.exists()
+    # the third frame got frame 1's suggestions? no: frame 1 has only suggestions in memory,
+    # which are still boxes of the previous image, offered again as suggestions
+    assert all(o.model_made for o in window.document.annotation.objects)
+    _key(window, Qt.Key.Key_A)
+    assert window.document.image_path.name == "clip_000001.jpg"
+    _key(window, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert window.document.dirty
+    _key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    window.saver.flush()
+    saved = read_annotation(xml)[0]
+    assert [(o.name, o.box, o.model_made) for o in saved.objects] == [
+        ("red", vh.true_box(0, 0), False), ("blue", vh.true_box(1, 0), False)]
+
+
+def test_keep_previous_off_offers_nothing(window, video, tmp_path, qtbot) -> None:  # noqa: ANN001
+    images = _frames_project(tmp_path, video)
+    assert window.open_project(images)
+    window.canvas.setFocus()
+    _label_first(window, qtbot)
+    _key(window, Qt.Key.Key_D)
+    assert window.document.annotation.objects == ()
+
+
+def test_propagate_tracks_boxes_as_suggestions(window, video, tmp_path, qtbot) -> None:  # noqa: ANN001
+    from workbench.core.voc import read_annotation
+    from workbench.gui.video_propagate import PropagateOptions, start_propagation
+
+    images = _frames_project(tmp_path, video)
+    assert window.open_project(images)
+    window.canvas.setFocus()
+    _label_first(window, qtbot)
+    run = start_propagation(window, PropagateOptions(frames=6))
+    qtbot.waitUntil(lambda: run.view is not None, timeout=20000)
+    assert [r.index for r in run.results] == [1, 2, 3, 4, 5, 6]
+    for r in run.results:
+        n = int(r.image.stem.rsplit("_", 1)[1])
+        for k in (0, 1):
+            assert iou(r.boxes[k].box, vh.true_box(k, n)) >= 0.5
+            assert 0.6 <= r.boxes[k].confidence <= 1.0
+    view = run.view
+    assert view.table.rowCount() == 12
+    assert view.table.item(0, 2).text() == "red" and view.table.item(0, 0).text() == "+1"
+    # nothing written by propagating; frame 1 shows the tracked boxes as scored suggestions
+    assert not (images / "clip_000001.xml").exists()
+    window.actions.next.trigger()  # (the results window is the active one)
+    objects = window.document.annotation.objects
+    assert [o.model_made for o in objects] == [True, True], (window.document.image_path, objects)
+    assert objects[0].score == run.results[0].boxes[0].confidence
+    assert not window.document.dirty
+    # accept one row of frame 3 from the results window: written to its file, reviewed
+    row = next(i for i, (img, k) in enumerate(view.rows) if img.name == "clip_000003.jpg"
+               and k == 1)
+    view.table.selectRow(row)
+    qtbot.mouseClick(view.accept_selected_button, Qt.MouseButton.LeftButton)
+    saved = read_annotation(images / "clip_000003.xml")[0]
+    assert [(o.name, o.model_made) for o in saved.objects] == [("blue", False)]
+    assert iou(saved.objects[0].box, vh.true_box(1, 3)) >= 0.5
+    assert "Accepted 1 box" in view.status.text()
