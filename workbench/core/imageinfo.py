@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.annotation import ImageSize
+from workbench.core.jpeg_header import jpeg_size
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,12 @@ def _cv2_info(path: Path) -> ImageInfo | None:
 def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Header facts of ``path`` (see module doc). Raises :class:`ImageReadError`."""
     p = Path(path)
+    plain = jpeg_size(p)  # a plain JPEG's markers, without Pillow (core/jpeg_header.py)
+    if plain is not None:
+        from workbench.core.images import check_limits
+
+        check_limits(p, plain[0], plain[1])
+        return ImageInfo(plain[0], plain[1], plain[2], 1, plain[0], plain[1])
     if not p.is_file():
         raise ImageReadError(p, "image file not found")
     try:
