@@ -84,11 +84,11 @@ def parse_annotation(
     # LabelImg's own layout with plain values: two regexes instead of a tree (voc_plain.py);
     # such a file has nothing structural to warn about. Anything else: the full reader.
     plain = read_plain(data) if len(data) <= MAX_XML_BYTES else None
+    read: list[tuple[VocObject | None, str, list[tuple[str, str]]]]
     if plain is not None:
         structure: list[str] = []
         meta, (size, size_msg) = plain.meta, (plain.size, plain.size_message)
-        read: list[tuple[VocObject | None, str, list[tuple[str, str]]]] = [
-            (o, o.name, []) for o in plain.objects]
+        read = []  # filled below only when an object needs a word
     else:
         root = parse_root(data, name)
         if root.tag != "annotation":
@@ -132,11 +132,16 @@ def parse_annotation(
         (size.width, size.height) if size is not None else None)
 
     objects: list[VocObject] = []
+    if plain is not None:
+        if _all_clean(plain.objects, bounds):
+            objects = plain.objects  # nothing to report or clamp: the common case, one pass
+        else:
+            read = [(o, o.name, []) for o in plain.objects]
     for file_index, (obj, obj_name, msgs) in enumerate(read):
         index = len(objects) if obj is not None else None
-        label = f"<object> #{file_index + 1} ({obj_name!r})"
         for severity, msg in msgs:
-            report(severity, f"{label} {msg}" if obj is None else msg, index)
+            report(severity, f"<object> #{file_index + 1} ({obj_name!r}) {msg}"
+                   if obj is None else msg, index)
         if obj is None:
             continue
         if not obj.name:
@@ -144,12 +149,29 @@ def parse_annotation(
         obj = _check_box(obj, bounds, clamp, report, len(objects))  # == index: obj is not None
         objects.append(obj)
 
-    ann = Annotation(
+    ann = object.__new__(Annotation)  # the frozen dataclass's __init__, without its cost
+    ann.__dict__.update(
         filename=meta["filename"], size=size, objects=tuple(objects), verified=meta["verified"],
         folder=meta["folder"], path=meta["path"], database=meta["database"],
         segmented=meta["segmented"], raw=bytes(data),
     )
     return ann, problems
+
+
+def _all_clean(objects: list[VocObject], bounds: tuple[int, int] | None) -> bool:
+    """Whether every object has a name and a box :func:`_check_box` passes without a word."""
+    if bounds is None:
+        for obj in objects:
+            x1, y1, x2, y2 = obj.box
+            if not (obj.name and x1 < x2 and y1 < y2):
+                return False
+        return True
+    w, h = bounds
+    for obj in objects:
+        x1, y1, x2, y2 = obj.box
+        if not (obj.name and 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h):
+            return False
+    return True
 
 
 def _check_box(obj: VocObject, bounds: tuple[int, int] | None, clamp: bool, report,

@@ -38,20 +38,28 @@ def _simple(tag: str, group: str) -> str:
     return f"<{tag}>(?P<{group}>{_T})</{tag}>{_WS}"
 
 
+def _optional(tag: str) -> str:
+    """An optional element whose group holds ``<tag>`` and its text: ``findall`` gives ``""``
+    for a group that did not take part, and this tells an absent element from an empty one."""
+    return f"(?:(?P<{tag}><{tag}>{_T})</{tag}>{_WS})?"
+
+
+# One object and the whitespace after it. Read with ``findall`` (tuples, no match objects):
+# the objects must tile the region between the head and ``</annotation>``, which the summed
+# lengths of ``raw`` and ``ws`` prove (non-overlapping matches that cover every character).
 _OBJECT = re.compile(
     f"(?P<raw><object(?: model_made=\"(?P<mm>{_ATTR_VALUE})\")?>{_WS}"
-    + _simple("name", "name")
-    + f"(?:{_simple('pose', 'pose')})?"
-    + f"(?:{_simple('truncated', 'truncated')})?"
-    + f"(?:{_simple('difficult', 'difficult')})?"
+    + _simple("name", "name") + _optional("pose") + _optional("truncated")
+    + _optional("difficult")
     + f"<bndbox>{_WS}" + _simple("xmin", "xmin") + _simple("ymin", "ymin")
     + _simple("xmax", "xmax") + _simple("ymax", "ymax") + f"</bndbox>{_WS}"
-    + f"(?:{_simple('score', 'score')})?"
-    + f"</object>){_WS}"
+    + _optional("score") + f"</object>)(?P<ws>{_WS})"
 )
 
-_DOCUMENT = re.compile(
-    r"(?:<\?xml version=([\"'])1\.0\1(?: encoding=([\"'])(?:utf-8|UTF-8)\2)?\?>)?" + _WS
+# Everything before the first object (``match``: the head; the rest of the file must be the
+# objects and ``</annotation>``, checked without scanning it twice).
+_HEAD = re.compile(
+    _WS + r"(?:<\?xml version=([\"'])1\.0\1(?: encoding=([\"'])(?:utf-8|UTF-8)\2)?\?>)?" + _WS
     + f"<annotation(?: verified=\"(?P<verified>{_ATTR_VALUE})\")?>{_WS}"
     + f"(?:{_simple('folder', 'folder')})?"
     + f"(?:{_simple('filename', 'filename')})?"
@@ -60,13 +68,15 @@ _DOCUMENT = re.compile(
     + f"(?P<size><size>{_WS}" + _simple("width", "width") + _simple("height", "height")
     + _simple("depth", "depth") + f"</size>{_WS})?"
     + f"(?:{_simple('segmented', 'segmented')})?"
-    + r"(?P<objects>(?:<object[ >][\s\S]*)?)"  # each object is matched in turn, below
-    + f"</annotation>{_WS}"
 )
+_END = "</annotation>"
 _TRUE = {"1", "yes", "true"}
 _FALSE = {"0", "no", "false", ""}
 _UTF8_BOM = b"\xef\xbb\xbf"
-_FLAGS = {None: False, "0": False, "1": True}  # the usual values; others go through _flag
+# ``findall``'s flag groups (tag and text; "" when absent) → value, for the usual values;
+# others go through _flag
+_GROUP_FLAGS = {tag: {"": False, f"<{tag}>0": False, f"<{tag}>1": True}
+                for tag in ("difficult", "truncated")}
 
 
 @dataclass(frozen=True)
@@ -100,8 +110,7 @@ def _flag(text: str | None) -> bool | None:
     return None if value is None else value != 0
 
 
-def _text(match: re.Match, group: str) -> str | None:
-    value = match.group(group)
+def _strip(value: str | None) -> str | None:
     return None if value is None else value.strip()
 
 
@@ -115,59 +124,68 @@ def read_plain(data: bytes) -> Plain | None:
         return None
     if "\r" in text:  # XML line-end normalisation, as the parser applies it
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    doc = _DOCUMENT.fullmatch(text.lstrip(" \t\n"))
-    if doc is None:
+    head = _HEAD.match(text)
+    if head is None:
         return None
+    tail = text.rstrip(" \t\n")
+    start, stop = head.end(), len(tail) - len(_END)
+    if stop < start or not tail.endswith(_END):
+        return None
+    (_, _, verified, folder, filename, path, database, size_group, width, height, depth,
+     segmented) = head.groups()
     size: ImageSize | None = None
     size_message: str | None = "has no <size>"
-    if doc.group("size") is not None:
-        w, h = _number(doc.group("width")), _number(doc.group("height"))
-        d = _number(doc.group("depth"))
+    if size_group is not None:
+        w, h = _number(width), _number(height)
+        d = _number(depth)
         if w is None or h is None or w <= 0 or h <= 0:
             return None  # the full reader words that message
         size = ImageSize(int(round(w)), int(round(h)), int(d) if d and d > 0 else 3)
         size_message = None
-    database = _text(doc, "database")
+    database = _strip(database)
     meta = {
-        "filename": _text(doc, "filename") or "",
-        "folder": _text(doc, "folder") or "",
-        "path": _text(doc, "path") or "",
+        "filename": _strip(filename) or "",
+        "folder": _strip(folder) or "",
+        "path": _strip(path) or "",
         "database": "Unknown" if database is None else database,
-        "segmented": _text(doc, "segmented") or "0",
-        "verified": (doc.group("verified") or "").strip().lower() in _TRUE,
+        "segmented": _strip(segmented) or "0",
+        "verified": (verified or "").strip().lower() in _TRUE,
     }
     objects: list[VocObject] = []
+    if stop == start:
+        return Plain(meta, size, size_message, objects)
+    region = text[start:stop]
     ascii_only = text.isascii()
-    new, flags, inf = object.__new__, _FLAGS, math.inf
-    region = doc.group("objects")
-    pos, end, match = 0, len(region), _OBJECT.match
-    while pos < end:  # the objects one after the other, nothing between them
-        m = match(region, pos)
-        if m is None:
-            return None
-        pos = m.end()
-        raw, mm, name, pose, truncated, difficult, x1, y1, x2, y2, score_text = m.groups()
+    new, inf, covered = object.__new__, math.inf, 0
+    difficult_flags, truncated_flags = _GROUP_FLAGS["difficult"], _GROUP_FLAGS["truncated"]
+    for (raw, mm, name, pose, truncated, difficult, x1, y1, x2, y2, score_text,
+         ws) in _OBJECT.findall(region):
+        covered += len(raw) + len(ws)
         try:  # float() strips the same whitespace str.strip() does
             x1, y1, x2, y2 = float(x1), float(y1), float(x2), float(y2)
         except ValueError:
             return None  # unreadable <bndbox>: the full reader reports it
         if not (-inf < x1 < inf and -inf < y1 < inf and -inf < x2 < inf and -inf < y2 < inf):
             return None
-        difficult = flags[difficult] if difficult in flags else _flag(difficult)
-        truncated = flags[truncated] if truncated in flags else _flag(truncated)
+        flag = difficult_flags.get(difficult)
+        difficult = _flag(difficult[11:]) if flag is None else flag
+        flag = truncated_flags.get(truncated)
+        truncated = _flag(truncated[11:]) if flag is None else flag
         if difficult is None or truncated is None:
             return None  # a flag the full reader warns about
         score = None
-        if score_text is not None:
-            score = _number(score_text)
+        if score_text:
+            score = _number(score_text[7:])
             if score is None:
                 return None  # the full reader warns about it
         obj = new(VocObject)  # the frozen dataclass's __init__ costs more than the parse
         obj.__dict__.update(
             name=name.strip(), box=(x1 - 1.0, y1 - 1.0, x2, y2),  # voc_to_edges
             difficult=difficult, truncated=truncated,
-            pose="Unspecified" if pose is None else pose.strip(), extra=(), score=score,
-            model_made=mm is not None and mm.lower() in _TRUE,
+            pose=pose[6:].strip() if pose else "Unspecified", extra=(), score=score,
+            model_made=bool(mm) and mm.lower() in _TRUE,
             raw=raw.encode("ascii") if ascii_only else raw.encode("ascii", "xmlcharrefreplace"))
         objects.append(obj)
+    if covered != len(region):
+        return None  # something between or around the objects: not this layout
     return Plain(meta, size, size_message, objects)
