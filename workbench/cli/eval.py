@@ -1,7 +1,9 @@
-"""``workbench eval``: VOC07 / VOC / COCO mAP of detections against a labelled folder.
+"""``workbench eval``: VOC07 / VOC / COCO mAP of detections against a labelled folder, the
+operating point, confusion matrix and per-image errors (issue 15), and comparing checkpoints.
 
     workbench eval IMAGES_DIR [--annotations DIR] (--checkpoint CKPT | --results PATH)
-                   [--metric voc07|voc|coco|all] [--iou 0.5] [--strict] [--json]
+                   [--metric voc07|voc|coco|all] [--iou 0.5] [--strict] [--score S] [--json]
+    workbench eval IMAGES_DIR --compare CKPT_A CKPT_B [CKPT ...] [same options]
 
 Ground truth: the images of IMAGES_DIR that have a VOC XML (next to them or in --annotations);
 images without one are not evaluated. ``--results`` reads a devkit folder
@@ -11,7 +13,8 @@ the project's order of annotated images, classes 1..K sorted by name — the ids
 truth ``--write-coco-gt FILE`` writes — unless --coco-gt names another COCO ground truth).
 ``--checkpoint`` runs the
 detector over the annotated images in the usual evaluation setting (score > 0.01, top 100 per
-image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings.
+image, the checkpoint's NMS IoU); ``--checkpoint-settings`` uses its saved display settings;
+``--score-floor/--nms/--top-k`` override either.
 
 What ``validate`` calls an error is left out of the evaluation as training leaves it out, each
 said once on stderr with validate's message (:mod:`workbench.core.usable`): an image the
@@ -22,7 +25,20 @@ checkpoint or results file, bad options.
 
 ``--json`` prints ``{"voc07": {"map", "per_class"}, "voc": {"map", "per_class"}, "coco": {"map",
 "map50", "map75", "map_small", "map_medium", "map_large"}}`` (the requested keys only; undefined
-numbers are null). ``per_class`` lists the classes with at least one non-difficult object.
+numbers are null; ``per_class`` lists the classes with at least one non-difficult object). With
+``--score S`` it adds the error analysis of :mod:`workbench.core.error_analysis` at IoU ``--iou``
+for detections of score ``>= S`` (``--score best`` or a bare ``--score``: the score that
+maximises F1): ``"operating_point": {"score", "iou", "precision", "recall", "f1", "tp", "fp",
+"fn", "chosen"}`` (``chosen`` is ``"score"`` for ``--score S``, else ``"best_f1"``: the score
+that maximises F1), ``"confusion": {"labels": [classes…, "background"], "matrix": [[int]]}``
+(rows ground truth, columns predicted), ``"per_image": [{"image", "tp", "fp", "fn"}]`` and
+``"per_size": {"small"|"medium"|"large": {"ap", "per_class"}}`` (COCO AP@[.5:.95] per area range).
+The table (no ``--json``) always ends with the operating point — best F1 unless ``--score S`` —,
+the confusion matrix and the images with the most errors.
+
+``--compare`` runs each checkpoint over the same images and prints the metrics and per-class AP
+of every run side by side with the difference to the first (``--json``: ``{"runs": [{"checkpoint",
+metrics…, "operating_point"}], "differences": [{"checkpoint", metric: {"map", "per_class"}}]}``).
 """
 
 from __future__ import annotations
@@ -32,6 +48,7 @@ import json
 import logging
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +58,22 @@ METRICS = ("voc07", "voc", "coco")
 #: The usual VOC/COCO evaluation setting for a checkpoint (as the training loop's evaluation).
 EVAL_SCORE_FLOOR = 0.01
 EVAL_TOP_K = 100
+
+
+#: ``--score best``: the operating point of highest F1.
+BEST = "best"
+
+
+def _score_arg(text: str) -> float | str:
+    if text.strip().lower() == BEST:
+        return BEST
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number or 'best': {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +89,9 @@ def register(subparsers: Any) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--checkpoint", metavar="CKPT", help="run this checkpoint over the images")
     src.add_argument("--results", metavar="PATH", help="devkit/XML/JSON folder or COCO JSON")
+    src.add_argument("--compare", metavar="CKPT", nargs="+", default=None,
+                     help="run two or more checkpoints over the same images and print their "
+                     "metrics and per-class AP side by side with the differences")
     p.add_argument("--metric", choices=(*METRICS, "all"), default="all")
     p.add_argument("--iou", type=float, default=0.5, help="VOC IoU threshold (default 0.5)")
     p.add_argument("--strict", action="store_true",
@@ -65,8 +101,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--write-coco-gt", metavar="JSON", default=None,
                    help="also write the ground truth as a COCO dataset (difficult → iscrowd), "
                    "the id mapping COCO results must use; alone, only writes it")
-    p.add_argument("--score", type=float, default=None,
-                   help=f"with --checkpoint: keep score > S (default {EVAL_SCORE_FLOOR})")
+    p.add_argument("--score", type=_score_arg, nargs="?", const=BEST, default=None,
+                   metavar="S", help="add the error analysis to --json: operating point "
+                   "(precision/recall/F1), confusion matrix, per-image errors and per-size AP "
+                   "for detections of score >= S; 'best' or no value: the score of best F1 "
+                   "(what the table reports without --score)")
+    p.add_argument("--score-floor", type=float, default=None, metavar="F",
+                   help=f"with --checkpoint: keep score > F (default {EVAL_SCORE_FLOOR})")
     p.add_argument("--nms", type=float, default=None,
                    help="with --checkpoint: NMS IoU (default: the checkpoint's)")
     p.add_argument("--top-k", type=int, default=None,
@@ -90,26 +131,30 @@ def load_ground_truth(images: str, annotations: str | None,
     return project, project_ground_truth(project)
 
 
-def eval_settings(args: argparse.Namespace) -> Any:
+def eval_settings(args: argparse.Namespace, checkpoint: str | None = None) -> Any:
     """Post-processing for ``--checkpoint``: the checkpoint's own with ``--checkpoint-settings``,
     else the usual evaluation setting — keep ``score > 0.01`` and the top 100 per image (mAP
     needs the whole precision/recall curve, not the tuned display threshold), with the
-    checkpoint's NMS IoU and class-agnostic choice; ``--score/--nms/--top-k`` override."""
+    checkpoint's NMS IoU and class-agnostic choice; ``--score-floor/--nms/--top-k``
+    override."""
     from workbench.engine.checkpoint import read_checkpoint
     from workbench.engine.postprocess import PostprocessSettings
 
-    saved = PostprocessSettings.from_dict(read_checkpoint(args.checkpoint).get("postprocess"))
+    saved = PostprocessSettings.from_dict(
+        read_checkpoint(checkpoint or args.checkpoint).get("postprocess"))
     base = saved if args.checkpoint_settings else saved.replace(
         score_threshold=EVAL_SCORE_FLOOR, top_k=EVAL_TOP_K)
-    changes = {k: v for k, v in (("score_threshold", args.score), ("nms_iou", args.nms),
+    changes = {k: v for k, v in (("score_threshold", args.score_floor), ("nms_iou", args.nms),
                                  ("top_k", args.top_k)) if v is not None}
     return base.replace(**changes) if changes else base
 
 
-def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]) -> list:
+def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any],
+            checkpoint: str | None = None) -> list:
     from workbench.engine.inference import predict_project
 
-    settings = eval_settings(args)
+    checkpoint = checkpoint or args.checkpoint
+    settings = eval_settings(args, checkpoint)
     log.info("detecting with score > %g, NMS IoU %g%s, top %d per image",
              settings.score_threshold, settings.nms_iou,
              " (class-agnostic)" if settings.class_agnostic else "", settings.top_k)
@@ -127,7 +172,9 @@ def _detect(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]
         ground_truth.pop(image_id, None)
         print(f"\nworkbench eval: not evaluated: {message}", file=sys.stderr)
 
-    return predict_project(args.checkpoint, project, settings=settings, device=args.device,
+    if args.compare and not args.json:
+        print(f"{checkpoint}:", file=sys.stderr)
+    return predict_project(checkpoint, project, settings=settings, device=args.device,
                            batch_size=args.batch_size, progress=progress, image_paths=paths,
                            on_refused=refused)
 
@@ -150,10 +197,11 @@ def _finite(value: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.core.metrics import evaluate_coco, evaluate_voc
     from workbench.core.results import ResultsError, read_results
 
     try:
+        if not 0.0 <= args.iou <= 1.0:
+            raise ValueError(f"--iou must be in [0, 1], got {args.iou}")
         project, ground_truth = load_ground_truth(args.images, args.annotations,
                                                   getattr(args, "format", None))
         if not ground_truth:
@@ -162,19 +210,18 @@ def run(args: argparse.Namespace) -> int:
                              f"{args.images}: no image has readable {project.format} labels")
         if args.write_coco_gt:
             write_coco_ground_truth(ground_truth, args.write_coco_gt)
-            if not (args.checkpoint or args.results):
+            if not (args.checkpoint or args.results or args.compare):
                 print(f"COCO ground truth of {len(ground_truth)} images written to "
                       f"{args.write_coco_gt}")
                 return 0
+        if args.compare:
+            return _compare(args, project, ground_truth)
         if not (args.checkpoint or args.results):
-            raise ValueError("one of --checkpoint, --results (or --write-coco-gt) is required")
+            raise ValueError("one of --checkpoint, --results, --compare (or --write-coco-gt) "
+                             "is required")
+        detections: Any
         if args.checkpoint:
-            from workbench.engine.events import TrainingError  # CheckpointError and kin
-
-            try:
-                detections = _detect(args, project, ground_truth)
-            except TrainingError as exc:
-                raise ValueError(str(exc)) from exc
+            detections = _detect_checked(args, project, ground_truth, args.checkpoint)
         else:
             gt_classes = sorted({o.name for a in ground_truth.values() for o in a.objects})
             detections = read_results(args.results, image_ids=list(ground_truth),
@@ -182,6 +229,38 @@ def run(args: argparse.Namespace) -> int:
     except (ResultsError, ValueError, OSError, ImportError) as exc:
         print(f"workbench eval: {exc}", file=sys.stderr)
         return 2
+    detections = _known_only(detections, ground_truth)
+    results = evaluate(ground_truth, detections, args)
+    if args.json:
+        doc = to_json(results)
+        if args.score is not None:  # the error analysis keys only when asked for
+            doc.update(error_analysis(ground_truth, detections, args,
+                                      results.get("coco")).to_json())
+        print(json.dumps(doc, indent=2))
+    else:
+        errors = error_analysis(ground_truth, detections, args, results.get("coco"),
+                                per_size="coco" in results)
+        from workbench.cli.eval_report import format_errors
+
+        print(format_table(results, len(ground_truth), detections))
+        print()
+        print(format_errors(errors))
+    return 0
+
+
+def _detect_checked(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any],
+                    checkpoint: str) -> list:
+    """:func:`_detect` with the engine's checkpoint errors as ``ValueError``."""
+    from workbench.engine.events import TrainingError  # CheckpointError and kin
+
+    try:
+        return _detect(args, project, ground_truth, checkpoint)
+    except TrainingError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _known_only(detections: Any, ground_truth: dict[str, Any]) -> Any:
+    """Detections on images without ground truth dropped (with a warning)."""
     # DetectionRuns (devkit, COCO results) answer from their columns, without a per-run object
     run_ids = getattr(detections, "ids", None)
     ids = run_ids if run_ids is not None else [d.image_id for d in detections]
@@ -192,6 +271,14 @@ def run(args: argparse.Namespace) -> int:
         keep = [i in ground_truth for i in ids]
         detections = detections.select(keep) if run_ids is not None else \
             [d for d, k in zip(detections, keep) if k]
+    return detections
+
+
+def evaluate(ground_truth: dict[str, Any], detections: Any,
+             args: argparse.Namespace) -> dict[str, Any]:
+    """``{"voc07"|"voc"|"coco": result}`` for the metrics ``--metric`` asks for."""
+    from workbench.core.metrics import evaluate_coco, evaluate_voc
+
     wanted = METRICS if args.metric == "all" else (args.metric,)
     results: dict[str, Any] = {}
     for name in wanted:
@@ -200,10 +287,43 @@ def run(args: argparse.Namespace) -> int:
         else:
             results[name] = evaluate_voc(ground_truth, detections, iou_threshold=args.iou,
                                          use_07_metric=name == "voc07", strict=args.strict)
+    return results
+
+
+def error_analysis(ground_truth: dict[str, Any], detections: Any, args: argparse.Namespace,
+                   coco: Any = None, *, per_size: bool = True) -> Any:
+    """:class:`workbench.core.error_analysis.ErrorAnalysis` at ``--score`` (best F1 when not
+    given or ``best``) and ``--iou``/``--strict``; ``per_size`` from ``coco`` when already
+    evaluated, else from a COCO evaluation run here."""
+    from workbench.core.error_analysis import ErrorIndex, per_size_ap
+    from workbench.core.metrics import evaluate_coco
+
+    index = ErrorIndex(ground_truth, detections, iou=args.iou, strict=args.strict)
+    analysis = index.analysis(None if args.score in (None, BEST) else float(args.score))
+    if not per_size:
+        return analysis
+    if coco is None:
+        coco = evaluate_coco(ground_truth, detections)
+    return replace(analysis, per_size=per_size_ap(coco))
+
+
+def _compare(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any]) -> int:
+    """``--compare``: every checkpoint over the same images, side by side."""
+    from workbench.cli.eval_report import compare_json, format_compare
+
+    if len(args.compare) < 2:
+        raise ValueError("--compare needs at least two checkpoints")
+    runs = []
+    for checkpoint in args.compare:
+        gt = dict(ground_truth)  # a refused image leaves this run's copy only
+        detections = _known_only(_detect_checked(args, project, gt, checkpoint), gt)
+        results = evaluate(gt, detections, args)
+        point = error_analysis(gt, detections, args, per_size=False).operating_point
+        runs.append((checkpoint, results, point))
     if args.json:
-        print(json.dumps(to_json(results), indent=2))
+        print(json.dumps(compare_json(runs, to_json), indent=2))
     else:
-        print(format_table(results, len(ground_truth), detections))
+        print(format_compare(runs, len(ground_truth)))
     return 0
 
 
