@@ -24,6 +24,9 @@ API
     An XML is matched to an image with the same stem in the same relative folder; the rest
     by their ``<filename>`` (same folder, then unique anywhere), falling back to the stem
     (unique anywhere). XMLs naming no image are ``orphans`` (reported in ``scan_problems``).
+    ``stop``: a callable polled while the folder is walked (every folder and every few thousand
+    files); when it returns true the scan ends with :class:`OpenCancelled` (the window's
+    background open: a newer open request wins).
 ``project.entries: list[Entry]`` — ``Entry(image_path, xml_path, has_xml, key, image_id)``;
     ``xml_path`` is where the annotation is (or will be written for an unlabeled image).
 ``project.entry(image_path) -> Entry | None``
@@ -55,7 +58,7 @@ import json
 import logging
 import os
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +111,10 @@ def split_ids(ids: Iterable[str], val_fraction: float = 0.2,
     return sorted(train, key=natural_key), sorted(val, key=natural_key)
 
 
+class OpenCancelled(Exception):
+    """:meth:`Project.open` was stopped by its ``stop`` callable before the scan ended."""
+
+
 @dataclass(frozen=True)
 class Entry:
     """One image of the project and where its annotation lives."""
@@ -154,9 +161,10 @@ class Project:
     @classmethod
     def open(cls, images_dir: str | os.PathLike[str],
              annotations_dir: str | os.PathLike[str] | None = None, *,
-             format: str | None = None) -> Project:
+             format: str | None = None, stop: Callable[[], bool] | None = None) -> Project:
         """Scan a project folder (see the module doc). Raises FileNotFoundError, and
-        :class:`~workbench.core.formats.FormatError` for an unknown ``format``."""
+        :class:`~workbench.core.formats.FormatError` for an unknown ``format``;
+        :class:`OpenCancelled` once ``stop()`` is true (polled during the walk)."""
         images = _resolve_folder(images_dir)
         if not images.is_dir():
             raise FileNotFoundError(f"{images}: no such folder")
@@ -189,7 +197,7 @@ class Project:
             annotations = images
         project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout,
                       guess=guess)
-        project.rescan()
+        project.rescan(stop=stop)
         project._recover()
         return project
 
@@ -281,11 +289,16 @@ class Project:
         self.scan_problems = self._format_problems() + list(ds.problems)
         self._classes = None
 
-    def rescan(self) -> None:
-        """Re-read the folder listing (entries, orphans, scan problems)."""
+    def rescan(self, stop: Callable[[], bool] | None = None) -> None:
+        """Re-read the folder listing (entries, orphans, scan problems); ``stop``: see
+        :meth:`open` (raises :class:`OpenCancelled`, the entries left as they were)."""
         if self.format != "voc":
             self._rescan_native()
             return
+
+        def check() -> None:
+            if stop is not None and stop():
+                raise OpenCancelled(f"{self.images_dir}: scan stopped")
         images: list[Path] = []
         image_strs: list[str] = []  # os.fspath(images[i]) without pathlib's formatting
         xmls: list[Path] = []
@@ -295,9 +308,12 @@ class Project:
         links: tuple[list[Path], list[Path]] = ([], [])
         beside = self.annotations_dir == self.images_dir
         for folder, files in _walk(self.images_dir):
+            check()
             child = _child(Path(folder))
             head = os.path.join(folder, "")
-            for f, link in files:
+            for i, (f, link) in enumerate(files):
+                if not i & 4095:
+                    check()
                 dot = f.rfind(".")  # is_image_file (Path.suffix) on the name string
                 if 0 < dot < len(f) - 1 and f[dot:].lower() in IMAGE_EXTENSIONS:
                     images.append(path := child(f))
@@ -312,14 +328,18 @@ class Project:
                     temps.append(child(f))
         if not beside and self.annotations_dir.is_dir():
             for folder, files in _walk(self.annotations_dir):
+                check()
                 child = _child(Path(folder))
-                for f, link in files:
+                for i, (f, link) in enumerate(files):
+                    if not i & 4095:
+                        check()
                     if f.lower().endswith(".xml"):
                         xmls.append(path := child(f))
                         if link:
                             links[1].append(path)
                     elif f.startswith(".") and TEMP_NAME.match(f):
                         temps.append(child(f))
+        check()
         remove_stale_temps(temps)  # of saves killed midway (core/atomic.py), > 1 minute old
         loops = [p for p in (*links[0], *links[1]) if _is_symlink_loop(p)]
         if loops:  # resolving one raises RuntimeError("Symlink loop") later: leave them out

@@ -65,9 +65,17 @@ def create_app(argv: list[str] | None = None):  # noqa: ANN201 (QApplication)
 
 
 def build_window(images_dir: Path | None = None, annotations_dir: Path | None = None,
-                 settings=None, *, sample: bool = False):  # noqa: ANN001,ANN201 (MainWindow)
+                 settings=None, *, sample: bool = False,  # noqa: ANN001
+                 lazy: bool = False):  # noqa: ANN201 (MainWindow)
     """The main window with the initial project open (or the empty state); ``sample``: see
-    :func:`initial_project` (the sample project also shows the "first five minutes" hint)."""
+    :func:`initial_project` (the sample project also shows the "first five minutes" hint).
+
+    ``lazy`` (``run_gui``: a real start) paints first: the folder's first image is shown at
+    once (Qt's reader, no Pillow / NumPy decode before the first paint) and the folder is
+    scanned on a worker thread after that paint (:mod:`workbench.gui.opening`;
+    ``window.opening`` is not None until the project is open — :func:`wait_until_open`). A
+    folder of more than :data:`BACKGROUND_OPEN_ENTRIES` entries opens that way anyway; smaller
+    ones open before this returns unless ``lazy``."""
     create_app()
     from workbench.gui.main_window import MainWindow
     from workbench.gui.settings import Settings
@@ -75,12 +83,16 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     settings = settings or Settings()
     window = MainWindow(settings)
     start = initial_project(images_dir, annotations_dir, settings, sample=sample)
-    if start is not None and not open_in_background(window, *start):
-        window.open_project(*start)
-        from workbench.gui.first_run import is_sample_project, show_hint
+    if start is None:
+        return window
+    from workbench.gui.first_run import is_sample_project, show_hint
 
+    if lazy or _is_big(start[0]):
+        window.opener.open(*start, preview=True, after_paint=True)
         if is_sample_project(start[0]):
-            show_hint(window)
+            window.opener.opened.connect(lambda _folder: show_hint(window))
+    elif window.open_project(*start) and is_sample_project(start[0]):
+        show_hint(window)
     return window
 
 
@@ -89,98 +101,15 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
 BACKGROUND_OPEN_ENTRIES = 5000
 
 
-def open_in_background(window, images_dir: Path, annotations_dir: Path | None = None) -> bool:  # noqa: ANN001
-    """Open a big folder without blocking the first paint: the project is scanned on a worker
-    thread (``core`` only, no Qt) while the window shows the last image seen there, or else the
-    first image of its top folder in natural order (what the project shows first when the
-    images lie in that folder); the scan starts after that first paint (a worker holding the
-    GIL delayed it) and ``window.opening`` is not None until the project is open. False (nothing
-    done) for a folder of fewer than
-    :data:`BACKGROUND_OPEN_ENTRIES` entries — it opens at once."""
-    import time
-    from concurrent.futures import ThreadPoolExecutor
-
-    from PySide6.QtCore import QEvent, QObject, QTimer
-
-    from workbench.core.fsnames import readable
-    from workbench.core.imageinfo import IMAGE_EXTENSIONS
-    from workbench.gui import project_ops as ops
-
+def _is_big(folder: Path) -> bool:
     try:
-        with os.scandir(images_dir) as listing:
-            names = [entry.name for entry in listing]
+        with os.scandir(folder) as listing:
+            for i, _entry in enumerate(listing):
+                if i >= BACKGROUND_OPEN_ENTRIES:
+                    return True
     except OSError:
         return False
-    if len(names) < BACKGROUND_OPEN_ENTRIES:
-        return False
-    jobs: list = []  # the future, once started
-
-    def start() -> None:  # after the first paint: a worker holding the GIL delays it
-        if not jobs:
-            pool = ThreadPoolExecutor(1, thread_name_prefix="open-project")
-            jobs.append(pool.submit(ops.open_project, Path(images_dir), annotations_dir))
-            pool.shutdown(wait=False)
-
-    class _FirstPaint(QObject):
-        def eventFilter(self, obj, event) -> bool:  # noqa: ANN001,N802 (Qt API)
-            if event.type() == QEvent.Type.Paint:
-                obj.removeEventFilter(self)
-                QTimer.singleShot(0, start)
-            return False
-
-    #: Not None until the project is open; ``start()`` starts the scan now (wait_until_open).
-    window.opening = start
-    hook = _FirstPaint(window)
-    window.canvas.viewport().installEventFilter(hook)
-    window.welcome.installEventFilter(hook)
-    QTimer.singleShot(10_000, start)  # a window never shown, or painted elsewhere
-    started = time.perf_counter()
-    last = window.settings.last_image(Path(images_dir).expanduser().resolve())
-    if not (last and os.path.isfile(last)):
-        images = [n for n in names if not n.startswith(".")
-                  and n[n.rfind("."):].lower() in IMAGE_EXTENSIONS]
-        last = os.path.join(images_dir, first_in_natural_order(images)) if images else None
-    if last:
-        window.show_preview(Path(last))
-    window.position_label.setText(f"Reading {len(names):,} files in {readable(images_dir)}…")
-    poll = QTimer(window, interval=30)
-
-    def on_poll() -> None:
-        if not jobs or not jobs[0].done():
-            return
-        future = jobs[0]
-        poll.stop()
-        poll.deleteLater()
-        window.opening = None
-        if window.project is not None:  # the user opened another folder meanwhile
-            return
-        try:
-            project = future.result()
-        except Exception:  # noqa: BLE001 - opened again on this thread: the usual message
-            project = None
-        log.info("%s: %d files read in %.1f s (worker thread)", images_dir, len(names),
-                 time.perf_counter() - started)
-        window.open_project(images_dir, annotations_dir, project=project)
-
-    poll.timeout.connect(on_poll)
-    poll.start()
-    return True
-
-
-def first_in_natural_order(names: list[str]) -> str:
-    """``min(names, key=natural_key)``, with the full key computed only for the names that
-    share the smallest leading text and first number (10^5 names: ~4x faster)."""
-    import re
-
-    from workbench.core.project import natural_key
-
-    head = re.compile(r"(\D*)(\d*)")
-    split = [head.match(n.lower()).groups() for n in names]  # type: ignore[union-attr]
-    prefix = min(p for p, _ in split)
-    same = [i for i, (p, _) in enumerate(split) if p == prefix]
-    numbers = [int(split[i][1]) if split[i][1] else -1 for i in same]  # no number sorts first
-    low = min(numbers)
-    return min((names[i] for i, k in zip(same, numbers) if k == low), key=natural_key)
+    return False
 
 
 def wait_until_open(window, timeout_s: float = 600.0) -> None:  # noqa: ANN001
@@ -235,7 +164,8 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
             os.environ["WORKBENCH_SETTINGS"] = temp_settings.name
     app = create_app()
     window = build_window(Path(images_dir) if images_dir else None,
-                          Path(annotations_dir) if annotations_dir else None, sample=True)
+                          Path(annotations_dir) if annotations_dir else None, sample=True,
+                          lazy=screenshot is None)
     if screenshot is not None:
         out = render_screenshot(window, Path(screenshot))
         window.close()

@@ -2,17 +2,25 @@
 
 Plain Python over :mod:`workbench.core` (no widgets): testable without a window, and the main
 window stays short.
+
+Nothing here imports :mod:`workbench.core.project` (its readers pull in lxml) before a
+project is opened: the window's module is imported before its first paint (issue 14), the
+project is opened after it (``workbench.gui.opening``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.core.annotation import Annotation, Problem
-from workbench.core.project import Entry, Project
+
+if TYPE_CHECKING:
+    from workbench.core.project import Entry, Project
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +48,15 @@ def set_format_override(images_dir: Path, fmt: str | None) -> None:
         _FORMAT_OVERRIDES[key] = fmt
 
 
-def open_project(images_dir: Path, annotations_dir: Path | None = None) -> Project:
+def open_project(images_dir: Path, annotations_dir: Path | None = None, *,
+                 stop: Callable[[], bool] | None = None) -> Project:
+    """Scan the folder (``Project.open``; ``stop``: polled during the walk, then
+    :class:`~workbench.core.project.OpenCancelled` is raised)."""
+    from workbench.core.project import Project
+
     fmt = _FORMAT_OVERRIDES.get(Path(images_dir).expanduser().resolve())
     return Project.open(Path(images_dir), Path(annotations_dir) if annotations_dir else None,
-                        format=fmt)
+                        format=fmt, stop=stop)
 
 
 def entries(project: Project) -> list[Entry]:
