@@ -45,6 +45,7 @@ from workbench.gui.hub import AnnotationsWritten, ClassesChanged, EventHub
 from workbench.gui.images import ImageCache, to_rgb_array
 from workbench.gui.jobs import Job, JobRunner, job_errors
 from workbench.gui.navigation import NavigationMixin
+from workbench.gui.opening import ProjectOpener
 from workbench.gui.outside_edits import OutsideEditWatcher, outside_change, stamp
 from workbench.gui.panel_host import PanelHost
 from workbench.gui.panels.boxes import BoxesPanel
@@ -84,6 +85,8 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.saver = SaveController(self)
         #: Annotation files changed by other programs while open (see outside_edits).
         self.outside = OutsideEditWatcher(self)
+        #: Folders open on a worker thread (File → Open, Open Recent, drops, start-up).
+        self.opener = ProjectOpener(self)
         self.hub.subscribe(AnnotationsWritten, self._on_annotations_written)
         self._setup_window()
         self._setup_canvas()
@@ -193,7 +196,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.classes.default_changed.connect(self._on_default_class)
         self.welcome.open_requested.connect(self.open_folder_dialog)
         self.welcome.recent_requested.connect(
-            lambda i, a: self.open_project(Path(i), Path(a) if a else None))
+            lambda i, a: self.open_folder(Path(i), Path(a) if a else None))
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.geometry(), self.settings.window_state()
@@ -248,9 +251,14 @@ class MainWindow(NavigationMixin, QMainWindow):
         """Append ``objects`` (pixel-edge boxes) to the current image as one undoable edit."""
         self.editor.add_objects(list(objects))
 
+    def open_folder(self, images_dir: Path, annotations_dir: Path | None = None) -> bool:
+        """Open a folder on a worker thread (the window says so meanwhile; a newer request
+        wins): :class:`~workbench.gui.opening.ProjectOpener`."""
+        return self.opener.open(Path(images_dir), annotations_dir)
+
     def show_preview(self, image_path: Path) -> None:
         """Paint ``image_path`` while its folder is still being read (a big folder opens on a
-        worker thread: :func:`workbench.gui.app.open_in_background`); nothing is editable
+        worker thread: :mod:`workbench.gui.opening`); nothing is editable
         until the project is open, which then shows its image as usual."""
         from workbench.gui.images import ImageLoadError
 
@@ -508,7 +516,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         menu.clear()
         for images, xml in recent:
             label = readable(images) + (f"  (XML: {readable(xml)})" if xml else "")
-            menu.addAction(label, lambda i=images, a=xml: self.open_project(i, a))
+            menu.addAction(label, lambda i=images, a=xml: self.open_folder(i, a))
         menu.setEnabled(bool(recent))
         self.welcome.set_recent(recent)
 
@@ -537,7 +545,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         for url in event.mimeData().urls():
             path = Path(url.toLocalFile())
             if path.is_dir() or path.is_file():
-                self.open_project(path if path.is_dir() else path.parent)
+                self.open_folder(path if path.is_dir() else path.parent)
                 event.acceptProposedAction()
                 return
 
@@ -546,6 +554,7 @@ class MainWindow(NavigationMixin, QMainWindow):
             event.ignore()
             return
         self.panel_host.shutdown()
+        self.opener.cancel()
         self.outside.stop()
         self.scanner.stop()
         self._images.close()
