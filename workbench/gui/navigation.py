@@ -34,7 +34,7 @@ class NavigationMixin:
     def open_project(self, images_dir: Path, annotations_dir: Path | None = None, *,
                      project: object | None = None) -> bool:
         """Open a folder (XML beside the images, or in ``annotations_dir``); ``project``: that
-        folder's project, already scanned (on a worker thread: ``app.open_in_background``)."""
+        folder's project, already scanned (on a worker thread: ``gui/opening.py``)."""
         if not self.saver.leave_document(self.document):
             return False
         self.saver.flush()  # background writes end (and say if they failed) before documents go
@@ -98,7 +98,7 @@ class NavigationMixin:
         start = str(self.project.images_dir) if self.project is not None else ""
         folder = dialogs.ask_directory(self, "Open a folder of images", start)
         if folder:
-            self.open_project(Path(folder))
+            self.open_folder(Path(folder))  # on a worker thread (gui/opening.py)
 
     def change_annotation_dir_dialog(self) -> None:
         if self.project is None:
@@ -106,7 +106,7 @@ class NavigationMixin:
         folder = dialogs.ask_directory(self, "Folder for the annotation XML files",
                                        str(self.project.images_dir))
         if folder:
-            self.open_project(Path(self.project.images_dir), Path(folder))
+            self.open_folder(Path(self.project.images_dir), Path(folder))
 
     def _scan_state(self, row: int) -> str | None:
         doc = self.documents.get(ops.image_path(self._entries[row]))
