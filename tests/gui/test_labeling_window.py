@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QPushButton
 
 from workbench.gui import dialogs
+from workbench.gui.app import wait_until_open
 from workbench.gui.main_window import MainWindow
 from workbench.gui.settings import Settings
 
@@ -197,11 +198,13 @@ def test_open_folder_and_annotation_folder_keys(window, tmp_path, monkeypatch):
     other = make_project(tmp_path / "other", n=2)
     monkeypatch.setattr(dialogs, "ask_directory", lambda *a, **k: str(other))
     key(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    wait_until_open(window)  # scanned on a worker thread (gui/opening.py)
     assert window.current_image_path() == other / "img0.png"
     xml_dir = tmp_path / "xml"
     xml_dir.mkdir()
     monkeypatch.setattr(dialogs, "ask_directory", lambda *a, **k: str(xml_dir))
     key(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    wait_until_open(window)
     assert window.current_annotation().objects == ()  # nothing in the new folder yet
     key(window, Qt.Key.Key_Space)
     key(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
@@ -428,6 +431,7 @@ def test_dropping_a_folder_opens_it(window, tmp_path):
     event = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
+    wait_until_open(window)  # scanned on a worker thread (gui/opening.py)
     assert window.current_image_path() == other / "img0.png"
     assert window.files.model.rowCount() == 2
 
