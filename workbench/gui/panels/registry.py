@@ -38,5 +38,7 @@ PANELS: list[tuple[str, str, str]] = [
     ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors"),
     ("workbench.gui.panels.iou", "IouPanel", "IoU"),
     ("workbench.gui.panels.training", "TrainingPanel", "Train"),
+    ("workbench.gui.panels.runs", "RunsPanel", "Runs"),
+    ("workbench.gui.panels.label_next", "LabelNextPanel", "Label next"),
     ("workbench.gui.panels.errors", "ErrorsPanel", "Errors"),
 ]

@@ -1,0 +1,114 @@
+"""The Runs panel's overlays: loss and mAP per epoch of several runs, one colour per run, and the
+per-class AP table side by side (:mod:`workbench.core.runs_compare` reads the numbers).
+
+The plots are the Train panel's (:class:`workbench.gui.panels.training_plots.TrainingPlots`'s
+plot factory: integer epoch axis, grid, legend, 180 px high) with the run names as the legend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from workbench.core.runs_compare import AP_METRICS, ApComparison, RunCurves
+from workbench.gui.panels.training_plots import TERM_COLORS, TrainingPlots
+
+#: Run colours, in the order runs are listed (the Train panel's palette).
+RUN_COLORS = TERM_COLORS
+
+
+def run_color(index: int) -> str:
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def letter(index: int) -> str:
+    """Short column names of the AP table: A, B, … Z, AA, AB …"""
+    text = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        text = chr(ord("A") + rest) + text
+    return text
+
+
+class RunsPlots(QWidget):
+    """Loss and mAP overlays; ``curves(plot)`` lists what is drawn (tests)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=True)
+        self.loss_plot = TrainingPlots._plot("Training loss (mean per epoch)", "epoch", "loss")
+        self.map_plot = TrainingPlots._plot("Validation mAP@0.5", "epoch", "mAP")
+        self.map_plot.setYRange(0, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.loss_plot)
+        lay.addWidget(self.map_plot)
+
+    def show_runs(self, runs: Sequence[tuple[int, RunCurves]], metric: str = "voc07") -> None:
+        """Draw ``(colour index, run)`` pairs: each run one colour, its name in the legends."""
+        for plot in (self.loss_plot, self.map_plot):
+            plot.clear()  # also empties the legend
+        self.map_plot.setTitle(f"Validation mAP@0.5 ({AP_METRICS[metric]})")
+        for index, run in runs:
+            color = run_color(index)
+            pen = pg.mkPen(color, width=2)
+            self.loss_plot.plot(np.asarray(run.loss_epochs, float), np.asarray(run.loss, float),
+                                pen=pen, symbol="o", symbolSize=5, symbolBrush=color,
+                                name=run.name, connect="finite")
+            values = run.map_voc07 if metric == "voc07" else run.map_voc
+            self.map_plot.plot(np.asarray(run.map_epochs, float), np.asarray(values, float),
+                               pen=pen, symbol="o", symbolSize=5, symbolBrush=color,
+                               name=run.name, connect="finite")
+
+    @staticmethod
+    def curves(plot: pg.PlotWidget) -> list[pg.PlotDataItem]:
+        return [i for i in plot.getPlotItem().listDataItems() if isinstance(i, pg.PlotDataItem)]
+
+
+class ApTable(QTableWidget):
+    """class | AP of run A | B | … | B−A | C−A … (headers short, the run names in tooltips)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 0, parent)
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setMinimumHeight(150)
+
+    def show_comparison(self, table: ApComparison | None) -> None:
+        self.clear()
+        if table is None:
+            self.setRowCount(0)
+            self.setColumnCount(0)
+            return
+        n = len(table.runs)
+        heads = ["class", *(letter(i) for i in range(n)),
+                 *(f"{letter(i)}−A" for i in range(1, n))]
+        tips = ["class name (last row: mean AP)",
+                *(f"{name}: AP at epoch {e}" if e is not None else f"{name}: never evaluated"
+                  for name, e in zip(table.runs, table.epochs)),
+                *(f"{table.runs[i]} minus {table.runs[0]}" for i in range(1, n))]
+        self.setColumnCount(len(heads))
+        self.setHorizontalHeaderLabels(heads)
+        for col, tip in enumerate(tips):
+            self.horizontalHeaderItem(col).setToolTip(tip)
+        rows = table.text_rows()
+        self.setRowCount(len(rows))
+        for r, cells in enumerate(rows):
+            for c, text in enumerate(cells):
+                self.setItem(r, c, QTableWidgetItem(text))
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+    def text(self) -> list[list[str]]:
+        """Header row then every row, as shown (tests)."""
+        head = [self.horizontalHeaderItem(c).text() for c in range(self.columnCount())]
+        return [head, *([self.item(r, c).text() for c in range(self.columnCount())]
+                        for r in range(self.rowCount()))]
