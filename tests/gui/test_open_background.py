@@ -1,0 +1,181 @@
+"""Folders open on a worker thread (issue 14, ``workbench/gui/opening.py``): File → Open,
+Open Recent, drops and start-up go through one JobRunner path with a busy state, a newer
+request cancels an older one, errors are reported once and keep the current project."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from workbench.gui import dialogs
+from workbench.gui import project_ops as ops
+from workbench.gui.app import build_window, wait_until_open
+from workbench.gui.jobs import job_errors
+from workbench.gui.opening import (
+    PREVIEW_EXTENSIONS, first_in_natural_order, preview_image,
+)
+from workbench.gui.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import make_project, shown_window  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
+                 "choose_reassignment"):
+        monkeypatch.setattr(dialogs, name, lambda *a, **k: pytest.fail(f"dialog {a[1:3]}"))
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    assert w.open_project(make_project(tmp_path / "first", n=2))
+    return w
+
+
+class _Gate:
+    """ops.open_project held until released (per folder name), recording calls."""
+
+    def __init__(self, monkeypatch, held: set[str]) -> None:
+        self.real = ops.open_project
+        self.held = held
+        self.release = threading.Event()
+        self.calls: list[str] = []
+        self.stopped: list[str] = []
+        monkeypatch.setattr(ops, "open_project", self)
+
+    def __call__(self, images_dir, annotations_dir=None, *, stop=None):  # noqa: ANN001,ANN204
+        name = Path(images_dir).parent.name
+        self.calls.append(name)
+        if name in self.held:
+            while not self.release.wait(0.01):
+                if stop is not None and stop():
+                    self.stopped.append(name)
+                    from workbench.core.project import OpenCancelled
+
+                    raise OpenCancelled(name)
+        return self.real(images_dir, annotations_dir, stop=stop)
+
+
+def test_ctrl_u_opens_in_the_background_with_a_busy_state(window, tmp_path, monkeypatch,
+                                                         qtbot):
+    other = make_project(tmp_path / "other", n=3)
+    gate = _Gate(monkeypatch, {"other"})
+    monkeypatch.setattr(dialogs, "ask_directory", lambda *a, **k: str(other))
+    QTest.keyClick(window, Qt.Key.Key_U, Qt.KeyboardModifier.ControlModifier)
+    # the key press returned with the folder still being read: the window says so
+    assert window.opening is not None
+    assert window.cursor().shape() == Qt.CursorShape.BusyCursor
+    assert window.position_label.text() == f"Opening {other}…"
+    assert window.project.images_dir.parent.name == "first"  # still usable meanwhile
+    qtbot.waitUntil(lambda: gate.calls == ["other"], timeout=5000)
+    gate.release.set()
+    wait_until_open(window, timeout_s=30)
+    assert window.opening is None
+    assert window.current_image_path() == other / "img0.png"
+    assert window.files.model.rowCount() == 3
+    assert window.cursor().shape() == Qt.CursorShape.ArrowCursor
+    assert window.position_label.text().startswith("Image 1 of 3")
+    assert window.settings.recent_projects()[0][0] == other.resolve()
+
+
+def test_a_newer_open_cancels_the_older_one(window, tmp_path, monkeypatch, qtbot):
+    slow, fast = make_project(tmp_path / "slow", n=2), make_project(tmp_path / "fast", n=4)
+    gate = _Gate(monkeypatch, {"slow"})
+    shown: list[Path] = []
+    window.opener.opened.connect(shown.append)
+    assert window.open_folder(slow)
+    qtbot.waitUntil(lambda: gate.calls == ["slow"], timeout=5000)
+    assert window.open_folder(fast)
+    # the older scan saw its stop flag (ops.open_project(stop=...)) and ended
+    qtbot.waitUntil(lambda: gate.stopped == ["slow"], timeout=5000)
+    wait_until_open(window, timeout_s=30)
+    gate.release.set()
+    for _ in range(20):
+        QTest.qWait(10)
+    assert shown == [fast]
+    assert window.current_image_path() == fast / "img0.png"
+    assert window.files.model.rowCount() == 4
+    assert [p for p, _ in window.settings.recent_projects()][:2] == [fast.resolve(),
+                                                                     tmp_path.joinpath(
+                                                                         "first", "images")
+                                                                     .resolve()]
+
+
+def test_a_folder_that_cannot_be_opened_keeps_the_current_project(window, tmp_path, qtbot):
+    before = window.current_image_path()
+    refused: list[tuple[Path, str]] = []
+    window.opener.refused.connect(lambda folder, message: refused.append((folder, message)))
+    reports = len(job_errors().history)
+    gone = tmp_path / "gone"
+    assert window.open_folder(gone)
+    wait_until_open(window, timeout_s=30)
+    assert len(refused) == 1 and refused[0][0] == gone
+    assert "no such folder" in refused[0][1] and str(gone) in refused[0][1]
+    assert job_errors().history[reports:] == [f"Opening {gone}: {refused[0][1]}"]
+    assert window.current_image_path() == before
+    assert window.cursor().shape() == Qt.CursorShape.ArrowCursor
+    assert window.statusBar().currentMessage().startswith("Failed: Opening ")
+
+
+def test_open_recent_goes_through_the_opener(window, tmp_path, monkeypatch, qtbot):
+    other = make_project(tmp_path / "other", n=3)
+    assert window.open_project(other)
+    assert window.open_project(tmp_path / "first" / "images")
+    gate = _Gate(monkeypatch, set())
+    action = next(a for a in window.actions.menus["recent"].actions()
+                  if a.text().startswith(str(other.resolve())))
+    action.trigger()
+    assert window.opening is not None  # not opened on the GUI thread
+    wait_until_open(window, timeout_s=30)
+    assert gate.calls == ["other"]
+    assert window.current_image_path() == other.resolve() / "img0.png"
+
+
+def test_lazy_start_paints_the_first_image_before_the_scan(qtbot, tmp_path):
+    root = tmp_path / "root"  # images/ + annotations/: the preview looks into images/
+    images = make_project(root / "tmp", n=3)
+    images.rename(root / "images")
+    (root / "annotations").mkdir()
+    for xml in (root / "images").glob("*.xml"):
+        xml.rename(root / "annotations" / xml.name)
+    w = build_window(root, None, Settings(tmp_path / "s.ini"), lazy=True)
+    qtbot.addWidget(w)
+    assert w.project is None and w.opening is not None  # not scanned yet…
+    assert w.canvas.image_size() == (320, 240)  # …but its first image is on the canvas
+    assert w.stack.currentWidget() is w.canvas
+    assert w.position_label.text() == f"Opening {root}…"
+    w.show()
+    wait_until_open(w, timeout_s=30)
+    assert w.project is not None and w.opening is None
+    assert w.current_image_path() == root / "images" / "img0.png"
+    assert [o.name for o in w.current_annotation().objects] == ["cat"]
+    assert w.canvas.image_size() == (320, 240)
+
+
+def test_preview_image_choice(tmp_path):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("img10.jpg", "img2.JPG", "img2b.png", ".hidden1.jpg", "notes.txt"):
+        (folder / name).write_bytes(b"")
+    assert preview_image(folder) == folder / "img2.JPG"
+    settings = Settings(tmp_path / "s.ini")
+    settings.set_last_image(folder.resolve(), folder / "img10.jpg")
+    assert preview_image(folder, settings) == folder / "img10.jpg"
+    (folder / "img10.jpg").unlink()  # gone: the natural first again
+    assert preview_image(folder, settings) == folder / "img2.JPG"
+    assert preview_image(tmp_path / "missing") is None
+
+
+def test_preview_helpers_agree_with_the_project_scan():
+    from workbench.core.imageinfo import IMAGE_EXTENSIONS
+    from workbench.core.project_scan import natural_key
+
+    assert set(IMAGE_EXTENSIONS) == PREVIEW_EXTENSIONS
+    names = ["b1.jpg", "a10.jpg", "a9.jpg", "A9b.jpg", "a09.png", "a.jpg", "10.jpg", "9x.jpg",
+             "a9.JPG"]
+    for i in range(len(names)):
+        rotated = names[i:] + names[:i]
+        assert first_in_natural_order(rotated) == min(rotated, key=natural_key)
