@@ -110,6 +110,8 @@ class DetectionsPanel(QWidget):
         self.eval_iou.valueChanged.connect(self._on_setting_changed)
         self.tiled.toggled.connect(self._on_tiling_changed)
         self.tile_size.editingFinished.connect(self._on_tiling_changed)
+        self.op_box.best_requested.connect(
+            lambda score: self.score_slider.setValue(round(score * SCORE_STEPS)))
         self.set_settings_values(0.5, 0.45, 100, False)
 
     def _set_enabled(self, ready: bool) -> None:
@@ -149,6 +151,7 @@ class DetectionsPanel(QWidget):
         self.iou_value.setText("off" if iou >= 1.0 else f"{iou:.2f}")
         self.topk_value.setText(str(top_k))
         self.refresh()
+        self.op_box.settings_changed()
 
     def save_settings(self) -> bool:
         """Write the current settings into the loaded checkpoint (atomic), on a worker (a
@@ -190,8 +193,11 @@ class DetectionsPanel(QWidget):
 
         def load(_ctx: object) -> Any:
             from workbench.engine.inference import RawDetector
+            from workbench.gui.panels.errors_data import remember_detector
 
-            return RawDetector.from_checkpoint(path)
+            detector = RawDetector.from_checkpoint(path)
+            remember_detector(path, detector)  # the Errors panel evaluates with this one
+            return detector
 
         job = self.jobs.submit(load,
                                key="checkpoint", name=f"Loading {path.name}")
@@ -211,6 +217,7 @@ class DetectionsPanel(QWidget):
         self.save_button.setEnabled(self.checkpoint_path is not None)
         self._raw, self._raw_path = None, None
         s = detector.settings
+        self.op_box.set_detector(detector)
         self.set_settings_values(s.score_threshold, s.nms_iou, s.top_k, s.class_agnostic)
         if self.checkpoint_path is not None:
             self.checkpoint_loaded.emit(str(self.checkpoint_path))
@@ -341,6 +348,7 @@ class DetectionsPanel(QWidget):
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         self._maybe_auto_run()
+        self.op_box.start()
 
     def _on_owner_shown_changed(self, owner: object, shown: bool) -> None:
         if owner is self and shown:
@@ -458,6 +466,7 @@ class DetectionsPanel(QWidget):
     def shutdown(self) -> None:
         """Stop background work (the window calls it on close; also on panel destruction)."""
         self.prelabel.cancel()
+        self.op_box.shutdown()
         self.jobs.shutdown(30_000)
         self.long_jobs.shutdown(30_000)
 

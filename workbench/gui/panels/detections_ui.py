@@ -1,11 +1,11 @@
 """The Detections panel's widgets and their layout (wiring lives in :mod:`.detections`).
 
 Top to bottom: checkpoint line, Load / Detect, "detect on every image", "Tiled" with the tile
-size, the three sliders
-(score threshold, NMS IoU, top-k), class-agnostic / show-suppressed toggles, TP/FP/FN marks
-with the evaluation IoU, "save settings", the statistics line, the detections table, Accept
-selected / all, and the pre-label box. Everything sits in a scroll area, because the dock
-often shares a column with others.
+size, the three sliders (score threshold, NMS IoU, top-k) with the operating point on the val
+split beside them (:mod:`.detections_op`: precision / recall / F1, PR curve, Best F1),
+class-agnostic / show-suppressed toggles, TP/FP/FN marks with the evaluation IoU, "save
+settings", the statistics line, the detections table, Accept selected / all, and the pre-label
+box. Everything sits in a scroll area, because the dock often shares a column with others.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QPushButton, QScrollArea, QSlider, QSpinBox, QTableView, QVBoxLayout, QWidget,
 )
 
+from workbench.gui.panels.detections_op import OperatingPointBox
 from workbench.gui.panels.detections_prelabel import PrelabelBox
 from workbench.gui.panels.detections_table import DetectionsTableModel
 
@@ -96,6 +97,8 @@ def build_widgets(panel: DetectionsPanel) -> None:
     panel.accept_button = QPushButton("Accept selected")
     panel.accept_all_button = QPushButton("Accept all")
     panel.prelabel = PrelabelBox(panel)
+    # precision / recall / F1 on the val split for the sliders' values, PR curve, Best F1
+    panel.op_box = OperatingPointBox(panel)
 
     # Everything scrolls when the dock is short (it often shares a column with others).
     body = QWidget()
@@ -130,6 +133,7 @@ def build_widgets(panel: DetectionsPanel) -> None:
         line.addWidget(value)
         form.addRow(name, line)
     layout.addLayout(form)
+    layout.addWidget(panel.op_box)
     layout.addWidget(panel.agnostic)
     layout.addWidget(panel.show_suppressed)
     marks_row = QHBoxLayout()

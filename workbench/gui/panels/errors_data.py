@@ -27,7 +27,7 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,9 +95,9 @@ def checkpoint_key(path: str | Path) -> tuple[str, int, int]:
 
 
 def shared_detector(path: str | Path) -> Any:
-    """The :class:`workbench.engine.inference.RawDetector` of checkpoint ``path``, loaded once
-    and shared by the panels (the Detections panel and the Errors panel evaluate with the same
-    model and the same cached raw outputs). Loads torch on first use: call it on a worker."""
+    """The :class:`workbench.engine.inference.RawDetector` of checkpoint ``path``: the one the
+    Detections panel loaded (:func:`remember_detector`), else loaded here once (the last two
+    are kept). Loads torch on first use: call it on a worker."""
     key = checkpoint_key(path)
     with _lock:
         found = _detectors.get(key)
@@ -113,6 +113,21 @@ def shared_detector(path: str | Path) -> Any:
         while len(_detectors) > _KEEP_DETECTORS:
             _detectors.popitem(last=False)
     return detector
+
+
+def remember_detector(path: str | Path, detector: Any) -> None:
+    """Offer ``detector`` (loaded from ``path`` by the Detections panel) to
+    :func:`shared_detector`: the Errors panel then evaluates with the same model and raw
+    outputs instead of loading the checkpoint again."""
+    try:
+        key = checkpoint_key(path)
+    except OSError:
+        return
+    with _lock:
+        _detectors[key] = detector
+        _detectors.move_to_end(key)
+        while len(_detectors) > _KEEP_DETECTORS:
+            _detectors.popitem(last=False)
 
 
 def forget_detectors() -> None:
@@ -250,13 +265,3 @@ def load_detections(path: Path) -> dict[str, ImageDetections] | None:
     starts = ends - counts
     return {i: ImageDetections(i, boxes[a:b], scores[a:b], labels[a:b])
             for i, a, b in zip(ids, starts.tolist(), ends.tolist())}
-
-
-def iter_progress(done: int, total: int, start: float, span: float) -> float:
-    """``done / total`` mapped into ``[start, start + span]`` (a job's share of the bar)."""
-    return start + span * (done / total if total else 1.0)
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

@@ -112,8 +112,19 @@ class ErrorsFilter(QSortFilterProxyModel):
 
     def set_filters(self, class_name: str | None, size: str | None,
                     errors_only: bool = False) -> None:
+        self.beginFilterChange()
         self.class_name, self.size, self.errors_only = class_name, size, errors_only
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def lessThan(self, left: Index, right: Index) -> bool:  # noqa: N802 (Qt API)
+        # Ties keep the project's order whichever way (Qt's stable sort would keep the
+        # previous sort's order instead).
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a != b:
+            return bool(a < b)
+        if self.sortOrder() == Qt.SortOrder.AscendingOrder:
+            return left.row() < right.row()
+        return left.row() > right.row()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
         model = self.sourceModel()

@@ -33,7 +33,6 @@ def _spin(value: float, step: float, tip: str, prefix: str) -> QDoubleSpinBox:
     spin.setValue(value)
     spin.setPrefix(prefix)
     spin.setToolTip(tip)
-    spin.setKeyboardTracking(False)
     return spin
 
 

@@ -1,0 +1,277 @@
+"""The operating point beside the Detections panel's sliders: precision / recall / F1 on the
+validation split for the sliders' score, NMS IoU and top-k, a PR curve with the current point,
+and "Best F1".
+
+How a slider move stays cheap (the network runs once per image, :mod:`.errors_data`):
+
+* the raw outputs of the val images are computed once per checkpoint on a worker (shared with
+  the Errors panel);
+* an NMS / top-k / class-agnostic / evaluation-IoU change re-runs post-processing on the kept
+  raw outputs at score 0 and matches every detection once
+  (:class:`workbench.core.error_analysis.ErrorIndex`) in a job with key (latest wins); the
+  result is kept per setting, so moving back is instant;
+* a score move only reads the prefix sums of :class:`~workbench.core.error_analysis.ScoreSweep`
+  (two binary searches). The sliders keep ``score > s`` (torchvision's rule), the sweep counts
+  ``score >= s``; the box asks the sweep at the next float above ``s``, so the numbers are those
+  of the boxes drawn.
+
+Ground truth is the saved labels of the split (re-read when labels are saved:
+``AnnotationsWritten``). Without a val split the whole labelled folder is used, and the box
+says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from workbench.gui.hub import AnnotationsWritten, hub_of
+from workbench.gui.jobs import JobRunner
+from workbench.gui.panels import errors_data as data
+from workbench.gui.workers.priority import BACKGROUND_NICENESS
+
+if TYPE_CHECKING:
+    from workbench.gui.panels.detections import DetectionsPanel
+
+SCORE_STEPS = 1000  # the score slider's steps (detections_ui.SCORE_STEPS)
+_KEEP_SWEEPS = 8
+
+
+def slider_value_for(score: float, steps: int = SCORE_STEPS) -> int:
+    """The largest slider position ``v`` with ``v / steps < score``: the sliders keep
+    ``score > v / steps``, so this keeps the detections of score ``>= score``."""
+    v = math.ceil(score * steps) - 1
+    while v + 1 < score * steps and (v + 1) / steps < score:  # float rounding of score*steps
+        v += 1
+    return max(0, min(steps, v))
+
+
+def strictly_above(score: float) -> float:
+    """The smallest float above ``score``: ``>= strictly_above(s)`` is ``> s``."""
+    return float(np.nextafter(float(score), np.inf))
+
+
+class OperatingPointBox(QWidget):
+    """See the module doc. ``panel`` is the Detections panel (its sliders, window, detector)."""
+
+    best_requested = Signal(float)  #: the score slider value (``score > v``) of best F1
+    updated = Signal()              #: the numbers (or the curve) changed
+
+    def __init__(self, panel: DetectionsPanel) -> None:
+        super().__init__()
+        self.panel = panel
+        self.detector: Any = None
+        self.image_set: data.ImageSet | None = None
+        self.raws: list[Any] | None = None
+        self.sweep: Any = None
+        self.curve: tuple[np.ndarray, np.ndarray] | None = None
+        self.point: Any = None
+        self._key: tuple | None = None  # the settings the shown sweep belongs to
+        self._sweeps: OrderedDict[tuple, tuple[Any, tuple[np.ndarray, np.ndarray]]] = \
+            OrderedDict()
+        self.jobs = JobRunner(self)
+        self.long_jobs = JobRunner(self, niceness=BACKGROUND_NICENESS)
+        self._build()
+        hub = hub_of(panel.window)
+        if hub is not None:
+            hub.subscribe(AnnotationsWritten, self._on_annotations_written, owner=self)
+        panel.window.project_changed.connect(self.reset)
+
+    def _build(self) -> None:
+        import pyqtgraph as pg  # lazily: the panel module imports without it
+
+        # Opt-in: it runs the network once over every val image (on a CPU and a large model,
+        # minutes) — the sliders alone only ever need the image in view.
+        self.enabled_box = QCheckBox("P/R/F1 on the val split")
+        self.enabled_box.setToolTip("Precision / recall / F1 of the sliders' settings over the "
+                                    "validation split, with its PR curve (the network runs "
+                                    "once per val image, in the background)")
+        self.enabled_box.toggled.connect(self._on_enabled)
+        self.values = QLabel("—")
+        self.values.setWordWrap(True)
+        self.best_button = QPushButton("Best F1")
+        self.best_button.setToolTip("Move the score slider to the threshold of highest F1")
+        self.best_button.setEnabled(False)
+        self.best_button.clicked.connect(self.request_best)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#1e1e1e")
+        self.plot.setLabel("bottom", "recall")
+        self.plot.setLabel("left", "precision")
+        self.plot.setXRange(0, 1, padding=0.02)
+        self.plot.setYRange(0, 1.02, padding=0.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setMinimumHeight(160)
+        self.line = self.plot.plot([], [], pen=pg.mkPen((90, 170, 255), width=2))
+        self.marker = self.plot.plot([], [], pen=None, symbol="o", symbolSize=10,
+                                     symbolBrush=(255, 200, 0), symbolPen="w")
+        row = QHBoxLayout()
+        row.addWidget(self.enabled_box, 1)
+        row.addWidget(self.best_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.values)
+        layout.addWidget(self.plot)
+        self.values.setVisible(False)
+        self.plot.setVisible(False)
+
+    # -- the detector and its raw outputs -----------------------------------------------------
+    def set_detector(self, detector: Any) -> None:
+        """A new detector: its raw outputs on the val images are computed (when shown)."""
+        self.reset()
+        self.detector = detector
+        self.start()
+
+    def reset(self) -> None:
+        self.long_jobs.cancel("raws")
+        self.jobs.cancel("sweep")
+        self.image_set, self.raws, self.sweep, self.curve, self.point = None, None, None, None, \
+            None
+        self._key = None
+        self._sweeps.clear()
+        self.best_button.setEnabled(False)
+        self.values.setText("—")
+        self.line.setData([], [])
+        self.marker.setData([], [])
+
+    def start(self) -> bool:
+        """Compute the val images' raw outputs on a worker, unless done, running, switched off,
+        the panel closed (it starts when shown) or without a detector / project."""
+        project = self.panel.window.project
+        if (self.detector is None or project is None or not self.enabled_box.isChecked()
+                or self.raws is not None or self.long_jobs.busy or not self.panel.isVisible()):
+            return False
+        detector, known = self.detector, self.image_set
+
+        def work(ctx: Any) -> tuple:  # on a worker: no Qt here
+            image_set = known or data.scope_images(project, "val")
+            n = len(image_set)
+            raws = data.raw_outputs(detector, image_set.paths, stop=ctx.stop,
+                                    progress=lambda i, _n: ctx.progress(i / max(n, 1),
+                                                                        f"{i}/{n}"))
+            return image_set, raws
+
+        job = self.long_jobs.submit(work, key="raws", name="Operating point: detecting")
+        job.progressed.connect(lambda f, m: self.values.setText(
+            f"Detecting on the val images… {m}"))
+        job.finished.connect(lambda result, d=detector: self._on_raws(d, *result))
+        job.failed.connect(lambda msg: self.values.setText(f"<span style='color:#d33'>"
+                                                           f"{msg}</span>"))
+        self.values.setText("Detecting on the val images…")
+        return True
+
+    def _on_raws(self, detector: Any, image_set: data.ImageSet, raws: list[Any]) -> None:
+        if detector is not self.detector:
+            return
+        self.image_set, self.raws = image_set, raws
+        self.settings_changed()
+
+    def _on_enabled(self, on: bool) -> None:
+        self.plot.setVisible(on)
+        self.values.setVisible(on)
+        if on:
+            self.start()
+            self.settings_changed()
+        else:
+            self.long_jobs.cancel("raws")
+            self.values.setText("—")
+
+    def _on_annotations_written(self, _event: AnnotationsWritten) -> None:
+        """Saved labels changed: read the ground truth again, match again (raw outputs stay)."""
+        if self.image_set is None:
+            return
+        self.raws, self.image_set = None, None
+        self._sweeps.clear()
+        self._key = None
+        self.start()  # the raw outputs are kept per detector: no network run
+
+    # -- slider moves -------------------------------------------------------------------------
+    def _settings_key(self) -> tuple:
+        _score, nms, top_k, agnostic = self.panel.settings_values()
+        return (nms, top_k, agnostic, round(self.panel.eval_iou.value(), 4))
+
+    def settings_changed(self) -> None:
+        """The sliders moved: a score move re-reads the sweep; another NMS / top-k / IoU
+        takes a kept sweep or starts a job for it (latest wins)."""
+        if self.raws is None or self.image_set is None or not self.enabled_box.isChecked():
+            return
+        key = self._settings_key()
+        if key != self._key:
+            found = self._sweeps.get(key)
+            if found is None:
+                self._start_sweep(key)
+                if self.sweep is not None:
+                    self.values.setText(self.values.text().split(" (updating")[0]
+                                        + " (updating…)")
+                return
+            self._sweeps.move_to_end(key)
+            self._show_sweep(key, *found)
+            return
+        self.update_point()
+
+    def _start_sweep(self, key: tuple) -> None:
+        nms, top_k, agnostic, iou = key
+        detector, image_set, raws = self.detector, self.image_set, self.raws
+        assert image_set is not None and raws is not None
+        settings = detector.settings.replace(nms_iou=nms, top_k=top_k, class_agnostic=agnostic)
+
+        def work(ctx: Any) -> tuple:  # on a worker: no Qt here
+            from workbench.core.error_analysis import ErrorIndex
+
+            dets = data.detections_at_floor(raws, image_set.ids, detector.classes, settings,
+                                            ctx.stop)
+            ids = [i for i in image_set.ids if i in dets]
+            index = ErrorIndex(data.restrict(image_set.ground_truth, dets),
+                               [dets[i] for i in ids], detector.classes, iou=iou)
+            recall, precision, _scores = index.sweep.pr_curve()
+            return index.sweep, (recall, precision)
+
+        job = self.jobs.submit(work, key="sweep", name="Operating point")
+        job.finished.connect(lambda result, k=key: self._on_sweep(k, *result))
+
+    def _on_sweep(self, key: tuple, sweep: Any, curve: tuple[np.ndarray, np.ndarray]) -> None:
+        self._sweeps[key] = (sweep, curve)
+        while len(self._sweeps) > _KEEP_SWEEPS:
+            self._sweeps.popitem(last=False)
+        if key == self._settings_key():
+            self._show_sweep(key, sweep, curve)
+
+    def _show_sweep(self, key: tuple, sweep: Any, curve: tuple[np.ndarray, np.ndarray]) -> None:
+        self._key, self.sweep, self.curve = key, sweep, curve
+        recall, precision = curve
+        # a step curve from (0, first precision): the points at each distinct score
+        self.line.setData(np.r_[0.0, recall], np.r_[precision[:1] if len(precision) else [1.0],
+                                                  precision])
+        self.best_button.setEnabled(len(sweep) > 0)
+        self.update_point()
+
+    def update_point(self) -> None:
+        """The numbers and the marker at the score slider's value (prefix sums only)."""
+        if self.sweep is None or self.image_set is None:
+            return
+        score = self.panel.settings_values()[0]
+        self.point = p = self.sweep.at(strictly_above(score))
+        where = self.image_set.description
+        self.values.setText(f"<b>P {p.precision:.3f} · R {p.recall:.3f} · F1 {p.f1:.3f}</b>"
+                            f"<br>TP {p.tp} · FP {p.fp} · FN {p.fn} at score &gt; {score:.3f},"
+                            f" IoU {p.iou:.2f} ({where})")
+        self.marker.setData([p.recall], [p.precision])
+        self.updated.emit()
+
+    def request_best(self) -> float | None:
+        """Ask for the score slider value of highest F1 (``best_requested``)."""
+        if self.sweep is None or len(self.sweep) == 0:
+            return None
+        value = slider_value_for(self.sweep.best_f1().score) / SCORE_STEPS
+        self.best_requested.emit(value)
+        return value
+
+    def shutdown(self) -> None:
+        self.jobs.shutdown(30_000)
+        self.long_jobs.shutdown(30_000)
