@@ -264,9 +264,12 @@ class PanelHost:
         # (not the window's child order, which raise_() changes)
         own = [getattr(window, n, None) for n in ("files_dock", "classes_dock", "boxes_dock",
                                                    "problems_dock")]
+        # A dock gets its title bar when it is first shown (start-up, issue 14: 18 title bars
+        # with their switchers were half of building the window; most docks stay hidden).
         for dock in [*own, *self.docks.values(), self.layers_dock]:
             if isinstance(dock, QDockWidget):
-                self._adopt(dock)
+                self._order.append(dock)
+                dock.visibilityChanged.connect(self._retitle_timer.start)
         self._retitle()
         for fixed in ("files", "classes", "boxes", "problems"):
             widget = getattr(window, fixed, None)
@@ -325,6 +328,7 @@ class PanelHost:
         return self.layers_panel
 
     def _raise(self, dock: QDockWidget) -> None:
+        self._adopt(dock)  # its title bar before it is first painted
         dock.show()
         dock.raise_()
         self.fit_width(dock)
@@ -338,7 +342,8 @@ class PanelHost:
         title = DockTitleBar(dock, self._group)
         dock.setTitleBarWidget(title)
         self._titles[id(dock)] = title
-        self._order.append(dock)
+        if not any(d is dock for d in self._order):
+            self._order.append(dock)
         dock.destroyed.connect(lambda *_a, k=id(dock): self._titles.pop(k, None))
         for signal in (dock.visibilityChanged, dock.topLevelChanged, dock.dockLocationChanged,
                        dock.windowTitleChanged, dock.featuresChanged):
@@ -352,9 +357,10 @@ class PanelHost:
         return sorted(group, key=lambda d: rank.get(id(d), len(rank)))
 
     def _retitle(self) -> None:
-        """Adopt docks added since (e.g. the first-run hint) and refresh every switcher."""
+        """Adopt the docks shown since (e.g. the first-run hint) and refresh every switcher."""
         for dock in self.w.findChildren(QDockWidget):
-            self._adopt(dock)
+            if not dock.isHidden():
+                self._adopt(dock)
         # Qt's row of dock tabs (created as docks are tabified) gets no height: the switchers
         # replace it. (Qt shows the bar again whenever it lays the docks out; a style sheet
         # on the bar itself holds.)
