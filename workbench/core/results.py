@@ -92,11 +92,12 @@ def project_ground_truth(project: Any) -> dict[str, Annotation]:
     from workbench.core.usable import usable
 
     ground_truth: dict[str, Annotation] = {}
-    where: dict[str, Path] = {}
+    where: dict[str, Any] = {}
+    load = project.load
     for entry in project.entries:
         if not entry.has_xml:
             continue
-        annotation, problems = usable(*project.load(entry))
+        annotation, problems = usable(*load(entry))
         if annotation is None:
             log.warning("not evaluated: %s", "; ".join(str(p) for p in problems)
                         or f"{entry.xml_path}: unreadable")
@@ -109,7 +110,7 @@ def project_ground_truth(project: Any) -> dict[str, Annotation]:
                              f"({where[image_id]}, {entry.image_path}); detections name images "
                              "by file stem")
         ground_truth[image_id] = annotation
-        where[image_id] = Path(entry.image_path)
+        where[image_id] = entry.image_path
     return ground_truth
 
 

@@ -57,6 +57,8 @@ class ValidationReport:
 
 
 def _duplicates(ann: Annotation, shown: str) -> list[Problem]:
+    if len({(o.name, o.box) for o in ann.objects}) == len(ann.objects):
+        return []  # the usual case: one set, no messages
     seen: dict[tuple, int] = {}
     out: list[Problem] = []
     for i, o in enumerate(ann.objects):
@@ -111,6 +113,7 @@ def validate_project(project: Project, *, check_images: bool = True,
     predefined = project.predefined_classes()
     known = set(predefined)
     unsafe_seen: set[str] = set()
+    names_checked: set[str] = set()  # unsafe_reason once per class name
     for entry in project.entries:
         if not entry.has_xml:
             if check_images:
@@ -124,13 +127,19 @@ def validate_project(project: Project, *, check_images: bool = True,
             continue
         shown = found[0].file if found else project.display_name(entry.xml_path)
         problems.extend(_duplicates(ann, shown))
+        names = [o.name for o in ann.objects]
+        counts.update(names)
+        if not predefined and names_checked.issuperset(names):
+            continue  # nothing per object left to say (the usual case)
         for i, o in enumerate(ann.objects):
-            counts[o.name] += 1
-            if o.name and o.name not in unsafe_seen and unsafe_reason(o.name) is not None:
-                unsafe_seen.add(o.name)  # once per class: the first object that uses it
-                problems.append(Problem(shown, i, "warning", f"class {o.name!r} is not a safe "
-                                        f"file name: it {unsafe_reason(o.name)}; files named "
-                                        "after it (detect --format devkit) escape it as %XX"))
+            if o.name not in names_checked:
+                names_checked.add(o.name)
+                if o.name and unsafe_reason(o.name) is not None:
+                    unsafe_seen.add(o.name)  # once per class: the first object that uses it
+                    problems.append(Problem(shown, i, "warning", f"class {o.name!r} is not a "
+                                            f"safe file name: it {unsafe_reason(o.name)}; files "
+                                            "named after it (detect --format devkit) escape it "
+                                            "as %XX"))
             if predefined and o.name and o.name not in known:
                 problems.append(Problem(shown, i, "warning",
                                         f"class {o.name!r} is not in "

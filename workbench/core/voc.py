@@ -207,7 +207,7 @@ def read_annotation(
 ) -> tuple[Annotation, list[Problem]]:
     """Read one VOC XML file → ``(Annotation, problems)`` (see the module doc)."""
     name = display_name if display_name is not None else str(xml_path)
-    return parse_annotation(read_bytes(Path(xml_path), name), name=name,
+    return parse_annotation(read_bytes(xml_path, name), name=name,
                             image_path=image_path, clamp=clamp)
 
 

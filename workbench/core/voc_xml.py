@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import re
-from pathlib import Path
 
 from lxml import etree
 
@@ -274,7 +273,7 @@ def read_meta(root: etree._Element) -> dict:
 
 
 
-def read_bytes(path: Path, name: str) -> bytes:
+def read_bytes(path: str | os.PathLike[str], name: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             # read(MAX + 1) allocates MAX + 1 bytes before it reads: 32 MiB per file cost more
