@@ -17,6 +17,7 @@ from workbench.core.error_analysis import (
     image_marks,
 )
 from workbench.core.metrics import evaluate_coco, evaluate_voc, match_image
+from workbench.core.metrics_voc import match_detections
 
 
 def _ann(name: str, *objects: tuple[str, tuple[float, float, float, float], bool]) -> Annotation:
@@ -208,7 +209,7 @@ def random_data(rng: np.random.Generator, images: int, classes: int = 3
 
 
 def brute_confusion(gt: dict[str, Annotation], dets: list[ImageDetections], names: list[str],
-                    score: float, iou: float) -> np.ndarray:
+                    score: float, iou: float, strict: bool = False) -> np.ndarray:
     """The issue's definition, literally, one image and one detection at a time."""
     k = len(names)
     matrix = np.zeros((k + 1, k + 1), dtype=np.int64)
@@ -222,7 +223,8 @@ def brute_confusion(gt: dict[str, Annotation], dets: list[ImageDetections], name
         for i in order:
             best, best_j = -1.0, -1
             for j in range(len(objs)):
-                if not taken[j] and ious[i, j] >= iou and ious[i, j] > best:
+                reached = ious[i, j] > iou if strict else ious[i, j] >= iou
+                if not taken[j] and reached and ious[i, j] > best:
                     best, best_j = ious[i, j], j
             pred = names.index(str(d.labels[i]))
             if best_j < 0:
@@ -237,12 +239,19 @@ def brute_confusion(gt: dict[str, Annotation], dets: list[ImageDetections], name
     return matrix
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_agrees_with_the_ap_code_and_the_literal_definitions(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "iou", "strict"), [(0, 0.5, False), (1, 0.5, False),
+                                                     (2, 0.3, False), (3, 0.5, True),
+                                                     (4, 0.75, False)])
+def test_agrees_with_the_ap_code_and_the_literal_definitions(seed: int, iou: float,
+                                                             strict: bool) -> None:
     rng = np.random.default_rng(seed)
     gt, dets = random_data(rng, 40)
-    index = ErrorIndex(gt, dets, iou=0.5)
-    voc = evaluate_voc(gt, dets, iou_threshold=0.5)
+    index = ErrorIndex(gt, dets, iou=iou, strict=strict)
+    voc = evaluate_voc(gt, dets, iou_threshold=iou, strict=strict)
+    # the per-detection flags are those of the AP code's matching
+    m = match_detections(index.gt, index.det, iou_threshold=iou, strict=strict)
+    assert (index.aware.tp == m.tp).all() and (index.aware.fp == m.fp).all()
+    assert (index.aware.ignored == m.ignored).all()
     names = list(index.classes)
     for score in (0.0, 0.25, 0.5, 0.73, 0.99):
         op = index.operating_point(score)
@@ -259,12 +268,14 @@ def test_agrees_with_the_ap_code_and_the_literal_definitions(seed: int) -> None:
         # the canvas's per-image judge (match_image) agrees image by image
         by_id = {d.image_id: d for d in dets}
         for e in per_image:
-            counts = match_image(gt[e.image], by_id[e.image], score_threshold=score).counts
+            counts = match_image(gt[e.image], by_id[e.image], score_threshold=score,
+                                 iou_threshold=iou, strict=strict).counts
             assert (e.tp, e.fp, e.fn, e.ignored) == (counts["tp"], counts["fp"], counts["fn"],
                                                      counts["ignored"])
         # the confusion matrix = the definition applied literally
         conf = index.confusion(score)
-        assert conf.matrix.tolist() == brute_confusion(gt, dets, names, score, 0.5).tolist()
+        assert conf.matrix.tolist() == brute_confusion(gt, dets, names, score, iou,
+                                                       strict).tolist()
         # confused per image = the off-diagonal, non-background cells
         k = len(names)
         off = conf.matrix[:k, :k].sum() - np.trace(conf.matrix[:k, :k])
@@ -283,3 +294,14 @@ def test_unknown_image_and_bad_iou_are_clear_errors() -> None:
         analyse(gt, dets, iou=1.5)
     with pytest.raises(KeyError, match="horse"):
         analyse(gt, dets, score=0.5, per_size=False).confusion.images("horse", "cat")
+
+
+def test_iou_exactly_at_the_threshold() -> None:
+    gt = {"a": _ann("a.jpg", ("cat", (0, 0, 10, 10), False))}
+    dets = [_dets("a", ("cat", 0.9, (0, 0, 10, 5)), ("dog", 0.8, (0, 5, 10, 10)))]  # IoU 0.5
+    reach = analyse(gt, dets, score=0.0, per_size=False)
+    assert (reach.operating_point.tp, reach.operating_point.fp) == (1, 1)
+    assert reach.confusion.matrix.tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 0]]
+    strict = analyse(gt, dets, score=0.0, strict=True, per_size=False)
+    assert (strict.operating_point.tp, strict.operating_point.fp) == (0, 2)
+    assert strict.confusion.matrix.tolist() == [[0, 0, 1], [0, 0, 0], [1, 1, 0]]

@@ -52,6 +52,7 @@ from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
 from workbench.core.error_match import (
     SIZE_LABELS,
+    hit_pairs,
     match_class_agnostic,
     match_class_aware,
     size_index,
@@ -293,8 +294,9 @@ class ErrorIndex:
         self.iou, self.strict = float(iou), strict
         self.gt = flatten_ground_truth(ground_truth, self.classes)
         self.det = flatten_detections(detections, self.gt.image_ids, self.classes)
-        self.aware = match_class_aware(self.gt, self.det, iou=iou, strict=strict)
-        self.agnostic = match_class_agnostic(self.gt, self.det, iou=iou, strict=strict)
+        pairs = hit_pairs(self.gt, self.det, iou=iou, strict=strict)
+        self.aware = match_class_aware(self.gt, self.det, pairs)
+        self.agnostic = match_class_agnostic(self.gt, self.det, pairs)
         npos = int((~self.gt.difficult).sum())
         self.sweep = ScoreSweep(self.det.scores, self.aware.tp, self.aware.fp, npos, iou)
         # per object: the score of the detection that found it (class-aware TP) / took it

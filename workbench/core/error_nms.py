@@ -22,7 +22,8 @@ score ``> s`` — which :class:`workbench.core.error_analysis.ScoreSweep` answer
 Note that post-processing keeps ``score > s`` (strict, as torchvision) while the error analysis
 counts ``score >= s``: pass ``numpy.nextafter(s, inf)`` to the analysis for the slider's ``s``.
 
-Boxes are pixel-edge ``xyxy`` (:mod:`workbench.core.boxes`); IoU is computed in float64.
+Boxes are pixel-edge ``xyxy`` (:mod:`workbench.core.boxes`); IoU is computed in float64 and kept
+in float32 (torchvision's NMS compares float32 IoUs of float32 boxes).
 """
 
 from __future__ import annotations
@@ -115,16 +116,17 @@ class NmsCache:
             lo = hi + 1 + _ranks(counts)
             iou = pair_iou_edges(self.boxes[hi], self.boxes[lo])
             overlap = iou > 0
-            his.append(hi[overlap])
-            los.append(lo[overlap])
-            ious.append(iou[overlap])
+            # int32 rows and float32 IoU: 12 bytes a pair (clusters of raw boxes make many)
+            his.append(hi[overlap].astype(np.int32))
+            los.append(lo[overlap].astype(np.int32))
+            ious.append(iou[overlap].astype(np.float32))
             lo_row = int(rows[-1]) + 1
-        hi = np.concatenate(his) if his else np.zeros(0, dtype=np.int64)
-        lo = np.concatenate(los) if los else np.zeros(0, dtype=np.int64)
-        iou = np.concatenate(ious) if ious else np.zeros(0)
+        hi = np.concatenate(his) if his else np.zeros(0, dtype=np.int32)
+        lo = np.concatenate(los) if los else np.zeros(0, dtype=np.int32)
+        iou = np.concatenate(ious) if ious else np.zeros(0, dtype=np.float32)
         by_rank = np.argsort(self.rank[lo], kind="stable")
         self._hi, self._lo, self._iou = hi[by_rank], lo[by_rank], iou[by_rank]
-        self._lo_rank = self.rank[self._lo]
+        self._lo_rank = self.rank[self._lo].astype(np.int32)
 
     def keep(self, nms_iou: float) -> np.ndarray:
         """``(N,)`` bool: the candidates greedy NMS keeps at IoU threshold ``nms_iou`` (a
