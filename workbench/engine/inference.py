@@ -136,6 +136,9 @@ def configure_raw(model: nn.Module, score_floor: float = DEFAULT_SCORE_FLOOR) ->
         check_postprocess_signature(type(heads))
         heads.postprocess_detections = functools.partial(_roi_heads_raw, heads, score_floor)
         return None
+    own = getattr(model, "configure_raw", None)
+    if callable(own):  # models of our own (engine.classic_models) switch themselves
+        return own(score_floor)
     raise TypeError(f"cannot take raw outputs from a {type(model).__name__}")
 
 

@@ -199,6 +199,9 @@ class _Run:
             weights=None if ckpt is not None else cfg.weights, pretrained_layout=layout,
             priors=priors)
         self.family = get_spec(model_name).family
+        configure = getattr(model, "configure_training", None)
+        if callable(configure):  # model-specific recipe settings (engine.classic_models)
+            configure(cfg.extra)
         self.image_size = int(self.info["image_size"])
         weights_message = str(self.info["weights_message"])
         if ckpt is not None:
