@@ -162,14 +162,16 @@ class ErrorsTableView(QTableView):
         self.setSortingEnabled(True)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(22)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(30)
-        header.setDefaultSectionSize(44)
+        self.horizontalHeader().setMinimumSectionSize(30)
         self.setMinimumHeight(150)
+        self.setMinimumWidth(260)  # the stretching image column keeps room for its header
 
     def setModel(self, model: object) -> None:  # noqa: N802 (Qt API)
         super().setModel(model)  # type: ignore[arg-type]
+        header = self.horizontalHeader()  # (sections exist once there is a model)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # FP, the largest first
 
     def _is_next_key(self, event: QKeyEvent) -> bool:
