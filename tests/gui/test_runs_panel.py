@@ -171,3 +171,43 @@ def test_registered(qtbot) -> None:
 
     assert ("workbench.gui.panels.runs", "RunsPanel", "Runs") in PANELS
     assert ("workbench.gui.panels.label_next", "LabelNextPanel", "Label next") in PANELS
+
+
+def _detections_helpers():  # tests/detections_helpers.py (tests are not a package)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "detections_helpers", Path(__file__).resolve().parents[1] / "detections_helpers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_label_next_with_a_real_checkpoint(qtbot, tmp_path: Path) -> None:
+    """The engine path: the checkpoint runs in the job; the list equals core.uncertainty over
+    the same detections (its NMS / top-k, scores above lo / 2), ranked."""
+    from workbench.core.uncertainty import image_uncertainty, rank
+    from workbench.engine.inference import RawDetector
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    checkpoint, paths = _detections_helpers().make_checkpoint(folder)
+    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(w)
+    assert w.open_project(folder)
+    panel = LabelNextPanel(w)
+    qtbot.addWidget(panel)
+    panel.lo.setValue(0.1)
+    panel.hi.setValue(0.6)
+    panel.set_checkpoint(checkpoint)
+    with qtbot.waitSignal(panel.ranked, timeout=60000):
+        assert panel.start()
+    detector = RawDetector.from_checkpoint(checkpoint)
+    settings = detector.settings.replace(score_threshold=0.05)
+    expected = rank(image_uncertainty(p.name, d.boxes, d.scores, d.labels, (0.1, 0.6))
+                    for p, d in detector.detect_many(paths, settings))
+    assert panel.names() == [u.image for u in expected]
+    assert [panel.table.item(r, 1).text() for r in range(4)] == [f"{u.score:.2f}"
+                                                                 for u in expected]
+    assert sum(u.score for u in expected) > 0  # the tiny model is unsure somewhere
