@@ -256,6 +256,9 @@ def test_agrees_with_the_ap_code_and_the_literal_definitions(seed: int, iou: flo
     for score in (0.0, 0.25, 0.5, 0.73, 0.99):
         op = index.operating_point(score)
         per_image = index.per_image(score)
+        counts = index.per_image_counts(score)
+        for key in ("tp", "fp", "fn", "confused", "ignored", "worst_score"):
+            assert counts[key].tolist() == [getattr(e, key) for e in per_image]
         # per-image sums = the operating point
         assert sum(e.tp for e in per_image) == op.tp
         assert sum(e.fp for e in per_image) == op.fp

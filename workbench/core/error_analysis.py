@@ -43,7 +43,7 @@ id (file stem): Annotation}`` and a sequence of :class:`ImageDetections` (or ``D
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,12 +52,20 @@ from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
 from workbench.core.error_match import (
     SIZE_LABELS,
+    HitPairs,
     hit_pairs,
     match_class_agnostic,
     match_class_aware,
     size_index,
 )
-from workbench.core.metrics_data import class_list, flatten_detections, flatten_ground_truth
+from workbench.core.error_sweep import OperatingPoint, ScoreSweep
+from workbench.core.metrics_data import (
+    FlatDetections,
+    FlatGroundTruth,
+    class_list,
+    flatten_detections,
+    flatten_ground_truth,
+)
 
 __all__ = [
     "BACKGROUND", "SIZE_LABELS", "Confusion", "ErrorAnalysis", "ErrorIndex", "ImageErrors",
@@ -66,103 +74,6 @@ __all__ = [
 
 #: The confusion matrix's last label (row: missed objects' … column: false detections' …).
 BACKGROUND = "background"
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """Micro precision/recall/F1 and counts at score ``>= score`` and IoU ``iou``.
-
-    ``chosen`` says how ``score`` was picked: ``"score"`` (given) or ``"best_f1"``.
-    """
-
-    score: float
-    iou: float
-    precision: float
-    recall: float
-    f1: float
-    tp: int
-    fp: int
-    fn: int
-    chosen: str = "score"
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"score", "iou", "precision", "recall", "f1", "tp", "fp", "fn", "chosen"}``."""
-        return asdict(self)
-
-
-def _point(score: float, iou: float, tp: int, fp: int, npos: int,
-           chosen: str = "score") -> OperatingPoint:
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / npos if npos else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return OperatingPoint(float(score), float(iou), precision, recall, f1, int(tp), int(fp),
-                          int(npos - tp), chosen)
-
-
-class ScoreSweep:
-    """The class-aware counts at every score threshold, from one matching.
-
-    ``scores``/``tp``/``fp`` ``(D,)`` per detection (ignored ones have neither flag);
-    ``num_positives`` non-difficult objects. Construction sorts once (O(D log D)); :meth:`at`
-    is two binary searches.
-    """
-
-    def __init__(self, scores: np.ndarray, tp: np.ndarray, fp: np.ndarray, num_positives: int,
-                 iou: float) -> None:
-        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-        self._neg = -np.asarray(scores, dtype=np.float64)[order]  # ascending
-        self._cum_tp = np.r_[0, np.cumsum(np.asarray(tp, dtype=np.int64)[order])]
-        self._cum_fp = np.r_[0, np.cumsum(np.asarray(fp, dtype=np.int64)[order])]
-        self.num_positives = int(num_positives)
-        self.iou = float(iou)
-
-    @classmethod
-    def from_data(cls, ground_truth: Mapping[str, Annotation],
-                  detections: Sequence[ImageDetections], classes: Sequence[str] | None = None,
-                  *, iou: float = 0.5, strict: bool = False) -> ScoreSweep:
-        """Match ``detections`` against ``ground_truth`` (class-aware, VOC) and sweep."""
-        return ErrorIndex(ground_truth, detections, classes, iou=iou, strict=strict).sweep
-
-    def __len__(self) -> int:
-        return len(self._neg)
-
-    def kept(self, score: float) -> int:
-        """How many detections have score ``>= score``."""
-        return int(np.searchsorted(self._neg, -float(score), side="right"))
-
-    def at(self, score: float) -> OperatingPoint:
-        """The operating point with the detections of score ``>= score``."""
-        k = self.kept(score)
-        return _point(score, self.iou, int(self._cum_tp[k]), int(self._cum_fp[k]),
-                      self.num_positives)
-
-    def _ends(self) -> np.ndarray:
-        """Counts kept at each distinct score (the end of each run of equal scores)."""
-        neg = self._neg
-        return np.flatnonzero(np.r_[neg[1:] != neg[:-1], True]) + 1 if len(neg) else \
-            np.zeros(0, dtype=np.int64)
-
-    def pr_curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(recall, precision, score)`` ``(P,)`` arrays, one point per distinct detection score
-        in descending score order: the point for threshold ``score[i]``."""
-        k = self._ends()
-        tp, fp = self._cum_tp[k].astype(np.float64), self._cum_fp[k].astype(np.float64)
-        recall = tp / self.num_positives if self.num_positives else np.zeros_like(tp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), 0.0)
-        return recall, precision, -self._neg[k - 1]
-
-    def best_f1(self) -> OperatingPoint:
-        """The operating point of highest F1 over all thresholds (ties → highest score)."""
-        recall, precision, scores = self.pr_curve()
-        if len(scores) == 0:
-            return _point(0.0, self.iou, 0, 0, self.num_positives, "best_f1")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = np.where(precision + recall > 0,
-                          2 * precision * recall / np.maximum(precision + recall, 1e-300), 0.0)
-        best = float(scores[int(np.argmax(f1))])
-        point = self.at(best)
-        return OperatingPoint(**{**asdict(point), "chosen": "best_f1"})
 
 
 @dataclass(frozen=True)
@@ -294,11 +205,32 @@ class ErrorIndex:
         self.iou, self.strict = float(iou), strict
         self.gt = flatten_ground_truth(ground_truth, self.classes)
         self.det = flatten_detections(detections, self.gt.image_ids, self.classes)
-        pairs = hit_pairs(self.gt, self.det, iou=iou, strict=strict)
+        self._match(hit_pairs(self.gt, self.det, iou=iou, strict=strict))
+
+    @classmethod
+    def from_parts(cls, ground_truth: Mapping[str, Annotation],
+                   detections: Sequence[ImageDetections], classes: Sequence[str],
+                   gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs, *, iou: float,
+                   strict: bool = False, by_score: np.ndarray | None = None) -> ErrorIndex:
+        """An index from already flattened data and its hit pairs (:func:`workbench.core.
+        error_match.hit_pairs` at ``iou``/``strict``) — what a slider sweep does when only the
+        detections change (:mod:`workbench.core.error_sliders`). ``by_score``: the detection
+        rows in descending score order, when known (saves the sort)."""
+        self = cls.__new__(cls)
+        self.ground_truth, self.detections = ground_truth, detections
+        self.classes = tuple(classes)
+        self.iou, self.strict = float(iou), strict
+        self.gt, self.det = gt, det
+        self._match(pairs, by_score)
+        return self
+
+    def _match(self, pairs: HitPairs, by_score: np.ndarray | None = None) -> None:
+        """Both matchings and the per-row arrays every threshold reads."""
         self.aware = match_class_aware(self.gt, self.det, pairs)
         self.agnostic = match_class_agnostic(self.gt, self.det, pairs)
         npos = int((~self.gt.difficult).sum())
-        self.sweep = ScoreSweep(self.det.scores, self.aware.tp, self.aware.fp, npos, iou)
+        self.sweep = ScoreSweep(self.det.scores, self.aware.tp, self.aware.fp, npos, self.iou,
+                                order=by_score)
         # per object: the score of the detection that found it (class-aware TP) / took it
         # (class-agnostic); -inf when none — "unmatched at s" is then "< s"
         g = len(self.gt.image)
@@ -341,22 +273,34 @@ class ErrorIndex:
         return Confusion(labels=(*self.classes, BACKGROUND), matrix=matrix,
                          image_ids=self.image_ids, _cells=np.unique(cell * n + images))
 
-    def per_image(self, score: float) -> list[ImageErrors]:
-        """One :class:`ImageErrors` per ground-truth image (in its order) at ``score``."""
+    def per_image_counts(self, score: float) -> dict[str, np.ndarray]:
+        """The per-image numbers at ``score`` as ``(N,)`` arrays in ground-truth image order:
+        ``"tp"``, ``"fp"``, ``"fn"``, ``"confused"``, ``"ignored"`` (int64) and
+        ``"worst_score"`` (float64, 0 without FPs) — :meth:`per_image` without the Python
+        objects, for a table that sorts and filters thousands of images on every slider move."""
         n, det, gt = len(self.image_ids), self.det, self.gt
         kept = det.scores >= score
-        tp = np.bincount(det.image[kept & self.aware.tp], minlength=n)
         fp_rows = kept & self.aware.fp
-        fp = np.bincount(det.image[fp_rows], minlength=n)
-        ign = np.bincount(det.image[kept & self.aware.ignored], minlength=n)
-        fn = np.bincount(gt.image[~gt.difficult & (self.found_score < score)], minlength=n)
-        conf = np.bincount(det.image[kept & self.confused], minlength=n)
         worst = np.zeros(n)
         rows = np.flatnonzero(fp_rows)
         if len(rows):
             o = rows[np.lexsort((det.scores[rows], det.image[rows]))]
             last = np.flatnonzero(np.r_[det.image[o][1:] != det.image[o][:-1], True])
             worst[det.image[o[last]]] = det.scores[o[last]]
+        return {
+            "tp": np.bincount(det.image[kept & self.aware.tp], minlength=n),
+            "fp": np.bincount(det.image[fp_rows], minlength=n),
+            "fn": np.bincount(gt.image[~gt.difficult & (self.found_score < score)], minlength=n),
+            "confused": np.bincount(det.image[kept & self.confused], minlength=n),
+            "ignored": np.bincount(det.image[kept & self.aware.ignored], minlength=n),
+            "worst_score": worst,
+        }
+
+    def per_image(self, score: float) -> list[ImageErrors]:
+        """One :class:`ImageErrors` per ground-truth image (in its order) at ``score``."""
+        n, det, gt = len(self.image_ids), self.det, self.gt
+        kept = det.scores >= score
+        c = self.per_image_counts(score)
         k = max(len(self.classes), 1)
         classes = self._present(np.r_[gt.image, det.image[kept]], np.r_[gt.cls, det.cls[kept]],
                                 k, n)
@@ -366,8 +310,9 @@ class ErrorIndex:
         return [ImageErrors(image_id, int(a), int(b), int(c), int(d), int(e), float(w),
                             tuple(names[j] for j in cl), tuple(SIZE_LABELS[j] for j in sz))
                 for image_id, a, b, c, d, e, w, cl, sz in zip(
-                    self.image_ids, tp.tolist(), fp.tolist(), fn.tolist(), conf.tolist(),
-                    ign.tolist(), worst.tolist(), classes, sizes)]
+                    self.image_ids, c["tp"].tolist(), c["fp"].tolist(), c["fn"].tolist(),
+                    c["confused"].tolist(), c["ignored"].tolist(), c["worst_score"].tolist(),
+                    classes, sizes)]
 
     @staticmethod
     def _present(image: np.ndarray, value: np.ndarray, k: int, n: int) -> list[list[int]]:
