@@ -95,16 +95,25 @@ class LinkLayer(QGraphicsObject):
     def __len__(self) -> int:
         return self._count
 
-    def set_lines(self, lines: np.ndarray, colors: Sequence[QColor]) -> None:
+    def set_lines(self, lines: np.ndarray, colors: Sequence[QColor],
+                  color_index: np.ndarray | None = None) -> None:
+        """``colors``: one per line, or with ``color_index`` a palette (line ``i`` has the
+        colour ``colors[color_index[i]]``)."""
         lines = np.asarray(lines, dtype=np.float64).reshape(-1, 4)
         self.prepareGeometryChange()
         colors = list(colors)
-        keys = np.fromiter((c.rgba() for c in colors), dtype=np.uint32, count=len(colors))
-        _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        if color_index is None:
+            keys = np.fromiter((c.rgba() for c in colors), dtype=np.uint32, count=len(colors))
+            _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            colors = [colors[f] for f in first.tolist()]
+        else:
+            first, inverse = np.unique(np.asarray(color_index, dtype=np.int64), return_index=True,
+                                       return_inverse=True)[1:]
+            colors = [colors[int(c)] for c in np.asarray(color_index)[first].tolist()]
         self._groups = []
         for g in np.argsort(first, kind="stable"):  # colours in order of first appearance
             x1, y1, x2, y2 = lines[inverse == g].T.tolist()
-            self._groups.append((QColor(colors[first[g]]), list(map(QLineF, x1, y1, x2, y2))))
+            self._groups.append((QColor(colors[g]), list(map(QLineF, x1, y1, x2, y2))))
         self._count = len(lines)
         if len(lines):
             xs, ys = lines[:, [0, 2]], lines[:, [1, 3]]
@@ -163,7 +172,7 @@ class DetectionsOverlay:
         self.kept = BoxLayer("detections")
         self.fp = BoxLayer("detections-fp")
         self.selection = BoxLayer("detection-selected")
-        self.layers: list[QGraphicsObject] = [self.suppressed, self.links, self.fn, self.kept,
+        self.layers: list[BoxLayer | LinkLayer] = [self.suppressed, self.links, self.fn, self.kept,
                                                self.fp, self.selection]
         self.registry = LayerList.of(scene)
         for layer in self.layers:
@@ -181,7 +190,9 @@ class DetectionsOverlay:
              suppressed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
         """Draw ``det``; ``marks`` from :func:`mark`; ``suppressed`` = (boxes ``(S, 4)``,
         class names ``(S,)``, suppressor boxes ``(S, 4)``) or None."""
-        colors = [_color(str(name)) for name in det.labels]
+        # one colour per class, each box an index into them (no QColor per box)
+        classes, class_of = np.unique(np.asarray(det.labels, dtype=str), return_inverse=True)
+        palette = [_color(name) for name in classes.tolist()]
         # text for the best MAX_LABELS only (the layer also leaves out labels that would not
         # fit their box on screen)
         named = min(len(det), MAX_LABELS)
@@ -191,16 +202,20 @@ class DetectionsOverlay:
         if marks is not None:
             labels = [f"{text} {status}" if text else ""
                       for text, status in zip(labels, marks.status)]
-            fp = np.asarray([s == "FP" for s in marks.status], dtype=bool)
+            fp = np.asarray([s == "FP" for s in marks.status], dtype=bool).reshape(-1)
         else:
             fp = np.zeros(len(det), dtype=bool)
-        self.kept.set_boxes(det.boxes[~fp], [c for c, f in zip(colors, fp) if not f],
-                            [t for t, f in zip(labels, fp) if not f], width=2.0,
-                            labels_below=True)
+        if fp.any():
+            tp_labels = [t for t, f in zip(labels, fp.tolist()) if not f]
+            fp_labels = [t for t, f in zip(labels, fp.tolist()) if f]
+        else:
+            tp_labels, fp_labels = labels, []
+        self.kept.set_boxes(det.boxes[~fp], palette, tp_labels, width=2.0, labels_below=True,
+                            color_index=class_of[~fp])
         # 1 px: a dashed pen wider than 1 px costs ~10x to draw (Qt's raster engine).
-        self.fp.set_boxes(det.boxes[fp], [c for c, f in zip(colors, fp) if f],
-                          [t for t, f in zip(labels, fp) if f], width=1.0,
-                          style=Qt.PenStyle.DashLine, labels_below=True)
+        self.fp.set_boxes(det.boxes[fp], palette, fp_labels, width=1.0,
+                          style=Qt.PenStyle.DashLine, labels_below=True,
+                          color_index=class_of[fp])
         if marks is not None and annotation is not None and marks.missed:
             missed = [annotation.objects[i] for i in marks.missed]
             # No text: the canvas already labels every ground-truth box at the same corner;
@@ -211,10 +226,12 @@ class DetectionsOverlay:
             self.fn.clear()
         if suppressed is not None and len(suppressed[0]):
             boxes, names, by = suppressed
-            faint = [_faint_color(str(n)) for n in names]
+            kinds, kind_of = np.unique(np.asarray(names, dtype=str), return_inverse=True)
+            faint = [_faint_color(name) for name in kinds.tolist()]
             # Faint = greyed and thin; solid, because dashed pens cost ~10x to draw.
-            self.suppressed.set_boxes(boxes, faint, width=1.0)
-            self.links.set_lines(np.concatenate([_centres(boxes), _centres(by)], 1), faint)
+            self.suppressed.set_boxes(boxes, faint, width=1.0, color_index=kind_of)
+            self.links.set_lines(np.concatenate([_centres(boxes), _centres(by)], 1), faint,
+                                 kind_of)
         else:
             self.suppressed.clear()
             self.links.set_lines(np.zeros((0, 4)), [])
