@@ -87,9 +87,7 @@ class NmsCache:
         self.max_group = int(sizes.max()) if n else 0
         self._build_pairs(starts, sizes)
         # per-image descending-score order, for top-k
-        self._image_order = np.lexsort((np.arange(n), -self.scores, self.image))
-        self._image_bounds = np.searchsorted(self.image[self._image_order],
-                                             np.arange(len(self.ids) + 1), side="left")
+        self.image_order = np.lexsort((np.arange(n), -self.scores, self.image))
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -124,30 +122,34 @@ class NmsCache:
         hi = np.concatenate(his) if his else np.zeros(0, dtype=np.int32)
         lo = np.concatenate(los) if los else np.zeros(0, dtype=np.int32)
         iou = np.concatenate(ious) if ious else np.zeros(0, dtype=np.float32)
-        by_rank = np.argsort(self.rank[lo], kind="stable")
+        # by the lower one's rank, then by descending IoU: at any threshold the pairs that
+        # suppress (IoU > t) are a prefix of each rank's run
+        by_rank = np.lexsort((-iou, self.rank[lo]))
         self._hi, self._lo, self._iou = hi[by_rank], lo[by_rank], iou[by_rank]
-        self._lo_rank = self.rank[self._lo].astype(np.int32)
+        lo_rank = self.rank[self._lo]
+        self._cuts = np.flatnonzero(np.r_[True, lo_rank[1:] != lo_rank[:-1], True]) \
+            if len(lo_rank) else np.zeros(1, dtype=np.int64)
+        self._neg_iou = -self._iou
 
     def keep(self, nms_iou: float) -> np.ndarray:
         """``(N,)`` bool: the candidates greedy NMS keeps at IoU threshold ``nms_iou`` (a
         candidate overlapping a kept, higher-scored one of its group with IoU ``> nms_iou``
         is removed; ``1.0`` removes nothing)."""
         keep = np.ones(len(self.scores), dtype=bool)
-        sel = self._iou > nms_iou
-        hi, lo, rank = self._hi[sel], self._lo[sel], self._lo_rank[sel]
-        if len(rank) == 0:
-            return keep
-        cuts = np.flatnonzero(np.r_[True, rank[1:] != rank[:-1], True])
-        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-            # every hi here has a lower rank than its lo: already decided
-            keep[lo[a:b][keep[hi[a:b]]]] = False
+        hi, lo, neg = self._hi, self._lo, self._neg_iou
+        limit = np.float32(-nms_iou)
+        for a, b in zip(self._cuts[:-1].tolist(), self._cuts[1:].tolist()):
+            end = a + int(np.searchsorted(neg[a:b], limit, side="left"))  # IoU > nms_iou
+            if end > a:  # every hi here has a lower rank than its lo: already decided
+                keep[lo[a:end][keep[hi[a:end]]]] = False
         return keep
 
     def selected(self, nms_iou: float, top_k: int | None = None) -> np.ndarray:
         """Row indices (into this cache's arrays) of the final detections: NMS, then the
-        ``top_k`` best per image; grouped by image in image order, best first."""
+        ``top_k`` best per image; grouped by image in image order, best first — a subsequence
+        of :attr:`image_order`."""
         keep = self.keep(nms_iou)
-        rows = self._image_order[keep[self._image_order]]
+        rows = self.image_order[keep[self.image_order]]
         if top_k is None:
             return rows
         img = self.image[rows]
