@@ -21,7 +21,7 @@ def test_entries_are_well_formed() -> None:
     assert catalog.DEFAULT_MODEL in catalog.trainable_names()
     assert "fasterrcnn_resnet50_fpn_v2" in catalog.trainable_names()
     for m in catalog.CATALOG:
-        assert m.family in ("ssd", "fasterrcnn", "ssd-demo")
+        assert m.family in ("ssd", "fasterrcnn", "ssd-demo", "rcnn", "fast_rcnn")
         assert m.min_image_size <= m.default_image_size
         assert m.label and m.description
         recipe = m.full_recipe()
