@@ -11,7 +11,9 @@ Fields of an entry (:class:`ModelEntry`):
 * ``family`` picks the augmentation, learning rate and post-processing knobs in the engine:
   ``"ssd"`` (SSD300 and SSDlite: torchvision's SSD meta-architecture with a square input),
   ``"fasterrcnn"`` (two-stage, shorter side = ``default_image_size``) or ``"ssd-demo"`` (the
-  CPU demo: an SSD that trains with flips only, see :mod:`workbench.engine.demo_model`).
+  CPU demo: an SSD that trains with flips only, see :mod:`workbench.engine.demo_model`), or
+  ``"rcnn"`` / ``"fast_rcnn"`` (the classics on cached selective-search proposals, see
+  :mod:`workbench.engine.classic_models`).
 * ``default_image_size``: SSD's square input side, Faster R-CNN's ``min_size``, in pixels.
 * ``recipe``: the model's own recommended training settings (``TrainConfig`` field names);
   :meth:`ModelEntry.full_recipe` adds :data:`DEFAULT_RECIPE` for the rest.
@@ -40,6 +42,20 @@ DEFAULT_RECIPE: Mapping[str, Any] = MappingProxyType({
     "epochs": 10, "batch_size": 4, "lr": None, "image_size": None, "schedule": "cosine",
     "warmup_steps": 100, "optimizer": "sgd", "grad_clip": 10.0,
 })
+
+
+#: The classics' training settings (see docs/classic-detectors.md): AdamW from scratch, flips
+#: only (so selective search runs on at most two versions of an image: it and its mirror), and
+#: the chapter's RoI sampling in ``extra`` (read by the model, engine.classic_base):
+#: IoU >= 0.5 foreground, [0.1, 0.5) background, 64 RoIs per image, 25 % foreground.
+CLASSIC_RECIPE: Mapping[str, Any] = MappingProxyType({
+    "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 4, "epochs": 30,
+    "schedule": "cosine", "warmup_steps": 50, "image_size": 320, "augmentation": "flip",
+    "extra": {"fg_iou": 0.5, "bg_iou_lo": 0.1, "rois_per_image": 64, "fg_fraction": 0.25},
+})
+#: Seconds per training step of 2 images (raccoon photos at 320 px, proposals cached, 2 shared
+#: CPU cores; bench/bench_classics.py).
+CLASSIC_STEP_S: Mapping[str, float] = MappingProxyType({"rcnn_ss": 0.3, "fast_rcnn_ss": 0.3})
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,20 @@ CATALOG: tuple[ModelEntry, ...] = (
             "epochs": 60, "schedule": "cosine", "warmup_steps": 50, "image_size": 320,
             "augment": True,
         }),
+    ),
+    ModelEntry(
+        "rcnn_ss", "rcnn", 320, 128, "R-CNN — selective search, warped crops",
+        "R-CNN (Girshick et al. 2014): selective-search proposals (cached on disk), each warped "
+        "to 64 px through a small CNN, from scratch; 300 proposals per image at inference",
+        has_priors=False, cpu_step_s=CLASSIC_STEP_S["rcnn_ss"],
+        recipe=CLASSIC_RECIPE,
+    ),
+    ModelEntry(
+        "fast_rcnn_ss", "fast_rcnn", 320, 128, "Fast R-CNN — selective search, RoI pooling",
+        "Fast R-CNN (Girshick 2015): selective-search proposals (cached on disk), one backbone "
+        "pass per image, 7x7 RoI pooling, from scratch; up to 2000 proposals per image",
+        has_priors=False, cpu_step_s=CLASSIC_STEP_S["fast_rcnn_ss"],
+        recipe=CLASSIC_RECIPE,
     ),
 )
 

@@ -156,7 +156,7 @@ def _spec_from_catalog(entry: catalog.ModelEntry, build: Builder, detector_weigh
 
 _LOADED = False
 #: Modules that register extra detectors when imported (kept optional: absent is fine).
-PLUGIN_MODULES = ("workbench.engine.demo_model",)
+PLUGIN_MODULES = ("workbench.engine.demo_model", "workbench.engine.classic_models")
 
 
 def _ensure_builtin() -> None:
