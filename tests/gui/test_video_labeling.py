@@ -192,3 +192,74 @@ def test_propagate_tracks_boxes_as_suggestions(window, video, tmp_path, qtbot) -
     assert [(o.name, o.model_made) for o in saved.objects] == [("blue", False)]
     assert iou(saved.objects[0].box, vh.true_box(1, 3)) >= 0.5
     assert "Accepted 1 box" in view.status.text()
+
+
+class _RedOnly:
+    """Stand-in checkpoint: finds the red square (class "red"), score 0.8; nothing else."""
+
+    classes = ("red", "blue")
+
+    def __init__(self) -> None:
+        from workbench.engine.postprocess import PostprocessSettings
+
+        self.settings = PostprocessSettings(score_threshold=0.5, nms_iou=0.45, top_k=10)
+
+    def raw_for_array(self, rgb):  # noqa: ANN001,ANN201
+        import numpy as np
+
+        from workbench.engine.postprocess import RawDetections
+
+        ys, xs = np.nonzero((rgb[..., 0] > 180) & (rgb[..., 2] < 90))
+        if len(xs) < 20:
+            return RawDetections.from_unsorted(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+        return RawDetections.from_unsorted(
+            np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], float),
+            np.array([0.8]), np.array([1]))
+
+
+def test_propagate_with_a_detector_and_iou_matching(window, video, tmp_path, qtbot,  # noqa: ANN001
+                                                    monkeypatch) -> None:
+    from workbench.engine.inference import RawDetector
+    from workbench.gui.video_propagate import DETECTOR, PropagateOptions, start_propagation
+
+    monkeypatch.setattr(RawDetector, "from_checkpoint", classmethod(lambda cls, p, **k: _RedOnly()))
+    images = _frames_project(tmp_path, video)
+    assert window.open_project(images)
+    window.canvas.setFocus()
+    _label_first(window, qtbot)
+    run = start_propagation(window, PropagateOptions(frames=4, method=DETECTOR,
+                                                     checkpoint=tmp_path / "model.pt"))
+    qtbot.waitUntil(lambda: run.view is not None, timeout=20000)
+    # the red box follows the red detections (score 0.8); blue has none: it stops at once
+    assert [r.boxes[1] for r in run.results] == [None] * 4
+    for r in run.results:
+        n = int(r.image.stem.rsplit("_", 1)[1])
+        assert r.boxes[0].confidence == 0.8
+        assert iou(r.boxes[0].box, vh.true_box(0, n)) >= 0.8
+    assert run.view.table.rowCount() == 4
+    assert "blue #2: lost at frame +1" in run.view.summary.text()
+
+
+def test_extraction_progress_and_cancel(window, tmp_path, qtbot) -> None:  # noqa: ANN001
+    from workbench.gui.video_open import start_extraction
+
+    long_video = vh.write_shapes_video(tmp_path / "long.avi", frames=600)
+    out = tmp_path / "long_frames"
+    extraction = start_extraction(window, long_video, out, Selection())
+    messages = []
+    extraction.job.progressed.connect(lambda f, m: messages.append(m))
+    from PySide6.QtWidgets import QPushButton
+
+    cancel = extraction.dialog.findChild(QPushButton)
+    assert cancel.text() == "Cancel"
+    extraction.job.progressed.connect(
+        lambda f, m: qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton))
+    qtbot.waitUntil(lambda: extraction.job.done, timeout=20000)
+    assert extraction.job.outcome == "cancelled"
+    assert messages and messages[0].startswith("frame ") and "/600" in messages[0]
+    written = len(list(out.glob("*.jpg")))
+    assert 0 < written < 600
+    # the frames written so far are kept and opened; frames.json lists exactly them
+    assert window.project is not None and Path(window.project.images_dir) == out
+    record = json.loads((out / "frames.json").read_text())
+    assert sorted(record["frames"]) == sorted(p.name for p in out.glob("*.jpg"))
