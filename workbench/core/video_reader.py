@@ -33,6 +33,8 @@ class FrameReader:
         self._next = 0  #: the frame a plain read() returns now
         #: frames that exist (the container's count may be approximate); grows as we read
         self.frame_count = info.frame_count
+        #: whether the container states its length (else frames are counted as they are read)
+        self.length_known = info.frame_count > 0
         self.exact_seek: bool | None = None  #: found out at the first seek
 
     def close(self) -> None:
@@ -81,8 +83,9 @@ class FrameReader:
         self._seek(n)
         ok, image = self._cap.read()
         if not ok or image is None:
-            if self.frame_count > n:
+            if self.frame_count > n or not self.length_known:
                 self.frame_count = n  # the header promised more than the stream holds
+                self.length_known = True
             raise VideoError(f"{self.path}: cannot decode frame {n}")
         self._next = n + 1
         self.frame_count = max(self.frame_count, n + 1)

@@ -289,7 +289,6 @@ class PropagationView(QDialog):
 
     def accept_rows(self, rows: Any) -> int:
         """Accept the boxes of ``rows``; returns how many boxes were accepted."""
-        suggestions = suggestions_of(self.run.results, self.run.objects)
         wanted: dict[Path, list[VocObject]] = {}
         for row in rows:
             image, k = self.rows[row]
@@ -309,7 +308,6 @@ class PropagationView(QDialog):
                     pending[image] = left
                 else:
                     del pending[image]
-        del suggestions
         self.status.setText(f"Accepted {count(done, 'box')}"
                             + (f"; {skipped} image(s) with unsaved edits skipped" if skipped
                                else ""))

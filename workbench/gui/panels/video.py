@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.wording import count
-from workbench.gui.hub import CheckpointLoaded
+from workbench.gui.hub import CheckpointLoaded, TrainingFinished
 from workbench.gui.jobs import Job, JobContext, JobRunner
 from workbench.gui.panels.video_view import DrawnBox, VideoView
 
@@ -105,9 +105,13 @@ class VideoPanel(QWidget):
         self._build_ui()
         hub = window.hub
         hub.subscribe(CheckpointLoaded, self._on_checkpoint_loaded, owner=self)
+        hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
         last = hub.last(CheckpointLoaded)
+        finished = hub.last(TrainingFinished)
         if last is not None:
             self.load_checkpoint(last.path)
+        elif finished is not None:
+            self._on_training_finished(finished)
 
     # -- UI ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -251,8 +255,9 @@ class VideoPanel(QWidget):
         self.video, self.info = reader.path, reader.info
         self._raw, self.frame = None, -1
         info = reader.info
+        length = f"{info.frame_count} frames" if reader.length_known else "length unknown"
         self.file_label.setText(f"{info.path.name} · {info.width}×{info.height}, "
-                                f"{info.fps:g} fps, {info.frame_count} frames")
+                                f"{info.fps:g} fps, {length}")
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, self.last_frame()))
         self.slider.blockSignals(False)
@@ -284,7 +289,9 @@ class VideoPanel(QWidget):
         """Show ``frame`` (clamped to the video); the latest request wins."""
         if self.reader is None:
             return None
-        frame = min(max(0, int(frame)), self.last_frame())
+        frame = max(0, int(frame))
+        if self.reader.length_known:  # else the length is learnt by reading
+            frame = min(frame, self.last_frame())
         self.target = frame
         reader, detector, lock = self.reader, self.detector, self.detector_lock
 
@@ -317,19 +324,25 @@ class VideoPanel(QWidget):
         self._raw = raw if detector is self.detector else None
         self.view.set_frame(rgb, self._drawn_boxes())
         self.slider.blockSignals(True)
-        self.slider.setMaximum(max(self.slider.maximum(), self.last_frame()))
+        self.slider.setMaximum(max(self.slider.maximum(), self.last_frame()
+                                   + (0 if self.reader.length_known else 1)))
         self.slider.setValue(frame)
         self.slider.blockSignals(False)
         fps = self.info.fps if self.info is not None else 25.0
         self.position.setText(f"frame {frame} / {self.last_frame()} · {frame / fps:.2f} s")
         self.view.set_message("")
         self.frame_shown.emit(frame)
-        if self.play_timer.isActive() and frame >= self.last_frame():
+        if self.play_timer.isActive() and self._at_end():
             self.pause()
 
     def _on_frame_failed(self, message: str) -> None:
         self.pause()
         self.view.set_message(message)
+        if self.reader is not None:  # past the real end: the reader now knows the length
+            self.target = min(self.target, self.last_frame())
+            self.slider.blockSignals(True)
+            self.slider.setMaximum(self.last_frame())
+            self.slider.blockSignals(False)
 
     # -- playing ----------------------------------------------------------------------------
     def toggle_play(self) -> None:
@@ -341,7 +354,7 @@ class VideoPanel(QWidget):
     def play(self) -> None:
         if self.reader is None:
             return
-        if self.target >= self.last_frame():
+        if self._at_end():
             self.seek(0)
         fps = self.info.fps if self.info is not None else 25.0
         self.play_timer.start(max(10, int(1000 / fps)))
@@ -356,14 +369,27 @@ class VideoPanel(QWidget):
         latest = self.jobs.latest("frame")
         if latest is not None and not latest.done:
             return
-        if self.target >= self.last_frame():
+        if self._at_end():
             self.pause()
             return
         self.step(1)
 
+    def _at_end(self) -> bool:
+        """At the last frame (of a video of unknown length: only once a read has failed)."""
+        return self.reader is not None and self.reader.length_known \
+            and self.target >= self.last_frame()
+
     # -- detections -------------------------------------------------------------------------
     def _on_checkpoint_loaded(self, event: CheckpointLoaded) -> None:
         self.load_checkpoint(event.path)
+
+    def _on_training_finished(self, event: TrainingFinished) -> None:
+        """A finished run's best checkpoint, unless another one was loaded meanwhile."""
+        path = event.best or event.last
+        if path is None or not Path(path).is_file():
+            return
+        if self.checkpoint_path is None or self.checkpoint_path.parent == Path(path).parent:
+            self.load_checkpoint(Path(path))
 
     def load_checkpoint(self, path: Path) -> Job:
         self.checkpoint_label.setText(f"Loading {Path(path).name}…")
