@@ -8,8 +8,10 @@ RGB — the trackers do not care as long as it does not change).
 ``cv2.TrackerCSRT_create``, ``TrackerKCF_create``, ``TrackerMIL_create``), started on the
 labeled frame and updated on each following frame. The default is **CSRT** (discriminative
 correlation filter with channel and spatial reliability): the most accurate of the three on
-moving and slightly rescaling objects, ~5-30 ms per box and frame on a CPU; KCF is ~10x faster
-but lags fast motion and keeps a fixed size; MIL drifts and does not report losses.
+moving and slightly rescaling objects, but the slowest (measured by ``bench/bench_video.py`` on
+the shared 2-core machine: ~190 ms per frame for one 70 px box in 640x360, decode included);
+KCF is ~5x faster but lags fast motion and keeps a fixed size; MIL drifts and does not report
+losses.
 
 OpenCV's ``getTrackingScore()`` returns -1 for these trackers, so the **confidence** reported
 here is our own appearance check: the normalised cross-correlation of the box's first-frame
