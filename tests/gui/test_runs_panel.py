@@ -44,10 +44,13 @@ def project(tmp_path: Path) -> Path:
 
     images = tmp_path / "images"
     images.mkdir()
-    for stem in ("a", "b", "c", "d", "e"):
+    for stem in ("a", "b", "c", "d", "e", "f", "g"):
         cv2.imwrite(str(images / f"{stem}.png"), np.full((40, 60, 3), 90, np.uint8))
     write_annotation(Annotation("a.png", objects=(VocObject("cat", (1, 1, 20, 20)),)),
                      images / "a.xml")
+    # f: annotated without boxes (the Files dock calls it unlabeled); g: a verified negative
+    write_annotation(Annotation("f.png"), images / "f.xml")
+    write_annotation(Annotation("g.png", verified=True), images / "g.xml")
     _run(images, "r1", [*_rows(1, [4.0, 2.0], 0.25, {"cat": 0.5, "dog": 0.0}),
                         *_rows(2, [1.0], 0.75, {"cat": 1.0, "dog": 0.5})])
     _run(images, "r2", [*_rows(1, [3.0], None, None),
@@ -97,6 +100,8 @@ def test_checking_two_runs_overlays_curves_and_diffs(qtbot, window: MainWindow) 
                                              ("r2", [2.0], [0.5])]
     colors = [c.opts["pen"].color().name() for c in RunsPlots.curves(panel.plots.loss_plot)]
     assert colors[0] != colors[1]
+    assert colors == [c.opts["pen"].color().name() for c in RunsPlots.curves(panel.plots.map_plot)]
+    assert "r1" in panel.legend.text() and colors[1] in panel.legend.text()
     assert panel.table.text() == [
         ["class", "A", "B", "B−A"],
         ["cat", "1.000", "0.250", "-0.750"],
@@ -121,6 +126,7 @@ def test_runs_list_follows_training_finished(qtbot, window: MainWindow, project:
     with qtbot.waitSignal(panel.runs_read, timeout=5000):
         window.hub.publish(TrainingFinished(project / "runs" / "r4", None))
     assert panel.list.count() == 4 and "4 runs" in panel.status.text()
+    assert panel.legend.text() == "Check runs in the list to compare them."
 
 
 def _injected(_checkpoint: Path, paths: list[Path], lo: float, _ctx) -> list:
@@ -130,6 +136,7 @@ def _injected(_checkpoint: Path, paths: list[Path], lo: float, _ctx) -> list:
         "c": ([A, A2], [0.75, 0.5], ["cat", "dog"]),
         "d": ([], [], []),
         "e": ([A], [0.6], ["dog"]),
+        "f": ([A], [0.9], ["dog"]),
     }
     return [(p, ImageDetections(p.stem, *map(np.asarray, dets[p.stem]))) for p in paths]
 
@@ -145,9 +152,10 @@ def test_label_next_ranks_and_opens_images(qtbot, window: MainWindow, project: P
     assert panel.rank_button.isEnabled() and "best.pt" in panel.model_label.text()
     with qtbot.waitSignal(panel.ranked, timeout=5000):
         QTest.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton)
-    # a is labeled; c (1.75) first, then b, e (1.0: by name), d (0)
-    assert panel.names() == ["c.png", "b.png", "e.png", "d.png"]
-    assert [panel.table.item(r, 1).text() for r in range(4)] == ["1.75", "1.00", "1.00", "0.00"]
+    # a and g are labeled; c (1.75) first, then b, e (1.0: by name), d, f (0: by name)
+    assert panel.names() == ["c.png", "b.png", "e.png", "d.png", "f.png"]
+    assert [panel.table.item(r, 1).text() for r in range(5)] == ["1.75", "1.00", "1.00", "0.00",
+                                                                 "0.00"]
     # a click on the second row opens b
     rect = panel.table.visualItemRect(panel.table.item(1, 0))
     QTest.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -161,7 +169,7 @@ def test_label_next_ranks_and_opens_images(qtbot, window: MainWindow, project: P
     assert window.current_image_path() == project / "c.png"
     # c gets labeled: it leaves the list, and Next from c goes to b
     window.hub.publish(AnnotationsWritten((project / "c.xml",)))
-    assert panel.names() == ["b.png", "e.png", "d.png"]
+    assert panel.names() == ["b.png", "e.png", "d.png", "f.png"]
     QTest.mouseClick(panel.next_button, Qt.MouseButton.LeftButton)
     assert window.current_image_path() == project / "b.png"
 
@@ -211,3 +219,16 @@ def test_label_next_with_a_real_checkpoint(qtbot, tmp_path: Path) -> None:
     assert [panel.table.item(r, 1).text() for r in range(4)] == [f"{u.score:.2f}"
                                                                  for u in expected]
     assert sum(u.score for u in expected) > 0  # the tiny model is unsure somewhere
+
+
+def test_short_legend_names() -> None:
+    from workbench.gui.panels.runs_plots import letter, short_names
+
+    assert short_names(["demo_ssdlite_cpu-lr0.001", "demo_ssdlite_cpu-lr0.003"]) == [
+        "lr0.001", "lr0.003"]
+    assert short_names(["ssd-20261206-0915", "ssd-20261206-1015", "frcnn-20261207-0800"]) == [
+        "ssd-20261206-0915", "ssd-20261206-1015", "frcnn-20261207-0800"]
+    assert short_names(["run-a", "run-ab"]) == ["a", "ab"]
+    assert short_names(["x-1", "x-"]) == ["x-1", "x-"]
+    assert short_names(["only-one"]) == ["only-one"]
+    assert [letter(i) for i in (0, 1, 25, 26, 27)] == ["A", "B", "Z", "AA", "AB"]

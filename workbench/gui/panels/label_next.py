@@ -34,6 +34,7 @@ from workbench.gui.hub import (
     AnnotationsWritten, CheckpointLoaded, ImageChanged, TrainingFinished, hub_of,
 )
 from workbench.gui.jobs import Job, JobContext, JobRunner
+from workbench.gui.panels.files import file_state
 from workbench.gui.panel_api import PanelWindow
 from workbench.gui.workers.priority import BACKGROUND_NICENESS
 
@@ -56,6 +57,28 @@ def engine_detections(checkpoint: Path, paths: list[Path], lo: float,
             paths, settings, on_refused=lambda p, msg: log.warning("label next: %s", msg)):
         ctx.check()
         yield path, det
+
+
+def unlabeled(project: Any, entries: Iterable[Any], ctx: JobContext | None = None) -> list[Path]:
+    """Image paths of ``entries`` the Files dock calls unlabeled: no annotation, or one without
+    boxes that is not marked verified (:func:`workbench.gui.panels.files.file_state`); an
+    annotation that cannot be read counts as labeled (its problems come first). Reads files:
+    run it in a job."""
+    out = []
+    for entry in entries:
+        if ctx is not None:
+            ctx.check()
+        if not entry.has_xml:
+            out.append(Path(entry.image_path))
+            continue
+        try:
+            annotation, problems = project.load(entry)
+        except (OSError, ValueError) as exc:
+            log.info("label next: %s left out (%s)", entry.image_path, exc)
+            continue
+        if file_state(annotation, problems) == "unlabeled":
+            out.append(Path(entry.image_path))
+    return out
 
 
 class RankTable(QTableWidget):
@@ -197,11 +220,11 @@ class LabelNextPanel(QWidget):
             self.set_checkpoint(path)
 
     # -- ranking --------------------------------------------------------------------------------
-    def unlabeled(self) -> list[Path]:
-        """Image paths of the project's entries without an annotation, in project order."""
+    def unlabeled_entries(self) -> list[Any]:
+        """Entries that may be unlabeled: without an annotation file, or with one (to be read
+        in the job, :func:`unlabeled`)."""
         project = self.window.project
-        return [] if project is None else [Path(e.image_path) for e in project.entries
-                                           if not e.has_xml]
+        return [] if project is None else list(project.entries)
 
     def band(self) -> tuple[float, float]:
         return float(self.lo.value()), float(self.hi.value())
@@ -215,14 +238,15 @@ class LabelNextPanel(QWidget):
         if lo > hi:
             self.status.setText(f"The band's lower end {lo:.2f} is above its upper end {hi:.2f}.")
             return False
-        paths = self.unlabeled()
-        if project is None or not paths:
-            self.status.setText("No unlabeled images in this folder.")
+        entries = self.unlabeled_entries()
+        if project is None or not entries:
+            self.status.setText("No images in this folder.")
             return False
-        names = {p: project.display_name(p) for p in paths}
         source = self.source
 
         def job(ctx: JobContext) -> list[tuple[Uncertainty, Path]]:
+            paths = unlabeled(project, entries, ctx)
+            names = {p: project.display_name(p) for p in paths}
             scores: list[Uncertainty] = []
             by_name: dict[str, Path] = {}
             for done, (path, det) in enumerate(source(checkpoint, paths, lo, ctx), 1):
@@ -241,7 +265,7 @@ class LabelNextPanel(QWidget):
             end.connect(self._on_task_ended)
         self.progress.setValue(0)
         self.progress.setVisible(True)
-        self.status.setText(f"Running {checkpoint.name} on {len(paths)} unlabeled images…")
+        self.status.setText(f"Running {checkpoint.name} on the unlabeled images…")
         self._update_buttons()
         return True
 
@@ -265,6 +289,12 @@ class LabelNextPanel(QWidget):
 
     def show_ranking(self, ranking: list[tuple[Uncertainty, Path]]) -> None:
         self.ranking = list(ranking)
+        if not self.ranking:
+            self.table.setRowCount(0)
+            self.status.setText("No unlabeled images in this folder.")
+            self._update_buttons()
+            self.ranked.emit()
+            return
         self.table.setRowCount(len(self.ranking))
         for row, (u, path) in enumerate(self.ranking):
             name = QTableWidgetItem(u.image)

@@ -35,7 +35,7 @@ from workbench.core.runs_compare import (
 from workbench.gui.hub import ProjectOpened, TrainingFinished, hub_of
 from workbench.gui.jobs import JobContext, JobRunner
 from workbench.gui.panel_api import PanelWindow
-from workbench.gui.panels.runs_plots import ApTable, RunsPlots, letter, run_color
+from workbench.gui.panels.runs_plots import ApTable, RunsPlots, letter, run_color, short_names
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class RunsPanel(QWidget):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.list = QListWidget()
-        self.list.setMinimumHeight(90)
+        self.list.setMinimumHeight(64)
         self.list.setToolTip("Check two or more runs to compare them")
         self.list.itemChanged.connect(lambda _item: self.update_comparison())
         self.refresh_button = QPushButton("Refresh")
@@ -121,10 +121,10 @@ class RunsPanel(QWidget):
         row.addWidget(self.epoch_box)
         row.addWidget(self.metric_box)
         lay.addLayout(row)
+        lay.addWidget(self.legend)
         lay.addWidget(self.plots)
         lay.addWidget(QLabel("Per-class AP (differences to run A)"))
         lay.addWidget(self.table)
-        lay.addWidget(self.legend)
 
     # -- reading --------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -198,10 +198,13 @@ class RunsPanel(QWidget):
         if runs:
             table = compare_ap([r for _i, r in runs], str(self.epoch_box.currentData()), metric)
             self.table.show_comparison(table)
-            self.legend.setText(" · ".join(
-                f"<b>{letter(i)}</b> <span style='color:{run_color(index)}'>■</span> "
-                f"{run.name} (epoch {e if e is not None else '—'})"
-                for i, ((index, run), e) in enumerate(zip(runs, table.epochs))))
+            shown = short_names([run.name for _i, run in runs])
+            self.legend.setText("&nbsp;&nbsp; ".join(
+                f"<b>{letter(i)}</b>&nbsp;<span style='color:{run_color(index)}'>■</span>"
+                f"&nbsp;{name}" for i, ((index, _run), name) in enumerate(zip(runs, shown))))
+            self.legend.setToolTip("\n".join(
+                f"{letter(i)}: {run.name}, AP of epoch {e if e is not None else '— (never evaluated)'}"
+                for i, ((_index, run), e) in enumerate(zip(runs, table.epochs))))
         else:
             self.table.show_comparison(None)
             self.legend.setText("Check runs in the list to compare them."

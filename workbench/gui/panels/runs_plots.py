@@ -7,6 +7,7 @@ plot factory: integer epoch axis, grid, legend, 180 px high) with the run names 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +27,19 @@ def run_color(index: int) -> str:
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 
+def short_names(names: Sequence[str]) -> list[str]:
+    """``names`` without the prefix they all share up to a ``-`` or ``_`` (for the
+    legend: ``demo_ssdlite_cpu-lr0.001``, ``demo_ssdlite_cpu-lr0.003`` → ``lr0.001``,
+    ``lr0.003``); one name, or no shared prefix: unchanged."""
+    if len(names) < 2:
+        return list(names)
+    prefix = os.path.commonprefix(list(names))
+    cut = max(prefix.rfind(sep) for sep in "-_") + 1
+    if cut <= 0 or any(len(n) <= cut for n in names):
+        return list(names)
+    return [n[cut:] for n in names]
+
+
 def letter(index: int) -> str:
     """Short column names of the AP table: A, B, … Z, AA, AB …"""
     text = ""
@@ -42,9 +56,14 @@ class RunsPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(antialias=True)
-        self.loss_plot = TrainingPlots._plot("Training loss (mean per epoch)", "epoch", "loss")
-        self.map_plot = TrainingPlots._plot("Validation mAP@0.5", "epoch", "mAP")
+        self.loss_plot = TrainingPlots._plot("Train loss, mean per epoch", "epoch", "loss")
+        self.map_plot = TrainingPlots._plot("Val mAP@0.5", "epoch", "mAP")
         self.map_plot.setYRange(0, 1)
+        # The legend is the panel's line above the plots (run letters, colours, names): inside
+        # a 250 px plot pyqtgraph's legend covered the curves (the Train panel's mAP plot hides
+        # its legend for the same reason). The curves keep the run names (``name()``).
+        for plot in (self.loss_plot, self.map_plot):
+            plot.getPlotItem().legend.setVisible(False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.loss_plot)
@@ -54,7 +73,8 @@ class RunsPlots(QWidget):
         """Draw ``(colour index, run)`` pairs: each run one colour, its name in the legends."""
         for plot in (self.loss_plot, self.map_plot):
             plot.clear()  # also empties the legend
-        self.map_plot.setTitle(f"Validation mAP@0.5 ({AP_METRICS[metric]})")
+        self.map_plot.setTitle(f"Val mAP@0.5, {'11-point' if metric == 'voc07' else 'all-point'}")
+        self.map_plot.getPlotItem().titleLabel.setToolTip(AP_METRICS[metric])
         for index, run in runs:
             color = run_color(index)
             pen = pg.mkPen(color, width=2)
