@@ -39,7 +39,7 @@ from workbench.core.annotation import Annotation
 from workbench.core.detection_runs import DetectionRuns
 from workbench.core.detections import ImageDetections
 from workbench.core.numtext import (
-    parse_columns, plain_separators, run_starts, same_token, tokens,
+    ascii_tokens, parse_columns, plain_separators, run_starts, same_token, tokens,
 )
 from workbench.core.safepath import unescape_id, unescape_name
 
@@ -160,11 +160,7 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
     rows = len(starts) // 6
     if rows == 0:
         return DetectionRuns.empty()
-    # six tokens on one line, one line per row: a row's first and sixth token share a line,
-    # and each row starts on a later line than the one before ends
-    newlines = np.flatnonzero(buf == 10)
-    first, sixth = np.searchsorted(newlines, starts[0::6]), np.searchsorted(newlines, starts[5::6])
-    if not ((first == sixth).all() and (first[1:] > sixth[:-1]).all()):
+    if not _six_per_line(buf, starts.reshape(rows, 6), ends.reshape(rows, 6)):
         return None
     values = parse_columns(buf, starts.reshape(rows, 6)[:, 1:], ends.reshape(rows, 6)[:, 1:])
     if values is None:
@@ -173,14 +169,31 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
         return None
     id_starts, id_ends = starts[0::6], ends[0::6]
     first = run_starts(buf, id_starts, id_ends)
-    ids = [data[a:b].decode("utf-8") for a, b in zip(id_starts[first].tolist(),
-                                                      id_ends[first].tolist())]
+    if data.isascii():  # (plain_separators: no NUL or other control bytes)
+        ids = ascii_tokens(buf, id_starts[first], id_ends[first])
+    else:
+        ids = [data[a:b].decode("utf-8") for a, b in zip(id_starts[first].tolist(),
+                                                          id_ends[first].tolist())]
     if b"%" in data:  # ids as split files write them (detect --format devkit does too)
         ids = [unescape_id(i) for i in ids]
     boxes = values[:, 1:5].copy()
     boxes[:, 0:2] -= 1.0  # VOC 1-based inclusive → pixel edges (core/boxes.py)
     return DetectionRuns(ids, np.r_[first, rows], boxes, values[:, 0].copy(),
                          np.zeros(rows, dtype=np.int64), (class_name,))
+
+
+def _six_per_line(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Six tokens on one line, one line per row: a row's first and sixth token share a line,
+    and each row starts on a later line than the one before ends. Usually seen from the
+    separators alone (one space or tab inside a row, a newline right after it); otherwise
+    from where the newlines are."""
+    inside = ends[:, :-1]
+    if ((starts[:, 1:] - inside == 1).all() and (buf[inside] != 10).all()
+            and (buf[ends[:-1, 5]] == 10).all()):
+        return True
+    newlines = np.flatnonzero(buf == 10)
+    first, sixth = np.searchsorted(newlines, starts[:, 0]), np.searchsorted(newlines, starts[:, 5])
+    return bool((first == sixth).all() and (first[1:] > sixth[:-1]).all())
 
 
 def read_devkit_file(path: str | Path, class_name: str | None = None
