@@ -4,11 +4,15 @@ small LRU cache so A/D back and forth is instant, and the RGB array panels ask f
 from __future__ import annotations
 
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QImage
+
+if TYPE_CHECKING:
+    from workbench.gui.jobs import JobRunner
 
 
 class ImageLoadError(OSError):
@@ -74,14 +78,16 @@ class ImageCache:
     """The last few decoded images, by path, and a one-thread prefetch of the next one.
 
     QImage (unlike QPixmap) may be created outside the GUI thread, so the next image of the
-    list is decoded in the background while the user looks at the current one.
+    list is decoded in the background while the user looks at the current one, by a one-thread
+    :class:`~workbench.gui.jobs.JobRunner` (:meth:`~workbench.gui.jobs.JobRunner.call`: the
+    image asked for may be the one being decoded, and :meth:`get` waits for it).
     """
 
     def __init__(self, size: int = 4) -> None:
         self._size = size
         self._images: OrderedDict[Path, QImage] = OrderedDict()
         self._pending: dict[Path, Future[QImage]] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._runner: JobRunner | None = None
 
     def get(self, path: Path) -> QImage:
         path = Path(path)
@@ -105,11 +111,13 @@ class ImageCache:
         path = Path(path)
         if path in self._images or path in self._pending:
             return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-prefetch")
+        if self._runner is None:
+            from workbench.gui.jobs import JobRunner
+
+            self._runner = JobRunner(max_threads=1)
         while len(self._pending) >= 2:  # only the latest guesses are worth their memory
             self._pending.pop(next(iter(self._pending))).cancel()
-        self._pending[path] = self._pool.submit(_load_for_canvas, path)
+        self._pending[path] = self._runner.call(_load_for_canvas, path)
 
     def _store(self, path: Path, image: QImage) -> None:
         self._images[path] = image
@@ -124,6 +132,6 @@ class ImageCache:
 
     def close(self) -> None:
         self.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._runner is not None:
+            self._runner.wait()
+            self._runner = None

@@ -34,6 +34,16 @@ a folder, evaluating a results file, an export — is a function run on a worker
   training-like work, pre-labeling a folder; :mod:`workbench.gui.workers.priority`).
 * **Shutdown.** :meth:`JobRunner.shutdown` cancels and waits; the window's close joins every
   runner among its children (``MainWindow.stop_background_work``).
+* **Plain calls.** :meth:`JobRunner.call` runs ``fn(*args)`` on the same kind of pool and
+  returns a :class:`concurrent.futures.Future` — no Qt signals, no Job object, callable from any
+  thread. It is for Qt-free plumbing that must wait for a result or chain on it: the image
+  prefetch (the image about to be shown may be the one being decoded: ``future.result()``), the
+  large-image decode and its tiles (``add_done_callback``, ``cancel()`` of a tile no longer in
+  view), and the annotation save queue (one thread: writes in submission order). A future
+  cancelled while queued never runs; ``cancel_all``/``shutdown`` leave calls alone (a queued
+  annotation write must still happen) and :meth:`JobRunner.wait` waits for them too. These
+  used ``ThreadPoolExecutor``s of their own before; now every worker thread of the GUI is a
+  JobRunner's (named, niceness applied, joined at the window's close).
 * **Models.** torch and the engine are imported once in the background after the window shows
   (:func:`model_loader`); a panel that needs them says "Loading models…" until then.
 
@@ -44,6 +54,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from concurrent.futures import Future
 import sys
 import threading
 import time
@@ -255,6 +266,33 @@ class _Runnable(QRunnable):
             gen.close()
 
 
+class _CallRunnable(QRunnable):
+    """Runs one :meth:`JobRunner.call` on a pool thread and settles its future."""
+
+    def __init__(self, future: Future[Any], fn: Callable[..., Any], args: tuple[Any, ...],
+                 niceness: int) -> None:
+        super().__init__()
+        self.setAutoDelete(True)
+        self._call: tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None = \
+            (future, fn, args)
+        self._niceness = niceness
+
+    def run(self) -> None:
+        assert self._call is not None
+        (future, fn, args), self._call = self._call, None
+        if not future.set_running_or_notify_cancel():  # cancelled while queued
+            return
+        if self._niceness > getattr(_local, "niceness", 0):
+            lower_thread_priority(self._niceness - getattr(_local, "niceness", 0))
+            _local.niceness = self._niceness
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+
 class JobRunner(QObject):
     """Runs job functions on a private thread pool (``max_threads`` at a time, default 1).
 
@@ -287,6 +325,13 @@ class JobRunner(QObject):
         self._live.add(job)
         self._pool.start(_Runnable(fn, job._relay, job._stop, self._niceness, drain))
         return job
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the runner's pool; its :class:`~concurrent.futures.Future`
+        (see "Plain calls" in the module doc). Thread-safe: any thread may call it."""
+        future: Future[Any] = Future()
+        self._pool.start(_CallRunnable(future, fn, args, self._niceness))
+        return future
 
     def latest(self, key: Hashable) -> Job | None:
         """The last job submitted with ``key`` (done or not)."""

@@ -1,11 +1,13 @@
 """Annotation files written off the GUI thread, in order (issue 12: a 100,000-object file
 took minutes to re-save, on the GUI thread).
 
-One worker thread runs every write (serialise + atomic write + fsync) in submission order, so
-an older content can never land after a newer one. Per document at most one write is under
-way: a save asked for while one runs is remembered and started when it ends, with the content
-the document has *then* — latest wins, and the outside-edit check of the next write sees the
-file the previous one left (:mod:`workbench.gui.outside_edits`). Results come back to the GUI
+One worker thread (a one-thread :class:`~workbench.gui.jobs.JobRunner`, through
+:meth:`~workbench.gui.jobs.JobRunner.call`: nothing cancels a queued write) runs every write
+(serialise + atomic write + fsync) in submission order, so an older content can never land
+after a newer one. Per document at most one write is under way: a save asked for while one
+runs is remembered and started when it ends, with the content the document has *then* — latest
+wins, and the outside-edit check of the next write sees the file the previous one left
+(:mod:`workbench.gui.outside_edits`). Results come back to the GUI
 thread as a Qt signal; the document is marked saved only when its write succeeded and it still
 is what was written (:meth:`ImageDocument.finish_save`).
 """
@@ -15,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core.annotation import Annotation
 from workbench.gui.documents import ImageDocument, PendingSave
+from workbench.gui.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ class SaveQueue(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-save")
+        # not a child: the window's stop_background_work must not be what ends the writes
+        self._runner = JobRunner(max_threads=1)
         self._running: dict[int, SaveJob] = {}   # id(doc) -> its write under way
         self._again: dict[int, bool] = {}        # id(doc) -> a save asked meanwhile (auto?)
         self._futures: list[Future] = []
@@ -62,7 +66,7 @@ class SaveQueue(QObject):
         job = SaveJob(doc, pending, writer, auto)
         self._running[id(doc)] = job
         self._futures = [f for f in self._futures if not f.done()]
-        self._futures.append(self._pool.submit(self._run, job))
+        self._futures.append(self._runner.call(self._run, job))
         return job
 
     def ask_again(self, doc: ImageDocument, *, auto: bool) -> None:
@@ -99,4 +103,4 @@ class SaveQueue(QObject):
         """Wait for every write, then stop the worker (the window is closing)."""
         self.wait()
         self._closed = True
-        self._pool.shutdown(wait=True)
+        self._runner.wait()

@@ -25,15 +25,20 @@ slowly. An image is *large* when it has more than :data:`LARGE_PIXELS` pixels (4
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtGui import QImage, QTransform
+
+if TYPE_CHECKING:
+    from workbench.gui.jobs import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +78,21 @@ def _qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL: JobRunner | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
-    """One worker for full decodes and tiles (both are bounded by memory, not by cores)."""
+def _pool() -> JobRunner:
+    """One worker for full decodes and tiles (both are bounded by memory, not by cores): a
+    one-thread :class:`~workbench.gui.jobs.JobRunner` whose plain calls (futures) may be made
+    from any thread (:meth:`LargeImage.full_rgb` is asked for by panels' jobs too)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="large-image")
+            from workbench.gui.jobs import JobRunner
+
+            _POOL = JobRunner(max_threads=1)
+            atexit.register(_POOL.wait)  # no decode left running while Python finalises
         return _POOL
 
 
@@ -149,7 +159,7 @@ class LargeImage:
         """Decode the full raster in the background (once; again after :meth:`release`)."""
         with self._lock:
             if self._raster is None:
-                self._raster = _pool().submit(self._decode_full)
+                self._raster = _pool().call(self._decode_full)
             return self._raster
 
     def _decode_full(self) -> np.ndarray:

@@ -3,7 +3,8 @@ preview, for the region the views show (see :mod:`workbench.gui.canvas.bigimage`
 
 Tiles of :data:`~workbench.gui.canvas.bigimage.TILE` px of pyramid level ``l`` (the image
 reduced ``2**l`` times; the coarsest level with at least one image pixel per screen pixel) are
-made on the large-image worker for the visible region only, shown as pixmap items in
+made on the large-image worker (a one-thread :class:`~workbench.gui.jobs.JobRunner`'s plain
+calls: futures, cancelled when no longer in view) for the visible region only, shown as pixmap items in
 full-resolution scene coordinates, and kept in an LRU of at most
 :data:`~workbench.gui.canvas.bigimage.MAX_TILES`.
 """
@@ -184,7 +185,7 @@ class TiledImageLayer:
                 self.items.move_to_end(key)
             elif key not in self._pending:
                 generation = self._generation
-                self._pending[key] = _pool().submit(self._build, image, key, generation)
+                self._pending[key] = _pool().call(self._build, image, key, generation)
         self._evict(wanted)
 
     def _build(self, image: LargeImage, key: TileKey, generation: int) -> None:  # worker
