@@ -210,7 +210,7 @@ class DetectionsPanel(QWidget):
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         name = self.checkpoint_path.name if self.checkpoint_path else "(in memory)"
         self.checkpoint_label.setText(
-            f"<b>{name}</b> — {detector.name}, {len(detector.classes)} classes "
+            f"<b>{name}</b> — {detector.name}, {count(len(detector.classes), 'class', 'classes')} "
             f"({', '.join(detector.classes[:6])}{'…' if len(detector.classes) > 6 else ''}), "
             f"{detector.device}")
         self._set_enabled(True)

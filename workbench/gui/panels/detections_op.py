@@ -12,8 +12,9 @@ How a slider move stays cheap (the network runs once per image, :mod:`.errors_da
   result is kept per setting, so moving back is instant;
 * a score move only reads the prefix sums of :class:`~workbench.core.error_analysis.ScoreSweep`
   (two binary searches). The sliders keep ``score > s`` (torchvision's rule), the sweep counts
-  ``score >= s``; the box asks the sweep at the next float above ``s``, so the numbers are those
-  of the boxes drawn.
+  ``score >= s``; the box asks the sweep at the next float above ``s``
+  (:func:`workbench.core.error_sliders.slider_score`), so the numbers are those of the boxes
+  drawn.
 
 Ground truth is the saved labels of the split (re-read when labels are saved:
 ``AnnotationsWritten``). Without a val split the whole labelled folder is used, and the box
@@ -30,6 +31,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from workbench.core.error_sliders import slider_score
 from workbench.gui.hub import AnnotationsWritten, hub_of
 from workbench.gui.jobs import JobRunner
 from workbench.gui.panels import errors_data as data
@@ -49,11 +51,6 @@ def slider_value_for(score: float, steps: int = SCORE_STEPS) -> int:
     while v + 1 < score * steps and (v + 1) / steps < score:  # float rounding of score*steps
         v += 1
     return max(0, min(steps, v))
-
-
-def strictly_above(score: float) -> float:
-    """The smallest float above ``score``: ``>= strictly_above(s)`` is ``> s``."""
-    return float(np.nextafter(float(score), np.inf))
 
 
 class OperatingPointBox(QWidget):
@@ -107,6 +104,7 @@ class OperatingPointBox(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setMinimumHeight(160)
+        self.plot.setMaximumHeight(220)  # the sliders' companion, not the panel's main view
         self.line = self.plot.plot([], [], pen=pg.mkPen((90, 170, 255), width=2))
         self.marker = self.plot.plot([], [], pen=None, symbol="o", symbolSize=10,
                                      symbolBrush=(255, 200, 0), symbolPen="w")
@@ -256,7 +254,7 @@ class OperatingPointBox(QWidget):
         if self.sweep is None or self.image_set is None:
             return
         score = self.panel.settings_values()[0]
-        self.point = p = self.sweep.at(strictly_above(score))
+        self.point = p = self.sweep.at(slider_score(score))
         where = self.image_set.description
         self.values.setText(f"<b>P {p.precision:.3f} · R {p.recall:.3f} · F1 {p.f1:.3f}</b>"
                             f"<br>TP {p.tp} · FP {p.fp} · FN {p.fn} at score &gt; {score:.3f},"

@@ -31,6 +31,7 @@ from PySide6.QtCore import QItemSelectionModel, Signal
 from PySide6.QtWidgets import QWidget
 
 from workbench.core.detections import ImageDetections
+from workbench.core.wording import count
 from workbench.gui.hub import AnnotationsWritten, CheckpointLoaded, TrainingFinished, hub_of
 from workbench.gui.jobs import JobRunner
 from workbench.gui.panels import errors_data as data
@@ -142,8 +143,8 @@ class ErrorsPanel(QWidget):
         name = self.checkpoint_path.name if self.checkpoint_path else "(in memory)"
         s = detector.settings
         self.checkpoint_label.setText(
-            f"<b>{name}</b> — {len(detector.classes)} classes; NMS IoU {s.nms_iou:.2f}, "
-            f"top-k {s.top_k}")
+            f"<b>{name}</b> — {count(len(detector.classes), 'class', 'classes')}; NMS IoU "
+            f"{s.nms_iou:.2f}, top-k {s.top_k}")
         self._clear_results()
         self._pending = True
         if self.isVisible():
@@ -276,6 +277,7 @@ class ErrorsPanel(QWidget):
             f"TP {p.tp} · FP {p.fp} · FN {p.fn} at score ≥ {score:.2f}, IoU {p.iou:.2f}")
         self.confusion.set_matrix(self.confusion_result.labels, self.confusion_result.matrix)
         self.cell_list.clear()
+        self.cell_list.hide()
         self.cell_label.setText("Click a cell to list its images")
         self.table_model.set_rows(image_rows(index.per_image(score)))
         self._apply_filters()
@@ -297,6 +299,7 @@ class ErrorsPanel(QWidget):
                                 f"{len(stems)} image{'s' if len(stems) != 1 else ''}")
         self.cell_list.clear()
         self.cell_list.addItems(stems)
+        self.cell_list.setVisible(bool(stems))
         return stems
 
     # -- navigation ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 
 BACKGROUND = "background"
 _GOOD, _BAD = QColor(60, 170, 90), QColor(215, 60, 60)
+MAX_HEIGHT = 240  #: px; more classes scroll inside the table
 
 
 def short(label: str, width: int = 6) -> str:
@@ -43,7 +44,7 @@ class ConfusionTable(QTableWidget):
         self.matrix = np.zeros((0, 0), dtype=np.int64)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setMinimumHeight(150)
+        self._fit_height(0)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setMinimumSectionSize(28)
         self.verticalHeader().setDefaultSectionSize(22)
@@ -82,6 +83,15 @@ class ConfusionTable(QTableWidget):
                     item.setBackground(_tint(_GOOD if good else _BAD,
                                              value / (top_good if good else top_bad)))
                 self.setItem(r, c, item)
+        self._fit_height(n)
+
+    def _fit_height(self, rows: int) -> None:
+        """As tall as its rows (a 2x2 matrix takes no more room than it needs), at most
+        :data:`MAX_HEIGHT` (then it scrolls)."""
+        header = self.horizontalHeader().sizeHint().height()
+        rows_height = rows * self.verticalHeader().defaultSectionSize()
+        height = min(max(header + rows_height + 2 * self.frameWidth() + 2, 60), MAX_HEIGHT)
+        self.setFixedHeight(height)
 
     def _on_cell_clicked(self, row: int, column: int) -> None:
         if 0 <= row < len(self.labels) and 0 <= column < len(self.labels):

@@ -71,6 +71,7 @@ def build_widgets(panel: ErrorsPanel) -> None:
     panel.cell_label.setWordWrap(True)
     panel.cell_list = QListWidget()
     panel.cell_list.setMaximumHeight(90)
+    panel.cell_list.hide()  # until a cell is clicked
     panel.cell_list.setToolTip("The images behind the clicked cell; click one to show it")
 
     panel.class_filter = QComboBox()
