@@ -135,20 +135,23 @@ class VideoPanel(QWidget):
         self.slider.setObjectName("video_seek")
         self.slider.setRange(0, 0)
         self.slider.valueChanged.connect(self._on_slider)
-        self.back_button = QPushButton("◀ 1")
+        self.back_button = QPushButton("◀")
         self.back_button.setToolTip("Previous frame (←; Shift+← ten)")
         self.back_button.clicked.connect(lambda: self.step(-1))
         self.play_button = QPushButton("Play")
         self.play_button.setToolTip("Play / pause (K)")
         self.play_button.clicked.connect(self.toggle_play)
-        self.next_button = QPushButton("1 ▶")
+        self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next frame (→; Shift+→ ten)")
         self.next_button.clicked.connect(lambda: self.step(1))
+        for b in (self.back_button, self.next_button):
+            b.setMaximumWidth(b.fontMetrics().horizontalAdvance("◀") + 28)
         self.position = QLabel("")
+        self.position.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         controls = QHBoxLayout()
         for b in (self.back_button, self.play_button, self.next_button):
             controls.addWidget(b)
-        controls.addWidget(self.position, 1)
+        controls.addWidget(self.position, 1)  # "frame 1234 / 5678 · 51.40 s"
 
         det = QGroupBox("Detections")
         self.checkpoint_label = QLabel("No checkpoint: load one in the Detections panel")
