@@ -189,3 +189,10 @@ def test_cli_training_checkpoint_eval_and_raw(name: str, tmp_path: Path, write_t
     raw = detector.raw(image)
     assert detector.forward_images == 1 and raw.image_size == (96, 80)
     assert len(detector.detect(image).boxes) <= ckpt["postprocess"]["top_k"]
+
+
+def test_export_is_refused_with_the_reason() -> None:
+    model, _ = build_detector("fast_rcnn_ss", 3, image_size=128)
+    model.eval()
+    with pytest.raises(RuntimeError, match="selective search .* cannot be exported"):
+        torch.jit.trace(lambda x: model([x])[0]["boxes"], (_scene(),))

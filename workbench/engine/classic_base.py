@@ -138,6 +138,11 @@ class ClassicDetector(nn.Module):
                 ) -> Any:
         if self.training and targets is None:
             raise ValueError("in training mode the model needs targets")
+        if torch.jit.is_tracing() or torch.jit.is_scripting():
+            # a trace would freeze the example image's proposals into the graph
+            raise RuntimeError("selective search (OpenCV, on the CPU) is not part of the "
+                               "network, so R-CNN / Fast R-CNN cannot be exported; use "
+                               "workbench detect")
         limit = self.train_proposals if self.training else self.test_proposals
         proposals = [self.proposals.boxes(img, limit) for img in images]
         original_sizes = [(int(img.shape[-2]), int(img.shape[-1])) for img in images]
