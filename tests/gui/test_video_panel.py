@@ -172,3 +172,24 @@ def test_scan_finds_the_red_square_leaving(panel, video, qtbot) -> None:  # noqa
     assert kinds == [("appeared", "red"), ("left", "red")]
     assert panel.events[0]["frame"] == 1 and panel.events[0]["start_frame"] == 0
     assert panel.event_list.count() == 2
+
+
+def test_this_images_frame_opens_the_source_video_there(panel, video, qtbot, tmp_path) -> None:  # noqa: ANN001
+    from workbench.core.video import extract_frames
+
+    frames = _decoded(video)
+    out = tmp_path / "frames"
+    extract_frames(video, out, Selection(every=7))
+    window = panel.labeling_window
+    assert window.open_project(out)
+    window.show_row(2)  # clip_000014.jpg
+    assert window.current_image_path().name == "clip_000014.jpg"
+    qtbot.mouseClick(panel.source_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.frame == 14, timeout=10000)
+    assert panel.video == video.resolve()
+    assert np.array_equal(panel.view.rgb, frames[14])
+    window.show_row(1)  # the same video: a seek, not a reopen
+    reader = panel.reader
+    qtbot.mouseClick(panel.source_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.frame == 7, timeout=10000)
+    assert panel.reader is reader

@@ -157,7 +157,7 @@ def suggestions_of(results: list[FrameResult], objects: list[VocObject]
     """Per image, the tracked boxes as model-made objects scored with the confidence."""
     out: dict[Path, list[VocObject]] = {}
     for r in results:
-        found = [replace(objects[k], box=tuple(float(v) for v in t.box), score=t.confidence,
+        found = [replace(objects[k], box=t.box, score=t.confidence,
                          model_made=True, raw=None)
                  for k, t in enumerate(r.boxes) if t is not None]
         if found:
@@ -228,7 +228,7 @@ class PropagationView(QDialog):
         self.window_ = window
         self.run = run
         self.rows: list[tuple[Path, int]] = []  # (image, source box index)
-        lost = {k: None for k in range(len(run.objects))}
+        lost: dict[int, int | None] = {k: None for k in range(len(run.objects))}
         for r in run.results:
             for k, t in enumerate(r.boxes):
                 if t is None and lost[k] is None:
@@ -296,8 +296,8 @@ class PropagationView(QDialog):
             t = result.boxes[k]
             if t is not None:
                 wanted.setdefault(image, []).append(
-                    replace(self.run.objects[k], box=tuple(float(v) for v in t.box),
-                            score=t.confidence, model_made=False, raw=None))
+                    replace(self.run.objects[k], box=t.box, score=t.confidence,
+                            model_made=False, raw=None))
         done, skipped = accept_into_images(self.window_, wanted)
         pending = FrameSuggestions.of(self.window_).pending
         for image, objects in wanted.items():

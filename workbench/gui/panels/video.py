@@ -84,7 +84,7 @@ class VideoPanel(QWidget):
 
     def __init__(self, window: PanelWindow) -> None:
         super().__init__()
-        self.window = window
+        self.labeling_window = window
         self.video: Path | None = None
         self.info: Any = None
         self.reader: Any = None
@@ -275,7 +275,7 @@ class VideoPanel(QWidget):
         """Open the video the window's current image was extracted from, at its frame."""
         from workbench.core.video import frame_source
 
-        image = self.window.current_image_path()
+        image = self.labeling_window.current_image_path()
         source = frame_source(image) if image is not None else None
         if source is None:
             self.file_label.setText("The current image has no frames.json record "
@@ -452,7 +452,8 @@ class VideoPanel(QWidget):
         det = apply(self._raw, self.settings(), classes, f"frame {self.frame}")
         self.detections = det
         self.stats.setText(f"frame {self.frame}: {count(len(det.boxes), 'detection')}")
-        return [DrawnBox(tuple(float(v) for v in box), str(label), float(score),
+        return [DrawnBox((float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+                         str(label), float(score),
                          classes.index(str(label)) if str(label) in classes else 0)
                 for box, score, label in zip(det.boxes, det.scores, det.labels)]
 
@@ -493,7 +494,7 @@ class VideoPanel(QWidget):
 
     def scan(self) -> Job | None:
         """Run the event rule over the open video for the watched classes (background)."""
-        if self.reader is None or self.detector is None:
+        if self.reader is None or self.detector is None or self.video is None:
             return None
         from workbench.core.video_events import parse_watch
 
