@@ -127,6 +127,14 @@ def test_runs_list_follows_training_finished(qtbot, window: MainWindow, project:
         window.hub.publish(TrainingFinished(project / "runs" / "r4", None))
     assert panel.list.count() == 4 and "4 runs" in panel.status.text()
     assert panel.legend.text() == "Check runs in the list to compare them."
+    bad = project / "runs" / "r5"
+    bad.mkdir()
+    (bad / "metrics.jsonl").write_text('{"type": "start"}\nnot json\n{"type": "finished"}\n')
+    with qtbot.waitSignal(panel.runs_read, timeout=5000):
+        QTest.mouseClick(panel.refresh_button, Qt.MouseButton.LeftButton)
+    item = panel.list.item(4)
+    assert item.text() == "r5 (unreadable)" and item.flags() == Qt.ItemFlag.NoItemFlags
+    assert item.toolTip().endswith("metrics.jsonl: line 2 is not JSON (Expecting value)")
 
 
 def _injected(_checkpoint: Path, paths: list[Path], lo: float, _ctx) -> list:

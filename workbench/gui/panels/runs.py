@@ -163,13 +163,12 @@ class RunsPanel(QWidget):
                                 f", {state}")
             self.list.addItem(item)
         self.list.blockSignals(False)
-        n = sum(1 for _f, r in listing if not isinstance(r, str))
         project = self.window.project
-        where = Path(project.root) / "runs" if project is not None else None
-        self.status.setText(f"{n} run{'' if n == 1 else 's'} in {where}" if where is not None
-                            and listing else
-                            f"No training runs in {where} yet." if where is not None
-                            else self.status.text())
+        if project is not None:
+            where = Path(project.root) / "runs"
+            n = len(listing)
+            self.status.setText(f"{n} run{'' if n == 1 else 's'} in {where}" if n
+                                else f"No training runs in {where} yet.")
         self.runs_read.emit()
         self.update_comparison()
 
