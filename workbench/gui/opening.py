@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -62,39 +63,47 @@ def _warm_imports() -> None:
     Image.preinit()  # the JPEG / PNG / BMP / GIF plugins
 
 
+def _natural_key(text: str) -> tuple:
+    """= :func:`workbench.core.project_scan.natural_key` (a test checks; that module imports
+    the format readers, not needed before the first paint)."""
+    parts = _DIGITS.split(text.lower())
+    parts[1::2] = map(int, parts[1::2])
+    return tuple(parts)
+
+
+_DIGITS = re.compile(r"(\d+)")
+#: leading text and first number of each line of a joined listing (one C-level pass)
+_HEADS = re.compile(r"^([^\d\n]*)(\d*)", re.MULTILINE)
+#: the image names of a joined listing (not hidden; PREVIEW_EXTENSIONS, any case)
+_IMAGE_LINES = re.compile(
+    r"^[^.\n][^\n]*\.(?:jpg|jpeg|png|bmp|tif|tiff|webp)$", re.MULTILINE | re.IGNORECASE)
+
+
 def first_in_natural_order(names: list[str]) -> str:
     """``min(names, key=natural_key)``, with the full key computed only for the names that
-    share the smallest leading text and first number (10^5 names: ~4x faster)."""
-    import re
-
-    digits = re.compile(r"(\d+)")
-
-    def natural_key(text: str) -> tuple:  # = core.project_scan.natural_key (a test checks):
-        parts = digits.split(text.lower())  # that module imports the format readers
-        parts[1::2] = map(int, parts[1::2])
-        return tuple(parts)
-
-    head = re.compile(r"(\D*)(\d*)")
-    split = [head.match(n.lower()).groups() for n in names]  # type: ignore[union-attr]
-    prefix = min(p for p, _ in split)
-    same = [i for i, (p, _) in enumerate(split) if p == prefix]
-    numbers = [int(split[i][1]) if split[i][1] else -1 for i in same]  # no number sorts first
+    share the smallest leading text and first number; the leading parts come from one regular
+    expression pass over the joined names (10^5 names: 0.26 s -> 0.05 s)."""
+    heads = _HEADS.findall("\n".join(names).lower())
+    prefix = min(p for p, _ in heads)
+    same = [i for i, (p, _) in enumerate(heads) if p == prefix]
+    numbers = [int(heads[i][1]) if heads[i][1] else -1 for i in same]  # no number first
     low = min(numbers)
-    return min((names[i] for i, k in zip(same, numbers) if k == low), key=natural_key)
+    return min((names[i] for i, k in zip(same, numbers) if k == low), key=_natural_key)
 
 
 def list_names(folder: Path) -> list[str] | None:
     """The names in ``folder`` (None when it cannot be listed)."""
     try:
-        with os.scandir(folder) as listing:
-            return [entry.name for entry in listing]
+        return os.listdir(folder)
     except OSError:
         return None
 
 
 def _images_of(names: list[str]) -> list[str]:
-    return [n for n in names if not n.startswith(".")
-            and n[n.rfind("."):].lower() in PREVIEW_EXTENSIONS]
+    if any("\n" in n for n in names):  # (a newline in a file name: the slow, exact way)
+        return [n for n in names if not n.startswith(".")
+                and n[n.rfind("."):].lower() in PREVIEW_EXTENSIONS]
+    return _IMAGE_LINES.findall("\n".join(names))
 
 
 def preview_image(folder: Path, settings=None, names: list[str] | None = None) -> Path | None:  # noqa: ANN001
