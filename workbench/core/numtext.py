@@ -31,6 +31,9 @@ _UNICODE_SPACE = re.compile("[\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205
 _POW10 = 10.0 ** np.arange(23)
 _IPOW10 = 10 ** np.arange(16, dtype=np.int64)
 _CHUNK = 1 << 20  # tokens per pass
+#: Rows per block of :func:`parse_columns`: whole columns of 10^5-10^6 tokens ran 2x slower
+#: per number than blocks whose bytes and temporaries fit in the CPU caches.
+_BLOCK = 16384
 #: Bytes plain text may hold: printable ASCII, tab, newline and (checked as UTF-8) non-ASCII.
 _PLAIN_BYTES = bytes(range(32, 127)) + b"\t\n" + bytes(range(128, 256))
 
@@ -94,12 +97,13 @@ def parse_columns(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
     """:func:`parse_decimals` of a ``(rows, columns)`` table of tokens, a column at a time
     (each column's width is its own: ids are short, scores long) → ``(rows, columns)``."""
     out = np.empty(starts.shape)
-    for k in range(starts.shape[1]):
-        column = parse_decimals(buf, np.ascontiguousarray(starts[:, k]),
-                                np.ascontiguousarray(ends[:, k]))
-        if column is None:
-            return None
-        out[:, k] = column
+    for lo in range(0, len(starts), _BLOCK):  # a block's bytes and temporaries stay in cache
+        for k in range(starts.shape[1]):
+            column = parse_decimals(buf, np.ascontiguousarray(starts[lo:lo + _BLOCK, k]),
+                                    np.ascontiguousarray(ends[lo:lo + _BLOCK, k]))
+            if column is None:
+                return None
+            out[lo:lo + _BLOCK, k] = column
     return out
 
 

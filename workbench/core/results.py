@@ -370,7 +370,7 @@ _JSON_NUMBER_AND_SPACE = b"0123456789.+-eE \t\n\r"
 _JSON_STRUCTURE = bytes.maketrans(b"[]{},:\t\r\n", b"         ")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PAD = b" " * 32  # tokens are read a column at a time: no gather runs off the end
-_JSON_SLICE = 1 << 24  # bytes of COCO results read per vectorised pass
+_JSON_SLICE = 1 << 20  # bytes of COCO results read per vectorised pass (cache-sized)
 _REQUIRED = ("image_id", "category_id", "bbox", "score")
 
 
@@ -483,7 +483,15 @@ def _coco_slice(data: bytes, first: bool, last: bool, entry: bytes,
 def _mapped(column: np.ndarray, mapping: dict[int, str]
             ) -> tuple[np.ndarray | None, list[str]]:
     """``(code per row, value per code)`` of ``mapping[int(v)]``; None when one is missing."""
-    unique, codes = np.unique(column.astype(np.int64), return_inverse=True)  # int() truncates
+    ints = column.astype(np.int64)  # int() truncates
+    low, high = (int(ints.min()), int(ints.max())) if len(ints) else (0, -1)
+    if low >= 0 and high < 4 * len(mapping) + 4096:  # the usual 1..N: a table, not a sort
+        unique = np.flatnonzero(np.bincount(ints, minlength=high + 1))
+        table = np.zeros(high + 1, dtype=np.int64)
+        table[unique] = np.arange(len(unique))
+        codes = table[ints]
+    else:
+        unique, codes = np.unique(ints, return_inverse=True)
     found = [mapping.get(u) for u in unique.tolist()]
     if any(v is None for v in found):
         return None, []
