@@ -158,9 +158,16 @@ def test_lazy_start_paints_the_first_image_before_the_scan(qtbot, tmp_path):
 def test_preview_image_choice(tmp_path):
     folder = tmp_path / "f"
     folder.mkdir()
-    for name in ("img10.jpg", "img2.JPG", "img2b.png", ".hidden1.jpg", "notes.txt"):
+    for name in ("img10.jpg", "img2.JPG", "img2b.png", ".jpg", "notes.txt", "a.txt.gif"):
         (folder / name).write_bytes(b"")
     assert preview_image(folder) == folder / "img2.JPG"
+    from workbench.core.project import Project
+
+    assert Project.open(folder).entries[0].image_path == folder / "img2.JPG"  # the same
+    (folder / ".hidden1.jpg").write_bytes(b"")  # the project shows hidden images too, first
+    assert preview_image(folder) == folder / ".hidden1.jpg"
+    assert Project.open(folder).entries[0].image_path == folder / ".hidden1.jpg"
+    (folder / ".hidden1.jpg").unlink()
     settings = Settings(tmp_path / "s.ini")
     settings.set_last_image(folder.resolve(), folder / "img10.jpg")
     assert preview_image(folder, settings) == folder / "img10.jpg"

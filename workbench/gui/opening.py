@@ -74,9 +74,10 @@ def _natural_key(text: str) -> tuple:
 _DIGITS = re.compile(r"(\d+)")
 #: leading text and first number of each line of a joined listing (one C-level pass)
 _HEADS = re.compile(r"^([^\d\n]*)(\d*)", re.MULTILINE)
-#: the image names of a joined listing (not hidden; PREVIEW_EXTENSIONS, any case)
+#: the image names of a joined listing (PREVIEW_EXTENSIONS, any case, after a non-empty stem:
+#: the names Project.rescan takes, hidden ones included)
 _IMAGE_LINES = re.compile(
-    r"^[^.\n][^\n]*\.(?:jpg|jpeg|png|bmp|tif|tiff|webp)$", re.MULTILINE | re.IGNORECASE)
+    r"^[^\n]+\.(?:jpg|jpeg|png|bmp|tif|tiff|webp)$", re.MULTILINE | re.IGNORECASE)
 
 
 def first_in_natural_order(names: list[str]) -> str:
@@ -101,7 +102,7 @@ def list_names(folder: Path) -> list[str] | None:
 
 def _images_of(names: list[str]) -> list[str]:
     if any("\n" in n for n in names):  # (a newline in a file name: the slow, exact way)
-        return [n for n in names if not n.startswith(".")
+        return [n for n in names if n.rfind(".") > 0
                 and n[n.rfind("."):].lower() in PREVIEW_EXTENSIONS]
     return _IMAGE_LINES.findall("\n".join(names))
 
