@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
@@ -157,3 +158,36 @@ def test_saved_labels_change_the_numbers_without_the_network(qtbot, window, read
 def test_slider_value_for_keeps_the_best_score(score: float, value: int) -> None:
     assert slider_value_for(score) == value
     assert value / 1000 < score
+
+
+def test_nms_slider_moves_count_the_boxes_nms_keeps(qtbot, panel) -> None:  # noqa: ANN001
+    """d gets a second dog .4 at IoU .68 with its .95 one: NMS IoU .45 removes it, .75 keeps
+    it (a duplicate: FP)."""
+
+    class WithDuplicate(H.FakeDetector):
+        def raw(self, path):  # noqa: ANN001, ANN202
+            from workbench.engine.postprocess import RawDetections
+
+            raw = super().raw(path)
+            if Path(path).stem != "d":
+                return raw
+            boxes = np.r_[raw.boxes.numpy(), [[14.0, 14.0, 54.0, 54.0]]]
+            return RawDetections.from_unsorted(boxes, np.r_[raw.scores.numpy(), 0.4],
+                                               np.r_[raw.labels.numpy(), 2],
+                                               score_floor=0.001, image_size=(100, 80))
+
+    panel.set_detector(WithDuplicate())
+    box = panel.op_box
+    with qtbot.waitSignal(box.updated, timeout=20_000):
+        QTest.mouseClick(box.enabled_box, Qt.MouseButton.LeftButton,
+                         Qt.KeyboardModifier.NoModifier, QPoint(8, box.enabled_box.height() // 2))
+    # NMS moves use the SliderSweep once it is prepared in the background
+    qtbot.waitUntil(lambda: (100, False, 0.5) in box._sliders, timeout=20_000)
+    _keys(panel.score_slider, Qt.Key.Key_PageDown, 15)  # score > .35
+    assert "TP 2 · FP 3 · FN 2 at score &gt; 0.350" in _numbers(panel)
+    with qtbot.waitSignal(box.updated, timeout=20_000):
+        _keys(panel.iou_slider, Qt.Key.Key_PageUp, 3)  # NMS IoU .75
+    assert panel.settings_values()[1] == pytest.approx(0.75)
+    assert "TP 2 · FP 4 · FN 2" in _numbers(panel)
+    _keys(panel.iou_slider, Qt.Key.Key_PageDown, 3)  # back to .45: kept, at once
+    assert "TP 2 · FP 3 · FN 2" in _numbers(panel)

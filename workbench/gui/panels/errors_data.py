@@ -209,6 +209,26 @@ def detections_at_floor(raws: Sequence[Any], ids: Sequence[str], classes: Sequen
     return out
 
 
+def slider_sweep(raws: Sequence[Any], image_set: ImageSet, classes: Sequence[str], *,
+                 iou: float, class_agnostic: bool, top_k: int) -> Any:
+    """A :class:`workbench.core.error_sliders.SliderSweep` over every raw candidate of the
+    images (refused ones left out): the operating point at any NMS IoU without post-processing
+    each image again (one vectorised NMS over the set, the matching's hit pairs computed once).
+    Imports the engine: call it on a worker."""
+    from workbench.core.error_sliders import SliderSweep
+    from workbench.engine.postprocess import to_image_detections
+
+    candidates, cap = [], None
+    for raw, image_id in zip(raws, image_set.ids):
+        if raw is None:
+            continue
+        cap = raw.candidates_per_class
+        candidates.append(to_image_detections(raw, np.arange(len(raw)), classes, image_id))
+    truth = {c.image_id: image_set.ground_truth[c.image_id] for c in candidates}
+    return SliderSweep(truth, candidates, classes, iou=iou, class_agnostic=class_agnostic,
+                       candidates_per_class=cap, top_k=top_k)
+
+
 def restrict(ground_truth: dict[str, Any], detections: dict[str, ImageDetections]
              ) -> dict[str, Any]:
     """The ground truth of the images that have detections (refused images left out)."""
