@@ -378,7 +378,9 @@ class ModelLoader(QObject):
     """Imports torch, torchvision and the engine once, on a background thread, after the window
     has shown (:func:`model_loader`; ``run_gui`` calls :meth:`start_when_idle`). The first
     ``import torch`` took 4–17 s; on the GUI thread it froze the window when the Train panel was
-    first opened.
+    first opened. torch's native libraries are loaded first with the GIL released
+    (:mod:`workbench.gui.workers.preload`): loaded by the import itself, they held the GIL for
+    0.6-1.4 s at a time.
 
     Panels in :attr:`PANELS` are built once it is done: opened earlier, their dock says
     "Loading models…" meanwhile (:class:`~workbench.gui.panel_host.PanelHost`). Code that needs
@@ -474,6 +476,10 @@ class ModelLoader(QObject):
         start = time.perf_counter()
         for name in self.MODULES:
             try:
+                if name == "torch":  # its native libraries first, with the GIL released
+                    from workbench.gui.workers.preload import preload_torch_libraries
+
+                    preload_torch_libraries()
                 importlib.import_module(name)
             except Exception as exc:  # noqa: BLE001 - the panel that needs it reports it
                 log.warning("background import of %s failed: %s", name, exc)
