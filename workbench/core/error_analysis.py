@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -82,13 +83,19 @@ class Confusion:
 
     ``labels`` the classes then ``"background"``; ``matrix`` ``(K+1, K+1)`` int64, rows ground
     truth, columns predictions. ``image_ids`` is the evaluated images' order; the images behind
-    each cell come from ``_cells`` (sorted ``cell * N + image`` keys).
+    each cell come from ``_entries`` (sorted once, when first asked).
     """
 
     labels: tuple[str, ...]
     matrix: np.ndarray
     image_ids: tuple[str, ...] = field(repr=False)
-    _cells: np.ndarray = field(repr=False)
+    #: ``(cell, image)`` of every count; sorted into ``_cells`` on the first :meth:`images`
+    _entries: tuple[np.ndarray, np.ndarray] = field(repr=False)
+
+    @cached_property
+    def _cells(self) -> np.ndarray:
+        cell, image = self._entries
+        return np.unique(cell * max(len(self.image_ids), 1) + image)
 
     def _index(self, name: str | int) -> int:
         if isinstance(name, (int, np.integer)):
@@ -259,42 +266,37 @@ class ErrorIndex:
         """At ``score``, or the best-F1 one when None."""
         return self.sweep.best_f1() if score is None else self.sweep.at(score)
 
+    @cached_property
+    def _prefix(self) -> _Prefix:
+        return _Prefix(self)
+
     def confusion(self, score: float) -> Confusion:
         """The class-agnostic confusion matrix with detections of score ``>= score``."""
         k1 = len(self.classes) + 1
-        kept = (self.det.scores >= score) & (self.det_row >= 0)
-        missed = ~self.gt.difficult & (self.taken_score < score)
-        rows = np.r_[self.det_row[kept], self.gt.cls[missed]]
-        cols = np.r_[self.det.cls[kept], np.full(int(missed.sum()), k1 - 1)]
-        images = np.r_[self.det.image[kept], self.gt.image[missed]]
-        cell = rows * k1 + cols
+        p = self._prefix
+        kd = int(np.searchsorted(p.cell_neg_score, -float(score), side="right"))
+        kg = int(np.searchsorted(p.miss_neg_score, -float(score), side="right"))
+        cell = np.r_[p.cell[:kd], p.miss_cell[kg:]]
+        images = np.r_[p.cell_image[:kd], p.miss_image[kg:]]
         matrix = np.bincount(cell, minlength=k1 * k1).reshape(k1, k1).astype(np.int64)
-        n = max(len(self.image_ids), 1)
         return Confusion(labels=(*self.classes, BACKGROUND), matrix=matrix,
-                         image_ids=self.image_ids, _cells=np.unique(cell * n + images))
+                         image_ids=self.image_ids, _entries=(cell, images))
 
     def per_image_counts(self, score: float) -> dict[str, np.ndarray]:
         """The per-image numbers at ``score`` as ``(N,)`` arrays in ground-truth image order:
         ``"tp"``, ``"fp"``, ``"fn"``, ``"confused"``, ``"ignored"`` (int64) and
         ``"worst_score"`` (float64, 0 without FPs) — :meth:`per_image` without the Python
-        objects, for a table that sorts and filters thousands of images on every slider move."""
-        n, det, gt = len(self.image_ids), self.det, self.gt
-        kept = det.scores >= score
-        fp_rows = kept & self.aware.fp
-        worst = np.zeros(n)
-        rows = np.flatnonzero(fp_rows)
-        if len(rows):
-            o = rows[np.lexsort((det.scores[rows], det.image[rows]))]
-            last = np.flatnonzero(np.r_[det.image[o][1:] != det.image[o][:-1], True])
-            worst[det.image[o[last]]] = det.scores[o[last]]
-        return {
-            "tp": np.bincount(det.image[kept & self.aware.tp], minlength=n),
-            "fp": np.bincount(det.image[fp_rows], minlength=n),
-            "fn": np.bincount(gt.image[~gt.difficult & (self.found_score < score)], minlength=n),
-            "confused": np.bincount(det.image[kept & self.confused], minlength=n),
-            "ignored": np.bincount(det.image[kept & self.aware.ignored], minlength=n),
-            "worst_score": worst,
-        }
+        objects, for a table that sorts and filters thousands of images on every slider move.
+        O(kept detections): one ``bincount`` of a prefix per number, no mask."""
+        n, p = len(self.image_ids), self._prefix
+        out = {}
+        for name in ("tp", "fp", "confused", "ignored"):
+            neg, image = p.flag[name]
+            k = int(np.searchsorted(neg, -float(score), side="right"))
+            out[name] = np.bincount(image[:k], minlength=n)
+        out["fn"] = p.positives - out["tp"]  # each TP finds one distinct positive
+        out["worst_score"] = np.where(p.worst >= score, p.worst, 0.0)
+        return out
 
     def per_image(self, score: float) -> list[ImageErrors]:
         """One :class:`ImageErrors` per ground-truth image (in its order) at ``score``."""
@@ -374,6 +376,39 @@ class ErrorIndex:
             out.append(Mark(_box(det.boxes[d]), status, "detection", names[det.cls[d]], other,
                             s))
         return out
+
+
+class _Prefix:
+    """Per-row outcomes sorted by descending score once, so that every threshold is a prefix
+    (detections) or a suffix (objects missed) — see :meth:`ErrorIndex.confusion` and
+    :meth:`ErrorIndex.per_image_counts`."""
+
+    def __init__(self, index: ErrorIndex) -> None:
+        det, gt, n = index.det, index.gt, len(index.image_ids)
+        k1 = len(index.classes) + 1
+        order = np.argsort(-det.scores, kind="stable")
+        neg = -det.scores[order]
+        image = det.image[order]
+        self.flag: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name, rows in (("tp", index.aware.tp), ("fp", index.aware.fp),
+                           ("confused", index.confused), ("ignored", index.aware.ignored)):
+            sel = rows[order]
+            self.flag[name] = (neg[sel], image[sel])
+        counted = index.det_row[order] >= 0
+        self.cell_neg_score = neg[counted]
+        self.cell = (index.det_row[order] * k1 + det.cls[order])[counted]
+        self.cell_image = image[counted]
+        missable = np.flatnonzero(~gt.difficult)
+        by_taken = missable[np.argsort(-index.taken_score[missable], kind="stable")]
+        self.miss_neg_score = -index.taken_score[by_taken]
+        self.miss_cell = gt.cls[by_taken] * k1 + (k1 - 1)
+        self.miss_image = gt.image[by_taken]
+        self.positives = np.bincount(gt.image[~gt.difficult], minlength=n)
+        self.worst = np.zeros(n)
+        fp_neg, fp_image = self.flag["fp"]
+        if len(fp_image):  # the first FP of an image in score order is its highest
+            first = np.unique(fp_image, return_index=True)[1]
+            self.worst[fp_image[first]] = -fp_neg[first]
 
 
 def _box(row: np.ndarray) -> tuple[float, float, float, float]:
