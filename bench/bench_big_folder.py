@@ -50,7 +50,7 @@ XML = """<annotation{verified}>
 FIRST_PAINT_CHILD = r"""
 import os, sys, time
 t0 = float(sys.argv[1])
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from workbench.gui.app import build_window, create_app
 from workbench.gui.settings import Settings
 import workbench.core.project as project_mod
@@ -67,11 +67,12 @@ class Painted(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint and self.t is None and w.canvas.image_size()[0]:
             self.t = time.time() - t0
-            QTimer.singleShot(0, app.quit)
+            QTimer.singleShot(0, loop.quit)
         return False
+loop = QEventLoop()  # (app.quit() would close the window, Qt 6: the open would be cancelled)
 f = Painted(); w.canvas.viewport().installEventFilter(f)
 w.resize(1440, 900); w.show()
-app.exec()
+loop.exec()
 try:
     from workbench.gui.app import wait_until_open
 except ImportError:  # a checkout from before the worker-thread open (--baseline)

@@ -12,13 +12,21 @@ ours: PyQt5 and PySide6 in one process do not mix). Make it once with::
 Each round starts both programs once, in alternating order (the machine's load affects them
 alike), offscreen, with a fresh settings file / home folder. Each child opens
 ``../shared/datasets/raccoon`` (ours: the folder; LabelImg: ``images/`` with ``annotations/`` as
-its save folder, the way its command line takes them), quits from a zero-time timer after the
-first paint event of its canvas that shows the photo, and exits. Measured per child:
+its save folder, the way its command line takes them), quits from a zero-time timer once it is
+*ready* (below), and exits. Ours starts the way ``run_gui`` does (``build_window(lazy=True)``):
+it paints the folder's first photo (Qt's reader) before the folder is scanned on a worker
+thread; it is ready once the project is open and that photo is shown again with its boxes, the
+file list filled — LabelImg is ready at its first paint (it reads everything before). Measured
+per child:
 
 * **CPU** — user + system seconds of the whole process (``resource.getrusage(RUSAGE_CHILDREN)``
-  before and after ``subprocess.run``): interpreter, imports, window, decode, paint, teardown;
+  before and after ``subprocess.run``): interpreter, imports, window, scan, decode, paint
+  until ready, teardown;
+* **CPU at first paint** — the child's own ``getrusage(RUSAGE_SELF)`` at its first paint;
 * **first paint** — wall seconds from just before the child was started to its first paint
-  (``time.time()`` passed in; includes the interpreter's start).
+  (``time.time()`` passed in; includes the interpreter's start);
+* **ready** — wall seconds to the first paint showing the project's boxes (= first paint for
+  LabelImg).
 
 Both interpreters use cached bytecode, as installed programs do (LabelImg's ``.pyc`` come from
 ``pip install``; ours are written to ``PYTHONPYCACHEPREFIX`` by a warm-up run, so a
@@ -45,30 +53,45 @@ RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 LABELIMG_PYTHON = Path("/tmp/labelimg-venv/bin/python")
 
 OURS = r"""
-import os, sys, time
+import os, resource, sys, time
 t0 = float(sys.argv[1])
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 from PySide6.QtCore import QEvent, QObject, QTimer
 from workbench.gui.app import build_window, create_app
 from workbench.gui.settings import Settings
 app = create_app()
-w = build_window(sys.argv[2], None, Settings(os.environ["WORKBENCH_SETTINGS"]))
+try:  # what run_gui does: paint first, scan the folder after that paint
+    w = build_window(sys.argv[2], None, Settings(os.environ["WORKBENCH_SETTINGS"]), lazy=True)
+except TypeError:  # an older checkout (--baseline): no lazy start
+    w = build_window(sys.argv[2], None, Settings(os.environ["WORKBENCH_SETTINGS"]))
 class Painted(QObject):
-    t = None
+    t = ready = None
     def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint and self.t is None and w.canvas.image_size()[0]:
-            self.t = time.time() - t0
-            QTimer.singleShot(0, app.quit)
+        if event.type() == QEvent.Type.Paint and w.canvas.image_size()[0]:
+            if self.t is None:
+                self.t, self.cpu = time.time() - t0, cpu()
+                self.modules = len(sys.modules)
+                self.heavy = [m for m in ("numpy", "lxml", "PIL", "cv2", "pyqtgraph", "torch")
+                              if m in sys.modules]
+            if self.ready is None and getattr(w, "opening", None) is None \
+                    and w.current_annotation() is not None:
+                self.ready, self.ready_cpu = time.time() - t0, cpu()
+                QTimer.singleShot(0, app.quit)
         return False
 f = Painted(); w.canvas.viewport().installEventFilter(f)
 w.show()
 app.exec()
-heavy = [m for m in ("numpy", "lxml", "PIL", "cv2", "pyqtgraph", "torch") if m in sys.modules]
-print("RESULT", f.t, len(sys.modules), ",".join(heavy) or "-")
+print("RESULT", f.t, f.cpu, f.ready, f.ready_cpu, f.modules, ",".join(f.heavy) or "-")
 """
 
 LABELIMG = r"""
-import os, sys, time
+import os, resource, sys, time
 t0 = float(sys.argv[1])
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 from PyQt5.QtCore import QEvent, QObject, QTimer
 import labelImg
 from labelImg.labelImg import get_main_app
@@ -78,18 +101,22 @@ class Painted(QObject):
     t = None
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Paint and self.t is None and not win.canvas.pixmap.isNull():
-            self.t = time.time() - t0
+            self.t, self.cpu = time.time() - t0, cpu()  # boxes and file list are there too
+            self.modules = len(sys.modules)
             QTimer.singleShot(0, app.quit)
         return False
 f = Painted(); win.canvas.installEventFilter(f)
 app.exec_()
 heavy = [m for m in ("numpy", "lxml", "PIL", "cv2") if m in sys.modules]
-print("RESULT", f.t, len(sys.modules), ",".join(heavy) or "-")
+print("RESULT", f.t, f.cpu, f.t, f.cpu, f.modules, ",".join(heavy) or "-")
 """
 
 MINIMAL = r"""
-import os, sys, time
+import os, resource, sys, time
 t0 = float(sys.argv[1])
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication, QLabel, QListWidget, QMainWindow, QDockWidget
@@ -104,19 +131,19 @@ class Painted(QObject):
     t = None
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint and self.t is None:
-            self.t = time.time() - t0
+            self.t, self.cpu = time.time() - t0, cpu()
             QTimer.singleShot(0, app.quit)
         return False
 f = Painted(); label.installEventFilter(f)
 win.resize(1440, 900); win.show()
 app.exec()
-print("RESULT", f.t, len(sys.modules), "-")
+print("RESULT", f.t, f.cpu, f.t, f.cpu, len(sys.modules), "-")
 """
 
 
 def _run(python: str, code: str, args: list[str], env: dict[str, str],
-         cwd: Path = ROOT) -> tuple[float, float, str]:
-    """(CPU s, first paint s, note) of one child process."""
+         cwd: Path = ROOT) -> tuple[float, float, float, float, str]:
+    """(CPU s, CPU at first paint s, first paint s, ready s, note) of one child process."""
     if cwd != ROOT:  # another checkout of ours (--baseline)
         env = dict(env, PYTHONPATH=str(cwd))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -127,9 +154,10 @@ def _run(python: str, code: str, args: list[str], env: dict[str, str],
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")), None)
     if out.returncode != 0 or line is None:
         raise RuntimeError(f"{python} failed ({out.returncode}): {out.stderr[-1500:]}")
-    _, paint, modules, heavy = line.split()
+    _, paint, paint_cpu, ready, _ready_cpu, modules, heavy = line.split()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, float(paint), f"{modules} modules; {heavy}"
+    return cpu, float(paint_cpu), float(paint), float(ready), \
+        f"{modules} modules at first paint; {heavy}"
 
 
 def _fmt(values: list[float]) -> str:
@@ -170,40 +198,41 @@ def main() -> int:
                       [str(RACCOON)], args.baseline.resolve()))
     for _, python, code, cargs, cwd in cases:  # warm-up: bytecode caches written, files cached
         _run(python, code, cargs, env, cwd)
-    cpu: dict[str, list[float]] = {c[0]: [] for c in cases}
-    paint: dict[str, list[float]] = {c[0]: [] for c in cases}
+    columns = ("CPU s", "CPU at first paint s", "first paint s", "ready s")
+    values: dict[str, dict[str, list[float]]] = {c[0]: {k: [] for k in columns} for c in cases}
     notes: dict[str, str] = {}
     raw: list[str] = []
     for r in range(args.rounds):
         for name, python, code, cargs, cwd in (cases if r % 2 == 0 else cases[::-1]):
             Path(env["WORKBENCH_SETTINGS"]).unlink(missing_ok=True)
-            c, p, note = _run(python, code, cargs, env, cwd)
-            cpu[name].append(c)
-            paint[name].append(p)
+            *measured, note = _run(python, code, cargs, env, cwd)
+            for k, v in zip(columns, measured):
+                values[name][k].append(v)
             notes[name] = note
-            raw.append(f"round {r + 1}: {name:<28} CPU {c:.3f} s, first paint {p:.3f} s ({note})")
+            raw.append(f"round {r + 1}: {name:<28} " + ", ".join(
+                f"{k} {v:.3f}" for k, v in zip(columns, measured)) + f" ({note})")
     a, b = cases[0][0], cases[1][0]
-    ratio_cpu = [x / y for x, y in zip(cpu[a], cpu[b])]
-    ratio_paint = [x / y for x, y in zip(paint[a], paint[b])]
     lines = [f"# bench_startup.py — {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
              f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}, load average "
              f"{' '.join('%.1f' % x for x in os.getloadavg())} at the start",
              f"# raccoon folder ({RACCOON}), offscreen, {args.rounds} interleaved rounds after "
              "one warm-up each; median (min, max)",
              "",
-             f"{'program':<44} {'CPU s':>26} {'first paint s':>26}"]
-    for name in cpu:
-        lines.append(f"{name:<44} {_fmt(cpu[name]):>26} {_fmt(paint[name]):>26}")
-    lines.append(f"{'ratio ours / ' + b + ' (per round)':<44} {_fmt(ratio_cpu):>26} "
-                 f"{_fmt(ratio_paint):>26}")
-    lines.append("")
+             f"{'program':<44}" + "".join(f" {k:>26}" for k in columns)]
+    for name in values:
+        lines.append(f"{name:<44}" + "".join(f" {_fmt(values[name][k]):>26}" for k in columns))
+
+    def ratio(x: str, y: str, label: str) -> str:
+        return f"{label:<44}" + "".join(
+            f" {_fmt([p / q for p, q in zip(values[x][k], values[y][k])]):>26}"
+            for k in columns)
+
+    lines.append(ratio(a, b, "ratio ours / " + b + " (per round)"))
     if len(cases) > 2:
-        c = cases[2][0]
-        lines.append(f"{'ratio before / ' + b + ' (per round)':<44} "
-                     f"{_fmt([x / y for x, y in zip(cpu[c], cpu[b])]):>26} "
-                     f"{_fmt([x / y for x, y in zip(paint[c], paint[b])]):>26}")
+        lines.append(ratio(cases[2][0], b, "ratio before / " + b + " (per round)"))
+        lines.append(ratio(a, cases[2][0], "ratio ours / before (per round)"))
     lines.append("")
-    lines += [f"{name}: {notes[name]}" for name in cpu]
+    lines += [f"{name}: {notes[name]}" for name in values]
     lines.append("")
     lines += raw
     text = "\n".join(lines) + "\n"
