@@ -126,7 +126,8 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     gt_key = gt.image * num_k + gt.cls
     # per (image, class): stable sort by descending score, keep the first MAX_DETS[-1]
     det_key = det.image * num_k + det.cls
-    order = np.lexsort((det.seq, -det.scores, det_key))
+    # (seq is the row order, and lexsort is stable: sorting by it first changes nothing)
+    order = np.lexsort((-det.scores, det_key))
     key_sorted = det_key[order]
     starts = segment_starts(key_sorted)
     run_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
@@ -186,7 +187,9 @@ def _accumulate_class(d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
     num_t, num_r, num_a, num_m = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), 4, len(MAX_DETS)
     precision = -np.ones((num_t, num_r, num_a, num_m))
     recall = -np.ones((num_t, num_a, num_m))
-    order = np.lexsort((rank, d_img, -d_score))
+    # = np.lexsort((rank, d_img, -d_score)): the rows come by image, then rank, so a stable
+    # sort by score alone keeps exactly that order among equal scores
+    order = np.argsort(-d_score, kind="stable")
     matched_all, ignored_all, rank_all = dtm[:, :, order], dt_ig[:, :, order], rank[order]
     every: tuple[np.ndarray, np.ndarray] | None = None
     for m, max_det in enumerate(MAX_DETS):

@@ -168,7 +168,7 @@ def match_detections(gt: FlatGroundTruth, det: FlatDetections, *, iou_threshold:
     hit = best_iou > iou_threshold if strict else best_iou >= iou_threshold
     ignored = np.zeros(n, dtype=bool)
     ignored[hit] = gt.difficult[best_gt[hit]]
-    order = np.lexsort((det.seq, -det.scores, det.cls))
+    order = np.lexsort((-det.scores, det.cls))  # stable: seq (the row order) breaks ties
     candidate = (hit & ~ignored)[order]
     cand_pos = np.flatnonzero(candidate)
     _, first = np.unique(best_gt[order][cand_pos], return_index=True)
