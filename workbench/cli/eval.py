@@ -26,8 +26,8 @@ checkpoint or results file, bad options.
 ``--json`` prints ``{"voc07": {"map", "per_class"}, "voc": {"map", "per_class"}, "coco": {"map",
 "map50", "map75", "map_small", "map_medium", "map_large"}}`` (the requested keys only; undefined
 numbers are null; ``per_class`` lists the classes with at least one non-difficult object). With
-``--score S`` it adds the error analysis of :mod:`workbench.core.error_analysis` at IoU ``--iou``
-for detections of score ``>= S`` (``--score best`` or a bare ``--score``: the score that
+``--score S`` it adds the error analysis (``docs/errors.md``) at IoU ``--iou`` for detections of
+score ``>= S`` (``--score best`` or a bare ``--score``: the score that
 maximises F1): ``"operating_point": {"score", "iou", "precision", "recall", "f1", "tp", "fp",
 "fn", "chosen"}`` (``chosen`` is ``"score"`` for ``--score S``, else ``"best_f1"``: the score
 that maximises F1), ``"confusion": {"labels": [classes…, "background"], "matrix": [[int]]}``

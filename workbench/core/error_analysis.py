@@ -254,9 +254,17 @@ class ErrorIndex:
         self.det_row = np.where(self.det_ignored_agn, -1, self.det_row)
         self.confused = (self.det_row >= 0) & (self.det_row < len(self.classes)) & \
             (self.det_row != self.det.cls)
-        self.gt_size = size_index(self.gt.boxes)
-        self.det_size = size_index(self.det.boxes)
         self._det_order: np.ndarray | None = None
+
+    @cached_property
+    def gt_size(self) -> np.ndarray:
+        """``(G,)`` COCO size class of each object (0 small, 1 medium, 2 large)."""
+        return size_index(self.gt.boxes)
+
+    @cached_property
+    def det_size(self) -> np.ndarray:
+        """``(D,)`` COCO size class of each detection."""
+        return size_index(self.det.boxes)
 
     @property
     def image_ids(self) -> tuple[str, ...]:
