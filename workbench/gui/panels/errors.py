@@ -399,6 +399,8 @@ class ErrorsPanel(QWidget):
         self._dets.clear()
         self._clear_results()
         self._pending = self.detector is not None
+        if self._pending and self.isVisible():
+            self.evaluate()
 
     # -- feedback -----------------------------------------------------------------------------
     def _show_error(self, message: str) -> None:
