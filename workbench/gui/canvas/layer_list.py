@@ -63,6 +63,16 @@ LAYER_Z: dict[str, float] = {
     "detection-selected": 33.0,    # the detection chosen in the Detections list
     "iou:union": 34.0,             # the IoU panel's A and B, lightly filled
     "iou:intersection": 35.0,      # their intersection, with "IoU 0.xyz"
+    "classics:yolo-grid": 11.2,    # YOLO N x N grid (Classics panel)
+    "classics:roi-map": 11.4,      # feature-map cells around the pooled box (Classics)
+    "classics:rpn": 12.5,          # RPN top-N proposals after NMS (Classics)
+    "classics:yolo-cells": 14.5,   # cells holding a centre; conflicts red (Classics)
+    "classics:roi-cells": 21.2,    # roi_pool: the whole cells each bin takes (Classics)
+    "classics:roi-bins": 21.4,     # roi_align: the continuous bins (Classics)
+    "classics:roi-samples": 21.6,  # roi_align: bilinear sample points (Classics)
+    "classics:roi-box": 21.8,      # the pooled box and its rounded RoI (Classics)
+    "classics:yolo-centres": 22.5,  # box centres labelled with their YOLO target (Classics)
+    "classics:rpn-selected": 23.5,  # the picked proposal and its anchor (Classics)
     "guide": 40.0,                 # draw-mode crosshair and rubber band (GuideItem)
 }
 

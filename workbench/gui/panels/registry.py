@@ -42,4 +42,5 @@ PANELS: list[tuple[str, str, str]] = [
     ("workbench.gui.panels.label_next", "LabelNextPanel", "Label next"),
     ("workbench.gui.panels.errors", "ErrorsPanel", "Errors"),
     ("workbench.gui.panels.video", "VideoPanel", "Video"),
+    ("workbench.gui.panels.classics", "ClassicsPanel", "Classics"),
 ]

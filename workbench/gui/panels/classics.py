@@ -1,0 +1,241 @@
+"""Classics panel: the chapter's classic detectors seen on the image, one page each.
+
+* **RoI pooling** (:mod:`.classics_roi`): a box pooled from a detector's real feature map,
+  ``roi_pool`` cells and ``roi_align`` sample points drawn, pooled values as heat maps.
+* **YOLO grid** (:mod:`.classics_yolo`): the ``N x N`` grid, the cells holding a centre, each
+  cell's ``[pc, bx, by, bw, bh, class]``, conflicting cells in red.
+* **RPN proposals** (:mod:`.classics_rpn`): a Faster R-CNN's top-N proposals after NMS with their
+  objectness, and the anchor each came from.
+
+The detectors (catalog models with random weights, or a checkpoint: the one the window loads —
+``CheckpointLoaded`` — a training's best — ``TrainingFinished`` — or one chosen with
+"Checkpoint…") run in this panel's :class:`~workbench.gui.jobs.JobRunner`; torch is imported
+there, never on the GUI thread. Every layer is per image (emptied on image change, then redrawn
+for the new image) and only the current page's layers are shown.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
+
+from workbench.gui.canvas.layer_list import LayerList
+from workbench.gui.canvas.layers import BoxLayer
+from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
+from workbench.gui.jobs import JobContext, JobRunner
+from workbench.gui.panels.classics_common import ModelCache, add_checkpoint
+from workbench.gui.panels.classics_roi import RoiPage
+from workbench.gui.panels.classics_rpn import RpnPage
+from workbench.gui.panels.classics_yolo import YoloPage
+from workbench.gui.panels.inspect_common import CanvasClickWatcher
+
+log = logging.getLogger(__name__)
+
+ROI_LAYERS = ("classics:roi-map", "classics:roi-cells", "classics:roi-bins",
+              "classics:roi-samples", "classics:roi-box")
+YOLO_LAYERS = ("classics:yolo-grid", "classics:yolo-cells", "classics:yolo-centres")
+RPN_LAYERS = ("classics:rpn", "classics:rpn-selected")
+PAGE_LAYERS = (ROI_LAYERS, YOLO_LAYERS, RPN_LAYERS)
+
+
+class ClassicsPanel(QWidget):
+    """Dock contents; ``window`` satisfies :class:`workbench.gui.panel_api.PanelWindow`."""
+
+    features_ready = Signal()
+    failed = Signal(str)
+
+    def __init__(self, window: Any) -> None:
+        super().__init__()
+        self.main_window = window
+        self.runner = JobRunner(self)
+        self.models = ModelCache()
+        self.layer_list = LayerList.of(window.canvas.scene())
+        self.layers: dict[str, BoxLayer] = {}
+        for name in (*ROI_LAYERS, *YOLO_LAYERS, *RPN_LAYERS):
+            self.layers[name] = BoxLayer(name)
+            self.layer_list.add(self.layers[name], self, per_image=True)
+        self.rpn_page = RpnPage(window, self.layers)
+        self.roi_page = RoiPage(window, self.layers, self.rpn_page.shown_boxes)
+        self.roi_page.other_sources = self._other_sources
+        self.yolo_page = YoloPage(window, self.layers)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.roi_page, "RoI pooling")
+        self.tabs.addTab(self.yolo_page, "YOLO grid")
+        self.tabs.addTab(self.rpn_page, "RPN")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+        self._features_key: tuple[str, str] | None = None
+        self._trace_key: tuple[str, str] | None = None
+        self.clicks = CanvasClickWatcher(window.canvas, self)
+        self.clicks.clicked.connect(self._on_scene_clicked)
+        self.roi_page.pick_button.toggled.connect(self._on_pick_toggled)
+        self.roi_page.features_wanted.connect(self.compute_features)
+        self.rpn_page.trace_wanted.connect(self.run_rpn)
+        self.rpn_page.traced.connect(self._on_rpn_traced)
+        for page in (self.roi_page, self.rpn_page):
+            page.checkpoint_button.clicked.connect(self._choose_checkpoint)
+        self.tabs.currentChanged.connect(self._on_page)
+        window.image_changed.connect(self._on_image_changed)
+        window.annotation_changed.connect(self._on_annotation_changed)
+        hub = hub_of(window)
+        if hub is not None:
+            hub.subscribe(CheckpointLoaded, lambda e: self.add_checkpoint(e.path), owner=self)
+            hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
+        self._on_page(self.tabs.currentIndex())
+        self.refresh()
+
+    # -- pages ----------------------------------------------------------------------------
+    def _on_page(self, index: int) -> None:
+        for k, names in enumerate(PAGE_LAYERS):
+            for name in names:
+                self.layer_list.set_wanted(self.layers[name], k == index)
+        if index == 0:
+            self.roi_page.refresh_sources()
+            if self.roi_page.features is None:
+                self.compute_features(self.roi_page.model_key)
+        elif index == 2 and self.rpn_page.trace is None:
+            self.run_rpn(self.rpn_page.model_key)
+
+    def show_page(self, name: str) -> None:
+        """``"roi"``, ``"yolo"`` or ``"rpn"``."""
+        self.tabs.setCurrentIndex({"roi": 0, "yolo": 1, "rpn": 2}[name])
+
+    def refresh(self) -> None:
+        """Everything for the current image."""
+        self.yolo_page.refresh()
+        self.roi_page.refresh_sources()
+        index = self.tabs.currentIndex()
+        if index == 0:
+            self.compute_features(self.roi_page.model_key)
+        elif index == 2:
+            self.run_rpn(self.rpn_page.model_key)
+
+    def _image_key(self) -> str:
+        path = self.main_window.current_image_path()
+        return "" if path is None else str(path)
+
+    def _on_image_changed(self, _path: str) -> None:
+        # the layer list has emptied our layers already; the pages' results are stale
+        self.roi_page.features = None
+        self._features_key = None
+        self._trace_key = None
+        self.rpn_page.set_trace(None)
+        self.refresh()
+
+    def _on_annotation_changed(self) -> None:
+        self.yolo_page.refresh()
+        self.roi_page.refresh_sources()
+
+    def _other_sources(self) -> dict[str, np.ndarray]:
+        return {name: item.boxes for name, item in self.layer_list.sources(exclude=self).items()
+                if isinstance(item, BoxLayer)}
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def add_checkpoint(self, path: str | Path) -> None:
+        """Offer the detector of checkpoint ``path`` on the RoI and RPN pages (selected)."""
+        add_checkpoint(self.roi_page.model_combo, path)
+        add_checkpoint(self.rpn_page.model_combo, path)
+
+    def _on_training_finished(self, event: TrainingFinished) -> None:
+        if event.best is not None:
+            self.add_checkpoint(event.best)
+
+    def _choose_checkpoint(self) -> None:
+        from workbench.gui.panels.detections import checkpoint_start_dir
+
+        start = checkpoint_start_dir(None, self.main_window.project)
+        path, _filter = QFileDialog.getOpenFileName(self, "Detector checkpoint", start,
+                                                    "Checkpoints (*.pt *.pth);;All files (*)")
+        if path:
+            self.add_checkpoint(path)
+
+    # -- jobs -----------------------------------------------------------------------------
+    def compute_features(self, model_key: str) -> None:
+        rgb = self.main_window.current_image_rgb()
+        if rgb is None:
+            self.roi_page.set_status("Open an image first.")
+            return
+        key = (model_key, self._image_key())
+        if key == self._features_key and self.roi_page.features is not None:
+            return
+        self._features_key = key
+        self.roi_page.set_status(f"Computing the feature maps of {model_key}…")
+        models = self.models
+
+        def job(ctx: JobContext) -> Any:
+            from workbench.engine.feature_maps import compute_features
+
+            model, label = models.get(model_key)
+            ctx.check()
+            return compute_features(model, rgb, label)
+
+        task = self.runner.submit(job, key="features", name="Classics: feature maps")
+        task.finished.connect(lambda result, k=key: self._on_features(k, result))
+        task.failed.connect(lambda msg: self._on_failed(self.roi_page.set_status, msg))
+
+    def _on_features(self, key: tuple[str, str], features: Any) -> None:
+        if key != (self.roi_page.model_key, self._image_key()):
+            return
+        self.roi_page.set_features(features)
+        self.features_ready.emit()
+
+    def run_rpn(self, model_key: str) -> None:
+        rgb = self.main_window.current_image_rgb()
+        if rgb is None:
+            self.rpn_page.set_status("Open an image first.")
+            return
+        key = (model_key, self._image_key())
+        self._trace_key = key
+        self.rpn_page.set_status(f"Running the backbone and RPN of {model_key}…")
+        models = self.models
+
+        def job(ctx: JobContext) -> Any:
+            from workbench.engine.rpn_trace import trace_rpn
+
+            model, _label = models.get(model_key)
+            ctx.check()
+            return trace_rpn(model, rgb)
+
+        task = self.runner.submit(job, key="rpn", name="Classics: RPN proposals")
+        task.finished.connect(lambda result, k=key: self._on_trace(k, result))
+        task.failed.connect(lambda msg: self._on_failed(self.rpn_page.set_status, msg))
+
+    def _on_trace(self, key: tuple[str, str], trace: Any) -> None:
+        if key != (self.rpn_page.model_key, self._image_key()):
+            return
+        self.rpn_page.set_trace(trace)
+
+    def _on_rpn_traced(self) -> None:
+        self.roi_page.refresh_sources()
+
+    def _on_failed(self, show: Any, message: str) -> None:
+        show(f"Failed: {message}")
+        self.failed.emit(message)
+
+    # -- clicks ---------------------------------------------------------------------------
+    def _on_pick_toggled(self, on: bool) -> None:
+        self.clicks.consume = on
+
+    def _on_scene_clicked(self, x: float, y: float) -> None:
+        if not self.isVisible() or not self.layer_list.owner_shown(self):
+            return
+        page = self.tabs.currentIndex()
+        if page == 0 and self.roi_page.pick_button.isChecked():
+            self.roi_page.pick_at(x, y)
+            self.clicks.consume = self.roi_page.pick_button.isChecked()
+        elif page == 2:
+            self.rpn_page.pick_at(x, y)
+
+    # -- lifetime -------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.runner.shutdown()
+        super().closeEvent(event)

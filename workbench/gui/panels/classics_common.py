@@ -1,0 +1,159 @@
+"""Pieces shared by the Classics panel's pages: the detector choice, heat maps, tables.
+
+No torch here: models are built in the panel's background job (``ModelCache.get`` runs on the
+worker thread only; the runner has one thread, so the cache needs no lock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox, QHeaderView, QLabel, QSizePolicy, QTableWidget, QTableWidgetItem, QWidget,
+)
+
+from workbench.core.models import CATALOG
+
+#: Detectors with a torchvision backbone whose maps can be pooled (families in the catalog).
+FEATURE_FAMILIES = ("ssd", "fasterrcnn")
+CHECKPOINT_PREFIX = "ckpt:"
+
+
+def catalog_models(families: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``(name, label)`` of the trainable catalog models of ``families``."""
+    return [(m.name, m.label) for m in CATALOG if m.trainable and m.family in families]
+
+
+def fill_model_combo(combo: QComboBox, families: tuple[str, ...], default: str) -> None:
+    for name, label in catalog_models(families):
+        combo.addItem(f"{label} (random weights)", name)
+        combo.setItemData(combo.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+    combo.setCurrentIndex(max(combo.findData(default), 0))
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(16)
+
+
+def add_checkpoint(combo: QComboBox, path: str | Path, select: bool = True) -> None:
+    key = f"{CHECKPOINT_PREFIX}{path}"
+    if combo.findData(key) < 0:
+        combo.insertItem(0, f"checkpoint: {Path(path).name}", key)
+        combo.setItemData(0, str(path), Qt.ItemDataRole.ToolTipRole)
+    if select:
+        combo.setCurrentIndex(combo.findData(key))
+
+
+class ModelCache:
+    """Built detectors by key (a catalog name or ``ckpt:PATH``); used on the worker only."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+
+    def get(self, key: str) -> tuple[Any, str]:
+        """``(model, description)``; builds (random weights) or loads it the first time."""
+        if key in self._models:
+            return self._models[key]
+        if key.startswith(CHECKPOINT_PREFIX):
+            from workbench.engine.checkpoint import load_checkpoint
+
+            model, ckpt = load_checkpoint(key[len(CHECKPOINT_PREFIX):])
+            entry = (model, f"{ckpt['model_name']} ({Path(key[len(CHECKPOINT_PREFIX):]).name})")
+        else:
+            from workbench.engine.anchor_extract import build_for_anchors
+
+            entry = (build_for_anchors(key), f"{key}, random weights")
+        if len(self._models) >= 3:  # R50-FPN is ~160 MB: keep only a few
+            self._models.pop(next(iter(self._models)))
+        self._models[key] = entry
+        return entry
+
+
+def heat_rgb(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``(H, W)`` values → ``(H, W, 3)`` uint8 (dark blue → teal → yellow), ``lo..hi``."""
+    t = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+    t = np.clip(t, 0.0, 1.0)[..., None]
+    stops = np.array([[30, 20, 80], [30, 150, 140], [250, 230, 40]], dtype=np.float64)
+    low = stops[0] + (stops[1] - stops[0]) * np.clip(t * 2, 0, 1)
+    high = stops[1] + (stops[2] - stops[1]) * np.clip(t * 2 - 1, 0, 1)
+    return np.where(t < 0.5, low, high).astype(np.uint8)
+
+
+class HeatMap(QLabel):
+    """A small ``(H, W)`` heat map, nearest-neighbour scaled, each bin a square."""
+
+    def __init__(self, side: int = 72, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.side = side
+        self.values: np.ndarray | None = None
+        self.setFixedSize(QSize(side, side))
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setStyleSheet("background: #222;")
+
+    def set_values(self, values: np.ndarray | None, lo: float = 0.0, hi: float = 1.0) -> None:
+        self.values = None if values is None else np.asarray(values, dtype=np.float64)
+        if self.values is None:
+            self.clear()
+            self.setToolTip("")
+            return
+        rgb = np.ascontiguousarray(heat_rgb(self.values, lo, hi))
+        h, w = rgb.shape[:2]
+        image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        cell = max(1, self.side // max(h, w))
+        pixmap = QPixmap.fromImage(image.scaled(w * cell, h * cell,
+                                                Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                Qt.TransformationMode.FastTransformation))
+        if cell >= 6:  # thin bin borders
+            painter = QPainter(pixmap)
+            painter.setPen(QColor(0, 0, 0, 90))
+            for i in range(1, w):
+                painter.drawLine(i * cell, 0, i * cell, h * cell)
+            for i in range(1, h):
+                painter.drawLine(0, i * cell, w * cell, i * cell)
+            painter.end()
+        self.setPixmap(pixmap)
+        self.setToolTip(f"{h}×{w} bins, min {self.values.min():.3g}, "
+                        f"max {self.values.max():.3g}")
+
+
+def make_table(headers: list[str], tips: dict[str, str] | None = None) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    for c, h in enumerate(headers):
+        if tips and h in tips:
+            item = table.horizontalHeaderItem(c)
+            if item is not None:
+                item.setToolTip(tips[h])
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+    table.setWordWrap(False)
+    table.verticalHeader().setDefaultSectionSize(22)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setMinimumHeight(160)
+    return table
+
+
+def fill_table(table: QTableWidget, rows: list[list[str]],
+               colors: list[QColor | None] | None = None) -> None:
+    table.setRowCount(len(rows))
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            item = QTableWidgetItem(text)
+            if colors is not None and colors[r] is not None:
+                item.setForeground(colors[r])
+            table.setItem(r, c, item)
+
+
+def smallest_containing(boxes: np.ndarray, x: float, y: float) -> int:
+    """Index of the smallest box containing ``(x, y)``, or -1."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    inside = np.flatnonzero((b[:, 0] <= x) & (x <= b[:, 2]) & (b[:, 1] <= y) & (y <= b[:, 3]))
+    if len(inside) == 0:
+        return -1
+    area = (b[inside, 2] - b[inside, 0]) * (b[inside, 3] - b[inside, 1])
+    return int(inside[np.argmin(area)])
