@@ -22,27 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def _ignored_up_to(ignored: np.ndarray, flat_tp: np.ndarray) -> np.ndarray:
-    """For each true positive (flat index into ``ignored`` ``(A, T, n)``, sorted), the number
-    of ignored detections in its row up to and including it: ``np.cumsum(ignored, axis=2)``
-    at those places, from one summing pass (``add.reduceat``) instead of a full int32 copy."""
-    if len(flat_tp) == 0:
-        return np.zeros(0, dtype=np.int64)
-    flat = np.ascontiguousarray(ignored).reshape(-1).view(np.uint8)
-    n = ignored.shape[2]
-    rows = flat_tp // n
-    # segment bounds: each TP row's start, and just after each TP (none past the end)
-    # both parts are sorted: merge them and drop repeats (no hashing np.unique)
-    row_starts = rows[np.r_[True, rows[1:] != rows[:-1]]] * n
-    bounds = np.concatenate([row_starts, flat_tp + 1])
-    bounds.sort(kind="stable")
-    bounds = bounds[np.r_[True, bounds[1:] != bounds[:-1]] & (bounds < len(flat))]
-    sums = np.add.reduceat(flat, bounds, dtype=np.int64)  # bounds strictly increase
-    before = np.concatenate([[0], np.cumsum(sums)])  # ignored from bounds[0] to each bound
-    # up to the TP = (ignored before TP + 1) - (ignored before its row's start); TP + 1 is a
-    # bound, or the end of the array (index len(bounds), where `before` holds the total)
-    return (before[np.searchsorted(bounds, flat_tp + 1)]
-            - before[np.searchsorted(bounds, rows * n)])
+def _ignored_by_row(ignored: np.ndarray, pos: np.ndarray, row_start: np.ndarray
+                    ) -> np.ndarray:
+    """For each true positive, the number of ignored detections in its row up to and
+    including it (``np.cumsum(ignored, axis=1)`` there): ``ignored`` ``(rows, n)``, ``pos``
+    the TP positions sorted by row (``row_start`` bounds each row's). One int32 running
+    count of one row (n values) at a time: no sort, and no full ``(rows, n)`` copy."""
+    out = np.zeros(len(pos), dtype=np.int64)
+    for r in np.flatnonzero(np.diff(row_start)).tolist():
+        lo, hi = row_start[r], row_start[r + 1]
+        out[lo:hi] = np.cumsum(ignored[r], dtype=np.int32)[pos[lo:hi]]
+    return out
 
 
 def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
@@ -61,13 +51,14 @@ def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
         recall[npig > 0] = 0.0
         return precision, recall
     tp_mask = matched & ~ignored
-    a_i, t_i, pos = np.nonzero(tp_mask)  # sorted by (a, t, position)
+    flat_tp = np.flatnonzero(tp_mask)  # sorted by (a, t, position): one index array, not 3
     rows = num_a * num_t
-    row = a_i * num_t + t_i
+    row = flat_tp // n
+    pos = flat_tp - row * n
     row_start = np.searchsorted(row, np.arange(rows + 1), side="left")
     total_tp = np.diff(row_start)  # (A*T,)
     j = np.arange(len(row), dtype=np.int64) - row_start[row] + 1  # 1-based count in its row
-    ign_upto = _ignored_up_to(ignored, row * n + pos)
+    ign_upto = _ignored_by_row(ignored.reshape(rows, n), pos, row_start)
     tp = j.astype(np.float64)
     fp = (pos + 1 - j - ign_upto).astype(np.float64)
     pr = tp / (fp + tp + np.spacing(1))
