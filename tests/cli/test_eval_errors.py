@@ -130,7 +130,8 @@ def test_bad_score_and_compare_with_one_checkpoint(project: Path, results: Path,
 
 
 def _checkpoint(path: Path, seed: int) -> Path:
-    """An untrained SSDlite (128 px) from ``seed``: scores vary between seeds, built in ~1 s."""
+    """An untrained SSDlite (128 px) whose class head is perturbed by ``seed`` (an untrained
+    head scores every class alike), so that two seeds give different detections; ~1 s."""
     import torch
 
     from workbench.engine.checkpoint import make_checkpoint, save_checkpoint
@@ -138,6 +139,9 @@ def _checkpoint(path: Path, seed: int) -> Path:
 
     torch.manual_seed(seed)
     model, info = build_detector("ssdlite320_mobilenet_v3_large", 3, image_size=128)
+    with torch.no_grad():
+        for p in model.head.classification_head.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
     ckpt = make_checkpoint(model.eval(), info=info, classes=["cat", "dog"], config={},
                            epoch=1, postprocess={"score_threshold": 0.2, "nms_iou": 0.5,
                                                  "top_k": 20})
@@ -162,6 +166,7 @@ def test_compare_two_checkpoints(project: Path, tmp_path: Path, capsys) -> None:
         assert run["operating_point"] == ref["operating_point"]
     (diff,) = doc["differences"]
     assert diff["checkpoint"] == str(b)
+    assert single[0]["voc07"] != single[1]["voc07"]  # the two runs differ
     assert diff["voc07"]["map"] == pytest.approx(single[1]["voc07"]["map"]
                                                  - single[0]["voc07"]["map"])
     assert diff["voc"]["per_class"]["cat"] == pytest.approx(
