@@ -18,7 +18,6 @@ from workbench.gui.hub import AnnotationsWritten, CheckpointLoaded, TrainingFini
 from workbench.gui.main_window import MainWindow
 from workbench.gui.panels.label_next import LabelNextPanel
 from workbench.gui.panels.runs import RunsPanel
-from workbench.gui.panels.runs_plots import RunsPlots
 from workbench.gui.settings import Settings
 
 
@@ -70,18 +69,21 @@ def window(qtbot, tmp_path: Path, project: Path) -> MainWindow:
     return w
 
 
-def _check(qtbot, panel: RunsPanel, row: int) -> None:
+def _check(qtbot, panel: RunsPanel, row: int,
+           state: Qt.CheckState = Qt.CheckState.Checked) -> None:
     item = panel.list.item(row)
     rect = panel.list.visualItemRect(item)
     # the check box sits at the left of the row
     with qtbot.waitSignal(panel.compared, timeout=3000):
         QTest.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(
             rect.left() + rect.height() // 2, rect.center().y()))
-    assert item.checkState() == Qt.CheckState.Checked
+    assert item.checkState() == state
 
 
 def _points(plot) -> list[tuple[str, list[float], list[float]]]:
-    return [(c.name(), c.xData.tolist(), c.yData.tolist()) for c in RunsPlots.curves(plot)]
+    """What the plot draws (every data item in it), by run name."""
+    return sorted((c.name(), c.xData.tolist(), c.yData.tolist())
+                  for c in plot.getPlotItem().listDataItems())
 
 
 def test_checking_two_runs_overlays_curves_and_diffs(qtbot, window: MainWindow) -> None:
@@ -91,16 +93,16 @@ def test_checking_two_runs_overlays_curves_and_diffs(qtbot, window: MainWindow) 
     panel.show()
     qtbot.waitUntil(lambda: panel.list.count() == 3, timeout=5000)
     assert [panel.list.item(i).text() for i in range(3)] == ["r1", "r2", "r3"]
-    assert RunsPlots.curves(panel.plots.loss_plot) == []
+    assert panel.plots.curves(panel.plots.loss_plot) == []
     _check(qtbot, panel, 0)
     _check(qtbot, panel, 1)
     assert _points(panel.plots.loss_plot) == [("r1", [1.0, 2.0], [3.0, 1.0]),
                                               ("r2", [1.0, 2.0], [3.0, 2.0])]
     assert _points(panel.plots.map_plot) == [("r1", [1.0, 2.0], [0.25, 0.75]),
                                              ("r2", [2.0], [0.5])]
-    colors = [c.opts["pen"].color().name() for c in RunsPlots.curves(panel.plots.loss_plot)]
+    colors = [c.opts["pen"].color().name() for c in panel.plots.curves(panel.plots.loss_plot)]
     assert colors[0] != colors[1]
-    assert colors == [c.opts["pen"].color().name() for c in RunsPlots.curves(panel.plots.map_plot)]
+    assert colors == [c.opts["pen"].color().name() for c in panel.plots.curves(panel.plots.map_plot)]
     assert "r1" in panel.legend.text() and colors[1] in panel.legend.text()
     assert panel.table.text() == [
         ["class", "A", "B", "B−A"],
@@ -113,9 +115,16 @@ def test_checking_two_runs_overlays_curves_and_diffs(qtbot, window: MainWindow) 
     assert panel.table.text()[1] == ["cat", "1.000", "0.250", "-0.750"]
     # a third run: three curves, a second difference column
     _check(qtbot, panel, 2)
-    assert len(RunsPlots.curves(panel.plots.loss_plot)) == 3
+    assert [n for n, _x, _y in _points(panel.plots.loss_plot)] == ["r1", "r2", "r3"]
+    assert _points(panel.plots.map_plot)[2] == ("r3", [1.0], [0.125])
     assert panel.table.text()[0] == ["class", "A", "B", "C", "B−A", "C−A"]
     assert panel.table.text()[1] == ["cat", "1.000", "0.250", "0.125", "-0.750", "-0.875"]
+    # unchecking r2 removes its curves; r1 and r3 stay as they were
+    _check(qtbot, panel, 1, Qt.CheckState.Unchecked)
+    assert [n for n, _x, _y in _points(panel.plots.map_plot)] == ["r1", "r3"]
+    assert [n for n, _x, _y in _points(panel.plots.loss_plot)] == ["r1", "r3"]
+    assert panel.table.text()[0] == ["class", "A", "B", "B−A"]
+    assert panel.table.text()[1] == ["cat", "1.000", "0.125", "-0.875"]
 
 
 def test_runs_list_follows_training_finished(qtbot, window: MainWindow, project: Path) -> None:

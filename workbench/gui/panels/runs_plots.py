@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -64,31 +65,60 @@ class RunsPlots(QWidget):
         # its legend for the same reason). The curves keep the run names (``name()``).
         for plot in (self.loss_plot, self.map_plot):
             plot.getPlotItem().legend.setVisible(False)
+        self._items: dict[tuple[str, Path], tuple[object, pg.PlotDataItem]] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.map_plot)
 
+    #: Curves with more points than this are drawn without point symbols (a scatter of
+    #: symbols per curve is most of a redraw's cost: 3 runs x 300 epochs took 130 ms).
+    MAX_SYMBOLS = 60
+
     def show_runs(self, runs: Sequence[tuple[int, RunCurves]], metric: str = "voc07") -> None:
-        """Draw ``(colour index, run)`` pairs: each run one colour, its name in the legends."""
-        for plot in (self.loss_plot, self.map_plot):
-            plot.clear()  # also empties the legend
+        """Draw ``(colour index, run)`` pairs: each run one colour, its name on its curves.
+
+        Curves are kept between calls: checking one more run adds its two curves and leaves
+        the others as they are (nothing is re-plotted that did not change)."""
         self.map_plot.setTitle(f"Val mAP@0.5, {'11-point' if metric == 'voc07' else 'all-point'}")
         self.map_plot.getPlotItem().titleLabel.setToolTip(AP_METRICS[metric])
+        wanted: dict[tuple[str, Path], tuple[object, ...]] = {}
+        data: dict[tuple[str, Path], tuple[np.ndarray, np.ndarray, str, str]] = {}
         for index, run in runs:
-            color = run_color(index)
-            pen = pg.mkPen(color, width=2)
-            self.loss_plot.plot(np.asarray(run.loss_epochs, float), np.asarray(run.loss, float),
-                                pen=pen, symbol="o", symbolSize=5, symbolBrush=color,
-                                name=run.name, connect="finite")
             values = run.map_voc07 if metric == "voc07" else run.map_voc
-            self.map_plot.plot(np.asarray(run.map_epochs, float), np.asarray(values, float),
-                               pen=pen, symbol="o", symbolSize=5, symbolBrush=color,
-                               name=run.name, connect="finite")
+            for plot_name, xs, ys, key in (
+                    ("loss", run.loss_epochs, run.loss, (id(run), index)),
+                    ("map", run.map_epochs, values, (id(run), index, metric))):
+                wanted[(plot_name, run.path)] = key
+                data[(plot_name, run.path)] = (np.asarray(xs, float), np.asarray(ys, float),
+                                               run_color(index), run.name)
+        for slot in [k for k in self._items if k not in wanted]:
+            plot = self.loss_plot if slot[0] == "loss" else self.map_plot
+            plot.removeItem(self._items.pop(slot)[1])
+        for slot, key in wanted.items():
+            old = self._items.get(slot)
+            if old is not None and old[0] == key:
+                continue
+            x, y, color, name = data[slot]
+            symbols = {"symbol": "o", "symbolSize": 5, "symbolBrush": color,
+                       "symbolPen": color} if len(x) <= self.MAX_SYMBOLS else {"symbol": None}
+            if old is None:
+                plot = self.loss_plot if slot[0] == "loss" else self.map_plot
+                item = plot.plot(x, y, pen=pg.mkPen(color, width=2), name=name,
+                                 connect="finite", **symbols)
+            else:
+                item = old[1]
+                item.setPen(pg.mkPen(color, width=2))
+                item.setData(x, y, connect="finite", **symbols)
+            self._items[slot] = (key, item)
+        # list order (the legend line's order) for curves(); new items were appended last
+        order = {(p, run.path): i for i, (_index, run) in enumerate(runs) for p in ("loss", "map")}
+        self._items = dict(sorted(self._items.items(), key=lambda kv: order[kv[0]]))
 
-    @staticmethod
-    def curves(plot: pg.PlotWidget) -> list[pg.PlotDataItem]:
-        return [i for i in plot.getPlotItem().listDataItems() if isinstance(i, pg.PlotDataItem)]
+    def curves(self, plot: pg.PlotWidget) -> list[pg.PlotDataItem]:
+        """The curves of ``plot`` in the order of the runs (tests)."""
+        name = "loss" if plot is self.loss_plot else "map"
+        return [item for (p, _path), (_key, item) in self._items.items() if p == name]
 
 
 class ApTable(QTableWidget):
