@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,7 +160,17 @@ _LOADED = False
 PLUGIN_MODULES = ("workbench.engine.demo_model", "workbench.engine.classic_models")
 
 
+_LOAD_LOCK = threading.RLock()
+
+
 def _ensure_builtin() -> None:
+    # Two panels' workers may build models at once: the second waits until the registry is
+    # full (it used to see _LOADED already True and an empty registry: "unknown model").
+    with _LOAD_LOCK:
+        _load_builtin()
+
+
+def _load_builtin() -> None:
     global _LOADED
     if _LOADED:
         return
