@@ -12,8 +12,13 @@ A training run on a worker thread shares the GIL and the garbage collector with 
   out of the collector's way (``gc.freeze``) and collection resumes for the rest.
 
 :func:`background_run_settings` applies both and restores the previous values on exit, also
-when the body raises. Per-thread settings (a worker's nice value,
-:mod:`workbench.gui.workers.priority`) are not process-wide and stay with the thread.
+when the body raises. The switch-interval half alone,
+:func:`~workbench.core.switch_interval.short_switch_interval` (Qt- and torch-free, in core so
+the GUI's job runner uses it without importing the engine), wraps every background job: an
+export's or a checkpoint load's Python made the GUI thread wait up to 5 ms at every hand-over
+of the GIL. Overlapping requests are safe (the same bookkeeping for both). Per-thread settings
+(a worker's nice value, :mod:`workbench.gui.workers.priority`) are not process-wide and stay
+with the thread.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from workbench.core.switch_interval import _ask, _release, short_switch_interval
+
+__all__ = ["ProcessSettings", "background_run_settings", "short_switch_interval"]
 
 
 @dataclass
@@ -51,14 +60,16 @@ def background_run_settings(max_switch_interval_s: float | None = None,
     were before."""
     previous_interval = sys.getswitchinterval()
     settings = ProcessSettings(gc_was_enabled=gc.isenabled(), switch_interval_s=previous_interval)
+    limit = None if max_switch_interval_s is None else float(max_switch_interval_s)
     try:
         if pause_gc:
             gc.disable()
-        if max_switch_interval_s is not None:
-            sys.setswitchinterval(min(previous_interval, max_switch_interval_s))
+        if limit is not None:
+            _ask(limit)
         yield settings
     finally:
-        sys.setswitchinterval(previous_interval)
+        if limit is not None:
+            _release(limit)
         if settings.frozen:
             gc.unfreeze()
         if settings.gc_was_enabled:

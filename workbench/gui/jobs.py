@@ -31,7 +31,10 @@ a folder, evaluating a results file, an export — is a function run on a worker
   :func:`job_errors` (one process-wide object; the labeling window shows its reports in the status
   bar). Owners may show the message inline too, but do not report it again.
 * **Priority.** ``JobRunner(niceness=5)`` runs its threads nicer than the GUI thread (long jobs:
-  training-like work, pre-labeling a folder; :mod:`workbench.gui.workers.priority`).
+  training-like work, pre-labeling a folder; :mod:`workbench.gui.workers.priority`). While any
+  job or call runs, the GIL switch interval is at most 0.25 ms
+  (:func:`workbench.core.switch_interval.short_switch_interval`): with Python's 5 ms the GUI
+  thread waited up to 5 ms for the GIL at every hand-over while a job ran Python.
 * **Shutdown.** :meth:`JobRunner.shutdown` cancels and waits; the window's close joins every
   runner among its children (``MainWindow.stop_background_work``).
 * **Plain calls.** :meth:`JobRunner.call` runs ``fn(*args)`` on the same kind of pool and
@@ -65,9 +68,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
+from workbench.core.switch_interval import short_switch_interval
 from workbench.gui.workers.priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
+
+
 
 
 class JobCancelled(Exception):
@@ -234,9 +240,10 @@ class _Runnable(QRunnable):
             relay.done.emit(_CANCELLED, None)
             return
         try:
-            result = fn(JobContext(relay, self._stop))
-            if inspect.isgenerator(result):
-                result = self._iterate(result, relay)
+            with short_switch_interval():
+                result = fn(JobContext(relay, self._stop))
+                if inspect.isgenerator(result):
+                    result = self._iterate(result, relay)
             if self._stop.is_set():
                 raise JobCancelled("cancelled")
         except JobCancelled:
@@ -286,7 +293,8 @@ class _CallRunnable(QRunnable):
             lower_thread_priority(self._niceness - getattr(_local, "niceness", 0))
             _local.niceness = self._niceness
         try:
-            result = fn(*args)
+            with short_switch_interval():
+                result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - delivered through the future
             future.set_exception(exc)
         else:
@@ -375,29 +383,37 @@ class JobRunner(QObject):
 
 
 class ModelLoader(QObject):
-    """Imports torch, torchvision and the engine once, on a background thread, after the window
-    has shown (:func:`model_loader`; ``run_gui`` calls :meth:`start_when_idle`). The first
-    ``import torch`` took 4–17 s; on the GUI thread it froze the window when the Train panel was
-    first opened. torch's native libraries are loaded first with the GIL released
-    (:mod:`workbench.gui.workers.preload`): loaded by the import itself, they held the GIL for
-    0.6-1.4 s at a time.
+    """Imports the side panels' modules, then torch, torchvision and the engine, once, on a
+    background thread after the window has shown (:func:`model_loader`; ``run_gui`` calls
+    :meth:`start_when_idle`). The first ``import torch`` took 4–17 s; on the GUI thread it froze
+    the window when the Train panel was first opened. torch's native libraries are loaded first
+    with the GIL released (:mod:`workbench.gui.workers.preload`): loaded by the import itself,
+    they held the GIL for 0.6-1.4 s at a time.
 
-    Panels in :attr:`PANELS` are built once it is done: opened earlier, their dock says
-    "Loading models…" meanwhile (:class:`~workbench.gui.panel_host.PanelHost`). Code that needs
-    the modules at once (a test, a script) calls :meth:`wait`.
+    Two phases: the panels' modules (pyqtgraph, OpenCV, every registered panel module:
+    :meth:`add_panel_modules`) start :attr:`PANELS_DELAY_MS` after the window shows; torch and
+    the engine wait until the user pauses (:attr:`IDLE_MS` without input) or a panel needs
+    them. A panel opened while its module is still being imported here is built once it is
+    (:meth:`importing`; its dock says "Loading …"), not imported on the GUI thread meanwhile.
+    Panels in :attr:`PANELS` are built once everything is loaded: opened earlier, their dock
+    says "Loading models…" meanwhile (:class:`~workbench.gui.panel_host.PanelHost`). Code that
+    needs the modules at once (a test, a script) calls :meth:`wait`.
     """
 
     loaded = Signal()  #: on the GUI thread, once every module is imported (or failed to)
+    panels_loaded = Signal()  #: on the GUI thread, once the panels' modules are (phase one)
 
-    #: the side panels' modules first (pyqtgraph, OpenCV: 0.1-1 s each on the GUI thread when a
-    #: panel was first opened; in the background their import stalls the GUI < 50 ms), then
-    #: torch and the engine
-    MODULES = ("pyqtgraph", "cv2", "workbench.gui.panels.metrics",
-               "workbench.gui.panels.detections", "workbench.gui.panels.proposals",
-               "workbench.gui.panels.priors", "workbench.gui.panels.iou",
-               "torch", "torchvision", "workbench.engine.detectors", "workbench.engine.device",
-               "workbench.engine.inference", "workbench.engine.postprocess",
-               "workbench.engine.trainer", "workbench.gui.panels.training")
+    #: phase one: the side panels' modules (pyqtgraph, OpenCV: 0.1-1 s each on the GUI thread
+    #: when a panel was first opened); the panel host adds the registry's panel modules
+    PANEL_MODULES = ("pyqtgraph", "cv2", "workbench.gui.panels.metrics",
+                     "workbench.gui.panels.detections", "workbench.gui.panels.proposals",
+                     "workbench.gui.panels.priors", "workbench.gui.panels.iou")
+    #: phase two: torch and the engine
+    MODEL_MODULES = ("torch", "torchvision", "workbench.engine.detectors",
+                     "workbench.engine.device", "workbench.engine.inference",
+                     "workbench.engine.postprocess", "workbench.engine.trainer",
+                     "workbench.gui.panels.training")
+    MODULES = PANEL_MODULES + MODEL_MODULES
     #: panel modules whose construction imports torch
     PANELS = frozenset({"workbench.gui.panels.training"})
 
@@ -405,6 +421,9 @@ class ModelLoader(QObject):
         super().__init__()
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
+        self._panels_done = threading.Event()
+        self._go = threading.Event()  # phase two may start
+        self._panel_modules = list(self.PANEL_MODULES)
         self.error: str | None = None
         self.seconds: float | None = None
 
@@ -416,24 +435,40 @@ class ModelLoader(QObject):
     def done(self) -> bool:
         return self._done.is_set()
 
+    def add_panel_modules(self, names: list[str] | tuple[str, ...]) -> None:
+        """Import these too in phase one (before it starts; torch-free modules only)."""
+        if self._thread is None:
+            self._panel_modules += [n for n in names
+                                    if n not in self._panel_modules and n not in self.PANELS]
+
     def needed_by(self, module_name: str) -> bool:
         """Whether building a panel of ``module_name`` must wait for this loader (call
         :meth:`start` then: it may not have started yet)."""
         return module_name in self.PANELS and not self.done
 
-    #: How long the user must leave the window alone before the imports start by themselves.
+    def importing(self, module_name: str) -> bool:
+        """Whether ``module_name`` is yet to be imported by phase one, which is under way
+        (build its panel on :attr:`panels_loaded` rather than import it on the GUI thread)."""
+        return (self._thread is not None and not self._panels_done.is_set()
+                and module_name in self._panel_modules and module_name not in sys.modules)
+
+    #: How long the user must leave the window alone before torch's import starts by itself.
     IDLE_MS = 1500
+    #: Phase one starts this long after :meth:`start_when_idle` (the window has painted).
+    PANELS_DELAY_MS = 300
 
     def start_when_idle(self, idle_ms: int | None = None) -> None:
-        """Start the imports once no key or mouse input has come for ``idle_ms``. Importing
-        torch holds the GIL in long stretches (extension initialisation: gaps of 0.8-1.8 s on a
-        loaded 2-CPU machine even on a background thread), so it waits for a pause rather than
-        stalling the first clicks; a panel that needs the models starts it at once."""
+        """Start phase one soon, and phase two once no key or mouse input has come for
+        ``idle_ms``. Importing torch holds the GIL in long stretches (extension initialisation:
+        gaps of 0.8-1.8 s on a loaded 2-CPU machine even on a background thread), so it waits
+        for a pause rather than stalling the first clicks; a panel that needs the models starts
+        it at once."""
         from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 
         app = QCoreApplication.instance()
         if app is None or self._thread is not None:
             return
+        QTimer.singleShot(self.PANELS_DELAY_MS, self, self.start_panels)
         timer = QTimer(self, singleShot=True, interval=self.IDLE_MS if idle_ms is None
                        else idle_ms)
         inputs = {QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel,
@@ -457,24 +492,29 @@ class ModelLoader(QObject):
         app.installEventFilter(watcher)
         timer.start()
 
-    def start(self) -> None:
-        """Start the imports (once; later calls do nothing)."""
+    def start_panels(self) -> None:
+        """Start phase one (once); phase two waits for :meth:`start`."""
         if self._thread is not None:
             return
-        if all(m in sys.modules for m in self.MODULES):
+        if all(m in sys.modules for m in (*self.MODULES, *self._panel_modules)):
             self._thread = threading.current_thread()
+            self._panels_done.set()
             self._done.set()
+            self.panels_loaded.emit()
             self.loaded.emit()
             return
         self._thread = threading.Thread(target=self._run, name="model-loader", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
+    def start(self) -> None:
+        """Start the imports, both phases (once; later calls do nothing)."""
+        self._go.set()
+        self.start_panels()
+
+    def _import(self, names: list[str] | tuple[str, ...]) -> bool:
         import importlib
 
-        lower_thread_priority()
-        start = time.perf_counter()
-        for name in self.MODULES:
+        for name in names:
             try:
                 if name == "torch":  # its native libraries first, with the GIL released
                     from workbench.gui.workers.preload import preload_torch_libraries
@@ -484,11 +524,24 @@ class ModelLoader(QObject):
             except Exception as exc:  # noqa: BLE001 - the panel that needs it reports it
                 log.warning("background import of %s failed: %s", name, exc)
                 self.error = f"{name}: {exc}"
-                break
+                return False
+        return True
+
+    def _run(self) -> None:
+        lower_thread_priority()
+        start = time.perf_counter()
+        with short_switch_interval():
+            ok = self._import(self._panel_modules)
+        self._panels_done.set()
+        self.panels_loaded.emit()  # queued to the GUI thread (this object lives there)
+        self._go.wait()
+        if ok:
+            with short_switch_interval():
+                self._import(self.MODEL_MODULES)
         self.seconds = time.perf_counter() - start
         log.info("models loaded in the background in %.1f s", self.seconds)
         self._done.set()
-        self.loaded.emit()  # queued to the GUI thread (this object lives there)
+        self.loaded.emit()
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until loaded (True) — not on the GUI thread while the user waits."""

@@ -216,6 +216,11 @@ class PanelHost:
         self.panels: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
         self._after_models: set[str] = set()  # shown before the models were loaded
+        self._after_panels: set[str] = set()  # shown while their module was being imported
+        from workbench.gui.jobs import model_loader
+
+        # the loader imports every panel's module in the background soon after start-up
+        model_loader().add_panel_modules([module for module, _c, _t in entries])
         self._on_screen: dict[str, bool] = {}
         self._specs: dict[str, tuple[str, str, str]] = {}
         previous: QDockWidget | None = None
@@ -470,7 +475,19 @@ class PanelHost:
         from workbench.gui.jobs import model_loader
 
         loader = model_loader()
-        if key in self.panels or key in self.errors or not loader.needed_by(self._specs[key][0]):
+        module_name, _class_name, title = self._specs[key]
+        if key not in self.panels and key not in self.errors \
+                and loader.importing(module_name):
+            # its module is being imported in the background: build it when that is done
+            # rather than import it here too (the GUI thread would wait for the import lock)
+            placeholder = self.docks[key].widget()
+            if isinstance(placeholder, QLabel):
+                placeholder.setText(f"Loading {title}…")
+            if key not in self._after_panels:
+                self._after_panels.add(key)
+                loader.panels_loaded.connect(lambda k=key: self._panels_loaded(k))
+            return None
+        if key in self.panels or key in self.errors or not loader.needed_by(module_name):
             return self.build(key)
         loader.start()  # at once if it was waiting for the user to pause
         placeholder = self.docks[key].widget()
@@ -480,6 +497,12 @@ class PanelHost:
             self._after_models.add(key)
             loader.loaded.connect(lambda k=key: self._models_loaded(k))
         return None
+
+    def _panels_loaded(self, key: str) -> None:
+        if key in self._after_panels:
+            self._after_panels.discard(key)
+            if not self.docks[key].isHidden():
+                self.build_when_ready(key)
 
     def _models_loaded(self, key: str) -> None:
         if key in self._after_models:
