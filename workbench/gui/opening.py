@@ -72,8 +72,9 @@ def _natural_key(text: str) -> tuple:
 
 
 _DIGITS = re.compile(r"(\d+)")
-#: leading text and first number of each line of a joined listing (one C-level pass)
-_HEADS = re.compile(r"^([^\d\n]*)(\d*)", re.MULTILINE)
+#: leading text and first number of each line of a joined listing ending in a newline (one
+#: C-level pass; each match takes its whole line, so no position inside a line is tried)
+_HEADS = re.compile(r"([^\d\n]*)(\d*)[^\n]*\n")
 #: the image names of a joined listing (PREVIEW_EXTENSIONS, any case, after a non-empty stem:
 #: the names Project.rescan takes, hidden ones included)
 _IMAGE_LINES = re.compile(
@@ -82,14 +83,26 @@ _IMAGE_LINES = re.compile(
 
 def first_in_natural_order(names: list[str]) -> str:
     """``min(names, key=natural_key)``, with the full key computed only for the names that
-    share the smallest leading text and first number; the leading parts come from one regular
-    expression pass over the joined names (10^5 names: 0.26 s -> 0.05 s)."""
-    heads = _HEADS.findall("\n".join(names).lower())
-    prefix = min(p for p, _ in heads)
-    same = [i for i, (p, _) in enumerate(heads) if p == prefix]
-    numbers = [int(heads[i][1]) if heads[i][1] else -1 for i in same]  # no number first
-    low = min(numbers)
-    return min((names[i] for i, k in zip(same, numbers) if k == low), key=_natural_key)
+    share the smallest leading text and first number. The leading parts come from one regular
+    expression pass over the joined names and are compared with C-level ``map``/``min`` (10^5
+    names: 0.15 s with a Python loop over them, 0.08 s so; the same run, a loaded machine)."""
+    from itertools import compress
+    from operator import itemgetter
+
+    heads = _HEADS.findall("\n".join(names).lower() + "\n")  # [(leading text, number)]
+    if len(heads) != len(names):  # (a newline in a file name: the slow, exact way)
+        return min(names, key=_natural_key)
+    prefix = min(heads)[0]
+    same = list(compress(range(len(heads)), map(prefix.__eq__, map(itemgetter(0), heads))))
+    numbers = [heads[i][1] for i in same] if len(same) < 64 else \
+        list(map(itemgetter(1), itemgetter(*same)(heads)))
+    if "" in numbers:  # a name without a number after the text sorts first
+        low_rows = [i for i, d in zip(same, numbers) if not d]
+    else:
+        values = list(map(int, numbers))
+        low = min(values)
+        low_rows = list(compress(same, map(low.__eq__, values)))
+    return min((names[i] for i in low_rows), key=_natural_key)
 
 
 def list_names(folder: Path) -> list[str] | None:
@@ -163,6 +176,7 @@ class ProjectOpener(QObject):
         self._pending: tuple[Path, Path | None] | None = None  # waiting for the first paint
         self._hooks: list[QObject] = []
         self._busy_cursor = False
+        self.scan_seconds: float | None = None
         window.opening = None
 
     # -- public ---------------------------------------------------------------------------
@@ -208,6 +222,13 @@ class ProjectOpener(QObject):
             from workbench.gui import project_ops as ops
 
             project = ops.open_project(images_dir, annotations_dir, stop=ctx.stop.is_set)
+            for i, entry in enumerate(project.entries):
+                # pathlib keeps a path's string once made: the window's listing reads 10^5 of
+                # them on the GUI thread (0.5 s of CPU there when made there)
+                os.fspath(entry.image_path)
+                os.fspath(entry.xml_path)
+                if not i % 8192:
+                    ctx.check()
             ctx.check()
             _warm_imports()
             return project
@@ -241,6 +262,8 @@ class ProjectOpener(QObject):
         self.w.opening = None
         self._set_busy(False)
         n = len(getattr(project, "entries", ()))
+        #: seconds the last scan took on the worker thread (benches)
+        self.scan_seconds = job.seconds
         log.info("%s: %d images scanned in %.2f s (worker thread)", images_dir, n,
                  time.perf_counter() - started)
         if self.w.open_project(images_dir, annotations_dir, project=project):
