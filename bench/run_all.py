@@ -111,6 +111,12 @@ BENCHES: tuple[Bench, ...] = (
     Bench("bench_large_image.py", ("--repeat", "5"), ("--repeat", "1"), 150, 40,
           "a 108 MP JPEG: preview, tiles, full decode; peak memory",
           figures=(("seconds, peak MiB", r"^(?P<label>\S.*?)\s{2,}([\d.]+)\s+(\d+) MiB"),)),
+    Bench("bench_errors.py", (), ("--images", "300", "--slider-images", "100", "--raw", "300",
+                                  "--moves", "40"), 480, 40,
+          "error analysis: operating point / confusion / per image on 5k x 100; sliders on 1k",
+          has_out=True,
+          figures=(("p50 ms, p95 ms", r"^(?P<label>(?:score|NMS) move.*?)\s+\d+\s+([\d.]+)"
+                    r"\s+([\d.]+)"),)),
     Bench("bench_demo.py", ("--minutes", "10"), ("--minutes", "0.3", "--images", "40"),
           660, 60, "the CPU demo detector: val mAP per minute on the sample project", long=True),
     Bench("bench_scale.py", ("--sizes", "5000,20000,100000"),
