@@ -279,6 +279,11 @@ def test_agrees_with_the_ap_code_and_the_literal_definitions(seed: int, iou: flo
         conf = index.confusion(score)
         assert conf.matrix.tolist() == brute_confusion(gt, dets, names, score, iou,
                                                        strict).tolist()
+        # the same with each image's detections best first (rows already in matching order)
+        ranked = [ImageDetections(d.image_id, d.boxes[o], d.scores[o], d.labels[o])
+                  for d in dets for o in [np.argsort(-d.scores, kind="stable")]]
+        assert ErrorIndex(gt, ranked, iou=iou, strict=strict).confusion(score).matrix.tolist() \
+            == conf.matrix.tolist()
         # confused per image = the off-diagonal, non-background cells
         k = len(names)
         off = conf.matrix[:k, :k].sum() - np.trace(conf.matrix[:k, :k])

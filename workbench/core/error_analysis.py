@@ -57,6 +57,7 @@ from workbench.core.error_match import (
     hit_pairs,
     match_class_agnostic,
     match_class_aware,
+    score_order,
     size_index,
 )
 from workbench.core.error_sweep import OperatingPoint, ScoreSweep
@@ -233,8 +234,10 @@ class ErrorIndex:
 
     def _match(self, pairs: HitPairs, by_score: np.ndarray | None = None) -> None:
         """Both matchings and the per-row arrays every threshold reads."""
-        self.aware = match_class_aware(self.gt, self.det, pairs)
-        self.agnostic = match_class_agnostic(self.gt, self.det, pairs)
+        if by_score is None:  # one sort, shared by the matchings and the sweep
+            by_score = score_order(self.det)
+        self.aware = match_class_aware(self.gt, self.det, pairs, by_score)
+        self.agnostic = match_class_agnostic(self.gt, self.det, pairs, by_score)
         npos = int((~self.gt.difficult).sum())
         self.sweep = ScoreSweep(self.det.scores, self.aware.tp, self.aware.fp, npos, self.iou,
                                 order=by_score)

@@ -93,14 +93,37 @@ def hit_pairs(gt: FlatGroundTruth, det: FlatDetections, *, iou: float,
     return HitPairs(d_idx[hit], g_idx[hit], ious[hit])
 
 
-def _by_score(det: FlatDetections, rows: np.ndarray) -> np.ndarray:
-    """``rows`` (ascending) by descending score, ties in ``seq`` order. ``seq`` follows the
-    row order in every flattening (:mod:`workbench.core.metrics_data`), so a stable argsort
-    of the scores does it — several times faster than ``lexsort`` with a float key."""
+def score_order(det: FlatDetections) -> np.ndarray:
+    """Every detection row by descending score, ties in ``seq`` order (the devkit's stable
+    sort)."""
+    return _by_score(det, np.arange(len(det.scores)))
+
+
+def _by_score(det: FlatDetections, rows: np.ndarray,
+              by_score: np.ndarray | None = None) -> np.ndarray:
+    """``rows`` (ascending) by descending score, ties in ``seq`` order. With ``by_score`` (all
+    rows in that order) a filter, no sort. ``seq`` follows the row order in every flattening
+    (:mod:`workbench.core.metrics_data`), so a stable argsort of the scores does it — several
+    times faster than ``lexsort`` with a float key."""
+    if by_score is not None:
+        member = np.zeros(len(det.scores), dtype=bool)
+        member[rows] = True
+        return by_score[member[by_score]]
     seq = det.seq[rows]
     if len(seq) > 1 and not bool((seq[1:] > seq[:-1]).all()):
         return rows[np.lexsort((seq, -det.scores[rows]))]
     return rows[np.argsort(-det.scores[rows], kind="stable")]
+
+
+def _image_then_score(det: FlatDetections) -> bool:
+    """Whether the rows are grouped by image in ascending order with scores descending inside
+    each image and ``seq`` ascending (so row order is the (image, score, seq) order)."""
+    image, scores, seq = det.image, det.scores, det.seq
+    if len(image) < 2:
+        return True
+    same = image[1:] == image[:-1]
+    return bool((image[1:] >= image[:-1]).all() and (~same | (scores[1:] <= scores[:-1])).all()
+                and (seq[1:] > seq[:-1]).all())
 
 
 def _first_best(pairs: HitPairs, n: int) -> np.ndarray:
@@ -131,8 +154,8 @@ class ClassAwareMatch:
     gt: np.ndarray
 
 
-def match_class_aware(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs
-                      ) -> ClassAwareMatch:
+def match_class_aware(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs,
+                      by_score: np.ndarray | None = None) -> ClassAwareMatch:
     """The devkit's matching of all detections, as
     :func:`workbench.core.metrics_voc.match_detections` (the AP code; the tests hold them
     equal) from the hit pairs of the detection's class: the best object of its class reaches
@@ -145,7 +168,7 @@ def match_class_aware(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs
     ignored = np.zeros(n, dtype=bool)
     ignored[hit] = gt.difficult[best_gt[hit]]
     # only the candidates' order matters (one object has one class: no class key needed)
-    cand = _by_score(det, np.flatnonzero(hit & ~ignored))
+    cand = _by_score(det, np.flatnonzero(hit & ~ignored), by_score)
     _, first = np.unique(best_gt[cand], return_index=True)
     tp = np.zeros(n, dtype=bool)
     tp[cand[first]] = True
@@ -163,8 +186,8 @@ class AgnosticMatch:
     taken_by: np.ndarray
 
 
-def match_class_agnostic(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs
-                         ) -> AgnosticMatch:
+def match_class_agnostic(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPairs,
+                         by_score: np.ndarray | None = None) -> AgnosticMatch:
     """Per image, detections by descending score (ties: given order) each take the not yet
     matched object of highest IoU among ``pairs`` (those reaching the threshold), whatever its
     class; equal IoU → the first object. ``difficult`` objects are taken like any other (the
@@ -182,8 +205,11 @@ def match_class_agnostic(gt: FlatGroundTruth, det: FlatDetections, pairs: HitPai
     if len(d_idx) == 0:
         return AgnosticMatch(det_gt, taken_by)
     sub = d_idx[np.r_[True, d_idx[1:] != d_idx[:-1]]]  # pairs are ordered by detection
-    order = _by_score(det, sub)
-    order = order[np.argsort(det.image[order], kind="stable")]  # image, then score
+    if _image_then_score(det):  # rows already by image, then descending score (inference)
+        order = sub
+    else:
+        order = _by_score(det, sub, by_score)
+        order = order[np.argsort(det.image[order], kind="stable")]  # image, then score
     img_sorted = det.image[order]
     m = len(order)
     starts = np.flatnonzero(np.r_[True, img_sorted[1:] != img_sorted[:-1]])
