@@ -186,3 +186,51 @@ def test_preview_helpers_agree_with_the_project_scan():
     for i in range(len(names)):
         rotated = names[i:] + names[:i]
         assert first_in_natural_order(rotated) == min(rotated, key=natural_key)
+
+
+def test_lazy_sample_start_shows_the_hint_once(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QDockWidget
+
+    from workbench.core import synth
+    from workbench.gui import first_run
+
+    root = tmp_path / "data" / "sample-project"
+    monkeypatch.setattr(first_run, "sample_project_dir", lambda: root)
+    monkeypatch.setattr(synth, "DEFAULT_IMAGES", 3)
+    w = build_window(None, None, Settings(tmp_path / "s.ini"), sample=True, lazy=True)
+    qtbot.addWidget(w)
+
+    def hints() -> list[QDockWidget]:
+        return [d for d in w.findChildren(QDockWidget)
+                if d.objectName() == first_run.HINT_OBJECT_NAME]
+
+    assert w.opening is not None and hints() == []  # shown once the sample is open
+    w.show()
+    wait_until_open(w, timeout_s=30)
+    assert len(w.entries()) == 3 and len(hints()) == 1 and hints()[0].isVisible()
+    hints()[0].close()
+    other = make_project(tmp_path / "other", n=2)
+    assert w.open_folder(other)
+    wait_until_open(w, timeout_s=30)
+    assert w.current_image_path() == other / "img0.png"
+    assert not hints()[0].isVisible()  # not shown again for another folder
+
+
+def test_a_start_up_folder_that_fails_leaves_no_preview(qtbot, tmp_path, monkeypatch):
+    images = make_project(tmp_path / "p", n=2)
+
+    def broken(images_dir, annotations_dir=None, *, stop=None):  # noqa: ANN001,ANN202
+        raise PermissionError(f"{images_dir}: permission denied")
+
+    monkeypatch.setattr(ops, "open_project", broken)
+    w = build_window(images, None, Settings(tmp_path / "s.ini"), lazy=True)
+    qtbot.addWidget(w)
+    assert w.stack.currentWidget() is w.canvas and w.canvas.image_size() == (320, 240)
+    w.show()
+    wait_until_open(w, timeout_s=30)
+    assert w.project is None
+    assert w.stack.currentWidget() is w.welcome
+    assert w.canvas.image_size() == (0, 0)
+    assert w.position_label.text() == "No folder open"
+    assert w.statusBar().currentMessage() == (
+        f"Failed: Opening {images}: PermissionError: {images}: permission denied")

@@ -276,6 +276,9 @@ class ProjectOpener(QObject):
         self.w.opening = None
         self._set_busy(False)
         log.error("cannot open %s: %s", images_dir, message)
+        if self.w.project is None:  # a start-up preview: nothing is open after all
+            self.w.canvas.canvas_scene().set_image(None)
+            self.w.stack.setCurrentWidget(self.w.welcome)
         self.refused.emit(images_dir, message)
 
     def _set_busy(self, busy: bool, text: str = "") -> None:
