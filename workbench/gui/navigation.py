@@ -19,6 +19,19 @@ from workbench.gui.panels.files import file_state
 log = logging.getLogger(__name__)
 
 
+def display_names(images_dir: Path, entries: list) -> list[str]:
+    """The file dock's name of every entry (``_display_name``), on strings (``Path.relative_to``
+    per entry was seconds at 10^5 images: issue 14). No Qt: the open job makes them too."""
+    head = os.path.join(os.fspath(images_dir), "")
+    n = len(head)
+    out = []
+    for e in entries:
+        text = os.fspath(e.image_path)
+        out.append(readable(text[n:] if text.startswith(head) and len(text) > n
+                            else os.path.basename(text)))
+    return out
+
+
 class NavigationMixin:
     """``open_project``, ``show_row``, next / previous / next unlabeled image."""
 
@@ -32,9 +45,10 @@ class NavigationMixin:
 
     # -- project --------------------------------------------------------------------------
     def open_project(self, images_dir: Path, annotations_dir: Path | None = None, *,
-                     project: object | None = None) -> bool:
+                     project: object | None = None, names: list[str] | None = None) -> bool:
         """Open a folder (XML beside the images, or in ``annotations_dir``); ``project``: that
-        folder's project, already scanned (on a worker thread: ``gui/opening.py``)."""
+        folder's project, already scanned (on a worker thread: ``gui/opening.py``), with
+        ``names`` = :func:`display_names` of its entries when made there too."""
         if not self.saver.leave_document(self.document):
             return False
         self.saver.flush()  # background writes end (and say if they failed) before documents go
@@ -53,7 +67,8 @@ class NavigationMixin:
         # Files changed by other programs while the project is open (outside_edits).
         self.outside.watch_project(self._entries,
                                    [Path(getattr(project, "annotations_dir", images_dir))])
-        self.files.set_entries(self._display_names(self._entries))
+        self.files.set_entries(names if names is not None and len(names) == len(self._entries)
+                               else self._display_names(self._entries))
         # The class dock starts from the class file; the state scanner adds the names it finds
         # in the XMLs (so a big project's window opens before every file is parsed).
         self._predefined = ops.predefined_classes(project)
@@ -76,16 +91,7 @@ class NavigationMixin:
         return True
 
     def _display_names(self, entries: list) -> list[str]:
-        """:meth:`_display_name` of every entry, on strings (``Path.relative_to`` per entry
-        was seconds at 10^5 images: issue 14)."""
-        head = os.path.join(os.fspath(self.project.images_dir), "")
-        n = len(head)
-        out = []
-        for e in entries:
-            text = os.fspath(e.image_path)
-            out.append(readable(text[n:] if text.startswith(head) and len(text) > n
-                                else os.path.basename(text)))
-        return out
+        return display_names(self.project.images_dir, entries)
 
     def _display_name(self, entry: object) -> str:
         path = ops.image_path(entry)
