@@ -218,25 +218,28 @@ class ProjectOpener(QObject):
         self._drop_hooks()
         started = time.perf_counter()
 
-        def scan(ctx: JobContext) -> object:
+        def scan(ctx: JobContext) -> tuple[object, list[str]]:
             from workbench.gui import project_ops as ops
+            from workbench.gui.navigation import display_names
 
             project = ops.open_project(images_dir, annotations_dir, stop=ctx.stop.is_set)
             for i, entry in enumerate(project.entries):
-                # pathlib keeps a path's string once made: the window's listing reads 10^5 of
-                # them on the GUI thread (0.5 s of CPU there when made there)
+                # pathlib keeps a path's string once made: the window reads 10^5 of them on
+                # the GUI thread when the project is shown
                 os.fspath(entry.image_path)
                 os.fspath(entry.xml_path)
                 if not i % 8192:
                     ctx.check()
             ctx.check()
+            names = display_names(project.images_dir, project.entries)  # the file dock's
+            ctx.check()
             _warm_imports()
-            return project
+            return project, names
 
         job = self.runner.submit(scan, key=OPEN_KEY, name=f"Opening {readable(images_dir)}")
         self._job = job
-        job.finished.connect(lambda project, j=job: self._on_scanned(
-            j, images_dir, annotations_dir, project, started))
+        job.finished.connect(lambda result, j=job: self._on_scanned(
+            j, images_dir, annotations_dir, result, started))
         job.failed.connect(lambda message, j=job: self._on_failed(j, images_dir, message))
 
     def cancel(self) -> None:
@@ -255,9 +258,10 @@ class ProjectOpener(QObject):
 
     # -- internals ------------------------------------------------------------------------
     def _on_scanned(self, job: Job, images_dir: Path, annotations_dir: Path | None,
-                    project: object, started: float) -> None:
+                    result: tuple[object, list[str]], started: float) -> None:
         if job is not self._job:
             return
+        project, names = result
         self._job = None
         self.w.opening = None
         self._set_busy(False)
@@ -266,7 +270,7 @@ class ProjectOpener(QObject):
         self.scan_seconds = job.seconds
         log.info("%s: %d images scanned in %.2f s (worker thread)", images_dir, n,
                  time.perf_counter() - started)
-        if self.w.open_project(images_dir, annotations_dir, project=project):
+        if self.w.open_project(images_dir, annotations_dir, project=project, names=names):
             self.opened.emit(images_dir)
 
     def _on_failed(self, job: Job, images_dir: Path, message: str) -> None:
