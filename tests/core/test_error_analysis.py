@@ -300,6 +300,8 @@ def test_unknown_image_and_bad_iou_are_clear_errors() -> None:
         analyse(gt, [*dets, _dets("zz", ("cat", 0.5, (0, 0, 5, 5)))])
     with pytest.raises(ValueError, match="IoU threshold"):
         analyse(gt, dets, iou=1.5)
+    with pytest.raises(KeyError, match="'zz' is not in the evaluated set"):
+        ErrorIndex(gt, dets).marks("zz", 0.5)
     with pytest.raises(KeyError, match="horse"):
         analyse(gt, dets, score=0.5, per_size=False).confusion.images("horse", "cat")
 

@@ -258,6 +258,7 @@ class ErrorIndex:
         self.confused = (self.det_row >= 0) & (self.det_row < len(self.classes)) & \
             (self.det_row != self.det.cls)
         self._det_order: np.ndarray | None = None
+        self._image_pos: dict[str, int] | None = None
 
     @cached_property
     def gt_size(self) -> np.ndarray:
@@ -352,7 +353,11 @@ class ErrorIndex:
     def marks(self, image_id: str, score: float) -> list[Mark]:
         """The boxes of one image with their status at ``score`` (objects first, then kept
         detections by descending score); see :func:`image_marks`."""
-        i = self.image_ids.index(image_id)
+        if self._image_pos is None:
+            self._image_pos = {name: k for k, name in enumerate(self.image_ids)}
+        i = self._image_pos.get(image_id)
+        if i is None:
+            raise KeyError(f"image {image_id!r} is not in the evaluated set")
         gt, det, names = self.gt, self.det, self.classes
         if self._det_order is None:
             self._det_order = np.lexsort((det.seq, -det.scores, det.image))
