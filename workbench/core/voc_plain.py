@@ -161,6 +161,9 @@ def read_plain(data: bytes) -> Plain | None:
     for (raw, mm, name, pose, truncated, difficult, x1, y1, x2, y2, score_text,
          ws) in _OBJECT.findall(region):
         covered += len(raw) + len(ws)
+        if not name or pose == "<pose>" or truncated == "<truncated>" or \
+                difficult == "<difficult>" or score_text == "<score>":
+            return None  # an empty element: lxml writes it back as <tag/> (raw differs)
         try:  # float() strips the same whitespace str.strip() does
             x1, y1, x2, y2 = float(x1), float(y1), float(x2), float(y2)
         except ValueError:
