@@ -359,14 +359,10 @@ class Project:
         if image_strs is None:
             image_strs = [os.fspath(i) for i in images]
         image_names, xml_names = _Names(self.images_dir), _Names(self.annotations_dir)
+        parts = [image_names(text) for text in image_strs]  # (rel, stem, name) per image
         by_dir_stem: dict[tuple[str, str], list[Path]] = {}
-        by_name: dict[str, list[Path]] = {}
-        by_stem: dict[str, list[Path]] = {}
-        for img, text in zip(images, image_strs):
-            rel, stem, name = image_names(text)
+        for img, (rel, stem, _name) in zip(images, parts):
             by_dir_stem.setdefault((rel, stem), []).append(img)
-            by_name.setdefault(name, []).append(img)
-            by_stem.setdefault(stem, []).append(img)
         # The image's XML by the image's path string (strings hash at a fraction of a Path's
         # first hash: 10^5 images).
         claimed: dict[str, Path] = {}
@@ -384,6 +380,14 @@ class Project:
             else:
                 rest.append(xml)
         orphans: list[Path] = []
+        # XMLs not matched by folder and stem (rare) look images up by name and stem: the
+        # tables are made only then (10^5 images: 0.2 s of every open)
+        by_name: dict[str, list[Path]] = {}
+        by_stem: dict[str, list[Path]] = {}
+        if rest:
+            for img, (_rel, stem, name) in zip(images, parts):
+                by_name.setdefault(name, []).append(img)
+                by_stem.setdefault(stem, []).append(img)
         shown_names = {readable(n): n for n in by_name if has_undecodable(n)} if rest else {}
         for xml in rest:
             named = read_filename(xml)
@@ -417,9 +421,8 @@ class Project:
         used_xml = {normcase(os.fspath(x)) for x in claimed.values()}
         ann_child = _child(self.annotations_dir)
         ann_head = os.fspath(self.annotations_dir).rstrip("/") + "/"
-        for img, key in zip(images, image_strs):
+        for img, key, (rel, stem, name) in zip(images, image_strs, parts):
             xml = claimed.get(key)
-            rel, stem, name = image_names(key)
             if xml is None:  # = self._default_xml_path(img), from the strings of _Names
                 if rel == ".":
                     text = ann_head + stem + ".xml"
