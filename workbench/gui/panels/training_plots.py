@@ -132,21 +132,18 @@ class TrainingPlots(QTabWidget):
 
     REDRAW_MS = 200
 
+    #: Milliseconds between building one plot and the next (each is ~70 ms of the GUI thread;
+    #: built in one go with the panel they stalled the window 250 ms; issue 14).
+    BUILD_GAP_MS = 15
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = TrainingHistory()
         pg.setConfigOptions(antialias=True)
-        self.loss_plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
-        self.lr_plot = self._plot("Learning rate", "step", "lr")
-        # Epochs are numbered from 1 here as everywhere (metrics.jsonl, the CLI log).
-        # The title is the legend: inside the plot a legend hid epochs in some corner (the
-        # latest top right, a fine-tuned run's first top left, the middle of a short plot).
-        self.map_plot = self._plot(
-            f'<span style="color:{MAP07_COLOR}">● VOC2007 11-point</span>&nbsp;&nbsp;&nbsp;'
-            f'<span style="color:{MAP10_COLOR}">■ VOC2010+ all-point</span>',
-            "epoch", "val mAP@0.5")
-        self.map_plot.getPlotItem().legend.setVisible(False)
-        self.map_plot.setYRange(0, 1)
+        # The plots are built one per event-loop turn after the panel (or at once when asked
+        # for: the properties below), so opening the panel does not freeze the window.
+        self._boxes: dict[str, QWidget] = {}
+        self._built: dict[str, Any] = {}
         self.ap_table = QTableWidget(0, 3)
         self.ap_table.setHorizontalHeaderLabels(["class", "AP 11-point", "AP all-point"])
         # short headers (cut in a 1280 px window; issue 14): which VOC rule, in the tooltip
@@ -154,28 +151,90 @@ class TrainingPlots(QTabWidget):
             self.ap_table.horizontalHeaderItem(col).setToolTip(tip)
         self.ap_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.ap_table.verticalHeader().setVisible(False)
-        for widget, title in ((self.loss_plot, "Loss"), (self.lr_plot, "Learning rate"),
-                              (self.map_plot, "mAP"), (self.ap_table, "Per-class AP")):
-            self.addTab(self._wrap(widget), title)
+        for name, title in (("loss", "Loss"), ("lr", "Learning rate"), ("map", "mAP")):
+            self._boxes[name] = box = self._wrap(None)
+            box.setMinimumHeight(180)
+            self.addTab(box, title)
+        self.addTab(self._wrap(self.ap_table), "Per-class AP")
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
-        self._lr_curve = self.lr_plot.plot(pen=pg.mkPen("#f28e2b", width=2))
-        self._map07 = self.map_plot.plot(pen=pg.mkPen(MAP07_COLOR, width=2), symbol="o",
-                                         symbolSize=6, symbolBrush=MAP07_COLOR,
-                                         name="VOC2007 11-point")
-        self._map10 = self.map_plot.plot(pen=pg.mkPen(MAP10_COLOR, width=2), symbol="s",
-                                         symbolSize=6, symbolBrush=MAP10_COLOR,
-                                         name="VOC2010+ all-point")
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
+        self._build_next()
+
+    def _build_next(self) -> None:
+        """Build the next plot not built yet, and schedule the one after it."""
+        for name in ("loss", "lr", "map"):
+            if name not in self._built:
+                QTimer.singleShot(self.BUILD_GAP_MS if self._built else 0, self,
+                                  lambda n=name: (self._build(n), self._build_next()))
+                return
+
+    def _build(self, name: str) -> Any:
+        """The plot ``name`` ("loss", "lr", "map") and its curves, built on first use."""
+        if name in self._built:
+            return self._built[name]
+        if name == "loss":
+            plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
+            parts: dict[str, Any] = {"plot": plot}
+        elif name == "lr":
+            plot = self._plot("Learning rate", "step", "lr")
+            parts = {"plot": plot, "curve": plot.plot(pen=pg.mkPen("#f28e2b", width=2))}
+        else:
+            # Epochs are numbered from 1 here as everywhere (metrics.jsonl, the CLI log).
+            # The title is the legend: inside the plot a legend hid epochs in some corner (the
+            # latest top right, a fine-tuned run's first top left, the middle of a short plot).
+            plot = self._plot(
+                f'<span style="color:{MAP07_COLOR}">● VOC2007 11-point</span>&nbsp;&nbsp;&nbsp;'
+                f'<span style="color:{MAP10_COLOR}">■ VOC2010+ all-point</span>',
+                "epoch", "val mAP@0.5")
+            plot.getPlotItem().legend.setVisible(False)
+            plot.setYRange(0, 1)
+            parts = {"plot": plot,
+                     "voc07": plot.plot(pen=pg.mkPen(MAP07_COLOR, width=2), symbol="o",
+                                        symbolSize=6, symbolBrush=MAP07_COLOR,
+                                        name="VOC2007 11-point"),
+                     "voc10": plot.plot(pen=pg.mkPen(MAP10_COLOR, width=2), symbol="s",
+                                        symbolSize=6, symbolBrush=MAP10_COLOR,
+                                        name="VOC2010+ all-point")}
+        layout = self._boxes[name].layout()
+        assert layout is not None
+        layout.addWidget(plot)
+        self._built[name] = parts
+        return parts
+
+    @property
+    def loss_plot(self) -> pg.PlotWidget:
+        return self._build("loss")["plot"]
+
+    @property
+    def lr_plot(self) -> pg.PlotWidget:
+        return self._build("lr")["plot"]
+
+    @property
+    def map_plot(self) -> pg.PlotWidget:
+        return self._build("map")["plot"]
+
+    @property
+    def _lr_curve(self) -> pg.PlotDataItem:
+        return self._build("lr")["curve"]
+
+    @property
+    def _map07(self) -> pg.PlotDataItem:
+        return self._build("map")["voc07"]
+
+    @property
+    def _map10(self) -> pg.PlotDataItem:
+        return self._build("map")["voc10"]
 
     @staticmethod
-    def _wrap(widget: QWidget) -> QWidget:
+    def _wrap(widget: QWidget | None) -> QWidget:
         box = QWidget()
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(widget)
+        if widget is not None:
+            lay.addWidget(widget)
         return box
 
     @staticmethod
