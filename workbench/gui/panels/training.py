@@ -179,6 +179,11 @@ class TrainingPanel(QWidget):
         self.form.addRow("Augmentation", self.augmentation)
         self.form.addRow("Pretrained weights", self.weights)
         self.form.addRow("Device", self.device)
+        # ssd300_vgg16 only (issue 16): torchvision's COCO priors or the SSD paper's VOC ones
+        self.priors = QComboBox()
+        self.priors.addItem("torchvision (COCO scales 0.07 … 0.87)", "torchvision")
+        self.priors.addItem("SSD paper, VOC (0.1 … 0.9)", "voc_paper")
+        self.form.addRow("Priors", self.priors)
 
     def _recipe(self) -> dict[str, Any]:
         from workbench.engine.detectors import get_spec
@@ -234,6 +239,9 @@ class TrainingPanel(QWidget):
         self.model_box.currentIndexChanged.connect(
             lambda _i: self.weights.set_model(str(self.model_box.currentData())))
         self.weights.set_model(str(self.model_box.currentData()))
+        self.model_box.currentIndexChanged.connect(lambda _i: self.form.setRowVisible(
+            self.priors, self.model_box.currentData() == "ssd300_vgg16"))
+        self.form.setRowVisible(self.priors, self.model_box.currentData() == "ssd300_vgg16")
         f = self.weights_fetcher
         f.said.connect(self._say)
         f.progressed.connect(self._on_weights_progressed)
@@ -274,6 +282,8 @@ class TrainingPanel(QWidget):
             weights=self.weights.request(), device=str(self.device.currentData()),
             out_dir=self.run_dir, resume=resume,
             augmentation=str(self.augmentation.currentData()),
+            priors=str(self.priors.currentData()) if self.model_box.currentData()
+            == "ssd300_vgg16" else "torchvision",
             **{k: v for k, v in self._recipe().items() if k not in _FORM_KEYS})
 
     def start(self, resume: Path | None = None) -> bool:
