@@ -275,6 +275,10 @@ class PanelHost:
             if isinstance(dock, QDockWidget):
                 self._order.append(dock)
                 dock.visibilityChanged.connect(self._retitle_timer.start)
+        # The Layers dock is shown by its own toggle action (Qt shows it before our slot
+        # runs): a title bar set then re-lays the dock out after _show_layers sized it, and
+        # the list got one row's height. It gets its title bar now.
+        self._adopt(self.layers_dock)
         self._retitle()
         for fixed in ("files", "classes", "boxes", "problems"):
             widget = getattr(window, fixed, None)
