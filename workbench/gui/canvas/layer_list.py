@@ -41,6 +41,8 @@ LAYER_Z: dict[str, float] = {
     "image": 0.0,                  # the photo (CanvasScene.image_item)
     "image:tiles": 0.5,            # full-resolution tiles of a very large photo (bigimage)
     "proposals": 10.0,             # selective-search proposals (Proposals panel)
+    "ss:segments": 9.0,            # Felzenszwalb segments / grouped regions (Proposals)
+    "ss:merge": 10.5,              # the region the grouping step made, its box (Proposals)
     "priors:grid": 11.0,           # the feature map's cells (Priors panel)
     "priors:all": 12.0,            # every prior / anchor of the map
     "suppressed": 13.0,            # boxes NMS removed (Detections panel)
