@@ -69,7 +69,8 @@ def class_list(ground_truth: Mapping[str, Annotation], detections: Sequence[Imag
     for ann in ground_truth.values():
         found.update(o.name for o in ann.objects)
     if isinstance(detections, DetectionRuns):  # the names its rows use, without the strings
-        found.update(detections.names[c] for c in np.unique(detections.codes).tolist())
+        used = np.flatnonzero(np.bincount(detections.codes, minlength=len(detections.names)))
+        found.update(detections.names[c] for c in used.tolist())
         return tuple(sorted(found))
     labels = [det.labels for det in detections if len(det)]
     if labels:  # one np.unique over all detections, not one per image
@@ -192,10 +193,17 @@ def group_pairs(det_key: np.ndarray, gt_key: np.ndarray) -> tuple[np.ndarray, np
     maximum" over a detection's pairs is the devkit's ``max`` over the image's objects.
     """
     gt_order = np.argsort(gt_key, kind="stable")
-    sorted_keys = gt_key[gt_order]
-    start = np.searchsorted(sorted_keys, det_key, side="left")
-    stop = np.searchsorted(sorted_keys, det_key, side="right")
-    counts = stop - start
+    span = int(max(gt_key.max(initial=-1), det_key.max(initial=-1))) + 1
+    if len(gt_key) and min(gt_key.min(), det_key.min(initial=0)) >= 0 and \
+            span <= 4 * (len(det_key) + len(gt_key)) + 4096:
+        # keys are image × class indices: a table per key instead of two binary searches
+        per_key = np.bincount(gt_key, minlength=span)
+        counts = per_key[det_key]
+        start = (np.cumsum(per_key) - per_key)[det_key]
+    else:
+        sorted_keys = gt_key[gt_order]
+        start = np.searchsorted(sorted_keys, det_key, side="left")
+        counts = np.searchsorted(sorted_keys, det_key, side="right") - start
     total = int(counts.sum())
     d = np.repeat(np.arange(len(det_key), dtype=np.int64), counts)
     if total == 0:

@@ -163,8 +163,10 @@ def match_detections(gt: FlatGroundTruth, det: FlatDetections, *, iou_threshold:
         seg_max = np.maximum.reduceat(ious, starts)
         best_iou[owners] = seg_max
         is_max = ious == best_iou[d_idx]
-        first_owner, first_pos = np.unique(d_idx[is_max], return_index=True)
-        best_gt[first_owner] = g_idx[np.flatnonzero(is_max)[first_pos]]
+        at_max = np.flatnonzero(is_max)  # d_idx is sorted: each owner's first maximum
+        owner = d_idx[at_max]
+        first_pos = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        best_gt[owner[first_pos]] = g_idx[at_max[first_pos]]
     hit = best_iou > iou_threshold if strict else best_iou >= iou_threshold
     ignored = np.zeros(n, dtype=bool)
     ignored[hit] = gt.difficult[best_gt[hit]]
