@@ -161,20 +161,28 @@ PLUGIN_MODULES = ("workbench.engine.demo_model", "workbench.engine.classic_model
 
 
 _LOAD_LOCK = threading.RLock()
+_LOADING = False
 
 
 def _ensure_builtin() -> None:
-    # Two panels' workers may build models at once: the second waits until the registry is
-    # full (it used to see _LOADED already True and an empty registry: "unknown model").
+    # Two threads (panels' workers, the GUI) may ask at once: the second waits until the
+    # registry is full; a failed load (e.g. an import racing another thread's) is retried on
+    # the next call, not left as an empty registry ("unknown model ...; choose one of: ").
+    global _LOADED, _LOADING
+    if _LOADED:
+        return
     with _LOAD_LOCK:
-        _load_builtin()
+        if _LOADED or _LOADING:  # _LOADING: a plugin module asking while it is imported
+            return
+        _LOADING = True
+        try:
+            _load_builtin()
+            _LOADED = True
+        finally:
+            _LOADING = False
 
 
 def _load_builtin() -> None:
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
     from torchvision.models import mobilenet_v3_large, resnet50, vgg16
     from torchvision.models import detection as d
 
