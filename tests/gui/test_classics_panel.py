@@ -79,22 +79,23 @@ def test_yolo_targets_exact_and_conflict(window, qtbot) -> None:  # noqa: ANN001
     # dog: centre (80, 90) → col 1 (80/80 = 1.0), row 1; bx 0, by 0.5, bw 100/80, bh 100/60
     # cat: centre (200, 125) → col 2, row 2; bx 0.5, by 0.0833, bw 1.25, bh 150/60 = 2.5
     assert table_texts(page.table) == [
-        ["1", "1", "dog", "1", "0.0000", "0.5000", "1.2500", "1.6667", ""],
-        ["2", "2", "cat", "1", "0.5000", "0.0833", "1.2500", "2.5000", ""],
+        ["1, 1", "dog", "1", "0.000", "0.500", "1.250", "1.667", ""],
+        ["2, 2", "cat", "1", "0.500", "0.083", "1.250", "2.500", ""],
     ]
     np.testing.assert_allclose(page.cell_layer.boxes, [[80, 60, 160, 120], [160, 120, 240, 180]])
     assert len(page.grid_layer) == 16
-    assert page.centre_layer._labels == ["[1, 0.00, 0.50, 1.25, 1.67, dog]",
-                                         "[1, 0.50, 0.08, 1.25, 2.50, cat]"]
+    assert page.cell_layer._labels == ["[1, 0.00, 0.50, 1.25, 1.67, dog]",
+                                       "[1, 0.50, 0.08, 1.25, 2.50, cat]"]
+    assert len(page.centre_layer) == 2
     assert page.cell_layer.isVisible() and page.centre_layer.isVisible()
     # N = 1: both centres in the one cell → conflict, flagged red; the last one is kept.
     type_value(qtbot, page.grid_spin, 1)
     rows = table_texts(page.table)
-    assert [r[2] for r in rows] == ["dog", "cat"]
-    assert [r[8] for r in rows] == ["conflict: overwritten", "conflict: kept (last)"]
-    assert rows[0][4:8] == ["0.2500", "0.3750", "0.3125", "0.4167"]   # (80, 90) in 320x240
+    assert [r[1] for r in rows] == ["dog", "cat"]
+    assert [r[7] for r in rows] == ["lost", "kept"]
+    assert rows[0][3:7] == ["0.250", "0.375", "0.312", "0.417"]   # (80, 90) in 320x240
     assert page.table.item(0, 0).foreground().color().name() == "#ff3232"
-    assert page.cell_layer._labels == ["conflict: 2 centres"]
+    assert page.cell_layer._labels == ["⚠ 2 centres, kept: [1, 0.62, 0.52, 0.31, 0.62, cat]"]
     assert "1 conflicting cell" in page.summary.text()
     # An edit of the boxes updates the targets at once.
     from workbench.core.annotation import VocObject
@@ -112,8 +113,7 @@ def test_roi_pooling_hand_map_and_real_features(window, qtbot) -> None:  # noqa:
 
     panel = open_panel(window, qtbot)
     page = panel.roi_page
-    with qtbot.waitSignal(panel.features_ready, timeout=120000):
-        pass
+    qtbot.waitUntil(lambda: page.features is not None, timeout=120000)
     # The real maps of the default detector: what is drawn equals torchvision on them.
     qtbot.mouseClick(page.pick_button, Qt.MouseButton.LeftButton)
     qtbot.wait(50)

@@ -68,7 +68,7 @@ LAYER_Z: dict[str, float] = {
     "classics:yolo-grid": 11.2,    # YOLO N x N grid (Classics panel)
     "classics:roi-map": 11.4,      # feature-map cells around the pooled box (Classics)
     "classics:rpn": 12.5,          # RPN top-N proposals after NMS (Classics)
-    "classics:yolo-cells": 14.5,   # cells holding a centre; conflicts red (Classics)
+    "classics:yolo-cells": 20.5,   # cells holding a centre, their targets; conflicts red (Classics)
     "classics:roi-cells": 21.2,    # roi_pool: the whole cells each bin takes (Classics)
     "classics:roi-bins": 21.4,     # roi_align: the continuous bins (Classics)
     "classics:roi-samples": 21.6,  # roi_align: bilinear sample points (Classics)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
-from workbench.gui.jobs import JobContext, JobRunner
+from workbench.gui.jobs import JobContext, JobRunner, model_loader
 from workbench.gui.panels.classics_common import ModelCache, add_checkpoint
 from workbench.gui.panels.classics_roi import RoiPage
 from workbench.gui.panels.classics_rpn import RpnPage
@@ -87,6 +87,7 @@ class ClassicsPanel(QWidget):
         if hub is not None:
             hub.subscribe(CheckpointLoaded, lambda e: self.add_checkpoint(e.path), owner=self)
             hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
+        self.layer_list.owner_shown_changed.connect(self._on_owner_shown)
         self._on_page(self.tabs.currentIndex())
         self.refresh()
 
@@ -95,6 +96,8 @@ class ClassicsPanel(QWidget):
         for k, names in enumerate(PAGE_LAYERS):
             for name in names:
                 self.layer_list.set_wanted(self.layers[name], k == index)
+        if not self.on_screen():
+            return
         if index == 0:
             self.roi_page.refresh_sources()
             if self.roi_page.features is None:
@@ -102,14 +105,28 @@ class ClassicsPanel(QWidget):
         elif index == 2 and self.rpn_page.trace is None:
             self.run_rpn(self.rpn_page.model_key)
 
+    def _on_owner_shown(self, panel: object, shown: bool) -> None:
+        if panel is self and shown:
+            self._on_page(self.tabs.currentIndex())
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self._on_page(self.tabs.currentIndex())
+
     def show_page(self, name: str) -> None:
         """``"roi"``, ``"yolo"`` or ``"rpn"``."""
         self.tabs.setCurrentIndex({"roi": 0, "yolo": 1, "rpn": 2}[name])
 
+    def on_screen(self) -> bool:
+        """Shown and in front of its tab group (the detector work waits until then)."""
+        return self.isVisible() and self.layer_list.owner_shown(self)
+
     def refresh(self) -> None:
-        """Everything for the current image."""
+        """Everything for the current image (the detectors only while on screen)."""
         self.yolo_page.refresh()
         self.roi_page.refresh_sources()
+        if not self.on_screen():
+            return
         index = self.tabs.currentIndex()
         if index == 0:
             self.compute_features(self.roi_page.model_key)
@@ -162,13 +179,16 @@ class ClassicsPanel(QWidget):
             self.roi_page.set_status("Open an image first.")
             return
         key = (model_key, self._image_key())
-        if key == self._features_key and self.roi_page.features is not None:
+        if key == self._features_key and (self.roi_page.features is not None
+                                          or self._pending("features")):
             return
         self._features_key = key
         self.roi_page.set_status(f"Computing the feature maps of {model_key}…")
-        models = self.models
+        models, loader = self.models, self._start_model_loader()
 
         def job(ctx: JobContext) -> Any:
+            loader.wait(300)  # torch is imported by the window's loader, not raced here
+            ctx.check()
             from workbench.engine.feature_maps import compute_features
 
             model, label = models.get(model_key)
@@ -191,11 +211,15 @@ class ClassicsPanel(QWidget):
             self.rpn_page.set_status("Open an image first.")
             return
         key = (model_key, self._image_key())
+        if key == self._trace_key and self._pending("rpn"):
+            return
         self._trace_key = key
         self.rpn_page.set_status(f"Running the backbone and RPN of {model_key}…")
-        models = self.models
+        models, loader = self.models, self._start_model_loader()
 
         def job(ctx: JobContext) -> Any:
+            loader.wait(300)
+            ctx.check()
             from workbench.engine.rpn_trace import trace_rpn
 
             model, _label = models.get(model_key)
@@ -205,6 +229,19 @@ class ClassicsPanel(QWidget):
         task = self.runner.submit(job, key="rpn", name="Classics: RPN proposals")
         task.finished.connect(lambda result, k=key: self._on_trace(k, result))
         task.failed.connect(lambda msg: self._on_failed(self.rpn_page.set_status, msg))
+
+    @staticmethod
+    def _start_model_loader() -> Any:
+        """The window's one background import of torch and the engine (started now if it
+        waits for the user to pause): two threads importing torchvision at once can see it
+        half initialised."""
+        loader = model_loader()
+        loader.start()
+        return loader
+
+    def _pending(self, key: str) -> bool:
+        job = self.runner.latest(key)
+        return job is not None and not job.done
 
     def _on_trace(self, key: tuple[str, str], trace: Any) -> None:
         if key != (self.rpn_page.model_key, self._image_key()):

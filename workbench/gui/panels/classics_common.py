@@ -28,13 +28,18 @@ def catalog_models(families: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(m.name, m.label) for m in CATALOG if m.trainable and m.family in families]
 
 
+def short_label(label: str) -> str:
+    """The catalog label without its " — RPN anchors" / " — torchvision" tail (the panel is
+    ~370 px wide)."""
+    return label.split(" — ")[0] if " — " in label else label
+
+
 def fill_model_combo(combo: QComboBox, families: tuple[str, ...], default: str) -> None:
     for name, label in catalog_models(families):
-        combo.addItem(f"{label} (random weights)", name)
-        combo.setItemData(combo.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+        combo.addItem(short_label(label), name)
+        combo.setItemData(combo.count() - 1, f"{label} ({name}), random weights",
+                          Qt.ItemDataRole.ToolTipRole)
     combo.setCurrentIndex(max(combo.findData(default), 0))
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(16)
 
 
 def add_checkpoint(combo: QComboBox, path: str | Path, select: bool = True) -> None:

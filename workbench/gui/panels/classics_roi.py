@@ -42,6 +42,7 @@ RPN_SOURCE = "RPN proposals (this panel)"
 AUTO_MAP = -1
 BOX_COLOR = QColor(255, 255, 255)
 POOL_COLOR = QColor(255, 150, 30)
+POOL_COLOR_2 = QColor(255, 235, 60)
 ALIGN_COLOR = QColor(0, 220, 255)
 MAP_COLOR = QColor(255, 255, 255, 70)
 DEFAULT_MODEL = "fasterrcnn_mobilenet_v3_large_320_fpn"
@@ -111,27 +112,24 @@ class RoiPage(QWidget):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
-        det = QHBoxLayout()
-        det.addWidget(self.model_combo, 1)
-        det.addWidget(self.checkpoint_button)
-        form.addRow("Detector", det)
-        form.addRow("Feature map", self.map_combo)
+        form.addRow("Detector", self.model_combo)
+        form.addRow("", self.checkpoint_button)
+        form.addRow("Map", self.map_combo)
         size = QHBoxLayout()
         size.addWidget(self.out_h)
         size.addWidget(QLabel("×"))
         size.addWidget(self.out_w)
-        size.addWidget(QLabel("samples"))
-        size.addWidget(self.sampling)
         form.addRow("Bins", size)
+        form.addRow("Samples", self.sampling)
         box_row = QHBoxLayout()
         box_row.addWidget(self.source_combo, 1)
         box_row.addWidget(self.index_spin)
         form.addRow("Box", box_row)
-        pick_row = QHBoxLayout()
-        pick_row.addWidget(self.pick_button)
-        pick_row.addWidget(self.show_pool)
-        pick_row.addWidget(self.show_align)
-        form.addRow(pick_row)
+        form.addRow("", self.pick_button)
+        show_row = QHBoxLayout()
+        show_row.addWidget(self.show_pool)
+        show_row.addWidget(self.show_align)
+        form.addRow("Draw", show_row)
         self.heat_grid = QGridLayout()
         self.heat_grid.addWidget(QLabel("group"), 0, 0)
         pool_title = QLabel("<span style='color:#ff961e'>roi_pool</span> (max)")
@@ -145,10 +143,14 @@ class RoiPage(QWidget):
         groups_row.addWidget(QLabel("Channel groups"))
         groups_row.addWidget(self.groups)
         groups_row.addStretch(1)
+        self.heat_note = QLabel("Each heat map: the mean of a group of channels, dark = its "
+                                "lowest bin, yellow = its highest (hover for the values).")
+        self.heat_note.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addLayout(groups_row)
+        layout.addWidget(self.heat_note)
         layout.addLayout(self.heat_grid)
         layout.addStretch(1)
         self.model_combo.currentIndexChanged.connect(lambda _i: self.request_features())
@@ -191,8 +193,8 @@ class RoiPage(QWidget):
         n = len(self.boxes_of(self.source_combo.currentText()))
         value = self.index_spin.value()
         self.index_spin.blockSignals(True)
-        self.index_spin.setRange(-1 if n == 0 else 0, n - 1)
-        if not keep or value < 0:
+        self.index_spin.setRange(-1, n - 1)     # -1 ("—"): no box
+        if not keep or value < 0 or value >= n:
             self.index_spin.setValue(0 if n else -1)
         self.index_spin.blockSignals(False)
         self.update_pooling()
@@ -295,7 +297,7 @@ class RoiPage(QWidget):
         pool_roi = self.to_photo(np.array(self.pool_bins.roi))
         layers["classics:roi-box"].set_boxes(
             np.vstack([self.box[None], pool_roi]), [BOX_COLOR, POOL_COLOR],
-            labels=["box", "roi_pool RoI (whole cells)"], width=2.5)
+            labels=["", "roi_pool: RoI rounded to whole cells"], width=2.5, labels_below=True)
         m = self.features.maps[self.map_index]
         x1, y1, x2, y2 = self.pool_bins.roi
         hh, ww = m.size
@@ -306,9 +308,13 @@ class RoiPage(QWidget):
         layers["classics:roi-map"].set_boxes(self.to_photo(cells), MAP_COLOR, width=1.0)
         if self.show_pool.isChecked():
             bins = self.pool_bins.bins.reshape(-1, 4).astype(np.float64)
-            bins = bins[(bins[:, 2] > bins[:, 0]) & (bins[:, 3] > bins[:, 1])]
-            layers["classics:roi-cells"].set_boxes(self.to_photo(bins), POOL_COLOR, width=1.5,
-                                                   fill_alpha=25)
+            oh, ow = self.pool_bins.bins.shape[:2]
+            checker = (np.add.outer(np.arange(oh), np.arange(ow)) % 2).reshape(-1)
+            keep = (bins[:, 2] > bins[:, 0]) & (bins[:, 3] > bins[:, 1])
+            # neighbouring bins may share a row of cells: alternate colours tell them apart
+            layers["classics:roi-cells"].set_boxes(
+                self.to_photo(bins[keep]), [POOL_COLOR, POOL_COLOR_2],
+                color_index=checker[keep], width=1.5, fill_alpha=40)
         else:
             layers["classics:roi-cells"].clear()
         if self.show_align.isChecked() and self.align_bins.samples is not None:
@@ -351,11 +357,9 @@ class RoiPage(QWidget):
         pg = channel_groups(self.pool_out, n)
         ag = channel_groups(self.align_out, n)
         c = self.pool_out.shape[0]
-        for k in range(len(pg)):
-            lo = float(min(pg[k].min(), ag[k].min()))
-            hi = float(max(pg[k].max(), ag[k].max()))
-            self.pool_maps[k].set_values(pg[k], lo, hi)
-            self.align_maps[k].set_values(ag[k], lo, hi)
+        for k in range(len(pg)):  # each map from its own min (dark) to max (yellow)
+            self.pool_maps[k].set_values(pg[k], float(pg[k].min()), float(pg[k].max()))
+            self.align_maps[k].set_values(ag[k], float(ag[k].min()), float(ag[k].max()))
             chans = np.array_split(np.arange(c), len(pg))[k]
             self.group_labels[k].setText(f"ch {chans[0]}–{chans[-1]}" if len(chans) > 1
                                          else f"ch {chans[0]}")

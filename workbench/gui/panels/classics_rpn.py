@@ -66,10 +66,8 @@ class RpnPage(QWidget):
         self.selected_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = make_table(HEADERS, TIPS)
         form = QFormLayout()
-        det = QHBoxLayout()
-        det.addWidget(self.model_combo, 1)
-        det.addWidget(self.checkpoint_button)
-        form.addRow("Detector", det)
+        form.addRow("Detector", self.model_combo)
+        form.addRow("", self.checkpoint_button)
         top = QHBoxLayout()
         top.addWidget(self.top_spin)
         top.addWidget(self.run_button)
@@ -187,9 +185,8 @@ class RpnPage(QWidget):
         level = t.level_names[int(t.level[k])]
         self.selected_layer.set_boxes(
             np.stack([t.anchors[k], t.boxes[k]]), [ANCHOR_COLOR, SELECTED_COLOR],
-            labels=[f"anchor #{t.anchor_index[k]} (map {level})",
-                    f"#{k + 1} objectness {t.scores[k]:.3f} · anchor IoU {iou:.3f}"],
-            width=2.5, style=Qt.PenStyle.SolidLine)
+            labels=[f"anchor (map {level})", f"#{k + 1}: {t.scores[k]:.3f}, IoU {iou:.2f}"],
+            width=2.5, labels_below=True)
         self.selected_label.setText(
             f"Proposal #{k + 1}: objectness {t.scores[k]:.4f}; from anchor "
             f"#{int(t.anchor_index[k])} on map {level}, {a[2] - a[0]:.0f}×{a[3] - a[1]:.0f} px "

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout, QHeaderView, QLabel, QSpinBox, QVBoxLayout, QWidget,
+)
 
 from workbench.core.yolo_targets import CellTarget, GridTargets, yolo_targets
 from workbench.gui.canvas.layers import BoxLayer
@@ -23,8 +25,11 @@ from workbench.gui.panels.classics_common import fill_table, make_table
 GRID_COLOR = QColor(255, 255, 255, 110)
 CELL_COLOR = QColor(0, 220, 255)
 CONFLICT_COLOR = QColor(255, 50, 50)
-HEADERS = ["row", "col", "class", "pc", "bx", "by", "bw", "bh", "note"]
-TIPS = {"bx": "centre's x offset inside the cell (0-1)",
+HEADERS = ["cell", "class", "pc", "bx", "by", "bw", "bh", "note"]
+TIPS = {"cell": "row, column of the grid cell (0-based)",
+        "note": "conflict (red): two or more centres in the cell; YOLOv1 keeps the last "
+                "one, the others are lost",
+        "bx": "centre's x offset inside the cell (0-1)",
         "by": "centre's y offset inside the cell (0-1)",
         "bw": "box width / cell width", "bh": "box height / cell height",
         "pc": "object present in the cell"}
@@ -38,7 +43,7 @@ def target_text(c: CellTarget) -> str:
 def note_text(c: CellTarget) -> str:
     if not c.conflict:
         return ""
-    return "conflict: kept (last)" if c.kept else "conflict: overwritten"
+    return "kept" if c.kept else "lost"
 
 
 class YoloPage(QWidget):
@@ -61,6 +66,10 @@ class YoloPage(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.table = make_table(HEADERS, TIPS)
+        # the class takes what is left (elided): nine columns in a ~370 px panel
+        self.table.horizontalHeader().setSectionResizeMode(
+            HEADERS.index("class"), QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setStretchLastSection(False)
         form = QFormLayout()
         form.addRow("Grid", self.grid_spin)
         layout = QVBoxLayout(self)
@@ -96,8 +105,8 @@ class YoloPage(QWidget):
             f"{len(t.cells)} box(es) in {len({(c.row, c.col) for c in t.cells})} cell(s)"
             + (f", <b style='color:#ff3232'>{len(conflicts)} conflicting cell(s)</b>"
                if conflicts else ""))
-        rows = [[str(c.row), str(c.col), c.class_name, str(c.pc), f"{c.bx:.4f}", f"{c.by:.4f}",
-                 f"{c.bw:.4f}", f"{c.bh:.4f}", note_text(c)] for c in t.cells]
+        rows = [[f"{c.row}, {c.col}", c.class_name, str(c.pc), f"{c.bx:.3f}", f"{c.by:.3f}",
+                 f"{c.bw:.3f}", f"{c.bh:.3f}", note_text(c)] for c in t.cells]
         fill_table(self.table, rows, [CONFLICT_COLOR if c.conflict else None for c in t.cells])
         self.draw()
         self.targets_changed.emit()
@@ -118,16 +127,18 @@ class YoloPage(QWidget):
         rects = np.array([[c * cw, r * ch, (c + 1) * cw, (r + 1) * ch] for r, c in keys],
                          dtype=np.float64).reshape(-1, 4)
         colors = [CONFLICT_COLOR if cells[k] > 1 else CELL_COLOR for k in keys]
-        labels = [f"conflict: {cells[k]} centres" if cells[k] > 1 else "" for k in keys]
-        self.cell_layer.set_boxes(rects, colors, labels=labels, width=2.5, fill_alpha=60,
-                                  labels_below=True)
+        # each cell is labelled with the target it holds (a conflict: the one kept, the last)
+        kept = {(c.row, c.col): c for c in t.cells if c.kept}
+        labels = [(f"⚠ {cells[k]} centres, kept: " if cells[k] > 1 else "")
+                  + target_text(kept[k]) for k in keys]
+        self.cell_layer.set_boxes(rects, colors, labels=labels, width=2.5, fill_alpha=60)
         side = max(2.0, min(t.width, t.height) / 120.0)
         centres = np.array([[(c.col + c.bx) * cw, (c.row + c.by) * ch] for c in t.cells],
                            dtype=np.float64).reshape(-1, 2)
         marks = np.concatenate([centres - side, centres + side], axis=1)
         self.centre_layer.set_boxes(
             marks, [CONFLICT_COLOR if c.conflict else CELL_COLOR for c in t.cells],
-            labels=[target_text(c) for c in t.cells], width=2.0, fill_alpha=255)
+            width=2.0, fill_alpha=255)
 
     def clear_layers(self) -> None:
         for layer in (self.grid_layer, self.cell_layer, self.centre_layer):
