@@ -106,7 +106,7 @@ def _cv2_info(path: Path) -> ImageInfo | None:
 
 def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Header facts of ``path`` (see module doc). Raises :class:`ImageReadError`."""
-    p = Path(path)
+    p = path if isinstance(path, Path) else Path(path)  # (Path(Path) re-parses it)
     plain = jpeg_size(p)  # a plain JPEG's markers, without Pillow (core/jpeg_header.py)
     if plain is not None:
         from workbench.core.images import check_limits
