@@ -5,6 +5,13 @@ caches each result per image and parameters, and shows the time it took. The Top
 the area / aspect filters (the book keeps 5 %–100 % of the image) only re-filter the cached list.
 Each shown proposal is coloured by its IoU with the nearest ground-truth box (red 0 → yellow 0.5
 → green 1); recall at IoU 0.5 and 0.7 and MABO are computed on what is shown.
+
+Proposals already computed for training (the on-disk
+:class:`~workbench.core.proposal_cache.ProposalCache`, same pixels and parameters) are read from
+there at once, marked "(disk cache)"; the panel only reads that cache, it does not write it.
+
+Below, the "Segments and grouping" section (:mod:`.proposals_segments`) shows the graph-based
+segmentation selective search starts from and its hierarchical grouping, step by step.
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.boxes import iou_matrix
+from workbench.core.proposal_cache import ProposalCache, proposal_key
 from workbench.core.proposals import (
     ProposalParams, ProposalResult, ProposalsCancelled, filter_proposals, mabo, recall_at,
     selective_search,
 )
 from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
-from workbench.gui.workers.tasks import Task, TaskContext, TaskRunner
+from workbench.gui.jobs import Job, JobContext, JobRunner
+from workbench.gui.panels.proposals_segments import SegmentsSection
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +63,7 @@ class ProposalsPanel(QWidget):
     def __init__(self, window: Any) -> None:
         super().__init__()
         self.main_window = window
-        self.runner = TaskRunner(self)
+        self.runner = JobRunner(self)
         self.layer = BoxLayer("proposals")
         self.layer_list = LayerList.of(window.canvas.scene())
         self.layer_list.add(self.layer, self, per_image=True)
@@ -62,7 +71,8 @@ class ProposalsPanel(QWidget):
         self.shown = np.zeros((0,), dtype=np.int64)       # indices into result.boxes
         self.best_iou = np.zeros((0,))                    # per shown proposal
         self._cache: OrderedDict[tuple, ProposalResult] = OrderedDict()
-        self._task: Task | None = None
+        self._task: Job | None = None
+        self._from_disk: set[tuple] = set()
         self._build_ui()
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self.redraw)
@@ -144,6 +154,8 @@ class ProposalsPanel(QWidget):
                         f"<span style='color:{iou_color(1).name()}'>■ 1</span>")
         legend.setWordWrap(True)
         layout.addWidget(legend)
+        self.segments = SegmentsSection(self.main_window, self)
+        layout.addWidget(self.segments)
         layout.addStretch(1)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
@@ -182,7 +194,8 @@ class ProposalsPanel(QWidget):
             return
         if key in self._cache:
             self._cache.move_to_end(key)
-            self._show_result(self._cache[key], cached=True)
+            self._show_result(self._cache[key], cached=True,
+                              where="disk cache" if key in self._from_disk else "cached")
             return
         self.cancel()
         bgr = np.ascontiguousarray(rgb[:, :, ::-1])
@@ -199,9 +212,21 @@ class ProposalsPanel(QWidget):
         self._task = task
 
     @staticmethod
-    def _job(ctx: TaskContext, bgr: np.ndarray, params: ProposalParams) -> ProposalResult:
+    def _job(ctx: JobContext, bgr: np.ndarray,
+             params: ProposalParams) -> tuple[ProposalResult, bool]:
+        """``(result, from the on-disk cache)``: a training run's proposals if it stored them
+        for these pixels and parameters, else a fresh search (not stored: the panel only
+        reads that cache)."""
+        cache = ProposalCache()
+        entry = cache.get(proposal_key(bgr, params))
+        if entry is not None:
+            h, w = bgr.shape[:2]
+            return ProposalResult(boxes=entry["boxes"], seconds=entry["seconds"],
+                                  params=params, image_size=(h, w),
+                                  work_size=entry["work_size"]), True
         try:
-            return selective_search(bgr, params, progress=ctx.progress, cancelled=ctx.cancelled)
+            return selective_search(bgr, params, progress=ctx.progress,
+                                    cancelled=ctx.cancelled), False
         except ProposalsCancelled:
             ctx.check()
             raise
@@ -219,13 +244,16 @@ class ProposalsPanel(QWidget):
         self.cancel_button.setEnabled(False)
         self._task = None
 
-    def _on_finished(self, key: tuple, result: ProposalResult) -> None:
+    def _on_finished(self, key: tuple, outcome: tuple[ProposalResult, bool]) -> None:
         self._end_run()
+        result, from_disk = outcome
+        if from_disk:
+            self._from_disk.add(key)
         self._cache[key] = result
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         if key == self._key():
-            self._show_result(result, cached=False)
+            self._show_result(result, cached=from_disk, where="disk cache")
 
     def _on_failed(self, message: str) -> None:
         self._end_run()
@@ -238,7 +266,8 @@ class ProposalsPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("cancelled")
 
-    def _show_result(self, result: ProposalResult, *, cached: bool) -> None:
+    def _show_result(self, result: ProposalResult, *, cached: bool,
+                     where: str = "cached") -> None:
         self.result = result
         self.progress.setValue(1000)
         self.progress.setFormat(f"{result.count} proposals")
@@ -247,7 +276,7 @@ class ProposalsPanel(QWidget):
         p = result.params
         how = (f"ours {p.mode}, segmented at {ww}×{wh}" if p.method == "ours"
                else f"OpenCV {p.mode} at {w}×{h}")
-        self.time_label.setText(f"{result.seconds:.3f} s — {how}" + (" (cached)" if cached
+        self.time_label.setText(f"{result.seconds:.3f} s — {how}" + (f" ({where})" if cached
                                                                      else ""))
         self.top_slider.blockSignals(True)
         self.top_slider.setRange(1, max(1, result.count))
@@ -266,6 +295,7 @@ class ProposalsPanel(QWidget):
             self.run()
         else:
             self.time_label.setText("Press Run for this image.")
+        self.segments.on_image_changed()
 
     # -- drawing --------------------------------------------------------------------------
     def ground_truth(self) -> np.ndarray:
@@ -311,6 +341,10 @@ class ProposalsPanel(QWidget):
         (dock closed or tabbed behind another panel)."""
         self.layer_list.set_wanted(self.layer, self.show_check.isChecked())
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+    def shutdown(self) -> None:
         self.runner.shutdown()
+        self.segments.shutdown()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.shutdown()
         super().closeEvent(event)
