@@ -4,6 +4,8 @@ which still answers exactly (or refuses)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,25 @@ def test_ascii_tokens_equal_the_slices():
     starts, ends, _ = tokens(buf, lines=False)
     assert numtext.ascii_tokens(buf, starts, ends) == words
     assert numtext.ascii_tokens(buf, starts[:0], ends[:0]) == []
+
+
+@pytest.mark.parametrize("content", [
+    "a 0.9 1 1 10\n10 b 0.5 1 1 10 10\n",        # 12 tokens, but a row spans two lines
+    "a 0.9 1 1 10 10 b\n0.5 1 1 10 10\n",        # two rows share a line
+    "a 0.9 1 1 10 10  \n\n \tb 0.5 1 1 10 10\n",  # odd spacing: fine, found the slow way
+])
+def test_devkit_rows_must_be_lines(tmp_path, content):
+    from workbench.core.detection_runs import DetectionRuns
+    from workbench.core.results import ResultsError, _devkit_lines, read_devkit_file
+
+    path = tmp_path / "comp4_det_test_cat.txt"
+    path.write_text(content)
+    try:
+        slow = [(d.image_id, d.boxes.tolist()) for d in _devkit_lines(path, "cat")]
+    except ResultsError as exc:
+        with pytest.raises(ResultsError, match=re.escape(str(exc))):
+            read_devkit_file(path)
+        return
+    got = read_devkit_file(path)
+    assert isinstance(got, DetectionRuns)
+    assert [(d.image_id, d.boxes.tolist()) for d in got] == slow
