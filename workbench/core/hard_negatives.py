@@ -62,3 +62,13 @@ def kept_indices(conf_loss: np.ndarray, positive: np.ndarray, ratio: float = 3.0
     mask = mine_hard_negatives(loss, positive, ratio)
     idx = np.nonzero(mask)[0]
     return [int(i) for i in idx[np.argsort(-loss[idx], kind="stable")]]
+
+
+def mining_counts(conf_loss: np.ndarray, positive: np.ndarray,
+                  ratio: float = 3.0) -> dict[str, int | float]:
+    """``{"ratio", "positives", "negatives", "kept", "not_kept"}`` of one image's mining."""
+    pos = np.asarray(positive, dtype=bool).reshape(-1)
+    kept = int(mine_hard_negatives(conf_loss, pos, ratio).sum())
+    negatives = int((~pos).sum())
+    return {"ratio": float(ratio), "positives": int(pos.sum()), "negatives": negatives,
+            "kept": kept, "not_kept": negatives - kept}

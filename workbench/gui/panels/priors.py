@@ -7,6 +7,17 @@ negative, in between ignored, plus the best anchor), per object and per map, the
 hard-negative budget, the regression targets of the cell's priors, and flags objects no prior
 reaches at the threshold. "Suggest" runs k-means (IoU distance) over the project's boxes.
 
+The matching thresholds are editable (SSD's IoU 0.5; the RPN's foreground 0.7 / background
+0.3) and the counts follow at once — the numbers ``workbench priors --image … --json`` prints.
+"Hard negatives" asks an SSD checkpoint's own head for each prior's confidence loss on the photo
+(a job) and draws the negatives SSD's ``ratio``:1 mining keeps and those it leaves out.
+
+The panel follows the hub: a checkpoint loaded elsewhere (``CheckpointLoaded``) or written by a
+finished run (``TrainingFinished``) is offered in the Detector list with its own prior
+generator, and selected when the panel shows that checkpoint's model (or the paper's SSD300
+set for an ``ssd300_vgg16``) or another checkpoint; a panel on a different detector stays on
+it (the user chose it) and says where the checkpoint is.
+
 The paper's SSD300 priors are computed here (numpy). Torchvision detectors are built on a
 worker (random weights, no download) and asked through their own anchor generators; torch is
 imported only then (:mod:`workbench.engine.anchor_extract`).
@@ -20,15 +31,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
     QLabel, QProgressBar, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget,
 )
 
 from workbench.core.matching import MatchResult, match_priors
 from workbench.core.models import prior_models
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
+from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
+from workbench.gui.panels import priors_mining
 from workbench.gui.panels.priors_overlay import PriorsOverlay
 from workbench.gui.panels.priors_tables import (
     MAP_HEADERS, cell_rows, fill_table, fold_map_details, make_table, map_rows, object_rows,
@@ -40,10 +53,15 @@ from workbench.gui.workers.tasks import TaskContext, TaskRunner
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 6
+#: Default matching thresholds (positive, negative) per kind: torchvision's SSDMatcher(0.5) and
+#: the RPN's Matcher(0.7, 0.3).
+DEFAULT_THRESHOLDS = {"ssd": (0.5, 0.5), "rpn": (0.7, 0.3)}
 
 #: (model name, label) offered in the panel: the model catalog's models with priors / anchors
 #: (workbench.core.models); the first, the SSD paper's layout, needs no torch.
 MODELS: list[tuple[str, str]] = [(m.name, m.label) for m in prior_models()]
+#: Each entry's tooltip: the catalog's description (the paper set says how to train with it).
+TOOLTIPS: dict[str, str] = {m.name: m.description for m in prior_models()}
 
 
 class PriorsPanel(QWidget):
@@ -53,11 +71,15 @@ class PriorsPanel(QWidget):
     cell_selected = Signal(int, int, int)  #: map index, row, col
     suggestion_ready = Signal()
     failed = Signal(str)
+    matched = Signal()            #: matching recomputed (thresholds, image or ground truth)
+    mining_ready = Signal()       #: hard negatives mined and drawn
+    checkpoint_offered = Signal(str, bool)  #: checkpoint path, whether it was selected
 
     def __init__(self, window: Any) -> None:
         super().__init__()
         self.main_window = window
         self.runner = TaskRunner(self)
+        self.follow_runner = TaskRunner(self)   # checkpoints from the hub (not per image)
         self.overlay = PriorsOverlay(window.canvas.scene(), self)
         self.priors: PriorSet | None = None
         self.input_priors: PriorSet | None = None   # on the detector input (k-means compare)
@@ -65,6 +87,10 @@ class PriorsPanel(QWidget):
         self.gt: np.ndarray | None = None
         self.cell: tuple[int, int] | None = None     # (row, col) on the current map
         self.suggestion = None
+        self.thresholds = dict(DEFAULT_THRESHOLDS)   # per kind, as the user set them
+        self.losses: Any = None                      # engine PriorLosses of the current photo
+        self.kept: np.ndarray | None = None          # hard negatives kept at the ratio
+        self._names: list[str] = []
         self._models: dict[tuple[str, int | None], Any] = {}  # built detectors (worker only)
         # (model, size, photo) → (priors on the photo, on the input); R50-FPN sets are ~16 MB,
         # so only the last few are kept.
@@ -75,13 +101,27 @@ class PriorsPanel(QWidget):
         # Clicks on the image, ground-truth boxes included (scene_clicked skips boxes).
         self.clicks = CanvasClickWatcher(window.canvas, self)
         self.clicks.clicked.connect(self._on_scene_clicked)
+        hub = hub_of(window)
+        if hub is not None:
+            hub.subscribe(CheckpointLoaded, lambda e: self.follow_checkpoint(str(e.path)),
+                          owner=self)
+            hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
         self.refresh()
+        if hub is not None:   # built after a run finished / a checkpoint was loaded: catch up
+            finished = hub.last(TrainingFinished)
+            if finished is not None:
+                self._on_training_finished(finished)
+            loaded = hub.last(CheckpointLoaded)
+            if loaded is not None:
+                self.follow_checkpoint(str(loaded.path))
 
     # -- UI -------------------------------------------------------------------------------
     def _build_ui(self) -> None:
         self.model_combo = QComboBox()
         for name, label in MODELS:
             self.model_combo.addItem(label, name)
+            self.model_combo.setItemData(self.model_combo.count() - 1, TOOLTIPS[name],
+                                         Qt.ItemDataRole.ToolTipRole)
         self.checkpoint_button = QPushButton("Checkpoint…")
         self.checkpoint_button.setToolTip("Show the priors of a trained detector (asks its own "
                                           "anchor generator)")
@@ -99,6 +139,11 @@ class PriorsPanel(QWidget):
         self.show_match.setChecked(True)
         self.status = QLabel("")
         self.status.setWordWrap(True)
+        self.pos_spin = self._threshold_spin("IoU ≥ this: positive")
+        self.neg_spin = self._threshold_spin("IoU below this: negative (in between: ignored)")
+        self.neg_label = QLabel("bg <")
+        self.counts_label = QLabel("")
+        self.counts_label.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
@@ -110,6 +155,13 @@ class PriorsPanel(QWidget):
         size_row.addWidget(self.checkpoint_button)
         form.addRow("Input size", size_row)
         form.addRow("Feature map", self.map_combo)
+        iou_row = QHBoxLayout()
+        self.pos_label = QLabel("≥")
+        iou_row.addWidget(self.pos_label)
+        iou_row.addWidget(self.pos_spin, 1)
+        iou_row.addWidget(self.neg_label)
+        iou_row.addWidget(self.neg_spin, 1)
+        form.addRow("Match IoU", iou_row)
         toggles = QGridLayout()
         for i, box in enumerate((self.show_canvas, self.show_grid, self.show_all,
                                  self.show_match)):
@@ -154,8 +206,10 @@ class PriorsPanel(QWidget):
         self.tabs.addTab(cell, "Cell")
         self.tabs.addTab(objects, "Matching")
         self.tabs.addTab(suggest_box, "From the data")
+        self.tabs.addTab(self._build_mining_tab(), "Hard negatives")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.counts_label)
         layout.addLayout(toggles)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -168,6 +222,46 @@ class PriorsPanel(QWidget):
             box.toggled.connect(lambda _on: self.redraw())
         self.suggest_button.clicked.connect(self.suggest)
         self.checkpoint_button.clicked.connect(self._choose_checkpoint)
+        self.pos_spin.valueChanged.connect(lambda _v: self._on_thresholds_edited())
+        self.neg_spin.valueChanged.connect(lambda _v: self._on_thresholds_edited())
+        self.ratio_spin.valueChanged.connect(lambda _v: self._apply_mining())
+        self.show_rest.toggled.connect(lambda _on: self._apply_mining())
+        self.mine_button.clicked.connect(self.mine)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+
+    @staticmethod
+    def _threshold_spin(tip: str) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(0.0, 1.0)
+        spin.setDecimals(2)
+        spin.setSingleStep(0.05)
+        spin.setToolTip(tip)
+        return spin
+
+    def _build_mining_tab(self) -> QWidget:
+        box = QWidget()
+        self.ratio_spin = QDoubleSpinBox()
+        self.ratio_spin.setRange(0.0, 20.0)
+        self.ratio_spin.setDecimals(1)
+        self.ratio_spin.setSingleStep(0.5)
+        self.ratio_spin.setValue(3.0)
+        self.ratio_spin.setSuffix(" : 1")
+        self.ratio_spin.setToolTip("negatives kept per positive (SSD: 3)")
+        self.mine_button = QPushButton("Mine on this image")
+        self.mine_button.setToolTip("Run the checkpoint's SSD head on the image and rank the "
+                                    "negative priors by their confidence loss")
+        self.show_rest = QCheckBox("Show the negatives not kept")
+        self.show_rest.setChecked(True)
+        self.mining_label = QLabel(priors_mining.NEEDS_CHECKPOINT)
+        self.mining_label.setWordWrap(True)
+        f = QFormLayout(box)
+        row = QHBoxLayout()
+        row.addWidget(self.ratio_spin, 1)
+        row.addWidget(self.mine_button)
+        f.addRow("Ratio", row)
+        f.addRow(self.show_rest)
+        f.addRow(self.mining_label)
+        return box
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -211,6 +305,7 @@ class PriorsPanel(QWidget):
     def refresh(self) -> None:
         """Recompute the priors for the current detector, input size and image."""
         self.size_spin.setEnabled(not self._fixed_size())
+        self._clear_mining()
         photo = self._photo_size()
         if photo is None:
             self.priors = self.input_priors = None
@@ -246,17 +341,27 @@ class PriorsPanel(QWidget):
         model = self._models.get((name, size))
         label = name
         if name.startswith("ckpt:"):
-            from workbench.engine.checkpoint import load_checkpoint
-
-            if model is None:
-                model, ckpt = load_checkpoint(name[5:])
-                model.workbench_model_name = ckpt["model_name"]
-                self._models[(name, size)] = model
-            label = f"{model.workbench_model_name} ({Path(name[5:]).name})"
+            model = self._checkpoint_model(name)
+            extra = ", SSD paper VOC priors" if model.workbench_priors == "voc_paper" else ""
+            label = f"{model.workbench_model_name} ({Path(name[5:]).name}{extra})"
         elif model is None:
             model = self._models[(name, size)] = build_for_anchors(name, size)
         ctx.check()
         return priors_from_model(model, label, photo), priors_from_model(model, label)
+
+    def _checkpoint_model(self, key: str) -> Any:
+        """The detector of checkpoint ``key`` (``"ckpt:<path>"``), loaded once (worker only);
+        it carries ``workbench_model_name``, ``workbench_priors`` and ``workbench_classes``."""
+        model: Any = self._models.get((key, None))
+        if model is None:
+            from workbench.engine.checkpoint import load_checkpoint
+
+            model, ckpt = load_checkpoint(key[5:])
+            model.workbench_model_name = ckpt["model_name"]
+            model.workbench_priors = (ckpt.get("detector") or {}).get("priors") or "torchvision"
+            model.workbench_classes = list(ckpt["classes"])
+            self._models[(key, None)] = model
+        return model
 
     def _on_extracted(self, key: tuple, result: tuple[PriorSet, PriorSet]) -> None:
         self.progress.hide()
@@ -285,13 +390,20 @@ class PriorsPanel(QWidget):
         self.map_combo.setCurrentIndex(min(previous, len(priors.feature_maps) - 1))
         self.map_combo.blockSignals(False)
         in_h, in_w = priors.input_size
+        scales = ""
+        if priors.kind == "ssd" and priors.feature_maps:
+            scales = (f", scales {round(priors.feature_maps[0].scales[0], 3):g} … "
+                      f"{round(priors.feature_maps[-1].scales[0], 3):g}")
         self.status.setText(f"{priors.total:,} {'priors' if priors.kind == 'ssd' else 'anchors'}"
-                            f" on a {in_w}×{in_h} input — {priors.source}")
+                            f" on a {in_w}×{in_h} input{scales} — {priors.source}")
+        self._show_thresholds(priors.kind)
         if self.cell is not None:
             rows, cols = priors.feature_maps[self.map_index].size
             self.cell = (min(self.cell[0], rows - 1), min(self.cell[1], cols - 1))
         self._rematch()
         self.priors_changed.emit()
+        if self.losses is None:
+            self._auto_mine()
 
     def _rematch(self) -> None:
         ann = self.main_window.current_annotation()
@@ -301,18 +413,198 @@ class PriorsPanel(QWidget):
         if self.priors is None:
             self.match = None
         else:
+            high, low = self.thresholds[self.priors.kind]
             self.match = match_priors(self.priors.all_boxes(), self.gt, self.priors.kind,
-                                      map_offsets=self.priors.offsets)
+                                      map_offsets=self.priors.offsets,
+                                      positive_threshold=high, negative_threshold=low)
+        self._update_counts()
         self._update_tables()
         self.redraw()
+        self.matched.emit()
+
+    # -- matching thresholds --------------------------------------------------------------
+    def _show_thresholds(self, kind: str) -> None:
+        """The spin boxes of ``kind`` (SSD: one IoU; RPN: foreground and background)."""
+        high, low = self.thresholds[kind]
+        for spin, value in ((self.pos_spin, high), (self.neg_spin, low)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        rpn = kind == "rpn"
+        self.pos_label.setText("fg ≥" if rpn else "≥")
+        self.neg_label.setVisible(rpn)
+        self.neg_spin.setVisible(rpn)
+
+    def set_thresholds(self, positive: float, negative: float | None = None) -> None:
+        """Set the current kind's thresholds (SSD: ``negative`` is ``positive``)."""
+        if self.priors is not None and self.priors.kind == "rpn" and negative is not None:
+            self.neg_spin.setValue(negative)
+        self.pos_spin.setValue(positive)
+
+    def _on_thresholds_edited(self) -> None:
+        if self.priors is None:
+            return
+        kind = self.priors.kind
+        high = round(self.pos_spin.value(), 4)
+        low = high if kind == "ssd" else round(self.neg_spin.value(), 4)
+        if low > high:   # the RPN's background must stay below its foreground
+            self.counts_label.setText(f"⚠ background < {low:g} is above foreground ≥ {high:g}: "
+                                      "lower it first.")
+            return
+        self.thresholds[kind] = (high, low)
+        self._rematch()
+        if kind == "ssd":   # the mined positives depend on the threshold
+            self._clear_mining()
+            self._auto_mine()
+
+    def _update_counts(self) -> None:
+        m = self.match
+        if m is None or self.priors is None:
+            self.counts_label.setText("")
+            return
+        if m.kind == "ssd":
+            self.counts_label.setText(
+                f"IoU ≥ {m.positive_threshold:g}: <b>{m.num_positive:,}</b> positive, "
+                f"<b>{m.num_negative:,}</b> negative priors (SSD ignores none)")
+        else:
+            self.counts_label.setText(
+                f"IoU ≥ {m.positive_threshold:g} / < {m.negative_threshold:g}: "
+                f"<b>{m.num_positive:,}</b> positive, <b>{m.num_negative:,}</b> negative, "
+                f"<b>{m.num_ignored:,}</b> ignored anchors")
+
+    def counts(self) -> dict[str, int | float] | None:
+        """The current matching's counts (``MatchResult.counts``: the CLI's JSON keys)."""
+        return None if self.match is None else {"objects": len(self.match.objects),
+                                                **self.match.counts()}
+
+    # -- hard-negative mining -------------------------------------------------------------
+    def _mining_problem(self) -> str | None:
+        if self._photo_size() is None:
+            return "Open an image first."
+        if not self.model_name.startswith("ckpt:"):
+            return priors_mining.NEEDS_CHECKPOINT
+        if self.priors is not None and self.priors.kind != "ssd":
+            return priors_mining.NOT_SSD
+        return None
+
+    def mine(self) -> None:
+        """Compute each prior's confidence loss on the image (a job), then mine."""
+        problem = self._mining_problem()
+        if problem is not None:
+            self._clear_mining()
+            self.mining_label.setText(problem)
+            return
+        rgb = self.main_window.current_image_rgb()
+        gt = self.gt if self.gt is not None else np.zeros((0, 4))
+        names = list(self._names)
+        key = self.model_name
+        threshold = self.thresholds["ssd"][0]
+        self.mine_button.setEnabled(False)
+        self.mining_label.setText("Running the checkpoint's SSD head on the image…")
+
+        def work(ctx: TaskContext) -> Any:
+            model = self._checkpoint_model(key)
+            ctx.check()
+            return priors_mining.losses_job(model, model.workbench_classes, rgb, gt, names,
+                                            threshold)
+
+        task = self.runner.submit(work, key="mine")
+        request = self._mining_request()
+        task.finished.connect(lambda result, r=request: self._on_losses(r, result))
+        task.failed.connect(self._on_mining_failed)
+        task.cancelled.connect(lambda: self.mine_button.setEnabled(True))
+
+    def _on_losses(self, request: tuple, losses: Any) -> None:
+        self.mine_button.setEnabled(True)
+        if request != self._mining_request():
+            return   # the image, detector or threshold changed meanwhile
+        self.losses = losses
+        self._apply_mining()
+
+    def _mining_request(self) -> tuple:
+        return (self.model_name, self.main_window.current_image_path(), self._photo_size(),
+                self.thresholds["ssd"][0])
+
+    def _on_mining_failed(self, message: str) -> None:
+        self.mine_button.setEnabled(True)
+        self.mining_label.setText(f"Failed: {message}")
+
+    def _apply_mining(self) -> None:
+        """Mine at the current ratio (numpy, milliseconds) and draw."""
+        if self.losses is None:
+            self.kept = None
+            self.overlay.draw_mining(None, None, None)
+            return
+        ratio = self.ratio_spin.value()
+        self.kept = priors_mining.mined(self.losses, ratio)
+        self.overlay.draw_mining(self.losses.priors, self.losses.positive, self.kept,
+                                 self.show_rest.isChecked())
+        self.mining_label.setText(priors_mining.mining_text(self.losses, self.kept, ratio))
+        self.mining_ready.emit()
+
+    def _clear_mining(self) -> None:
+        self.losses = self.kept = None
+        self.overlay.draw_mining(None, None, None)
+        if hasattr(self, "mining_label"):
+            self.mining_label.setText(self._mining_problem() or
+                                      "Mine on this image to see which negatives SSD keeps.")
+
+    def _auto_mine(self) -> None:
+        """Mine again when the Hard negatives tab is in front and a checkpoint is chosen."""
+        if self.tabs.currentIndex() == self.tabs.count() - 1 and self._mining_problem() is None:
+            self.mine()
+
+    def _on_tab_changed(self, index: int) -> None:
+        if index == self.tabs.count() - 1 and self.losses is None:
+            self._auto_mine()
+
+    # -- following the hub ----------------------------------------------------------------
+    def _on_training_finished(self, event: TrainingFinished) -> None:
+        path = event.best or event.last
+        if path is not None:
+            self.follow_checkpoint(str(path))
+
+    def follow_checkpoint(self, path: str) -> None:
+        """Offer checkpoint ``path`` (loaded on a worker: its model and prior set decide the
+        label and whether the panel switches to it)."""
+        key = f"ckpt:{path}"
+        task = self.follow_runner.submit(lambda ctx: self._checkpoint_model(key),
+                                         key=f"follow:{path}")
+        task.finished.connect(lambda model, p=path: self._offer_checkpoint(p, model))
+        task.failed.connect(lambda msg, p=path: self.status.setText(
+            f"Could not read checkpoint {Path(p).name}: {msg}"))
+
+    def _offer_checkpoint(self, path: str, model: Any) -> None:
+        key = f"ckpt:{path}"
+        name = str(model.workbench_model_name)
+        voc = model.workbench_priors == "voc_paper"
+        label = f"checkpoint: {Path(path).name} — {name}" + (" (paper VOC priors)" if voc else "")
+        index = self.model_combo.findData(key)
+        if index < 0:
+            self.model_combo.addItem(label, key)
+        else:
+            self.model_combo.setItemText(index, label)
+        current = self.model_name
+        follow = (current == name or current.startswith("ckpt:")
+                  or (current == SSD300_VOC_PAPER and name == "ssd300_vgg16"))
+        if follow:
+            if current != key:
+                self.set_model(key)
+        else:
+            self.status.setText(f"{self.status.text()}\nCheckpoint {Path(path).name} ({name}) is "
+                                "in the Detector list.")
+        self.checkpoint_offered.emit(path, follow)
 
     # -- events ---------------------------------------------------------------------------
     def _on_image_changed(self, _path: str) -> None:
-        self.refresh()
+        self.refresh()   # mines again once the priors are set, when the tab is in front
 
     def _on_annotation_changed(self) -> None:
         if self.priors is not None:
             self._rematch()
+            if self.losses is not None:
+                self._clear_mining()
+                self._auto_mine()
 
     def _on_map_changed(self, _index: int) -> None:
         self.cell = None
@@ -427,4 +719,5 @@ class PriorsPanel(QWidget):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.runner.shutdown()
+        self.follow_runner.shutdown()
         super().closeEvent(event)

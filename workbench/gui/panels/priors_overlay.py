@@ -4,7 +4,10 @@ Layers, bottom to top: the feature map's ``grid`` (faint cell rectangles), ``all
 the map (thin, one colour, thousands in one :class:`BoxLayer`), ``match`` (positives: green at
 the threshold, orange through the best-prior rule; red dashed = ground truth with no prior at
 the threshold), the selected ``cell`` (its footprint filled) and that cell's ``priors`` with
-``k: w×h`` labels, and ``suggested`` (k-means shapes centred on the cell, dashed).
+``k: w×h`` labels, and ``suggested`` (k-means shapes centred on the cell, dashed). Hard-negative
+mining (issue 16) draws, between ``all`` and ``match``: the negatives mining leaves out
+(``hn-rest``, faint grey), the negatives it keeps (``hn-kept``, red) and the positives it counts
+(``hn-pos``, green).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ POSITIVE_COLOR = QColor(60, 220, 90)
 FORCED_COLOR = QColor(255, 150, 40)
 FLAG_COLOR = QColor(255, 60, 60)
 SUGGESTED_COLOR = QColor(255, 90, 220)
+KEPT_COLOR = QColor(255, 50, 50)
+NOT_KEPT_COLOR = QColor(200, 200, 200, 45)
+MINED_POSITIVE_COLOR = QColor(60, 220, 90)
 #: One colour per prior of a cell (cycled), so the k-th box of every cell looks the same.
 CELL_PALETTE = [QColor(255, 220, 0), QColor(0, 230, 255), QColor(255, 110, 200),
                 QColor(140, 255, 120), QColor(255, 150, 60), QColor(170, 140, 255)]
@@ -43,11 +49,15 @@ class PriorsOverlay:
         self.cell = BoxLayer("priors:cell")
         self.priors = BoxLayer("priors:cell-priors")
         self.suggested = BoxLayer("priors:suggested")
-        self.layers = [self.grid, self.all, self.match, self.flags, self.cell, self.priors,
-                       self.suggested]
+        self.hn_rest = BoxLayer("priors:hn-rest")
+        self.hn_kept = BoxLayer("priors:hn-kept")
+        self.hn_pos = BoxLayer("priors:hn-pos")
+        self.layers = [self.grid, self.all, self.hn_rest, self.hn_kept, self.hn_pos, self.match,
+                       self.flags, self.cell, self.priors, self.suggested]
+        per_image = (self.match, self.flags, self.hn_rest, self.hn_kept, self.hn_pos)
         self.registry = LayerList.of(scene)
         for layer in self.layers:
-            self.registry.add(layer, owner, per_image=layer in (self.match, self.flags))
+            self.registry.add(layer, owner, per_image=layer in per_image)
 
     def set_visible(self, visible: bool) -> None:
         """The panel's "Show on canvas" box (the Layers list and the dock decide too)."""
@@ -119,3 +129,19 @@ class PriorsOverlay:
         cx, cy = center
         boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
         self.suggested.set_boxes(boxes, SUGGESTED_COLOR, width=1.5, style=Qt.PenStyle.DashLine)
+
+    def draw_mining(self, boxes: np.ndarray | None, positive: np.ndarray | None,
+                    kept: np.ndarray | None, show_rest: bool = True) -> None:
+        """Hard-negative mining on the photo: ``boxes`` ``(P, 4)``, ``positive`` and ``kept``
+        ``(P,)`` masks; the negatives not kept only with ``show_rest``."""
+        if boxes is None or positive is None or kept is None:
+            for layer in (self.hn_rest, self.hn_kept, self.hn_pos):
+                layer.clear()
+            return
+        rest = ~positive & ~kept
+        if show_rest:
+            self.hn_rest.set_boxes(boxes[rest], NOT_KEPT_COLOR, width=1.0)
+        else:
+            self.hn_rest.clear()
+        self.hn_kept.set_boxes(boxes[kept], KEPT_COLOR, width=1.5)
+        self.hn_pos.set_boxes(boxes[positive], MINED_POSITIVE_COLOR, width=2.0)
