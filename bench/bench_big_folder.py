@@ -285,7 +285,8 @@ def main() -> int:
         paints, opens, rows, listed = first_paint(folders[n], args.rounds)
         say(f"{'first paint, ' + str(n) + ' images, s':<44} {_spread(paints, 1, '{:.2f}'):>34}"
             f"  {'OK' if statistics.median(paints) < 1.0 else 'over 1 s'}")
-        say(f"{'  Project.open (worker thread), s':<44} {_spread(opens, 1, '{:.2f}'):>34}")
+        say(f"{'  scan on the worker (ours: the open job), s':<44} "
+            f"{_spread(opens, 1, '{:.2f}'):>34}")
         say(f"{'  file dock filled, s from start':<44} {_spread(listed, 1, '{:.2f}'):>34}")
         if args.baseline is not None:
             paints, opens, _, listed = first_paint(folders[n], 1, args.baseline.resolve())
