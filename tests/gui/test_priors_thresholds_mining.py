@@ -166,6 +166,7 @@ def test_hard_negatives_of_a_real_checkpoint(window, qtbot, demo_checkpoint) -> 
     assert len(panel.overlay.hn_pos.boxes) == pos
     assert len(panel.overlay.hn_rest.boxes) == neg - 3 * pos
     assert f"{3 * pos:,} kept at 3:1" in panel.mining_label.text()
+    assert "This checkpoint trained with IoU ≥ 0.4" in panel.mining_label.text()  # demo's own
     with qtbot.waitSignal(panel.mining_ready):
         _type_value(qtbot, panel.ratio_spin, "1")
     assert int(panel.kept.sum()) == pos and len(panel.overlay.hn_kept.boxes) == pos

@@ -4,8 +4,9 @@ SSD's hard-negative mining (:mod:`workbench.core.hard_negatives`) ranks the nega
 their confidence loss. This module computes that loss the way torchvision's
 ``SSD.compute_loss`` does, for one image and without training: the model's ``transform``
 resizes the photo (and the ground truth), its backbone and head give each prior's class logits,
-its ``anchor_generator`` the priors, and ``SSDMatcher(iou_threshold)`` (torchvision's, default
-0.5 like the model's own ``proposal_matcher``) labels them. A prior's loss is the cross entropy
+its ``anchor_generator`` the priors, and ``SSDMatcher(iou_threshold)`` (torchvision's; by
+default the threshold of the model's own ``proposal_matcher``: 0.5 for torchvision's SSDs, 0.4
+for ``demo_ssdlite_cpu``) labels them. A prior's loss is the cross entropy
 of its logits against its target class: background (0) for a negative, the matched object's
 class for a positive. The mining itself stays in core (numpy).
 """
@@ -38,6 +39,7 @@ class PriorLosses:
     background_loss: np.ndarray
     iou_threshold: float
     input_size: tuple[int, int]       # (height, width) of the detector input
+    model_threshold: float            # the IoU threshold the model trains with
 
     @property
     def positive(self) -> np.ndarray:
@@ -55,7 +57,8 @@ def is_ssd(model: nn.Module) -> bool:
 
 
 def prior_confidence_losses(model: nn.Module, image_rgb: np.ndarray, gt_boxes: np.ndarray,
-                            gt_labels: Sequence[int], iou_threshold: float = 0.5) -> PriorLosses:
+                            gt_labels: Sequence[int],
+                            iou_threshold: float | None = None) -> PriorLosses:
     """Confidence loss of every prior of ``model`` on one photo.
 
     Args:
@@ -64,7 +67,8 @@ def prior_confidence_losses(model: nn.Module, image_rgb: np.ndarray, gt_boxes: n
         gt_boxes: ``(G, 4)`` ground truth in photo pixels (``xyxy``).
         gt_labels: ``(G,)`` class indices of the model (1-based; 0 = unknown class: the
             positive's loss is NaN, its label still counts for matching).
-        iou_threshold: SSD's matching threshold (the paper's and torchvision's 0.5).
+        iou_threshold: SSD's matching threshold; None: the model's own (the paper's and
+            torchvision's 0.5).
     """
     from torchvision.models.detection._utils import SSDMatcher
     from torchvision.ops import box_iou
@@ -72,6 +76,9 @@ def prior_confidence_losses(model: nn.Module, image_rgb: np.ndarray, gt_boxes: n
     if not is_ssd(model):
         raise ValueError(f"{type(model).__name__} is not an SSD-family detector: hard-negative "
                          "mining needs an SSD's class head and priors")
+    model_threshold = float(getattr(model.proposal_matcher, "high_threshold", 0.5))
+    if iou_threshold is None:
+        iou_threshold = model_threshold
     if not 0.0 <= iou_threshold <= 1.0:
         raise ValueError(f"IoU threshold must be in [0, 1], got {iou_threshold:g}")
     rgb = np.asarray(image_rgb)
@@ -117,4 +124,5 @@ def prior_confidence_losses(model: nn.Module, image_rgb: np.ndarray, gt_boxes: n
         matched=matched.cpu().numpy().astype(np.int64),
         conf_loss=conf.cpu().double().numpy(),
         background_loss=background.cpu().double().numpy(),
-        iou_threshold=float(iou_threshold), input_size=(in_h, in_w))
+        iou_threshold=float(iou_threshold), input_size=(in_h, in_w),
+        model_threshold=model_threshold)

@@ -67,6 +67,9 @@ def mining_text(losses: Any, kept: np.ndarray, ratio: float) -> str:
         text += "."
     elif not pos.any():
         text += " No positive on this image: SSD keeps no negative from it."
+    if abs(losses.model_threshold - losses.iou_threshold) > 1e-9:
+        text += (f" This checkpoint trained with IoU ≥ {losses.model_threshold:g}: set Match "
+                 "IoU to it to see its training's positives.")
     budget = int(ratio * int(pos.sum()))
     if budget > negatives:
         text += f" The budget {budget:,} exceeds the negatives: all are kept."
