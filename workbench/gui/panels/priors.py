@@ -144,6 +144,7 @@ class PriorsPanel(QWidget):
         self.neg_label = QLabel("bg <")
         self.counts_label = QLabel("")
         self.counts_label.setWordWrap(True)
+        self.counts_label.setTextFormat(Qt.TextFormat.RichText)   # "<b>" bold, "&lt;" for <
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
@@ -448,8 +449,8 @@ class PriorsPanel(QWidget):
         high = round(self.pos_spin.value(), 4)
         low = high if kind == "ssd" else round(self.neg_spin.value(), 4)
         if low > high:   # the RPN's background must stay below its foreground
-            self.counts_label.setText(f"⚠ background < {low:g} is above foreground ≥ {high:g}: "
-                                      "lower it first.")
+            self.counts_label.setText(f"⚠ background &lt; {low:g} is above foreground ≥ "
+                                      f"{high:g}: lower it first.")
             return
         self.thresholds[kind] = (high, low)
         self._rematch()
@@ -468,7 +469,7 @@ class PriorsPanel(QWidget):
                 f"<b>{m.num_negative:,}</b> negative priors (SSD ignores none)")
         else:
             self.counts_label.setText(
-                f"IoU ≥ {m.positive_threshold:g} / < {m.negative_threshold:g}: "
+                f"IoU ≥ {m.positive_threshold:g} / &lt; {m.negative_threshold:g}: "
                 f"<b>{m.num_positive:,}</b> positive, <b>{m.num_negative:,}</b> negative, "
                 f"<b>{m.num_ignored:,}</b> ignored anchors")
 
