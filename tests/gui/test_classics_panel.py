@@ -79,8 +79,8 @@ def test_yolo_targets_exact_and_conflict(window, qtbot) -> None:  # noqa: ANN001
     # dog: centre (80, 90) → col 1 (80/80 = 1.0), row 1; bx 0, by 0.5, bw 100/80, bh 100/60
     # cat: centre (200, 125) → col 2, row 2; bx 0.5, by 0.0833, bw 1.25, bh 150/60 = 2.5
     assert table_texts(page.table) == [
-        ["1, 1", "dog", "1", "0.000", "0.500", "1.250", "1.667", ""],
-        ["2, 2", "cat", "1", "0.500", "0.083", "1.250", "2.500", ""],
+        ["1,1", "1", "0.000", "0.500", "1.250", "1.667", "dog"],
+        ["2,2", "1", "0.500", "0.083", "1.250", "2.500", "cat"],
     ]
     np.testing.assert_allclose(page.cell_layer.boxes, [[80, 60, 160, 120], [160, 120, 240, 180]])
     assert len(page.grid_layer) == 16
@@ -91,9 +91,8 @@ def test_yolo_targets_exact_and_conflict(window, qtbot) -> None:  # noqa: ANN001
     # N = 1: both centres in the one cell → conflict, flagged red; the last one is kept.
     type_value(qtbot, page.grid_spin, 1)
     rows = table_texts(page.table)
-    assert [r[1] for r in rows] == ["dog", "cat"]
-    assert [r[7] for r in rows] == ["lost", "kept"]
-    assert rows[0][3:7] == ["0.250", "0.375", "0.312", "0.417"]   # (80, 90) in 320x240
+    assert [r[6] for r in rows] == ["dog · lost", "cat · kept"]
+    assert rows[0][2:6] == ["0.250", "0.375", "0.312", "0.417"]   # (80, 90) in 320x240
     assert page.table.item(0, 0).foreground().color().name() == "#ff3232"
     assert page.cell_layer._labels == ["⚠ 2 centres, kept: [1, 0.62, 0.52, 0.31, 0.62, cat]"]
     assert "1 conflicting cell" in page.summary.text()

@@ -140,6 +140,10 @@ def make_table(headers: list[str], tips: dict[str, str] | None = None) -> QTable
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     table.setMinimumHeight(160)
+    # narrow cells: the theme's 12 px side padding made seven number columns overflow the
+    # ~300 px panel
+    table.setStyleSheet("QTableWidget::item { padding: 0px 3px; } "
+                        "QHeaderView::section { padding: 2px 3px; }")
     return table
 
 
@@ -152,6 +156,16 @@ def fill_table(table: QTableWidget, rows: list[list[str]],
             if colors is not None and colors[r] is not None:
                 item.setForeground(colors[r])
             table.setItem(r, c, item)
+    fit_columns(table)
+
+
+def fit_columns(table: QTableWidget, most: int = 352) -> None:
+    """Ask for the width the columns need (at most ``most`` px: the panel column is ~370)."""
+    table.resizeColumnsToContents()
+    header = table.horizontalHeader()
+    need = sum(header.sectionSize(c) for c in range(table.columnCount()))
+    need += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth() + 2
+    table.setMinimumWidth(min(need, most))
 
 
 def smallest_containing(boxes: np.ndarray, x: float, y: float) -> int:

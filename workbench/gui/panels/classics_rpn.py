@@ -30,10 +30,10 @@ PROPOSAL_COLOR = QColor(255, 210, 0)
 SELECTED_COLOR = QColor(60, 255, 90)
 ANCHOR_COLOR = QColor(255, 80, 220)
 DEFAULT_MODEL = "fasterrcnn_mobilenet_v3_large_320_fpn"
-HEADERS = ["#", "objectness", "anchor IoU", "level", "anchor w×h"]
+HEADERS = ["#", "objectness", "anchor IoU", "anchor"]
 TIPS = {"objectness": "sigmoid of the RPN's objectness logit",
         "anchor IoU": "IoU of the proposal with the anchor it was regressed from",
-        "level": "feature map of the anchor"}
+        "anchor": "the anchor's width × height on the photo, and its feature map"}
 RANDOM_NOTE = ("<b style='color:#ff5050'>Random weights:</b> an untrained RPN's proposals are "
                "meaningless (objectness ≈ 0.5, boxes ≈ anchors). Load a trained checkpoint.")
 
@@ -133,8 +133,8 @@ class RpnPage(QWidget):
         for k in range(n):
             a = t.anchors[k]
             rows.append([str(k + 1), f"{t.scores[k]:.4f}", f"{ious[k]:.3f}",
-                         t.level_names[int(t.level[k])],
-                         f"{a[2] - a[0]:.0f}×{a[3] - a[1]:.0f}"])
+                         f"{a[2] - a[0]:.0f}×{a[3] - a[1]:.0f} "
+                         f"({t.level_names[int(t.level[k])]})"])
         self.table.blockSignals(True)
         fill_table(self.table, rows)
         self.table.blockSignals(False)
@@ -185,7 +185,7 @@ class RpnPage(QWidget):
         level = t.level_names[int(t.level[k])]
         self.selected_layer.set_boxes(
             np.stack([t.anchors[k], t.boxes[k]]), [ANCHOR_COLOR, SELECTED_COLOR],
-            labels=[f"anchor (map {level})", f"#{k + 1}: {t.scores[k]:.3f}, IoU {iou:.2f}"],
+            labels=["", f"#{k + 1}: {t.scores[k]:.3f}; its anchor (magenta): IoU {iou:.2f}"],
             width=2.5, labels_below=True)
         self.selected_label.setText(
             f"Proposal #{k + 1}: objectness {t.scores[k]:.4f}; from anchor "

@@ -14,9 +14,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (
-    QFormLayout, QHeaderView, QLabel, QSpinBox, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from workbench.core.yolo_targets import CellTarget, GridTargets, yolo_targets
 from workbench.gui.canvas.layers import BoxLayer
@@ -25,10 +23,10 @@ from workbench.gui.panels.classics_common import fill_table, make_table
 GRID_COLOR = QColor(255, 255, 255, 110)
 CELL_COLOR = QColor(0, 220, 255)
 CONFLICT_COLOR = QColor(255, 50, 50)
-HEADERS = ["cell", "class", "pc", "bx", "by", "bw", "bh", "note"]
+HEADERS = ["cell", "pc", "bx", "by", "bw", "bh", "class"]
 TIPS = {"cell": "row, column of the grid cell (0-based)",
-        "note": "conflict (red): two or more centres in the cell; YOLOv1 keeps the last "
-                "one, the others are lost",
+        "class": "the object's class; red · kept / · lost: two or more centres in the cell, "
+                 "YOLOv1 keeps the last one, the others are lost",
         "bx": "centre's x offset inside the cell (0-1)",
         "by": "centre's y offset inside the cell (0-1)",
         "bw": "box width / cell width", "bh": "box height / cell height",
@@ -43,7 +41,7 @@ def target_text(c: CellTarget) -> str:
 def note_text(c: CellTarget) -> str:
     if not c.conflict:
         return ""
-    return "kept" if c.kept else "lost"
+    return " · kept" if c.kept else " · lost"
 
 
 class YoloPage(QWidget):
@@ -66,10 +64,6 @@ class YoloPage(QWidget):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.table = make_table(HEADERS, TIPS)
-        # the class takes what is left (elided): nine columns in a ~370 px panel
-        self.table.horizontalHeader().setSectionResizeMode(
-            HEADERS.index("class"), QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setStretchLastSection(False)
         form = QFormLayout()
         form.addRow("Grid", self.grid_spin)
         layout = QVBoxLayout(self)
@@ -105,8 +99,8 @@ class YoloPage(QWidget):
             f"{len(t.cells)} box(es) in {len({(c.row, c.col) for c in t.cells})} cell(s)"
             + (f", <b style='color:#ff3232'>{len(conflicts)} conflicting cell(s)</b>"
                if conflicts else ""))
-        rows = [[f"{c.row}, {c.col}", c.class_name, str(c.pc), f"{c.bx:.3f}", f"{c.by:.3f}",
-                 f"{c.bw:.3f}", f"{c.bh:.3f}", note_text(c)] for c in t.cells]
+        rows = [[f"{c.row},{c.col}", str(c.pc), f"{c.bx:.3f}", f"{c.by:.3f}", f"{c.bw:.3f}",
+                 f"{c.bh:.3f}", c.class_name + note_text(c)] for c in t.cells]
         fill_table(self.table, rows, [CONFLICT_COLOR if c.conflict else None for c in t.cells])
         self.draw()
         self.targets_changed.emit()
