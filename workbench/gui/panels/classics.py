@@ -174,6 +174,9 @@ class ClassicsPanel(QWidget):
 
     # -- jobs -----------------------------------------------------------------------------
     def compute_features(self, model_key: str) -> None:
+        if not self.on_screen():  # done when the panel comes to the front (_on_page)
+            self.roi_page.features = None
+            return
         rgb = self.main_window.current_image_rgb()
         if rgb is None:
             self.roi_page.set_status("Open an image first.")
@@ -206,6 +209,8 @@ class ClassicsPanel(QWidget):
         self.features_ready.emit()
 
     def run_rpn(self, model_key: str) -> None:
+        if not self.on_screen():
+            return
         rgb = self.main_window.current_image_rgb()
         if rgb is None:
             self.rpn_page.set_status("Open an image first.")
