@@ -71,19 +71,20 @@ def _save_unsaved(window: MainWindow) -> bool:
 
 
 def _run(window: MainWindow, choice: ExportChoice) -> Job:
-    from workbench.core.export import (
-        export_project,
-        pixel_mismatches,
-        read_export,
-        same_records,
-    )
-    from workbench.core.project import Project
-
     label = dict(FORMATS)[choice.fmt]
     window.statusBar().showMessage(f"Exporting {label} to {choice.out} …")
     images_dir, annotations_dir = window.project.images_dir, window.project.annotations_dir
 
     def work(_ctx: object) -> tuple[ExportSummary, bool]:  # on a worker
+        # imported here, on the worker: the first export no longer imports them on the GUI thread
+        from workbench.core.export import (
+            export_project,
+            pixel_mismatches,
+            read_export,
+            same_records,
+        )
+        from workbench.core.project import Project
+
         # A fresh scan: the window's project snapshot predates files written this session.
         project = Project.open(images_dir, annotations_dir)
         summary = export_project(project, choice.out, choice.fmt,
