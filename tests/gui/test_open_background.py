@@ -147,6 +147,7 @@ def test_lazy_start_paints_the_first_image_before_the_scan(qtbot, tmp_path):
     assert w.canvas.image_size() == (320, 240)  # …but its first image is on the canvas
     assert w.stack.currentWidget() is w.canvas
     assert w.position_label.text() == f"Opening {root}…"
+    assert w.files.counter.text() == "Reading the folder…"
     w.show()
     wait_until_open(w, timeout_s=30)
     assert w.project is not None and w.opening is None
@@ -232,5 +233,6 @@ def test_a_start_up_folder_that_fails_leaves_no_preview(qtbot, tmp_path, monkeyp
     assert w.stack.currentWidget() is w.welcome
     assert w.canvas.image_size() == (0, 0)
     assert w.position_label.text() == "No folder open"
+    assert w.files.counter.text() == "No folder open"
     assert w.statusBar().currentMessage() == (
         f"Failed: Opening {images}: PermissionError: {images}: permission denied")

@@ -299,6 +299,8 @@ class ProjectOpener(QObject):
                 self._busy_cursor = True
             self._label_before = w.position_label.text()
             w.position_label.setText(text)
+            if w.project is None:  # the file dock says so too (its list fills when open)
+                w.files.counter.setText("Reading the folder…")
             return
         if self._busy_cursor:
             w.unsetCursor()
@@ -307,6 +309,7 @@ class ProjectOpener(QObject):
                 w.position_label.setText(getattr(self, "_label_before", ""))
             elif w.project is None:
                 w.position_label.setText("No folder open")
+                w.files.counter.setText("No folder open")
 
     def _show_preview(self, path: Path) -> None:
         image = read_preview(path)
