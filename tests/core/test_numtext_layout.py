@@ -118,3 +118,22 @@ def test_devkit_rows_must_be_lines(tmp_path, content):
     got = read_devkit_file(path)
     assert isinstance(got, DetectionRuns)
     assert [(d.image_id, d.boxes.tolist()) for d in got] == slow
+
+
+@pytest.mark.parametrize("piece", [1, 40, 97, 1 << 20])
+def test_devkit_read_in_pieces_equals_the_line_reader(tmp_path, monkeypatch, piece):
+    from workbench.core import results
+    from workbench.core.detection_runs import DetectionRuns
+
+    rng = np.random.default_rng(piece)
+    lines = [f"{int(i) // 3:06d} {rng.uniform():.6f} {x:.1f} 5 {x + 9:.1f} 20"
+             for i, x in zip(range(200), rng.uniform(1, 90, 200))]  # runs of 3 lines
+    path = tmp_path / "comp4_det_test_cat.txt"
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(results, "_DEVKIT_PIECE", piece)
+    got = results.read_devkit_file(path)
+    want = results._devkit_lines(path, "cat")
+    assert isinstance(got, DetectionRuns)
+    assert [d.image_id for d in got] == [d.image_id for d in want]  # runs joined across pieces
+    assert all(np.array_equal(a.boxes, b.boxes) and np.array_equal(a.scores, b.scores)
+               for a, b in zip(got, want))

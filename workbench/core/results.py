@@ -211,10 +211,51 @@ def read_devkit_file(path: str | Path, class_name: str | None = None
         data = path.read_bytes()
     except OSError as exc:
         raise ResultsError(f"{path}: cannot read ({exc})") from exc
-    fast = _devkit_fast(data, class_name)
+    fast = _devkit_pieces(data, class_name)
     if fast is not None:
         return fast
     return _devkit_lines(path, class_name)
+
+
+#: Bytes of a devkit file read per vectorised pass (whole lines): a piece's bytes and token
+#: arrays stay in the CPU caches (a 4 MB file read whole took ~25% longer).
+_DEVKIT_PIECE = 1 << 19
+
+
+def _devkit_pieces(data: bytes, class_name: str) -> DetectionRuns | None:
+    """:func:`_devkit_fast` over pieces of whole lines, joined; a run of one image that
+    crosses a piece boundary is one run, as in the whole file. ``None`` when any piece is
+    not plain (the line reader then reads the whole file)."""
+    if len(data) <= _DEVKIT_PIECE:
+        return _devkit_fast(data, class_name)
+    parts: list[DetectionRuns] = []
+    lo = 0
+    while lo < len(data):
+        hi = data.find(b"\n", lo + _DEVKIT_PIECE)
+        hi = len(data) if hi < 0 else hi + 1
+        part = _devkit_fast(data[lo:hi], class_name)
+        if part is None:
+            return None
+        if len(part):
+            parts.append(part)
+        lo = hi
+    if len(parts) <= 1:
+        return parts[0] if parts else DetectionRuns.empty()
+    ids: list[str] = []
+    ends: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+    offset = 0
+    for part in parts:
+        part_ends = part.bounds[1:] + offset
+        if ids and ids[-1] == part.ids[0]:  # the run goes on: drop its end in the last piece
+            ends[-1] = ends[-1][:-1]
+        else:
+            ids.append(part.ids[0])
+        ids.extend(part.ids[1:])
+        ends.append(part_ends)
+        offset += part.rows
+    return DetectionRuns(ids, np.concatenate(ends), np.concatenate([p.boxes for p in parts]),
+                         np.concatenate([p.scores for p in parts]),
+                         np.zeros(offset, dtype=np.int64), (class_name,))
 
 
 def _devkit_lines(path: Path, class_name: str) -> list[ImageDetections]:
