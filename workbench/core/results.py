@@ -442,7 +442,7 @@ def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
     ``.+-eE`` and whitespace) must then be exactly that entry's skeleton repeated — the same
     keys in the same order, numbers only, no strings, ``true``, ``NaN`` or nesting — and each
     key must occur once per entry. Then the keys and the punctuation are blanked and all the
-    numbers are read in vectorised passes over 16 MB slices (bit-identical to ``float()``,
+    numbers are read in vectorised passes over 1 MB slices (bit-identical to ``float()``,
     :mod:`workbench.core.numtext`). Ids are truncated to integers as ``int()`` truncates; an
     id missing from the mappings sends the file to the entry reader, which names the entry."""
     open_at = data.find(b"{")
