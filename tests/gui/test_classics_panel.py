@@ -208,3 +208,21 @@ def test_rpn_proposals_anchor_and_layers(window, qtbot) -> None:  # noqa: ANN001
     with qtbot.waitSignal(page.traced, timeout=120000):
         pass
     QTest.qWait(10)
+
+
+def test_loaded_checkpoint_is_offered_and_a_bad_one_says_why(window, qtbot, tmp_path) -> None:  # noqa: ANN001
+    from workbench.gui.hub import CheckpointLoaded
+
+    panel = open_panel(window, qtbot)
+    click_tab(qtbot, panel.tabs, 2)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with qtbot.waitSignal(panel.failed, timeout=120000) as sig:
+        window.hub.publish(CheckpointLoaded(path=bad))
+    for combo in (panel.roi_page.model_combo, panel.rpn_page.model_combo):
+        assert combo.currentText() == "checkpoint: broken.pt"
+        assert combo.currentData() == f"ckpt:{bad}"
+    assert panel.rpn_page.note.text() == ""              # no "random weights" warning
+    assert "broken.pt" in sig.args[0]
+    assert panel.rpn_page.status.text().startswith("Failed: ")
+    assert panel.rpn_page.trace is None and len(panel.rpn_page.all_layer) == 0

@@ -174,8 +174,8 @@ class ClassicsPanel(QWidget):
 
     # -- jobs -----------------------------------------------------------------------------
     def compute_features(self, model_key: str) -> None:
-        if not self.on_screen():  # done when the panel comes to the front (_on_page)
-            self.roi_page.features = None
+        if not self.on_screen() or self.tabs.currentIndex() != 0:
+            self.roi_page.features = None  # computed when its tab comes to the front
             return
         rgb = self.main_window.current_image_rgb()
         if rgb is None:
@@ -209,7 +209,7 @@ class ClassicsPanel(QWidget):
         self.features_ready.emit()
 
     def run_rpn(self, model_key: str) -> None:
-        if not self.on_screen():
+        if not self.on_screen() or self.tabs.currentIndex() != 2:
             return
         rgb = self.main_window.current_image_rgb()
         if rgb is None:
@@ -257,7 +257,8 @@ class ClassicsPanel(QWidget):
         self.roi_page.refresh_sources()
 
     def _on_failed(self, show: Any, message: str) -> None:
-        show(f"Failed: {message}")
+        first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+        show(f"Failed: {first[:300]}")  # the whole message went to the status bar's report
         self.failed.emit(message)
 
     # -- clicks ---------------------------------------------------------------------------
