@@ -191,3 +191,20 @@ def test_nms_slider_moves_count_the_boxes_nms_keeps(qtbot, panel) -> None:  # no
     assert "TP 2 · FP 4 · FN 2" in _numbers(panel)
     _keys(panel.iou_slider, Qt.Key.Key_PageDown, 3)  # back to .45: kept, at once
     assert "TP 2 · FP 3 · FN 2" in _numbers(panel)
+
+
+def test_the_box_fits_the_docks_width_at_1280x800(qtbot, window, panel) -> None:  # noqa: ANN001
+    # On a real 1280x800 screen the Detections dock is ~230 px wide and its body only scrolls
+    # vertically: the check box "P/R/F1 on the val split" beside "Best F1" made the body
+    # ~260 px wide, and the whole panel was clipped on the right (Detect, slider values, Best F1).
+    box = panel.op_box
+    assert box.minimumSizeHint().width() <= 200
+    window.resizeDocks([panel.parentWidget()], [230], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: panel.parentWidget().width() <= 240)
+    qtbot.wait(50)
+    assert box.best_button.geometry().right() <= box.width()
+    assert box.enabled_box.width() >= box.enabled_box.sizeHint().width()  # label not cut
+    # every widget of the body lies inside the visible width of the scroll area
+    scroll_width = panel.width()
+    right = box.best_button.mapTo(panel, QPoint(box.best_button.width(), 0)).x()
+    assert right <= scroll_width
