@@ -31,7 +31,8 @@ def _photo(tmp_path: Path) -> tuple[Path, Path]:
 def _expected(model: str, kind: str, high: float, low: float) -> dict:
     from workbench.engine.anchor_extract import extract_priors
 
-    priors = extract_priors(model).for_image(400, 300)
+    # the priors the detector tiles on a 400x300 photo (Faster R-CNN keeps its aspect ratio)
+    priors = extract_priors(model, photo_size=(300, 400))
     gt = np.array([[40, 30, 200, 180], [300, 200, 330, 240]], dtype=np.float64)
     r = match_priors(priors.all_boxes(), gt, kind, positive_threshold=high,
                      negative_threshold=low)

@@ -103,6 +103,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from workbench.engine.anchor_extract import UnknownModelError, extract_priors
 
+    photo = None   # Faster R-CNN keeps the photo's aspect ratio: its anchors depend on the photo
+    if args.image is not None:
+        from workbench.core.imageinfo import ImageReadError, image_size
+
+        try:
+            size = image_size(args.image)
+        except (ImageReadError, OSError) as exc:
+            print(f"workbench priors: {exc}", file=sys.stderr)
+            return 2
+        photo = (size.height, size.width)
     try:
         if args.checkpoint is not None:
             from workbench.engine.checkpoint import load_checkpoint
@@ -113,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
             except (CheckpointError, OSError) as exc:
                 print(f"workbench priors: {exc}", file=sys.stderr)
                 return 2
-            priors = extract_priors(ckpt["model_name"], model=model)
+            priors = extract_priors(ckpt["model_name"], model=model, photo_size=photo)
         else:
-            priors = extract_priors(args.model, image_size=args.image_size)
+            priors = extract_priors(args.model, image_size=args.image_size, photo_size=photo)
     except (UnknownModelError, ValueError) as exc:
         print(f"workbench priors: {exc}", file=sys.stderr)
         return 2
