@@ -17,6 +17,7 @@ segmentation selective search starts from and its hierarchical grouping, step by
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from typing import Any
 
@@ -42,6 +43,8 @@ from workbench.gui.panels.proposals_segments import SegmentsSection
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 32
+#: selective-search units run at once (OpenCV releases the GIL; the boxes do not depend on it)
+SEARCH_THREADS = max(1, min(4, os.cpu_count() or 1))
 IOU_BINS = 10  # colours are quantised so the layer paints in a handful of pen groups
 
 
@@ -226,7 +229,7 @@ class ProposalsPanel(QWidget):
                                   work_size=entry["work_size"]), True
         try:
             return selective_search(bgr, params, progress=ctx.progress,
-                                    cancelled=ctx.cancelled), False
+                                    cancelled=ctx.cancelled, threads=SEARCH_THREADS), False
         except ProposalsCancelled:
             ctx.check()
             raise

@@ -101,7 +101,7 @@ class SegmentsSection(QGroupBox):
     step_shown = Signal(int)    #: the layer now shows the regions after this step
 
     def __init__(self, window: Any, owner: QWidget) -> None:
-        super().__init__("Segments and grouping (what selective search starts from)")
+        super().__init__("Segments and grouping")
         self.main_window = window
         self.owner = owner
         self.runner = JobRunner(self)
@@ -123,7 +123,6 @@ class SegmentsSection(QGroupBox):
 
     def _build_ui(self) -> None:
         self.show_check = QCheckBox("Show segments")
-        self.show_check.setToolTip("Segment the image and draw the regions on the canvas")
         self.k_spin = QSpinBox()
         self.k_spin.setRange(1, 100000)
         self.k_spin.setValue(300)
@@ -142,6 +141,8 @@ class SegmentsSection(QGroupBox):
         self.step_slider.setRange(0, 0)
         self.step_slider.setEnabled(False)
         self.step_label = QLabel("")
+        self.show_check.setToolTip("What selective search starts from: graph-based segments, "
+                                   "then merged two at a time")
         self.info = QLabel("Tick “Show segments”.")
         self.info.setWordWrap(True)
         form = QFormLayout()
