@@ -36,7 +36,9 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``workbench`` parser; ``only``: register just that command module (what ``main``
+    does for ``workbench eval …``: the other commands' imports are not paid)."""
     parser = argparse.ArgumentParser(
         prog="workbench",
         description="Detection Workbench: label, inspect, train and tune object detectors. "
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else [only]:
         module = importlib.import_module(f"workbench.cli.{name}")
         module.register(sub)
     parser.epilog = "workbench DIR [--annotations DIR] is short for workbench gui DIR ..."
@@ -61,7 +63,9 @@ def _command_names(parser: argparse.ArgumentParser) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser = build_parser(argv[0]) if argv and argv[0] in COMMAND_MODULES else None
+    if parser is None or argv[0] not in _command_names(parser):
+        parser = build_parser()
     if argv and not argv[0].startswith("-") and argv[0] not in _command_names(parser):
         argv = ["gui", *argv]
     args = parser.parse_args(argv)
