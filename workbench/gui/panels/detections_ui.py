@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QCheckBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
     QPushButton, QScrollArea, QSlider, QSpinBox, QTableView, QVBoxLayout, QWidget,
@@ -24,6 +24,21 @@ from workbench.gui.panels.detections_table import DetectionsTableModel
 
 if TYPE_CHECKING:
     from workbench.gui.panels.detections import DetectionsPanel
+
+
+class _FitWidthScroll(QScrollArea):
+    """Vertical-only scrolling whose minimum width is its body's: the dock cannot get narrower
+    than the rows (at 1280x800 on xcb the themed body needs ~260 px and the dock was ~230 px,
+    so the whole panel was clipped on the right)."""
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        width = (body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width()
+                 + 2 * self.frameWidth())
+        return QSize(max(hint.width(), width), hint.height())
 
 SCORE_STEPS = 1000  # score slider resolution (0.001)
 IOU_STEPS = 100
@@ -102,7 +117,7 @@ def build_widgets(panel: DetectionsPanel) -> None:
 
     # Everything scrolls when the dock is short (it often shares a column with others).
     body = QWidget()
-    scroll = QScrollArea()
+    scroll = _FitWidthScroll()
     scroll.setWidgetResizable(True)
     # Fit the dock's width (only vertical scrolling): widgets shrink, the table scrolls itself.
     scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
