@@ -155,9 +155,11 @@ def bilinear(features: np.ndarray, x: float, y: float) -> np.ndarray:
         x_high = x_low + 1
     ly, lx = y - y_low, x - x_low
     hy, hx = 1.0 - ly, 1.0 - lx
-    f = features.astype(np.float64, copy=False)
-    return (hy * hx * f[:, y_low, x_low] + hy * lx * f[:, y_low, x_high]
-            + ly * hx * f[:, y_high, x_low] + ly * lx * f[:, y_high, x_high])
+    def f(y: int, x: int) -> np.ndarray:  # one column, not the whole map, to float64
+        return features[:, y, x].astype(np.float64)
+
+    return (hy * hx * f(y_low, x_low) + hy * lx * f(y_low, x_high)
+            + ly * hx * f(y_high, x_low) + ly * lx * f(y_high, x_high))
 
 
 def roi_align(features: np.ndarray, box: tuple[float, float, float, float],
