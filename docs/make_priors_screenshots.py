@@ -10,7 +10,7 @@ given, opens the project at 1280x800 (offscreen) with the Priors panel and saves
 * docs/screenshots/priors_thresholds.png — Faster R-CNN MobileNetV3-FPN 320 anchors, fg 0.6 /
   bg 0.2, the live counts and the positives on the photo;
 * docs/screenshots/hard_negatives.png — the checkpoint (published on the hub as if loaded in
-  the Detections panel), Hard negatives tab, 3:1: kept negatives red, the others grey.
+  the Detections panel), the Mining tab, 3:1: kept negatives red, the others grey.
 """
 
 from __future__ import annotations

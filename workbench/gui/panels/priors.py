@@ -9,7 +9,7 @@ reaches at the threshold. "Suggest" runs k-means (IoU distance) over the project
 
 The matching thresholds are editable (SSD's IoU 0.5; the RPN's foreground 0.7 / background
 0.3) and the counts follow at once — the numbers ``workbench priors --image … --json`` prints.
-"Hard negatives" asks an SSD checkpoint's own head for each prior's confidence loss on the photo
+The "Mining" tab asks an SSD checkpoint's own head for each prior's confidence loss on the photo
 (a job) and draws the negatives SSD's ``ratio``:1 mining keeps and those it leaves out.
 
 The panel follows the hub: a checkpoint loaded elsewhere (``CheckpointLoaded``) or written by a
@@ -206,8 +206,11 @@ class PriorsPanel(QWidget):
         self.tabs.addTab(counts, "Per map")  # four whole titles in a ~370 px panel
         self.tabs.addTab(cell, "Cell")
         self.tabs.addTab(objects, "Matching")
-        self.tabs.addTab(suggest_box, "From the data")
-        self.tabs.addTab(self._build_mining_tab(), "Hard negatives")
+        # five whole titles in the ~360 px tab bar (issue 14's fit check)
+        self.tabs.addTab(suggest_box, "k-means")
+        self.tabs.setTabToolTip(3, "Anchor shapes from the project's boxes (k-means)")
+        self.tabs.addTab(self._build_mining_tab(), "Mining")
+        self.tabs.setTabToolTip(4, "SSD hard-negative mining on this image (needs a checkpoint)")
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.counts_label)
@@ -551,7 +554,7 @@ class PriorsPanel(QWidget):
                                       "Mine on this image to see which negatives SSD keeps.")
 
     def _auto_mine(self) -> None:
-        """Mine again when the Hard negatives tab is in front and a checkpoint is chosen."""
+        """Mine again when the Mining tab is in front and a checkpoint is chosen."""
         if self.tabs.currentIndex() == self.tabs.count() - 1 and self._mining_problem() is None:
             self.mine()
 
@@ -702,8 +705,11 @@ class PriorsPanel(QWidget):
         self.suggest_label.setText("Reading the project's boxes…")
         task = self.runner.submit(lambda ctx: suggestion_for_project(project, base, model, k))
         task.finished.connect(self._on_suggested)
-        task.failed.connect(lambda msg: (self.suggest_button.setEnabled(True),
-                                         self.suggest_label.setText(f"Failed: {msg}")))
+        task.failed.connect(self._on_suggest_failed)
+
+    def _on_suggest_failed(self, message: str) -> None:
+        self.suggest_button.setEnabled(True)
+        self.suggest_label.setText(f"Failed: {message}")
 
     def _on_suggested(self, suggestion: Any) -> None:
         self.suggest_button.setEnabled(True)

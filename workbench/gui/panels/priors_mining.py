@@ -17,7 +17,7 @@ import numpy as np
 from workbench.core.hard_negatives import mine_hard_negatives
 from workbench.core.wording import count
 
-#: What the Hard negatives tab says when there is no SSD checkpoint to ask.
+#: What the Mining tab says when there is no SSD checkpoint to ask.
 NEEDS_CHECKPOINT = (
     "Hard-negative mining ranks the negative priors by a trained SSD's confidence loss on this "
     "image, so it needs an SSD-family checkpoint (ssd300_vgg16, ssdlite320_mobilenet_v3_large, "
