@@ -4,6 +4,8 @@
         [--models rcnn_ss,fast_rcnn_ss,ssdlite320_mobilenet_v3_large,
                   fasterrcnn_mobilenet_v3_large_320_fpn] [--cache DIR] [--images N]
 
+``--images N`` keeps the first N training photos and N/4 (at least 4) val photos (quick checks).
+
 Every model trains **from scratch** on the raccoon photos (``../shared/datasets/raccoon``,
 160/40 split written to a temporary folder; the dataset is never modified) through
 :func:`workbench.engine.trainer.train` — the generator the CLI and the Train button run — with
@@ -168,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps-per-epoch", type=int, default=20)
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    parser.add_argument("--images", type=int, help="training photos kept (quick runs)")
     parser.add_argument("--cache", type=Path,
                         default=Path(tempfile.gettempdir()) / "workbench-bench-proposals")
     args = parser.parse_args(argv)
@@ -184,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     counter = SearchCounter()
     with tempfile.TemporaryDirectory() as tmp:
         data = take_snapshot(RACCOON, val_fraction=0.2, seed=0, split_dir=Path(tmp) / "split")
+        if args.images:
+            from workbench.engine.snapshot import DataSnapshot
+
+            data = DataSnapshot(data.classes, data.train[:args.images],
+                                data.val[:max(4, args.images // 4)])
         print(f"# raccoon: {len(data.train)} train / {len(data.val)} val, {args.threads} torch "
               f"threads, budget {args.minutes:g} CPU-min of training per model, "
               f"from scratch, CPU", flush=True)

@@ -117,6 +117,10 @@ BENCHES: tuple[Bench, ...] = (
           has_out=True,
           figures=(("p50 ms, p95 ms", r"^(?P<label>(?:score|NMS) move.*?)\s+\d+\s+([\d.]+)"
                     r"\s+([\d.]+)"),)),
+    Bench("bench_classics.py", ("--minutes", "1.5", "--threads", "1"),
+          ("--minutes", "0.05", "--threads", "1", "--images", "8"), 3600, 300,
+          "R-CNN / Fast R-CNN vs SSDlite / Faster R-CNN 320 on raccoon, same CPU budget",
+          long=True),
     Bench("bench_demo.py", ("--minutes", "10"), ("--minutes", "0.3", "--images", "40"),
           660, 60, "the CPU demo detector: val mAP per minute on the sample project", long=True),
     Bench("bench_scale.py", ("--sizes", "5000,20000,100000"),
