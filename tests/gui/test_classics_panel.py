@@ -41,7 +41,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     yield w
     panel = w.panel_host.panels.get(KEY)
     if panel is not None:
-        panel.runner.shutdown()
+        panel.shutdown()
 
 
 def open_panel(window, qtbot):  # noqa: ANN001, ANN201
@@ -64,6 +64,13 @@ def click_tab(qtbot, tabs, index: int) -> None:  # noqa: ANN001
     bar = tabs.tabBar()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
     assert tabs.currentIndex() == index
+
+
+def wait_pooled(qtbot, page, box, size=(7, 7)) -> None:  # noqa: ANN001
+    """Until the page shows the pooling of ``box`` (it runs on the panel's worker)."""
+    qtbot.waitUntil(lambda: page.pooled_box is not None and page.pool_out is not None
+                    and np.allclose(page.pooled_box, box)
+                    and page.pool_out.shape[1:] == size, timeout=20000)
 
 
 def table_texts(table) -> list[list[str]]:  # noqa: ANN001
@@ -117,8 +124,8 @@ def test_roi_pooling_hand_map_and_real_features(window, qtbot) -> None:  # noqa:
     qtbot.mouseClick(page.pick_button, Qt.MouseButton.LeftButton)
     qtbot.wait(50)
     window.canvas.actual_size()
-    with qtbot.waitSignal(page.pooled, timeout=3000):
-        click(window.canvas, 200, 190)            # inside the cat (150, 50, 250, 200) only
+    click(window.canvas, 200, 190)                # inside the cat (150, 50, 250, 200) only
+    wait_pooled(qtbot, page, [150, 50, 250, 200])
     assert page.source_combo.currentText() == "ground truth" and page.index_spin.value() == 1
     np.testing.assert_allclose(page.box, [150, 50, 250, 200])
     f = page.features
@@ -139,6 +146,7 @@ def test_roi_pooling_hand_map_and_real_features(window, qtbot) -> None:  # noqa:
     type_value(qtbot, page.out_w, 2)
     qtbot.mouseClick(page.pick_button, Qt.MouseButton.LeftButton)
     click(window.canvas, 40, 60)                  # inside the dog (30, 40, 130, 140) only
+    wait_pooled(qtbot, page, [30, 40, 130, 140], (2, 2))
     np.testing.assert_allclose(page.box, [30, 40, 130, 140])
     # roi_pool: round(30/40)=1, round(1)=1, round(3.25)=3, round(3.5)=4 → cells x 1..3, y 1..4
     # (3 x 4 cells); bins of 1.5 x 2 cells: x [1,3) [2,4), y [1,3) [3,5).

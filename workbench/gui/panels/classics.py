@@ -62,6 +62,7 @@ class ClassicsPanel(QWidget):
         self.rpn_page = RpnPage(window, self.layers)
         self.roi_page = RoiPage(window, self.layers, self.rpn_page.shown_boxes)
         self.roi_page.other_sources = self._other_sources
+        self.roi_page.runner = JobRunner(self)  # its own: not queued behind a model build
         self.yolo_page = YoloPage(window, self.layers)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.roi_page, "RoI pooling")
@@ -278,7 +279,8 @@ class ClassicsPanel(QWidget):
     # -- lifetime -------------------------------------------------------------------------
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.roi_page.runner.shutdown()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
-        self.runner.shutdown()
+        self.shutdown()
         super().closeEvent(event)

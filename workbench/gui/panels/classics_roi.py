@@ -69,7 +69,11 @@ class RoiPage(QWidget):
         self.other_sources: Callable[[], dict[str, np.ndarray]] = dict
         self.features: Any = None          # engine.feature_maps.FeatureMaps
         self.map_index = -1
-        self.box: np.ndarray | None = None  # photo px
+        self.box: np.ndarray | None = None  # photo px, the one asked for
+        self.pooled_box: np.ndarray | None = None  # the one the results below belong to
+        #: the panel's JobRunner: pooling runs there (a 7x7 RoI Align on a large FPN map,
+        #: or adaptive sampling, takes from ms to seconds); None: at once (scripts)
+        self.runner: Any = None
         self.pool_out: np.ndarray | None = None
         self.align_out: np.ndarray | None = None
         self.pool_bins: PoolBins | None = None
@@ -247,7 +251,10 @@ class RoiPage(QWidget):
         self.box = boxes[k] if 0 <= k < len(boxes) else None
         f = self.features
         if self.box is None or f is None or not f.maps:
+            if self.runner is not None:
+                self.runner.cancel("pool")
             self.pool_out = self.align_out = self.pool_bins = self.align_bins = None
+            self.pooled_box = None
             if f is not None or self.box is None:
                 self.status.setText("Pick a box." if f is not None else self.status.text())
             self.draw()
@@ -255,24 +262,42 @@ class RoiPage(QWidget):
             return
         choice = self.map_combo.currentData()
         auto = choice is None or choice == AUTO_MAP
-        self.map_index = f.level_for(self.box) if auto else int(choice)
-        m = f.maps[self.map_index]
-        box_in = f.to_input(self.box)
+        index = f.level_for(self.box) if auto else int(choice)
+        m = f.maps[index]
+        box, box_in = self.box.copy(), f.to_input(self.box)
         size = (self.out_h.value(), self.out_w.value())
-        self.pool_out, self.pool_bins = roi_pool(m.values, box_in, size, m.spatial_scale)
-        self.align_out, self.align_bins = roi_align(m.values, box_in, size, m.spatial_scale,
-                                                    self.sampling.value(), aligned=False)
-        x1, y1, x2, y2 = self.box
+        sampling = self.sampling.value()
         how = "chosen by the detector's level mapper" if auto and f.fpn else \
             ("auto" if auto else "chosen")
+
+        def pool(_ctx: Any) -> tuple[Any, ...]:  # numpy only: on the panel's worker
+            pooled, pool_bins = roi_pool(m.values, box_in, size, m.spatial_scale)
+            aligned, align_bins = roi_align(m.values, box_in, size, m.spatial_scale, sampling,
+                                            aligned=False)
+            return pooled, pool_bins, aligned, align_bins
+
+        if self.runner is None:
+            self._on_pooled(f, index, box, how, pool(None))
+            return
+        job = self.runner.submit(pool, key="pool", name="Classics: RoI pooling")
+        job.finished.connect(lambda result: self._on_pooled(f, index, box, how, result))
+
+    def _on_pooled(self, f: Any, index: int, box: np.ndarray, how: str,
+                   result: tuple[Any, ...]) -> None:
+        if f is not self.features:
+            return
+        self.map_index, self.pooled_box = index, box
+        self.pool_out, self.pool_bins, self.align_out, self.align_bins = result
+        m = f.maps[index]
+        x1, y1, x2, y2 = box
         r = self.pool_bins.roi
+        samples = self.align_bins.samples.shape[2] if self.align_bins.samples is not None else 0
         self.status.setText(
             f"Box {x2 - x1:.0f}×{y2 - y1:.0f} px → map '{m.name}' ({how}), "
             f"{m.size[0]}×{m.size[1]}×{m.values.shape[0]}, scale 1/{1 / m.spatial_scale:g} "
             f"of the {f.input_size[1]}×{f.input_size[0]} input. roi_pool takes cells "
             f"x {r[0]:.0f}–{r[2] - 1:.0f}, y {r[1]:.0f}–{r[3] - 1:.0f}; roi_align "
-            f"{self.align_bins.samples.shape[2] if self.align_bins.samples is not None else 0}"
-            f" samples per bin. {f.model}.")
+            f"{samples} samples per bin. {f.model}.")
         self.draw()
         self._show_heat()
         self.pooled.emit()
@@ -287,7 +312,7 @@ class RoiPage(QWidget):
 
     def draw(self) -> None:
         layers = self.layers
-        if self.box is None or self.pool_bins is None or self.align_bins is None:
+        if self.pooled_box is None or self.pool_bins is None or self.align_bins is None:
             for name in ("classics:roi-box", "classics:roi-cells", "classics:roi-bins",
                          "classics:roi-samples", "classics:roi-map"):
                 layers[name].clear()
@@ -296,7 +321,7 @@ class RoiPage(QWidget):
             return
         pool_roi = self.to_photo(np.array(self.pool_bins.roi))
         layers["classics:roi-box"].set_boxes(
-            np.vstack([self.box[None], pool_roi]), [BOX_COLOR, POOL_COLOR],
+            np.vstack([self.pooled_box[None], pool_roi]), [BOX_COLOR, POOL_COLOR],
             labels=["", "roi_pool: RoI rounded to whole cells"], width=2.5, labels_below=True)
         m = self.features.maps[self.map_index]
         x1, y1, x2, y2 = self.pool_bins.roi
