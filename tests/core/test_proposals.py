@@ -115,7 +115,7 @@ def test_real_photo_ours_keeps_recall(raccoon_dir) -> None:  # noqa: ANN001
     ann, _ = read_annotation(raccoon_dir / "annotations" / "raccoon-1.xml")
     gt = np.array([o.box for o in ann.objects])
     ours = selective_search(img, ProposalParams(mode="fast", method="ours"))
-    assert ours.work_size == (205, 320)  # 650x417 → longest side 320
+    assert ours.work_size == (222, 346)  # 650x417 → 320x240 px (work_area), not 320x205
     assert recall_at(gt, ours.boxes, 0.5) == 1.0
     # Measured (one box): ALGORITHM_VERSION 2 0.758 with 1,459 boxes; version 1 (plain
     # downscale) 0.795 with 401; OpenCV full-res 0.776 with 1,417.
