@@ -74,6 +74,8 @@ def test_rpn_trace_keeps_each_proposals_anchor(frcnn, photo) -> None:  # noqa: A
     np.testing.assert_allclose(t.scores, torch.sigmoid(obj[idx, 0]).double().numpy(), rtol=1e-6)
     np.testing.assert_allclose(t.anchors, anchors[idx].double().numpy() * [rx, ry, rx, ry])
     assert t.num_anchors == len(anchors)
+    ref = box_ops.box_iou(torch.from_numpy(t.boxes), torch.from_numpy(t.anchors)).diagonal()
+    np.testing.assert_allclose(t.anchor_iou(), ref.numpy(), rtol=1e-9)
     assert np.all(t.anchor_iou() > 0)
 
 

@@ -43,11 +43,14 @@ class RpnTrace:
 
     def anchor_iou(self) -> np.ndarray:
         """``(N,)`` IoU of each proposal with its own anchor."""
-        if len(self.boxes) == 0:
-            return np.zeros(0)
-        a = torch.from_numpy(self.boxes)
-        b = torch.from_numpy(self.anchors)
-        return box_ops.box_iou(a, b).diagonal().numpy().astype(np.float64)
+        a, b = self.boxes, self.anchors   # pairwise, in numpy (the GUI thread calls this)
+        iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+        ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+        inter = iw * ih
+        area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+        area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+        union = area_a + area_b - inter
+        return np.divide(inter, union, out=np.zeros(len(a)), where=union > 0)
 
 
 def _to_photo(boxes: torch.Tensor, input_size: tuple[int, int],
