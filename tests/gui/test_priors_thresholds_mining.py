@@ -23,16 +23,15 @@ from labeling_helpers import write_labelimg_xml  # noqa: E402
 PANEL = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
 
 
-@pytest.fixture
-def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
+def _window(qtbot, tmp_path, width: int = 300, height: int = 300):  # noqa: ANN001, ANN202
     from PySide6.QtGui import QColor, QImage
 
     images = tmp_path / "images"
     images.mkdir()
-    image = QImage(300, 300, QImage.Format.Format_RGB888)
+    image = QImage(width, height, QImage.Format.Format_RGB888)
     image.fill(QColor(90, 120, 150))
     assert image.save(str(images / "a.png"))
-    write_labelimg_xml(images / "a.xml", "a.png", (300, 300),
+    write_labelimg_xml(images / "a.xml", "a.png", (width, height),
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
     w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PANEL])
     qtbot.addWidget(w)
@@ -43,6 +42,11 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     w.scanner.run_to_end()
     w.panel_host.show_panel(PANEL[1])
     return w
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
+    return _window(qtbot, tmp_path)
 
 
 def _type_value(qtbot, spin, text: str) -> None:  # noqa: ANN001
@@ -102,6 +106,20 @@ def test_rpn_fg_bg_counts_equal_the_cli(window, qtbot, capsys) -> None:  # noqa:
     # the SSD set keeps its own threshold (0.5), the RPN's are remembered
     panel.set_model("ssd300_voc_paper")
     assert panel.pos_spin.value() == 0.5 and panel.counts()["positive_threshold"] == 0.5
+
+
+def test_rpn_counts_on_a_wide_photo_equal_the_cli(qtbot, tmp_path, capsys) -> None:  # noqa: ANN001
+    # Faster R-CNN keeps the photo's aspect ratio: 480x300 -> a 512x320 input, more anchors
+    # than the 320x320 square (the CLI used to stretch the square's)
+    window = _window(qtbot, tmp_path, 480, 300)
+    panel = window.panel("PriorsPanel")
+    with qtbot.waitSignal(panel.priors_changed, timeout=60000):
+        panel.set_model("fasterrcnn_mobilenet_v3_large_320_fpn")
+    assert panel.priors.input_size == (320, 512)
+    counts = panel.counts()
+    assert counts["positives"] + counts["negatives"] + counts["ignored"] == panel.priors.total
+    assert counts == _cli_counts(capsys, Path(window.project.root), "--model",
+                                 "fasterrcnn_mobilenet_v3_large_320_fpn")
 
 
 def _mining_tab(panel, qtbot) -> None:  # noqa: ANN001
