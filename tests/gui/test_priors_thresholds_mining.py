@@ -239,3 +239,30 @@ def test_panel_shows_the_priors_a_checkpoint_trained_with(window, qtbot, tmp_pat
     np.testing.assert_allclose(panel.priors.all_boxes(), coco.all_boxes(), atol=1e-3)
     assert "scales 0.07 … 0.87" in panel.status.text()
     assert not np.allclose(coco.all_boxes(), ssd300_paper_priors().all_boxes(), atol=1)
+
+
+def test_hand_made_losses_drawn_kept_and_not_kept(window, qtbot) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    panel = window.panel("PriorsPanel")
+    #                  0    1    2    3    4    5    6     7    8    9
+    loss = np.array([0.1, 0.9, 0.3, 0.9, 0.5, 0.2, 0.8, 0.05, 0.7, 0.4])
+    matched = np.full(10, -1)
+    matched[[1, 6]] = 0                     # two positives with high losses: never kept
+    boxes = np.array([[10 * i, 0, 10 * i + 8, 8] for i in range(10)], dtype=float)
+    panel.losses = SimpleNamespace(priors=boxes, matched=matched, positive=matched >= 0,
+                                   background_loss=loss, conf_loss=loss, iou_threshold=0.5,
+                                   model_threshold=0.5)
+    with qtbot.waitSignal(panel.mining_ready):
+        _type_value(qtbot, panel.ratio_spin, "2")
+    # 2 positives x 2 = 4 kept: 3 (0.9), 8 (0.7), 4 (0.5), 9 (0.4)
+    assert np.flatnonzero(panel.kept).tolist() == [3, 4, 8, 9]
+    np.testing.assert_array_equal(panel.overlay.hn_kept.boxes, boxes[[3, 4, 8, 9]])
+    np.testing.assert_array_equal(panel.overlay.hn_pos.boxes, boxes[[1, 6]])
+    np.testing.assert_array_equal(panel.overlay.hn_rest.boxes, boxes[[0, 2, 5, 7]])
+    assert "4 kept at 2:1" in panel.mining_label.text()
+    assert "Kept losses 0.900 … 0.400; the highest not kept 0.300." in panel.mining_label.text()
+    with qtbot.waitSignal(panel.mining_ready):
+        _type_value(qtbot, panel.ratio_spin, "10")
+    assert panel.kept.sum() == 8 and len(panel.overlay.hn_rest.boxes) == 0
+    assert "The budget 20 exceeds the negatives: all are kept." in panel.mining_label.text()
