@@ -260,3 +260,20 @@ def test_detections_disk_cache_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back["x"].scores, [0.9, 0.1])
     path.write_bytes(b"not a zip")
     assert errors_data.load_detections(path) is None
+
+
+def test_confusion_headers_are_whole_names(qtbot) -> None:  # noqa: ANN001
+    # A one-class project at 1280x800: "raccoon" was cut to "racco…" in a ~180 px column.
+    from workbench.gui.panels.errors_confusion import ConfusionTable
+
+    table = ConfusionTable()
+    qtbot.addWidget(table)
+    table.resize(300, 120)
+    table.show()
+    labels = ["raccoon", "a-very-long-class-name", "background"]
+    table.set_matrix(labels, np.array([[6, 0, 0], [1, 2, 0], [539, 0, 0]]))
+    heads = [table.horizontalHeaderItem(i).text() for i in range(3)]
+    rows = [table.verticalHeaderItem(i).text() for i in range(3)]
+    assert heads == ["raccoon", "a-very-long-class-name", "bg"]
+    assert rows == ["raccoon", "a-very-long…", "bg"]
+    assert table.horizontalHeaderItem(0).toolTip() == "predicted raccoon"

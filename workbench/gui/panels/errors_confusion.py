@@ -21,8 +21,9 @@ _GOOD, _BAD = QColor(60, 170, 90), QColor(215, 60, 60)
 MAX_HEIGHT = 240  #: px; more classes scroll inside the table
 
 
-def short(label: str, width: int = 6) -> str:
-    """A header that fits a narrow column ("background" → "bg")."""
+def short(label: str, width: int = 12) -> str:
+    """A row header that keeps the table narrow ("background" → "bg"); column headers get the
+    whole name and are elided by the header itself, to the width the column really has."""
     if label == BACKGROUND:
         return "bg"
     return label if len(label) <= width else label[:width - 1] + "…"
@@ -60,9 +61,10 @@ class ConfusionTable(QTableWidget):
         self.clear()
         self.setRowCount(n)
         self.setColumnCount(n)
-        heads = [short(x) for x in self.labels]
-        self.setHorizontalHeaderLabels(heads)
-        self.setVerticalHeaderLabels(heads)
+        # Columns stretch over the panel's width: whole names, elided by the header only
+        # when the column is too narrow ("raccoon" was cut to "racco…" in a 180 px column).
+        self.setHorizontalHeaderLabels(["bg" if x == BACKGROUND else x for x in self.labels])
+        self.setVerticalHeaderLabels([short(x) for x in self.labels])
         for i, label in enumerate(self.labels):
             self.horizontalHeaderItem(i).setToolTip(f"predicted {label}")
             self.verticalHeaderItem(i).setToolTip(f"ground truth {label}")
