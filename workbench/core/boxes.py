@@ -16,7 +16,10 @@ widths on the original integers exactly, e.g. VOC ``(1, 1, 10, 10)`` → edges
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where used: the GUI paints its first image without it
+    import numpy as np
 
 Box = tuple[float, float, float, float]
 
@@ -42,6 +45,8 @@ def edges_to_voc(box: Box) -> tuple[int, int, int, int]:
 
 def box_area(boxes: np.ndarray) -> np.ndarray:
     """Areas of ``(N, 4)`` pixel-edge boxes → ``(N,)``; inverted boxes have area 0."""
+    import numpy as np
+
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     w = np.clip(boxes[:, 2] - boxes[:, 0], 0, None)
     h = np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
@@ -53,6 +58,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     Same definition as ``torchvision.ops.box_iou``; a pair with zero union has IoU 0.
     """
+    import numpy as np
+
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
@@ -67,6 +74,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def iou(a: Box, b: Box) -> float:
     """IoU of two pixel-edge boxes."""
+    import numpy as np
+
     return float(iou_matrix(np.asarray([a]), np.asarray([b]))[0, 0])
 
 
