@@ -4,7 +4,8 @@ Panels (``workbench/gui/panels/``) are built as ``PanelClass(window)``. They may
 below and nothing else of the window — no private attributes, no searching for other panels (to
 follow another panel's work, subscribe to an event on :attr:`PanelWindow.hub`, see
 :mod:`workbench.gui.hub`). :class:`~workbench.gui.main_window.MainWindow` provides all of them
-(checked by ``tests/gui/test_hub.py``).
+(checked by ``tests/gui/test_hub.py``); ``tests/gui/test_panel_protocol.py`` builds and drives
+every registry panel with a window that has only these members.
 """
 
 from __future__ import annotations
@@ -55,3 +56,11 @@ class PanelWindow(Protocol):
     def show_row(self, row: int) -> bool: ...  # go to image ``row`` (``session.row_of(path)``)
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802 (Qt API)
+
+
+def panel_window_members() -> frozenset[str]:
+    """The names a panel may use of the window: :class:`PanelWindow`'s attributes, properties
+    and methods (``tests/gui/test_panel_protocol.py`` builds every registry panel with a window
+    that has only these)."""
+    return frozenset(PanelWindow.__annotations__) | frozenset(
+        name for name in vars(PanelWindow) if not name.startswith("_"))

@@ -12,7 +12,7 @@ chosen layer. The pair belongs to one image: showing another image clears it and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -26,6 +26,9 @@ from workbench.core.boxes import box_area, iou_matrix
 from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 GROUND_TRUTH = "ground truth"
 A_COLOR = QColor(0, 220, 255)
@@ -43,11 +46,12 @@ def smallest_containing(boxes: np.ndarray, x: float, y: float) -> int:
 
 
 class IouPanel(QWidget):
-    """Dock contents; ``window`` is the labeling MainWindow (see PREAMBLE "GUI integration")."""
+    """Dock contents; ``window``: what a panel may use of the labeling window
+    (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     pair_changed = Signal(float)   #: IoU of the current pair (NaN when incomplete)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.main_window = window
         self.union_layer = BoxLayer("iou:union")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -43,6 +43,9 @@ from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.jobs import JobRunner
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +78,14 @@ class MetricsOverlay:
 
 
 class MetricsPanel(QWidget):
-    """Per-class AP table, PR curves and TP/FP/FN marks for a loaded results file."""
+    """Per-class AP table, PR curves and TP/FP/FN marks for a loaded results file; ``window``:
+    what a panel may use of the labeling window (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     evaluated = Signal()        #: after every (re-)evaluation
     marks_changed = Signal()    #: after the current image's marks were redrawn
     failed = Signal(str)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.window = window
         self.results_path: Path | None = None
@@ -99,10 +103,8 @@ class MetricsPanel(QWidget):
         self.overlay = MetricsOverlay(window.canvas.scene(), self)
         self._build_ui()
         window.image_changed.connect(lambda _path: self.update_marks())
-        if hasattr(window, "annotation_changed"):
-            window.annotation_changed.connect(self.update_marks)
-        if hasattr(window, "project_changed"):
-            window.project_changed.connect(self._on_project_changed)
+        window.annotation_changed.connect(self.update_marks)
+        window.project_changed.connect(self._on_project_changed)
 
     # -- UI ---------------------------------------------------------------------------------
     def _build_ui(self) -> None:
@@ -220,7 +222,7 @@ class MetricsPanel(QWidget):
         a successful load ``evaluated``."""
         from workbench.core.results import by_image, project_ground_truth, read_results
 
-        project = getattr(self.window, "project", None)
+        project = self.window.project
         if project is None:
             return self._fail("Open a folder of labelled images first")
         path = Path(path)

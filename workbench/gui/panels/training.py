@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -40,6 +40,9 @@ from workbench.gui.canvas.palette import class_color
 from workbench.gui.panels.training_plots import TrainingPlots
 from workbench.gui.panels.training_weights import WeightsChooser, WeightsFetcher
 from workbench.gui.workers.bridge import TrainingBridge
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +74,12 @@ def project_dirs(project: Any) -> tuple[Path, Path | None]:
 
 
 class TrainingPanel(QWidget):
-    """Settings, Start/Stop/Resume, progress with ETA, live plots, canvas preview."""
+    """Settings, Start/Stop/Resume, progress with ETA, live plots, canvas preview; ``window``:
+    what a panel may use of the labeling window (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     STATUS_LINES = 3  #: the message line's height, in text lines, reserved from the start
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.window = window
         self.bridge = TrainingBridge(self)
@@ -259,15 +263,14 @@ class TrainingPanel(QWidget):
         b.failed.connect(self._on_failed)
         b.preview_ready.connect(self._on_preview_ready)
         b.running_changed.connect(self._update_buttons)
-        if hasattr(self.window, "image_changed"):
-            self.window.image_changed.connect(self._on_image_changed)
+        self.window.image_changed.connect(self._on_image_changed)
 
     # -- actions --------------------------------------------------------------------------------
     def config(self, resume: Path | None = None) -> Any:
         """The :class:`TrainConfig` the form describes (for the open project)."""
         from workbench.engine.config import TrainConfig
 
-        project = getattr(self.window, "project", None)
+        project = self.window.project
         if project is None:
             raise ValueError("open a folder of labeled images first")
         images, annotations = project_dirs(project)
@@ -311,7 +314,7 @@ class TrainingPanel(QWidget):
     def _launch(self, config: Any, resume: Path | None) -> None:
         if resume is None:
             self.plots.clear()
-        self._set_preview_image(getattr(self.window, "current_image_path", lambda: None)())
+        self._set_preview_image(self.window.current_image_path())
         self.progress.setFormat("preparing…")
         self._say(f"{'Resuming' if resume else 'Starting'}: run folder {config.out_dir}")
         self.bridge.start(config)
@@ -360,11 +363,10 @@ class TrainingPanel(QWidget):
 
     # -- bridge signals -------------------------------------------------------------------------
     def _on_run_started(self, event: Any) -> None:
-        from workbench.gui.hub import TrainingStarted, hub_of
+        from workbench.gui.hub import TrainingStarted
 
-        hub = hub_of(self.window)  # other panels follow the run through the window's hub
-        if hub is not None:
-            hub.publish(TrainingStarted(Path(event.run_dir) if event.run_dir else None))
+        # other panels follow the run through the window's hub
+        self.window.hub.publish(TrainingStarted(Path(event.run_dir) if event.run_dir else None))
         self.total_steps = max(1, (event.epochs - event.start_epoch) * event.steps_per_epoch)
         self.done_before = event.start_epoch * event.steps_per_epoch
         self.epochs_total = event.epochs
@@ -425,13 +427,12 @@ class TrainingPanel(QWidget):
         self._say(f"{how} after {fmt_count(event.epochs_completed, 'epoch')}{resume}. Best: "
                   + (f"{best.parent.name}/{best.name}" if best else "—"))
         self.status.setToolTip(str(best) if best else "")
-        from workbench.gui.hub import TrainingFinished, hub_of
+        from workbench.gui.hub import TrainingFinished
 
-        hub = hub_of(self.window)  # the Detections panel loads best.pt from this event
-        if hub is not None:
-            last = Path(event.last_checkpoint) if event.last_checkpoint else None
-            run = (best or last).parent if (best or last) else None
-            hub.publish(TrainingFinished(run, best, last, bool(event.stopped)))
+        # the Detections panel loads best.pt from this event
+        last = Path(event.last_checkpoint) if event.last_checkpoint else None
+        run = (best or last).parent if (best or last) else None
+        self.window.hub.publish(TrainingFinished(run, best, last, bool(event.stopped)))
 
     def _on_failed(self, message: str) -> None:
         self.progress.setFormat("failed")
@@ -444,7 +445,7 @@ class TrainingPanel(QWidget):
         self._say(f"Training stopped: {message}", error=True, status_bar=False)
 
     def _on_preview_ready(self, path: str, detections: Any) -> None:
-        current = getattr(self.window, "current_image_path", lambda: None)()
+        current = self.window.current_image_path()
         if current is None or Path(path) != Path(current):
             return
         self.show_detections(detections)
@@ -481,9 +482,8 @@ class TrainingPanel(QWidget):
     def _say(self, text: str, error: bool = False, status_bar: bool = True) -> None:
         self.status.setText(text)
         self.status.setStyleSheet("color: #e15759;" if error else "")
-        bar = getattr(self.window, "statusBar", None)
-        if callable(bar) and status_bar:
-            bar().showMessage(text, 8000)
+        if status_bar:
+            self.window.statusBar().showMessage(text, 8000)
 
     def shutdown(self) -> None:
         """Stop a running training and wait for its thread (application exit)."""
