@@ -249,3 +249,30 @@ def test_short_legend_names() -> None:
     assert short_names(["x-1", "x-"]) == ["x-1", "x-"]
     assert short_names(["only-one"]) == ["only-one"]
     assert [letter(i) for i in (0, 1, 25, 26, 27)] == ["A", "B", "Z", "AA", "AB"]
+
+
+def test_label_next_forgets_the_old_folders_ranking(qtbot, window: MainWindow, project: Path,
+                                                    tmp_path: Path) -> None:
+    panel = LabelNextPanel(window)
+    qtbot.addWidget(panel)
+    panel.resize(380, 700)
+    panel.show()
+    panel.source = _injected
+    window.hub.publish(CheckpointLoaded(project / "runs" / "r1" / "best.pt"))
+    with qtbot.waitSignal(panel.ranked, timeout=5000):
+        QTest.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton)
+    assert panel.names() == ["c.png", "b.png", "e.png", "d.png", "f.png"]
+    other = tmp_path / "other"
+    other.mkdir()
+    cv2.imwrite(str(other / "z.png"), np.full((40, 60, 3), 90, np.uint8))
+    assert window.open_project(other)
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 0, timeout=5000)
+    assert panel.names() == [] and panel.status.text() == ""
+    assert not panel.next_button.isEnabled() and panel.rank_button.isEnabled()
+    # the new folder ranks its own images
+    panel.source = lambda _c, paths, _lo, _ctx: [
+        (p, ImageDetections(p.stem, np.zeros((0, 4)), np.zeros(0), np.asarray([], dtype=str)))
+        for p in paths]
+    with qtbot.waitSignal(panel.ranked, timeout=5000):
+        QTest.mouseClick(panel.rank_button, Qt.MouseButton.LeftButton)
+    assert panel.names() == ["z.png"]

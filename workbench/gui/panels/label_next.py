@@ -120,6 +120,7 @@ class LabelNextPanel(QWidget):
                 self.set_checkpoint(loaded.path)
             elif trained is not None:
                 self._on_training_finished(trained)
+        window.project_changed.connect(self._on_project_changed)
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
@@ -346,6 +347,20 @@ class LabelNextPanel(QWidget):
     def _on_image_changed(self, event: ImageChanged) -> None:
         if event.path is not None and (row := self._row_of_path(Path(event.path))) is not None:
             self.table.setCurrentCell(row, 0)
+
+    def _on_project_changed(self) -> None:
+        """Another folder: the ranking (and a ranking under way) belonged to the old one — its
+        rows would open nothing, and "No unlabeled images in this folder." stayed beside a
+        folder of unlabeled video frames."""
+        task, self.task = self.task, None
+        if task is not None and not task.done:
+            task.finished.disconnect(self.show_ranking)
+            task.cancel()
+        self.ranking = []
+        self.table.setRowCount(0)
+        self.progress.setVisible(False)
+        self.status.setText("")
+        self._update_buttons()
 
     def _on_annotations_written(self, event: AnnotationsWritten) -> None:
         """Images that got an annotation are labeled now: they leave the list."""
