@@ -7,8 +7,9 @@ Three methods, all OpenCV contrib's selective search in "fast" mode on one threa
 
 * ``full``: ``switchToSelectiveSearchFast()`` + ``process()`` on the full-resolution photo
   (``ProposalParams(method="opencv")``), the baseline;
-* ``plain``: the photo reduced to 320 px, OpenCV's pixel-unit settings unchanged (``k`` 150,
-  300, 450, ``min_size`` 100), boxes mapped back — ``ours`` before ALGORITHM_VERSION 2;
+* ``plain``: the photo reduced to 320 px on its longest side, OpenCV's pixel-unit settings
+  unchanged (``k`` 150, 300, 450, ``min_size`` 100), no finer pass, boxes mapped back —
+  ``ours`` before ALGORITHM_VERSION 2;
 * ``ours``: :func:`workbench.core.proposals.selective_search` with its defaults (the same
   reduction with ``k`` and ``min_size`` scaled with the image, see its module docstring).
 
@@ -47,7 +48,8 @@ RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 
 METHODS: dict[str, ProposalParams] = {
     "full": ProposalParams(mode="fast", method="opencv"),
-    "plain": ProposalParams(mode="fast", method="ours", scale_k=0.0, scale_min_size=0.0),
+    "plain": ProposalParams(mode="fast", method="ours", scale_k=0.0, scale_min_size=0.0,
+                            work_area=0, fine_side=0),
     "ours": ProposalParams(),
 }
 
