@@ -8,10 +8,11 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtGui import QImage
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from workbench.gui.jobs import JobRunner
 
 
@@ -39,6 +40,7 @@ def load_image(path: Path) -> QImage:
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     """An ``(H, W, 3)`` uint8 RGB array as a QImage (Format_RGB888, its own copy of the data)."""
+    import numpy as np  # not at module level: the first paint needs no numpy (issue 14)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w = rgb.shape[:2]
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -62,6 +64,7 @@ def to_rgb_array(image: QImage) -> np.ndarray:
         return full_rgb()
     rgb = image.convertToFormat(QImage.Format.Format_RGB888)
     h, w = rgb.height(), rgb.width()
+    import numpy as np
     buf = np.frombuffer(rgb.constBits(), dtype=np.uint8, count=rgb.bytesPerLine() * h)
     return buf.reshape(h, rgb.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
 
