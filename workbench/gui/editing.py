@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QRect, QRectF
 
 from workbench.core.annotation import VocObject
@@ -112,6 +111,7 @@ class EditController:
               merge_key: object = None) -> None:
         """Shift boxes ``sel`` together, stopped as one at the image border."""
         doc, (w, h) = self._doc(), self._size()
+        import numpy as np  # not at module level: the first paint needs no numpy (issue 14)
         boxes = np.asarray([doc.annotation.objects[i].box for i in sel], dtype=np.float64)
         dx, dy = group_delta(boxes, dx, dy, w, h)
         after = doc.annotation
