@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMenu,
@@ -57,6 +57,9 @@ from workbench.gui.saving import SaveController
 from workbench.gui.session import LabelingSession
 from workbench.gui.settings import Settings
 from workbench.gui.welcome import WelcomePage
+
+if TYPE_CHECKING:  # annotations only: the first paint needs no numpy (issue 14)
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
