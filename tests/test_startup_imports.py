@@ -49,8 +49,9 @@ HEAVY = ("torch", "torchvision", "cv2", "pyqtgraph")
 #: Not needed for the first paint of a real start (``run_gui``: ``build_window(lazy=True)``):
 #: the image is painted by Qt's reader and the folder is scanned after that paint, so the
 #: project (its XML readers: lxml) and the decoder (Pillow) are imported later, on the worker
-#: thread that scans the folder. (NumPy is still imported: the canvas draws boxes with it.)
-DEFERRED = ("lxml", "PIL", "workbench.core.project", "workbench.core.voc",
+#: thread that scans the folder. NumPy is imported where it is used (the canvas's box items,
+#: core.boxes' IoU, the RGB array panels ask for), i.e. when the first boxes are drawn.
+DEFERRED = ("numpy", "lxml", "PIL", "workbench.core.project", "workbench.core.voc",
             "workbench.core.images", "workbench.core.formats", "workbench.engine")
 
 
@@ -102,3 +103,13 @@ def test_first_paint_imports_no_heavy_modules(tmp_path: Path) -> None:
                                                      "registry", "layers"})
     assert not panels, panels
     assert not [m for m in result["after_paint"] if m.startswith("workbench.engine")]
+
+
+def test_window_module_and_lazy_first_paint_import_no_numpy(tmp_path: Path) -> None:
+    """The window's module imports no numpy, nor does the lazy start up to its first paint;
+    once the project is open its boxes are drawn (and numpy is loaded for that)."""
+    result = _run(tmp_path, "lazy")
+    for when in ("after_import", "after_paint"):
+        numpy = [m for m in result[when] if m == "numpy" or m.startswith("numpy.")]
+        assert not numpy, f"{when}: {numpy[:5]}"
+    assert "workbench.gui.canvas.items" in result["after_paint"]  # the canvas was built

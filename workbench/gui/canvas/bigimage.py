@@ -34,10 +34,10 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtGui import QImage, QTransform
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported where used (start-up: none before the first paint)
+    import numpy as np
     from workbench.gui.jobs import JobRunner
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def is_large(width: int, height: int, max_pixels: int | None = None) -> bool:
 
 
 def _qimage(rgb: np.ndarray) -> QImage:
+    import numpy as np
     rgb = np.ascontiguousarray(rgb)
     h, w = rgb.shape[:2]
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
@@ -208,6 +209,7 @@ class LargeImage:
         """Tile ``key`` as ``(h, w, 3)`` uint8: full-resolution pixels at level 0, the region
         reduced ``2**level`` times (area average) above; None when the raster is not (or no
         longer) decoded."""
+        import numpy as np
         rgb = self.decoded_raster()
         if rgb is None:
             return None

@@ -13,14 +13,18 @@ All coordinates are scene = image pixel-edge coordinates (float, sub-pixel).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from workbench.gui.canvas.layer_list import LAYER_Z
 from workbench.gui.canvas.palette import SELECTION_COLOR, text_color_for
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up: none before the first paint)
+    import numpy as np
+
 
 #: Side of a resize handle, in screen pixels.
 HANDLE_PX = 8.0
@@ -48,10 +52,13 @@ class AnnotationItem(QGraphicsObject):
         self.setZValue(LAYER_Z["annotations"])
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-        self._boxes = np.zeros((0, 4), dtype=np.float64)
+        # no boxes yet: no array either (numpy is imported on the first set_boxes, not before
+        # the window's first paint; issue 14)
+        self._array: np.ndarray | None = None
+        self._n = 0
         self._colors: list[QColor] = []
         self._labels: list[str] = []
-        self._dashed = np.zeros(0, dtype=bool)
+        self._dashed: Sequence[bool] | np.ndarray = ()
         self._groups: list[tuple[QColor, bool, np.ndarray, list[QRectF]]] = []
         self._bounds = QRectF()
         self._image_rect = QRectF()
@@ -74,6 +81,13 @@ class AnnotationItem(QGraphicsObject):
         """``(N, 4)`` float64 pixel-edge boxes as last set (without a drag preview)."""
         return self._boxes
 
+    @property
+    def _boxes(self) -> np.ndarray:
+        if self._array is None:
+            import numpy as np
+            self._array = np.zeros((0, 4), dtype=np.float64)
+        return self._array
+
     def set_image_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
         self._image_rect = QRectF(rect)
@@ -82,11 +96,12 @@ class AnnotationItem(QGraphicsObject):
     def set_boxes(self, boxes: np.ndarray, colors: Sequence[QColor], labels: Sequence[str],
                   dashed: Sequence[bool] | np.ndarray) -> None:
         """Replace the drawn boxes. ``boxes`` ``(N, 4)``; one colour, label and flag per box."""
+        import numpy as np
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         if not (len(colors) == len(labels) == len(dashed) == len(boxes)):
             raise ValueError("boxes, colors, labels and dashed must have the same length")
         self.prepareGeometryChange()
-        self._boxes = boxes
+        self._array, self._n = boxes, len(boxes)
         self._colors = list(colors)
         self._labels = list(labels)
         self._dashed = np.asarray(dashed, dtype=bool).reshape(-1)
@@ -125,7 +140,7 @@ class AnnotationItem(QGraphicsObject):
 
     def set_extra(self, indices: Iterable[int]) -> None:
         """The boxes selected besides the primary one."""
-        extra = frozenset(i for i in indices if 0 <= i < len(self._boxes) and i != self.selected)
+        extra = frozenset(i for i in indices if 0 <= i < self._n and i != self.selected)
         if extra != self.extra:
             self.extra = extra
             self.update()
@@ -146,12 +161,12 @@ class AnnotationItem(QGraphicsObject):
             old = self.hovered
             self.hovered = index
             for i in (old, index):
-                if 0 <= i < len(self._boxes):
+                if 0 <= i < self._n:
                     self.update(self._screen_pad(self._rect(i)))
 
     def set_preview(self, index: int, box: tuple[float, float, float, float] | None) -> None:
         """Draw box ``index`` at ``box`` (a drag in progress); ``None`` ends the preview."""
-        old = self._rect(index) if 0 <= index < len(self._boxes) else QRectF()
+        old = self._rect(index) if 0 <= index < self._n else QRectF()
         if self._preview is not None:
             old = old.united(QRectF(*_xywh(self._preview[1])))
         self._preview = (index, box) if box is not None else None
@@ -176,7 +191,7 @@ class AnnotationItem(QGraphicsObject):
 
     def _update_bounds(self) -> None:
         rect = QRectF(self._image_rect)
-        if len(self._boxes):
+        if self._n:
             x1, y1 = self._boxes[:, 0].min(), self._boxes[:, 1].min()
             x2, y2 = self._boxes[:, 2].max(), self._boxes[:, 3].max()
             rect = rect.united(QRectF(x1, y1, x2 - x1, y2 - y1))
@@ -189,8 +204,9 @@ class AnnotationItem(QGraphicsObject):
     # -- painting -------------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        if not len(self._boxes):
+        if not self._n:
             return
+        import numpy as np
         scale = max(painter.worldTransform().m11(), 1e-6)
         exposed = option.exposedRect  # type: ignore[attr-defined]
         pad = 30.0 / scale
@@ -244,6 +260,7 @@ class AnnotationItem(QGraphicsObject):
         painter.drawRect(rect)
 
     def _paint_labels(self, painter: QPainter, visible: np.ndarray, scale: float) -> None:
+        import numpy as np
         b = self._boxes
         wide = (b[:, 2] - b[:, 0]) * scale >= LABEL_MIN_SCREEN_W
         show = np.flatnonzero(visible & wide)

@@ -20,14 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
+from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen,
                            QPixmap, QTransform)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
 
 from workbench.gui.canvas.layer_list import layer_z
+
+if TYPE_CHECKING:  # numpy is imported where used (start-up: none before the first paint)
+    import numpy as np
 
 
 class BoxLayer(QGraphicsObject):
@@ -49,6 +52,7 @@ class BoxLayer(QGraphicsObject):
     def __init__(self, name: str, z: float | None = None,
                  parent: QGraphicsItem | None = None) -> None:
         """``z``: only for layers outside the canvas's table (default: ``LAYER_Z[name]``)."""
+        import numpy as np
         super().__init__(parent)
         self.name = name
         self.setZValue(layer_z(name) if z is None else z)
@@ -97,6 +101,7 @@ class BoxLayer(QGraphicsObject):
         the ground-truth boxes they match. ``color_index``: with it, ``colors`` is a palette
         and box ``i`` has the colour ``colors[color_index[i]]`` (no QColor per box: a slider
         move re-fills hundreds)."""
+        import numpy as np
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         self.prepareGeometryChange()
         self._boxes = boxes
@@ -145,6 +150,7 @@ class BoxLayer(QGraphicsObject):
         self.update()
 
     def clear(self) -> None:
+        import numpy as np
         self.set_boxes(np.zeros((0, 4)))
 
     def set_layer_opacity(self, opacity: float) -> None:
@@ -202,6 +208,7 @@ class BoxLayer(QGraphicsObject):
 
         The four rectangles of a box are cached per box and view transform: a slider move
         re-fills the layer with mostly the same boxes, and building Qt objects is what costs."""
+        import numpy as np
         pen = max(1, round(self._width))
         key = (transform.m11(), transform.m22(), transform.dx(), transform.dy(), pen)
         if key != self._edge_key or len(self._edge_cache) > 4 * self.LARGE:
@@ -229,6 +236,7 @@ class BoxLayer(QGraphicsObject):
 
     def _cache_edges(self, b: np.ndarray, names: list[tuple[float, ...]],
                      transform: QTransform, pen: int) -> None:
+        import numpy as np
         shift = 0.5 - pen / 2
         x1 = _pixel(b[:, 0] * transform.m11() + transform.dx() + shift)
         x2 = _pixel(b[:, 2] * transform.m11() + transform.dx() + shift)
@@ -248,6 +256,7 @@ class BoxLayer(QGraphicsObject):
     def _paint_strokes(self, painter: QPainter, visible: np.ndarray | None) -> None:
         """Outlines stroked with a cosmetic pen: dashed, translucent or filled boxes, and the
         large cached layers."""
+        import numpy as np
         for g, (color, index) in enumerate(self._groups):
             rects = self._rects.get(g)
             if rects is None:
@@ -298,6 +307,7 @@ class BoxLayer(QGraphicsObject):
         """Each label at a constant on-screen size at its box's corner, as a cached pixmap; only
         for boxes at least as tall on screen as the text (smaller ones would be covered by it,
         and a zoomed-out crowd of them turns into a wall of text)."""
+        import numpy as np
         font = QFont()
         font.setPixelSize(LABEL_PX)
         labelled = self._labelled
@@ -336,11 +346,13 @@ _MARGIN_PX = 40
 
 def _pixel(values: np.ndarray) -> np.ndarray:
     """The device pixel that contains coordinate ``values``, as ints."""
+    import numpy as np
     return np.floor(values).astype(np.int64)
 
 
 def _qround(values: np.ndarray) -> np.ndarray:
     """Qt's ``qRound`` (half away from zero) on an array, as ints."""
+    import numpy as np
     return np.where(values >= 0, np.floor(values + 0.5), np.ceil(values - 0.5)).astype(np.int64)
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 
 from workbench.core.boxes import Box
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported where used (start-up: none before the first paint)
+    import numpy as np
     from workbench.gui.canvas.view import CanvasView
 
 #: Screen-pixel tolerance for grabbing a handle or an edge.
@@ -97,6 +97,7 @@ def box_at(boxes: np.ndarray, x: float, y: float, tol: float = 0.0) -> int:
 
     The smallest wins so that a box nested inside a larger one can always be picked.
     """
+    import numpy as np
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes):
         return -1
@@ -160,6 +161,7 @@ class _Drag:
 
 def boxes_inside(boxes: np.ndarray, rect: QRectF) -> list[int]:
     """Indices of the boxes ``(N, 4)`` wholly inside ``rect`` (a selection band)."""
+    import numpy as np
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     inside = ((b[:, 0] >= rect.left()) & (b[:, 1] >= rect.top())
               & (b[:, 2] <= rect.right()) & (b[:, 3] <= rect.bottom()))
