@@ -23,6 +23,7 @@ from workbench.gui.hub import AnnotationsWritten
 from workbench.gui.main_window import MainWindow
 from workbench.gui.panels.detections import DetectionsPanel
 from workbench.gui.panels.detections_op import slider_value_for
+from workbench.gui.panels.detections_ui import IOU_STEPS
 from workbench.gui.settings import Settings
 
 
@@ -183,6 +184,10 @@ def test_nms_slider_moves_count_the_boxes_nms_keeps(qtbot, panel) -> None:  # no
                          Qt.KeyboardModifier.NoModifier, QPoint(8, box.enabled_box.height() // 2))
     # NMS moves use the SliderSweep once it is prepared in the background
     qtbot.waitUntil(lambda: (100, False, 0.5) in box._sliders, timeout=20_000)
+    # ... and then every NMS slider step, so that a later NMS move is a lookup
+    sliders = box._sliders[(100, False, 0.5)]
+    steps = [i / IOU_STEPS for i in range(IOU_STEPS + 1)]
+    qtbot.waitUntil(lambda: all(sliders.is_cached(v) for v in steps), timeout=30_000)
     _keys(panel.score_slider, Qt.Key.Key_PageDown, 15)  # score > .35
     assert "TP 2 · FP 3 · FN 2 at score &gt; 0.350" in _numbers(panel)
     with qtbot.waitSignal(box.updated, timeout=20_000):
@@ -216,3 +221,9 @@ def test_the_dock_is_never_narrower_than_the_panels_rows(qtbot, window, panel) -
     for button in (panel.run_button, panel.accept_all_button, panel.op_box.best_button):
         right = button.mapTo(scroll.viewport(), QPoint(button.width(), 0)).x()
         assert right <= scroll.viewport().width(), button.text()
+
+
+def test_the_nms_steps_precomputed_are_the_sliders() -> None:
+    from workbench.gui.panels import detections_op
+
+    assert detections_op.IOU_STEPS == IOU_STEPS

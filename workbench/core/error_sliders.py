@@ -20,6 +20,7 @@ in a background job. Scores follow post-processing's rule, kept when ``score > s
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -92,23 +93,27 @@ class SliderSweep:
         self.pairs = hit_pairs(self.gt, self.raw, iou=iou, strict=strict)
         self._by_score = np.lexsort((self.raw.seq, -self.raw.scores))
         self._indexes: OrderedDict[tuple[float, int | None], ErrorIndex] = OrderedDict()
+        self._lock = threading.Lock()
 
     def index(self, nms_iou: float) -> ErrorIndex:
         """The :class:`ErrorIndex` of the detections post-processed at ``nms_iou`` (cached per
         value, the last :data:`CACHED_STEPS` kept)."""
         key = (round(float(nms_iou), 6), self.top_k)
-        found = self._indexes.get(key)
-        if found is not None:
-            self._indexes.move_to_end(key)
-            return found
+        with self._lock:  # a precompute job and a slider job may ask at once
+            found = self._indexes.get(key)
+            if found is not None:
+                self._indexes.move_to_end(key)
+                return found
         index = self._build(float(nms_iou))
-        self._indexes[key] = index
-        if len(self._indexes) > CACHED_STEPS:
-            self._indexes.popitem(last=False)
+        with self._lock:
+            self._indexes[key] = index
+            if len(self._indexes) > CACHED_STEPS:
+                self._indexes.popitem(last=False)
         return index
 
     def is_cached(self, nms_iou: float) -> bool:
-        return (round(float(nms_iou), 6), self.top_k) in self._indexes
+        with self._lock:
+            return (round(float(nms_iou), 6), self.top_k) in self._indexes
 
     def _build(self, nms_iou: float) -> ErrorIndex:
         pos = self._pos[self.cache.selected(nms_iou, self.top_k)]
