@@ -191,6 +191,20 @@ def test_propagate_tracks_boxes_as_suggestions(window, video, tmp_path, qtbot) -
     assert [(o.name, o.model_made) for o in saved.objects] == [("blue", False)]
     assert iou(saved.objects[0].box, vh.true_box(1, 3)) >= 0.5
     assert "Accepted 1 box" in view.status.text()
+    # Accept all twice, with a frame shown: each box is there once (the shown frame got its
+    # box a second time, as an extra reviewed box, before)
+    window.actions.next.trigger()  # frame 2
+    assert window.document.image_path.name == "clip_000002.jpg"
+    qtbot.mouseClick(view.accept_all_button, Qt.MouseButton.LeftButton)
+    assert view.status.text() == "Accepted 11 boxes"
+    qtbot.mouseClick(view.accept_all_button, Qt.MouseButton.LeftButton)
+    assert view.status.text() == "Already accepted"
+    shown = window.document.annotation.objects
+    assert [(o.name, o.model_made) for o in shown] == [("red", False), ("blue", False)]
+    window.saver.flush()
+    for n in (3, 4, 5, 6):
+        saved = read_annotation(images / f"clip_{n:06d}.xml")[0]
+        assert sorted(o.name for o in saved.objects) == ["blue", "red"], n
 
 
 class _RedOnly:

@@ -308,7 +308,8 @@ class PropagationView(QDialog):
                     pending[image] = left
                 else:
                     del pending[image]
-        self.status.setText(f"Accepted {count(done, 'box')}"
+        self.status.setText((f"Accepted {count(done, 'box')}" if done or not wanted
+                             else "Already accepted")
                             + (f"; {skipped} image(s) with unsaved edits skipped" if skipped
                                else ""))
         return done
@@ -332,7 +333,11 @@ def accept_into_images(window: MainWindow, wanted: dict[Path, list[VocObject]]
                 skipped += 1
                 continue
             after = doc.annotation
+            added = 0
             for obj in objects:
+                if any(not o.model_made and o.name == obj.name and o.box == obj.box
+                       for o in after.objects):
+                    continue  # accepted already (a second "Accept all" added it again)
                 same = [i for i, o in enumerate(after.objects)
                         if o.model_made and o.name == obj.name and o.box == obj.box]
                 if same:
@@ -341,8 +346,10 @@ def accept_into_images(window: MainWindow, wanted: dict[Path, list[VocObject]]
                                                             model_made=False))
                 else:
                     after = commands.add_objects(after, [obj])
-            doc.edit(after, f"Accept {count(len(objects), 'propagated box', 'propagated boxes')}")
-            done += len(objects)
+                added += 1
+            if added:
+                doc.edit(after, f"Accept {count(added, 'propagated box', 'propagated boxes')}")
+            done += added
             continue
         project = window.project
         entry = window.session.entry_of(image)
@@ -353,9 +360,10 @@ def accept_into_images(window: MainWindow, wanted: dict[Path, list[VocObject]]
         annotation = loaded.annotation or ops.new_annotation(project, entry)
         have = {(o.name, o.box) for o in annotation.objects}
         new = [o for o in objects if (o.name, o.box) not in have]
-        ops.save(project, entry, commands.add_objects(annotation, new))
-        written.append(ops.xml_path(entry))
-        done += len(objects)
+        if new:
+            ops.save(project, entry, commands.add_objects(annotation, new))
+            written.append(ops.xml_path(entry))
+        done += len(new)
     if written:
         window.hub.publish(AnnotationsWritten(tuple(written), "propagate"))
     return done, skipped
