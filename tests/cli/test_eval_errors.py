@@ -111,6 +111,9 @@ def test_table_prints_the_operating_point_and_the_matrix(project: Path, results:
     assert "COCO AP@[.5:.95] by object size" in out and "medium n/a" in out
     worst = [line.split()[1] for line in out.splitlines() if line.startswith("- ")]
     assert worst == ["a", "c", "d"]  # FP + FN 3, then 1 with worst score .5, then 1
+    # d has a miss and no FP: no "worst FP score 0.000"
+    (d_line,) = [line for line in out.splitlines() if line.startswith("- d ")]
+    assert d_line.endswith("worst FP score -"), d_line
     assert _eval([str(project), "--results", str(results), "--score", "0.95"]) == 0
     out = capsys.readouterr().out
     assert "operating point (--score; VOC class-aware, IoU >= 0.5): score >= 0.95" in out
@@ -125,6 +128,13 @@ def test_bad_score_and_compare_with_one_checkpoint(project: Path, results: Path,
     assert "not a number or 'best': 'high'" in capsys.readouterr().err
     assert _eval([str(project), "--compare", str(tmp_path / "one.pt")]) == 2
     assert "--compare needs at least two checkpoints" in capsys.readouterr().err
+    # a missing checkpoint is named before any run starts (the first one is not run)
+    first = tmp_path / "first.pt"
+    first.write_bytes(b"not a checkpoint either, and never read")
+    assert _eval([str(project), "--compare", str(first), str(tmp_path / "typo.pt")]) == 2
+    captured = capsys.readouterr()
+    assert f"checkpoint {tmp_path / 'typo.pt'} does not exist" in captured.err
+    assert str(first) not in captured.err and captured.out == ""
     assert _eval([str(project), "--results", str(results), "--iou", "1.5"]) == 2
     assert "--iou must be in [0, 1], got 1.5" in capsys.readouterr().err
 

@@ -313,6 +313,11 @@ def _compare(args: argparse.Namespace, project: Any, ground_truth: dict[str, Any
 
     if len(args.compare) < 2:
         raise ValueError("--compare needs at least two checkpoints")
+    # Every file before the first run: a typo in the last name should not cost the minutes of
+    # detecting with the others first.
+    for checkpoint in args.compare:
+        if not Path(checkpoint).is_file():
+            raise ValueError(f"checkpoint {checkpoint} does not exist")
     runs = []
     for checkpoint in args.compare:
         gt = dict(ground_truth)  # a refused image leaves this run's copy only

@@ -68,7 +68,8 @@ def format_errors(analysis: Any, worst: int = WORST_IMAGES) -> str:
         width = max(len(e.image) for e in ranked)
         for e in ranked:
             lines.append(f"- {e.image:<{width}}  FP {e.fp:>3}  FN {e.fn:>3}  "
-                         f"confused {e.confused:>3}  worst FP score {e.worst_score:.3f}")
+                         f"confused {e.confused:>3}  worst FP score "
+                         + (f"{e.worst_score:.3f}" if e.fp else "-"))  # no FP: no score
     return "\n".join(lines)
 
 
