@@ -60,16 +60,22 @@ def test_open_video_through_the_dialog(window, video: Path, qtbot, monkeypatch) 
         dialog = QApplication.activeModalWidget()
         assert dialog is not None and dialog.objectName() == "open_video_dialog"
         seen["default_out"] = dialog.output.text()
+        seen["about"] = dialog.about.text()
         dialog.every.selectAll()
         QTest.keyClicks(dialog.every, "7")  # every 7th frame of 30: 0, 7, 14, 21, 28
+        seen["every 7"] = dialog.estimate.text()
         dialog.end.setFocus()
         QTest.keyClicks(dialog.end, "2.5")  # …before 2.5 s (frame 25): 0, 7, 14, 21
+        seen["to 2.5 s"] = dialog.estimate.text()
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
 
     QTimer.singleShot(0, fill_dialog)
     window.actions.open_video.trigger()
     out = video.parent / "clip_frames"
     assert seen["default_out"] == str(out)
+    # the header says what the video holds and the count follows the rule as it is typed
+    assert seen["about"] == "160×120 · 10 fps · 30 frames (0:03.0)"
+    assert (seen["every 7"], seen["to 2.5 s"]) == ("Keeps 5 images", "Keeps 4 images")
     extraction = window._video_extraction
     qtbot.waitUntil(lambda: extraction.result is not None, timeout=15000)
     assert sorted(p.name for p in out.glob("*.jpg")) == [
@@ -92,6 +98,7 @@ def test_open_video_dialog_rejects_a_bad_time(window, video: Path, qtbot) -> Non
     dialog.start.setText("abc")
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and "not a time" in dialog.error.text()
+    assert dialog.estimate.text() == ""  # no count for a rule that cannot be read
     dialog.start.setText("1:00")
     dialog.end.setText("0:30")
     qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
@@ -276,3 +283,18 @@ def test_extraction_progress_and_cancel(window, tmp_path, qtbot) -> None:  # noq
     assert window.project is not None and Path(window.project.images_dir) == out
     record = json.loads((out / "frames.json").read_text())
     assert sorted(record["frames"]) == sorted(p.name for p in out.glob("*.jpg"))
+
+
+def test_the_dialogs_count_is_what_extraction_keeps(video: Path) -> None:
+    from workbench.core.video import Selection, iter_frames, open_video
+    from workbench.gui.video_open import expected_count
+
+    cap, info = open_video(video)
+    cap.release()
+    for selection in (Selection(), Selection(every=7), Selection(every=4, start=0.5),
+                      Selection(fps=2.5), Selection(fps=3.0, start=0.35, end=2.05),
+                      Selection(every=1, end=0.05), Selection(fps=7.0, max_frames=4)):
+        kept = sum(1 for _ in iter_frames(video, selection))
+        if selection.max_frames:
+            kept = min(kept, selection.max_frames)
+        assert expected_count(selection, info) == kept, selection

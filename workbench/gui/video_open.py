@@ -14,6 +14,7 @@ progress dialog (frames read, time left) whose Cancel keeps the frames written s
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,8 +28,9 @@ from PySide6.QtWidgets import (
 
 from workbench.core.video import (
     DEFAULT_DUP_THRESHOLD, DEFAULT_SCENE_THRESHOLD, VIDEO_SUFFIXES, ExtractResult, Progress,
-    Selection, extract_frames, parse_time,
+    Selection, VideoError, VideoInfo, extract_frames, parse_time,
 )
+from workbench.core.video import open_video as probe_video
 from workbench.gui.jobs import Job, JobContext
 
 if TYPE_CHECKING:
@@ -37,6 +39,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIDEO_FILTER = ("Videos (" + " ".join(f"*{s}" for s in VIDEO_SUFFIXES) + ");;All files (*)")
+
+
+def expected_count(selection: Selection, info: VideoInfo) -> int | None:
+    """How many frames ``selection`` keeps from a video of ``info`` (before the duplicate rule;
+    ``max_frames`` applied), by arithmetic on :func:`workbench.core.video.iter_frames`'s rule;
+    None for scene changes or an unknown length."""
+    if selection.scene is not None or info.frame_count <= 0:
+        return None
+    first = math.ceil(selection.start * info.fps - 1e-9)
+    last = info.frame_count
+    if selection.end is not None:
+        last = min(last, math.ceil(selection.end * info.fps - 1e-9))
+    span = max(0, last - first)
+    if not span:
+        return 0
+    if selection.every is not None:
+        n = -(-span // selection.every)
+    elif selection.fps is not None:
+        n = 1 + selection.rate_tick(last - 1, info.fps) - selection.rate_tick(first, info.fps)
+    else:
+        n = span
+    return min(n, selection.max_frames) if selection.max_frames else n
+
+
+def describe(info: VideoInfo) -> str:
+    """"640×480 · 10 fps · 40 frames (0:04)" for the dialog's header."""
+    if info.frame_count <= 0:
+        return f"{info.width}×{info.height} · {info.fps:g} fps · length unknown"
+    seconds = info.frame_count / info.fps
+    return (f"{info.width}×{info.height} · {info.fps:g} fps · {info.frame_count} frames "
+            f"({int(seconds // 60)}:{seconds % 60:04.1f})")
 
 
 def default_output(video: Path) -> Path:
@@ -62,6 +95,18 @@ class OpenVideoDialog(QDialog):
         name = QLabel(f"<b>{self.video.name}</b>")
         name.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(name)
+        # Size, rate and length (the container's header: a few ms), so that "every Nth" can be
+        # chosen knowing how many frames there are; the count kept is shown under the rules.
+        self.info: VideoInfo | None = None
+        try:
+            cap, self.info = probe_video(self.video)
+            cap.release()
+            about = describe(self.info)
+        except VideoError as exc:
+            about = str(exc)
+        self.about = QLabel(about)
+        self.about.setWordWrap(True)
+        layout.addWidget(self.about)
 
         self.rules = QButtonGroup(self)
         self.rule_all = QRadioButton("Every frame")
@@ -102,6 +147,7 @@ class OpenVideoDialog(QDialog):
                                       "frame at or below which a frame is a duplicate")
         self.dup_threshold.setEnabled(False)
         self.skip_duplicates.toggled.connect(self.dup_threshold.setEnabled)
+        self.skip_duplicates.toggled.connect(self._update_estimate)
         form.addRow("Start", self.start)
         form.addRow("End", self.end)
         form.addRow("At most", self.max_frames)
@@ -115,6 +161,15 @@ class OpenVideoDialog(QDialog):
         out_row.addWidget(browse)
         form.addRow("Folder", out_row)
         layout.addLayout(form)
+        self.estimate = QLabel("")
+        layout.addWidget(self.estimate)
+        for button in (self.rule_all, self.rule_every, self.rule_fps, self.rule_scene):
+            button.toggled.connect(self._update_estimate)
+        for spin in (self.every, self.fps, self.max_frames):
+            spin.valueChanged.connect(self._update_estimate)
+        for line in (self.start, self.end):
+            line.textChanged.connect(self._update_estimate)
+        self._update_estimate()
         self.error = QLabel("")
         self.error.setStyleSheet("color: #d33")
         self.error.setWordWrap(True)
@@ -126,6 +181,22 @@ class OpenVideoDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _update_estimate(self, *_args: Any) -> None:
+        if self.info is None:
+            self.estimate.setText("")
+            return
+        try:
+            n = expected_count(self.selection(), self.info)
+        except ValueError:
+            self.estimate.setText("")
+            return
+        if n is None:
+            self.estimate.setText("Keeps one image per scene change")
+        else:
+            self.estimate.setText(f"Keeps {n} image{'' if n == 1 else 's'}"
+                                  + (" (fewer with near-duplicates skipped)"
+                                     if self.skip_duplicates.isChecked() else ""))
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for the frames",
