@@ -7,7 +7,8 @@ Copies the raccoon photos (``../shared/datasets/raccoon``) into a temporary proj
 ``--model`` there from scratch with ``workbench train`` (its recipe; ``--epochs`` x ``--steps``
 steps; the proposal cache of ``bench/bench_classics.py`` is used when it is there), then opens the
 project at 1280x800 (offscreen), loads the run's last.pt into Panels → Detections, goes to the
-first validation photo and saves docs/screenshots/classic_detections.png. ``--checkpoint``
+first validation photo, lowers the score slider (0.5, 0.3, 0.2, 0.1, 0.05) until a box shows
+and saves docs/screenshots/classic_detections.png. ``--checkpoint``
 skips the training and shows that checkpoint instead.
 """
 
@@ -79,11 +80,14 @@ def shoot(project: Path, checkpoint: Path) -> None:
             w.show_row(row)
         wait(app, lambda: panel.detections is not None
              and panel.detections.image_id == w.current_image_path().stem)
-        panel.score_slider.setValue(500)  # score > 0.5
-        end = time.monotonic() + 0.5
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.01)
+        for value in (500, 300, 200, 100, 50):  # the highest score floor that shows a box
+            panel.score_slider.setValue(value)
+            end = time.monotonic() + 0.5
+            while time.monotonic() < end:
+                app.processEvents()
+                time.sleep(0.01)
+            if len(panel.detections):
+                break
         w.grab().save(str(out / "classic_detections.png"))
         print(f"classic_detections.png: {w.current_image_path().name}, "
               f"{len(panel.detections)} detections shown, checkpoint {checkpoint}")
@@ -96,6 +100,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--keep", type=Path, help="copy the trained last.pt here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "raccoon"
@@ -105,6 +110,8 @@ def main() -> int:
             checkpoint = args.checkpoint
         else:
             checkpoint = train(project, args.model, args.epochs, args.steps)
+            if args.keep is not None:
+                shutil.copy(checkpoint, args.keep)
         shoot(project, checkpoint)
     return 0
 
