@@ -17,6 +17,7 @@ SURFACE_2 = "#2c3036"  # inputs, list rows hover
 BORDER = "#363b43"
 TEXT = "#e3e6eb"
 TEXT_DIM = "#9aa1ad"
+DISABLED_TEXT = "#5d636e"
 ACCENT = "#4d8dff"
 
 # Colours of the file states in the file dock (also used by its counters).
@@ -86,6 +87,9 @@ QAbstractSpinBox::up-arrow:disabled, QAbstractSpinBox::down-arrow:disabled {{ im
 QPushButton {{ background: {SURFACE_2}; border: 1px solid {BORDER}; border-radius: 6px;
                padding: 5px 12px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+/* The palette's disabled text colour is not used once the sheet styles QPushButton: without
+   this a disabled button ("Best F1" before there are numbers) looked exactly like an enabled one. */
+QPushButton:disabled {{ color: {DISABLED_TEXT}; border-color: {BORDER}; }}
 QPushButton:default, QPushButton#primary {{ background: {ACCENT}; border-color: {ACCENT};
                                             color: white; }}
 /* Bold only by name: a font set in a pseudo-state (:default follows the focus in a dialog) is
@@ -126,6 +130,6 @@ def apply_theme(app: QApplication) -> None:
         pal.setColor(role, QColor(color))
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText,
                  QPalette.ColorRole.ButtonText):
-        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#5d636e"))
+        pal.setColor(QPalette.ColorGroup.Disabled, role, QColor(DISABLED_TEXT))
     app.setPalette(pal)
     app.setStyleSheet(STYLE_SHEET)
