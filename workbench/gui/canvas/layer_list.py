@@ -45,6 +45,9 @@ LAYER_Z: dict[str, float] = {
     "ss:merge": 10.5,              # the region the grouping step made, its box (Proposals)
     "priors:grid": 11.0,           # the feature map's cells (Priors panel)
     "priors:all": 12.0,            # every prior / anchor of the map
+    "priors:hn-rest": 12.2,        # negatives hard-negative mining does not keep (faint)
+    "priors:hn-kept": 12.4,        # negatives it keeps (highest confidence loss, 3:1)
+    "priors:hn-pos": 14.2,         # the positives the ratio counts from
     "suppressed": 13.0,            # boxes NMS removed (Detections panel)
     "suppressor-links": 13.5,      # line from each suppressed box to its suppressor
     "priors:match": 14.0,          # positive priors for the ground truth
@@ -88,6 +91,9 @@ LAYER_TITLES: dict[str, str] = {
     "priors:cell-priors": "the cell's priors",
     "priors:suggested": "suggested shapes",
     "priors:flagged": "objects no prior reaches",
+    "priors:hn-rest": "negatives not mined",
+    "priors:hn-kept": "mined hard negatives",
+    "priors:hn-pos": "positives (mining)",
     "suppressed": "suppressed boxes",
     "suppressor-links": "links to suppressor",
     "fn": "missed (FN)",
