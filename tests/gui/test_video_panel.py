@@ -193,3 +193,30 @@ def test_this_images_frame_opens_the_source_video_there(panel, video, qtbot, tmp
     qtbot.mouseClick(panel.source_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.frame == 7, timeout=10000)
     assert panel.reader is reader
+
+
+def test_a_folder_of_frames_opens_its_video(panel, video, qtbot, tmp_path) -> None:  # noqa: ANN001
+    from workbench.core.video import extract_frames
+
+    out = tmp_path / "frames"
+    extract_frames(video, out, Selection(every=7))
+    window = panel.labeling_window
+    assert panel.reader is None and panel.file_label.text() == "No video open"
+    assert window.open_project(out)  # clip_000000.jpg is shown: its video opens at frame 0
+    qtbot.waitUntil(lambda: panel.frame == 0 and panel.reader is not None, timeout=10000)
+    assert panel.video == video.resolve()
+    assert panel.file_label.text().startswith("clip.avi · ")
+    # going on in the folder does not reopen or move the video (that is the button's)
+    reader = panel.reader
+    window.show_row(2)
+    qtbot.wait(100)
+    assert panel.reader is reader and panel.frame == 0
+
+
+def test_a_plain_folder_opens_no_video(panel, qtbot, tmp_path) -> None:  # noqa: ANN001
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((20, 30, 3), 90, np.uint8))
+    assert panel.labeling_window.open_project(folder)
+    qtbot.wait(100)
+    assert panel.reader is None and panel.file_label.text() == "No video open"

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.wording import count
-from workbench.gui.hub import CheckpointLoaded, TrainingFinished
+from workbench.gui.hub import CheckpointLoaded, ImageChanged, TrainingFinished
 from workbench.gui.jobs import Job, JobContext, JobRunner
 from workbench.gui.panels.video_view import DrawnBox, VideoView
 
@@ -106,6 +106,13 @@ class VideoPanel(QWidget):
         hub = window.hub
         hub.subscribe(CheckpointLoaded, self._on_checkpoint_loaded, owner=self)
         hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
+        # A folder of extracted frames: its video opens by itself (it said "No video open"
+        # beside clip_000000.jpg until "This image's frame" was clicked).
+        self._followed: Path | None = None
+        hub.subscribe(ImageChanged, self._on_image_changed, owner=self)
+        shown = hub.last(ImageChanged)
+        if shown is not None:
+            self._on_image_changed(shown)
         last = hub.last(CheckpointLoaded)
         finished = hub.last(TrainingFinished)
         if last is not None:
@@ -286,6 +293,22 @@ class VideoPanel(QWidget):
         else:
             self.open_video(source.video, source.frame)
         return True
+
+    def _on_image_changed(self, event: ImageChanged) -> None:
+        """While no video is open, the first image shown from a folder with a ``frames.json``
+        record opens its video at that frame (once per folder: closing or opening another
+        video is the user's)."""
+        if self.reader is not None or event.path is None:
+            return
+        folder = Path(event.path).parent
+        if folder == self._followed:
+            return
+        self._followed = folder
+        from workbench.core.video import frame_source
+
+        source = frame_source(event.path)
+        if source is not None and source.video.is_file():
+            self.open_video(source.video, source.frame)
 
     # -- frames -----------------------------------------------------------------------------
     def seek(self, frame: int) -> Job | None:
