@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, os, sys
 from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+from PySide6.QtWidgets import QDockWidget
 import workbench.gui.main_window  # the window's module alone
 after_import = sorted(sys.modules)
 from workbench.gui.app import build_window, create_app
@@ -29,6 +30,7 @@ class Painted(QObject):
         if event.type() == QEvent.Type.Paint and not self.done and w.canvas.image_size()[0]:
             self.done = True
             self.modules = sorted(sys.modules)
+            self.docks = sorted(d.objectName() for d in w.findChildren(QDockWidget))
             QTimer.singleShot(0, loop.quit)
         return False
 loop = QEventLoop()  # (app.quit() would close the window: Qt 6)
@@ -40,7 +42,8 @@ from workbench.gui.app import wait_until_open
 wait_until_open(w, 60)
 ann = w.current_annotation()
 print(json.dumps({"painted": f.done, "after_import": after_import,
-                  "after_paint": f.modules,
+                  "after_paint": f.modules, "docks": f.docks,
+                  "menu": [a.text() for a in w.actions.panels_menu.actions()],
                   "boxes": [o.name for o in ann.objects] if ann is not None else None}))
 os._exit(0)
 """
@@ -113,3 +116,16 @@ def test_window_module_and_lazy_first_paint_import_no_numpy(tmp_path: Path) -> N
         numpy = [m for m in result[when] if m == "numpy" or m.startswith("numpy.")]
         assert not numpy, f"{when}: {numpy[:5]}"
     assert "workbench.gui.canvas.items" in result["after_paint"]  # the canvas was built
+
+
+def test_panel_docks_are_created_when_first_shown(tmp_path: Path) -> None:
+    """No registry panel's dock exists at the first paint (they were 11 hidden docks built and
+    tabified up front), yet the Panels menu lists every registry panel."""
+    from workbench.gui.panels.registry import PANELS
+
+    result = _run(tmp_path, "lazy")
+    assert [d for d in result["docks"] if d.startswith("panel:")] == []
+    assert sorted(result["docks"]) == ["dock:boxes", "dock:classes", "dock:files", "dock:layers",
+                                       "dock:problems"]
+    titles = [t.replace("&", "&&") for _m, _c, t in PANELS]
+    assert result["menu"][:len(titles)] == titles

@@ -27,11 +27,11 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QCursor, QFontMetrics
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QCursor, QFontMetrics
 from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFormLayout, QFrame,
                                QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QStyle,
                                QTabBar, QToolButton, QWidget)
@@ -200,10 +200,32 @@ class DockTitleBar(QWidget):
 
 
 
+class LazyDocks(Mapping[str, QDockWidget]):
+    """The registry panels' docks by key (``module.ClassName``): every key is listed, and a
+    dock is created (hidden, tabified with the right-hand group) when it is first read."""
+
+    def __init__(self, host: PanelHost) -> None:
+        self._host = host
+
+    def __getitem__(self, key: str) -> QDockWidget:
+        return self._host.dock(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._host._specs)  # noqa: SLF001 - the host's own listing
+
+    def __len__(self) -> int:
+        return len(self._host._specs)  # noqa: SLF001
+
+    def built(self) -> dict[str, QDockWidget]:
+        """The docks created so far (reading these creates nothing)."""
+        return dict(self._host._built_docks)  # noqa: SLF001
+
+
 class PanelHost:
-    """One hidden dock per registry entry, tabified with the window's Boxes dock; the panel is
-    built on first show. A built panel's canvas layers follow its dock (shown while it is open
-    and in front); the Layers dock (left, under Files) lists them all."""
+    """One dock per registry entry, created when first shown (or named in a saved window
+    state) and tabified with the window's Boxes dock; the panel is built on first show. A
+    built panel's canvas layers follow its dock (shown while it is open and in front); the
+    Layers dock (left, under Files) lists them all."""
 
     def __init__(self, window: MainWindow, entries: list[tuple[str, str, str]],
                  menu: QMenu) -> None:
@@ -212,7 +234,6 @@ class PanelHost:
         #: connected here before any panel connects its own handler.
         self.layers = LayerList.of(window.canvas.scene())
         self.layers.follow(window.image_changed)
-        self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self.errors: dict[str, str] = {}
         self._after_models: set[str] = set()  # shown before the models were loaded
@@ -223,37 +244,22 @@ class PanelHost:
         model_loader().add_panel_modules([module for module, _c, _t in entries])
         self._on_screen: dict[str, bool] = {}
         self._specs: dict[str, tuple[str, str, str]] = {}
-        previous: QDockWidget | None = None
+        #: The Panels menu's entries: checkable actions that create their dock on first use
+        #: (start-up, issue 14: 11 hidden docks built and tabified up front were 35–55 ms
+        #: before the first paint). Once the dock exists, they mirror its toggleViewAction.
+        self.menu_actions: dict[str, QAction] = {}
+        self._built_docks: dict[str, QDockWidget] = {}
+        #: Every registry panel's dock by key; reading one creates it (hidden).
+        self.docks: LazyDocks = LazyDocks(self)
         for module, class_name, title in entries:
             key = f"{module}.{class_name}"
-            # "&" would be a mnemonic in the tab, title bar and menu ("Priors & anchors").
-            dock = QDockWidget(title.replace("&", "&&"), window)
-            dock.setObjectName(f"panel:{key}")
-            dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
-            placeholder = QLabel("Loading…")
-            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            dock.setWidget(placeholder)
-            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            # One tab group with the Boxes / Problems docks: a shown panel gets the right
-            # column's height (stacked below them, the Train panel's form and plots made the
-            # window taller than the screen).
-            beside = previous if previous is not None else getattr(window, "boxes_dock", None)
-            if isinstance(beside, QDockWidget):
-                window.tabifyDockWidget(beside, dock)
-            previous = dock
-            dock.hide()
-            # Whether the dock is on screen: a dock tabbed behind another one still says
-            # isVisible(); only visibilityChanged tells (read when the panel is built).
-            dock.visibilityChanged.connect(
-                lambda visible, k=key: self._on_screen.__setitem__(k, visible))
-            dock.visibilityChanged.connect(
-                lambda visible, k=key: visible and self.build_when_ready(k))
-            toggle = dock.toggleViewAction()
-            # Shown from the menu = brought to the front of its tab group (and so built).
-            toggle.triggered.connect(lambda checked, d=dock: self._raise(d) if checked else None)
-            menu.addAction(toggle)
-            self.docks[key] = dock
             self._specs[key] = (module, class_name, title)
+            # "&" would be a mnemonic in the tab, title bar and menu ("Priors & anchors").
+            action = QAction(title.replace("&", "&&"), menu)
+            action.setCheckable(True)
+            action.triggered.connect(lambda checked, k=key: self._on_menu(k, checked))
+            menu.addAction(action)
+            self.menu_actions[key] = action
         if not entries:
             none = menu.addAction("(no panels installed)")
             none.setEnabled(False)
@@ -271,10 +277,11 @@ class PanelHost:
                                                    "problems_dock")]
         # A dock gets its title bar when it is first shown (start-up, issue 14: 18 title bars
         # with their switchers were half of building the window; most docks stay hidden).
-        for dock in [*own, *self.docks.values(), self.layers_dock]:
+        for dock in [*own, self.layers_dock]:
             if isinstance(dock, QDockWidget):
                 self._order.append(dock)
                 dock.visibilityChanged.connect(self._retitle_timer.start)
+        self._n_own = sum(isinstance(d, QDockWidget) for d in own)
         # The Layers dock is shown by its own toggle action (Qt shows it before our slot
         # runs): a title bar set then re-lays the dock out after _show_layers sized it, and
         # the list got one row's height. It gets its title bar now.
@@ -284,6 +291,87 @@ class PanelHost:
             widget = getattr(window, fixed, None)
             if isinstance(widget, QWidget):
                 self.compact(widget)
+
+    # -- the registry panels' docks, created on demand -------------------------------------
+    def dock(self, key: str) -> QDockWidget:
+        """The dock of the panel ``key``, created hidden the first time it is asked for."""
+        dock = self._built_docks.get(key)
+        if dock is not None:
+            return dock
+        module, class_name, title = self._specs[key]  # KeyError for an unknown panel
+        window = self.w
+        dock = QDockWidget(title.replace("&", "&&"), window)
+        dock.setObjectName(f"panel:{key}")
+        dock.setAllowedAreas(Qt.DockWidgetArea.AllDockWidgetAreas)
+        placeholder = QLabel("Loading…")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        dock.setWidget(placeholder)
+        dock.hide()
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        # One tab group with the Boxes / Problems docks: a shown panel gets the right
+        # column's height (stacked below them, the Train panel's form and plots made the
+        # window taller than the screen). Beside the panel docks made before, else Boxes.
+        beside = next((d for d in reversed(self._built_docks.values()) if not d.isFloating()),
+                      getattr(window, "boxes_dock", None))
+        if isinstance(beside, QDockWidget) and not beside.isFloating():
+            window.tabifyDockWidget(beside, dock)
+        dock.hide()
+        self._built_docks[key] = dock
+        # Whether the dock is on screen: a dock tabbed behind another one still says
+        # isVisible(); only visibilityChanged tells (read when the panel is built).
+        dock.visibilityChanged.connect(
+            lambda visible, k=key: self._on_screen.__setitem__(k, visible))
+        dock.visibilityChanged.connect(
+            lambda visible, k=key: visible and self.build_when_ready(k))
+        dock.visibilityChanged.connect(self._retitle_timer.start)
+        toggle = dock.toggleViewAction()
+        # Shown from its toggle = brought to the front of its tab group (and so built).
+        toggle.triggered.connect(lambda checked, d=dock: self._raise(d) if checked else None)
+        action = self.menu_actions.get(key)
+        if action is not None:  # the menu entry follows the dock from now on
+            action.setChecked(toggle.isChecked())
+            toggle.toggled.connect(action.setChecked)
+        self._order.append(dock)
+        return dock
+
+    def _on_menu(self, key: str, checked: bool) -> None:
+        """Panels menu → a panel: create its dock if needed, show and raise it (or close it)."""
+        dock = self.dock(key)
+        if checked:
+            self._raise(dock)
+        else:
+            dock.close()
+        action = self.menu_actions[key]
+        action.setChecked(not dock.isHidden())
+
+    def docks_in_state(self, state: QByteArray | bytes) -> list[str]:
+        """Keys of the panels whose docks a saved :meth:`QMainWindow.saveState` names (their
+        object names are stored as UTF-16 strings); create them before ``restoreState``."""
+        data = state.data() if hasattr(state, "data") else bytes(state)  # QByteArray or bytes
+        return [key for key in self._specs
+                if f"panel:{key}".encode("utf-16-be") in data]
+
+    def prepare_restore(self, state: QByteArray | bytes) -> None:
+        """Create the docks a saved window state names, so that ``restoreState`` puts them
+        back (open, floating, moved) — the others stay uncreated."""
+        for key in self.docks_in_state(state):
+            self.dock(key)
+
+    def _rank(self, dock: QDockWidget) -> int:
+        """The switcher's order: the window's own docks, the panels in registry order, then
+        the rest (Layers, the first-run hint) in the order they came."""
+        for i, own in enumerate(self._order[:self._n_own]):
+            if own is dock:
+                return i
+        name = dock.objectName()
+        if name.startswith("panel:"):
+            keys = list(self._specs)
+            if name[6:] in self._specs:
+                return self._n_own + keys.index(name[6:])
+        for i, other in enumerate(self._order):
+            if other is dock:
+                return self._n_own + len(self._specs) + i
+        return 10**6
 
     def _layers_dock(self, menu: QMenu) -> QDockWidget:
         """The Layers list: left, under the Files dock (beside the panels, it would be a tab
@@ -362,8 +450,7 @@ class PanelHost:
         """The open docks of ``dock``'s tab group (itself included), in a stable order."""
         group = [dock, *self.w.tabifiedDockWidgets(dock)]
         group = [d for d in group if not d.isHidden() and not d.isFloating()]
-        rank = {id(d): i for i, d in enumerate(self._order)}
-        return sorted(group, key=lambda d: rank.get(id(d), len(rank)))
+        return sorted(group, key=self._rank)
 
     def _retitle(self) -> None:
         """Adopt the docks shown since (e.g. the first-run hint) and refresh every switcher."""
@@ -505,13 +592,15 @@ class PanelHost:
     def _panels_loaded(self, key: str) -> None:
         if key in self._after_panels:
             self._after_panels.discard(key)
-            if not self.docks[key].isHidden():
+            dock = self._built_docks.get(key)
+            if dock is not None and not dock.isHidden():
                 self.build_when_ready(key)
 
     def _models_loaded(self, key: str) -> None:
         if key in self._after_models:
             self._after_models.discard(key)
-            if not self.docks[key].isHidden():
+            dock = self._built_docks.get(key)
+            if dock is not None and not dock.isHidden():
                 self.build(key)
 
     def build(self, key: str) -> QWidget | None:
