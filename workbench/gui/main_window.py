@@ -206,6 +206,7 @@ class MainWindow(NavigationMixin, QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
+            self.panel_host.prepare_restore(state)  # the panel docks it names (lazy otherwise)
             self.restoreState(state)
 
     # -- session state (kept in self.session) ---------------------------------------------
