@@ -92,7 +92,9 @@ def test_checking_two_runs_overlays_curves_and_diffs(qtbot, window: MainWindow) 
     panel.resize(380, 900)
     panel.show()
     qtbot.waitUntil(lambda: panel.list.count() == 3, timeout=5000)
-    assert [panel.list.item(i).text() for i in range(3)] == ["r1", "r2", "r3"]
+    assert [panel.list.item(i).text() for i in range(3)] == [
+        "r1 · 2 epochs · best mAP 0.750", "r2 · 2 epochs · best mAP 0.500",
+        "r3 · 1 epoch · best mAP 0.125"]
     assert panel.plots.curves(panel.plots.loss_plot) == []
     _check(qtbot, panel, 0)
     _check(qtbot, panel, 1)
