@@ -31,6 +31,7 @@ class Painted(QObject):
             self.done = True
             self.modules = sorted(sys.modules)
             self.docks = sorted(d.objectName() for d in w.findChildren(QDockWidget))
+            self.welcome = w.welcome_if_built() is not None
             QTimer.singleShot(0, loop.quit)
         return False
 loop = QEventLoop()  # (app.quit() would close the window: Qt 6)
@@ -42,7 +43,7 @@ from workbench.gui.app import wait_until_open
 wait_until_open(w, 60)
 ann = w.current_annotation()
 print(json.dumps({"painted": f.done, "after_import": after_import,
-                  "after_paint": f.modules, "docks": f.docks,
+                  "after_paint": f.modules, "docks": f.docks, "welcome": f.welcome,
                   "menu": [a.text() for a in w.actions.panels_menu.actions()],
                   "boxes": [o.name for o in ann.objects] if ann is not None else None}))
 os._exit(0)
@@ -68,7 +69,7 @@ def _jpeg(path: Path) -> None:
 
 def _run(tmp_path: Path, mode: str) -> dict:
     folder = tmp_path / "images"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for i in range(3):
         _jpeg(folder / f"img{i}.jpg")
     (folder / "img0.xml").write_text(
@@ -129,3 +130,12 @@ def test_panel_docks_are_created_when_first_shown(tmp_path: Path) -> None:
                                        "dock:problems"]
     titles = [t.replace("&", "&&") for _m, _c, t in PANELS]
     assert result["menu"][:len(titles)] == titles
+
+
+def test_welcome_page_is_not_built_when_a_folder_opens(tmp_path: Path) -> None:
+    """Start-up with a folder: the canvas is painted first; the welcome page (and its module)
+    is built only if it is shown."""
+    for mode in ("lazy", "eager"):
+        result = _run(tmp_path / mode, mode)
+        assert result["welcome"] is False, mode
+        assert "workbench.gui.welcome" not in result["after_paint"], mode

@@ -81,8 +81,9 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     from workbench.gui.settings import Settings
 
     settings = settings or Settings()
-    window = MainWindow(settings)
     start = initial_project(images_dir, annotations_dir, settings, sample=sample)
+    # a folder to open: the welcome page is built only if it is shown (start-up, issue 14)
+    window = MainWindow(settings, welcome=start is None)
     if start is None:
         return window
     from workbench.gui.first_run import is_sample_project, show_hint

@@ -56,10 +56,11 @@ from workbench.gui.panels.registry import PANELS
 from workbench.gui.saving import SaveController
 from workbench.gui.session import LabelingSession
 from workbench.gui.settings import Settings
-from workbench.gui.welcome import WelcomePage
 
 if TYPE_CHECKING:  # annotations only: the first paint needs no numpy (issue 14)
     import numpy as np
+
+    from workbench.gui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ class MainWindow(NavigationMixin, QMainWindow):
     project_changed = Signal()
 
     def __init__(self, settings: Settings | None = None,
-                 panels: list[tuple[str, str, str]] | None = None) -> None:
+                 panels: list[tuple[str, str, str]] | None = None, *,
+                 welcome: bool = True) -> None:
+        """``welcome=False``: the welcome page is built when first shown (start-up with a
+        folder to open: :func:`workbench.gui.app.build_window`)."""
         super().__init__()
         self.settings = settings or Settings()
         #: Typed events between the window and its panels (see workbench.gui.hub).
@@ -91,8 +95,10 @@ class MainWindow(NavigationMixin, QMainWindow):
         #: Folders open on a worker thread (File → Open, Open Recent, drops, start-up).
         self.opener = ProjectOpener(self)
         self.hub.subscribe(AnnotationsWritten, self._on_annotations_written)
+        self._welcome: WelcomePage | None = None
+        self._recent: list[tuple[Path, Path | None]] = []
         self._setup_window()
-        self._setup_canvas()
+        self._setup_canvas(welcome)
         self._setup_docks()
         self.actions = build_actions(self)
         self._setup_statusbar()
@@ -112,13 +118,35 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.setDockNestingEnabled(True)
         self.resize(1440, 900)
 
-    def _setup_canvas(self) -> None:
+    def _setup_canvas(self, welcome: bool) -> None:
         self.canvas = CanvasView()
-        self.welcome = WelcomePage()
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.welcome)
+        if welcome:  # shown until a folder is open
+            self._build_welcome()
         self.stack.addWidget(self.canvas)
         self.setCentralWidget(self.stack)
+
+    @property
+    def welcome(self) -> WelcomePage:
+        """The page shown while no folder is open (built on first use)."""
+        if self._welcome is None:
+            self._build_welcome()
+        assert self._welcome is not None
+        return self._welcome
+
+    def welcome_if_built(self) -> WelcomePage | None:
+        return self._welcome
+
+    def _build_welcome(self) -> None:
+        from workbench.gui.welcome import WelcomePage
+
+        page = WelcomePage()
+        self._welcome = page
+        self.stack.insertWidget(0, page)  # (the current page stays the current one)
+        page.open_requested.connect(self.open_folder_dialog)
+        page.recent_requested.connect(
+            lambda i, a: self.open_folder(Path(i), Path(a) if a else None))
+        page.set_recent(self._recent)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -197,9 +225,6 @@ class MainWindow(NavigationMixin, QMainWindow):
         self.boxes.difficult_toggled.connect(self._toggle_difficult_row)
         self.boxes.edit_requested.connect(self.editor.edit_label)
         self.classes.default_changed.connect(self._on_default_class)
-        self.welcome.open_requested.connect(self.open_folder_dialog)
-        self.welcome.recent_requested.connect(
-            lambda i, a: self.open_folder(Path(i), Path(a) if a else None))
 
     def _restore_layout(self) -> None:
         geometry, state = self.settings.geometry(), self.settings.window_state()
@@ -522,7 +547,9 @@ class MainWindow(NavigationMixin, QMainWindow):
             label = readable(images) + (f"  (XML: {readable(xml)})" if xml else "")
             menu.addAction(label, lambda i=images, a=xml: self.open_folder(i, a))
         menu.setEnabled(bool(recent))
-        self.welcome.set_recent(recent)
+        self._recent = recent
+        if self._welcome is not None:
+            self._welcome.set_recent(recent)
 
     def export_dataset(self) -> None:
         """File → Export dataset… (see :mod:`workbench.gui.exporting`)."""
