@@ -332,13 +332,15 @@ class ProjectOpener(QObject):
         hook = _FirstPaint(self)
         self._hooks.append(hook)
         self.w.canvas.viewport().installEventFilter(hook)
-        self.w.welcome.installEventFilter(hook)
+        if self.w.welcome_if_built() is not None:  # (not built: the canvas is shown)
+            self.w.welcome.installEventFilter(hook)
         # a window never shown, or painted elsewhere
         QTimer.singleShot(10_000, self.start)
 
     def _drop_hooks(self) -> None:
         for hook in self._hooks:
             self.w.canvas.viewport().removeEventFilter(hook)
-            self.w.welcome.removeEventFilter(hook)
+            if self.w.welcome_if_built() is not None:
+                self.w.welcome.removeEventFilter(hook)
             hook.deleteLater()
         self._hooks.clear()
