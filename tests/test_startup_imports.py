@@ -56,7 +56,10 @@ HEAVY = ("torch", "torchvision", "cv2", "pyqtgraph")
 #: thread that scans the folder. NumPy is imported where it is used (the canvas's box items,
 #: core.boxes' IoU, the RGB array panels ask for), i.e. when the first boxes are drawn.
 DEFERRED = ("numpy", "lxml", "PIL", "workbench.core.project", "workbench.core.voc",
-            "workbench.core.images", "workbench.core.formats", "workbench.engine")
+            "workbench.core.images", "workbench.core.formats", "workbench.engine",
+            # the questions and dialogs (13 ms of Qt classes), the first-run sample and hint:
+            # imported where they are used
+            "workbench.gui.dialogs", "workbench.gui.first_run")
 
 
 def _jpeg(path: Path) -> None:

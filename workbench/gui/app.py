@@ -86,29 +86,33 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     window = MainWindow(settings, welcome=start is None)
     if start is None:
         return window
-    from workbench.gui.first_run import is_sample_project, show_hint
-
     if lazy or _is_big(start[0]):
-        if is_sample_project(start[0]):  # the hint once this open has ended (not later ones)
-            opener = window.opener
+        # the hint once this open has ended (not later ones) if it opened the sample project;
+        # first_run is imported then, not before the first paint (start-up, issue 14)
+        opener = window.opener
 
-            def ended() -> None:
-                opener.opened.disconnect(on_opened)
-                opener.refused.disconnect(on_refused)
+        def ended() -> None:
+            opener.opened.disconnect(on_opened)
+            opener.refused.disconnect(on_refused)
 
-            def on_opened(folder: object) -> None:
-                ended()
-                if is_sample_project(Path(str(folder))):
-                    show_hint(window)
+        def on_opened(folder: object) -> None:
+            ended()
+            from workbench.gui.first_run import is_sample_project, show_hint
 
-            def on_refused(_folder: object, _message: str) -> None:
-                ended()
+            if is_sample_project(start[0]) and is_sample_project(Path(str(folder))):
+                show_hint(window)
 
-            opener.opened.connect(on_opened)
-            opener.refused.connect(on_refused)
+        def on_refused(_folder: object, _message: str) -> None:
+            ended()
+
+        opener.opened.connect(on_opened)
+        opener.refused.connect(on_refused)
         window.opener.open(*start, preview=True, after_paint=True)
-    elif window.open_project(*start) and is_sample_project(start[0]):
-        show_hint(window)
+    elif window.open_project(*start):
+        from workbench.gui.first_run import is_sample_project, show_hint
+
+        if is_sample_project(start[0]):
+            show_hint(window)
     return window
 
 

@@ -34,7 +34,7 @@ from workbench import __version__
 from workbench.core.annotation import Annotation, VocObject
 from workbench.core.boxes import edges_to_voc
 from workbench.core.fsnames import readable
-from workbench.gui import assets, dialogs
+from workbench.gui import assets
 from workbench.gui import project_ops as ops
 from workbench.gui.actions import build_actions, shortcut_rows
 from workbench.gui.canvas.tools import box_at
@@ -558,6 +558,8 @@ class MainWindow(NavigationMixin, QMainWindow):
         export_dataset(self)
 
     def show_shortcuts(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         dialogs.ShortcutSheet(shortcut_rows(self.actions), self).exec()
 
     def show_about(self) -> None:
