@@ -11,7 +11,7 @@ from PySide6.QtCore import QRect, QRectF
 from workbench.core.annotation import VocObject
 from workbench.core.boxes import Box
 from workbench.core.wording import count
-from workbench.gui import commands, dialogs
+from workbench.gui import commands
 from workbench.gui.canvas.tools import group_delta
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class EditController:
     def ask_class(self, current: str | None = None, title: str = "Class",
                   beside: Box | None = None) -> str | None:
         """The class dialog; ``beside``: a box (image px) the dialog opens next to."""
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         extra = {"anchor": self._screen_rect(beside)} if beside is not None else {}
         name = dialogs.choose_class(self.w, self.w.classes.names(), current, title, **extra)
         if name:

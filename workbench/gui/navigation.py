@@ -9,7 +9,6 @@ from pathlib import Path
 
 from workbench.core.annotation import Annotation
 from workbench.core.fsnames import readable
-from workbench.gui import dialogs
 from workbench.gui import project_ops as ops
 from workbench.gui.documents import ImageDocument, empty_annotation
 from workbench.gui.hub import ImageChanged, ProjectOpened
@@ -101,12 +100,16 @@ class NavigationMixin:
             return readable(path.name)
 
     def open_folder_dialog(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         start = str(self.project.images_dir) if self.project is not None else ""
         folder = dialogs.ask_directory(self, "Open a folder of images", start)
         if folder:
             self.open_folder(Path(folder))  # on a worker thread (gui/opening.py)
 
     def change_annotation_dir_dialog(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         if self.project is None:
             return
         folder = dialogs.ask_directory(self, "Folder for the annotation XML files",

@@ -19,7 +19,6 @@ from PySide6.QtCore import QTimer
 
 from workbench.core.fsnames import readable
 from workbench.core.wording import count
-from workbench.gui import dialogs
 from workbench.gui.documents import ImageDocument
 from workbench.gui.hub import AnnotationsWritten
 from workbench.gui.outside_edits import DiskStamp, OutsideChange
@@ -241,6 +240,7 @@ class SaveController:
 
     def confirm_overwrite(self, doc: ImageDocument) -> bool:
         problems = "\n".join(f"• {p.message}" for p in doc.problems[:8])
+        from workbench.gui import dialogs  # (imported when used: start-up)
         if dialogs.ask_yes_no(
                 self.w, "Overwrite a file with read errors?",
                 f"{_shown(doc)} could not be read completely:\n{problems}\n\n"
@@ -260,6 +260,7 @@ class SaveController:
             return self.autosave_doc(doc) or True  # a failed write keeps the edits in memory
         if self.autosave:
             return True  # kept in memory (and asked about on quit)
+        from workbench.gui import dialogs  # (imported when used: start-up)
         answer = dialogs.ask_save_discard_cancel(
             self.w, "Unsaved changes", f"Save the changes to {_shown(doc)}?")
         if answer == "cancel":
@@ -284,6 +285,7 @@ class SaveController:
         if not dirty:
             return True
         names = ", ".join(_shown(d) for d in dirty[:5]) + (" …" if len(dirty) > 5 else "")
+        from workbench.gui import dialogs  # (imported when used: start-up)
         answer = dialogs.ask_save_discard_cancel(
             self.w, "Unsaved changes",
             f"{count(len(dirty), 'image')} {'has' if len(dirty) == 1 else 'have'} unsaved "

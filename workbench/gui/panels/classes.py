@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QListWidget, QLis
                                QToolButton, QVBoxLayout, QWidget)
 
 from workbench.core.wording import count
-from workbench.gui import assets, dialogs
+from workbench.gui import assets
 from workbench.gui.canvas.palette import class_color
 
 
@@ -157,12 +157,16 @@ class ClassesPanel(QWidget):
 
     # -- actions --------------------------------------------------------------------------
     def add_clicked(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         name = dialogs.ask_text(self, "Add class", "Name of the new class:")
         if name and name not in self._names:
             self.ensure(name)
             self.select_name(name)
 
     def rename_clicked(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         old = self.selected_name()
         if not old:
             return
@@ -178,6 +182,8 @@ class ClassesPanel(QWidget):
         self._after_rename(old, new, lambda: self.select_name(new))
 
     def delete_clicked(self) -> None:
+        from workbench.gui import dialogs  # (imported when used: start-up)
+
         name = self.selected_name()
         if not name:
             return
