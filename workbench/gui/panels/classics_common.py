@@ -137,8 +137,13 @@ def make_table(headers: list[str], tips: dict[str, str] | None = None) -> QTable
     table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
     table.setWordWrap(False)
     table.verticalHeader().setDefaultSectionSize(22)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setStretchLastSection(True)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    # the last (text) column takes what is left and elides ("raccoon · ke…", whole in the
+    # cell's tooltip): sized to its contents it ran past the ~355 px view (test_panels_fit)
+    header.setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+    header.setStretchLastSection(False)
+    table.setTextElideMode(Qt.TextElideMode.ElideRight)
     table.setMinimumHeight(160)
     # narrow cells: the theme's 12 px side padding made seven number columns overflow the
     # ~300 px panel
@@ -153,6 +158,7 @@ def fill_table(table: QTableWidget, rows: list[list[str]],
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             item = QTableWidgetItem(text)
+            item.setToolTip(text)  # the text column elides
             if colors is not None and colors[r] is not None:
                 item.setForeground(colors[r])
             table.setItem(r, c, item)
