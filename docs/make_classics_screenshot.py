@@ -26,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import wait  # noqa: E402
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 BENCH_CACHE = Path(tempfile.gettempdir()) / "workbench-bench-proposals"
 
@@ -42,15 +43,6 @@ def train(project: Path, model: str, epochs: int, steps: int) -> Path:
                     "--epochs", str(epochs), "--max-steps-per-epoch", str(steps),
                     "--device", "cpu", "--out", str(out)], check=True, cwd=ROOT, env=env)
     return out / "last.pt"
-
-
-def wait(app, cond, timeout: float = 300.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def shoot(project: Path, checkpoint: Path) -> None:

@@ -22,30 +22,14 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import settle, wait  # noqa: E402
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 PHOTOS = ("raccoon-117", "raccoon-119", "raccoon-130")
-
-
-def wait(app, cond, timeout: float = 300.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def settle(app, seconds: float = 0.4) -> None:  # noqa: ANN001
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def click_image(window, x: float, y: float) -> None:  # noqa: ANN001

@@ -26,7 +26,6 @@ import os
 import shutil
 import sys
 import tempfile
-import time
 import zlib
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
+from docs.shots import settle, wait  # noqa: E402
 
 
 class SimulatedDetector:
@@ -98,21 +98,6 @@ class SimulatedDetector:
         return False
 
 
-def _settle(app, ms: int = 150) -> None:  # noqa: ANN001
-    end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def _wait(app, check, what: str, timeout: float = 120) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > end:
-            raise SystemExit(f"timed out waiting for {what}")
-        _settle(app, 50)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dataset", type=Path, default=Path("/work/shared/datasets/raccoon"))
@@ -159,17 +144,17 @@ def main() -> int:
         truth[stem] = [o.box for o in annotation.objects]
         sizes[stem] = (annotation.size.width, annotation.size.height)
     detector = SimulatedDetector(truth, sizes)
-    _settle(app, 500)
+    settle(app, 0.5)
 
     # 1. Errors (the Classes dock closed, as a user makes room for the panel: one class here)
     window.classes_dock.close()
     panel = window.panel_host.show_panel("Errors")
     assert panel is not None, window.panel_host.errors
     panel.set_detector(detector)
-    _wait(app, lambda: panel.index is not None, "the evaluation")
+    wait(app, lambda: panel.index is not None, what="the evaluation")
     panel.table.setFocus()
     QTest.keyClick(panel.table, Qt.Key.Key_N)
-    _settle(app, 600)
+    settle(app, 0.6)
     args.out.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out / "errors.png"))
     point = panel.point
@@ -183,11 +168,11 @@ def main() -> int:
     det.set_detector(detector)
     box = det.op_box
     box.enabled_box.setChecked(True)
-    _wait(app, lambda: box.point is not None, "the operating point")
+    wait(app, lambda: box.point is not None, what="the operating point")
     det.score_slider.setValue(200)
-    _settle(app, 300)
+    settle(app, 0.3)
     box.best_button.click()
-    _settle(app, 800)
+    settle(app, 0.8)
     window.grab().save(str(args.out / "operating_point.png"))
     p = box.point
     print(f"operating_point.png: best F1 slider {det.score_slider.value() / 1000:.3f}: "

@@ -21,16 +21,8 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import wait  # noqa: E402
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
-
-
-def wait(app, cond, timeout: float = 300.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def main() -> int:

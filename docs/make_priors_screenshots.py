@@ -21,12 +21,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import settle, wait  # noqa: E402
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 PHOTO = "raccoon-12.jpg"
 
@@ -38,22 +38,6 @@ def train(project: Path, epochs: int, steps: int) -> Path:
                     "demo_ssdlite_cpu", "--epochs", str(epochs), "--max-steps-per-epoch",
                     str(steps), "--device", "cpu", "--out", str(out)], check=True, cwd=ROOT)
     return out / "last.pt"
-
-
-def wait(app, cond, timeout: float = 300.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def settle(app, seconds: float = 0.5) -> None:  # noqa: ANN001
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def shoot(project: Path, checkpoint: Path) -> None:

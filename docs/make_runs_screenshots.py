@@ -20,12 +20,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import settle, wait  # noqa: E402
 
 RUNS = (("demo_ssdlite_cpu-lr0.003", 0.003, 20), ("demo_ssdlite_cpu-lr0.001", 0.001, 12))
 
@@ -52,22 +52,6 @@ def make_project(folder: Path) -> Path:
     return images
 
 
-def settle(app, ms: int = 300) -> None:  # noqa: ANN001
-    end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def wait(app, cond, timeout: float = 120.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
-
-
 def shoot(project: Path) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
@@ -83,14 +67,14 @@ def shoot(project: Path) -> None:
         w.resize(1280, 800)
         w.show()
         w.open_project(project)
-        settle(app)
+        settle(app, 0.3)
         runs = w.panel_host.show_panel("Runs")
         assert runs is not None, w.panel_host.errors
         w.classes_dock.hide()  # the whole right column for the panel (View menu toggles)
         wait(app, lambda: runs.list.count() == len(RUNS))
         for i in range(runs.list.count()):
             runs.list.item(i).setCheckState(Qt.CheckState.Checked)
-        settle(app)
+        settle(app, 0.3)
         w.grab().save(str(out / "compare_runs.png"))
         print("compare_runs.png:", runs.table.text())
 
@@ -100,7 +84,7 @@ def shoot(project: Path) -> None:
         assert label.start()
         wait(app, lambda: label.task is not None and label.task.done)
         label.next()  # opens the first (most uncertain) image
-        settle(app, 600)
+        settle(app, 0.6)
         w.grab().save(str(out / "label_next.png"))
         print("label_next.png:", [(label.table.item(r, 0).text(), label.table.item(r, 1).text())
                                   for r in range(label.table.rowCount())])

@@ -18,12 +18,12 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from docs.shots import settle, wait  # noqa: E402
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 
 import cv2  # noqa: E402
@@ -89,22 +89,6 @@ class StandInDetector:
         return RawDetections.from_unsorted(np.array([box]), np.array([0.93]), np.array([1]))
 
 
-def settle(app, ms: int = 300) -> None:  # noqa: ANN001
-    end = time.monotonic() + ms / 1000
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def wait(app, cond, timeout: float = 60.0) -> None:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.01)
-
-
 def main() -> int:
     if not (RACCOON / "images").is_dir():
         print("needs ../shared/datasets/raccoon", file=sys.stderr)
@@ -130,7 +114,7 @@ def main() -> int:
         w.resize(1280, 800)
         w.show()
         w.open_project(frames_dir)
-        settle(app)
+        settle(app, 0.3)
 
         # -- 1: the Video panel ------------------------------------------------------------
         panel = w.panel_host.show_panel("Video")
@@ -138,7 +122,7 @@ def main() -> int:
         dock = w.panel_host.docks[w.panel_host.find("Video")]
         w.classes_dock.hide()  # the whole right column for the panel (View menu toggles)
         for _ in range(3):
-            settle(app, 100)
+            settle(app, 0.1)
             w.resizeDocks([dock], [520], Qt.Orientation.Horizontal)
         panel.open_video(video)
         wait(app, lambda: panel.frame == 0)
@@ -152,7 +136,7 @@ def main() -> int:
         wait(app, lambda: panel.frame == panel.events[0]["frame"])
         panel.seek(24)
         wait(app, lambda: panel.frame == 24)
-        settle(app)
+        settle(app, 0.3)
         w.grab().save(str(out / "video.png"))
         print("video.png: frame", panel.frame, "events", [
             (e["event"], e["frame"]) for e in panel.events])
@@ -170,11 +154,11 @@ def main() -> int:
         run = start_propagation(w, PropagateOptions(frames=9))
         wait(app, lambda: run.view is not None, 120)
         w.show_row(start_row + 4)
-        settle(app)
+        settle(app, 0.3)
         image = w.grab()
         view = run.view
         view.resize(430, 330)
-        settle(app)
+        settle(app, 0.3)
         dialog = view.grab()
         painter = QPainter(image)
         painter.drawPixmap(QPoint(image.width() - dialog.width() - 12,
