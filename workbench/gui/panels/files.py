@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from workbench.core.annotation import Annotation, Problem
+from workbench.core.wording import count
 from workbench.gui import assets
 from workbench.gui.theme import STATE_COLORS, SURFACE_2
 
@@ -35,6 +36,16 @@ STATES = ("unlabeled", "labeled", "verified", "problems", "suggestions")
 STATE_TITLES = {"unlabeled": "Unlabeled", "labeled": "Labeled", "verified": "Verified",
                 "problems": "Has problems", "suggestions": "Model suggestions"}
 StateRole = Qt.ItemDataRole.UserRole + 1
+
+
+def state_count(state: str, n: int) -> str:
+    """The counter's words for ``n`` files in ``state``: "1 labeled", "1 model suggestion",
+    "2 model suggestions", "1 has problems", "2 have problems"."""
+    if state == "suggestions":
+        return count(n, "model suggestion")
+    if state == "problems":
+        return f"{n:,} {'has' if n == 1 else 'have'} problems"
+    return f"{n:,} {STATE_TITLES[state].lower()}"
 
 
 def file_state(annotation: Annotation | None, problems: Sequence[Problem],
@@ -456,12 +467,13 @@ class FilesPanel(QWidget):
         parts = []
         for s in ("labeled", "verified", "unlabeled", "problems", "suggestions"):
             if c[s] or s in ("labeled", "unlabeled"):
-                parts.append(f"<span style='color:{STATE_COLORS[s]}'>●</span> {c[s]} "
-                             f"{STATE_TITLES[s].lower()}")
+                parts.append(f"<span style='color:{STATE_COLORS[s]}'>●</span> "
+                             f"{state_count(s, c[s])}")
         pending = self.model.pending()
         if pending:
             parts.append(f"{pending} scanning…")
-        self.counter.setText(f"<b>{n}</b> images<br>" + " &nbsp; ".join(parts))
+        images = "image" if n == 1 else "images"
+        self.counter.setText(f"<b>{n:,}</b> {images}<br>" + " &nbsp; ".join(parts))
 
     def refresh_counts(self) -> None:
         self._update_counts()
