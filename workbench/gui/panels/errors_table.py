@@ -3,7 +3,9 @@
 Columns: image, FP, FN, confused (detections that matched an object of another class),
 worst (the highest score among the image's false positives and confused detections: the
 model's most confident mistake; empty when it made none). A click on a header sorts by it
-(numbers descending first); ties keep the project's order (the sort is stable).
+(numbers descending first); ties keep the project's order (the sort is stable). The sorted
+column's title carries the order: "FP ▼" largest first, "FP ▲" smallest first (Qt's own
+indicator is hidden: Fusion drew ▲ for a descending sort).
 
 The class and size filters keep the images with an error of that class / COCO size (small
 < 32², medium, large > 96² px²). :class:`ErrorsTableView` takes Enter and N itself while it
@@ -24,6 +26,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 Index = QModelIndex | QPersistentModelIndex
 COLUMNS = ("Image", "FP", "FN", "Conf", "Worst")
+#: The sorted column's mark: the order the rows are in, read top to bottom.
+SORT_MARKS = {Qt.SortOrder.AscendingOrder: " ▲", Qt.SortOrder.DescendingOrder: " ▼"}
 TIPS = ("Image (file stem)", "False positives: detections that found no object of their class",
         "False negatives: objects no detection found",
         "Confused: detections on an object of another class",
@@ -89,6 +93,7 @@ class ErrorsTableModel(QAbstractTableModel):
         self.sort_column, self.sort_order = int(column), order
         self.rows = self._sorted()
         self.layoutChanged.emit()
+        self.headerDataChanged.emit(Qt.Orientation.Horizontal, 0, len(COLUMNS) - 1)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008 (Qt API)
         return 0 if parent.isValid() else len(self.rows)
@@ -100,6 +105,8 @@ class ErrorsTableModel(QAbstractTableModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
             if role == Qt.ItemDataRole.DisplayRole:
+                if section == self.sort_column:
+                    return COLUMNS[section] + SORT_MARKS[self.sort_order]
                 return COLUMNS[section]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return TIPS[section]
@@ -191,10 +198,11 @@ class ErrorsTableView(QTableView):
         super().setModel(model)  # type: ignore[arg-type]
         header = self.horizontalHeader()  # (sections exist once there is a model)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(False)  # the order is in the title (SORT_MARKS)
         metrics = header.fontMetrics()
         for col in range(1, len(COLUMNS)):  # fixed: ResizeToContents reads 1,000 rows a time
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
-            header.resizeSection(col, max(metrics.horizontalAdvance(COLUMNS[col]) + 26,
+            header.resizeSection(col, max(metrics.horizontalAdvance(COLUMNS[col] + " ▼") + 16,
                                           metrics.horizontalAdvance("0.00") + 14))
         self.sortByColumn(1, Qt.SortOrder.DescendingOrder)  # FP, the largest first
 
