@@ -77,7 +77,7 @@ def read_results(path: str | Path, *, image_ids: Sequence[str] = (),
     raise ResultsError(f"{path}: no *_det_*_<class>.txt, *.xml or *.json results in this folder")
 
 
-def project_ground_truth(project: Any) -> dict[str, Annotation]:
+def project_ground_truth(project: Any, load: Any = None) -> dict[str, Annotation]:
     """``{image id (file stem): Annotation}`` for every image of a
     :class:`workbench.core.project.Project` with a readable XML, in the project's order.
 
@@ -85,7 +85,8 @@ def project_ground_truth(project: Any) -> dict[str, Annotation]:
     ``validate`` calls an error is left out as training and export leave it out
     (:func:`workbench.core.usable.usable`): an image the decoder refuses (its header is read)
     or an unreadable file with all its objects, an inverted / zero-area / outside box alone;
-    each is logged once as a warning with validate's message.
+    each is logged once as a warning with validate's message. ``load`` replaces
+    ``project.load`` (:class:`workbench.core.gt_cache.GroundTruthCache.load`).
     Raises ``ValueError`` when two annotated images share a stem (detections name images by
     stem, so they would be ambiguous).
     """
@@ -93,7 +94,7 @@ def project_ground_truth(project: Any) -> dict[str, Annotation]:
 
     ground_truth: dict[str, Annotation] = {}
     where: dict[str, Any] = {}
-    load = project.load
+    load = load or project.load
     for entry in project.entries:
         if not entry.has_xml:
             continue
