@@ -6,7 +6,10 @@ operating point, confusion matrix and per-image errors (issue 15), and comparing
     workbench eval IMAGES_DIR --compare CKPT_A CKPT_B [CKPT ...] [same options]
 
 Ground truth: the images of IMAGES_DIR that have a VOC XML (next to them or in --annotations);
-images without one are not evaluated. ``--results`` reads a devkit folder
+images without one are not evaluated. Parsed VOC ground truth is kept between runs in
+``$XDG_CACHE_HOME/workbench/gt`` (:mod:`workbench.core.gt_cache`: a file is read again when its
+or its image's path, size or mtime changes; ``--no-cache`` or ``WORKBENCH_GT_CACHE=0``: read
+everything). ``--results`` reads a devkit folder
 (``*_det_*_<class>.txt``, 1-based pixels), a folder of VOC XML with ``<score>``, a folder of
 per-image JSON (``workbench detect`` output) or a COCO results JSON (integer ids: images 1..N in
 the project's order of annotated images, classes 1..K sorted by name — the ids of the ground
@@ -118,17 +121,31 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default=None, help="with --checkpoint: cpu, cuda, mps")
     p.add_argument("--batch-size", type=int, default=1, help="with --checkpoint: images per pass")
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    p.add_argument("--no-cache", action="store_true",
+                   help="read every VOC XML again instead of the parsed ground truth kept in "
+                   "$XDG_CACHE_HOME/workbench/gt by path, size and mtime (also "
+                   "WORKBENCH_GT_CACHE=0)")
     p.set_defaults(func=run)
 
 
 def load_ground_truth(images: str, annotations: str | None,
-                      label_format: str | None = None) -> tuple[Any, dict[str, Any]]:
-    """Open the project → ``(project, {image id: Annotation})`` (images with labels only)."""
+                      label_format: str | None = None,
+                      cache: bool = False) -> tuple[Any, dict[str, Any]]:
+    """Open the project → ``(project, {image id: Annotation})`` (images with labels only);
+    ``cache``: VOC files through :mod:`workbench.core.gt_cache` (parsed XML kept by path, size
+    and mtime)."""
     from workbench.core.project import Project
     from workbench.core.results import project_ground_truth
 
     project = Project.open(images, annotations, format=label_format)
-    return project, project_ground_truth(project)
+    if not cache or project.format != "voc":
+        return project, project_ground_truth(project)
+    from workbench.core.gt_cache import GroundTruthCache
+
+    store = GroundTruthCache(project)
+    ground_truth = project_ground_truth(project, load=store.load)
+    store.save()
+    return project, ground_truth
 
 
 def eval_settings(args: argparse.Namespace, checkpoint: str | None = None) -> Any:
@@ -202,8 +219,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if not 0.0 <= args.iou <= 1.0:
             raise ValueError(f"--iou must be in [0, 1], got {args.iou}")
-        project, ground_truth = load_ground_truth(args.images, args.annotations,
-                                                  getattr(args, "format", None))
+        from workbench.core.gt_cache import cache_enabled
+
+        project, ground_truth = load_ground_truth(
+            args.images, args.annotations, getattr(args, "format", None),
+            cache=cache_enabled(getattr(args, "no_cache", False)))
         if not ground_truth:
             raise ValueError(f"{args.images}: no image has a readable VOC XML annotation"
                              if project.format == "voc" else
