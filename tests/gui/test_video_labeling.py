@@ -181,6 +181,11 @@ def test_propagate_tracks_boxes_as_suggestions(window, video, tmp_path, qtbot) -
             assert 0.6 <= r.boxes[k].confidence <= 1.0
     view = run.view
     assert view.table.rowCount() == 12
+    # beside the canvas, not centred over the frame it points to
+    canvas = window.canvas
+    middle = canvas.mapToGlobal(canvas.rect().center())
+    assert view.isVisible() and not view.frameGeometry().contains(middle), (
+        view.frameGeometry(), canvas.mapToGlobal(canvas.rect().topLeft()), canvas.size())
     assert view.table.item(0, 2).text() == "red" and view.table.item(0, 0).text() == "+1"
     # nothing written by propagating; frame 1 shows the tracked boxes as scored suggestions
     assert not (images / "clip_000001.xml").exists()

@@ -13,7 +13,8 @@ gets its boxes as *suggestions* when it is shown (:mod:`workbench.gui.video_sugg
 Enter / Ctrl+Shift+A to accept, Del to reject). "Accept selected" / "Accept all" in the result
 window accept rows directly: the current image gets them as reviewed boxes (one undoable edit),
 other images have them added to their annotation files (an image open with unsaved edits is
-skipped and keeps its suggestions).
+skipped and keeps its suggestions). The window opens beside the canvas
+(:func:`beside_canvas`), not over the frame it points to.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
     QHBoxLayout, QHeaderView, QLabel, QProgressDialog, QPushButton, QSpinBox, QTableWidget,
@@ -214,7 +215,42 @@ class Propagation:
             + (" (cancelled)" if self.job.outcome == "cancelled" else "")
             + ": shown as suggestions on each frame", 10000)
         self.view = PropagationView(self.window, self)
+        place_beside_canvas(self.view, self.window)
         self.view.show()
+
+
+def beside_canvas(canvas: QRect, screen: QRect, size: QSize, minimum: QSize) -> QRect:
+    """Where a tool window of ``size`` (no smaller than ``minimum``) goes so that it does not
+    cover the canvas (global coordinates): right of it where the screen has room (over the
+    right-hand panels or outside the main window), else left of it, narrowed down to
+    ``minimum`` if need be; where neither side has room, at the screen's right edge at its
+    minimum width (over the canvas's right margin, not the middle of the frame)."""
+    height = max(min(size.height(), screen.height()), min(minimum.height(), screen.height()))
+    right = screen.right() - canvas.right()
+    left = canvas.left() - screen.left()
+    if right >= minimum.width():
+        width = min(size.width(), right)
+        x = canvas.right() + 1
+    elif left >= minimum.width():
+        width = min(size.width(), left)
+        x = canvas.left() - width
+    else:
+        width = min(minimum.width(), screen.width())
+        x = screen.right() + 1 - width
+    y = min(max(canvas.top(), screen.top()), screen.bottom() + 1 - height)
+    return QRect(x, y, width, height)
+
+
+def place_beside_canvas(dialog: QWidget, window: MainWindow) -> None:
+    """Move ``dialog`` (before it is shown: Qt would centre it on the window) beside the
+    window's canvas (:func:`beside_canvas`)."""
+    canvas = window.canvas
+    screen = (window.screen() or dialog.screen()).availableGeometry()
+    area = QRect(canvas.mapToGlobal(QPoint(0, 0)), canvas.size())
+    frame = dialog.frameGeometry().size() - dialog.size()  # the title bar and borders
+    place = beside_canvas(area, screen, dialog.size() + frame, dialog.minimumSizeHint() + frame)
+    dialog.resize(place.size() - frame)
+    dialog.move(place.topLeft())
 
 
 class PropagationView(QDialog):
