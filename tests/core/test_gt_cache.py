@@ -1,0 +1,187 @@
+"""workbench.core.gt_cache: parsed VOC ground truth kept by path + size + mtime_ns."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import marshal
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.core import gt_cache
+from workbench.core.gt_cache import GroundTruthCache, cache_enabled
+from workbench.core.project import Project
+from workbench.core.results import project_ground_truth
+
+PIL = pytest.importorskip("PIL.Image")
+
+XML = """<annotation>
+  <folder>JPEGImages</folder>
+  <filename>{stem}.jpg</filename>
+  <size><width>64</width><height>48</height><depth>3</depth></size>
+  <segmented>0</segmented>
+{objects}</annotation>
+"""
+OBJ = """  <object>
+    <name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>
+    <difficult>{difficult}</difficult>
+    <bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox>
+  </object>
+"""
+
+
+def write_xml(path: Path, stem: str, boxes: list[tuple]) -> None:
+    path.write_text(XML.format(stem=stem, objects="".join(
+        OBJ.format(name=n, difficult=d, x1=a, y1=b, x2=c, y2=e) for n, d, a, b, c, e in boxes)))
+
+
+@pytest.fixture()
+def project_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "voc"
+    (root / "JPEGImages").mkdir(parents=True)
+    (root / "Annotations").mkdir()
+    for i in range(3):
+        PIL.new("RGB", (64, 48), (i * 40, 0, 0)).save(root / "JPEGImages" / f"im{i}.jpg")
+        write_xml(root / "Annotations" / f"im{i}.xml", f"im{i}",
+                  [("cat", 0, 2 + i, 3, 20, 30), ("dog", 1, 10, 10, 40 + i, 40)])
+    # an inverted box: an error, left out (the cache must keep the problem)
+    write_xml(root / "Annotations" / "im2.xml", "im2",
+              [("cat", 0, 2, 3, 20, 30), ("dog", 0, 30, 10, 20, 40)])
+    return root
+
+
+def read(root: Path, cache_dir: Path) -> tuple[dict, GroundTruthCache]:
+    project = Project.open(root)
+    store = GroundTruthCache(project, cache_dir)
+    gt = project_ground_truth(project, load=store.load)
+    store.save()
+    return gt, store
+
+
+def boxes(gt: dict) -> dict:
+    return {k: [(o.name, o.box, o.difficult) for o in a.objects] for k, a in gt.items()}
+
+
+def test_cached_equals_uncached_and_second_run_hits(project_dir: Path, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    plain = project_ground_truth(Project.open(project_dir))
+    gt1, s1 = read(project_dir, tmp_path / "c")
+    assert (s1.hits, s1.misses) == (0, 3)
+    caplog.clear()
+    gt2, s2 = read(project_dir, tmp_path / "c")
+    assert (s2.hits, s2.misses) == (3, 0)
+    assert gt1 == plain and gt2 == plain
+    assert boxes(gt2) == {
+        "im0": [("cat", (1.0, 2.0, 20.0, 30.0), False), ("dog", (9.0, 9.0, 40.0, 40.0), True)],
+        "im1": [("cat", (2.0, 2.0, 20.0, 30.0), False), ("dog", (9.0, 9.0, 41.0, 40.0), True)],
+        "im2": [("cat", (1.0, 2.0, 20.0, 30.0), False)]}
+    # the left-out object is reported from the cache as from the file
+    assert [r.getMessage() for r in caplog.records if "not evaluated" in r.getMessage()] == [
+        "object not evaluated: error: Annotations/im2.xml (object 1): inverted box "
+        "(30, 10, 20, 40) (xmin > xmax or ymin > ymax)"]
+    assert len(list((tmp_path / "c").iterdir())) == 1
+
+
+def test_edited_file_is_read_again(project_dir: Path, tmp_path: Path) -> None:
+    read(project_dir, tmp_path / "c")
+    write_xml(project_dir / "Annotations" / "im0.xml", "im0", [("bird", 0, 1, 1, 9, 9)])
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (2, 1)
+    assert boxes(gt)["im0"] == [("bird", (0.0, 0.0, 9.0, 9.0), False)]
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (3, 0)
+    assert boxes(gt)["im0"] == [("bird", (0.0, 0.0, 9.0, 9.0), False)]
+
+
+def test_mtime_alone_or_the_image_changing_reads_again(project_dir: Path,
+                                                       tmp_path: Path) -> None:
+    read(project_dir, tmp_path / "c")
+    xml = project_dir / "Annotations" / "im1.xml"
+    st = xml.stat()
+    os.utime(xml, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+    _, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (2, 1)
+    PIL.new("RGB", (32, 24)).save(project_dir / "JPEGImages" / "im0.jpg")  # smaller image
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (2, 1)
+    project = Project.open(project_dir)
+    entry = next(e for e in project.entries if e.image_id == "im0")
+    messages = [p.message for p in store.load(entry)[1]]
+    assert messages[0] == "<size> 64x48 differs from the image (32x24)"
+    assert messages == [p.message for p in project.load(entry)[1]]
+    assert len(gt) == 3
+
+
+def test_same_size_and_mtime_is_the_documented_limit(project_dir: Path, tmp_path: Path) -> None:
+    xml = project_dir / "Annotations" / "im0.xml"
+    read(project_dir, tmp_path / "c")
+    st = xml.stat()
+    xml.write_text(xml.read_text().replace("<name>cat</name>", "<name>cow</name>"))
+    os.utime(xml, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert xml.stat().st_size == st.st_size
+    gt, _ = read(project_dir, tmp_path / "c")
+    assert boxes(gt)["im0"][0][0] == "cat"  # stale: not noticed
+    plain = project_ground_truth(Project.open(project_dir))  # --no-cache reads the file
+    assert boxes(plain)["im0"][0][0] == "cow"
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage", marshal.dumps(("x", {})),
+                                     marshal.dumps((("workbench-gt-cache", 999), {}))])
+def test_unreadable_or_other_version_is_rebuilt(project_dir: Path, tmp_path: Path,
+                                               content: bytes) -> None:
+    _, store = read(project_dir, tmp_path / "c")
+    store.path.write_bytes(content)
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (0, 3)
+    assert gt == project_ground_truth(Project.open(project_dir))
+    _, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (3, 0)
+
+
+def test_never_trusted_across_folders(project_dir: Path, tmp_path: Path) -> None:
+    _, a = read(project_dir, tmp_path / "c")
+    other = tmp_path / "other"
+    project_dir.rename(other)
+    project_dir.mkdir()  # the old path exists again, empty of files
+    b_project = Project.open(other)
+    b = GroundTruthCache(b_project, tmp_path / "c")
+    assert b.path != a.path
+    b.path.write_bytes(a.path.read_bytes())  # a's entries under b's name: not used
+    gt = project_ground_truth(b_project, load=b.load)
+    assert (b.hits, b.misses) == (0, 3)
+    assert len(gt) == 3
+
+
+def run_eval(root: Path, *extra: str) -> dict:
+    from workbench.cli import main
+
+    res = root / "results"
+    res.mkdir(exist_ok=True)
+    (res / "comp4_det_test_cat.txt").write_text("im0 0.9 3 4 20 30\nim1 0.8 4 4 20 30\n")
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["eval", str(root), "--results", str(res), "--metric", "voc07",
+                     "--json", *extra]) == 0
+    return json.loads(buf.getvalue())
+
+
+def test_cli_no_cache_and_env(project_dir: Path, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("WORKBENCH_GT_CACHE", raising=False)
+    folder = tmp_path / "xdg" / "workbench" / "gt"
+    first = run_eval(project_dir, "--no-cache")
+    assert not folder.exists()
+    monkeypatch.setenv("WORKBENCH_GT_CACHE", "0")
+    assert not cache_enabled()
+    assert run_eval(project_dir) == first
+    assert not folder.exists()
+    monkeypatch.delenv("WORKBENCH_GT_CACHE")
+    assert run_eval(project_dir) == first
+    assert len(list(folder.iterdir())) == 1
+    assert run_eval(project_dir) == first  # from the cache
+    assert first["voc07"]["map"] > 0.3  # detections matched the cached boxes
+    assert gt_cache.default_cache_dir() == folder
