@@ -7,6 +7,7 @@ import io
 import json
 import marshal
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,15 @@ def project_dir(tmp_path: Path) -> Path:
     # an inverted box: an error, left out (the cache must keep the problem)
     write_xml(root / "Annotations" / "im2.xml", "im2",
               [("cat", 0, 2, 3, 20, 30), ("dog", 0, 30, 10, 20, 40)])
+    for i, path in enumerate(sorted(root.rglob("*.*"))):
+        age(path, 1000 + i)
     return root
+
+
+def age(path: Path, seconds: int) -> None:
+    """Set ``path``'s mtime ``seconds`` back (files this recent are not cached)."""
+    t = time.time_ns() - seconds * 1_000_000_000
+    os.utime(path, ns=(t, t))
 
 
 def read(root: Path, cache_dir: Path) -> tuple[dict, GroundTruthCache]:
@@ -91,6 +100,12 @@ def test_edited_file_is_read_again(project_dir: Path, tmp_path: Path) -> None:
     gt, store = read(project_dir, tmp_path / "c")
     assert (store.hits, store.misses) == (2, 1)
     assert boxes(gt)["im0"] == [("bird", (0.0, 0.0, 9.0, 9.0), False)]
+    # just written: not kept (racy), read again
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (2, 1)
+    age(project_dir / "Annotations" / "im0.xml", 10)
+    gt, store = read(project_dir, tmp_path / "c")
+    assert (store.hits, store.misses) == (2, 1)
     gt, store = read(project_dir, tmp_path / "c")
     assert (store.hits, store.misses) == (3, 0)
     assert boxes(gt)["im0"] == [("bird", (0.0, 0.0, 9.0, 9.0), False)]
@@ -105,6 +120,7 @@ def test_mtime_alone_or_the_image_changing_reads_again(project_dir: Path,
     _, store = read(project_dir, tmp_path / "c")
     assert (store.hits, store.misses) == (2, 1)
     PIL.new("RGB", (32, 24)).save(project_dir / "JPEGImages" / "im0.jpg")  # smaller image
+    age(project_dir / "JPEGImages" / "im0.jpg", 10)
     gt, store = read(project_dir, tmp_path / "c")
     assert (store.hits, store.misses) == (2, 1)
     project = Project.open(project_dir)

@@ -8,7 +8,9 @@ what :meth:`workbench.core.project.Project.load` returned for each file:
   ``st_mtime_ns`` (the image header decides the size check and the "decoder refuses" verdict).
   Any of them changing re-reads that one file; the others stay cached. A file rewritten with
   the same size within the same mtime tick is not noticed — the documented limit, as for
-  ``make`` and ``rsync``'s quick check; ``--no-cache`` reads everything.
+  ``make`` and ``rsync``'s quick check; ``--no-cache`` reads everything. As git does for
+  "racily clean" files, a file modified less than :data:`RACY_NS` before it was read is not
+  kept (it could change again within the same mtime tick): it is read again next time.
 * **Place**: ``$XDG_CACHE_HOME/workbench/gt`` (``~/.cache/workbench/gt``), one file per
   project named by the SHA-256 of its folders (images, annotations, root, layout, display
   names); the folders are stored inside too and compared: a cache is never used for another
@@ -27,6 +29,7 @@ import hashlib
 import logging
 import marshal
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 #: Bump when :meth:`Project.load`'s output for the same files changes, or the layout below.
 VERSION = 1
 _MAGIC = "workbench-gt-cache"
+#: Files (XML or image) modified this recently before being read are not cached.
+RACY_NS = 2_000_000_000
 
 Loaded = tuple[Annotation | None, list[Problem]]
 
@@ -102,6 +107,7 @@ class GroundTruthCache:
         self.misses = 0
         self._old: dict[str, tuple] = self._read()
         self._new: dict[str, tuple] = {}
+        self._recent = time.time_ns() - RACY_NS
 
     def _read(self) -> dict[str, tuple]:
         try:
@@ -138,7 +144,9 @@ class GroundTruthCache:
                 return loaded
         self.misses += 1
         loaded = self.project.load(entry)
-        if key[0] is not None:
+        xml_key, image_key = key
+        if xml_key is not None and max(xml_key[1], image_key[1] if image_key else 0) \
+                < self._recent:
             self._new[xml] = (key, _encode(loaded))
         return loaded
 
