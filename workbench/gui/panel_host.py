@@ -13,6 +13,11 @@ and 1440×900 with every panel open):
   scrolls the panel instead of squashing its plots (at least 150 px high) or growing the window
   past the screen; the area is as wide as the panel's minimum width, so nothing is cut off
   sideways.
+* The mouse wheel scrolls the panel: over a combo box, spin box or slider that does not have
+  the focus it scrolls the panel instead of changing the value (a real-display pass found
+  "best epoch" switched to "last epoch" by scrolling the Runs panel). Such widgets take the
+  focus by a click or Tab only (``StrongFocus``, not ``WheelFocus``); once focused, the wheel
+  changes them as usual (:data:`WHEEL_GUARDED`, :meth:`PanelScrollArea.guard_wheel`).
 * Panels narrow to the column (:meth:`PanelHost.compact`): combo boxes as wide as their current
   text, form rows wrapping, long labels wrapping.
 * The canvas keeps its share of the width (:data:`CANVAS_SHARE`): opening a panel gives the
@@ -32,9 +37,9 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCursor, QFontMetrics
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QFormLayout, QFrame,
-                               QHBoxLayout, QLabel, QMenu, QScrollArea, QSizePolicy, QStyle,
-                               QTabBar, QToolButton, QWidget)
+from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockWidget,
+                               QFormLayout, QFrame, QHBoxLayout, QLabel, QMenu, QScrollArea,
+                               QSizePolicy, QSlider, QStyle, QTabBar, QToolButton, QWidget)
 
 from workbench.gui.canvas.layer_list import LayerList
 
@@ -50,6 +55,9 @@ NO_TAB_ROW = ("QTabBar { max-height: 0px; } "
 #: Share of the window's width the canvas keeps when a panel opens (the right column gets at most
 #: the rest, less the left column; never less than the panel's minimum width).
 CANVAS_SHARE = 0.55
+
+#: Widgets whose value the wheel changes: in a panel, only once they have the focus.
+WHEEL_GUARDED = (QComboBox, QAbstractSpinBox, QSlider)
 
 
 def fit_combo(combo: QComboBox) -> None:
@@ -83,11 +91,38 @@ class PanelScrollArea(QScrollArea):
         self.setWidget(panel)
         panel.installEventFilter(self)
         self._pending = False
+        self._guarded: set[int] = set()
+        self.guard_wheel()
         self.fit()
 
+    def guard_wheel(self) -> None:
+        """The panel's combo boxes, spin boxes and sliders (also ones added since) take the
+        focus by a click or Tab only, and the wheel over one without the focus scrolls the
+        panel (:meth:`eventFilter`)."""
+        panel = self.widget()
+        if panel is None:
+            return
+        for kind in WHEEL_GUARDED:
+            for widget in panel.findChildren(kind):
+                key = id(widget)
+                if key in self._guarded:
+                    continue
+                self._guarded.add(key)
+                widget.destroyed.connect(lambda *_a, k=key: self._guarded.discard(k))
+                if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                    widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                widget.installEventFilter(self)
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        if obj is self.widget() and event.type() == QEvent.Type.LayoutRequest \
-                and not self._pending:
+        kind = event.type()
+        if kind == QEvent.Type.Wheel:
+            if isinstance(obj, WHEEL_GUARDED) and not obj.hasFocus():
+                # not for this widget: the panel scrolls
+                QApplication.sendEvent(self.verticalScrollBar(), event)
+                event.accept()
+                return True
+            return False
+        if obj is self.widget() and kind == QEvent.Type.LayoutRequest and not self._pending:
             self._pending = True
             QTimer.singleShot(0, self.fit)
         return False
@@ -101,6 +136,7 @@ class PanelScrollArea(QScrollArea):
         panel = self.widget()
         if panel is None:
             return
+        self.guard_wheel()  # widgets the panel added since
         bar = self.verticalScrollBar().sizeHint().width()
         min_w = panel.minimumSizeHint().width()
         if self.minimumWidth() != min_w + bar:
