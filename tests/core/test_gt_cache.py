@@ -201,3 +201,25 @@ def test_cli_no_cache_and_env(project_dir: Path, tmp_path: Path,
     assert run_eval(project_dir) == first  # from the cache
     assert first["voc07"]["map"] > 0.3  # detections matched the cached boxes
     assert gt_cache.default_cache_dir() == folder
+
+
+def test_eval_of_a_results_folder_imports_no_torch_cv2_pil_or_coco(project_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    res = project_dir / "results"
+    res.mkdir()
+    (res / "comp4_det_test_cat.txt").write_text("im0 0.9 2 3 20 30\n")
+    code = ("import sys, io, contextlib\n"
+            "from workbench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    rc = main(['eval', {str(project_dir)!r}, '--results', {str(res)!r}, "
+            "'--metric', 'voc07', '--json'])\n"
+            "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'cv2', 'PIL', 'torchvision') or m.startswith('workbench.engine') "
+            "or m == 'workbench.core.metrics_coco'))\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"

@@ -297,12 +297,14 @@ def _known_only(detections: Any, ground_truth: dict[str, Any]) -> Any:
 def evaluate(ground_truth: dict[str, Any], detections: Any,
              args: argparse.Namespace) -> dict[str, Any]:
     """``{"voc07"|"voc"|"coco": result}`` for the metrics ``--metric`` asks for."""
-    from workbench.core.metrics import evaluate_coco, evaluate_voc
+    from workbench.core.metrics_voc import evaluate_voc  # (COCO's modules only when asked)
 
     wanted = METRICS if args.metric == "all" else (args.metric,)
     results: dict[str, Any] = {}
     for name in wanted:
         if name == "coco":
+            from workbench.core.metrics import evaluate_coco
+
             results[name] = evaluate_coco(ground_truth, detections)
         else:
             results[name] = evaluate_voc(ground_truth, detections, iou_threshold=args.iou,
