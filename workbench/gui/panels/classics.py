@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -33,6 +33,9 @@ from workbench.gui.panels.classics_roi import RoiPage
 from workbench.gui.panels.classics_rpn import RpnPage
 from workbench.gui.panels.classics_yolo import YoloPage
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class ClassicsPanel(QWidget):
     features_ready = Signal()
     failed = Signal(str)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.main_window = window
         self.runner = JobRunner(self)

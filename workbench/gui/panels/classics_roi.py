@@ -21,7 +21,7 @@ The pooled ``(C, H, W)`` outputs are shown as heat maps, the mean over ``G`` gro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -36,6 +36,9 @@ from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.panels.classics_common import (
     FEATURE_FAMILIES, HeatMap, fill_model_combo, smallest_containing,
 )
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 GROUND_TRUTH = "ground truth"
 RPN_SOURCE = "RPN proposals (this panel)"
@@ -60,7 +63,7 @@ class RoiPage(QWidget):
     pooled = Signal()                  #: a box was pooled and drawn
     features_wanted = Signal(str)      #: model key: the panel computes the maps
 
-    def __init__(self, window: Any, layers: dict[str, BoxLayer],
+    def __init__(self, window: PanelWindow, layers: dict[str, BoxLayer],
                  rpn_boxes: Callable[[], np.ndarray]) -> None:
         super().__init__()
         self.main_window = window

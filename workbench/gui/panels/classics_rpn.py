@@ -12,7 +12,7 @@ moved: meaningless — load a trained checkpoint.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +25,9 @@ from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.panels.classics_common import (
     CHECKPOINT_PREFIX, fill_model_combo, fill_table, make_table, smallest_containing,
 )
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 PROPOSAL_COLOR = QColor(255, 210, 0)
 SELECTED_COLOR = QColor(60, 255, 90)
@@ -43,7 +46,7 @@ class RpnPage(QWidget):
     selection_changed = Signal(int)   #: proposal rank (-1: none)
     trace_wanted = Signal(str)        #: model key: the panel runs the trace
 
-    def __init__(self, window: Any, layers: dict[str, BoxLayer]) -> None:
+    def __init__(self, window: PanelWindow, layers: dict[str, BoxLayer]) -> None:
         super().__init__()
         self.main_window = window
         self.all_layer = layers["classics:rpn"]

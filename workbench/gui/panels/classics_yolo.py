@@ -9,7 +9,7 @@ table lists the same numbers — :func:`workbench.core.yolo_targets.yolo_targets
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -19,6 +19,9 @@ from PySide6.QtWidgets import QFormLayout, QLabel, QSpinBox, QVBoxLayout, QWidge
 from workbench.core.yolo_targets import CellTarget, GridTargets, yolo_targets
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.panels.classics_common import fill_table, make_table
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 GRID_COLOR = QColor(255, 255, 255, 110)
 CELL_COLOR = QColor(0, 220, 255)
@@ -49,7 +52,7 @@ class YoloPage(QWidget):
 
     targets_changed = Signal()
 
-    def __init__(self, window: Any, layers: dict[str, BoxLayer]) -> None:
+    def __init__(self, window: PanelWindow, layers: dict[str, BoxLayer]) -> None:
         super().__init__()
         self.main_window = window
         self.grid_layer = layers["classics:yolo-grid"]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -50,6 +50,9 @@ from workbench.gui.panels.priors_tables import (
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
 from workbench.gui.workers.tasks import TaskContext, TaskRunner
 
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
+
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 6
@@ -65,7 +68,8 @@ TOOLTIPS: dict[str, str] = {m.name: m.description for m in prior_models()}
 
 
 class PriorsPanel(QWidget):
-    """Dock contents; ``window`` is the labeling MainWindow (see PREAMBLE "GUI integration")."""
+    """Dock contents; ``window``: what a panel may use of the labeling window
+    (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     priors_changed = Signal()     #: priors for the current image computed and drawn
     cell_selected = Signal(int, int, int)  #: map index, row, col
@@ -75,7 +79,7 @@ class PriorsPanel(QWidget):
     mining_ready = Signal()       #: hard negatives mined and drawn
     checkpoint_offered = Signal(str, bool)  #: checkpoint path, whether it was selected
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.main_window = window
         self.runner = TaskRunner(self)
@@ -289,7 +293,7 @@ class PriorsPanel(QWidget):
     def _choose_checkpoint(self) -> None:
         from workbench.gui.panels.detections import checkpoint_start_dir
 
-        start = checkpoint_start_dir(None, getattr(self.main_window, "project", None))
+        start = checkpoint_start_dir(None, self.main_window.project)
         path, _filter = QFileDialog.getOpenFileName(self, "Detector checkpoint", start,
                                                     "Checkpoints (*.pt *.pth);;All files (*)")
         if path:

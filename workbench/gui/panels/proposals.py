@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -40,6 +40,9 @@ from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.jobs import Job, JobContext, JobRunner
 from workbench.gui.panels.proposals_segments import SegmentsSection
 
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
+
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 32
@@ -57,13 +60,14 @@ def iou_color(iou: float) -> QColor:
 
 
 class ProposalsPanel(QWidget):
-    """Dock contents; ``window`` is the labeling MainWindow (see PREAMBLE "GUI integration")."""
+    """Dock contents; ``window``: what a panel may use of the labeling window
+    (:class:`~workbench.gui.panel_api.PanelWindow`)."""
 
     proposals_ready = Signal()   #: a run finished (or came from the cache) and was drawn
     redrawn = Signal()
     failed = Signal(str)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: PanelWindow) -> None:
         super().__init__()
         self.main_window = window
         self.runner = JobRunner(self)

@@ -16,7 +16,7 @@ step slider only recolours (a label lookup, a few ms).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -31,6 +31,9 @@ from workbench.core.ss_grouping import Grouping, felzenszwalb, group, region_col
 from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.jobs import JobContext, JobRunner
+
+if TYPE_CHECKING:
+    from workbench.gui.panel_api import PanelWindow
 
 #: Longest side the segmentation and grouping run at (the layer is scaled back up).
 WORK_SIDE = 512
@@ -100,7 +103,7 @@ class SegmentsSection(QGroupBox):
     segments_ready = Signal()   #: a segmentation + grouping arrived and was drawn
     step_shown = Signal(int)    #: the layer now shows the regions after this step
 
-    def __init__(self, window: Any, owner: QWidget) -> None:
+    def __init__(self, window: PanelWindow, owner: QWidget) -> None:
         super().__init__("Segments and grouping")
         self.main_window = window
         self.owner = owner
