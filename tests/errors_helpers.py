@@ -100,3 +100,20 @@ class FakeDetector:
 
     def is_cached(self, _path: str | Path) -> bool:
         return False
+
+
+def open_window(qtbot, tmp_path: Path):  # noqa: ANN001, ANN201 - a MainWindow
+    """The labeling window at 1280x800 on :func:`make_project` with its split, no panels."""
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    images = make_project(tmp_path)
+    write_split(images)  # the project's root is the images folder (labels beside them)
+    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.open_project(images)
+    assert Path(w.project.root) == images
+    return w

@@ -22,7 +22,6 @@ from workbench.gui.hub import AnnotationsWritten, CheckpointLoaded
 from workbench.gui.main_window import MainWindow
 from workbench.gui.panels import errors_data
 from workbench.gui.panels.errors import ErrorsPanel
-from workbench.gui.settings import Settings
 
 
 def _helpers():  # tests/errors_helpers.py (tests are not a package)
@@ -38,16 +37,7 @@ H = _helpers()
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
-    images = H.make_project(tmp_path)
-    H.write_split(images)  # the project's root is the images folder (labels beside them)
-    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    assert Path(w.project.root) == images
-    return w
+    return H.open_window(qtbot, tmp_path)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from workbench.gui.main_window import MainWindow
 from workbench.gui.panels.detections import DetectionsPanel
 from workbench.gui.panels.detections_op import slider_value_for
 from workbench.gui.panels.detections_ui import IOU_STEPS
-from workbench.gui.settings import Settings
 
 
 def _helpers():  # tests/errors_helpers.py (tests are not a package)
@@ -40,15 +39,7 @@ H = _helpers()
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path) -> MainWindow:
-    images = H.make_project(tmp_path)
-    H.write_split(images)
-    w = MainWindow(Settings(tmp_path / "settings.ini"), panels=[])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    return w
+    return H.open_window(qtbot, tmp_path)
 
 
 @pytest.fixture
