@@ -18,6 +18,8 @@ Boxes: pixel-edge ``xyxy``; the photo → detector-input ratio is ``FeatureMaps.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,13 +98,12 @@ def _pooled_names(model: Any) -> list[str] | None:
     return [str(n) for n in names] if names is not None else None
 
 
-def compute_features(model: Any, rgb: np.ndarray, model_name: str = "") -> FeatureMaps:
-    """Every backbone map of ``model`` on the ``(H, W, 3)`` uint8 photo ``rgb``."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}")
-    if not hasattr(model, "backbone") or not hasattr(model, "transform"):
-        raise ValueError(f"{type(model).__name__} has no torchvision backbone/transform to "
-                         "read feature maps from")
+@contextmanager
+def backbone_pass(model: Any, rgb: np.ndarray) -> Iterator[tuple[Any, dict[str, torch.Tensor]]]:
+    """``(images, features)`` of the ``(H, W, 3)`` uint8 photo through ``model``'s own
+    transform and backbone, in eval mode and without gradients (both restored after the
+    ``with`` block, which may run more of the model on them); a single-map backbone's tensor
+    is named ``"0"``, as torchvision's detectors name it."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -111,10 +112,22 @@ def compute_features(model: Any, rgb: np.ndarray, model_name: str = "") -> Featu
         with torch.no_grad():
             images, _ = model.transform([image.to(device)])
             features = model.backbone(images.tensors)
+            if isinstance(features, torch.Tensor):
+                features = {"0": features}
+            yield images, features
     finally:
         model.train(was_training)
-    if isinstance(features, torch.Tensor):
-        features = {"0": features}
+
+
+def compute_features(model: Any, rgb: np.ndarray, model_name: str = "") -> FeatureMaps:
+    """Every backbone map of ``model`` on the ``(H, W, 3)`` uint8 photo ``rgb``."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}")
+    if not hasattr(model, "backbone") or not hasattr(model, "transform"):
+        raise ValueError(f"{type(model).__name__} has no torchvision backbone/transform to "
+                         "read feature maps from")
+    with backbone_pass(model, rgb) as (images, features):
+        pass
     in_h, in_w = (int(v) for v in images.image_sizes[0])
     pooled_names = _pooled_names(model)
     fpn = pooled_names is not None

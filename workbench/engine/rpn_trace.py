@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torchvision.ops import boxes as box_ops
 
+from workbench.engine.feature_maps import backbone_pass
+
 
 @dataclass(frozen=True)
 class RpnTrace:
@@ -69,29 +71,18 @@ def trace_rpn(model: Any, rgb: np.ndarray) -> RpnTrace:
     if rpn is None:
         raise ValueError(f"{type(model).__name__} has no region proposal network (rpn); "
                          "choose a Faster R-CNN")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255.0)
-    try:
-        with torch.no_grad():
-            images, _ = model.transform([image.to(device)])
-            features = model.backbone(images.tensors)
-            if isinstance(features, torch.Tensor):
-                features = {"0": features}
-            names = tuple(str(k) for k in features)
-            maps = list(features.values())
-            objectness, deltas = rpn.head(maps)
-            anchors = rpn.anchor_generator(images, maps)
-            per_level = [int(o[0].shape[0] * o[0].shape[1] * o[0].shape[2]) for o in objectness]
-            objectness, deltas = concat_box_prediction_layers(objectness, deltas)
-            proposals = rpn.box_coder.decode(deltas.detach(), anchors).view(1, -1, 4)
-            traced = _filter_with_index(rpn, proposals, objectness, images.image_sizes,
-                                        per_level)
-            ref_boxes, ref_scores = rpn.filter_proposals(proposals, objectness,
-                                                         images.image_sizes, per_level)
-    finally:
-        model.train(was_training)
+    with backbone_pass(model, rgb) as (images, features):
+        names = tuple(str(k) for k in features)
+        maps = list(features.values())
+        objectness, deltas = rpn.head(maps)
+        anchors = rpn.anchor_generator(images, maps)
+        per_level = [int(o[0].shape[0] * o[0].shape[1] * o[0].shape[2]) for o in objectness]
+        objectness, deltas = concat_box_prediction_layers(objectness, deltas)
+        proposals = rpn.box_coder.decode(deltas.detach(), anchors).view(1, -1, 4)
+        traced = _filter_with_index(rpn, proposals, objectness, images.image_sizes,
+                                    per_level)
+        ref_boxes, ref_scores = rpn.filter_proposals(proposals, objectness,
+                                                     images.image_sizes, per_level)
     boxes, scores, index, level, candidates = traced
     same = bool(torch.equal(boxes, ref_boxes[0]) and torch.equal(scores, ref_scores[0]))
     input_size = (int(images.image_sizes[0][0]), int(images.image_sizes[0][1]))
