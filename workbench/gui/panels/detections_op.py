@@ -37,6 +37,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBox
 from workbench.core.error_sliders import slider_score
 from workbench.gui.hub import AnnotationsWritten, hub_of
 from workbench.gui.jobs import JobRunner
+from workbench.gui.panels.pr_plot import pr_plot
 from workbench.gui.panels import errors_data as data
 from workbench.gui.workers.priority import BACKGROUND_NICENESS
 
@@ -103,15 +104,7 @@ class OperatingPointBox(QWidget):
         self.best_button.setToolTip("Move the score slider to the threshold of highest F1")
         self.best_button.setEnabled(False)
         self.best_button.clicked.connect(self.request_best)
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("#1e1e1e")
-        self.plot.setLabel("bottom", "recall")
-        self.plot.setLabel("left", "precision")
-        self.plot.setXRange(0, 1, padding=0.02)
-        self.plot.setYRange(0, 1.02, padding=0.02)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setMinimumHeight(160)
+        self.plot = pr_plot(160)
         self.plot.setMaximumHeight(220)  # the sliders' companion, not the panel's main view
         self.line = self.plot.plot([], [], pen=pg.mkPen((90, 170, 255), width=2))
         self.marker = self.plot.plot([], [], pen=None, symbol="o", symbolSize=10,

@@ -43,6 +43,7 @@ from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.jobs import JobRunner
+from workbench.gui.panels.pr_plot import pr_plot
 
 if TYPE_CHECKING:
     from workbench.gui.panel_api import PanelWindow
@@ -148,15 +149,7 @@ class MetricsPanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setBackground("#1e1e1e")
-        self.plot.setLabel("bottom", "recall")
-        self.plot.setLabel("left", "precision")
-        self.plot.setXRange(0, 1, padding=0.02)
-        self.plot.setYRange(0, 1.02, padding=0.02)
-        self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setMinimumHeight(200)
+        self.plot = pr_plot(200)
         self.legend = self.plot.addLegend(offset=(-10, 10))
 
         # short: with its score box it set the panel's width (issue 14, panels fit)
