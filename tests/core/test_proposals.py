@@ -120,3 +120,27 @@ def test_real_photo_ours_keeps_recall(raccoon_dir) -> None:  # noqa: ANN001
     # Measured (one box): ALGORITHM_VERSION 3 0.754 with 1,560 boxes; version 1 (plain
     # downscale) 0.795 with 401; OpenCV full-res 0.776 with 1,417.
     assert mabo(gt, ours.boxes) == pytest.approx(0.754, abs=2e-3)
+
+
+def test_ranks_do_not_depend_on_the_c_rand_state() -> None:
+    """OpenCV ranks regions with std::rand(); whatever drew from it before must not matter."""
+    import ctypes
+    import sys
+
+    if sys.platform == "win32":
+        pytest.skip("the C runtime's rand is per thread on Windows")
+    rng = np.random.default_rng(3)
+    image = (rng.random((90, 120, 3)) * 40).astype(np.uint8)
+    image[20:60, 30:90] += 150
+    image[10:30, 5:25] = (20, 200, 30)
+    libc = ctypes.CDLL(None)
+    results = []
+    for seed in (1, 12345):
+        libc.srand(seed)
+        for _ in range(seed % 97):
+            libc.rand()
+        for method in ("ours", "opencv"):
+            results.append(selective_search(image, ProposalParams(method=method, mode="fast"),
+                                            threads=2).boxes)
+    assert np.array_equal(results[0], results[2]) and np.array_equal(results[1], results[3])
+    assert len(results[0]) > 10

@@ -9,8 +9,9 @@ Two methods, three modes (Uijlings et al. 2013 "single", "fast", "quality"):
   grouping re-sorts the neighbour list after every merge, so its cost grows faster than the
   number of initial segments, and those grow with the pixel count; a 650x417 photo at 320 px is
   ~3x fewer pixels and 4x less time. Each (colour space, ``k``) unit runs on its own, which
-  gives progress and a cancel point between units (and, with ``threads > 1``, runs units in
-  parallel: OpenCV releases the GIL); the units' ranked lists are interleaved (OpenCV ranks by
+  gives progress and a cancel point between units (``threads > 1`` overlaps only the work
+  around OpenCV's ``process()``: that call holds one lock so its random ranks are reproducible,
+  see :data:`RANK_SEED`); the units' ranked lists are interleaved (OpenCV ranks by
   ``random * level``; interleaving keeps each unit's small-to-large order the same way).
 
   **The segmentation's pixel units are scaled with the image** (ALGORITHM_VERSION 2; the area
@@ -35,8 +36,11 @@ on it.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
+import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -148,6 +152,44 @@ def _rects_to_boxes(rects: Any) -> np.ndarray:
     return np.stack([r[:, 0], r[:, 1], r[:, 0] + r[:, 2], r[:, 1] + r[:, 3]], axis=1)
 
 
+# OpenCV's selective search ranks every region by ``std::rand() / RAND_MAX * level``: the C
+# library's one generator, whose state whatever else ran in the process has moved. Unseeded,
+# the same image gave a different top-N from one process (or test order) to the next. Each
+# ``process()`` therefore runs with the C generator seeded to a fixed value, under one lock so
+# that two searches on two threads cannot draw from the same sequence between them.
+RANK_SEED = 0x5EED
+_RAND_LOCK = threading.Lock()
+
+
+def _c_srand() -> Callable[[int], None] | None:
+    """``srand`` of the C runtime OpenCV links against; None where it cannot be found."""
+    names = ["ucrtbase", "msvcrt"] if sys.platform == "win32" else [None]
+    for name in names:
+        try:
+            lib = ctypes.CDLL(name)
+            fn = lib.srand
+        except (OSError, AttributeError) as exc:
+            log.debug("no srand in %s: %s", name or "the process", exc)
+            continue
+        fn.argtypes = [ctypes.c_uint]
+        fn.restype = None
+        return fn
+    log.warning("cannot seed the C library's rand(): selective-search ranks are not "
+                "reproducible from run to run on this platform")
+    return None
+
+
+_SRAND = _c_srand()
+
+
+def _seeded_process(ss: Any) -> Any:
+    """``ss.process()`` with OpenCV's rank draws starting from :data:`RANK_SEED`."""
+    with _RAND_LOCK:
+        if _SRAND is not None:
+            _SRAND(RANK_SEED)
+        return ss.process()
+
+
 def _opencv_full(image_bgr: np.ndarray, params: ProposalParams) -> np.ndarray:
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(image_bgr)
@@ -157,7 +199,7 @@ def _opencv_full(image_bgr: np.ndarray, params: ProposalParams) -> np.ndarray:
         ss.switchToSelectiveSearchFast(params.base_k, params.inc_k, params.sigma)
     else:
         ss.switchToSelectiveSearchQuality(params.base_k, params.inc_k, params.sigma)
-    return _rects_to_boxes(ss.process())
+    return _rects_to_boxes(_seeded_process(ss))
 
 
 def _run_unit(image: np.ndarray, k: float, sigma: float, mode: Mode,
@@ -172,7 +214,7 @@ def _run_unit(image: np.ndarray, k: float, sigma: float, mode: Mode,
     ss.addGraphSegmentation(gs)
     for strategy in _strategies(mode):
         ss.addStrategy(strategy)
-    return _rects_to_boxes(ss.process())
+    return _rects_to_boxes(_seeded_process(ss))
 
 
 def _interleave(lists: list[np.ndarray]) -> np.ndarray:
