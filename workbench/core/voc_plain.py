@@ -114,6 +114,27 @@ def _strip(value: str | None) -> str | None:
     return None if value is None else value.strip()
 
 
+#: ``(pose group, truncated group, difficult group)`` → ``(pose, truncated, difficult)``
+#: of :func:`_object_flags` (bounded: cleared when full).
+_FLAG_MEMO: dict[tuple[str, str, str], tuple[str, bool, bool]] = {}
+_FLAG_MEMO_SIZE = 4096
+
+
+def _object_flags(pose: str, truncated: str, difficult: str) -> tuple[str, bool, bool] | None:
+    """An object's pose, truncated and difficult values from its ``findall`` groups (tag and
+    text, ``""`` when absent); None for an empty element (lxml writes it back as ``<tag/>``,
+    so ``raw`` would differ) or a flag value the full reader warns about."""
+    if pose == "<pose>" or truncated == "<truncated>" or difficult == "<difficult>":
+        return None
+    hard = _GROUP_FLAGS["difficult"].get(difficult)
+    hard = _flag(difficult[11:]) if hard is None else hard
+    cut = _GROUP_FLAGS["truncated"].get(truncated)
+    cut = _flag(truncated[11:]) if cut is None else cut
+    if hard is None or cut is None:
+        return None
+    return (pose[6:].strip() if pose else "Unspecified"), cut, hard
+
+
 def read_plain(data: bytes) -> Plain | None:
     """The annotation of a file in LabelImg's layout, or None (see the module doc)."""
     if data.startswith(_UTF8_BOM):
@@ -156,38 +177,45 @@ def read_plain(data: bytes) -> Plain | None:
         return Plain(meta, size, size_message, objects)
     region = text[start:stop]
     ascii_only = text.isascii()
-    new, inf, covered = object.__new__, math.inf, 0
-    difficult_flags, truncated_flags = _GROUP_FLAGS["difficult"], _GROUP_FLAGS["truncated"]
+    new, covered, memo, model_true = object.__new__, 0, _FLAG_MEMO, _TRUE
     for (raw, mm, name, pose, truncated, difficult, x1, y1, x2, y2, score_text,
          ws) in _OBJECT.findall(region):
         covered += len(raw) + len(ws)
-        if not name or pose == "<pose>" or truncated == "<truncated>" or \
-                difficult == "<difficult>" or score_text == "<score>":
-            return None  # an empty element: lxml writes it back as <tag/> (raw differs)
+        key = (pose, truncated, difficult)
+        flags = memo.get(key)  # a file's objects mostly repeat one pose and flag pair
+        if flags is None:
+            flags = _object_flags(pose, truncated, difficult)
+            if flags is None:
+                return None  # an empty element or a flag the full reader words
+            if len(memo) >= _FLAG_MEMO_SIZE:
+                memo.clear()
+            memo[key] = flags
+        if not name:
+            return None  # an empty <name/>: lxml writes it back as <name/> (raw differs)
         try:  # float() strips the same whitespace str.strip() does
             x1, y1, x2, y2 = float(x1), float(y1), float(x2), float(y2)
         except ValueError:
             return None  # unreadable <bndbox>: the full reader reports it
-        if not (-inf < x1 < inf and -inf < y1 < inf and -inf < x2 < inf and -inf < y2 < inf):
-            return None
-        flag = difficult_flags.get(difficult)
-        difficult = _flag(difficult[11:]) if flag is None else flag
-        flag = truncated_flags.get(truncated)
-        truncated = _flag(truncated[11:]) if flag is None else flag
-        if difficult is None or truncated is None:
-            return None  # a flag the full reader warns about
+        total = x1 + y1 + x2 + y2
+        if total - total != 0.0:
+            return None  # inf or nan among them (or a finite sum past a double: full reader)
         score = None
         if score_text:
             score = _number(score_text[7:])
-            if score is None:
-                return None  # the full reader warns about it
+            if score is None or score_text == "<score>":
+                return None  # an empty <score/> or one the full reader warns about
         obj = new(VocObject)  # the frozen dataclass's __init__ costs more than the parse
-        obj.__dict__.update(
-            name=name.strip(), box=(x1 - 1.0, y1 - 1.0, x2, y2),  # voc_to_edges
-            difficult=difficult, truncated=truncated,
-            pose=pose[6:].strip() if pose else "Unspecified", extra=(), score=score,
-            model_made=bool(mm) and mm.lower() in _TRUE,
-            raw=raw.encode("ascii") if ascii_only else raw.encode("ascii", "xmlcharrefreplace"))
+        fields = obj.__dict__
+        fields["name"] = name.strip()
+        fields["box"] = (x1 - 1.0, y1 - 1.0, x2, y2)  # voc_to_edges
+        fields["difficult"] = flags[2]
+        fields["truncated"] = flags[1]
+        fields["pose"] = flags[0]
+        fields["extra"] = ()
+        fields["score"] = score
+        fields["model_made"] = bool(mm) and mm.lower() in model_true
+        fields["raw"] = (raw.encode("ascii") if ascii_only
+                         else raw.encode("ascii", "xmlcharrefreplace"))
         objects.append(obj)
     if covered != len(region):
         return None  # something between or around the objects: not this layout
