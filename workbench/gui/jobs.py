@@ -69,6 +69,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from workbench.core.switch_interval import short_switch_interval
+from workbench.gui.workers.heap import imports_then_freeze
 from workbench.gui.workers.priority import lower_thread_priority
 
 log = logging.getLogger(__name__)
@@ -530,13 +531,14 @@ class ModelLoader(QObject):
     def _run(self) -> None:
         lower_thread_priority()
         start = time.perf_counter()
-        with short_switch_interval():
+        # no full collections during the imports, then the imported heap frozen (workers/heap.py)
+        with short_switch_interval(), imports_then_freeze():
             ok = self._import(self._panel_modules)
         self._panels_done.set()
         self.panels_loaded.emit()  # queued to the GUI thread (this object lives there)
         self._go.wait()
         if ok:
-            with short_switch_interval():
+            with short_switch_interval(), imports_then_freeze():
                 self._import(self.MODEL_MODULES)
         self.seconds = time.perf_counter() - start
         log.info("models loaded in the background in %.1f s", self.seconds)
