@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 TICK_MS = 5
 WHY = "--why" in sys.argv
+PROFILE = "--profile" in sys.argv
+#: ``--profile``: gaps longer than this are explained (where the GUI thread's samples were)
+GAP_MS = 60.0
 
 
 class StallMeter:
@@ -51,16 +55,22 @@ class StallMeter:
         self.timer.timeout.connect(self._tick)
         self.last = time.perf_counter()
         self.worst = 0.0
+        self.last_cpu = time.thread_time()
+        #: (start, end, GUI thread's CPU seconds) of the gaps over GAP_MS
+        self.gaps: list[tuple[float, float, float]] = []
         self.timer.start()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.worst = max(self.worst, now - self.last)
-        self.last = now
+        if (now - self.last) * 1000 > GAP_MS:
+            self.gaps.append((self.last, now, cpu - self.last_cpu))
+        self.last, self.last_cpu = now, cpu
 
     def reset(self) -> None:
-        self.last = time.perf_counter()
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
         self.worst = 0.0
+        self.gaps = []
 
     def stall_ms(self) -> float:
         # a gap still open when the step ends counts too
@@ -72,8 +82,6 @@ class Watchdog:
     more than ``limit_s`` late — what held the event loop."""
 
     def __init__(self, meter: StallMeter, limit_s: float = 0.1) -> None:
-        import threading
-
         self.meter, self.limit_s = meter, limit_s
         self.gui = threading.get_ident()
         self.reported = 0.0
@@ -94,6 +102,110 @@ class Watchdog:
                 print(f"--- GUI thread {late * 1000:.0f} ms late:\n{stack}"
                       + "".join(f"    other: {fr.filename}:{fr.lineno} {fr.name}\n"
                                 for fr in others.values()), flush=True)
+
+
+class Sampler:
+    """``--profile``: samples the GUI thread's Python stack every millisecond (from a thread of
+    its own, so only while it gets the GIL); after each step, :meth:`explain` shows for every
+    gap of the :class:`StallMeter` longer than ``GAP_MS`` which functions the GUI thread was in
+    (inclusive sample counts) — few samples over a long gap mean the GIL or the CPU was
+    elsewhere (another thread, another process)."""
+
+    def __init__(self) -> None:
+        self.gui = threading.get_ident()
+        self.samples: list[tuple[float, tuple, tuple]] = []
+        self.me = 0
+        self.collections: list[tuple[float, float, int, str]] = []  # start, end, generation, thread
+        self._gc_start = 0.0
+        import gc
+
+        gc.callbacks.append(self._on_gc)
+        threading.Thread(target=self._run, daemon=True, name="stall-sampler").start()
+
+    def _run(self) -> None:
+        self.me = threading.get_ident()
+        while True:
+            time.sleep(0.001)
+            frames = sys._current_frames()
+            stack = []
+            frame = frames.get(self.gui)
+            while frame is not None:
+                stack.append((frame.f_code, frame.f_lineno))
+                frame = frame.f_back
+            others = tuple(_top(f) for tid, f in frames.items() if tid not in (self.gui, self.me))
+            del frames, frame
+            self.samples.append((time.perf_counter(), tuple(stack), others))
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif info.get("generation", 0) >= 1:
+            self.collections.append((self._gc_start, time.perf_counter(), info["generation"],
+                                     threading.current_thread().name))
+
+    def reset(self) -> None:
+        self.samples = []
+        self.collections = []
+
+    def explain(self, gaps: list[tuple[float, float, float]], top: int = 18) -> None:
+        from collections import Counter
+
+        samples = self.samples
+        for start, end, cpu in sorted(gaps, key=lambda g: g[0] - g[1])[:3]:
+            around = [(t, st, o) for t, st, o in samples if start - 0.02 <= t <= end + 0.02]
+            inside = [st for t, st, _o in around if start <= t <= end]
+            gcs = [f"gen{g} {(min(b, end) - max(a, start)) * 1000:.0f} ms on {who}"
+                   for a, b, g, who in self.collections if a < end and b > start]
+            print(f"    gap {(end - start) * 1000:.0f} ms: GUI thread CPU {cpu * 1000:.0f} ms, "
+                  f"{len(inside)} samples" + (f"; gc: {', '.join(gcs)}" if gcs else ""),
+                  flush=True)
+            # the longest silence of the sampler (it needs the GIL too): who had it just after
+            silent = max(zip(around, around[1:]), key=lambda ab: ab[1][0] - ab[0][0],
+                         default=None)
+            if silent is not None and silent[1][0] - silent[0][0] > 0.03:
+                (t0, _s0, o0), (t1, _s1, o1) = silent
+                print(f"      sampler silent {(t1 - t0) * 1000:.0f} ms; other threads after: "
+                      + " | ".join(_where(top) for top in o1))
+            inclusive: Counter = Counter()
+            leaves: Counter = Counter()
+            for stack in inside:
+                seen = set()
+                for code, _line in stack:
+                    if code.co_filename == __file__ or code.co_filename.startswith("<frozen"):
+                        continue  # the tour's own frames and the import machinery: in all
+                    key = f"{Path(code.co_filename).name}:{code.co_firstlineno} {code.co_name}"
+                    if key not in seen:
+                        seen.add(key)
+                        inclusive[key] += 1
+                if stack:
+                    code, line = stack[0]
+                    leaves[f"{Path(code.co_filename).name}:{line} {code.co_name}"] += 1
+            for key, n in inclusive.most_common(top):
+                print(f"      {n:5d}  {key}")
+            print("      leaves: " + "; ".join(f"{k} {n}" for k, n in leaves.most_common(6)))
+
+
+def _top(frame, depth: int = 4) -> tuple:  # noqa: ANN001
+    """(code, line) of a frame and of up to ``depth - 1`` callers (no frame objects kept: the
+    samples must not keep frames alive, nor grow the collector's work)."""
+    out = []
+    while frame is not None and len(out) < depth:
+        out.append((frame.f_code, frame.f_lineno))
+        frame = frame.f_back
+    return tuple(out)
+
+
+def _where(top: tuple) -> str:
+    """``file:line name`` of a frame and its callers, from :func:`_top`."""
+    return " < ".join(f"{Path(code.co_filename).name}:{line} {code.co_name}" for code, line in top)
+
+
+SAMPLER: Sampler | None = None
+SETTLE_S = 0.0
+#: the parts of the tour (``--only``)
+GROUPS = ("panels", "export", "metrics", "rename", "ctrln", "switch")
+ONLY: set[str] = set(GROUPS)
+PANEL_FILTER: list[str] = []
 
 
 def pump(until: Callable[[], bool], timeout_s: float = 300.0) -> bool:
@@ -124,12 +236,18 @@ def step(meter: StallMeter, rows: list, label: str, action: Callable[[], object]
         action()
 
     meter.reset()
+    if SAMPLER is not None:
+        SAMPLER.reset()
     QTimer.singleShot(0, go)
     ok = pump(lambda: bool(started) and done(), timeout_s)
-    pump(lambda: True)  # what the step queued (repaints) lands in it
     wall = time.perf_counter() - started[0] if started else float("nan")
+    # what the step queued (repaints, widgets built in later event-loop turns) lands in it
+    settle = time.perf_counter() + SETTLE_S
+    pump(lambda: time.perf_counter() >= settle)
     rows.append((label, meter.stall_ms(), wall, "" if ok else "TIMED OUT"))
     print(f"  {label:<52} {rows[-1][1]:8.0f} ms {wall:8.2f} s {rows[-1][3]}", flush=True)
+    if SAMPLER is not None:
+        SAMPLER.explain(meter.gaps)
 
 
 def write_results(project, folder: Path, miss_every: int = 5) -> None:  # noqa: ANN001
@@ -181,7 +299,7 @@ def make_checkpoint(folder: Path) -> Path:
 def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication, QDockWidget
+    from PySide6.QtWidgets import QApplication
 
     from workbench.gui import dialogs
     from workbench.gui.app import create_app
@@ -196,6 +314,9 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     meter = StallMeter()
     if WHY:
         Watchdog(meter)
+    global SAMPLER
+    if PROFILE:
+        SAMPLER = Sampler()
     from workbench.gui.jobs import model_loader  # as run_gui does once the window is up
 
     model_loader().start_when_idle()
@@ -212,7 +333,10 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     host = window.panel_host
     from workbench.gui.panels.registry import PANELS
 
-    for module, cls, title in PANELS:  # from the Panels menu: the dock's toggle action
+    for module, cls, title in PANELS if "panels" in ONLY else []:
+        # from the Panels menu: the dock's toggle action
+        if PANEL_FILTER and not any(w in title.lower() for w in PANEL_FILTER):
+            continue
         key = f"{module}.{cls}"
         step(meter, rows, f"open panel {title}",
              lambda k=key: host.docks[k].toggleViewAction().trigger(),
@@ -226,7 +350,7 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     dialogs.show_error = lambda *a, **_k: answers.append(f"error {a[-1]}")  # type: ignore
     from workbench.gui import exporting
 
-    for fmt, label in FORMATS:
+    for fmt, label in FORMATS if "export" in ONLY else []:
         choice = ExportChoice(fmt=fmt, out=work / f"export-{fmt}", overwrite=True)
         dialogs.choose_export = lambda *_a, c=choice, **_k: c  # type: ignore[assignment]
         n = len(answers)
@@ -235,7 +359,28 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     if any(a.startswith("error") for a in answers):
         print("  export errors:", [a for a in answers if a.startswith("error")])
 
-    # 3. metrics: load a results folder, move the IoU control
+    if "metrics" in ONLY:
+        metrics_steps(window, work, meter, rows)
+    if "rename" in ONLY:
+        rename_step(window, meter, rows)
+    if "ctrln" in ONLY:
+        # 5. Ctrl+N over the folder (every image is labeled: the whole folder is scanned)
+        window.show_row(0)
+        step(meter, rows, "Ctrl+N over the folder",
+             lambda: QTest.keyClick(window.canvas, Qt.Key.Key_N,
+                                    Qt.KeyboardModifier.ControlModifier),
+             done=lambda: not window.scanner._timer.isActive())
+    if "switch" in ONLY:
+        switch_steps(window, checkpoint, meter, rows)
+    window.close()
+    if SAMPLER is not None:
+        __import__("gc").callbacks.remove(SAMPLER._on_gc)
+    return rows
+
+
+def metrics_steps(window, work: Path, meter: StallMeter, rows: list) -> None:  # noqa: ANN001
+    """3. metrics: load a results folder, move the IoU control"""
+    host = window.panel_host
     results = work / "results"
     write_results(window.project, results)
     metrics = window.panel("MetricsPanel")
@@ -250,7 +395,11 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
         step(meter, rows, f"metrics: IoU -> {value:.2f}",
              lambda v=value: metrics.iou_spin.setValue(v), done=metrics_idle)
 
-    # 4. rename a class across the project (Classes dock, dialogs answered here)
+
+def rename_step(window, meter: StallMeter, rows: list) -> None:  # noqa: ANN001
+    """4. rename a class across the project (Classes dock, dialogs answered here)"""
+    from workbench.gui import dialogs
+
     classes = window.classes
     old = classes.names()[0]
     new = f"{old}_renamed"
@@ -260,13 +409,14 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     step(meter, rows, f"rename class '{old}' across the project", classes.rename_clicked,
          done=lambda: new in classes.names())
 
-    # 5. Ctrl+N over the folder (every image is labeled: the whole folder is scanned)
-    window.show_row(0)
-    step(meter, rows, "Ctrl+N over the folder",
-         lambda: QTest.keyClick(window.canvas, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier),
-         done=lambda: not window.scanner._timer.isActive())
 
-    # 6. 50 image switches, auto-detect on, Detections in front
+def switch_steps(window, checkpoint: Path, meter: StallMeter, rows: list) -> None:  # noqa: ANN001
+    """6. 50 image switches, auto-detect on, Detections in front; 7. the same, tabbed behind"""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QDockWidget
+
+    host = window.panel_host
     det = window.panel("DetectionsPanel")
     host.show_panel("Detections")
     det.auto_run.setChecked(True)
@@ -298,8 +448,6 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
              done=detections_idle)
         after = getattr(det, "detections_started", 0)
         print(f"  detections started: in front {started}, tabbed behind {after - before}")
-    window.close()
-    return rows
 
 
 def main() -> int:
@@ -312,7 +460,27 @@ def main() -> int:
     parser.add_argument("--note", default="", help="a line recorded with --save")
     parser.add_argument("--why", action="store_true",
                         help="print the GUI thread's stack whenever it is 100 ms late")
+    parser.add_argument("--profile", action="store_true",
+                        help=f"after each step, where the GUI thread was (sampled every ms) "
+                             f"during each gap over {GAP_MS:.0f} ms")
+    parser.add_argument("--only", default=",".join(GROUPS),
+                        help=f"comma-separated parts of the tour to run ({', '.join(GROUPS)}; "
+                             "default: all); opening the project always runs")
+    parser.add_argument("--panels", default="",
+                        help="with 'panels': only the panels whose title contains one of these "
+                             "comma-separated words (e.g. Metrics,Train)")
+    parser.add_argument("--settle-ms", type=float, default=300.0,
+                        help="keep measuring this long after a step's result is there (work "
+                             "a step left for later event-loop turns counts in it)")
     args = parser.parse_args()
+    global SETTLE_S
+    SETTLE_S = args.settle_ms / 1000
+    ONLY.clear()
+    ONLY.update(g.strip() for g in args.only.split(",") if g.strip())
+    unknown = ONLY - set(GROUPS)
+    if unknown:
+        parser.error(f"--only: unknown part(s) {sorted(unknown)}; choose from {GROUPS}")
+    PANEL_FILTER.extend(w.strip().lower() for w in args.panels.split(",") if w.strip())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         project = work / "sample"
@@ -329,7 +497,7 @@ def main() -> int:
             if args.project is not None:
                 shutil_copy = __import__("shutil").copytree
                 shutil_copy(project, args.project)
-        checkpoint = make_checkpoint(work)
+        checkpoint = make_checkpoint(work) if "switch" in ONLY else work
         t0 = time.perf_counter()
         rows = tour(project, work, checkpoint)
         worst = max(r[1] for r in rows)
