@@ -1,0 +1,158 @@
+"""PySide6 imported at a lower start-up cost (issue 14; :mod:`workbench.gui.pyside_startup`):
+shiboken's embedded support modules come from a bytecode cache, and PySide6's per-import
+"does this module use PySide6?" check reads a file's bytes instead of its source through
+``inspect`` — with the same answers."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import marshal
+import os
+import subprocess
+import sys
+import textwrap
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = ROOT / "workbench" / "gui" / "pyside_startup.py"
+
+#: A fresh interpreter: pyside_startup loaded from its file (importing ``workbench.gui`` would
+#: import PySide6 first), then PySide6 inside ``support_bytecode(cache)``.
+CHILD = textwrap.dedent(r"""
+    import importlib.util, json, sys
+    spec = importlib.util.spec_from_file_location("pyside_startup", sys.argv[1])
+    ps = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ps)
+    from pathlib import Path
+    with ps.support_bytecode(Path(sys.argv[2])) as cache:
+        from PySide6 import QtCore
+    from PySide6.support.signature import get_signature
+    try:
+        QtCore.QObject().setObjectName(1, 2)
+    except TypeError as exc:  # worded by shiboken's error handler (support code)
+        error = str(exc)
+    print(json.dumps({"hits": cache.hits, "misses": cache.misses,
+                      "signature": str(get_signature(QtCore.QObject.setObjectName)),
+                      "error": error,
+                      "feature": "PySide6.support.feature" in sys.modules,
+                      "compile_restored": compile is __builtins__.compile
+                      and compile.__module__ == "builtins"}))
+""")
+
+
+def _child(cache: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    out = subprocess.run([sys.executable, "-c", CHILD, str(MODULE), str(cache)], env=env,
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _load_module() -> types.ModuleType:
+    from workbench.gui import pyside_startup
+
+    return pyside_startup
+
+
+def test_support_modules_compile_once_then_come_from_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache" / "support.bin"
+    first = _child(cache)
+    assert first["hits"] == []
+    assert "shibokensupport/signature/loader.py" in first["misses"]
+    assert "shibokensupport/signature/parser.py" in first["misses"]
+    assert all(n.startswith("shibokensupport/") or n == "signature_bootstrap.py"
+               for n in first["misses"])
+    assert cache.is_file()
+    second = _child(cache)
+    assert second["misses"] == []
+    assert second["hits"] == first["misses"]  # every one, in the same order
+    # PySide6's signature machinery runs from the cached code as from its own
+    assert second["signature"] == first["signature"] == "(self, name: str, /) -> None"
+    assert second["error"] == first["error"]
+    assert "setObjectName" in first["error"]
+    assert first["feature"] and second["feature"]
+    assert first["compile_restored"] and second["compile_restored"]
+
+
+def test_a_changed_source_or_a_damaged_cache_is_compiled_again(tmp_path: Path) -> None:
+    import importlib.util
+
+    cache = tmp_path / "support.bin"
+    names = _child(cache)["misses"]
+    magic = importlib.util.MAGIC_NUMBER
+    entries = marshal.loads(cache.read_bytes()[len(magic):])
+    length, crc, flags, code = entries["shibokensupport/feature.py"]
+    entries["shibokensupport/feature.py"] = (length, crc ^ 1, flags, code)  # another source
+    cache.write_bytes(magic + marshal.dumps(entries))
+    again = _child(cache)
+    assert again["misses"] == ["shibokensupport/feature.py"]
+    assert len(again["hits"]) == len(names) - 1
+    assert _child(cache)["misses"] == []  # written back
+
+    cache.write_bytes(b"not a cache")
+    assert _child(cache)["misses"] == names
+    assert cache.read_bytes().startswith(magic)
+
+
+def test_compile_keeps_its_semantics_inside_the_cache_window(tmp_path: Path) -> None:
+    """Inherited ``from __future__`` flags, other modes and file names pass through; the
+    builtin is restored afterwards."""
+    ps = _load_module()
+    source = b"def f(a: undefined_name) -> None: pass\n"
+    real = builtins.compile
+    with ps.support_bytecode(tmp_path / "c.bin") as cache:
+        assert builtins.compile is not real
+        # this test module has `from __future__ import annotations`: inherited, as the
+        # builtin does, so the annotation is not evaluated
+        code = compile(source, "shibokensupport/fake.py", "exec")
+        namespace: dict = {}
+        exec(code, namespace)  # noqa: S102
+        assert namespace["f"].__annotations__["a"] == "undefined_name"
+        assert compile(source, "shibokensupport/fake.py", "exec") is code  # a hit
+        # the same source without inheriting: other flags, so compiled (and kept) anew
+        plain = compile(source, "shibokensupport/fake.py", "exec", dont_inherit=True)
+        assert plain.co_flags != code.co_flags
+        assert eval(compile("6 * 7", "<string>", "eval")) == 42  # noqa: S307
+        assert compile("x = 1", "other.py", "exec").co_filename == "other.py"
+    assert builtins.compile is real
+    assert cache.misses == ["shibokensupport/fake.py", "shibokensupport/fake.py"]
+    assert cache.hits == ["shibokensupport/fake.py"]
+
+
+def test_fast_feature_check_gives_pysides_answers(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    ps = _load_module()
+    import PySide6  # noqa: F401  (the feature module is loaded with it)
+
+    feature = sys.modules["PySide6.support.feature"]
+    fast = feature._mod_uses_pyside  # noqa: SLF001
+    original = getattr(fast, "original", None)
+    assert original is not None, "import_pyside() did not install the fast check"
+    assert original.__name__ == "_mod_uses_pyside"
+    assert ps.speed_up_feature_check() is False  # installed once only
+
+    checked = 0
+    for name, module in list(sys.modules.items()):
+        if isinstance(module, types.ModuleType):
+            assert fast(module) == original(module), name
+            checked += 1
+    assert checked > 300
+
+    # a module that names PySide6 in a comment only, one that does not, one without a file
+    (tmp_path / "wb_uses_qt.py").write_text("# built on PySide6\nX = 1\n", encoding="utf-8")
+    (tmp_path / "wb_plain.py").write_text("Y = 2\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import wb_plain  # type: ignore[import-not-found]
+    import wb_uses_qt  # type: ignore[import-not-found]
+
+    assert fast(wb_uses_qt) is original(wb_uses_qt) is True
+    assert fast(wb_plain) is original(wb_plain) is False
+    assert feature.pyside_feature_dict["wb_uses_qt"] == 0  # PySide's own bookkeeping
+    assert feature.pyside_feature_dict["wb_plain"] == -1
+    gone = types.ModuleType("wb_gone")
+    gone.__file__ = str(tmp_path / "missing.py")
+    assert fast(gone) is original(gone) is False
+    for name in ("wb_uses_qt", "wb_plain"):
+        sys.modules.pop(name, None)
+        feature.pyside_feature_dict.pop(name, None)

@@ -1,0 +1,181 @@
+"""Import PySide6 at a lower start-up cost (issue 14: start-up beside LabelImg).
+
+Two costs of ``import PySide6`` that plain Python programs do not pay, both in PySide6's own
+support code (``shibokensupport``), and what :func:`import_pyside` does about them:
+
+* **Bytecode.** ``shiboken6`` carries its support package (the signature loader, the
+  ``__feature__`` switch, the ``.pyi`` generator …: 13 modules, ~120 KB of source) zipped
+  inside its binary and *compiles it from source at every start* (its importer calls
+  ``compile()``; nothing is cached the way ``.pyc`` files are): ~20 ms of CPU per start.
+  While PySide6 is imported, ``compile`` answers those calls from a cache of the code objects
+  (:func:`support_bytecode`), kept where Python keeps this package's bytecode (``__pycache__``
+  or ``sys.pycache_prefix``; not written when ``sys.dont_write_bytecode``). Each entry holds
+  the length and CRC-32 of the source it was compiled from and the compiler flags; anything
+  else (another PySide6 release, another Python) compiles as before and replaces it.
+* **The feature hook.** Once PySide6 is loaded, every module imported afterwards is checked
+  for whether it uses PySide (``shibokensupport.feature._mod_uses_pyside``: its *source* is
+  read through ``inspect.getsource`` — linecache, tokenizer, the whole file kept in memory —
+  only to look for the word ``PySide6``), ~0.15 ms a module: ~30 ms for the ~200 modules a
+  start loads. :func:`_uses_pyside` gives the same answer for a module with a plain ``.py``
+  file by searching the file's bytes, and asks the original check for everything else (zip
+  imports, ``.pyc``-only modules, extension modules, files that cannot be read).
+
+Neither changes what PySide6 does: the same code objects run; the same modules are marked
+as using PySide (0) or not (-1) in ``pyside_feature_dict`` (``tests/test_startup_pyside.py``
+compares both checks over every module loaded).
+"""
+
+from __future__ import annotations
+
+import __future__
+import builtins
+import marshal
+import os
+import sys
+import types
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Names of the files shiboken compiles from its embedded zip (its bootstrap, then the
+#: support package through its importer).
+_SUPPORT_FILES = ("shibokensupport/", "signature_bootstrap.py")
+
+#: The ``from __future__`` flags ``compile`` inherits from the code calling it
+#: (CPython's ``PyCF_MASK``).
+_FUTURE_FLAGS = 0
+for _name in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _name).compiler_flag
+del _name
+
+#: Bumped when the layout of the cache file changes.
+CACHE_VERSION = 1
+
+
+def cache_path() -> Path:
+    """Where the support bytecode is kept: beside this package's own bytecode."""
+    import importlib.util
+
+    pyc = Path(importlib.util.cache_from_source(__file__))
+    return pyc.with_name(f"shibokensupport-v{CACHE_VERSION}.{sys.implementation.cache_tag}.bin")
+
+
+def _read(path: Path) -> dict:
+    import importlib.util
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}
+    magic = importlib.util.MAGIC_NUMBER
+    if not data.startswith(magic):
+        return {}
+    try:
+        entries = marshal.loads(data[len(magic):])
+    except (EOFError, ValueError, TypeError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _write(path: Path, entries: dict) -> None:
+    import importlib.util
+
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(entries))
+        os.replace(tmp, path)
+    except OSError:  # a read-only install: compiled again next time, as before
+        tmp.unlink(missing_ok=True)
+
+
+class SupportCache:
+    """What :func:`support_bytecode` used: ``entries`` (``{filename: (length, crc32, flags,
+    code)}``), the file names answered from the cache (``hits``) and compiled (``misses``)."""
+
+    def __init__(self, path: Path, entries: dict) -> None:
+        self.path = path
+        self.entries = entries
+        self.hits: list[str] = []
+        self.misses: list[str] = []
+
+
+@contextmanager
+def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
+    """While inside, ``compile(source_bytes, "shibokensupport/…", "exec")`` returns the cached
+    code object when the source's length, CRC-32 and the effective compiler flags match; misses
+    are compiled as ``compile`` would and written back on exit. Every other call is passed
+    through unchanged."""
+    cache = SupportCache(cache_path() if path is None else path, {})
+    cache.entries = entries = _read(cache.path)
+    real = builtins.compile
+
+    def compile(source, filename, mode, flags=0, dont_inherit=False,  # noqa: A001, ANN001, ANN202
+                optimize=-1, **kwargs):
+        if not dont_inherit:  # what the builtin would inherit from *its* caller
+            try:
+                flags |= sys._getframe(1).f_code.co_flags & _FUTURE_FLAGS  # noqa: SLF001
+            except ValueError:  # called from C with no Python frame: nothing to inherit
+                pass
+        if (mode != "exec" or optimize != -1 or kwargs or not isinstance(source, bytes)
+                or not isinstance(filename, str) or not filename.startswith(_SUPPORT_FILES)):
+            return real(source, filename, mode, flags, True, optimize, **kwargs)
+        key = (len(source), zlib.crc32(source), flags)
+        found = entries.get(filename)
+        if isinstance(found, tuple) and len(found) == 4 and found[:3] == key \
+                and isinstance(found[3], types.CodeType):
+            cache.hits.append(filename)
+            return found[3]
+        code = real(source, filename, mode, flags, True)
+        entries[filename] = (*key, code)
+        cache.misses.append(filename)
+        return code
+
+    builtins.compile = compile
+    try:
+        yield cache
+    finally:
+        builtins.compile = real
+    if cache.misses and not sys.dont_write_bytecode:
+        _write(cache.path, entries)
+
+
+def _uses_pyside(module: types.ModuleType, original: Callable[[types.ModuleType], bool]) -> bool:
+    """``shibokensupport.feature._mod_uses_pyside(module)`` ("PySide6" in its source), reading
+    a ``.py`` file's bytes directly; anything else goes to ``original``."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str) and file.endswith(".py"):
+        try:
+            with open(file, "rb") as f:
+                return b"PySide6" in f.read()
+        except OSError:
+            pass
+    return original(module)
+
+
+def speed_up_feature_check() -> bool:
+    """Replace PySide6's per-import source check by :func:`_uses_pyside` (same answers);
+    True if done (False when this PySide6 has no such check, or it is replaced already)."""
+    feature = sys.modules.get("PySide6.support.feature") \
+        or sys.modules.get("shibokensupport.feature")
+    original = getattr(feature, "_mod_uses_pyside", None)
+    if not isinstance(original, types.FunctionType) or original.__name__ != "_mod_uses_pyside" \
+            or hasattr(original, "original"):
+        return False
+
+    def _mod_uses_pyside(module: types.ModuleType) -> bool:
+        return _uses_pyside(module, original)
+
+    _mod_uses_pyside.original = original  # type: ignore[attr-defined]
+    feature._mod_uses_pyside = _mod_uses_pyside  # type: ignore[union-attr]
+    return True
+
+
+def import_pyside() -> None:
+    """``import PySide6`` (its support code from cached bytecode) and the faster feature
+    check. Idempotent; where PySide6 was imported before, only the check is replaced."""
+    if "shiboken6" not in sys.modules:
+        with support_bytecode():
+            import PySide6  # noqa: F401
+    speed_up_feature_check()
