@@ -35,6 +35,26 @@ COMMAND_MODULES: list[str] = [
     "frames",
 ]
 
+#: Command name -> its module (a test checks it against what the modules register): ``main``
+#: builds the parser of that one command, and ``workbench`` / ``workbench DIR`` the GUI's
+#: alone — registering all of them imported NumPy and the readers of every format (~0.15 s
+#: before the window could start: issue 14).
+COMMANDS: dict[str, str] = {
+    "gui": "gui",
+    "priors": "priors",
+    "proposals": "proposals",
+    "yolo-targets": "yolo_targets",
+    "detect": "detect",
+    "export-onnx": "export_onnx",
+    "train": "train",
+    "eval": "eval",
+    "validate": "validate",
+    "export": "export",
+    "import": "import_cmd",
+    "demo": "demo",
+    "frames": "frames",
+}
+
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The ``workbench`` parser; ``only``: register just that command module (what ``main``
@@ -54,21 +74,26 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _command_names(parser: argparse.ArgumentParser) -> set[str]:
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps sub-parsers only here
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
-            return set(action.choices)
-    return set()
+def route(argv: list[str]) -> tuple[str | None, list[str]]:
+    """The command module to register (None: all of them) and the arguments to parse.
+
+    ``workbench`` alone and ``workbench DIR …`` (a first argument that is neither an option
+    nor a command) are the GUI's; an option first (``--help``, ``--version``, ``-v``) needs
+    every command."""
+    if not argv:
+        return "gui", argv
+    first = argv[0]
+    if first in COMMANDS:
+        return COMMANDS[first], argv
+    if first.startswith("-"):
+        return None, argv
+    return "gui", ["gui", *argv]
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv[0]) if argv and argv[0] in COMMAND_MODULES else None
-    if parser is None or argv[0] not in _command_names(parser):
-        parser = build_parser()
-    if argv and not argv[0].startswith("-") and argv[0] not in _command_names(parser):
-        argv = ["gui", *argv]
-    args = parser.parse_args(argv)
+    only, argv = route(argv)
+    args = build_parser(only).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
