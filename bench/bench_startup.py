@@ -11,13 +11,13 @@ ours: PyQt5 and PySide6 in one process do not mix). Make it once with::
 
 Each round starts both programs once, in alternating order (the machine's load affects them
 alike), offscreen, with a fresh settings file / home folder. Each child opens
-``../shared/datasets/raccoon`` (ours: the folder; LabelImg: ``images/`` with ``annotations/`` as
-its save folder, the way its command line takes them), quits from a zero-time timer once it is
-*ready* (below), and exits. Ours starts the way ``run_gui`` does (``build_window(lazy=True)``):
-it paints the folder's first photo (Qt's reader) before the folder is scanned on a worker
-thread; it is ready once the project is open and that photo is shown again with its boxes, the
-file list filled — LabelImg is ready at its first paint (it reads everything before). Measured
-per child:
+``../shared/datasets/raccoon`` (ours: the folder; LabelImg: ``images/`` with ``annotations/``
+as its save folder, the way its command line takes them), quits from a zero-time timer once it
+is *ready* (below), and exits. Ours starts the way ``run_gui`` does (``workbench.gui`` imported
+before PySide6, as by the ``workbench`` command; ``build_window(lazy=True)``): it paints the
+folder's first photo (Qt's reader) before the folder is scanned on a worker thread; it is ready
+once the project is open and that photo is shown again with its boxes, the file list filled —
+LabelImg is ready at its first paint (it reads everything before). Measured per child:
 
 * **CPU** — user + system seconds of the whole process (``resource.getrusage(RUSAGE_CHILDREN)``
   before and after ``subprocess.run``): interpreter, imports, window, scan, decode, paint
@@ -58,9 +58,9 @@ t0 = float(sys.argv[1])
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-from PySide6.QtCore import QEvent, QObject, QTimer
-from workbench.gui.app import build_window, create_app
+from workbench.gui.app import build_window, create_app  # first, as the launcher does
 from workbench.gui.settings import Settings
+from PySide6.QtCore import QEvent, QObject, QTimer
 app = create_app()
 try:  # what run_gui does: paint first, scan the folder after that paint
     w = build_window(sys.argv[2], None, Settings(os.environ["WORKBENCH_SETTINGS"]), lazy=True)
