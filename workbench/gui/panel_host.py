@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -654,7 +655,9 @@ class PanelHost:
             placeholder.setText(f"Loading {title}…")
         QApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
         try:
-            if self.w.isVisible():
+            # only before an import: a whole-window repaint was ~20-30 ms of every panel's
+            # first opening (issue 14, GUI stalls), most panels' modules are imported by then
+            if self.w.isVisible() and module_name not in sys.modules:
                 self.w.repaint()
             module = importlib.import_module(module_name)
             panel = getattr(module, class_name)(self.w)
