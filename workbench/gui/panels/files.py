@@ -145,6 +145,22 @@ class FileListModel(QAbstractListModel):
             idx = self.index(row)
             self.dataChanged.emit(idx, idx)
 
+    def set_states(self, changes: Sequence[tuple[int, str]]) -> None:
+        """:meth:`set_state` for many rows (the scanner's chunks): one ``dataChanged`` over
+        the rows that changed (a signal per row was a quarter of the state scan at 10^5)."""
+        states, counts = self._states, self._counts
+        low, high = len(states), -1
+        for row, state in changes:
+            old = states[row]
+            if old == state:
+                continue
+            counts[old] -= 1
+            counts[state] = counts.get(state, 0) + 1
+            states[row] = state
+            low, high = min(low, row), max(high, row)
+        if high >= 0:
+            self.dataChanged.emit(self.index(low), self.index(high))
+
     def counts(self) -> dict[str, int]:
         """Files per state (kept up to date by :meth:`set_state`, not counted again)."""
         return {s: self._counts.get(s, 0) for s in STATES}
@@ -207,10 +223,13 @@ class _Filter(QStringListModel):
             self._last = None
             if not self._stale.isActive():
                 self._stale.start()
-        for row in range(top.row(), bottom.row() + 1):
-            idx = self._proxy_index(row)
-            if idx.isValid():
-                self.dataChanged.emit(idx, idx)
+        if self._all:  # the visible rows that lie between top and bottom: one signal
+            first, last = top.row(), min(bottom.row(), len(self.rows) - 1)
+        else:
+            first = bisect.bisect_left(self.rows, top.row())
+            last = bisect.bisect_right(self.rows, bottom.row()) - 1
+        if 0 <= first <= last:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, 0))
 
     # -- filtering ------------------------------------------------------------------------------
     def _compute(self, incremental: bool = True) -> list[int]:
@@ -515,20 +534,24 @@ class StateScanner(QObject):
     STEP_BUDGET_S = 0.008
 
     def _step(self) -> None:
-        end = min(self._next + self._chunk, self._model.rowCount())
+        model = self._model
+        end = min(self._next + self._chunk, model.rowCount())
         deadline = time.perf_counter() + self.STEP_BUDGET_S
+        states = model.state_list()
+        changes: list[tuple[int, str]] = []
         for row in range(self._next, end):
             if row > self._next and time.perf_counter() > deadline:
                 end = row
                 break
-            if self._model.state(row) is None:
+            if states[row] is None:
                 try:
                     state = self._state_of(row)
                 except Exception:  # a scanner must never take the window down
                     log.exception("could not read the state of row %d", row)
                     state = "problems"
                 if state:
-                    self._model.set_state(row, state)
+                    changes.append((row, state))
+        model.set_states(changes)  # one signal per step
         self._next = end
         if self._next >= self._model.rowCount():
             self._timer.stop()
