@@ -12,12 +12,14 @@ ours: PyQt5 and PySide6 in one process do not mix). Make it once with::
 Each round starts both programs once, in alternating order (the machine's load affects them
 alike), offscreen, with a fresh settings file / home folder. Each child opens
 ``../shared/datasets/raccoon`` (ours: the folder; LabelImg: ``images/`` with ``annotations/``
-as its save folder, the way its command line takes them), quits from a zero-time timer once it
-is *ready* (below), and exits. Ours starts the way ``run_gui`` does (``workbench.gui`` imported
-before PySide6, as by the ``workbench`` command; ``build_window(lazy=True)``): it paints the
-folder's first photo (Qt's reader) before the folder is scanned on a worker thread; it is ready
-once the project is open and that photo is shown again with its boxes, the file list filled —
-LabelImg is ready at its first paint (it reads everything before). Measured per child:
+as its save folder, the way its command line takes them), closes its window from a zero-time
+timer once it is *ready* (below), as a user would, and exits the way the program does (ours:
+``workbench.gui.app.finish``, what ``run_gui`` does after its event loop). Ours starts the way
+``run_gui`` does (``workbench.gui`` imported before PySide6, as by the ``workbench`` command;
+``build_window(lazy=True)``): it paints the folder's first photo (Qt's reader) before the
+folder is scanned on a worker thread; it is ready once the project is open and that photo is
+shown again with its boxes, the file list filled — LabelImg is ready at its first paint (it
+reads everything before). Measured per child:
 
 * **CPU** — user + system seconds of the whole process (``resource.getrusage(RUSAGE_CHILDREN)``
   before and after ``subprocess.run``): interpreter, imports, window, scan, decode, paint
@@ -78,12 +80,16 @@ class Painted(QObject):
             if self.ready is None and getattr(w, "opening", None) is None \
                     and w.current_annotation() is not None:
                 self.ready, self.ready_cpu = time.time() - t0, cpu()
-                QTimer.singleShot(0, app.quit)
+                QTimer.singleShot(0, w.close)  # as the user closes the window
         return False
 f = Painted(); w.canvas.viewport().installEventFilter(f)
 w.show()
-app.exec()
+code = int(app.exec())
 print("RESULT", f.t, f.cpu, f.ready, f.ready_cpu, f.modules, ",".join(f.heavy) or "-")
+sys.stdout.flush()
+import workbench.gui.app as wa
+if hasattr(wa, "finish"):  # what run_gui does after its event loop (older checkouts: return)
+    wa.finish(code)
 """
 
 LABELIMG = r"""
@@ -103,7 +109,7 @@ class Painted(QObject):
         if event.type() == QEvent.Paint and self.t is None and not win.canvas.pixmap.isNull():
             self.t, self.cpu = time.time() - t0, cpu()  # boxes and file list are there too
             self.modules = len(sys.modules)
-            QTimer.singleShot(0, app.quit)
+            QTimer.singleShot(0, win.close)  # as the user closes the window (it saves settings)
         return False
 f = Painted(); win.canvas.installEventFilter(f)
 app.exec_()
@@ -132,7 +138,7 @@ class Painted(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint and self.t is None:
             self.t, self.cpu = time.time() - t0, cpu()
-            QTimer.singleShot(0, app.quit)
+            QTimer.singleShot(0, win.close)
         return False
 f = Painted(); label.installEventFilter(f)
 win.resize(1440, 900); win.show()
@@ -205,6 +211,7 @@ def main() -> int:
     for r in range(args.rounds):
         for name, python, code, cargs, cwd in (cases if r % 2 == 0 else cases[::-1]):
             Path(env["WORKBENCH_SETTINGS"]).unlink(missing_ok=True)
+            (tmp / "home" / ".labelImgSettings.pkl").unlink(missing_ok=True)  # (LabelImg's)
             *measured, note = _run(python, code, cargs, env, cwd)
             for k, v in zip(columns, measured):
                 values[name][k].append(v)

@@ -200,14 +200,31 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
     from workbench.gui.jobs import model_loader
 
     model_loader().start_when_idle()
-    code = int(app.exec())
-    # The window has closed: files and settings are written, background jobs stopped (see
-    # MainWindow.closeEvent). What remains is the interpreter's teardown, which after a
-    # training run (torch, torchvision, a model, maybe a CUDA context) kept the process alive
-    # 1-2 s on an idle machine and 5-10 s on a busy one with nothing left to do.
-    if "torch" in sys.modules:
-        exit_now(code)
-    return code
+    return finish(int(app.exec()))
+
+
+def finish(code: int) -> int:
+    """After the event loop of ``run_gui``: end the process with ``code`` without the
+    interpreter's teardown (:func:`exit_now`); returns ``code`` only where the teardown is
+    still needed.
+
+    The window has closed: files and settings are written, background jobs stopped (see
+    MainWindow.closeEvent). What remains is the interpreter's teardown — every module and Qt
+    object freed one by one — which after a labeling session took ~70 ms of CPU (start-up
+    bench, issue 14) and after a training run (torch, torchvision, a model, maybe a CUDA
+    context) kept the process alive 1-2 s on an idle machine and 5-10 s on a busy one. Without
+    torch it is kept while this program owns the clipboard or the selection: Qt hands their
+    contents to the system when the application object is destroyed (a text copied from the
+    window stays pasteable after it has gone)."""
+    if "torch" not in sys.modules:
+        from PySide6.QtGui import QGuiApplication
+
+        app = QGuiApplication.instance()
+        clipboard = app.clipboard() if isinstance(app, QGuiApplication) else None
+        if clipboard is not None and (clipboard.ownsClipboard() or clipboard.ownsSelection()):
+            return code
+    exit_now(code)
+    return code  # (not reached)
 
 
 def exit_now(code: int) -> None:
