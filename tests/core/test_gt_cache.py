@@ -131,17 +131,33 @@ def test_mtime_alone_or_the_image_changing_reads_again(project_dir: Path,
     assert len(gt) == 3
 
 
-def test_same_size_and_mtime_is_the_documented_limit(project_dir: Path, tmp_path: Path) -> None:
+def test_same_size_and_mtime_set_back_is_noticed_by_the_ctime(project_dir: Path,
+                                                               tmp_path: Path) -> None:
     xml = project_dir / "Annotations" / "im0.xml"
     read(project_dir, tmp_path / "c")
     st = xml.stat()
+    time.sleep(0.02)  # past the file system's timestamp tick
     xml.write_text(xml.read_text().replace("<name>cat</name>", "<name>cow</name>"))
     os.utime(xml, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert xml.stat().st_size == st.st_size
-    gt, _ = read(project_dir, tmp_path / "c")
-    assert boxes(gt)["im0"][0][0] == "cat"  # stale: not noticed
-    plain = project_ground_truth(Project.open(project_dir))  # --no-cache reads the file
-    assert boxes(plain)["im0"][0][0] == "cow"
+    assert (xml.stat().st_size, xml.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert xml.stat().st_ctime_ns != st.st_ctime_ns  # utime cannot set the ctime back
+    gt, store = read(project_dir, tmp_path / "c")
+    assert store.misses == 1
+    assert boxes(gt)["im0"][0][0] == "cow"
+
+
+def test_a_file_replaced_by_a_rename_is_noticed_by_its_inode(project_dir: Path,
+                                                             tmp_path: Path) -> None:
+    xml = project_dir / "Annotations" / "im0.xml"
+    read(project_dir, tmp_path / "c")
+    st = xml.stat()
+    other = xml.with_suffix(".new")
+    other.write_text(xml.read_text().replace("<name>cat</name>", "<name>cow</name>"))
+    os.utime(other, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(other, xml)
+    gt, store = read(project_dir, tmp_path / "c")
+    assert store.misses == 1
+    assert boxes(gt)["im0"][0][0] == "cow"
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00garbage", marshal.dumps(("x", {})),

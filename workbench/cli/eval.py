@@ -123,19 +123,33 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the numbers as JSON")
     p.add_argument("--no-cache", action="store_true",
                    help="read every VOC XML again instead of the parsed ground truth kept in "
-                   "$XDG_CACHE_HOME/workbench/gt by path, size and mtime (also "
-                   "WORKBENCH_GT_CACHE=0)")
+                   "$XDG_CACHE_HOME/workbench/gt by path, size, mtime, ctime and inode (with "
+                   "--annotations, the whole project while nothing under its two folders "
+                   "changed) (also WORKBENCH_GT_CACHE=0)")
     p.set_defaults(func=run)
 
 
 def load_ground_truth(images: str, annotations: str | None,
                       label_format: str | None = None,
-                      cache: bool = False) -> tuple[Any, dict[str, Any]]:
+                      cache: bool = False, need_project: bool = True
+                      ) -> tuple[Any, dict[str, Any]]:
     """Open the project → ``(project, {image id: Annotation})`` (images with labels only);
     ``cache``: VOC files through :mod:`workbench.core.gt_cache` (parsed XML kept by path, size
-    and mtime)."""
-    from workbench.core.project import Project
+    and mtime). Without ``need_project`` (evaluating a results file) and with an annotations
+    folder, an unchanged project comes whole from the cache's tree snapshot
+    (:class:`workbench.core.gt_cache.TreeSnapshot`); ``project`` is then a
+    :class:`~workbench.core.gt_cache.SnapshotProject` (its ``format`` and ``entries``)."""
     from workbench.core.results import project_ground_truth
+
+    snapshot = None
+    if cache and not need_project:
+        from workbench.core.gt_cache import TreeSnapshot
+
+        snapshot = TreeSnapshot(images, annotations, label_format)
+        kept = snapshot.load()  # (scans the two trees before anything is read)
+        if kept is not None:
+            return kept, project_ground_truth(kept, load=kept.load)
+    from workbench.core.project import Project
 
     project = Project.open(images, annotations, format=label_format)
     if not cache or project.format != "voc":
@@ -145,6 +159,8 @@ def load_ground_truth(images: str, annotations: str | None,
     store = GroundTruthCache(project)
     ground_truth = project_ground_truth(project, load=store.load)
     store.save()
+    if snapshot is not None:
+        snapshot.save(project, store)
     return project, ground_truth
 
 
@@ -223,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
 
         project, ground_truth = load_ground_truth(
             args.images, args.annotations, getattr(args, "format", None),
-            cache=cache_enabled(getattr(args, "no_cache", False)))
+            cache=cache_enabled(getattr(args, "no_cache", False)),
+            need_project=bool(args.checkpoint or args.compare))
         if not ground_truth:
             raise ValueError(f"{args.images}: no image has a readable VOC XML annotation"
                              if project.format == "voc" else

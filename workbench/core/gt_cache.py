@@ -4,13 +4,17 @@
 refuses) on every run, although the ground truth rarely changes between runs. This cache keeps
 what :meth:`workbench.core.project.Project.load` returned for each file:
 
-* **Key**, per image: the XML's path, size and ``st_mtime_ns`` and the image's path, size and
-  ``st_mtime_ns`` (the image header decides the size check and the "decoder refuses" verdict).
-  Any of them changing re-reads that one file; the others stay cached. A file rewritten with
-  the same size within the same mtime tick is not noticed — the documented limit, as for
-  ``make`` and ``rsync``'s quick check; ``--no-cache`` reads everything. As git does for
-  "racily clean" files, a file modified less than :data:`RACY_NS` before it was read is not
-  kept (it could change again within the same mtime tick): it is read again next time.
+* **Key**, per image: the XML's path, size, ``st_mtime_ns``, ``st_ctime_ns`` and inode, and
+  the same of its image (the image header decides the size check and the "decoder refuses"
+  verdict). Any of them changing re-reads that one file; the others stay cached. Writing a
+  file sets its ctime to the present (``utime`` can set an mtime back, not a ctime), and a
+  file replaced by a rename has another inode. As git does for "racily clean" files, a file
+  modified less than :data:`RACY_NS` before it was read is not kept (it could change again
+  within the same mtime tick): it is read again next time. ``--no-cache``
+  reads everything.
+* **Tree snapshot** (:class:`TreeSnapshot`, ``eval --results`` with ``--annotations``): the
+  whole ground truth with the state of both folder trees; when nothing under them changed the
+  project is not even opened (no listing, matching or per-file look-up).
 * **Place**: ``$XDG_CACHE_HOME/workbench/gt`` (``~/.cache/workbench/gt``), one file per
   project named by the SHA-256 of its folders (images, annotations, root, layout, display
   names); the folders are stored inside too and compared: a cache is never used for another
@@ -25,10 +29,12 @@ what :meth:`workbench.core.project.Project.load` returned for each file:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import marshal
 import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,7 @@ from workbench.core.annotation import Annotation, ImageSize, Problem, VocObject
 log = logging.getLogger(__name__)
 
 #: Bump when :meth:`Project.load`'s output for the same files changes, or the layout below.
-VERSION = 1
+VERSION = 2
 _MAGIC = "workbench-gt-cache"
 #: Files (XML or image) modified this recently before being read are not cached.
 RACY_NS = 2_000_000_000
@@ -60,12 +66,12 @@ def default_cache_dir() -> Path:
     return Path(base) / "workbench" / "gt"
 
 
-def _stat(path: Any) -> tuple[int, int] | None:
+def _stat(path: Any) -> tuple[int, int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def _encode(loaded: Loaded) -> tuple:
@@ -86,10 +92,25 @@ def _decode(value: tuple) -> Loaded:
     if enc is None:
         return None, problems
     filename, size, objs, verified, folder, path, database, segmented = enc
-    objects = tuple(VocObject(name, box, difficult, truncated, pose, extra, score, model_made)
-                    for name, box, difficult, truncated, pose, extra, score, model_made in objs)
-    return Annotation(filename, None if size is None else ImageSize(*size), objects, verified,
-                      folder, path, database, segmented), problems
+    # The frozen dataclasses' __init__ (object.__setattr__ per field) cost more than the rest
+    # of a warm run's ground truth: their __dict__ is filled directly, as voc_plain does.
+    new, objects = object.__new__, []
+    for name, box, difficult, truncated, pose, extra, score, model_made in objs:
+        obj = new(VocObject)
+        obj.__dict__.update(zip(_OBJECT_FIELDS, (name, tuple(box), difficult, truncated, pose,
+                                                 tuple(extra), score, model_made, None)))
+        objects.append(obj)
+    ann = new(Annotation)
+    ann.__dict__.update(zip(_ANNOTATION_FIELDS, (
+        filename, None if size is None else ImageSize(*size), tuple(objects), verified, folder,
+        path, database, segmented, None)))
+    return ann, problems
+
+
+_OBJECT_FIELDS = tuple(f.name for f in dataclasses.fields(VocObject))
+_ANNOTATION_FIELDS = tuple(f.name for f in dataclasses.fields(Annotation))
+assert _OBJECT_FIELDS[-1] == "raw" and len(_OBJECT_FIELDS) == 9, _OBJECT_FIELDS
+assert _ANNOTATION_FIELDS[-1] == "raw" and len(_ANNOTATION_FIELDS) == 9, _ANNOTATION_FIELDS
 
 
 class GroundTruthCache:
@@ -161,3 +182,156 @@ class GroundTruthCache:
             atomic_write_bytes(self.path, marshal.dumps((self.identity, self._new)))
         except OSError as exc:
             log.warning("cannot write the ground-truth cache %s: %s", self.path, exc)
+
+
+# --------------------------------------------------------------------------- tree snapshot
+
+#: The snapshot file's magic; its version is :data:`VERSION` (the per-file entries' encoding).
+_SNAP_MAGIC = "workbench-gt-snapshot"
+
+
+class SnapshotEntry:
+    """What :func:`workbench.core.results.project_ground_truth` reads of a project entry, and
+    the cached ``Project.load`` result of its XML (encoded as in the cache file)."""
+
+    __slots__ = ("image_path", "xml_path", "image_id", "encoded")
+    has_xml = True
+
+    def __init__(self, image_path: str, xml_path: str, image_id: str, encoded: tuple) -> None:
+        self.image_path, self.xml_path = image_path, xml_path
+        self.image_id, self.encoded = image_id, encoded
+
+
+class SnapshotProject:
+    """The entries of a VOC project as a :class:`TreeSnapshot` kept them: enough for
+    ``project_ground_truth(project, load=project.load)`` (not a :class:`Project`)."""
+
+    format = "voc"
+
+    def __init__(self, entries: list[SnapshotEntry]) -> None:
+        self.entries = entries
+
+    @staticmethod
+    def load(entry: SnapshotEntry) -> Loaded:
+        return _decode(entry.encoded)
+
+
+def tree_state(tops: list[str], skip: str | None = None) -> tuple[dict[str, tuple], int]:
+    """``({path: (size, mtime_ns, ctime_ns, inode)}, newest mtime or ctime)`` of the folders
+    ``tops`` and everything under them (symlinks followed, each folder once; the folder
+    ``skip`` — the cache's own — and what is under it left out; a broken link is ``None``).
+    Any file written, added, removed, renamed or replaced changes it: a folder's mtime changes
+    with its listing, a file's size/mtime/ctime/inode with its content. Raises ``OSError``
+    when a top folder cannot be listed."""
+    state: dict[str, tuple | None] = {}
+    seen: set[tuple[int, int]] = set()
+    newest = 0
+    stack = list(tops)
+    while stack:
+        top = stack.pop()
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        state[top] = (-1, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+        with os.scandir(top) as listing:
+            for item in listing:
+                try:
+                    st = item.stat()
+                except OSError:
+                    state[item.path] = None
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    if skip is None or os.path.realpath(item.path) != skip:
+                        stack.append(item.path)
+                    continue
+                mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+                state[item.path] = (st.st_size, mtime, ctime, st.st_ino)
+                if mtime > newest or ctime > newest:
+                    newest = max(newest, mtime, ctime)
+    return state, newest  # type: ignore[return-value]
+
+
+class TreeSnapshot:
+    """The whole ground truth of a VOC project with an annotations folder, kept with the state
+    of its two folder trees (:func:`tree_state`): when nothing under them changed — no file
+    added, removed, renamed or written, no folder listing changed — ``workbench eval`` takes
+    the entries and their parsed annotations from here without opening the project (no
+    listing, no matching, no per-entry look-up); anything changed (or unreadable) and the
+    project is opened and read through :class:`GroundTruthCache` as before, then the snapshot
+    written anew. Only for ``--annotations DIR`` with the VOC format (given or detected):
+    without it, opening a project looks beyond the two folders (parent, ``labels/``, …).
+    Folders and files modified within :data:`RACY_NS` of the scan are not trusted (the
+    snapshot is not written). File: ``<sha256 of the two real paths>.snap`` beside the cache
+    files, :mod:`marshal`, written atomically."""
+
+    def __init__(self, images: str | os.PathLike[str], annotations: str | os.PathLike[str] | None,
+                 label_format: str | None, root: str | os.PathLike[str] | None = None) -> None:
+        self.enabled = annotations is not None and label_format in (None, "voc")
+        folder = Path(root if root is not None else default_cache_dir())
+        self.skip = os.path.realpath(folder)
+        tops = [] if annotations is None else [
+            os.path.realpath(os.path.expanduser(os.fspath(p))) for p in (images, annotations)]
+        self.identity = (_SNAP_MAGIC, VERSION, *tops, label_format)
+        digest = hashlib.sha256(repr(self.identity).encode("utf-8", "surrogateescape"))
+        self.path = folder / (digest.hexdigest()[:32] + ".snap")
+        self.tops = tops
+        self.state: dict[str, tuple] | None = None
+        self.newest = 0
+        self.started = time.time_ns()
+
+    def scan(self) -> bool:
+        """Record the trees' state now (before the project is read); False when unreadable."""
+        if not self.enabled:
+            return False
+        try:
+            self.state, self.newest = tree_state(self.tops, self.skip)
+        except OSError as exc:
+            log.info("ground-truth snapshot: cannot list %s (%s)", self.tops, exc)
+            self.state = None
+        return self.state is not None
+
+    def load(self) -> SnapshotProject | None:
+        """The kept entries when the trees are as they were when they were kept (scans)."""
+        if not self.scan():
+            return None
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.info("ground-truth snapshot %s not readable (%s)", self.path, exc)
+            return None
+        try:
+            doc = marshal.loads(data)
+            if not isinstance(doc, tuple) or len(doc) != 3 or doc[0] != self.identity:
+                raise ValueError("another version or other folders")
+            if doc[1] != self.state:
+                return None  # something changed: open the project
+            return SnapshotProject([SnapshotEntry(*row) for row in doc[2]])
+        except (ValueError, EOFError, TypeError) as exc:
+            log.info("ground-truth snapshot %s ignored (%s)", self.path, exc)
+            return None
+
+    def save(self, project: Any, store: GroundTruthCache) -> None:
+        """Keep ``project``'s annotated entries with what ``store`` read for each; not when
+        the trees were not scanned, changed too recently, or an entry is not in ``store``."""
+        if self.state is None or self.newest >= self.started - RACY_NS:
+            return
+        rows = []
+        for entry in project.entries:
+            if not entry.has_xml:
+                continue
+            kept = store._new.get(os.fspath(entry.xml_path))
+            if kept is None:
+                return  # read too soon after a change (not cached): not kept either
+            rows.append((os.fspath(entry.image_path), os.fspath(entry.xml_path),
+                         entry.image_id, kept[1]))
+        from workbench.core.atomic import atomic_write_bytes
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path, marshal.dumps((self.identity, self.state, rows)))
+        except OSError as exc:
+            log.warning("cannot write the ground-truth snapshot %s: %s", self.path, exc)
