@@ -16,12 +16,18 @@ Prints, per size:
   worker thread: ``Project.open`` and warming the paths and imports the window needs next) and
   the time until the file dock is filled; goal < 1 s at any size (the baseline row
   is the 200-image raccoon folder);
+* **open** — the open job's work (``Project.open``, the path strings, the dock's names) run
+  on the main thread of a child process: wall clock and that thread's CPU time (best of 2);
 * **scan** — the file dock's background state scan run to the end (every row's state),
-  in ms and µs per image; "linear" means scan(100k) / scan(20k) ≈ 5;
+  wall clock and GUI-thread CPU (best of 2), µs per image; "linear" means
+  scan(100k) / scan(20k) ≈ 5 (the growth rows use CPU time: the machine's load changes
+  during a run and inflates the wall clock);
 * **filter** — each keystroke typed into the file filter (``QTest.keyClicks``, real key
   events, the event loop run until idle) and each change of the state filter, at the largest
-  size: median and p95 in ms (wall clock, and the GUI thread's CPU: the machine's load
-  inflates the wall clock); goal p95 < 50 ms.
+  size: median and p95 in ms (wall clock, and the GUI thread's CPU); goal p95 < 50 ms.
+
+Every measurement runs in a child process of the checkout measured, so ``--baseline DIR``
+(an older checkout) gets the same rows, each right after ours (the same load).
 """
 
 from __future__ import annotations
@@ -74,9 +80,11 @@ except TypeError:  # a checkout from before the lazy start (--baseline)
     w = build_window(sys.argv[2], None, Settings(os.environ["WORKBENCH_SETTINGS"]))
 class Painted(QObject):
     t = None
+    cpu = None
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint and self.t is None and w.canvas.image_size()[0]:
             self.t = time.time() - t0
+            self.cpu = time.process_time()
             QTimer.singleShot(0, loop.quit)
         return False
 loop = QEventLoop()  # (app.quit() would close the window, Qt 6: the open would be cancelled)
@@ -91,7 +99,8 @@ wait_until_open(w)  # the project, when it opens on a worker thread
 listed = time.time() - t0
 if getattr(getattr(w, "opener", None), "scan_seconds", None) is not None:
     opened.append(w.opener.scan_seconds)
-print("RESULT", f.t, opened[0] if opened else float("nan"), w.files.model.rowCount(), listed)
+print("RESULT", f.t, opened[0] if opened else float("nan"), w.files.model.rowCount(), listed,
+      f.cpu)
 os._exit(0)  # the process's teardown is not part of the first paint
 """
 
@@ -127,10 +136,11 @@ def make_folder(n: int, base: Path | None = None) -> Path:
 
 
 def first_paint(folder: Path, rounds: int, checkout: Path = ROOT,
-                ) -> tuple[list[float], list[float], int, list[float]]:
+                ) -> tuple[list[float], list[float], int, list[float], list[float]]:
     """Per process: first paint of an image (s from start), ``Project.open`` (s), rows,
-    the file dock filled (s from start). ``checkout``: the source tree to run."""
-    paints, opens, rows, listed = [], [], 0, []
+    the file dock filled (s from start), the process's CPU at the first paint (s).
+    ``checkout``: the source tree to run."""
+    paints, opens, rows, listed, cpus = [], [], 0, [], []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, WORKBENCH_SETTINGS=str(Path(tmp) / "s.ini"))
@@ -141,12 +151,48 @@ def first_paint(folder: Path, rounds: int, checkout: Path = ROOT,
                                  env=env, capture_output=True, text=True, cwd=checkout,
                                  check=True)
         line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
-        _, paint, opened, count, filled = line.split()
+        _, paint, opened, count, filled, cpu = line.split()
+        cpus.append(float(cpu))
         listed.append(float(filled))
         paints.append(float(paint))
         opens.append(float(opened))
         rows = int(count)
-    return paints, opens, rows, listed
+    return paints, opens, rows, listed, cpus
+
+
+def _child(what: str, folder: Path, checkout: Path) -> dict:
+    """Run ``what`` (open / scan / filter) on ``folder`` in a child process of ``checkout``."""
+    import json
+
+    env = dict(os.environ, PYTHONPATH=str(checkout), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", what,
+                          str(folder)], env=env, capture_output=True, text=True,
+                         cwd=checkout, check=True)
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("CHILD "))
+    return json.loads(line[len("CHILD "):])
+
+
+def open_time(folder: Path, rounds: int = 2) -> tuple[float, float, int]:
+    """The open job's work on this thread: (wall s, CPU s), best of ``rounds``; entries."""
+    import gc
+
+    from workbench.gui import project_ops as ops
+    from workbench.gui.navigation import display_names
+
+    best = (float("inf"), float("inf"))
+    n = 0
+    for _ in range(rounds):
+        gc.collect()
+        t, c = time.perf_counter(), time.thread_time()
+        project = ops.open_project(folder)
+        for entry in project.entries:
+            os.fspath(entry.image_path)
+            os.fspath(entry.xml_path)
+        display_names(project.images_dir, project.entries)
+        best = (min(best[0], time.perf_counter() - t), min(best[1], time.thread_time() - c))
+        n = len(project.entries)
+        del project
+    return best[0], best[1], n
 
 
 def _window(folder: Path, tmp: str):  # noqa: ANN202
@@ -165,27 +211,34 @@ def _window(folder: Path, tmp: str):  # noqa: ANN202
     return window
 
 
-def scan_time(folder: Path) -> tuple[float, int]:
-    """Seconds to scan every row's state (the scanner's own steps, run back to back)."""
+def scan_time(folder: Path, rounds: int = 2) -> tuple[float, float, int]:
+    """Seconds to scan every row's state (the scanner's own steps, run back to back): wall
+    and GUI-thread CPU, best of ``rounds``; rows scanned."""
+    import gc
+
+    best = (float("inf"), float("inf"))
     with tempfile.TemporaryDirectory() as tmp:
         window = _window(folder, tmp)
-        window.scanner.stop()
         model = window.files.model
-        model.set_entries(list(model.names()))  # start from nothing scanned (row 0 is open)
-        t = time.perf_counter()
-        window.scanner.start()
-        window.scanner.run_to_end()
-        seconds = time.perf_counter() - t
+        for _ in range(rounds):
+            window.scanner.stop()
+            model.set_entries(list(model.names()))  # start from nothing scanned (row 0 is open)
+            gc.collect()
+            t, c = time.perf_counter(), time.thread_time()
+            window.scanner.start()
+            window.scanner.run_to_end()
+            best = (min(best[0], time.perf_counter() - t), min(best[1], time.thread_time() - c))
         counts = model.counts()
         window.close()
         window.deleteLater()
-    return seconds, sum(counts.values())
+    return best[0], best[1], sum(counts.values())
 
 
-def filter_times(folder: Path) -> tuple[list[float], list[float], dict[str, int], list[float]]:
+def filter_times(folder: Path) -> tuple[list[float], list[float], dict[str, int], list[float],
+                                        list[float]]:
     """Per keystroke / per state change: ms from the key event until the event loop is idle
-    (wall clock), and the GUI thread's CPU ms for each keystroke (``time.thread_time``: what
-    the machine's load does not inflate)."""
+    (wall clock), and the GUI thread's CPU ms for each keystroke and each state change
+    (``time.thread_time``: what the machine's load does not inflate)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -193,6 +246,7 @@ def filter_times(folder: Path) -> tuple[list[float], list[float], dict[str, int]
     keys: list[float] = []
     cpu: list[float] = []
     states: list[float] = []
+    state_cpu: list[float] = []
     visible: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         window = _window(folder, tmp)
@@ -224,14 +278,35 @@ def filter_times(folder: Path) -> tuple[list[float], list[float], dict[str, int]
         combo = panel.state_combo
         for _ in range(2):
             for i in list(range(1, combo.count())) + [0]:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.thread_time()
                 combo.setCurrentIndex(i)
                 idle()
                 states.append((time.perf_counter() - t) * 1e3)
+                state_cpu.append((time.thread_time() - c) * 1e3)
                 visible[f"state:{combo.itemData(i)}"] = panel.proxy.rowCount()
         window.close()
         window.deleteLater()
-    return keys, states, visible, cpu
+    return keys, states, visible, cpu, state_cpu
+
+
+def child_main(what: str, folder: Path) -> int:
+    import json
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])  # noqa: F841
+    if what == "open":
+        wall, cpu, n = open_time(folder)
+        out: dict = {"wall": wall, "cpu": cpu, "n": n}
+    elif what == "scan":
+        wall, cpu, n = scan_time(folder)
+        out = {"wall": wall, "cpu": cpu, "n": n}
+    else:
+        keys, states, visible, cpu, state_cpu = filter_times(folder)
+        out = {"keys": keys, "states": states, "visible": visible, "cpu": cpu,
+               "state_cpu": state_cpu}
+    print("CHILD " + json.dumps(out), flush=True)
+    os._exit(0)  # (the window's teardown is not measured)
 
 
 def _p95(values: list[float]) -> float:
@@ -252,23 +327,34 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "big_folder.txt")
     ap.add_argument("--no-scan", action="store_true", help="skip the (long) scan rows")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
-                    help="an older checkout (`git archive REV | tar -x -C DIR`): its first "
-                    "paint is measured too, one process per size, after ours")
+                    help="an older checkout (`git archive REV | tar -x -C DIR`): every row "
+                    "is measured for it too, right after ours (first paint: one process)")
+    ap.add_argument("--child", nargs=2, metavar=("WHAT", "FOLDER"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        return child_main(args.child[0], Path(args.child[1]))
     sizes = [int(s) for s in args.sizes.split(",")]
+    trees = [("ours", ROOT)]
+    if args.baseline is not None:
+        trees.append((f"before ({args.baseline.name})", args.baseline.resolve()))
 
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication([])  # noqa: F841 - the bench's own app
     lines = [f"# bench_big_folder.py — {platform.node()} {platform.machine()}, "
              f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
              f"{time.strftime('%Y-%m-%d %H:%M')}, load average "
              f"{' '.join('%.1f' % x for x in os.getloadavg())} at the start",
-             f"# sizes {sizes}, first paint: median of {args.rounds} processes (min, max)"]
+             f"# sizes {sizes}, first paint: median of {args.rounds} processes (min, max); "
+             "open / scan: best of 2 in one child process; CPU = that thread's CPU time"]
 
     def say(text: str) -> None:
         print(text, flush=True)
         lines.append(text)
+
+    def row(what: str, value: str, note: str = "") -> None:
+        say(f"{what:<54} {value:>34}" + (f"  {note}" if note else ""))
+
+    def stats(values: list[float]) -> str:
+        return "median %.1f, p95 %.1f, max %.1f" % (statistics.median(values), _p95(values),
+                                                    max(values))
 
     folders = {}
     for n in sizes:
@@ -276,43 +362,47 @@ def main() -> int:
         folders[n] = make_folder(n)
         say(f"folder {n}: {folders[n]} ready in {time.perf_counter() - t:.1f} s")
     say("")
-    say(f"{'what':<44} {'value':>34}")
+    row("what", "value")
     if (RACCOON / "images").is_dir():
-        paints, opens, rows, _ = first_paint(RACCOON, args.rounds)
-        say(f"{'first paint, raccoon (' + str(rows) + ' images), s':<44} "
-            f"{_spread(paints, 1, '{:.2f}'):>34}")
+        for label, tree in trees:
+            paints, _, rows, _, cpus = first_paint(RACCOON, args.rounds if tree == ROOT else 1,
+                                                   tree)
+            row(f"first paint, raccoon ({rows} images), s, {label}",
+                _spread(paints, 1, "{:.2f}"), f"CPU {statistics.median(cpus):.2f} s")
     for n in sizes:
-        paints, opens, rows, listed = first_paint(folders[n], args.rounds)
-        say(f"{'first paint, ' + str(n) + ' images, s':<44} {_spread(paints, 1, '{:.2f}'):>34}"
-            f"  {'OK' if statistics.median(paints) < 1.0 else 'over 1 s'}")
-        say(f"{'  scan on the worker (ours: the open job), s':<44} "
-            f"{_spread(opens, 1, '{:.2f}'):>34}")
-        say(f"{'  file dock filled, s from start':<44} {_spread(listed, 1, '{:.2f}'):>34}")
-        if args.baseline is not None:
-            paints, opens, _, listed = first_paint(folders[n], 1, args.baseline.resolve())
-            say(f"{'  before (' + args.baseline.name + '): first paint, s':<44} "
-                f"{paints[0]:>34.2f}  (Project.open {opens[0]:.2f} s)")
-    scans = {}
+        for label, tree in trees:
+            rounds = args.rounds if tree == ROOT else 1
+            paints, opens, rows, listed, cpus = first_paint(folders[n], rounds, tree)
+            row(f"first paint, {n} images, s, {label}", _spread(paints, 1, "{:.2f}"),
+                f"CPU {statistics.median(cpus):.2f} s; "
+                + ("OK" if statistics.median(paints) < 1.0 else "over 1 s"))
+            row("  the open job on the worker, s", _spread(opens, 1, "{:.2f}"))
+            row("  file dock filled, s from start", _spread(listed, 1, "{:.2f}"))
+    growth: dict[tuple[str, str], dict[int, float]] = {}
     if not args.no_scan:
-        for n in sizes:
-            seconds, scanned = scan_time(folders[n])
-            scans[n] = seconds
-            say(f"{'state scan, ' + str(n) + ' images, s':<44} {seconds:>34.2f}"
-                f"  ({seconds / n * 1e6:.0f} µs/image, {scanned} scanned)")
-        if len(scans) >= 2:
+        for what in ("open", "scan"):
+            for n in sizes:
+                for label, tree in trees:
+                    r = _child(what, folders[n], tree)
+                    growth.setdefault((what, label), {})[n] = r["cpu"]
+                    title = "open job (main thread)" if what == "open" else "state scan"
+                    row(f"{title}, {n} images, {label}", f"{r['wall']:.2f} s, CPU {r['cpu']:.2f} s",
+                        f"({r['cpu'] / n * 1e6:.0f} µs CPU/image, {r['n']} rows)")
+        if len(sizes) >= 2:
             a, b = sizes[0], sizes[-1]
-            say(f"{'scan growth ' + str(b) + '/' + str(a):<44} "
-                f"{scans[b] / scans[a]:>34.2f}  (linear: {b / a:.2f})")
-    keys, states, visible, cpu = filter_times(folders[sizes[-1]])
-    say(f"{'filter keystroke at ' + str(sizes[-1]) + ', ms (n=' + str(len(keys)) + ')':<44} "
-        f"{'median %.1f, p95 %.1f, max %.1f' % (statistics.median(keys), _p95(keys), max(keys)):>34}"
-        f"  {'OK' if _p95(keys) < 50 else 'over 50 ms'}")
-    say(f"{'  GUI thread CPU per keystroke, ms':<44} "
-        f"{'median %.1f, p95 %.1f, max %.1f' % (statistics.median(cpu), _p95(cpu), max(cpu)):>34}")
-    say(f"{'state filter change, ms (n=' + str(len(states)) + ')':<44} "
-        f"{'median %.1f, p95 %.1f, max %.1f' % (statistics.median(states), _p95(states), max(states)):>34}"
-        f"  {'OK' if _p95(states) < 50 else 'over 50 ms'}")
-    say("visible rows: " + ", ".join(f"{k}={v}" for k, v in visible.items()))
+            for (what, label), by_size in growth.items():
+                row(f"{what} growth {b}/{a} (CPU), {label}",
+                    f"{by_size[b] / by_size[a]:.2f}", f"(linear: {b / a:.2f})")
+    for label, tree in trees:
+        r = _child("filter", folders[sizes[-1]], tree)
+        keys, states, cpu, state_cpu = r["keys"], r["states"], r["cpu"], r["state_cpu"]
+        row(f"filter keystroke at {sizes[-1]}, ms (n={len(keys)}), {label}", stats(keys),
+            "OK" if _p95(keys) < 50 else "over 50 ms")
+        row("  GUI thread CPU per keystroke, ms", stats(cpu))
+        row(f"state filter change, ms (n={len(states)}), {label}", stats(states),
+            "OK" if _p95(states) < 50 else "over 50 ms")
+        row("  GUI thread CPU per state change, ms", stats(state_cpu))
+        say("  visible rows: " + ", ".join(f"{k}={v}" for k, v in r["visible"].items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
