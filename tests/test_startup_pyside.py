@@ -34,6 +34,8 @@ CHILD = textwrap.dedent(r"""
     except TypeError as exc:  # worded by shiboken's error handler (support code)
         error = str(exc)
     print(json.dumps({"hits": cache.hits, "misses": cache.misses,
+                      "pattern_hits": cache.pattern_hits,
+                      "pattern_misses": cache.pattern_misses,
                       "signature": str(get_signature(QtCore.QObject.setObjectName)),
                       "error": error,
                       "feature": "PySide6.support.feature" in sys.modules,
@@ -68,6 +70,9 @@ def test_support_modules_compile_once_then_come_from_the_cache(tmp_path: Path) -
     second = _child(cache)
     assert second["misses"] == []
     assert second["hits"] == first["misses"]  # every one, in the same order
+    assert first["pattern_hits"] == 0 and first["pattern_misses"] >= 3  # the brace towers…
+    assert second["pattern_misses"] == 0
+    assert second["pattern_hits"] == first["pattern_misses"]
     # PySide6's signature machinery runs from the cached code as from its own
     assert second["signature"] == first["signature"] == "(self, name: str, /) -> None"
     assert second["error"] == first["error"]
@@ -82,10 +87,11 @@ def test_a_changed_source_or_a_damaged_cache_is_compiled_again(tmp_path: Path) -
     cache = tmp_path / "support.bin"
     names = _child(cache)["misses"]
     magic = importlib.util.MAGIC_NUMBER
-    entries = marshal.loads(cache.read_bytes()[len(magic):])
+    tables = marshal.loads(cache.read_bytes()[len(magic):])
+    entries = tables["code"]
     length, crc, flags, code = entries["shibokensupport/feature.py"]
     entries["shibokensupport/feature.py"] = (length, crc ^ 1, flags, code)  # another source
-    cache.write_bytes(magic + marshal.dumps(entries))
+    cache.write_bytes(magic + marshal.dumps(tables))
     again = _child(cache)
     assert again["misses"] == ["shibokensupport/feature.py"]
     assert len(again["hits"]) == len(names) - 1
@@ -156,3 +162,47 @@ def test_fast_feature_check_gives_pysides_answers(tmp_path: Path, monkeypatch) -
     for name in ("wb_uses_qt", "wb_plain"):
         sys.modules.pop(name, None)
         feature.pyside_feature_dict.pop(name, None)
+
+
+def test_cached_patterns_are_the_patterns_re_makes(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import re
+
+    ps = _load_module()
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    sources = [(r"(?P<name>\w+)\s*=\s*(?P<value>[^,]+)", 0), (r"[a-z]+(\d+)?", re.IGNORECASE),
+               (r"""
+                \b (typing\.Optional | typing\.Union) \s* (?= \[ )   # a word, a bracket
+                """, re.VERBOSE)]
+    samples = ["a = 1, b=xyz", "ABC12 def", "x: typing.Optional[int]", "é = ü"]
+    path = tmp_path / "c.bin"
+    for round_ in ("record", "replay"):
+        re.purge()
+        with ps.support_bytecode(path) as cache:
+            made = [re.compile(p, f) for p, f in sources]
+        assert (cache.pattern_misses, cache.pattern_hits) == (
+            (3, 0) if round_ == "record" else (0, 3)), round_
+        re.purge()
+        for (p, f), pattern in zip(sources, made):
+            fresh = re.compile(p, f)
+            assert (pattern.pattern, pattern.flags, pattern.groups, pattern.groupindex) == (
+                fresh.pattern, fresh.flags, fresh.groups, fresh.groupindex)
+            for text in samples:
+                assert [m.groupdict() or m.groups() for m in pattern.finditer(text)] == \
+                    [m.groupdict() or m.groups() for m in fresh.finditer(text)]
+    import re._compiler as compiler  # noqa: PLC0415
+
+    assert compiler.compile.__module__ == "re._compiler"  # put back
+    assert compiler._sre.__name__ == "_sre"  # noqa: SLF001
+
+    # a damaged entry (code that _sre refuses) is made again, not trusted
+    tables = ps._read(path)  # noqa: SLF001
+    key = next(iter(tables["re"]))
+    args = list(tables["re"][key])
+    args[2] = [255, 255, 255]
+    tables["re"][key] = tuple(args)
+    ps._write(path, tables)  # noqa: SLF001
+    re.purge()
+    with ps.support_bytecode(path) as cache:
+        again = re.compile(*key)
+    assert (cache.pattern_misses, cache.pattern_hits) == (1, 0)
+    assert again.pattern == key[0]

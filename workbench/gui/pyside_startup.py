@@ -1,6 +1,6 @@
 """Import PySide6 at a lower start-up cost (issue 14: start-up beside LabelImg).
 
-Two costs of ``import PySide6`` that plain Python programs do not pay, both in PySide6's own
+Costs of ``import PySide6`` that plain Python programs do not pay, all in PySide6's own
 support code (``shibokensupport``), and what :func:`import_pyside` does about them:
 
 * **Bytecode.** ``shiboken6`` carries its support package (the signature loader, the
@@ -12,6 +12,14 @@ support code (``shibokensupport``), and what :func:`import_pyside` does about th
   or ``sys.pycache_prefix``; not written when ``sys.dont_write_bytecode``). Each entry holds
   the length and CRC-32 of the source it was compiled from and the compiler flags; anything
   else (another PySide6 release, another Python) compiles as before and replaces it.
+* **Regular expressions.** The same support code compiles a few large regular expressions
+  at import (the ``.pyi`` generator's and the signature parser's "brace towers", ~6 KB each):
+  ~12 ms in ``re``'s pure-Python parser and code generator at every start. Inside the same
+  window, ``re``'s compiler records the arguments it hands to ``_sre.compile`` (the pattern,
+  its flags, the generated SRE code, its groups) in the same cache and replays them on the
+  next start — the pattern object ``_sre`` builds from them is the one ``re.compile`` would
+  build (same inputs to the same C function; it validates the code). Only ``str`` patterns
+  compiled while PySide6 is imported; anything unusual goes the usual way.
 * **The feature hook.** Once PySide6 is loaded, every module imported afterwards is checked
   for whether it uses PySide (``shibokensupport.feature._mod_uses_pyside``: its *source* is
   read through ``inspect.getsource`` — linecache, tokenizer, the whole file kept in memory —
@@ -20,9 +28,10 @@ support code (``shibokensupport``), and what :func:`import_pyside` does about th
   file by searching the file's bytes, and asks the original check for everything else (zip
   imports, ``.pyc``-only modules, extension modules, files that cannot be read).
 
-Neither changes what PySide6 does: the same code objects run; the same modules are marked
+None changes what PySide6 does: the same code objects run, the same patterns match; the same
+modules are marked
 as using PySide (0) or not (-1) in ``pyside_feature_dict`` (``tests/test_startup_pyside.py``
-compares both checks over every module loaded).
+compares both checks over every module loaded, and cached patterns with fresh ones).
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ for _name in __future__.all_feature_names:
 del _name
 
 #: Bumped when the layout of the cache file changes.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_path() -> Path:
@@ -62,54 +71,60 @@ def cache_path() -> Path:
 
 
 def _read(path: Path) -> dict:
+    """``{"code": {...}, "re": {...}}`` from ``path`` (empty tables if missing or damaged)."""
     import importlib.util
 
+    empty: dict = {"code": {}, "re": {}}
     try:
         data = path.read_bytes()
     except OSError:
-        return {}
+        return empty
     magic = importlib.util.MAGIC_NUMBER
     if not data.startswith(magic):
-        return {}
+        return empty
     try:
-        entries = marshal.loads(data[len(magic):])
+        tables = marshal.loads(data[len(magic):])
     except (EOFError, ValueError, TypeError):
-        return {}
-    return entries if isinstance(entries, dict) else {}
+        return empty
+    if not isinstance(tables, dict) or not all(isinstance(tables.get(k), dict) for k in empty):
+        return empty
+    return tables
 
 
-def _write(path: Path, entries: dict) -> None:
+def _write(path: Path, tables: dict) -> None:
     import importlib.util
 
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(entries))
+        tmp.write_bytes(importlib.util.MAGIC_NUMBER + marshal.dumps(tables))
         os.replace(tmp, path)
-    except OSError:  # a read-only install: compiled again next time, as before
+    except (OSError, ValueError):  # a read-only install: compiled again next time, as before
         tmp.unlink(missing_ok=True)
 
 
 class SupportCache:
-    """What :func:`support_bytecode` used: ``entries`` (``{filename: (length, crc32, flags,
-    code)}``), the file names answered from the cache (``hits``) and compiled (``misses``)."""
+    """What :func:`support_bytecode` used: the cached ``entries`` (``{filename: (length,
+    crc32, flags, code)}``) and ``patterns`` (``{(pattern, flags): _sre.compile arguments}``),
+    and what was answered from them (``hits``, ``pattern_hits``) or made anew (``misses``,
+    ``pattern_misses``)."""
 
-    def __init__(self, path: Path, entries: dict) -> None:
+    def __init__(self, path: Path, tables: dict) -> None:
         self.path = path
-        self.entries = entries
+        self.entries: dict = tables["code"]
+        self.patterns: dict = tables["re"]
         self.hits: list[str] = []
         self.misses: list[str] = []
+        self.pattern_hits = 0
+        self.pattern_misses = 0
+
+    def tables(self) -> dict:
+        return {"code": self.entries, "re": self.patterns}
 
 
-@contextmanager
-def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
-    """While inside, ``compile(source_bytes, "shibokensupport/…", "exec")`` returns the cached
-    code object when the source's length, CRC-32 and the effective compiler flags match; misses
-    are compiled as ``compile`` would and written back on exit. Every other call is passed
-    through unchanged."""
-    cache = SupportCache(cache_path() if path is None else path, {})
-    cache.entries = entries = _read(cache.path)
-    real = builtins.compile
+def _compile_hook(cache: SupportCache, real: Callable) -> Callable:
+    """``compile`` answering shiboken's support files from ``cache``."""
+    entries = cache.entries
 
     def compile(source, filename, mode, flags=0, dont_inherit=False,  # noqa: A001, ANN001, ANN202
                 optimize=-1, **kwargs):
@@ -132,13 +147,99 @@ def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
         cache.misses.append(filename)
         return code
 
-    builtins.compile = compile
+    return compile
+
+
+class _SreRecorder:
+    """Stands in for the ``_sre`` module inside ``re._compiler``: keeps the arguments of the
+    last ``compile`` call; everything else is the module's."""
+
+    def __init__(self, sre: types.ModuleType) -> None:
+        self._sre = sre
+        self.last: tuple | None = None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sre, name)
+
+    def compile(self, *args: object) -> object:
+        self.last = args
+        return self._sre.compile(*args)
+
+
+def _regex_hook(cache: SupportCache, real: Callable, recorder: _SreRecorder) -> Callable:
+    """``re._compiler.compile`` replaying the ``_sre.compile`` arguments kept in ``cache``."""
+    sre = recorder._sre  # noqa: SLF001
+    patterns = cache.patterns
+    debug = getattr(sre, "SRE_FLAG_DEBUG", 128)
+
+    def compile(p, flags=0):  # noqa: A001, ANN001, ANN202
+        if type(p) is not str or type(flags) is not int or flags & debug:
+            return real(p, flags)
+        key = (p, flags)
+        args = patterns.get(key)
+        if isinstance(args, tuple) and len(args) == 6 and args[0] == p:
+            try:
+                pattern = sre.compile(*args)
+            except (RuntimeError, TypeError, ValueError, OverflowError):  # damaged: remake
+                pass
+            else:
+                cache.pattern_hits += 1
+                return pattern
+        recorder.last = None
+        pattern = real(p, flags)
+        args = recorder.last
+        if args is not None and len(args) == 6 and args[0] == p \
+                and int(args[1]) & flags == flags:  # type: ignore[call-overload]
+            pattern_, final_flags, code, groups, groupindex, indexgroup = args
+            # (the code holds re's named int constants: kept as plain ints)
+            patterns[key] = (pattern_, int(final_flags),  # type: ignore[call-overload]
+                             [int(c) for c in code],  # type: ignore[attr-defined]
+                             int(groups), dict(groupindex), tuple(indexgroup))  # type: ignore[call-overload]
+            cache.pattern_misses += 1
+        return pattern
+
+    return compile
+
+
+@contextmanager
+def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
+    """While inside, ``compile(source_bytes, "shibokensupport/…", "exec")`` returns the cached
+    code object when the source's length, CRC-32 and the effective compiler flags match, and
+    ``re`` replays the cached ``_sre.compile`` arguments of a ``str`` pattern compiled before
+    with the same flags; misses are made the usual way and written back on exit. Every other
+    call is passed through unchanged."""
+    path = cache_path() if path is None else path
+    cache = SupportCache(path, _read(path))
+    real = builtins.compile
+    builtins.compile = _compile_hook(cache, real)
+    regex = _regex_parts()
+    if regex is not None:
+        compiler, real_re, recorder = regex
+        setattr(compiler, "compile", _regex_hook(cache, real_re, recorder))  # noqa: B010
+        setattr(compiler, "_sre", recorder)  # noqa: B010
     try:
         yield cache
     finally:
         builtins.compile = real
-    if cache.misses and not sys.dont_write_bytecode:
-        _write(cache.path, entries)
+        if regex is not None:
+            setattr(compiler, "compile", real_re)  # noqa: B010
+            setattr(compiler, "_sre", recorder._sre)  # noqa: B010, SLF001
+    if (cache.misses or cache.pattern_misses) and not sys.dont_write_bytecode:
+        _write(cache.path, cache.tables())
+
+
+def _regex_parts() -> tuple[types.ModuleType, Callable, _SreRecorder] | None:
+    """``re._compiler``, its ``compile`` and a recorder for its ``_sre`` (None where this
+    Python's ``re`` is laid out otherwise: patterns are then compiled as usual)."""
+    import re
+
+    compiler = getattr(re, "_compiler", None)
+    real = getattr(compiler, "compile", None)
+    sre = getattr(compiler, "_sre", None)
+    if not isinstance(real, types.FunctionType) or not isinstance(sre, types.ModuleType) \
+            or not callable(getattr(sre, "compile", None)):
+        return None
+    return compiler, real, _SreRecorder(sre)  # type: ignore[return-value]
 
 
 def _uses_pyside(module: types.ModuleType, original: Callable[[types.ModuleType], bool]) -> bool:
