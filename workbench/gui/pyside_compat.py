@@ -18,7 +18,6 @@ nothing on Python 3.12+ and is idempotent.
 
 from __future__ import annotations
 
-import ctypes
 import sys
 
 _BOOST = 1 << 40
@@ -43,6 +42,8 @@ def make_none_immortal(pyside_version: str | None = None) -> bool:
         pyside_version = PySide6.__version__
     if pyside_version not in AFFECTED_VERSIONS:
         return False
+    import ctypes  # (here: ~4 ms of start-up everywhere else)
+
     for singleton in (None, True, False, Ellipsis, NotImplemented):
         refcnt = ctypes.c_ssize_t.from_address(id(singleton))  # PyObject.ob_refcnt, 1st field
         if refcnt.value < _BOOST // 2:
