@@ -206,3 +206,10 @@ def test_cached_patterns_are_the_patterns_re_makes(tmp_path: Path, monkeypatch) 
         again = re.compile(*key)
     assert (cache.pattern_misses, cache.pattern_hits) == (1, 0)
     assert again.pattern == key[0]
+
+    # patterns made by another Python release are not replayed (bytecode is, by its magic)
+    tables = ps._read(path)  # noqa: SLF001
+    assert tables["re"]
+    tables["python"] = "3.0.0 (elsewhere)"
+    ps._write(path, tables)  # noqa: SLF001
+    assert ps._read(path)["re"] == {}  # noqa: SLF001

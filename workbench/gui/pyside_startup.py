@@ -88,6 +88,8 @@ def _read(path: Path) -> dict:
         return empty
     if not isinstance(tables, dict) or not all(isinstance(tables.get(k), dict) for k in empty):
         return empty
+    if tables.get("python") != sys.version:  # re's code generator may differ between releases
+        tables["re"] = {}
     return tables
 
 
@@ -119,7 +121,7 @@ class SupportCache:
         self.pattern_misses = 0
 
     def tables(self) -> dict:
-        return {"code": self.entries, "re": self.patterns}
+        return {"code": self.entries, "re": self.patterns, "python": sys.version}
 
 
 def _compile_hook(cache: SupportCache, real: Callable) -> Callable:
