@@ -78,7 +78,8 @@ from workbench.core.formats.listing import Listing
 from workbench.core.fsnames import has_undecodable, readable, same_name
 from workbench.core.imageinfo import IMAGE_EXTENSIONS, ImageReadError, image_size
 from workbench.core.project_scan import (
-    _child, _detect, _is_symlink_loop, _Names, _rel_dir, _resolve_folder, _walk, natural_key,
+    _child, _detect, _FolderScan, _is_symlink_loop, _Names, _rel_dir, _resolve_folder, _walk,
+    natural_key,
 )
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
@@ -155,6 +156,8 @@ class Project:
     _items: dict[Path, Item] = field(default_factory=dict, repr=False)
     _annotations_arg: Path | None = field(default=None, repr=False)
     _listing: Listing | None = field(default=None, repr=False)
+    #: The walk made while detecting the format (the first VOC rescan of that folder uses it).
+    _walked: _FolderScan | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ opening
 
@@ -171,11 +174,16 @@ class Project:
         if format is not None and format not in FORMATS:
             raise FormatError(f"unknown label format {format!r} (choose from "
                               f"{', '.join(FORMATS)})")
-        guess = listing = None
+        def check() -> None:
+            if stop is not None and stop():
+                raise OpenCancelled(f"{images}: scan stopped")
+        guess = walked = None
         if format is None:
-            format, guess, images, annotations_dir, listing = _detect(images, annotations_dir)
+            format, guess, images, annotations_dir, walked = _detect(images, annotations_dir,
+                                                                     check)
         if format != "voc":
-            return cls._open_native(images, annotations_dir, format, guess, listing)
+            return cls._open_native(images, annotations_dir, format, guess,
+                                    walked.listing if walked is not None else None)
         root, layout = images, "flat"
         if annotations_dir is not None:
             annotations = _resolve_folder(annotations_dir)
@@ -196,7 +204,7 @@ class Project:
         else:
             annotations = images
         project = cls(images_dir=images, annotations_dir=annotations, root=root, layout=layout,
-                      guess=guess)
+                      guess=guess, _walked=walked)
         project.rescan(stop=stop)
         project._recover()
         return project
@@ -307,7 +315,14 @@ class Project:
         # scandir's flags in this loop, one Path per file kept (issue 14: 10^5 files).
         links: tuple[list[Path], list[Path]] = ([], [])
         beside = self.annotations_dir == self.images_dir
-        for folder, files in _walk(self.images_dir):
+        walked, self._walked = self._walked, None
+        if walked is not None and not (beside and walked.root == os.fspath(self.images_dir)):
+            walked = None
+        if walked is not None:  # the walk of format detection (Project.open): walked once
+            images, image_strs, xmls, temps = (walked.images, walked.image_strs, walked.xmls,
+                                               walked.temps)
+            links = walked.links
+        for folder, files in (_walk(self.images_dir) if walked is None else ()):
             check()
             child = _child(Path(folder))
             head = os.path.join(folder, "")

@@ -11,13 +11,16 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.core.atomic import TEMP_NAME
 from workbench.core.formats import FormatGuess, detect_format, list_folder
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
 from workbench.core.formats.yolo import ultralytics_root
+from workbench.core.imageinfo import IMAGE_EXTENSIONS
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -61,6 +64,66 @@ def _walk(folder: str | os.PathLike[str]) -> Iterable[tuple[str, list[tuple[str,
             yield from _walk(d.path)
 
 
+@dataclass
+class _FolderScan:
+    """One walk of a folder (:func:`_scan_folder`): the format detection's listing and what
+    :meth:`Project.rescan <workbench.core.project.Project.rescan>` collects for a VOC project
+    whose XML lie beside its images there (the same Path objects), so that opening such a
+    folder walks it once (issue 14: the walk, the sort and a Path per file were done twice)."""
+
+    root: str
+    listing: Listing
+    images: list[Path] = field(default_factory=list)
+    image_strs: list[str] = field(default_factory=list)  # os.fspath of each image
+    xmls: list[Path] = field(default_factory=list)
+    temps: list[Path] = field(default_factory=list)
+    links: tuple[list[Path], list[Path]] = field(default_factory=lambda: ([], []))  # symlinks
+
+
+_KINDS = {".xml": "xml", ".txt": "txt", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
+          ".names": "txt"}
+
+
+def _scan_folder(root: Path, check: Callable[[], None] | None = None) -> _FolderScan:
+    """Walk ``root`` once (:func:`_walk`): ``listing`` is what
+    :func:`workbench.core.formats.list_folder` gives (a test checks), the other fields what
+    ``Project.rescan`` takes from a flat VOC folder (its rules: an image has a non-empty stem;
+    XML by name ending; stale-temp names). ``check`` is called for every folder and every
+    4,096 files (it raises to stop)."""
+    listing = Listing(root)
+    out = _FolderScan(os.fspath(root), listing)
+    kinds = {ext: getattr(listing, name) for ext, name in _KINDS.items()}
+    images, image_strs, xmls, temps = out.images, out.image_strs, out.xmls, out.temps
+    for folder, files in _walk(root):
+        if check is not None:
+            check()
+        child = _child(Path(folder))
+        head = os.path.join(folder, "")
+        for i, (f, link) in enumerate(files):
+            if check is not None and not i & 4095:
+                check()
+            dot = f.rfind(".")
+            if dot < 0:
+                continue  # (neither listed nor taken by the scan)
+            ext = f[dot:].lower()
+            path = None
+            bucket = listing.images if ext in IMAGE_EXTENSIONS else kinds.get(ext)
+            if bucket is not None:
+                bucket.append(path := child(f))
+            if 0 < dot < len(f) - 1 and ext in IMAGE_EXTENSIONS:
+                images.append(path := path or child(f))
+                image_strs.append(head + f)
+                if link:
+                    out.links[0].append(path)
+            elif f.lower().endswith(".xml"):
+                xmls.append(path := path or child(f))
+                if link:
+                    out.links[1].append(path)
+            elif f.startswith(".") and TEMP_NAME.match(f):
+                temps.append(path or child(f))
+    return out
+
+
 def _child(folder: Path):  # noqa: ANN202 - Callable[[str], Path]
     """``lambda name: folder / name`` for plain file names, without parsing ``name`` again
     (pathlib's own child constructor where it has one: ~2x faster than ``/``)."""
@@ -85,13 +148,15 @@ def _is_symlink_loop(path: Path) -> bool:
     return False
 
 
-def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
+def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None,
+            check: Callable[[], None] | None = None,
             ) -> tuple[str, FormatGuess | None, Path, str | os.PathLike[str] | None,
-                       Listing | None]:
-    """``(format, guess, root to open, annotations, listing)`` for :meth:`Project.open`
-    without ``format`` (the listing made while detecting, so the scan walks the folder once). An
-    explicit annotations folder holding XML (or nothing else) stays VOC;
-    opening the ``images/`` folder of an Ultralytics dataset opens its parent."""
+                       _FolderScan | None]:
+    """``(format, guess, root to open, annotations, walk)`` for :meth:`Project.open`
+    without ``format`` (the walk made while detecting, :func:`_scan_folder`, so the scan
+    walks the folder once). An explicit annotations folder holding XML (or nothing else)
+    stays VOC; opening the ``images/`` folder of an Ultralytics dataset opens its parent.
+    ``check``: see :func:`_scan_folder`."""
     if annotations_dir is not None:
         ann = _resolve_folder(annotations_dir)
         if ann == images:
@@ -112,17 +177,18 @@ def _detect(images: Path, annotations_dir: str | os.PathLike[str] | None
     root = images
     if images.name == "images" and (images.parent / "labels").is_dir():
         root = images.parent
-    listing = list_folder(root)
-    guess = detect_format(root, listing)
+    scan = _scan_folder(root, check)
+    guess = detect_format(root, scan.listing)
     if root != images and guess.format == "voc":
         root = images
-        listing = list_folder(root)
-        guess = detect_format(root, listing)
+        scan = _scan_folder(root, check)
+        guess = detect_format(root, scan.listing)
     anchor = ultralytics_root(images)
-    if guess.format == "voc" and not guess.evidence and listing.images and anchor is not None \
+    if guess.format == "voc" and not guess.evidence and scan.listing.images \
+            and anchor is not None \
             and (anchor / "labels" / images.relative_to(anchor / "images")).is_dir():
-        return "yolo", guess, images, None, listing  # images/train opened by itself
-    return guess.format, guess, root, None, listing
+        return "yolo", guess, images, None, scan  # images/train opened by itself
+    return guess.format, guess, root, None, scan
 
 
 def _rel_dir(path: Path, base: Path) -> str:

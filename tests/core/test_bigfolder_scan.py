@@ -1,0 +1,102 @@
+"""Issue 14: opening a flat VOC folder walks it once — the walk of format detection
+(``project_scan._scan_folder``) gives both the detection's listing and the project's scan.
+These tests hold that walk to ``list_folder`` and to ``Project.rescan``'s own walk on a folder
+with the cases their rules treat apart."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import workbench.core.project as project_mod
+from workbench.core.formats import list_folder
+from workbench.core.project import OpenCancelled, Project
+from workbench.core.project_scan import _scan_folder
+
+XML = ("<annotation><filename>{name}</filename><size><width>10</width><height>10</height>"
+       "<depth>3</depth></size><object><name>cat</name><bndbox><xmin>1</xmin><ymin>1</ymin>"
+       "<xmax>5</xmax><ymax>5</ymax></bndbox></object></annotation>")
+
+
+def _tree(root):
+    root.mkdir()
+    for name in ("img10.jpg", "img2.JPG", "IMG1.png", ".hidden.jpg", ".jpg", "noext", "a.txt",
+                 "data.yaml", "x.json", "img2.webp"):
+        (root / name).write_bytes(b"")
+    (root / "img2.xml").write_text(XML.format(name="img2.JPG"))
+    (root / "IMG1.XML").write_text(XML.format(name="IMG1.png"))
+    (root / "stray.xml").write_text(XML.format(name="gone.jpg"))  # an orphan
+    sub = root / "sub"
+    sub.mkdir()
+    (sub / "img3.jpg").write_bytes(b"")
+    (sub / "img3.xml").write_text(XML.format(name="img3.jpg"))
+    (root / ".hiddendir").mkdir()
+    (root / ".hiddendir" / "img4.jpg").write_bytes(b"")
+    stale = root / ".img9.xml.abcdef12.tmp"  # a save killed midway, long ago
+    stale.write_text("x")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    if os.name == "posix":
+        os.symlink(root / "img10.jpg", root / "link5.jpg")
+        os.symlink(root / "loop.jpg", root / "loop.jpg")  # a symlink loop
+        os.symlink(sub, root / "linkdir")  # listed as a folder, not entered
+    return root
+
+
+def _snapshot(project):
+    return ([(e.image_path, e.xml_path, e.has_xml, e.key, e.image_id) for e in project.entries],
+            list(project.orphans), [(p.file, p.message) for p in project.scan_problems],
+            project.layout, project.format)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_walk_gives_the_listing_of_list_folder(tmp_path):
+    root = _tree(tmp_path / "f").resolve()
+    scan = _scan_folder(root)
+    assert scan.listing == list_folder(root)
+    # natural order, hidden images too; ".jpg" (no stem) is listed but not an image of the scan
+    assert [p.name for p in scan.images] == [".hidden.jpg", "IMG1.png", "img2.JPG", "img2.webp",
+                                             "img10.jpg", "link5.jpg", "loop.jpg", "img3.jpg"]
+    assert [p.name for p in scan.listing.images][:2] == [".hidden.jpg", ".jpg"]
+    assert [p.name for p in scan.links[0]] == ["link5.jpg", "loop.jpg"]
+    assert [os.fspath(p) for p in scan.images] == scan.image_strs
+    assert sorted(p.name for p in scan.xmls) == ["IMG1.XML", "img2.xml", "img3.xml",
+                                                 "stray.xml"]
+    assert [p.name for p in scan.temps] == [".img9.xml.abcdef12.tmp"]
+
+
+def test_open_walks_a_flat_folder_once_and_matches_a_rescan(tmp_path, monkeypatch):
+    root = _tree(tmp_path / "f")
+    walks = []
+    real_walk = project_mod._walk
+    monkeypatch.setattr(project_mod, "_walk", lambda folder: walks.append(folder) or
+                        real_walk(folder))
+    project = Project.open(root)
+    assert walks == []  # the detection's walk was used
+    opened = _snapshot(project)
+    assert not (root / ".img9.xml.abcdef12.tmp").exists()  # stale temp removed, as before
+    assert [e.key for e in project.entries][:4] == [".hidden.jpg", "IMG1.png", "img2.JPG",
+                                                    "img2.webp"]
+    assert [o.name for o in project.orphans] == ["stray.xml"]
+    project.rescan()
+    assert len(walks) == 1  # a rescan walks the folder itself
+    assert _snapshot(project) == opened
+
+
+def test_open_of_a_voc_root_still_walks_its_images(tmp_path, monkeypatch):
+    root = tmp_path / "voc"
+    (root / "JPEGImages").mkdir(parents=True)
+    (root / "Annotations").mkdir()
+    (root / "JPEGImages" / "a1.jpg").write_bytes(b"")
+    (root / "Annotations" / "a1.xml").write_text(XML.format(name="a1.jpg"))
+    project = Project.open(root)
+    assert project.layout == "voc"
+    assert [(e.key, e.has_xml) for e in project.entries] == [("a1.jpg", True)]
+
+
+def test_stop_during_the_detection_walk(tmp_path):
+    root = _tree(tmp_path / "f")
+    with pytest.raises(OpenCancelled):
+        Project.open(root, stop=lambda: True)
