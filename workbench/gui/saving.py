@@ -21,11 +21,11 @@ from workbench.core.fsnames import readable
 from workbench.core.wording import count
 from workbench.gui.documents import ImageDocument
 from workbench.gui.hub import AnnotationsWritten
-from workbench.gui.outside_edits import DiskStamp, OutsideChange
 from workbench.gui.save_queue import SaveJob, SaveQueue
 
 if TYPE_CHECKING:
     from workbench.gui.main_window import MainWindow
+    from workbench.gui.outside_edits import DiskStamp
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ class SaveController:
 
     def _write(self, doc: ImageDocument, auto: bool = False) -> bool:
         """Save ``doc`` now, on this thread (after its background write, if one runs)."""
+        from workbench.gui.outside_edits import OutsideChange  # (not before the first paint)
+
         self.flush(doc)
         try:
             doc.save()
@@ -91,6 +93,8 @@ class SaveController:
     def _start(self, doc: ImageDocument, auto: bool = False) -> bool | None:
         """Save ``doc``: big documents on the save thread (None: under way, the result comes
         to :meth:`_on_job_finished`), others at once (True/False as :meth:`_write`)."""
+        from workbench.gui.outside_edits import OutsideChange
+
         project = getattr(self.w, "project", None)
         if (len(doc.annotation.objects) < self.background_min_objects
                 or getattr(project, "format", "voc") != "voc"):  # native writers: GUI thread
