@@ -59,7 +59,9 @@ DEFERRED = ("numpy", "lxml", "PIL", "workbench.core.project", "workbench.core.vo
             "workbench.core.images", "workbench.core.formats", "workbench.engine",
             # the questions and dialogs (13 ms of Qt classes), the first-run sample and hint:
             # imported where they are used
-            "workbench.gui.dialogs", "workbench.gui.first_run")
+            "workbench.gui.dialogs", "workbench.gui.first_run",
+            # the outside-edit watcher (and hashlib, ~13 ms): built when a project opens
+            "workbench.gui.outside_edits", "hashlib", "_hashlib")
 
 
 def _jpeg(path: Path) -> None:

@@ -46,7 +46,6 @@ from workbench.gui.images import ImageCache, to_rgb_array
 from workbench.gui.jobs import Job, JobRunner, job_errors
 from workbench.gui.navigation import NavigationMixin
 from workbench.gui.opening import ProjectOpener
-from workbench.gui.outside_edits import OutsideEditWatcher, outside_change, stamp
 from workbench.gui.panel_host import PanelHost
 from workbench.gui.panels.boxes import BoxesPanel
 from workbench.gui.panels.classes import ClassesPanel
@@ -60,6 +59,7 @@ from workbench.gui.settings import Settings
 if TYPE_CHECKING:  # annotations only: the first paint needs no numpy (issue 14)
     import numpy as np
 
+    from workbench.gui.outside_edits import OutsideEditWatcher
     from workbench.gui.welcome import WelcomePage
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,9 @@ class MainWindow(NavigationMixin, QMainWindow):
         self._rgb: tuple[Path, np.ndarray] | None = None
         self.editor = EditController(self)
         self.saver = SaveController(self)
-        #: Annotation files changed by other programs while open (see outside_edits).
-        self.outside = OutsideEditWatcher(self)
+        # Annotation files changed by other programs while open: ``outside``, built when first
+        # used (a project opens); its module is not needed for the first paint (issue 14).
+        self._outside: OutsideEditWatcher | None = None
         #: Folders open on a worker thread (File → Open, Open Recent, drops, start-up).
         self.opener = ProjectOpener(self)
         self.hub.subscribe(AnnotationsWritten, self._on_annotations_written)
@@ -125,6 +126,15 @@ class MainWindow(NavigationMixin, QMainWindow):
             self._build_welcome()
         self.stack.addWidget(self.canvas)
         self.setCentralWidget(self.stack)
+
+    @property
+    def outside(self) -> OutsideEditWatcher:
+        """Annotation files changed by other programs while open (see outside_edits)."""
+        if self._outside is None:
+            from workbench.gui.outside_edits import OutsideEditWatcher
+
+            self._outside = OutsideEditWatcher(self)
+        return self._outside
 
     @property
     def welcome(self) -> WelcomePage:
@@ -336,6 +346,8 @@ class MainWindow(NavigationMixin, QMainWindow):
 
     def reload_document(self, doc: ImageDocument) -> None:
         """Read ``doc``'s file again (history cleared): what is on disk is shown."""
+        from workbench.gui.outside_edits import stamp
+
         disk = stamp(doc.xml_path)  # before reading: a write meanwhile is noticed later
         loaded = ops.load(self.project, self.entry_of(doc.image_path))
         size = doc.annotation.size
@@ -357,6 +369,8 @@ class MainWindow(NavigationMixin, QMainWindow):
             return False
         if self.saver.queue.busy(doc):
             return False  # our own write is under way (save_queue.py); its end re-stamps the file
+        from workbench.gui.outside_edits import outside_change
+
         current = outside_change(doc)
         if current is None:
             return False
@@ -588,7 +602,8 @@ class MainWindow(NavigationMixin, QMainWindow):
             return
         self.panel_host.shutdown()
         self.opener.cancel()
-        self.outside.stop()
+        if self._outside is not None:
+            self._outside.stop()
         self.scanner.stop()
         self._images.close()
         self.stop_background_work(self.CLOSE_WAIT_MS)
