@@ -32,6 +32,7 @@ from workbench.gui.panels.classics_common import ModelCache, add_checkpoint
 from workbench.gui.panels.classics_roi import RoiPage
 from workbench.gui.panels.classics_rpn import RpnPage
 from workbench.gui.panels.classics_yolo import YoloPage
+from workbench.gui.panels.deferred import BuildQueue, LaterTabs
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
 
 if TYPE_CHECKING:
@@ -69,8 +70,13 @@ class ClassicsPanel(QWidget):
         self.yolo_page = YoloPage(window, self.layers)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.roi_page, "RoI pooling")
-        self.tabs.addTab(self.yolo_page, "YOLO grid")
-        self.tabs.addTab(self.rpn_page, "RPN")
+        # The YOLO and RPN pages join their tabs in later event-loop turns (or when their tab is
+        # picked): polished and laid out with the panel, all three pages held the event loop
+        # ~100 ms when the panel was first opened (issue 14, GUI stalls; panels/deferred.py).
+        self.builds = BuildQueue(self)
+        self.later_tabs = LaterTabs(self.tabs, self.builds)
+        self.later_tabs.add(self.yolo_page, "YOLO grid")
+        self.later_tabs.add(self.rpn_page, "RPN")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)

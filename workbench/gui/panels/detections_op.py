@@ -87,8 +87,6 @@ class OperatingPointBox(QWidget):
         panel.window.project_changed.connect(self.reset)
 
     def _build(self) -> None:
-        import pyqtgraph as pg  # lazily: the panel module imports without it
-
         # Opt-in: it runs the network once over every val image (on a CPU and a large model,
         # minutes) — the sliders alone only ever need the image in view.
         # Short: with "Best F1" beside it, it sets the Detections panel's narrowest width
@@ -104,11 +102,11 @@ class OperatingPointBox(QWidget):
         self.best_button.setToolTip("Move the score slider to the threshold of highest F1")
         self.best_button.setEnabled(False)
         self.best_button.clicked.connect(self.request_best)
-        self.plot = pr_plot(160)
-        self.plot.setMaximumHeight(220)  # the sliders' companion, not the panel's main view
-        self.line = self.plot.plot([], [], pen=pg.mkPen((90, 170, 255), width=2))
-        self.marker = self.plot.plot([], [], pen=None, symbol="o", symbolSize=10,
-                                     symbolBrush=(255, 200, 0), symbolPen="w")
+        # the PR plot is built when first shown or asked for (``plot``): hidden until the box
+        # is checked, it was a third of the panel's construction (issue 14, GUI stalls)
+        self._plot: Any = None
+        self._line: Any = None
+        self._marker: Any = None
         row = QHBoxLayout()
         row.addWidget(self.enabled_box, 1)
         row.addWidget(self.best_button)
@@ -116,9 +114,40 @@ class OperatingPointBox(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
         layout.addWidget(self.values)
-        layout.addWidget(self.plot)
         self.values.setVisible(False)
-        self.plot.setVisible(False)
+
+    @property
+    def plot(self) -> Any:
+        """The PR plot (a ``pyqtgraph.PlotWidget``, hidden while the box is unchecked)."""
+        return self._ensure_plot()
+
+    def _ensure_plot(self) -> Any:
+        if self._plot is None:
+            import pyqtgraph as pg  # lazily: the panel module imports without it
+
+            plot = pr_plot(160)
+            plot.setMaximumHeight(220)  # the sliders' companion, not the panel's main view
+            self._line = plot.plot([], [], pen=pg.mkPen((90, 170, 255), width=2))
+            self._marker = plot.plot([], [], pen=None, symbol="o", symbolSize=10,
+                                     symbolBrush=(255, 200, 0), symbolPen="w")
+            layout = self.layout()
+            assert layout is not None
+            layout.addWidget(plot)
+            plot.setVisible(self.enabled_box.isChecked())  # in the layout first: no window
+            self._plot = plot
+        return self._plot
+
+    @property
+    def line(self) -> Any:
+        """The PR curve (a ``PlotDataItem``)."""
+        self._ensure_plot()
+        return self._line
+
+    @property
+    def marker(self) -> Any:
+        """The operating point on the curve (a ``PlotDataItem``)."""
+        self._ensure_plot()
+        return self._marker
 
     # -- the detector and its raw outputs -----------------------------------------------------
     def set_detector(self, detector: Any) -> None:
@@ -138,8 +167,9 @@ class OperatingPointBox(QWidget):
         self._sliders = {}  # a running job fills the old one
         self.best_button.setEnabled(False)
         self.values.setText("—")
-        self.line.setData([], [])
-        self.marker.setData([], [])
+        if self._plot is not None:
+            self._line.setData([], [])
+            self._marker.setData([], [])
 
     def start(self) -> bool:
         """Compute the val images' raw outputs on a worker, unless done, running, switched off,

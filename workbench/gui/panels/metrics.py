@@ -43,6 +43,7 @@ from workbench.gui.canvas.layer_list import LayerList
 from workbench.gui.canvas.layers import BoxLayer
 from workbench.gui.canvas.palette import class_color
 from workbench.gui.jobs import JobRunner
+from workbench.gui.panels.deferred import BuildQueue, Deferred
 from workbench.gui.panels.pr_plot import pr_plot
 
 if TYPE_CHECKING:
@@ -149,8 +150,9 @@ class MetricsPanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._on_table_selection_changed)
 
-        self.plot = pr_plot(200)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        # the PR plot in the turn after the panel's (panels/deferred.py; issue 14, GUI stalls)
+        self.builds = BuildQueue(self)
+        self._plot_box = Deferred(self._make_plot, self.builds, min_height=200)
 
         # short: with its score box it set the panel's width (issue 14, panels fit)
         self.marks_box = QCheckBox("Mark TP/FP/FN at score ≥")
@@ -186,12 +188,22 @@ class MetricsPanel(QWidget):
         top_layout.addWidget(self.table, 1)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.plot)
+        splitter.addWidget(self._plot_box)
         splitter.setSizes([320, 260])
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addLayout(marks)
         layout.addWidget(self.marks_label)
+
+    def _make_plot(self) -> pg.PlotWidget:
+        plot = pr_plot(200)
+        self.legend = plot.addLegend(offset=(-10, 10))
+        return plot
+
+    @property
+    def plot(self) -> pg.PlotWidget:
+        """The PR curves' plot (built in the turn after the panel, or now when asked for)."""
+        return self._plot_box.widget()
 
     # -- loading ----------------------------------------------------------------------------
     def _on_folder_clicked(self) -> None:
@@ -348,8 +360,9 @@ class MetricsPanel(QWidget):
                 self.table.setItem(row, col, item)
 
     def _set_curves(self, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        plot = self.plot  # (and the legend) built now if not yet
         for item in self._curves.values():
-            self.plot.removeItem(item)
+            plot.removeItem(item)
         self.legend.clear()
         self._curves = {}
         for name, (recall, precision) in curves.items():

@@ -41,6 +41,7 @@ from workbench.core.matching import MatchResult, match_priors
 from workbench.core.models import prior_models
 from workbench.core.priors import SSD300_VOC_PAPER, PriorSet, ssd300_paper_priors
 from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
+from workbench.gui.panels.deferred import BuildQueue, LaterTabs
 from workbench.gui.panels import priors_mining
 from workbench.gui.panels.priors_overlay import PriorsOverlay
 from workbench.gui.panels.priors_tables import (
@@ -208,12 +209,16 @@ class PriorsPanel(QWidget):
         o_layout.addWidget(self.objects_table)
         self.tabs = QTabWidget()
         self.tabs.addTab(counts, "Per map")  # four whole titles in a ~370 px panel
-        self.tabs.addTab(cell, "Cell")
-        self.tabs.addTab(objects, "Matching")
+        # The other pages join their tabs in later event-loop turns, or when picked (issue 14,
+        # GUI stalls: polished and laid out with the panel they held its first opening up).
+        self.builds = BuildQueue(self)
+        self.later_tabs = LaterTabs(self.tabs, self.builds)
+        self.later_tabs.add(cell, "Cell")
+        self.later_tabs.add(objects, "Matching")
         # five whole titles in the ~360 px tab bar (issue 14's fit check)
-        self.tabs.addTab(suggest_box, "k-means")
+        self.later_tabs.add(suggest_box, "k-means")
         self.tabs.setTabToolTip(3, "Anchor shapes from the project's boxes (k-means)")
-        self.tabs.addTab(self._build_mining_tab(), "Mining")
+        self.later_tabs.add(self._build_mining_tab(), "Mining")
         self.tabs.setTabToolTip(4, "SSD hard-negative mining on this image (needs a checkpoint)")
         layout = QVBoxLayout(self)
         layout.addLayout(form)

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.runs_compare import AP_METRICS, ApComparison, RunCurves
-from workbench.gui.panels.training_plots import TERM_COLORS, TrainingPlots
+from workbench.gui.panels.deferred import BuildQueue, Deferred
+from workbench.gui.panels.training_plots import PLOT_MIN_HEIGHT, TERM_COLORS, TrainingPlots
 
 #: Run colours, in the order runs are listed (the Train panel's palette).
 RUN_COLORS = TERM_COLORS
@@ -57,19 +58,38 @@ class RunsPlots(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         pg.setConfigOptions(antialias=True)
-        self.loss_plot = TrainingPlots._plot("Train loss, mean per epoch", "epoch", "loss")
-        self.map_plot = TrainingPlots._plot("Val mAP@0.5", "epoch", "mAP")
-        self.map_plot.setYRange(0, 1)
-        # The legend is the panel's line above the plots (run letters, colours, names): inside
-        # a 250 px plot pyqtgraph's legend covered the curves (the Train panel's mAP plot hides
-        # its legend for the same reason). The curves keep the run names (``name()``).
-        for plot in (self.loss_plot, self.map_plot):
-            plot.getPlotItem().legend.setVisible(False)
+        # each plot in its own event-loop turn after the panel's, or at once when asked for
+        # (``loss_plot``, ``map_plot``): built with the panel they held its first opening up
+        # (issue 14, GUI stalls; panels/deferred.py)
+        self.builds = BuildQueue(self)
+        self._loss = Deferred(lambda: self._make("Train loss, mean per epoch", "loss"),
+                              self.builds, min_height=PLOT_MIN_HEIGHT)
+        self._map = Deferred(lambda: self._make("Val mAP@0.5", "mAP"), self.builds,
+                             min_height=PLOT_MIN_HEIGHT)
         self._items: dict[tuple[str, Path], tuple[object, pg.PlotDataItem]] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.loss_plot)
-        lay.addWidget(self.map_plot)
+        lay.addWidget(self._loss)
+        lay.addWidget(self._map)
+
+    @staticmethod
+    def _make(title: str, ylabel: str) -> pg.PlotWidget:
+        plot = TrainingPlots._plot(title, "epoch", ylabel)
+        if ylabel == "mAP":
+            plot.setYRange(0, 1)
+        # The legend is the panel's line above the plots (run letters, colours, names): inside
+        # a 250 px plot pyqtgraph's legend covered the curves (the Train panel's mAP plot hides
+        # its legend for the same reason). The curves keep the run names (``name()``).
+        plot.getPlotItem().legend.setVisible(False)
+        return plot
+
+    @property
+    def loss_plot(self) -> pg.PlotWidget:
+        return self._loss.widget()  # type: ignore[return-value]
+
+    @property
+    def map_plot(self) -> pg.PlotWidget:
+        return self._map.widget()  # type: ignore[return-value]
 
     #: Curves with more points than this are drawn without point symbols (a scatter of
     #: symbols per curve is most of a redraw's cost: 3 runs x 300 epochs took 130 ms).

@@ -31,6 +31,8 @@ MAP07_COLOR, MAP10_COLOR = "#4e79a7", "#e15759"
 #: Exponential smoothing weight (TensorBoard-style, bias-corrected).
 SMOOTHING = 0.9
 TERM_COLORS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948"]
+#: readable plots (issue 14: ~70 px squashed); a short window scrolls the panel instead
+PLOT_MIN_HEIGHT = 180
 TOTAL_COLOR = "#dddddd"
 
 
@@ -153,7 +155,7 @@ class TrainingPlots(QTabWidget):
         self.ap_table.verticalHeader().setVisible(False)
         for name, title in (("loss", "Loss"), ("lr", "Learning rate"), ("map", "mAP")):
             self._boxes[name] = box = self._wrap(None)
-            box.setMinimumHeight(180)
+            box.setMinimumHeight(PLOT_MIN_HEIGHT)
             self.addTab(box, title)
         self.addTab(self._wrap(self.ap_table), "Per-class AP")
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
@@ -245,7 +247,7 @@ class TrainingPlots(QTabWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.addLegend(offset=(-10, 10))
         # readable (issue 14: ~70 px squashed); a short window scrolls the panel instead
-        plot.setMinimumHeight(180)
+        plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         plot.setClipToView(True)  # long runs: draw only what is visible, decimated
         plot.setDownsampling(auto=True, mode="peak")
         # The axes draw the grid lines across the whole plot, three tick levels of them; the

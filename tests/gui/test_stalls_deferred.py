@@ -1,0 +1,164 @@
+"""Panels that build part of their widgets in later event-loop turns (issue 14, GUI stalls;
+:mod:`workbench.gui.panels.deferred`) show the same thing as before: a tab picked before its
+page joined it shows the page, filled; a plot asked for before its turn is built at once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QFormLayout, QLabel, QTabWidget, QWidget
+
+from workbench.gui.main_window import MainWindow
+from workbench.gui.panels.deferred import BuildQueue, Deferred, LaterTabs
+from workbench.gui.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from labeling_helpers import write_labelimg_xml  # noqa: E402
+
+PRIORS = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
+CLASSICS = ("workbench.gui.panels.classics", "ClassicsPanel", "Classics")
+METRICS = ("workbench.gui.panels.metrics", "MetricsPanel", "Metrics")
+RUNS = ("workbench.gui.panels.runs", "RunsPanel", "Runs")
+
+
+def click_tab(qtbot, tabs: QTabWidget, index: int) -> None:  # noqa: ANN001
+    bar = tabs.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    assert tabs.currentIndex() == index
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
+    """One 300x300 image with a 60x60 cat and a 4x20 stick (no SSD prior reaches it)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    image = QImage(300, 300, QImage.Format.Format_RGB888)
+    image.fill(QColor(90, 120, 150))
+    assert image.save(str(images / "a.png"))
+    write_labelimg_xml(images / "a.xml", "a.png", (300, 300),
+                       [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
+    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PRIORS, CLASSICS, METRICS, RUNS])
+    qtbot.addWidget(w)
+    w.resize(1400, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    yield w
+    for panel in w.panel_host.panels.values():
+        stop = getattr(panel, "shutdown", None)
+        if callable(stop):
+            stop()
+
+
+def test_build_queue_runs_in_order_once_and_flushes(qtbot) -> None:  # noqa: ANN001
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    queue = BuildQueue(owner)
+    ran: list[str] = []
+    first, second, third = (lambda: ran.append("a")), (lambda: ran.append("b")), \
+        (lambda: ran.append("c"))
+    for build in (first, second, third):
+        queue.add(build)
+    assert ran == [] and queue.pending == 3  # nothing in the caller's turn
+    queue.discard(second)
+    qtbot.waitUntil(lambda: queue.pending == 0, timeout=3000)
+    assert ran == ["a", "c"]
+    queue.add(first)
+    queue.add(third)
+    queue.flush()
+    assert ran == ["a", "c", "a", "c"] and queue.pending == 0
+    qtbot.wait(100)
+    assert ran == ["a", "c", "a", "c"]  # flushed builds do not run again
+
+
+def test_deferred_widget_built_later_or_when_asked(qtbot) -> None:  # noqa: ANN001
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    queue = BuildQueue(owner)
+    made: list[QLabel] = []
+
+    def make(text: str) -> QLabel:
+        made.append(QLabel(text))
+        return made[-1]
+
+    early = Deferred(lambda: make("early"), queue, min_height=120, parent=owner)
+    late = Deferred(lambda: make("late"), queue, parent=owner)
+    assert early.minimumHeight() == 120 and not early.built and not late.built
+    label = early.widget()  # asked for before its turn: built now, once
+    assert label.text() == "early" and label.parentWidget() is early
+    assert early.widget() is label
+    qtbot.waitUntil(lambda: late.built, timeout=3000)
+    assert [m.text() for m in made] == ["early", "late"]
+    assert late.widget().parentWidget() is late
+
+
+def test_later_tabs_page_joins_when_picked(qtbot) -> None:  # noqa: ANN001
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    queue = BuildQueue(tabs)
+    later = LaterTabs(tabs, queue)
+    first = QLabel("first")
+    tabs.addTab(first, "One")
+    page = QLabel("second page")
+    assert later.add(page, "Two") == 1
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    assert page.parentWidget() is None  # waiting for its turn: not polished with the rest
+    shown: list[bool] = []
+    tabs.currentChanged.connect(lambda _i: shown.append(page.parentWidget() is not None))
+    click_tab(qtbot, tabs, 1)
+    assert shown == [True]  # in its tab before the owner's slots hear of the change
+    assert page.isVisible() and page.text() == "second page"
+
+
+def test_priors_matching_tab_picked_at_once_shows_the_rows(window, qtbot) -> None:  # noqa: ANN001
+    """The Matching page joins its tab later; picked (a real click) right after the panel is
+    built it shows the two objects, the unreachable stick flagged."""
+    panel = window.panel_host.show_panel(PRIORS[1])
+    assert not panel.tabs.isAncestorOf(panel.objects_table)  # its page waits for its turn
+    click_tab(qtbot, panel.tabs, 2)
+    assert panel.objects_table.isVisible()
+    rows = [[panel.objects_table.item(r, c).text() for c in (0, 4)]
+            for r in range(panel.objects_table.rowCount())]
+    assert [r[0] for r in rows] == ["1. cat", "2. stick"]
+    assert rows[0][1] == "" and "⚠" in rows[1][1]
+    # in the host: the page's form rows wrap like the rest of the panel's
+    click_tab(qtbot, panel.tabs, 4)
+    mining_forms = panel.mine_button.parentWidget().findChildren(QFormLayout)
+    forms = [panel.mine_button.parentWidget().layout(), *mining_forms]
+    assert {f.rowWrapPolicy() for f in forms if isinstance(f, QFormLayout)} == {
+        QFormLayout.RowWrapPolicy.WrapLongRows}
+
+
+def test_classics_pages_join_their_tabs(window, qtbot) -> None:  # noqa: ANN001
+    panel = window.panel_host.show_panel(CLASSICS[1])
+    assert not panel.tabs.isAncestorOf(panel.yolo_page)  # waits for its turn
+    assert panel.tabs.count() == 3
+    assert [panel.tabs.tabText(i) for i in range(3)] == ["RoI pooling", "YOLO grid", "RPN"]
+    click_tab(qtbot, panel.tabs, 1)  # the YOLO page, filled for the current image
+    assert panel.yolo_page.isVisible()
+    table = panel.yolo_page.table
+    # 7x7 grid of 42.86 px cells: stick centre (12, 20), cat centre (130, 130)
+    assert [[table.item(r, c).text() for c in range(7)] for r in range(table.rowCount())] == [
+        ["0,0", "1", "0.280", "0.467", "0.093", "0.467", "stick"],
+        ["3,3", "1", "0.033", "0.033", "1.400", "1.400", "cat"]]
+    qtbot.waitUntil(lambda: panel.builds.pending == 0, timeout=5000)
+    assert panel.rpn_page.parentWidget() is panel.tabs.widget(2)
+
+
+def test_metrics_and_runs_plots_built_after_the_panel(window, qtbot) -> None:  # noqa: ANN001
+    metrics = window.panel_host.show_panel(METRICS[1])
+    runs = window.panel_host.show_panel(RUNS[1])
+    assert not metrics._plot_box.built  # the panel is on screen before its plot is made
+    plot = metrics.plot  # asked for: made now
+    assert metrics._plot_box.built and plot.parentWidget() is metrics._plot_box
+    assert metrics.legend is not None
+    qtbot.waitUntil(lambda: runs.plots.builds.pending == 0, timeout=5000)
+    assert runs.plots.loss_plot.parentWidget() is runs.plots._loss
+    assert runs.plots.map_plot.getViewBox().viewRange()[1][0] == pytest.approx(0, abs=0.05)
+    assert runs.plots.curves(runs.plots.loss_plot) == []

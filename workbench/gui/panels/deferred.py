@@ -1,0 +1,157 @@
+"""Build a panel's heavy widgets in a later event-loop turn than the panel (issue 14, GUI stalls).
+
+A panel is built on the GUI thread the first time its dock is shown; a ``pyqtgraph.PlotWidget``
+costs 10-30 ms to make and as much again to polish and paint the first time, so a panel with a
+plot or two held the event loop 100-200 ms (``bench/bench_gui_stalls.py``). :class:`Deferred`
+stands in the layout for such a widget: it has the widget's minimum height from the start (the
+panel's layout does not jump), builds it in a later turn — after the panel's first paint — and
+also at once when code asks for it (:meth:`Deferred.widget`), so callers never see it missing.
+Several :class:`Deferred` of one panel share a :class:`BuildQueue`: one widget per turn, with
+:attr:`BuildQueue.GAP_MS` between them so that input and repaints run in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QLayout, QTabWidget, QVBoxLayout, QWidget
+
+
+def add_shown(layout: QLayout, widget: QWidget) -> None:
+    """Add ``widget`` to ``layout`` and show it now unless it was hidden on purpose (a child
+    added to a visible parent is shown only in a later turn by Qt: a caller that just asked for
+    it must find it visible)."""
+    hidden = widget.testAttribute(Qt.WidgetAttribute.WA_WState_ExplicitShowHide) \
+        and widget.isHidden()
+    layout.addWidget(widget)
+    parent = layout.parentWidget()
+    if not hidden and parent is not None and parent.isVisible():
+        widget.show()
+
+
+class BuildQueue(QObject):
+    """Runs queued build functions one per event-loop turn, in order (each at most once)."""
+
+    #: milliseconds between one build and the next: the first paint of what one built lands
+    #: in between, in a turn of its own
+    GAP_MS = 30
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: list[Callable[[], object]] = []
+        self._scheduled = False
+
+    def add(self, build: Callable[[], object]) -> None:
+        """Run ``build`` in a later turn (after those queued before it)."""
+        self._queue.append(build)
+        self._schedule(0)
+
+    def discard(self, build: Callable[[], object]) -> None:
+        """Forget ``build`` if still queued (it was run at once instead)."""
+        self._queue = [b for b in self._queue if b != build]  # bound methods: equal, not same
+
+    @property
+    def pending(self) -> int:
+        """How many builds are still queued."""
+        return len(self._queue)
+
+    def flush(self) -> None:
+        """Run every queued build now."""
+        while self._queue:
+            self._queue.pop(0)()
+
+    def _schedule(self, delay_ms: int) -> None:
+        if not self._scheduled and self._queue:
+            self._scheduled = True
+            QTimer.singleShot(delay_ms, self, self._next)
+
+    def _next(self) -> None:
+        self._scheduled = False
+        if self._queue:
+            self._queue.pop(0)()
+        self._schedule(self.GAP_MS)
+
+
+class Deferred(QWidget):
+    """A placeholder in a layout whose content ``build()`` makes in a later turn (see the
+    module doc); :meth:`widget` builds it now if it is not yet."""
+
+    def __init__(self, build: Callable[[], QWidget], queue: BuildQueue, *,
+                 min_height: int = 0, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._build = build
+        self._queue = queue
+        self._widget: QWidget | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if min_height:
+            self.setMinimumHeight(min_height)
+        queue.add(self.widget)
+
+    @property
+    def built(self) -> bool:
+        return self._widget is not None
+
+    def widget(self) -> QWidget:
+        """The content, built now if it was not yet."""
+        if self._widget is None:
+            self._queue.discard(self.widget)
+            widget = self._build()
+            layout = self.layout()
+            assert layout is not None
+            add_shown(layout, widget)
+            self._widget = widget
+        return self._widget
+
+
+def hosted(widget: QWidget) -> bool:
+    """Whether ``widget`` is in a panel shown by the window's panel host (its scroll area)."""
+    parent = widget.parentWidget()
+    while parent is not None:
+        if parent.objectName() == "panelScroll":
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+class LaterTabs(QObject):
+    """Tabs of a ``QTabWidget`` whose pages join them in later turns (``queue``), or at once
+    when the tab is picked: a page waiting for its turn is an unparented widget, so it is not
+    polished, laid out or painted with the panel. The page objects exist from the start —
+    callers fill their tables and labels as before; :meth:`attach_all` puts every page in. In a
+    panel of the panel host a page is compacted as the host did the panel
+    (:meth:`~workbench.gui.panel_host.PanelHost.compact`: wrapped form rows and labels)."""
+
+    def __init__(self, tabs: QTabWidget, queue: BuildQueue) -> None:
+        super().__init__(tabs)
+        self.tabs, self.queue = tabs, queue
+        self._pages: dict[int, tuple[QWidget, QWidget]] = {}  # tab index -> (slot, page)
+        tabs.currentChanged.connect(self.attach)  # before the owner's slots (connected later)
+
+    def add(self, page: QWidget, title: str) -> int:
+        """Add a tab ``title`` for ``page``; its index."""
+        slot = QWidget()
+        layout = QVBoxLayout(slot)
+        layout.setContentsMargins(0, 0, 0, 0)
+        index = self.tabs.addTab(slot, title)
+        self._pages[index] = (slot, page)
+        self.queue.add(lambda i=index: self.attach(i))
+        return index
+
+    def attach(self, index: int) -> None:
+        """Put tab ``index``'s page in it, if it waits."""
+        entry = self._pages.pop(index, None)
+        if entry is not None:
+            slot, page = entry
+            if hosted(self.tabs):  # what the panel host did to the rest of the panel
+                from workbench.gui.panel_host import PanelHost
+
+                PanelHost.compact(page)
+            layout = slot.layout()
+            assert layout is not None
+            add_shown(layout, page)
+
+    def attach_all(self) -> None:
+        for index in list(self._pages):
+            self.attach(index)
