@@ -100,3 +100,39 @@ def test_stop_during_the_detection_walk(tmp_path):
     root = _tree(tmp_path / "f")
     with pytest.raises(OpenCancelled):
         Project.open(root, stop=lambda: True)
+
+
+def test_gc_paused_nests_and_puts_the_collector_back(tmp_path):
+    import gc
+    import threading
+
+    from workbench.core.project_scan import gc_paused
+
+    assert gc.isenabled()
+    seen = []
+    with gc_paused():
+        seen.append(gc.isenabled())
+        with gc_paused():
+            seen.append(gc.isenabled())
+        seen.append(gc.isenabled())  # the outer scan still runs
+        done = threading.Event()
+
+        def other() -> None:  # a scan on another thread ends first
+            with gc_paused():
+                seen.append(gc.isenabled())
+            done.set()
+        threading.Thread(target=other).start()
+        done.wait(10)
+        seen.append(gc.isenabled())
+    assert seen == [False, False, False, False, False]
+    assert gc.isenabled()
+    with pytest.raises(OpenCancelled):  # also after an error inside
+        Project.open(_tree(tmp_path / "f"), stop=lambda: True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # it was off before: left off
+    finally:
+        gc.enable()

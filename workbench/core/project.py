@@ -79,7 +79,7 @@ from workbench.core.fsnames import has_undecodable, readable, same_name
 from workbench.core.imageinfo import IMAGE_EXTENSIONS, ImageReadError, image_size
 from workbench.core.project_scan import (
     _child, _detect, _FolderScan, _is_symlink_loop, _Names, _rel_dir, _resolve_folder, _walk,
-    natural_key,
+    gc_paused, natural_key,
 )
 from workbench.core.voc import (
     VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
@@ -168,6 +168,13 @@ class Project:
         """Scan a project folder (see the module doc). Raises FileNotFoundError, and
         :class:`~workbench.core.formats.FormatError` for an unknown ``format``;
         :class:`OpenCancelled` once ``stop()`` is true (polled during the walk)."""
+        with gc_paused():  # (see gc_paused: 10^5 files)
+            return cls._open(images_dir, annotations_dir, format, stop)
+
+    @classmethod
+    def _open(cls, images_dir: str | os.PathLike[str],
+              annotations_dir: str | os.PathLike[str] | None, format: str | None,
+              stop: Callable[[], bool] | None) -> Project:
         images = _resolve_folder(images_dir)
         if not images.is_dir():
             raise FileNotFoundError(f"{images}: no such folder")
@@ -374,7 +381,7 @@ class Project:
         if image_strs is None:
             image_strs = [os.fspath(i) for i in images]
         image_names, xml_names = _Names(self.images_dir), _Names(self.annotations_dir)
-        parts = [image_names(text) for text in image_strs]  # (rel, stem, name) per image
+        parts = image_names.many(image_strs)  # (rel, stem, name) per image
         by_dir_stem: dict[tuple[str, str], list[Path]] = {}
         for img, (rel, stem, _name) in zip(images, parts):
             by_dir_stem.setdefault((rel, stem), []).append(img)
