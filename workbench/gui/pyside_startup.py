@@ -28,10 +28,11 @@ support code (``shibokensupport``), and what :func:`import_pyside` does about th
   file by searching the file's bytes, and asks the original check for everything else (zip
   imports, ``.pyc``-only modules, extension modules, files that cannot be read).
 
-None changes what PySide6 does: the same code objects run, the same patterns match; the same
-modules are marked
-as using PySide (0) or not (-1) in ``pyside_feature_dict`` (``tests/test_startup_pyside.py``
-compares both checks over every module loaded, and cached patterns with fresh ones).
+None changes what PySide6 does: the same code objects run, the same patterns match, the same
+modules are marked as using PySide (0) or not (-1) in ``pyside_feature_dict``
+(``tests/test_startup_pyside.py`` compares both checks over every module loaded, and cached
+patterns with fresh ones). Patterns are replayed only by the Python release that recorded
+them.
 """
 
 from __future__ import annotations
