@@ -22,6 +22,7 @@ API
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from workbench.core.annotation import Annotation, Problem
@@ -56,9 +57,11 @@ class ValidationReport:
         }
 
 
-def _duplicates(ann: Annotation, shown: str) -> list[Problem]:
+def _duplicates(ann: Annotation, shown: str | Callable[[], str]) -> list[Problem]:
     if len({(o.name, o.box) for o in ann.objects}) == len(ann.objects):
         return []  # the usual case: one set, no messages
+    if callable(shown):
+        shown = shown()
     seen: dict[tuple, int] = {}
     out: list[Problem] = []
     for i, o in enumerate(ann.objects):
@@ -125,12 +128,14 @@ def validate_project(project: Project, *, check_images: bool = True,
             problems.extend(_image_problems(project, entry, found, decode_all))
         if ann is None:
             continue
-        shown = found[0].file if found else project.display_name(entry.xml_path)
-        problems.extend(_duplicates(ann, shown))
+        # the file as problems name it (display_name: only when there is something to say)
+        shown_later = (lambda e=entry: project.display_name(e.xml_path))  # noqa: E731
+        problems.extend(_duplicates(ann, found[0].file if found else shown_later))
         names = [o.name for o in ann.objects]
         counts.update(names)
         if not predefined and names_checked.issuperset(names):
             continue  # nothing per object left to say (the usual case)
+        shown = found[0].file if found else shown_later()
         for i, o in enumerate(ann.objects):
             if o.name not in names_checked:
                 names_checked.add(o.name)
