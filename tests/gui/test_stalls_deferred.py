@@ -33,7 +33,8 @@ def click_tab(qtbot, tabs: QTabWidget, index: int) -> None:  # noqa: ANN001
 
 @pytest.fixture
 def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
-    """One 300x300 image with a 60x60 cat and a 4x20 stick (no SSD prior reaches it)."""
+    """300x300 images: a.png with a 60x60 cat and a 4x20 stick (no SSD prior reaches it),
+    b.png with a dog."""
     images = tmp_path / "images"
     images.mkdir()
     image = QImage(300, 300, QImage.Format.Format_RGB888)
@@ -41,6 +42,8 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     assert image.save(str(images / "a.png"))
     write_labelimg_xml(images / "a.xml", "a.png", (300, 300),
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
+    assert image.save(str(images / "b.png"))
+    write_labelimg_xml(images / "b.xml", "b.png", (300, 300), [("dog", 51, 61, 150, 160)])
     w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PRIORS, CLASSICS, METRICS, RUNS])
     qtbot.addWidget(w)
     w.resize(1400, 900)
@@ -162,3 +165,24 @@ def test_metrics_and_runs_plots_built_after_the_panel(window, qtbot) -> None:  #
     assert runs.plots.loss_plot.parentWidget() is runs.plots._loss
     assert runs.plots.map_plot.getViewBox().viewRange()[1][0] == pytest.approx(0, abs=0.05)
     assert runs.plots.curves(runs.plots.loss_plot) == []
+
+
+def test_priors_tables_behind_another_panel_filled_when_in_front(window, qtbot) -> None:  # noqa: ANN001
+    """Tabbed behind another panel, the Priors panel keeps its layers current on an image
+    change (other panels measure against them) and fills its tables when back in front."""
+    from PySide6.QtTest import QTest
+
+    host = window.panel_host
+    priors = host.show_panel(PRIORS[1])
+    click_tab(qtbot, priors.tabs, 2)  # Matching
+    assert priors.objects_table.item(0, 0).text() == "1. cat"
+    host.show_panel(METRICS[1])  # in front of it
+    qtbot.waitUntil(lambda: not host.layers.owner_shown(priors), timeout=3000)
+    QTest.keyClick(window.canvas, Qt.Key.Key_D)  # next image: b.png
+    assert window.current_image_path().name == "b.png"
+    assert priors.gt.tolist() == [[50.0, 60.0, 150.0, 160.0]]  # matched for b.png already
+    assert priors.match is not None and priors.match.num_positive > 0
+    host.show_panel(PRIORS[1])
+    qtbot.waitUntil(lambda: priors.objects_table.rowCount() == 1, timeout=3000)
+    assert priors.objects_table.item(0, 0).text() == "1. dog"
+    assert priors.maps_table.item(6, 3).text() == "8,732"

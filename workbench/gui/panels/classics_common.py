@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.core.models import CATALOG
+from workbench.gui.panels.table_fill import filling
 
 #: Detectors with a torchvision backbone whose maps can be pooled (families in the catalog).
 FEATURE_FAMILIES = ("ssd", "fasterrcnn")
@@ -154,14 +155,15 @@ def make_table(headers: list[str], tips: dict[str, str] | None = None) -> QTable
 
 def fill_table(table: QTableWidget, rows: list[list[str]],
                colors: list[QColor | None] | None = None) -> None:
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            item = QTableWidgetItem(text)
-            item.setToolTip(text)  # the text column elides
-            if colors is not None and colors[r] is not None:
-                item.setForeground(colors[r])
-            table.setItem(r, c, item)
+    with filling(table):  # content-fitted columns measured once, not per cell
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)  # the text column elides
+                if colors is not None and colors[r] is not None:
+                    item.setForeground(colors[r])
+                table.setItem(r, c, item)
     fit_columns(table)
 
 

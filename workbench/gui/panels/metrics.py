@@ -45,6 +45,7 @@ from workbench.gui.canvas.palette import class_color
 from workbench.gui.jobs import JobRunner
 from workbench.gui.panels.deferred import BuildQueue, Deferred
 from workbench.gui.panels.pr_plot import pr_plot
+from workbench.gui.panels.table_fill import filling
 
 if TYPE_CHECKING:
     from workbench.gui.panel_api import PanelWindow
@@ -345,19 +346,20 @@ class MetricsPanel(QWidget):
         counts = self._det_counts
         self.table.setHorizontalHeaderLabels(
             ["Class", "Objects", "Dets", f"AP ({METRIC_LABELS[self.metric]})"])
-        self.table.setRowCount(len(r.classes))
-        for row, name in enumerate(r.classes):
-            ap = r.per_class.get(name)
-            cells = [name, str(r.num_positives.get(name, 0)), str(counts.get(name, 0)),
-                     "n/a" if ap is None else f"{ap:.4f}"]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
-                if col == 0:
-                    item.setForeground(class_color(name))
-                self.table.setItem(row, col, item)
+        with filling(self.table):  # the fitted columns measured once, not per cell
+            self.table.setRowCount(len(r.classes))
+            for row, name in enumerate(r.classes):
+                ap = r.per_class.get(name)
+                cells = [name, str(r.num_positives.get(name, 0)), str(counts.get(name, 0)),
+                         "n/a" if ap is None else f"{ap:.4f}"]
+                for col, text in enumerate(cells):
+                    item = QTableWidgetItem(text)
+                    if col:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                              | Qt.AlignmentFlag.AlignVCenter)
+                    if col == 0:
+                        item.setForeground(class_color(name))
+                    self.table.setItem(row, col, item)
 
     def _set_curves(self, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         plot = self.plot  # (and the legend) built now if not yet

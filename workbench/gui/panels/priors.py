@@ -100,7 +100,9 @@ class PriorsPanel(QWidget):
         # (model, size, photo) → (priors on the photo, on the input); R50-FPN sets are ~16 MB,
         # so only the last few are kept.
         self._cache: OrderedDict[tuple, tuple[PriorSet, PriorSet]] = OrderedDict()
+        self._tables_stale = False  # filled for other priors / matching than shown
         self._build_ui()
+        self.overlay.registry.owner_shown_changed.connect(self._on_owner_shown)
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self._on_annotation_changed)
         # Clicks on the image, ground-truth boxes included (scene_clicked skips boxes).
@@ -609,6 +611,15 @@ class PriorsPanel(QWidget):
         self.checkpoint_offered.emit(path, follow)
 
     # -- events ---------------------------------------------------------------------------
+    def _on_owner_shown(self, panel: object, shown: bool) -> None:
+        if panel is self and shown and self._tables_stale:
+            self._update_tables()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._tables_stale:
+            self._update_tables()
+
     def _on_image_changed(self, _path: str) -> None:
         self.refresh()   # mines again once the priors are set, when the tab is in front
 
@@ -641,9 +652,19 @@ class PriorsPanel(QWidget):
         self.cell_selected.emit(self.map_index, row, col)
 
     # -- tables ---------------------------------------------------------------------------
+    def _tables_on_screen(self) -> bool:
+        return self.isVisible() and self.overlay.registry.owner_shown(self)
+
     def _update_tables(self) -> None:
         if self.priors is None:
             return
+        # Closed or tabbed behind another panel: the tables are filled when it comes to the
+        # front (the layers stay current: other panels measure against them). ~30 ms of the
+        # GUI thread per image shown (issue 14, GUI stalls).
+        if not self._tables_on_screen():
+            self._tables_stale = True
+            return
+        self._tables_stale = False
         fill_table(self.maps_table, map_rows(self.priors, self.match))
         fold_map_details(self.maps_table, rpn=self.priors.kind == "rpn")
         m = self.match

@@ -14,6 +14,7 @@ from workbench.core.boxes import iou_matrix
 from workbench.core.matching import IGNORED, MatchResult, encode_prior
 from workbench.core.priors import PriorSet
 from workbench.core.wording import count
+from workbench.gui.panels.table_fill import filling
 
 
 def make_table(headers: list[str]) -> QTableWidget:
@@ -29,13 +30,14 @@ def make_table(headers: list[str]) -> QTableWidget:
 
 
 def fill_table(table: QTableWidget, rows: list[list[str]]) -> None:
-    table.setRowCount(len(rows))
-    for r, row in enumerate(rows):
-        for c, text in enumerate(row):
-            item = QTableWidgetItem(text)
-            if len(text) > 12:  # a long note may be elided in a narrow column
-                item.setToolTip(text)
-            table.setItem(r, c, item)
+    with filling(table):  # columns measured once, not per cell (~25 ms per image before)
+        table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text)
+                if len(text) > 12:  # a long note may be elided in a narrow column
+                    item.setToolTip(text)
+                table.setItem(r, c, item)
 
 
 #: Columns of :func:`map_rows`.

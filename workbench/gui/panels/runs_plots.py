@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from workbench.core.runs_compare import AP_METRICS, ApComparison, RunCurves
 from workbench.gui.panels.deferred import BuildQueue, Deferred
+from workbench.gui.panels.table_fill import filling
 from workbench.gui.panels.training_plots import PLOT_MIN_HEIGHT, TERM_COLORS, TrainingPlots
 
 #: Run colours, in the order runs are listed (the Train panel's palette).
@@ -169,10 +170,11 @@ class ApTable(QTableWidget):
         for col, tip in enumerate(tips):
             self.horizontalHeaderItem(col).setToolTip(tip)
         rows = table.text_rows()
-        self.setRowCount(len(rows))
-        for r, cells in enumerate(rows):
-            for c, text in enumerate(cells):
-                self.setItem(r, c, QTableWidgetItem(text))
+        with filling(self):  # fitted columns (from an earlier call) measured once
+            self.setRowCount(len(rows))
+            for r, cells in enumerate(rows):
+                for c, text in enumerate(cells):
+                    self.setItem(r, c, QTableWidgetItem(text))
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
