@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -200,34 +201,33 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
     from workbench.gui.jobs import model_loader
 
     model_loader().start_when_idle()
-    return finish(int(app.exec()))
+    finish(int(app.exec()))  # (ends the process)
 
 
-def finish(code: int) -> int:
+def finish(code: int) -> NoReturn:
     """After the event loop of ``run_gui``: end the process with ``code`` without the
-    interpreter's teardown (:func:`exit_now`); returns ``code`` only where the teardown is
-    still needed.
+    interpreter's teardown (:func:`exit_now`).
 
     The window has closed: files and settings are written, background jobs stopped (see
     MainWindow.closeEvent). What remains is the interpreter's teardown — every module and Qt
-    object freed one by one — which after a labeling session took ~70 ms of CPU (start-up
-    bench, issue 14) and after a training run (torch, torchvision, a model, maybe a CUDA
-    context) kept the process alive 1-2 s on an idle machine and 5-10 s on a busy one. Without
-    torch it is kept while this program owns the clipboard or the selection: Qt hands their
-    contents to the system when the application object is destroyed (a text copied from the
-    window stays pasteable after it has gone)."""
+    object freed one by one, in no order Qt expects — which after a labeling session took
+    ~70 ms of CPU (start-up bench, issue 14), crashed (SIGSEGV) in about one quit out of three
+    with the raccoon project open, and after a training run (torch, torchvision, a model, maybe
+    a CUDA context) kept the process alive 1-2 s on an idle machine and 5-10 s on a busy one.
+    While this program owns the clipboard or the selection, the application object is shut
+    down first (without torch): Qt hands their contents to the system in its destructor (a
+    text copied from the window stays pasteable after it has gone)."""
     if "torch" not in sys.modules:
         from PySide6.QtGui import QGuiApplication
 
         app = QGuiApplication.instance()
         clipboard = app.clipboard() if isinstance(app, QGuiApplication) else None
         if clipboard is not None and (clipboard.ownsClipboard() or clipboard.ownsSelection()):
-            return code
+            app.shutdown()  # type: ignore[union-attr]
     exit_now(code)
-    return code  # (not reached)
 
 
-def exit_now(code: int) -> None:
+def exit_now(code: int) -> NoReturn:
     """End the process at once with ``code``, after flushing logs and the standard streams
     (no interpreter teardown: call it only when everything is saved)."""
     logging.shutdown()
