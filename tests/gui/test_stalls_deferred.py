@@ -186,3 +186,19 @@ def test_priors_tables_behind_another_panel_filled_when_in_front(window, qtbot) 
     qtbot.waitUntil(lambda: priors.objects_table.rowCount() == 1, timeout=3000)
     assert priors.objects_table.item(0, 0).text() == "1. dog"
     assert priors.maps_table.item(6, 3).text() == "8,732"
+
+
+def test_classics_yolo_page_catches_up_when_picked(window, qtbot) -> None:  # noqa: ANN001
+    """On another page the YOLO targets are not recomputed per image; picking the YOLO tab
+    (a real click) shows the current image's."""
+    from PySide6.QtTest import QTest
+
+    panel = window.panel_host.show_panel(CLASSICS[1])
+    assert panel.tabs.currentIndex() == 0
+    QTest.keyClick(window.canvas, Qt.Key.Key_D)  # b.png: a dog centred at (100, 110)
+    assert window.current_image_path().name == "b.png"
+    click_tab(qtbot, panel.tabs, 1)
+    table = panel.yolo_page.table
+    assert [[table.item(r, c).text() for c in range(7)] for r in range(table.rowCount())] == [
+        ["2,2", "1", "0.333", "0.567", "2.333", "2.333", "dog"]]
+    assert len(panel.yolo_page.cell_layer) == 1

@@ -80,6 +80,7 @@ class ClassicsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
+        self._yolo_stale = True  # the YOLO page shows another image's targets
         self._features_key: tuple[str, str] | None = None
         self._trace_key: tuple[str, str] | None = None
         self.clicks = CanvasClickWatcher(window.canvas, self)
@@ -103,6 +104,8 @@ class ClassicsPanel(QWidget):
 
     # -- pages ----------------------------------------------------------------------------
     def _on_page(self, index: int) -> None:
+        if index == 1 and self._yolo_stale:
+            self._refresh_yolo()
         for k, names in enumerate(PAGE_LAYERS):
             for name in names:
                 self.layer_list.set_wanted(self.layers[name], k == index)
@@ -131,9 +134,19 @@ class ClassicsPanel(QWidget):
         """Shown and in front of its tab group (the detector work waits until then)."""
         return self.isVisible() and self.layer_list.owner_shown(self)
 
+    def _refresh_yolo(self) -> None:
+        """The YOLO page's targets, table and layers — only while it is the current page: its
+        layers are not wanted (nor offered to other panels) on the other pages, and it cost
+        ~5 ms per image shown (issue 14, GUI stalls); picking its tab brings it up to date."""
+        if self.tabs.currentIndex() == 1:
+            self._yolo_stale = False
+            self.yolo_page.refresh()
+        else:
+            self._yolo_stale = True
+
     def refresh(self) -> None:
         """Everything for the current image (the detectors only while on screen)."""
-        self.yolo_page.refresh()
+        self._refresh_yolo()
         self.roi_page.refresh_sources()
         if not self.on_screen():
             return
@@ -156,7 +169,7 @@ class ClassicsPanel(QWidget):
         self.refresh()
 
     def _on_annotation_changed(self) -> None:
-        self.yolo_page.refresh()
+        self._refresh_yolo()
         self.roi_page.refresh_sources()
 
     def _other_sources(self) -> dict[str, np.ndarray]:

@@ -236,6 +236,8 @@ class MetricsPanel(QWidget):
             return self._fail(f"{path}: no such file or folder")
 
         def work(_ctx: object) -> tuple:  # on a worker: no Qt here
+            import workbench.core.metrics  # noqa: F401 - here, not in update_marks on the GUI
+
             ground_truth = project_ground_truth(project)
             if not ground_truth:
                 raise ValueError("No image of this folder has a VOC XML annotation")
@@ -395,8 +397,6 @@ class MetricsPanel(QWidget):
     # -- marks on the current image ---------------------------------------------------------
     def update_marks(self) -> None:
         """Judge the current image's loaded detections at the score threshold; draw them."""
-        from workbench.core.metrics import match_image
-
         self.overlay.clear()
         self.match = None
         path = self.window.current_image_path()
@@ -406,6 +406,10 @@ class MetricsPanel(QWidget):
             self.marks_label.setText("")
             self.marks_changed.emit()
             return
+        # only with results loaded (their job imported it on a worker): the first image shown
+        # after the panel opened imported the metrics modules on the GUI thread
+        from workbench.core.metrics import match_image
+
         det = self._by_image.get(Path(path).stem, ImageDetections(Path(path).stem))
         annotation = self.window.current_annotation()
         if annotation is not None:  # model suggestions are not ground truth
