@@ -24,6 +24,7 @@ No torch at import time: the engine is imported inside the worker jobs.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,6 +236,12 @@ class ErrorsPanel(QWidget):
         self.long_jobs.cancel("evaluate")
 
     def _on_progress(self, fraction: float, message: str) -> None:
+        # at most 10 a second: QProgressBar.setValue repaints at once (~10 ms a call on the
+        # GUI thread, once per val image; issue 14, GUI stalls)
+        now = time.monotonic()
+        if fraction < 1 and now - getattr(self, "_progress_at", 0.0) < 0.1:
+            return
+        self._progress_at = now
         self.progress.setValue(int(fraction * 1000))
         if message:
             self.status.setText(message)
