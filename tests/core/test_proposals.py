@@ -18,6 +18,10 @@ from workbench.core.proposals import (
 )
 
 
+#: ours with only OpenCV's units: no bound by area, no segment pass, exact repeats only
+OPENCV_UNITS_ONLY = {"coarse_frac": 0.0, "seg_ks": (), "seg_spaces": (), "dedup_grid": 0.0}
+
+
 def _scene() -> tuple[np.ndarray, np.ndarray]:
     """A 400x300 grey image with a red square and a blue rectangle on a textured floor."""
     rng = np.random.default_rng(0)
@@ -78,7 +82,8 @@ def test_ours_small_image_equals_opencv_set() -> None:
     # No downscale below max_side: same OpenCV units, so the same set of boxes (other order).
     img, _ = _scene()
     small = cv2.resize(img, (200, 150), interpolation=cv2.INTER_AREA)
-    ours = selective_search(small, ProposalParams(mode="single", method="ours"))
+    ours = selective_search(small, ProposalParams(mode="single", method="ours",
+                                                  **OPENCV_UNITS_ONLY))  # type: ignore[arg-type]
     ref = selective_search(small, ProposalParams(mode="single", method="opencv"))
     assert ours.work_size == (150, 200)
     assert sorted(map(tuple, ours.boxes.tolist())) == sorted(map(tuple, ref.boxes.tolist()))
@@ -89,17 +94,20 @@ def test_progress_and_cancel() -> None:
     seen: list[tuple[float, str]] = []
     selective_search(img, ProposalParams(mode="fast"), progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
-    # 6 units at 320 px + 1 finer "single" unit at 480 px, then done
-    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and len(fractions) == 8
-    assert "HSV 320x240, k=120 (1/7)" in seen[0][1]       # k 150 scaled by 320/400
-    assert "HSV 400x300, k=200 (7/7)" in seen[6][1]       # the fine pass: no reduction
+    # 2 full-resolution segmentations + 6 units at 160x120, then done
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and len(fractions) == 9
+    assert "segments HSV k=150 (1/8)" in seen[0][1]
+    assert "segments Lab k=300 (2/8)" in seen[1][1]
+    # 400x300 → at most 8 % of the pixels, but not below 160 px: 160x120; k 150 scaled by 0.4
+    assert "HSV 160x120, k=60 (3/8)" in seen[2][1]
+    assert "Lab 160x120, k=180 (8/8)" in seen[7][1]
     calls = {"n": 0}
 
     def cancel_after_two() -> bool:
         calls["n"] += 1
         return calls["n"] > 2
 
-    with pytest.raises(ProposalsCancelled, match="after 2 of 7 units"):
+    with pytest.raises(ProposalsCancelled, match="after 2 of 8 units"):
         selective_search(img, ProposalParams(mode="fast"), cancelled=cancel_after_two)
 
 
@@ -115,11 +123,12 @@ def test_real_photo_ours_keeps_recall(raccoon_dir) -> None:  # noqa: ANN001
     ann, _ = read_annotation(raccoon_dir / "annotations" / "raccoon-1.xml")
     gt = np.array([o.box for o in ann.objects])
     ours = selective_search(img, ProposalParams(mode="fast", method="ours"))
-    assert ours.work_size == (222, 346)  # 650x417 → 320x240 px (work_area), not 320x205
+    # 650x417 → 8 % of the pixels (version 5): 184x118 (version 4: 346x222 by work_area)
+    assert ours.work_size == (118, 184)
     assert recall_at(gt, ours.boxes, 0.5) == 1.0
-    # Measured (one box): ALGORITHM_VERSION 3 0.754 with 1,560 boxes; version 1 (plain
-    # downscale) 0.795 with 401; OpenCV full-res 0.776 with 1,417.
-    assert mabo(gt, ours.boxes) == pytest.approx(0.754, abs=2e-3)
+    # Measured (one box): ALGORITHM_VERSION 5 0.784 with 2,026 boxes; version 3 0.754 with
+    # 1,560; version 1 (plain downscale) 0.795 with 401; OpenCV full-res 0.776 with 1,417.
+    assert mabo(gt, ours.boxes) == pytest.approx(0.784, abs=2e-3)
 
 
 def test_ranks_do_not_depend_on_the_c_rand_state() -> None:
