@@ -202,3 +202,18 @@ def test_classics_yolo_page_catches_up_when_picked(window, qtbot) -> None:  # no
     assert [[table.item(r, c).text() for c in range(7)] for r in range(table.rowCount())] == [
         ["2,2", "1", "0.333", "0.567", "2.333", "2.333", "dog"]]
     assert len(panel.yolo_page.cell_layer) == 1
+
+
+def test_runs_plots_empty_listing_leaves_the_plots_to_their_turns(qtbot) -> None:  # noqa: ANN001
+    """An empty runs list does not build both plots at once (the list is read before their
+    turns); the mAP plot built later is titled for the metric asked for."""
+    from workbench.gui.panels.runs_plots import RunsPlots
+
+    plots = RunsPlots()
+    qtbot.addWidget(plots)
+    plots.show_runs([], "voc")
+    assert not plots._loss.built and not plots._map.built
+    title = plots.map_plot.getPlotItem().titleLabel.text
+    assert "all-point" in title
+    plots.show_runs([], "voc07")
+    assert "11-point" in plots.map_plot.getPlotItem().titleLabel.text

@@ -68,16 +68,23 @@ class RunsPlots(QWidget):
         self._map = Deferred(lambda: self._make("Val mAP@0.5", "mAP"), self.builds,
                              min_height=PLOT_MIN_HEIGHT)
         self._items: dict[tuple[str, Path], tuple[object, pg.PlotDataItem]] = {}
+        self._metric: str | None = None  # of the last show_runs
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self._loss)
         lay.addWidget(self._map)
 
-    @staticmethod
-    def _make(title: str, ylabel: str) -> pg.PlotWidget:
+    def _set_map_title(self, plot: pg.PlotWidget) -> None:
+        metric = self._metric
+        plot.setTitle(f"Val mAP@0.5, {'11-point' if metric == 'voc07' else 'all-point'}")
+        plot.getPlotItem().titleLabel.setToolTip(AP_METRICS[metric])
+
+    def _make(self, title: str, ylabel: str) -> pg.PlotWidget:
         plot = TrainingPlots._plot(title, "epoch", ylabel)
         if ylabel == "mAP":
             plot.setYRange(0, 1)
+            if self._metric is not None:  # shown before: the title names the metric
+                self._set_map_title(plot)
         # The legend is the panel's line above the plots (run letters, colours, names): inside
         # a 250 px plot pyqtgraph's legend covered the curves (the Train panel's mAP plot hides
         # its legend for the same reason). The curves keep the run names (``name()``).
@@ -101,8 +108,10 @@ class RunsPlots(QWidget):
 
         Curves are kept between calls: checking one more run adds its two curves and leaves
         the others as they are (nothing is re-plotted that did not change)."""
-        self.map_plot.setTitle(f"Val mAP@0.5, {'11-point' if metric == 'voc07' else 'all-point'}")
-        self.map_plot.getPlotItem().titleLabel.setToolTip(AP_METRICS[metric])
+        self._metric = metric
+        if not runs and not self._items and not self._map.built:
+            return  # nothing to draw: the plots are built in their own turns (titled then)
+        self._set_map_title(self.map_plot)
         wanted: dict[tuple[str, Path], tuple[object, ...]] = {}
         data: dict[tuple[str, Path], tuple[np.ndarray, np.ndarray, str, str]] = {}
         for index, run in runs:
