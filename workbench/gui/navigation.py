@@ -66,10 +66,12 @@ class NavigationMixin:
 
     # -- project --------------------------------------------------------------------------
     def open_project(self, images_dir: Path, annotations_dir: Path | None = None, *,
-                     project: object | None = None, names: list[str] | None = None) -> bool:
+                     project: object | None = None, names: list[str] | None = None,
+                     lower: list[str] | None = None) -> bool:
         """Open a folder (XML beside the images, or in ``annotations_dir``); ``project``: that
         folder's project, already scanned (on a worker thread: ``gui/opening.py``), with
-        ``names`` = :func:`display_names` of its entries when made there too."""
+        ``names`` = :func:`display_names` of its entries and ``lower`` =
+        :func:`~workbench.gui.panels.files.lower_all` of those when made there too."""
         if not self.saver.leave_document(self.document):
             return False
         self.saver.flush()  # background writes end (and say if they failed) before documents go
@@ -88,8 +90,9 @@ class NavigationMixin:
         # Files changed by other programs while the project is open (outside_edits).
         self.outside.watch_project(self._entries,
                                    [Path(getattr(project, "annotations_dir", images_dir))])
-        self.files.set_entries(names if names is not None and len(names) == len(self._entries)
-                               else self._display_names(self._entries))
+        if names is None or len(names) != len(self._entries):
+            names, lower = self._display_names(self._entries), None
+        self.files.set_entries(names, lower)
         # The class dock starts from the class file; the state scanner adds the names it finds
         # in the XMLs (so a big project's window opens before every file is parsed).
         self._predefined = ops.predefined_classes(project)

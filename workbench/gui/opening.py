@@ -261,9 +261,10 @@ class ProjectOpener(QObject):
         self._drop_hooks()
         started = time.perf_counter()
 
-        def scan(ctx: JobContext) -> tuple[object, list[str]]:
+        def scan(ctx: JobContext) -> tuple[object, list[str], list[str]]:
             from workbench.gui import project_ops as ops
             from workbench.gui.navigation import display_names
+            from workbench.gui.panels.files import lower_all
 
             project = ops.open_project(images_dir, annotations_dir, stop=ctx.stop.is_set)
             for i, entry in enumerate(project.entries):
@@ -277,7 +278,7 @@ class ProjectOpener(QObject):
             names = display_names(project.images_dir, project.entries)  # the file dock's
             ctx.check()
             _warm_imports()
-            return project, names
+            return project, names, lower_all(names)  # (the filter's lower-case names)
 
         job = self.runner.submit(scan, key=OPEN_KEY, name=f"Opening {readable(images_dir)}")
         self._job = job
@@ -301,10 +302,10 @@ class ProjectOpener(QObject):
 
     # -- internals ------------------------------------------------------------------------
     def _on_scanned(self, job: Job, images_dir: Path, annotations_dir: Path | None,
-                    result: tuple[object, list[str]], started: float) -> None:
+                    result: tuple[object, list[str], list[str]], started: float) -> None:
         if job is not self._job:
             return
-        project, names = result
+        project, names, lower = result
         self._job = None
         self.w.opening = None
         self._set_busy(False)
@@ -313,7 +314,8 @@ class ProjectOpener(QObject):
         self.scan_seconds = job.seconds
         log.info("%s: %d images scanned in %.2f s (worker thread)", images_dir, n,
                  time.perf_counter() - started)
-        if self.w.open_project(images_dir, annotations_dir, project=project, names=names):
+        if self.w.open_project(images_dir, annotations_dir, project=project, names=names,
+                               lower=lower):
             self.opened.emit(images_dir)
 
     def _on_failed(self, job: Job, images_dir: Path, message: str) -> None:
