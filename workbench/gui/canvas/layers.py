@@ -150,6 +150,8 @@ class BoxLayer(QGraphicsObject):
         self.update()
 
     def clear(self) -> None:
+        if not len(self._boxes):  # already empty: ~60 per-image layers are emptied per image
+            return                # shown, most of them empty (issue 14, GUI stalls)
         import numpy as np
         self.set_boxes(np.zeros((0, 4)))
 
