@@ -12,6 +12,7 @@ No torch at import time: the engine is imported when the panel is built.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,25 @@ if TYPE_CHECKING:
     from workbench.gui.panel_api import PanelWindow
 
 log = logging.getLogger(__name__)
+
+
+def _fill_model_registry() -> None:
+    """The engine's detector registry (its builders import the classic models' modules: ~10 ms),
+    filled when this module is imported after torch — by the background model loader
+    (:class:`workbench.gui.jobs.ModelLoader`), not in ``_build_form`` on the GUI thread
+    (issue 14, GUI stalls). Without torch imported, nothing: this module must not import it."""
+    if "torch" not in sys.modules or "torchvision" not in sys.modules:
+        return
+    from workbench.core.models import DEFAULT_MODEL
+    from workbench.engine.detectors import get_spec
+
+    try:
+        get_spec(DEFAULT_MODEL)
+    except Exception as exc:  # noqa: BLE001 - _build_form asks again and reports it
+        log.debug("model registry not filled in the background: %s", exc)
+
+
+_fill_model_registry()
 
 #: An early checkpoint can score many boxes alike; the preview draws the best ones only.
 PREVIEW_MAX_BOXES = 20
