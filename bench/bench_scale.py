@@ -1,7 +1,7 @@
 """Reading and writing at scale (issue 13): readers, results files, eval, export, memory.
 
     .venv/bin/python bench/bench_scale.py [--sizes 5000,20000,100000] [--dets 100]
-        [--out bench/results/scale.txt] [--keep DIR]
+        [--out bench/results/scale.txt] [--keep DIR] [--code DIR] [--versus DIR]
 
 For each size N a synthetic PASCAL VOC tree is written with plain string templates
 (``Annotations/*.xml`` LabelImg-style, 20 VOC classes, 3-8 objects per image (~5.5), 10 %
@@ -388,6 +388,30 @@ def run_child(name: str, root: Path, extra: str = "") -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _alternate(name: str, root: Path, extra: str, repeat: int, versus: Path
+               ) -> tuple[dict, dict]:
+    """``(this code's row, --versus code's row)``: each the least CPU time of ``repeat``
+    runs, the two codes alternating (so both see the same machine load)."""
+    mine = os.environ.get("BENCH_CODE")
+    best: dict[str, dict] = {}
+    try:
+        for _ in range(max(repeat, 1)):
+            for label, code in (("versus", str(versus.resolve())), ("this", mine)):
+                if code is None:
+                    os.environ.pop("BENCH_CODE", None)
+                else:
+                    os.environ["BENCH_CODE"] = code
+                row = run_child(name, root, extra)
+                if label not in best or row["cpu_s"] < best[label]["cpu_s"]:
+                    best[label] = row
+    finally:
+        if mine is None:
+            os.environ.pop("BENCH_CODE", None)
+        else:
+            os.environ["BENCH_CODE"] = mine
+    return best["this"], best["versus"]
+
+
 def convert_formats(root: Path, gt: dict) -> None:
     """YOLO (LabelImg side-by-side) and COCO trees of the same boxes, for the reader rows."""
     n = gt["n"]
@@ -442,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", type=Path, default=None,
                     help="run workbench from this source tree (e.g. `git archive` of an older "
                     "commit) instead of this one; baselines are unchanged")
+    ap.add_argument("--versus", type=Path, default=None,
+                    help="reader rows: run each case also with the workbench of this source "
+                    "tree, the two alternating (--repeat times each), and print both with the "
+                    "ratio (on a shared machine, separate runs differ by +-20%%)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     skip = set(filter(None, args.skip.split(",")))
@@ -455,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     # every measured run (0.15 s of a 5k eval).
     import compileall
 
-    for tree in {args.code or ROOT, ROOT}:
+    for tree in {args.code or ROOT, ROOT, args.versus or ROOT}:
         compileall.compile_dir(str(Path(tree) / "workbench"), quiet=1)
     compileall.compile_dir(str(ROOT / "bench" / "reference"), quiet=1)
     base = args.keep or Path(tempfile.mkdtemp(prefix="bench_scale_"))
@@ -470,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
         f"python {platform.python_version()}, one single-threaded process per case")
     if args.code is not None:
         say(f"# workbench code from {args.code}")
+    if args.versus is not None:
+        say(f"# reader rows also with the workbench code from {args.versus} ('(versus)' rows), "
+            "the two alternating")
     say(f"# synthetic VOC: 20 classes, 3-8 objects/image, 10% difficult; {args.dets} "
         "detections/image")
     say("# .pyc of workbench and bench/reference compiled before the runs (as installed)")
@@ -501,11 +532,19 @@ def main(argv: list[str] | None = None) -> int:
                                       ("results-json", "dets/s", ndet)):
                 if name in skip:
                     continue
-                r = min((run_child(name, root, str(n)) for _ in range(args.repeat)),
-                        key=lambda row: row["cpu_s"])
+                if args.versus is None:
+                    r = min((run_child(name, root, str(n)) for _ in range(args.repeat)),
+                            key=lambda row: row["cpu_s"])
+                else:  # this code and --versus alternating, least CPU of each
+                    r, v = _alternate(name, root, str(n), args.repeat, args.versus)
+                    count = v.get("detections", count)
+                    say(f"{name + ' (versus)':<26} {v['wall_s']:>7.2f} {v['cpu_s']:>7.2f} "
+                        f"{count / v['cpu_s']:>10.0f} {unit:<8} {v['rss_mb']:>10.0f}")
                 count = r.get("detections", count)  # a reused tree may hold other --dets
+                note = "" if args.versus is None else \
+                    f"  {v['cpu_s'] / r['cpu_s']:.2f}x the rate of --versus"
                 say(f"{name:<26} {r['wall_s']:>7.2f} {r['cpu_s']:>7.2f} "
-                    f"{count / r['cpu_s']:>10.0f} {unit:<8} {r['rss_mb']:>10.0f}")
+                    f"{count / r['cpu_s']:>10.0f} {unit:<8} {r['rss_mb']:>10.0f}{note}")
             pairs = (("eval-coco", "faster-coco-eval"), ("eval-voc07", "voc_eval.py"),
                      ("eval-voc07-warm", "voc_eval.py-warm"))
             for ours, theirs in pairs:
