@@ -29,7 +29,8 @@ so its peak RSS is its own. Rows:
   the measured run; ``voc_eval.py``: a new ``cachedir``, so the first class parses every XML
   and pickles it, the 19 others load the pickle) and *warm* (``eval-voc07-warm`` /
   ``voc_eval.py-warm``: both caches filled by an unmeasured run before; workbench still
-  stats every XML and image to check its cache, voc_eval.py never looks at the XML again).
+  lists both folder trees and stats every file and folder under them to check its cache
+  (``gt_cache.TreeSnapshot``), voc_eval.py never looks at the XML again).
   The mAPs are printed beside each other: they must agree.
 * ``export coco`` / ``evaluate_coco``: wall time and peak RSS of ``export_project(fmt=
   "coco")`` and of ``evaluate_coco`` alone (peak RSS above the process before the call).
