@@ -1,6 +1,6 @@
 """Selective search: ours vs OpenCV's fast mode at full resolution vs a plain downscale.
 
-    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets A,B,C,R]
+    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets ABCDR]
 
 Three methods, all OpenCV contrib's selective search in "fast" mode on one thread
 (``cv2.setNumThreads(1)``, ``threads=1``):
@@ -10,18 +10,26 @@ Three methods, all OpenCV contrib's selective search in "fast" mode on one threa
 * ``plain``: the photo reduced to 320 px on its longest side, OpenCV's pixel-unit settings
   unchanged (``k`` 150, 300, 450, ``min_size`` 100), no finer pass, boxes mapped back —
   ``ours`` before ALGORITHM_VERSION 2;
-* ``ours``: :func:`workbench.core.proposals.selective_search` with its defaults (the same
-  reduction with ``k`` and ``min_size`` scaled with the image, see its module docstring).
+* ``ours``: :func:`workbench.core.proposals.selective_search` with its defaults (version 5: a
+  coarse pass at <= 8 % of the pixels with ``k`` and ``min_size`` scaled with the image, plus
+  a full-resolution segment pass for small objects; see its module docstring).
 
 Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the defaults:
 
-* ``A`` TUNING: 2×2 mosaics of 400×300 synthetic scenes (800×600 photos), seed 101 — the only
-  set the scaling exponents and side were chosen on;
+* ``A`` TUNING: 2×2 mosaics of 400×300 synthetic scenes (800×600 photos), seed 101 — the set
+  the scaling exponents and side were chosen on (version 5: its first 16 photos);
 * ``B`` held out: 3×2 mosaics of 320×240 scenes (960×480 photos, more and smaller objects),
-  seed 202;
-* ``C`` held out: 2×3 mosaics of 300×200 scenes (600×600 photos), seed 303;
+  seed 202 (version 5: its scores were seen during development, and chose coarse_frac 0.08
+  over 0.1 for speed);
+* ``C`` held out: 2×3 mosaics of 300×200 scenes (600×600 photos), seed 303 (version 5: looked
+  at — its small-object misses led to the Lab segmentation and the chains of three);
+* ``D`` held out: 3×3 mosaics of 300×225 scenes (900×675 photos), seed 404 — added with
+  ALGORITHM_VERSION 5 and first run in its final bench: never looked at while tuning.
 * ``R`` check: the first ``--raccoons`` raccoon photos (large animals; every method finds them).
 
+Rows: ``full``, ``plain``, ``ours`` with every proposal; ``ours@N``: ours cut on each photo to
+as many proposals as ``full`` gave there (the same budget); ``full@2k``/``ours@2k``: the first
+2000 of each, what the classic detectors train on. Times of cut rows are their method's.
 Recall@0.5/0.7 and MABO are pooled over the set's boxes (each box counts once). Seconds per
 photo: wall (``perf_counter``) and CPU of this process (``process_time``; robust to other load
 on a shared machine); ratios are full / method, measured in the same run; ``--repeat R``: the
@@ -47,6 +55,8 @@ from workbench.core.ss_eval import EvalPhoto, mosaic_set, pooled_scores  # noqa:
 from workbench.core.voc import read_annotation  # noqa: E402
 
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
+#: the classic detectors train on the first 2000 proposals in rank order
+TRAIN_TOP = 2000
 
 METHODS: dict[str, ProposalParams] = {
     "full": ProposalParams(mode="fast", method="opencv"),
@@ -123,6 +133,12 @@ def main() -> int:
         cut = [b[:len(f)] for b, f in zip(found["ours"], found["full"], strict=True)]
         rows["ours@N"] = (pooled_scores(gts, cut), float(np.mean([len(b) for b in cut])),
                           rows["ours"][2], rows["ours"][3])
+        # what training keeps: the first TRAIN_TOP of each (workbench.engine's classics)
+        for method in ("full", "ours"):
+            top = [b[:TRAIN_TOP] for b in found[method]]
+            rows[f"{method}@2k"] = (pooled_scores(gts, top),
+                                    float(np.mean([len(b) for b in top])),
+                                    rows[method][2], rows[method][3])
         base_wall, base_cpu = rows["full"][2], rows["full"][3]
         totals.append((len(photos), base_wall, rows["ours"][2], base_cpu, rows["ours"][3]))
         for method, (sc, count, wall, cpu) in rows.items():
