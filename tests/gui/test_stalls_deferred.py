@@ -217,3 +217,29 @@ def test_runs_plots_empty_listing_leaves_the_plots_to_their_turns(qtbot) -> None
     assert "all-point" in title
     plots.show_runs([], "voc07")
     assert "11-point" in plots.map_plot.getPlotItem().titleLabel.text
+
+
+def test_deferred_widget_shown_a_turn_after_it_is_built(qtbot) -> None:  # noqa: ANN001
+    """Built by the queue, the content is shown in the queue's next turn (its first paint not
+    in the same pass as its construction); asked for meanwhile, it is shown at once."""
+    from PySide6.QtWidgets import QVBoxLayout
+
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    queue = BuildQueue(owner)
+    one = Deferred(lambda: QLabel("one"), queue)
+    two = Deferred(lambda: QLabel("two"), queue)
+    layout = QVBoxLayout(owner)
+    layout.addWidget(one)
+    layout.addWidget(two)
+    owner.show()
+    qtbot.waitUntil(lambda: one.built, timeout=3000)
+    first = one._widget
+    assert first is not None and first.isHidden()  # built, not shown yet
+    qtbot.waitUntil(lambda: first.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: two.built, timeout=3000)
+    second = two._widget
+    if second.isHidden():  # asked for before its reveal: shown now
+        assert two.widget() is second and second.isVisible()
+    qtbot.waitUntil(lambda: queue.pending == 0, timeout=3000)
+    assert first.isVisible() and second.isVisible()

@@ -36,16 +36,23 @@ class BuildQueue(QObject):
     #: milliseconds between one build and the next: the first paint of what one built lands
     #: in between, in a turn of its own
     GAP_MS = 30
+    #: milliseconds before the first build: a zero-delay call may run in the same pass of the
+    #: event loop as the panel's own build, after it without a break (bench_gui_stalls: the
+    #: Metrics panel built on its module's import and its plot in one 200 ms gap)
+    FIRST_MS = 15
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._queue: list[Callable[[], object]] = []
         self._scheduled = False
 
-    def add(self, build: Callable[[], object]) -> None:
-        """Run ``build`` in a later turn (after those queued before it)."""
-        self._queue.append(build)
-        self._schedule(0)
+    def add(self, build: Callable[[], object], *, first: bool = False) -> None:
+        """Run ``build`` in a later turn (after those queued before it; ``first``: before)."""
+        if first:
+            self._queue.insert(0, build)
+        else:
+            self._queue.append(build)
+        self._schedule(self.FIRST_MS)
 
     def discard(self, build: Callable[[], object]) -> None:
         """Forget ``build`` if still queued (it was run at once instead)."""
@@ -87,21 +94,42 @@ class Deferred(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         if min_height:
             self.setMinimumHeight(min_height)
-        queue.add(self.widget)
+        self._hidden = False  # built by the queue, shown in the next of its turns
+        queue.add(self._build_hidden)
 
     @property
     def built(self) -> bool:
         return self._widget is not None
 
-    def widget(self) -> QWidget:
-        """The content, built now if it was not yet."""
+    def _build_hidden(self) -> None:
+        """The queue's turn: build the content but show it in the queue's next turn — its
+        first paint (a plot's: ~25 ms) is then not in the same pass of the event loop."""
         if self._widget is None:
-            self._queue.discard(self.widget)
+            widget = self._build()
+            widget.hide()
+            layout = self.layout()
+            assert layout is not None
+            layout.addWidget(widget)
+            self._widget, self._hidden = widget, True
+            self._queue.add(self._reveal, first=True)
+
+    def _reveal(self) -> None:
+        if self._hidden and self._widget is not None:
+            self._hidden = False
+            self._widget.show()
+
+    def widget(self) -> QWidget:
+        """The content, built (and shown) now if it was not yet."""
+        if self._widget is None:
+            self._queue.discard(self._build_hidden)
             widget = self._build()
             layout = self.layout()
             assert layout is not None
             add_shown(layout, widget)
             self._widget = widget
+        elif self._hidden:
+            self._queue.discard(self._reveal)
+            self._reveal()
         return self._widget
 
 

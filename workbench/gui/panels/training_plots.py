@@ -136,7 +136,9 @@ class TrainingPlots(QTabWidget):
 
     #: Milliseconds between building one plot and the next (each is ~70 ms of the GUI thread;
     #: built in one go with the panel they stalled the window 250 ms; issue 14).
-    BUILD_GAP_MS = 15
+    BUILD_GAP_MS = 40
+    #: ... and between building one and showing it (its first paint in the pass after that)
+    REVEAL_MS = 5
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,6 +148,7 @@ class TrainingPlots(QTabWidget):
         # for: the properties below), so opening the panel does not freeze the window.
         self._boxes: dict[str, QWidget] = {}
         self._built: dict[str, Any] = {}
+        self._hidden: set[str] = set()  # built, shown a turn later (_build)
         self.ap_table = QTableWidget(0, 3)
         self.ap_table.setHorizontalHeaderLabels(["class", "AP 11-point", "AP all-point"])
         # short headers (cut in a 1280 px window; issue 14): which VOC rule, in the tooltip
@@ -170,12 +173,21 @@ class TrainingPlots(QTabWidget):
         for name in ("loss", "lr", "map"):
             if name not in self._built:
                 QTimer.singleShot(self.BUILD_GAP_MS if self._built else 0, self,
-                                  lambda n=name: (self._build(n), self._build_next()))
+                                  lambda n=name: (self._build(n, later=True),
+                                                  self._build_next()))
                 return
 
-    def _build(self, name: str) -> Any:
-        """The plot ``name`` ("loss", "lr", "map") and its curves, built on first use."""
+    def _reveal(self, name: str) -> None:
+        if name in self._hidden:
+            self._hidden.discard(name)
+            self._built[name]["plot"].show()
+
+    def _build(self, name: str, later: bool = False) -> Any:
+        """The plot ``name`` ("loss", "lr", "map") and its curves, built on first use.
+        ``later`` (a turn of its own): shown a turn after it is built, so that its first paint
+        (~25 ms for the tab in front) is not in the same pass of the event loop."""
         if name in self._built:
+            self._reveal(name)  # asked for: shown now
             return self._built[name]
         if name == "loss":
             plot = self._plot("Loss (thin: raw, thick: smoothed)", "step", "loss")
@@ -202,6 +214,10 @@ class TrainingPlots(QTabWidget):
                                         name="VOC2010+ all-point")}
         layout = self._boxes[name].layout()
         assert layout is not None
+        if later:
+            plot.hide()
+            self._hidden.add(name)
+            QTimer.singleShot(self.REVEAL_MS, self, lambda n=name: self._reveal(n))
         layout.addWidget(plot)
         self._built[name] = parts
         return parts
