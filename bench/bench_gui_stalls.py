@@ -6,7 +6,8 @@ On the 800-image sample project (generated into a temporary folder by
 :func:`workbench.core.synth.generate_project`, as the first run does; ``--project`` reuses one),
 the tour runs, in one window with every panel of the registry:
 
-1. open every panel for the first time (each dock shown in turn);
+1. open every panel for the first time (each dock shown in turn, after a pointer move: input,
+   as a user picking it from the Panels menu makes);
 2. File → Export dataset in every format (the dialogs answered by the script);
 3. load a results folder in the Metrics panel and move the IoU control 6 times;
 4. rename a class across the project (the Classes dock's Rename, answered by the script);
@@ -307,7 +308,7 @@ def make_checkpoint(folder: Path) -> Path:
 
 
 def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
 
@@ -343,13 +344,19 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
     host = window.panel_host
     from workbench.gui.panels.registry import PANELS
 
-    for module, cls, title in PANELS if "panels" in ONLY else []:
-        # from the Panels menu: the dock's toggle action
+    def pick(key: str, n: int) -> None:
+        """As a user picking the panel from the Panels menu: the pointer moves over the window
+        first (input, which holds back the idle-time import of torch:
+        ModelLoader.start_when_idle; a triggered action alone is none), then the dock's toggle
+        action."""
+        QTest.mouseMove(window.canvas.viewport(), QPoint(40 + 7 * n, 40 + 5 * n))
+        host.docks[key].toggleViewAction().trigger()
+
+    for n, (module, cls, title) in enumerate(PANELS if "panels" in ONLY else []):
         if PANEL_FILTER and not any(w in title.lower() for w in PANEL_FILTER):
             continue
         key = f"{module}.{cls}"
-        step(meter, rows, f"open panel {title}",
-             lambda k=key: host.docks[k].toggleViewAction().trigger(),
+        step(meter, rows, f"open panel {title}", lambda k=key, i=n: pick(k, i),
              done=lambda k=key: k in host.panels or k in host.errors, timeout_s=600)
     print(f"  models loaded in the background: {model_loader().done} "
           f"({model_loader().seconds or 0:.1f} s)")
