@@ -30,7 +30,8 @@ def _labels() -> np.ndarray:
 
 
 def test_segments_then_pairs() -> None:
-    boxes = segment_boxes(_labels())
+    boxes, levels = segment_boxes(_labels())
+    assert levels.tolist() == [1] * 4 + [2] * 5
     segments = [[0, 0, 2, 2], [2, 0, 6, 2], [0, 2, 6, 4], [3, 2, 4, 3]]
     # touching pairs (4-connectivity): 0-1, 0-2, 1-2, 1-3, 2-3 (0 and 3 only touch diagonally)
     pairs = [[0, 0, 6, 2], [0, 0, 6, 4], [0, 0, 6, 4], [2, 0, 6, 3], [0, 2, 6, 4]]
@@ -38,13 +39,14 @@ def test_segments_then_pairs() -> None:
 
 
 def test_triples_are_chains_through_a_shared_segment() -> None:
-    boxes = segment_boxes(_labels(), triples=True)
+    boxes, levels = segment_boxes(_labels(), triples=True)
+    assert levels.tolist() == [1] * 4 + [2] * 5 + [3] * 8
     chains = boxes[9:].tolist()
     # by the middle segment's neighbour count, then middle, then neighbour pairs:
     # 0: (1, 2); 3: (1, 2); 1: (0, 2), (0, 3), (2, 3); 2: (0, 1), (0, 3), (1, 3).
     # Only 0-1-3 (middle 1) leaves out the bottom row.
     assert chains == [[0, 0, 6, 4]] * 3 + [[0, 0, 6, 3]] + [[0, 0, 6, 4]] * 4
-    assert segment_boxes(_labels(), triples=False).tolist() == boxes[:9].tolist()
+    assert segment_boxes(_labels(), triples=False)[0].tolist() == boxes[:9].tolist()
 
 
 def test_segment_boxes_rejects_an_empty_image() -> None:
