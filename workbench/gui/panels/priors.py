@@ -210,11 +210,12 @@ class PriorsPanel(QWidget):
         o_layout.addWidget(self.summary)
         o_layout.addWidget(self.objects_table)
         self.tabs = QTabWidget()
-        self.tabs.addTab(counts, "Per map")  # four whole titles in a ~370 px panel
-        # The other pages join their tabs in later event-loop turns, or when picked (issue 14,
-        # GUI stalls: polished and laid out with the panel they held its first opening up).
+        # Every page joins its tab in a later event-loop turn (the one in front first), or when
+        # picked (issue 14, GUI stalls: polished, laid out and painted with the rest of the
+        # panel they held its first opening up); the tables are filled all the same.
         self.builds = BuildQueue(self)
         self.later_tabs = LaterTabs(self.tabs, self.builds)
+        self.later_tabs.add(counts, "Per map")  # four whole titles in a ~370 px panel
         self.later_tabs.add(cell, "Cell")
         self.later_tabs.add(objects, "Matching")
         # five whole titles in the ~360 px tab bar (issue 14's fit check)
