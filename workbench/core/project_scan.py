@@ -9,10 +9,8 @@ writes an annotation.
 from __future__ import annotations
 
 import errno
-import gc
 import os
 import re
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from workbench.core.formats import FormatGuess, detect_format, list_folder
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
 from workbench.core.formats.yolo import ultralytics_root
+from workbench.core.gc_pause import paused
 from workbench.core.imageinfo import IMAGE_EXTENSIONS
 
 _DIGITS = re.compile(r"(\d+)")
@@ -35,31 +34,16 @@ def natural_key(text: str) -> tuple:
     return tuple(parts)
 
 
-
-_gc_lock = threading.Lock()
-_gc_pauses = [0, False]  # scans under way, whether the collector was on before the first
-
-
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off while a folder is scanned: a scan makes a few
     objects per file (paths, entries, tuples) and no reference cycle, and the collector's
     full passes over every live object made the scan of 10^5 files grow faster than the
-    folder (at 10^5 files: ~0.6 s of ~2.5 s; 20k: 0.1 s; issue 14). Nested and concurrent
-    scans (the window's open job runs on a worker thread) are counted; the collector is put
-    back as it was when the last one ends."""
-    with _gc_lock:
-        if _gc_pauses[0] == 0:
-            _gc_pauses[1] = gc.isenabled()
-            gc.disable()
-        _gc_pauses[0] += 1
-    try:
+    folder (at 10^5 files: ~0.6 s of ~2.5 s; 20k: 0.1 s; issue 14). Counted with every other
+    pause of the process (:mod:`workbench.core.gc_pause`): the collector is back as it was
+    when the last one ends."""
+    with paused():
         yield
-    finally:
-        with _gc_lock:
-            _gc_pauses[0] -= 1
-            if _gc_pauses[0] == 0 and _gc_pauses[1]:
-                gc.enable()
 
 
 def _walk(folder: str | os.PathLike[str]) -> Iterable[tuple[str, list[tuple[str, bool]]]]:

@@ -27,8 +27,9 @@ import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from workbench.core.gc_pause import GcPause, enabled_outside_pauses
 from workbench.core.switch_interval import _ask, _release, short_switch_interval
 
 __all__ = ["ProcessSettings", "background_run_settings", "short_switch_interval"]
@@ -41,14 +42,17 @@ class ProcessSettings:
     gc_was_enabled: bool
     switch_interval_s: float
     frozen: bool = False
+    #: The run's collector pause (counted with the process's others: core.gc_pause).
+    pause: GcPause | None = field(default=None, repr=False)
 
     def freeze(self) -> None:
-        """Move every object alive now out of the collector's scans (``gc.freeze``) and let
-        collection resume — when it was enabled before; otherwise nothing. Once per run."""
-        if self.gc_was_enabled and not self.frozen:
+        """Move every object alive now out of the collector's scans (``gc.freeze``) and end
+        the run's collection pause (the collector runs again unless another pause is on).
+        Once per run; nothing without a pause or when the collector was off before any."""
+        if self.pause is not None and not self.frozen and enabled_outside_pauses():
             gc.freeze()
             self.frozen = True
-            gc.enable()
+            self.pause.end()
 
 
 @contextmanager
@@ -63,7 +67,7 @@ def background_run_settings(max_switch_interval_s: float | None = None,
     limit = None if max_switch_interval_s is None else float(max_switch_interval_s)
     try:
         if pause_gc:
-            gc.disable()
+            settings.pause = GcPause()
         if limit is not None:
             _ask(limit)
         yield settings
@@ -72,7 +76,5 @@ def background_run_settings(max_switch_interval_s: float | None = None,
             _release(limit)
         if settings.frozen:
             gc.unfreeze()
-        if settings.gc_was_enabled:
-            gc.enable()
-        else:
-            gc.disable()
+        if settings.pause is not None:
+            settings.pause.end()  # the collector is back as it was once no other pause is on

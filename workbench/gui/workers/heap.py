@@ -26,6 +26,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from workbench.core.gc_pause import paused
+
 
 def freeze_long_lived() -> None:
     """Move every object the collector tracks now to the permanent generation (not scanned by
@@ -35,13 +37,11 @@ def freeze_long_lived() -> None:
 
 @contextmanager
 def imports_then_freeze() -> Iterator[None]:
-    """Pause the collector (process-wide) for the body, then :func:`freeze_long_lived`; the
-    collector's enabled state is as before on exit, also when the body raises."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        freeze_long_lived()
-        if was_enabled:
-            gc.enable()
+    """Pause the collector (process-wide, counted with every other pause:
+    :mod:`workbench.core.gc_pause`) for the body, then :func:`freeze_long_lived`; the
+    collector is back as it was when the last pause ends, also when the body raises."""
+    with paused():
+        try:
+            yield
+        finally:
+            freeze_long_lived()
