@@ -60,6 +60,7 @@ def _warm_imports() -> None:
     import workbench.core.images  # noqa: F401  (Pillow, NumPy)
     import workbench.core.voc  # noqa: F401  (lxml)
     import workbench.gui.canvas.bigimage  # noqa: F401
+    import workbench.gui.outside_edits  # noqa: F401  (the window's watcher, made when shown)
     from PIL import Image
 
     Image.preinit()  # the JPEG / PNG / BMP / GIF plugins
