@@ -84,7 +84,9 @@ def test_import_yolo_from_the_file_menu_and_open_it(window, qtbot, tmp_path, ask
     assert "Split: train 2, val 1, trainval 3." in text
     assert "Read back: identical." in text and "Open the imported folder now?" in text
     assert not dialog.isVisible()
-    # the imported folder is now the window's project
+    # the imported folder is now the window's project (opened on a worker, as File → Open)
+    qtbot.waitUntil(lambda: window.project is not None and not window.opener.busy,
+                    timeout=30_000)
     assert Path(window.project.root) == out.resolve() and window.project.format == "voc"
     assert len(window.project.entries) == 3
     ann, problems = read_annotation(out / "Annotations" / "b photo.xml")

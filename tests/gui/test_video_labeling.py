@@ -284,8 +284,9 @@ def test_extraction_progress_and_cancel(window, tmp_path, qtbot) -> None:  # noq
     assert messages and messages[0].startswith("frame ") and "/600" in messages[0]
     written = len(list(out.glob("*.jpg")))
     assert 0 < written < 600
-    # the frames written so far are kept and opened; frames.json lists exactly them
-    assert window.project is not None and Path(window.project.images_dir) == out
+    # the frames written so far are kept and opened (on a worker); frames.json lists them
+    qtbot.waitUntil(lambda: window.project is not None
+                    and Path(window.project.images_dir) == out, timeout=20000)
     record = json.loads((out / "frames.json").read_text())
     assert sorted(record["frames"]) == sorted(p.name for p in out.glob("*.jpg"))
 

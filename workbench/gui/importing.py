@@ -374,5 +374,5 @@ def report(window: MainWindow, summary: ImportSummary) -> bool:
     window.statusBar().showMessage(short, 15000)
     text = "\n".join(summary_lines(summary)) + "\n\nOpen the imported folder now?"
     if dialogs.ask_yes_no(window, TITLE, text, yes="Open Folder"):
-        return bool(window.open_project(summary.out))
+        return bool(window.open_folder(summary.out))  # on a worker (no GUI-thread scan)
     return False

@@ -292,7 +292,7 @@ class Extraction:
         text = summary(result, self.out)
         log.info("%s: %s", self.video, text)
         if self.open_when_done and result.kept:
-            self.window.open_project(self.out)
+            self.window.open_folder(self.out)
         self.window.statusBar().showMessage(text, 12000)
 
     def _on_failed(self, message: str) -> None:
@@ -303,7 +303,7 @@ class Extraction:
         self.window.statusBar().showMessage(
             f"Extraction cancelled; the frames written so far are kept in {self.out}", 12000)
         if self.open_when_done and any(self.out.glob("*.jpg")):
-            self.window.open_project(self.out)
+            self.window.open_folder(self.out)
 
 
 def open_video(window: MainWindow, video: str | Path | None = None) -> Extraction | None:
