@@ -109,3 +109,19 @@ def shown_window(qtbot, settings_file):  # noqa: ANN001,ANN201 (MainWindow)
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow)
     return w
+
+
+def project_window(qtbot, settings_file, images, panels, size=(1400, 900)):  # noqa: ANN001,ANN201
+    """A real MainWindow with these registry ``panels``, shown at ``size``, with the folder
+    ``images`` open and its file states scanned (the panel tests' common start)."""
+    from workbench.gui.main_window import MainWindow
+    from workbench.gui.settings import Settings
+
+    w = MainWindow(Settings(settings_file), panels=list(panels))
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    assert w.open_project(images)
+    w.scanner.run_to_end()
+    return w

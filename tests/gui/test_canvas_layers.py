@@ -17,11 +17,9 @@ from PySide6.QtTest import QTest
 from workbench.gui.canvas import tiles
 from workbench.gui.canvas.layer_list import LAYER_Z, LayerList
 from workbench.gui.canvas.layers import BoxLayer
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, write_labelimg_xml  # noqa: E402
+from labeling_helpers import click, write_labelimg_xml, project_window  # noqa: E402
 
 PRIORS = ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors")
 PROPOSALS = ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals")
@@ -46,13 +44,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     write_labelimg_xml(images / "a.xml", "a.png", (400, 300),
                        [("red", 31, 41, 130, 140), ("blue", 221, 161, 380, 280)])
     write_labelimg_xml(images / "b.xml", "b.png", (400, 300), [("red", 271, 41, 370, 140)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PRIORS, PROPOSALS, IOU])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PRIORS, PROPOSALS, IOU])
     return w
 
 

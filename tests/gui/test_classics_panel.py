@@ -15,11 +15,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, make_project  # noqa: E402
+from labeling_helpers import click, make_project, project_window  # noqa: E402
 
 PANEL = ("workbench.gui.panels.classics", "ClassicsPanel", "Classics")
 KEY = f"{PANEL[0]}.{PANEL[1]}"
@@ -30,13 +28,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     # img0: cat (10, 20, 100, 120); img2: dog (30, 40, 130, 140), cat (150, 50, 250, 200);
     # 320x240 photos; img1 has no annotation.
     images = make_project(tmp_path, n=3)
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PANEL])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PANEL])
     assert w.show_row(2)
     yield w
     panel = w.panel_host.panels.get(KEY)

@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 
 from workbench.core.boxes import box_area
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, write_labelimg_xml  # noqa: E402
+from labeling_helpers import click, write_labelimg_xml, project_window  # noqa: E402
 
 PROPOSALS = ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals")
 IOU = ("workbench.gui.panels.iou", "IouPanel", "IoU")
@@ -33,13 +31,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     cv2.imwrite(str(images / "b.png"), img[:, ::-1])
     write_labelimg_xml(images / "a.xml", "a.png", (400, 300),
                        [("red", 31, 41, 130, 140), ("blue", 221, 161, 380, 280)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PROPOSALS, IOU])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PROPOSALS, IOU])
     for spec in (PROPOSALS, IOU):
         w.panel_host.docks[f"{spec[0]}.{spec[1]}"].show()
     return w

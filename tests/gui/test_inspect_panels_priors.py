@@ -10,11 +10,9 @@ import pytest
 
 from workbench.core.matching import match_priors
 from workbench.core.priors import ssd300_paper_priors
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, write_labelimg_xml  # noqa: E402
+from labeling_helpers import click, write_labelimg_xml, project_window  # noqa: E402
 
 PANEL = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
 
@@ -31,13 +29,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     # A 60x60 object (fits the 0.2 priors) and a 4x20 sliver no prior reaches at 0.5.
     write_labelimg_xml(images / "a.xml", "a.png", (300, 300),
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PANEL])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PANEL])
     # Shown and brought to the front of its tab group (behind the Boxes tab, a panel's layers
     # are off the canvas and it ignores clicks).
     w.panel_host.show_panel(PANEL[1])

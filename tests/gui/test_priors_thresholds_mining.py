@@ -13,12 +13,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from workbench.core.priors import ssd300_paper_priors
-from workbench.gui.main_window import MainWindow
 from workbench.gui.panels import priors_mining
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import write_labelimg_xml  # noqa: E402
+from labeling_helpers import write_labelimg_xml, project_window  # noqa: E402
 
 PANEL = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
 
@@ -33,13 +31,7 @@ def _window(qtbot, tmp_path, width: int = 300, height: int = 300):  # noqa: ANN0
     assert image.save(str(images / "a.png"))
     write_labelimg_xml(images / "a.xml", "a.png", (width, height),
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PANEL])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PANEL])
     w.panel_host.show_panel(PANEL[1])
     return w
 

@@ -13,11 +13,9 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
 from workbench.core.proposal_cache import ProposalCache
-from workbench.gui.main_window import MainWindow
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import write_labelimg_xml  # noqa: E402
+from labeling_helpers import write_labelimg_xml, project_window  # noqa: E402
 
 PROPOSALS = ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals")
 KEY = f"{PROPOSALS[0]}.{PROPOSALS[1]}"
@@ -36,13 +34,7 @@ def window(qtbot, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
     cv2.imwrite(str(images / "a.png"), img)
     cv2.imwrite(str(images / "b.png"), img[:, ::-1])
     write_labelimg_xml(images / "a.xml", "a.png", (200, 150), [("red", 16, 21, 65, 70)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PROPOSALS])
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PROPOSALS], size=(1280, 800))
     w.panel_host.docks[KEY].toggleViewAction().trigger()
     QTest.qWait(20)
     return w

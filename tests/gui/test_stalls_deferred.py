@@ -12,12 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QFormLayout, QLabel, QTabWidget, QWidget
 
-from workbench.gui.main_window import MainWindow
 from workbench.gui.panels.deferred import BuildQueue, Deferred, LaterTabs
-from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import write_labelimg_xml  # noqa: E402
+from labeling_helpers import write_labelimg_xml, project_window  # noqa: E402
 
 PRIORS = ("workbench.gui.panels.priors", "PriorsPanel", "Priors")
 CLASSICS = ("workbench.gui.panels.classics", "ClassicsPanel", "Classics")
@@ -44,13 +42,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
     assert image.save(str(images / "b.png"))
     write_labelimg_xml(images / "b.xml", "b.png", (300, 300), [("dog", 51, 61, 150, 160)])
-    w = MainWindow(Settings(tmp_path / "s.ini"), panels=[PRIORS, CLASSICS, METRICS, RUNS])
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_project(images)
-    w.scanner.run_to_end()
+    w = project_window(qtbot, tmp_path / "s.ini", images, [PRIORS, CLASSICS, METRICS, RUNS])
     yield w
     for panel in w.panel_host.panels.values():
         stop = getattr(panel, "shutdown", None)
