@@ -330,7 +330,7 @@ def tour(project_dir: Path, work: Path, checkpoint: Path) -> list:
         SAMPLER = Sampler()
     from workbench.gui.jobs import model_loader  # as run_gui does once the window is up
 
-    model_loader().start_when_idle()
+    model_loader().start_when_idle(window=window)
     rows: list = []
     print(f"  {'step':<52} {'stall':>11} {'wall':>10} {'its cpu':>9} {'gui cpu':>8}", flush=True)
     # as File > Open Folder, Open Recent, the welcome page and drag-and-drop open a folder while

@@ -335,3 +335,44 @@ def test_train_panel_says_loading_models_until_the_background_import_is_done(
     release.set()
     qtbot.waitUntil(lambda: key in host.panels, timeout=60_000)
     assert type(host.panels[key]).__name__ == "TrainingPanel"
+
+
+def test_idle_start_watches_the_windows_input_only(qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """With a window, the idle watcher sits on its native window (not on the application):
+    pointer moves over a widget inside it hold the start back; a pause starts the loader."""
+    from PySide6.QtCore import QCoreApplication, QPoint
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    from workbench.gui import jobs
+
+    starts: list[float] = []
+
+    class CountingLoader(jobs.ModelLoader):
+        MODULES = ("a_module_never_imported",)
+
+        def start(self) -> None:
+            starts.append(time.monotonic())
+
+        def start_panels(self) -> None:  # phase one is not what this test is about
+            pass
+
+    window = QWidget()
+    inner = QLabel("inside", window)
+    QVBoxLayout(window).addWidget(inner)
+    qtbot.addWidget(window)
+    window.resize(300, 200)
+    window.show()
+    qtbot.waitExposed(window)
+    loader = CountingLoader()
+    monkeypatch.setattr(jobs, "_LOADER", loader)
+    began = time.monotonic()
+    loader.start_when_idle(idle_ms=400, window=window)
+    assert loader._idle_watched is window.windowHandle()  # noqa: SLF001
+    assert loader._idle_watched is not QCoreApplication.instance()  # noqa: SLF001
+    for i in range(6):  # ~0.6 s of pointer moves over the inner widget, 100 ms apart
+        QTest.mouseMove(inner, QPoint(10 + 5 * i, 10 + 3 * i))
+        qtbot.wait(100)
+        assert starts == []
+    qtbot.waitUntil(lambda: bool(starts), timeout=3000)
+    assert len(starts) == 1 and starts[0] - began >= 0.85  # input until 0.5 s + the 0.4 s pause

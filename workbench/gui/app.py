@@ -200,7 +200,7 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
     # needs them earlier says "Loading models…" until then (workbench.gui.jobs.ModelLoader)
     from workbench.gui.jobs import model_loader
 
-    model_loader().start_when_idle()
+    model_loader().start_when_idle(window=window)
     finish(int(app.exec()))  # (ends the process)
 
 

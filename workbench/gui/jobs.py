@@ -458,17 +458,24 @@ class ModelLoader(QObject):
     #: Phase one starts this long after :meth:`start_when_idle` (the window has painted).
     PANELS_DELAY_MS = 300
 
-    def start_when_idle(self, idle_ms: int | None = None) -> None:
+    def start_when_idle(self, idle_ms: int | None = None, window: Any = None) -> None:
         """Start phase one soon, and phase two once no key or mouse input has come for
         ``idle_ms``. Importing torch holds the GIL in long stretches (extension initialisation:
         gaps of 0.8-1.8 s on a loaded 2-CPU machine even on a background thread), so it waits
         for a pause rather than stalling the first clicks; a panel that needs the models starts
-        it at once."""
+        it at once.
+
+        ``window`` (a shown top-level widget): input is watched on its native window only —
+        the input events come to it before its widgets — instead of through an application-
+        wide filter, which every event of every object passed through in Python (~15 % of the
+        GUI thread while a panel was built: bench_gui_stalls --profile)."""
         from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 
         app = QCoreApplication.instance()
         if app is None or self._thread is not None:
             return
+        handle = window.windowHandle() if window is not None else None
+        watched = handle if handle is not None else app
         QTimer.singleShot(self.PANELS_DELAY_MS, self, self.start_panels)
         timer = QTimer(self, singleShot=True, interval=self.IDLE_MS if idle_ms is None
                        else idle_ms)
@@ -484,13 +491,20 @@ class ModelLoader(QObject):
 
         watcher = _Idle(self)
 
+        def unwatch() -> None:
+            import shiboken6
+
+            if shiboken6.isValid(watched):  # the window may have gone first
+                watched.removeEventFilter(watcher)
+
         def go() -> None:
-            app.removeEventFilter(watcher)
+            unwatch()
             loader.start()
 
         timer.timeout.connect(go)
-        self.loaded.connect(lambda: app.removeEventFilter(watcher))
-        app.installEventFilter(watcher)
+        self.loaded.connect(unwatch)
+        watched.installEventFilter(watcher)
+        self._idle_watched = watched  # (tests)
         timer.start()
 
     def start_panels(self) -> None:
