@@ -24,6 +24,24 @@ ROOT = Path(__file__).resolve().parents[1]
 RACCOON = ROOT.parent / "shared" / "datasets" / "raccoon"
 
 
+@pytest.fixture(autouse=True)
+def _gui_thread_gc(request: pytest.FixtureRequest):  # noqa: ANN202
+    """GUI tests run as the app does (workbench.gui.gc_thread, installed by create_app):
+    Python's garbage collected on the GUI thread only, never on a job's worker thread, where
+    freeing a Qt object of the GUI thread crashed the process."""
+    if request.node.get_closest_marker("own_gc") or not {"qtbot", "qapp"} & set(
+            request.fixturenames):
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from workbench.gui.gc_thread import GuiThreadCollector
+
+    collector = GuiThreadCollector()
+    yield
+    collector.stop(generation=1)  # the young garbage here; a full pass per test costs too much
+    collector.deleteLater()
+
+
 @pytest.fixture(scope="session")
 def raccoon_dir() -> Path:
     """``../shared/datasets/raccoon`` (images/ + annotations/); skips when absent."""

@@ -85,3 +85,24 @@ def test_concurrent_pauses_from_threads(collector_on) -> None:  # noqa: ANN001
     for t in threads:
         t.join()
     assert gc.isenabled() and active_pauses() == 0
+
+
+def test_manual_collection_is_not_undone_by_pauses(collector_on) -> None:  # noqa: ANN001
+    """gui.gc_thread's mode: automatic collection stays off whatever pauses do, and comes back
+    when it ends — at once, or when the last pause under way ends."""
+    from workbench.core import gc_pause
+
+    gc_pause.set_manual(True)
+    gc.disable()
+    with paused():
+        pass
+    assert not gc.isenabled() and not gc_pause.enabled_outside_pauses()
+    pause = GcPause()
+    gc_pause.end_manual(True)  # a pause is still on: the collector waits for it
+    assert not gc.isenabled()
+    pause.end()
+    assert gc.isenabled()
+    gc_pause.set_manual(True)
+    gc.disable()
+    gc_pause.end_manual(True)
+    assert gc.isenabled()

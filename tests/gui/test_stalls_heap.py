@@ -58,6 +58,7 @@ def test_freeze_long_lived_leaves_new_objects_collectable(clean_gc) -> None:
     assert gc.get_freeze_count() == frozen
 
 
+@pytest.mark.own_gc  # it checks the automatic collector is back on after the imports
 def test_model_loader_imports_without_collection_then_freezes(
         clean_gc, qtbot, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     """The background loader's two phases each import with the collector off and freeze after:

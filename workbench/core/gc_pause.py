@@ -10,6 +10,9 @@ the collector stayed off for the rest of the session. Here every pause is counte
 lock: the collector goes off when the first pause starts and comes back, if it was on then,
 when the last one ends — whatever the order they end in.
 
+Where one thread collects by hand (:func:`set_manual`: the GUI thread, so that Qt objects are
+never freed on a worker), automatic collection stays off whatever the pauses do.
+
 A :class:`GcPause` can end before its ``with`` block does (:meth:`GcPause.end`, what a training
 run does once its long-lived objects are frozen); ending twice is harmless.
 """
@@ -24,6 +27,15 @@ from contextlib import contextmanager
 _lock = threading.Lock()
 _count = 0
 _was_enabled = False
+_manual = False  # automatic collection is off for good: one thread collects (gui.gc_thread)
+
+
+def set_manual(on: bool) -> None:
+    """Whether automatic collection is off for good, collected by hand on one thread (the GUI's
+    :mod:`workbench.gui.gc_thread`): a pause that ends then never turns it back on."""
+    global _manual
+    with _lock:
+        _manual = bool(on)
 
 
 class GcPause:
@@ -45,13 +57,28 @@ class GcPause:
                 return
             self._ended = True
             _count -= 1
-            if _count == 0 and _was_enabled:
+            if _count == 0 and _was_enabled and not _manual:
+                gc.enable()
+
+
+def end_manual(enable: bool) -> None:
+    """Leave :func:`set_manual`: automatic collection on again (``enable``) — now, or when the
+    last pause under way ends."""
+    global _manual, _was_enabled
+    with _lock:
+        _manual = False
+        if enable:
+            if _count:
+                _was_enabled = True
+            else:
                 gc.enable()
 
 
 def enabled_outside_pauses() -> bool:
     """Whether the collector is on when no pause is under way (as it was before the first)."""
     with _lock:
+        if _manual:
+            return False
         return _was_enabled if _count else gc.isenabled()
 
 

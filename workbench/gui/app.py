@@ -62,6 +62,9 @@ def create_app(argv: list[str] | None = None):  # noqa: ANN201 (QApplication)
 
         app.setWindowIcon(assets.app_icon())
         apply_theme(app)
+        from workbench.gui import gc_thread
+
+        gc_thread.install(app)  # Python's garbage collected on the GUI thread only
     return app
 
 
