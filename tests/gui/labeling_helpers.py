@@ -125,3 +125,18 @@ def project_window(qtbot, settings_file, images, panels, size=(1400, 900)):  # n
     assert w.open_project(images)
     w.scanner.run_to_end()
     return w
+
+
+def window_without_dialogs(qtbot, tmp_path, monkeypatch):  # noqa: ANN001,ANN201 (MainWindow)
+    """:func:`shown_window` with a 2-image project open and every question dialog failing the
+    test if it is asked (the open-folder tests' common start)."""
+    import pytest
+
+    from workbench.gui import dialogs
+
+    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
+                 "choose_reassignment"):
+        monkeypatch.setattr(dialogs, name, lambda *a, **k: pytest.fail(f"dialog {a[1:3]}"))
+    w = shown_window(qtbot, tmp_path / "settings.ini")
+    assert w.open_project(make_project(tmp_path / "first", n=2))
+    return w

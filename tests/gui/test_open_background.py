@@ -22,17 +22,12 @@ from workbench.gui.opening import (
 from workbench.gui.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import make_project, shown_window  # noqa: E402
+from labeling_helpers import make_project, window_without_dialogs  # noqa: E402
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
-                 "choose_reassignment"):
-        monkeypatch.setattr(dialogs, name, lambda *a, **k: pytest.fail(f"dialog {a[1:3]}"))
-    w = shown_window(qtbot, tmp_path / "settings.ini")
-    assert w.open_project(make_project(tmp_path / "first", n=2))
-    return w
+    return window_without_dialogs(qtbot, tmp_path, monkeypatch)
 
 
 class _Gate:

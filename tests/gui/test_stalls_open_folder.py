@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from workbench.gui import dialogs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import make_project, shown_window, write_labelimg_xml  # noqa: E402
+from labeling_helpers import make_project, shown_window, write_labelimg_xml, window_without_dialogs  # noqa: E402
 
 
 def _shown(window) -> dict:  # noqa: ANN001
@@ -35,12 +35,7 @@ def _shown(window) -> dict:  # noqa: ANN001
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
-    for name in ("ask_yes_no", "ask_save_discard_cancel", "ask_text", "choose_class",
-                 "choose_reassignment"):
-        monkeypatch.setattr(dialogs, name, lambda *a, **k: pytest.fail(f"dialog {a[1:3]}"))
-    w = shown_window(qtbot, tmp_path / "settings.ini")
-    assert w.open_project(make_project(tmp_path / "first", n=2))
-    return w
+    return window_without_dialogs(qtbot, tmp_path, monkeypatch)
 
 
 def test_open_folder_fills_every_dock_exactly_once_the_loop_has_run(window, tmp_path,
