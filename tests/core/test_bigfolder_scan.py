@@ -106,7 +106,7 @@ def test_gc_paused_nests_and_puts_the_collector_back(tmp_path):
     import gc
     import threading
 
-    from workbench.core.project_scan import gc_paused
+    from workbench.core.gc_pause import paused as gc_paused
 
     assert gc.isenabled()
     seen = []

@@ -32,7 +32,7 @@ def test_pauses_ended_out_of_order_leave_the_collector_on(collector_on) -> None:
 
 def test_the_three_users_interleaved(collector_on) -> None:  # noqa: ANN001
     """The scan, the GUI's background imports and a training run, overlapping as on threads."""
-    from workbench.core.project_scan import gc_paused
+    from workbench.core.gc_pause import paused as gc_paused
     from workbench.engine.process_settings import background_run_settings
     from workbench.gui.workers.heap import imports_then_freeze
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from workbench.core.formats import FormatGuess, detect_format, list_folder
 from workbench.core.formats.detect import CLASS_FILES, detect_json_file
 from workbench.core.formats.listing import Listing
 from workbench.core.formats.yolo import ultralytics_root
-from workbench.core.gc_pause import paused
 from workbench.core.imageinfo import IMAGE_EXTENSIONS
 
 _DIGITS = re.compile(r"(\d+)")
@@ -32,18 +30,6 @@ def natural_key(text: str) -> tuple:
     parts = _DIGITS.split(text.lower())  # digit runs at the odd places (lower() keeps them)
     parts[1::2] = map(int, parts[1::2])
     return tuple(parts)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a folder is scanned: a scan makes a few
-    objects per file (paths, entries, tuples) and no reference cycle, and the collector's
-    full passes over every live object made the scan of 10^5 files grow faster than the
-    folder (at 10^5 files: ~0.6 s of ~2.5 s; 20k: 0.1 s; issue 14). Counted with every other
-    pause of the process (:mod:`workbench.core.gc_pause`): the collector is back as it was
-    when the last one ends."""
-    with paused():
-        yield
 
 
 def _walk(folder: str | os.PathLike[str]) -> Iterable[tuple[str, list[tuple[str, bool]]]]:
