@@ -39,7 +39,6 @@ __all__ = ["ProcessSettings", "background_run_settings", "short_switch_interval"
 class ProcessSettings:
     """What :func:`background_run_settings` changed; ``freeze()`` ends the collection pause."""
 
-    gc_was_enabled: bool
     switch_interval_s: float
     frozen: bool = False
     #: The run's collector pause (counted with the process's others: core.gc_pause).
@@ -63,7 +62,7 @@ def background_run_settings(max_switch_interval_s: float | None = None,
     the switch interval, the objects frozen here and the collector's enabled state are as they
     were before."""
     previous_interval = sys.getswitchinterval()
-    settings = ProcessSettings(gc_was_enabled=gc.isenabled(), switch_interval_s=previous_interval)
+    settings = ProcessSettings(switch_interval_s=previous_interval)
     limit = None if max_switch_interval_s is None else float(max_switch_interval_s)
     try:
         if pause_gc:
