@@ -39,7 +39,9 @@ from workbench.core.metrics_data import (
     class_list,
     flatten_detections,
     flatten_ground_truth,
+    score_order,
     segment_starts,
+    stable_key_order,
 )
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
@@ -126,8 +128,8 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     gt_key = gt.image * num_k + gt.cls
     # per (image, class): stable sort by descending score, keep the first MAX_DETS[-1]
     det_key = det.image * num_k + det.cls
-    # (seq is the row order, and lexsort is stable: sorting by it first changes nothing)
-    order = np.lexsort((-det.scores, det_key))
+    # = np.lexsort((-det.scores, det_key)), stable: the row order (seq) breaks ties
+    order = score_order(det.scores, det_key)
     key_sorted = det_key[order]
     starts = segment_starts(key_sorted)
     run_start = np.repeat(starts, np.diff(np.r_[starts, len(order)]))
@@ -149,9 +151,9 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     num_t, num_r, num_a, num_m = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), 4, len(MAX_DETS)
     precision = -np.ones((num_t, num_r, len(names), num_a, num_m))
     recall = -np.ones((num_t, len(names), num_a, num_m))
-    by_class = np.argsort(d_cls, kind="stable")  # keeps evaluation order inside a class
+    by_class = stable_key_order(d_cls)  # keeps evaluation order inside a class
     det_bounds = np.searchsorted(d_cls[by_class], np.arange(len(names) + 1), side="left")
-    gt_by_class = np.argsort(gt.cls, kind="stable")
+    gt_by_class = stable_key_order(gt.cls)
     gt_bounds = np.searchsorted(gt.cls[gt_by_class], np.arange(len(names) + 1), side="left")
     for k in range(len(names)):
         g = gt_by_class[gt_bounds[k]:gt_bounds[k + 1]]
@@ -189,7 +191,7 @@ def _accumulate_class(d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
     recall = -np.ones((num_t, num_a, num_m))
     # = np.lexsort((rank, d_img, -d_score)): the rows come by image, then rank, so a stable
     # sort by score alone keeps exactly that order among equal scores
-    order = np.argsort(-d_score, kind="stable")
+    order = score_order(d_score)  # = np.argsort(-d_score, kind="stable")
     matched_all, ignored_all, rank_all = dtm[:, :, order], dt_ig[:, :, order], rank[order]
     every: tuple[np.ndarray, np.ndarray] | None = None
     for m, max_det in enumerate(MAX_DETS):

@@ -22,17 +22,16 @@ from __future__ import annotations
 import numpy as np
 
 
-def _ignored_by_row(ignored: np.ndarray, pos: np.ndarray, row_start: np.ndarray
+def _ignored_by_row(ignored: np.ndarray, flat_tp: np.ndarray, row: np.ndarray, n: int
                     ) -> np.ndarray:
     """For each true positive, the number of ignored detections in its row up to and
-    including it (``np.cumsum(ignored, axis=1)`` there): ``ignored`` ``(rows, n)``, ``pos``
-    the TP positions sorted by row (``row_start`` bounds each row's). One int32 running
-    count of one row (n values) at a time: no sort, and no full ``(rows, n)`` copy."""
-    out = np.zeros(len(pos), dtype=np.int64)
-    for r in np.flatnonzero(np.diff(row_start)).tolist():
-        lo, hi = row_start[r], row_start[r + 1]
-        out[lo:hi] = np.cumsum(ignored[r], dtype=np.int32)[pos[lo:hi]]
-    return out
+    including it (``np.cumsum(ignored, axis=1)`` there): ``ignored`` ``(rows, n)``,
+    ``flat_tp`` the sorted flat indices of the TPs, ``row`` their rows. Counted from the
+    sorted flat indices of the ignored flags (one ``flatnonzero`` and two binary searches per
+    TP), not from a running count over every detection of every row."""
+    flat_ignored = np.flatnonzero(ignored)
+    upto = np.searchsorted(flat_ignored, flat_tp, side="right")
+    return upto - np.searchsorted(flat_ignored, row * n, side="left")
 
 
 def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
@@ -58,7 +57,7 @@ def class_precision(matched: np.ndarray, ignored: np.ndarray, npig: np.ndarray,
     row_start = np.searchsorted(row, np.arange(rows + 1), side="left")
     total_tp = np.diff(row_start)  # (A*T,)
     j = np.arange(len(row), dtype=np.int64) - row_start[row] + 1  # 1-based count in its row
-    ign_upto = _ignored_by_row(ignored.reshape(rows, n), pos, row_start)
+    ign_upto = _ignored_by_row(ignored, flat_tp, row, n)
     tp = j.astype(np.float64)
     fp = (pos + 1 - j - ign_upto).astype(np.float64)
     pr = tp / (fp + tp + np.spacing(1))

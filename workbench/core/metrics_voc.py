@@ -39,6 +39,9 @@ from workbench.core.metrics_data import (
     flatten_detections,
     flatten_ground_truth,
     group_pairs,
+    score_order,
+    segment_starts,
+    stable_key_order,
 )
 
 #: The VOC2007 11 recall points, exact decimals.
@@ -170,12 +173,15 @@ def match_detections(gt: FlatGroundTruth, det: FlatDetections, *, iou_threshold:
     hit = best_iou > iou_threshold if strict else best_iou >= iou_threshold
     ignored = np.zeros(n, dtype=bool)
     ignored[hit] = gt.difficult[best_gt[hit]]
-    order = np.lexsort((-det.scores, det.cls))  # stable: seq (the row order) breaks ties
-    candidate = (hit & ~ignored)[order]
-    cand_pos = np.flatnonzero(candidate)
-    _, first = np.unique(best_gt[order][cand_pos], return_index=True)
+    # = np.lexsort((-det.scores, det.cls)), stable: seq (the row order) breaks ties
+    order = score_order(det.scores, det.cls)
+    candidates = order[np.flatnonzero((hit & ~ignored)[order])]
+    # the first candidate (in evaluation order) of each object is its TP
+    objects = best_gt[candidates]
+    by_object = stable_key_order(objects)
+    first = by_object[segment_starts(objects[by_object])]
     tp = np.zeros(n, dtype=bool)
-    tp[order[cand_pos[first]]] = True
+    tp[candidates[first]] = True
     fp = ~tp & ~ignored
     return VocMatch(best_gt, best_iou, tp, fp, ignored, order)
 
