@@ -109,7 +109,7 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     p = path if isinstance(path, Path) else Path(path)  # (Path(Path) re-parses it)
     plain = jpeg_size(p)  # a plain JPEG's markers, without Pillow (core/jpeg_header.py)
     if plain is not None:
-        from workbench.core.images import check_limits
+        from workbench.core.image_limits import check_limits  # (no decoder, no NumPy)
 
         check_limits(p, plain[0], plain[1])
         return ImageInfo(plain[0], plain[1], plain[2], 1, plain[0], plain[1])

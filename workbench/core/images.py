@@ -66,31 +66,17 @@ from typing import Literal
 
 import numpy as np
 
+from workbench.core import image_limits as _limits
+from workbench.core.image_limits import (  # noqa: F401 (re-exported: the module doc)
+    DEFAULT_MAX_PIXELS, MAX_PIXELS, MIN_SIDE, _env_max_pixels)
 from workbench.core.imageinfo import _GREY_MODES, ImageReadError
 from workbench.core.images_repair import is_truncation as _is_truncation
 from workbench.core.images_repair import repair_png as _repair_png
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_PIXELS = 250_000_000
-MIN_SIDE = 2
 _GREY = 128
 _EXIF_ORIENTATION = 0x0112
-
-
-def _env_max_pixels() -> int:
-    raw = os.environ.get("WORKBENCH_MAX_PIXELS", "").strip().replace("_", "")
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    try:
-        value = int(float(raw))
-    except ValueError:
-        log.warning("WORKBENCH_MAX_PIXELS=%r is not a number; using %d", raw, DEFAULT_MAX_PIXELS)
-        return DEFAULT_MAX_PIXELS
-    return value if value > 0 else DEFAULT_MAX_PIXELS
-
-
-MAX_PIXELS: int = _env_max_pixels()
 
 Severity = Literal["ok", "warning", "error"]
 TRUNCATED_MESSAGE = "truncated image: decoded as viewers do, the rest grey"
@@ -140,15 +126,9 @@ def _limit(max_pixels: int | None) -> int:
 
 def check_limits(path: Path, width: int, height: int, max_pixels: int | None = None) -> None:
     """Raise :class:`ImageReadError` when ``width``×``height`` breaks the pixel limit or the
-    minimum side (the one rule ``imageinfo``, the decoder and ``validate`` share)."""
-    limit = _limit(max_pixels)
-    if width * height > limit:
-        raise ImageReadError(path, f"image too large: {width}×{height} = "
-                                   f"{width * height:,} pixels, more than the limit of "
-                                   f"{limit:,} (set WORKBENCH_MAX_PIXELS to change it)")
-    if min(width, height) < MIN_SIDE:
-        raise ImageReadError(path, f"image too small: {width}×{height} px (each side must be "
-                                   f"at least {MIN_SIDE} px)")
+    minimum side (the one rule ``imageinfo``, the decoder and ``validate`` share:
+    :mod:`workbench.core.image_limits`)."""
+    _limits.check_limits(path, width, height, _limit(max_pixels))
 
 
 def _pillow():
