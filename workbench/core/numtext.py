@@ -124,6 +124,75 @@ def same_token(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, token: byt
     return all((buf[starts + j] == token[j]).all() for j in places)
 
 
+def _u64_view(buf: np.ndarray) -> np.ndarray:
+    """Every 8 bytes of ``buf`` as a little-endian ``uint64``, one per byte offset (``view[i]``
+    holds ``buf[i:i + 8]``, byte ``i`` lowest): an 8-byte token gathers in one load."""
+    return np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, offset=0, strides=(1,))
+
+
+_SHIFT_RIGHT_ALIGN = np.array([64 - 8 * n if n else 0 for n in range(9)], dtype=np.uint64)
+#: ``'0'`` bytes in the ``8 - n`` low bytes left empty by right-aligning an ``n``-byte token.
+_ZERO_FILL = np.array([int.from_bytes(b"0" * (8 - n), "little") for n in range(9)],
+                      dtype=np.uint64)
+
+
+def _right_weights(fraction: int, dtype: type) -> np.ndarray:
+    """Place values of 8 right-aligned bytes whose dot is ``fraction`` places from the end
+    (``fraction < 0``: no dot)."""
+    return _layout_weights(8, 7 - fraction if fraction >= 0 else 8).astype(dtype)
+
+
+def _right_aligned(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+                   ) -> np.ndarray | None:
+    """Tokens of 1 to 8 bytes with the dot (if any) the same number of places before the
+    end in every one — a ``printf`` ``%.Nf`` column, whatever the lengths: each token is one
+    8-byte load, shifted so that it ends at the last byte and filled with ``'0'`` in front;
+    then every digit has a fixed place value in all rows, and the integer mantissas are one
+    matrix-vector product over ``(rows, 8)`` digits. Float32 when at most 7 digits (every
+    product and sum an integer below ``2**24``, so exact), else float64 (below ``2**53``);
+    one correctly rounded division by the power of ten (Clinger's fast path, as
+    :func:`_by_layout`). Accepts what :func:`_clinger` accepts; ``None`` when a token is
+    anything else or its dot is elsewhere (the caller then tries the layouts per length)."""
+    if int(starts.max()) + 8 > len(buf):  # callers pad; a bare buffer is read safely
+        buf = np.concatenate([buf, np.full(8, _SPACE, dtype=np.uint8)])
+    words = _u64_view(buf)[starts]
+    words <<= _SHIFT_RIGHT_ALIGN[lengths]  # the token in the high bytes, zeros below
+    words |= _ZERO_FILL[lengths]
+    cells = words.view(np.uint8).reshape(-1, 8)
+    first = bytes(cells[0, 8 - int(lengths[0]):])
+    fraction = len(first) - 1 - first.find(b".") if b"." in first else -1
+    shortest = 2 if fraction >= 0 else 1  # a digit besides the dot
+    if fraction >= 7 or int(lengths.min()) < shortest:
+        return None
+    if fraction >= 0:
+        if not (cells[:, 7 - fraction] == 46).all():
+            return None
+        cells[:, 7 - fraction] = 48
+    minus = cells == 45
+    negative = None
+    if minus.any():  # a leading '-' reads as a '0'; any other '-' fails the digit test below
+        rows = np.flatnonzero(minus.any(axis=1))
+        lead = 8 - lengths[rows]
+        rows = rows[cells[rows, lead] == 45]
+        if len(rows) and int(lengths[rows].min()) < shortest + 1:
+            return None  # '-' or '-.' without a digit
+        cells[rows, 8 - lengths[rows]] = 48
+        negative = rows
+    cells -= np.uint8(48)  # digits 0-9; other bytes wrap around above 9
+    if (cells > 9).any():
+        return None
+    digits = int(lengths.max()) - (fraction >= 0)
+    exact32 = digits <= 7
+    values = cells.astype(np.float32 if exact32 else np.float64) @ _RIGHT_WEIGHTS[
+        (fraction, np.float32 if exact32 else np.float64)]
+    values = values.astype(np.float64) if exact32 else values
+    if fraction > 0:
+        values /= _POW10[fraction]
+    if negative is not None and len(negative):
+        values[negative] = -values[negative]
+    return values
+
+
 def _by_layout(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
     """Clinger's fast path (see :func:`_clinger`) for tokens of one *layout* per length —
     the dot at the same place, as a ``printf`` format writes them (``%.1f`` gives a handful of
@@ -136,6 +205,10 @@ def _by_layout(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndar
     the caller then runs ``_clinger``)."""
     n = len(starts)
     lengths = ends - starts
+    if n and int(lengths.max()) <= 8:
+        values = _right_aligned(buf, starts, lengths)
+        if values is not None:
+            return values
     per_length = np.bincount(lengths)
     if len(per_length) > 18 or np.count_nonzero(per_length) > 8:
         return None
@@ -185,6 +258,8 @@ def _layout_weights(width: int, dot: int) -> np.ndarray:
 
 
 _WEIGHTS = [[_layout_weights(w, d) for d in range(w + 1)] for w in range(18)]
+_RIGHT_WEIGHTS = {(f, t): _right_weights(f, t) for f in range(-1, 7)
+                  for t in (np.float32, np.float64)}
 
 
 def _clinger(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
