@@ -413,6 +413,19 @@ def _alternate(name: str, root: Path, extra: str, repeat: int, versus: Path
     return best["this"], best["versus"]
 
 
+def _with_code(code: Path, name: str, root: Path) -> dict:
+    """:func:`run_child` with ``$BENCH_CODE`` naming ``code`` (the child runs that tree)."""
+    mine = os.environ.get("BENCH_CODE")
+    os.environ["BENCH_CODE"] = str(code.resolve())
+    try:
+        return run_child(name, root)
+    finally:
+        if mine is None:
+            os.environ.pop("BENCH_CODE", None)
+        else:
+            os.environ["BENCH_CODE"] = mine
+
+
 def convert_formats(root: Path, gt: dict) -> None:
     """YOLO (LabelImg side-by-side) and COCO trees of the same boxes, for the reader rows."""
     n = gt["n"]
@@ -462,15 +475,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each reader row N times, and each eval and its baseline N times "
                     "alternating; keep each one's least CPU time (default 1)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.txt")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.txt",
+                    help="file the table is appended to (default bench/results/scale.txt)")
     ap.add_argument("--keep", type=Path, default=None, help="build trees here and keep them")
     ap.add_argument("--code", type=Path, default=None,
                     help="run workbench from this source tree (e.g. `git archive` of an older "
                     "commit) instead of this one; baselines are unchanged")
     ap.add_argument("--versus", type=Path, default=None,
-                    help="reader rows: run each case also with the workbench of this source "
-                    "tree, the two alternating (--repeat times each), and print both with the "
-                    "ratio (on a shared machine, separate runs differ by +-20%%)")
+                    help="reader and eval rows: run each case also with the workbench of this "
+                    "source tree, the two alternating (--repeat times each), and print both "
+                    "with the ratio (on a shared machine, separate runs differ by +-20%%)")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     skip = set(filter(None, args.skip.split(",")))
@@ -500,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.code is not None:
         say(f"# workbench code from {args.code}")
     if args.versus is not None:
-        say(f"# reader rows also with the workbench code from {args.versus} ('(versus)' rows), "
+        say(f"# reader and eval rows also with the workbench code from {args.versus} ('(versus)' rows), "
             "the two alternating")
     say(f"# synthetic VOC: 20 classes, 3-8 objects/image, 10% difficult; {args.dets} "
         "detections/image")
@@ -555,16 +569,26 @@ def main(argv: list[str] | None = None) -> int:
                     run_child(ours, root)
                     if theirs not in skip:
                         run_child(theirs, root)
-                a = b = None
+                a = b = v = None
                 for _ in range(args.repeat):
+                    if args.versus is not None:  # the --versus code's run first, alternating
+                        rv = _with_code(args.versus, ours, root)
+                        v = rv if v is None or rv["cpu_s"] < v["cpu_s"] else v
                     ra = run_child(ours, root)
                     a = ra if a is None or ra["cpu_s"] < a["cpu_s"] else a
                     if theirs not in skip:
                         rb = run_child(theirs, root)
                         b = rb if b is None or rb["cpu_s"] < b["cpu_s"] else b
                 assert a is not None
+                if v is not None:
+                    say(f"{'(versus) ' + ours:<26} {v['wall_s']:>7.2f} {v['cpu_s']:>7.2f} "
+                        f"{'mAP %.4f' % v['map']:>18} {v['rss_mb']:>11.0f}"
+                        + (f"  {b['cpu_s'] / v['cpu_s']:.1f}x faster than {theirs} (cpu)"
+                           if b else ""))
                 say(f"{'workbench ' + ours:<26} {a['wall_s']:>7.2f} {a['cpu_s']:>7.2f} "
-                    f"{'mAP %.4f' % a['map']:>18} {a['rss_mb']:>11.0f}")
+                    f"{'mAP %.4f' % a['map']:>18} {a['rss_mb']:>11.0f}"
+                    + (f"  {v['cpu_s'] / a['cpu_s']:.2f}x the speed of --versus (cpu)"
+                       if v is not None else ""))
                 if b:
                     say(f"{theirs:<26} {b['wall_s']:>7.2f} {b['cpu_s']:>7.2f} "
                         f"{'mAP %.4f' % b['map']:>18} {b['rss_mb']:>11.0f}  workbench "
@@ -583,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
+    with open(args.out, "a", encoding="utf-8") as fh:  # earlier runs kept above
+        fh.write("\n" + "\n".join(lines) + "\n")
     return 0
 
 

@@ -239,3 +239,49 @@ def test_eval_of_a_results_folder_imports_no_torch_cv2_pil_or_coco(project_dir: 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True).stdout
     assert out.strip().splitlines()[-1] == "0 []"
+
+
+@pytest.mark.parametrize("variant", [
+    "clean", "size differs", "no size", "png image", "other filename", "box partly outside",
+    "empty name", "not plain", "grey jpeg"])
+def test_a_cold_read_keeps_what_the_usual_read_gives(project_dir: Path, tmp_path: Path,
+                                                      variant: str) -> None:
+    """The cold path (``_read_clean``: files read once, keys from ``fstat``) keeps for each
+    file exactly what ``Project.load`` and ``_stat`` give, and returns the same annotation and
+    problems; files with anything to say go the usual way."""
+    ann_dir, img_dir = project_dir / "Annotations", project_dir / "JPEGImages"
+    xml = ann_dir / "im0.xml"
+    if variant == "size differs":
+        xml.write_text(xml.read_text().replace("<width>64</width>", "<width>65</width>"))
+    elif variant == "no size":
+        xml.write_text(xml.read_text().replace(
+            "<size><width>64</width><height>48</height><depth>3</depth></size>\n", ""))
+    elif variant == "png image":
+        (img_dir / "im0.jpg").unlink()
+        PIL.new("RGB", (64, 48)).save(img_dir / "im0.png")
+        xml.write_text(xml.read_text().replace("im0.jpg", "im0.png"))
+    elif variant == "other filename":
+        xml.write_text(xml.read_text().replace("im0.jpg", "elsewhere/im0.jpg"))
+    elif variant == "box partly outside":
+        write_xml(xml, "im0", [("cat", 0, 2, 3, 70, 30)])
+    elif variant == "empty name":
+        write_xml(xml, "im0", [("", 0, 2, 3, 20, 30)])
+    elif variant == "not plain":
+        xml.write_text(xml.read_text().replace("<segmented>", "<!-- c --><segmented>"))
+    elif variant == "grey jpeg":
+        PIL.new("L", (64, 48)).save(img_dir / "im0.jpg")
+    for path in (*ann_dir.iterdir(), *img_dir.iterdir()):
+        age(path, 100)
+    project = Project.open(project_dir)
+    store = GroundTruthCache(project, tmp_path / "c")
+    for entry in project.entries:
+        got = store.load(entry)
+        want = project.load(entry)
+        assert got[0] == want[0] and got[1] == want[1]
+        xml_path = os.fspath(entry.xml_path)
+        assert store._new[xml_path] == (
+            (gt_cache._stat(xml_path), gt_cache._stat(entry.image_path)), gt_cache._encode(want))
+    assert (store.hits, store.misses) == (0, 3)
+    clean = gt_cache._read_clean(os.fspath(xml), os.fspath(project.entries[0].image_path),
+                                 lambda *_: None)
+    assert (clean is not None) == (variant in ("clean", "grey jpeg"))

@@ -128,3 +128,40 @@ def test_raccoon_project(raccoon_dir: Path) -> None:
         assert problems == []
         total += len(ann.objects)
     assert total == 217
+
+
+def test_natural_text_key_sorts_and_ties_as_natural_key() -> None:
+    import random
+
+    from workbench.core.project_scan import natural_key, natural_text_key
+
+    names = ["a", "a0", "a00", "a1", "a01", "a001b", "a1b", "A1", "b", "", "0", "00", "10", "9",
+             "x.y.z", "img2.jpg", "img10.jpg", "IMG2.JPG", "\u0663.jpg", "\u0660\u0663.jpg",
+             "3.jpg", "a\x01b", "ab", "a b", "2a3b4", "2a3b04", "2a03b4", "photo_12_3.png",
+             "photo_12_30.png", "photo_1_300.png", "é1", "e1", "ß2", "ss2"]
+    names += [f"{random.Random(i).choice(['im', 'IM', 'x'])}{i % 37}_{i % 5}.jpg"
+              for i in range(300)]
+    for seed in range(5):
+        random.Random(seed).shuffle(names)
+        assert sorted(names, key=natural_text_key) == sorted(names, key=natural_key)
+    for a in names[:60]:
+        for b in names[:60]:
+            assert (natural_text_key(a) == natural_text_key(b)) == \
+                (natural_key(a) == natural_key(b))
+
+
+def test_annotations_folder_with_xml_anywhere_opens_as_voc(tmp_path: Path) -> None:
+    from workbench.core.project_scan import _holds_xml
+
+    images, ann = tmp_path / "img", tmp_path / "ann"
+    _img(images / "a.jpg")
+    (ann / ".hidden").mkdir(parents=True)
+    _ann(ann / ".hidden" / "a.xml", "a.jpg", "cat")  # in a hidden folder: not seen
+    (ann / "notes.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert not _holds_xml(ann)
+    assert Project.open(images, ann).format == "yolo"
+    _ann(ann / "deep" / "er" / "a.XML", "a.jpg", "cat")
+    assert _holds_xml(ann)
+    project = Project.open(images, ann)
+    assert project.format == "voc"
+    assert [e.has_xml for e in project.entries] == [True]
