@@ -1,8 +1,18 @@
 """Image loading for the canvas through the one decoder (:mod:`workbench.core.images`), a
-small LRU cache so A/D back and forth is instant, and the RGB array panels ask for."""
+small LRU cache so A/D back and forth is instant, and the RGB array panels ask for.
+
+A *plain* JPEG (:func:`read_plain_jpeg`: what :mod:`workbench.core.jpeg_header` reads — no
+EXIF / XMP / Adobe block, 8-bit — with one or three components, complete, within the limits)
+is read by Qt's own JPEG reader instead: the same libjpeg(-turbo) decode with the same
+settings (accurate integer IDCT, fancy upsampling) gives the decoder's pixels exactly
+(``tests/gui/test_images_plain_jpeg.py`` compares them over the encoder settings that occur),
+without importing Pillow and NumPy (~0.14 s of CPU: a labeling session of such photos needs
+neither; start-up, issue 14). Everything else goes through the one decoder.
+"""
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from concurrent.futures import Future
 from pathlib import Path
@@ -26,7 +36,11 @@ _MODE_KEY = "workbench-source-mode"
 def load_image(path: Path) -> QImage:
     """Read ``path`` through the one decoder (:mod:`workbench.core.images`: EXIF orientation,
     16-bit/alpha/CMYK rules, truncated files grey-filled, the pixel limit), so the canvas shows
-    exactly the pixels training sees. Raises ImageLoadError naming the file and the reason."""
+    exactly the pixels training sees — a plain JPEG through Qt's reader, which gives the same
+    pixels (:func:`read_plain_jpeg`). Raises ImageLoadError naming the file and the reason."""
+    plain = read_plain_jpeg(path)
+    if plain is not None:
+        return plain
     from workbench.core.images import ImageReadError, decode_image
 
     try:
@@ -36,6 +50,69 @@ def load_image(path: Path) -> QImage:
     image = qimage_from_rgb(decoded.rgb)
     image.setText(_MODE_KEY, decoded.mode)
     return image
+
+
+#: Bytes read for a JPEG's header (= :data:`workbench.core.jpeg_header.HEADER_BYTES`).
+_HEADER_BYTES = 16384
+_SOF = (0xC0, 0xC1, 0xC2)
+_EOI = b"\xff\xd9"
+
+
+def read_plain_jpeg(path: Path) -> QImage | None:
+    """``path`` read by Qt's JPEG reader when it is a plain JPEG, else None (the one decoder
+    reads it). Plain: :func:`~workbench.core.jpeg_header.parse_jpeg_header` reads its header
+    (no APP1-APP15 block, so no orientation to apply and no Adobe colour transform; 8-bit;
+    Huffman baseline, extended or progressive), one (grey) or three (YCbCr) components, not a
+    large image (:func:`~workbench.gui.canvas.bigimage.is_large`), within the pixel limit and
+    minimum side, and ending with its end-of-image marker (a truncated file is grey-filled by
+    the decoder's rule). ``image_depth`` of the result is the decoder's (``L`` or ``RGB``)."""
+    from workbench.core.jpeg_header import parse_jpeg_header
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_HEADER_BYTES)
+            if head[:3] != b"\xff\xd8\xff":
+                return None
+            f.seek(-2, os.SEEK_END)
+            tail = f.read(2)
+    except (OSError, ValueError):
+        return None
+    size = parse_jpeg_header(head)
+    if size is None or tail != _EOI:
+        return None
+    width, height, _depth = size
+    components = _components(head)
+    if components not in (1, 3):
+        return None
+    from workbench.core import image_limits
+    from workbench.gui.canvas.bigimage import is_large
+
+    if (is_large(width, height) or width * height > image_limits.MAX_PIXELS
+            or min(width, height) < image_limits.MIN_SIDE):
+        return None
+    from PySide6.QtGui import QImageReader
+
+    reader = QImageReader(os.fspath(path), b"jpeg")
+    reader.setAutoTransform(False)  # (a plain JPEG has no EXIF block)
+    image = reader.read()
+    if image.isNull() or (image.width(), image.height()) != (width, height):
+        return None
+    image.setText(_MODE_KEY, "L" if components == 1 else "RGB")
+    return image
+
+
+def _components(head: bytes) -> int:
+    """The component count of the frame header of ``head`` (a header that
+    ``parse_jpeg_header`` read: its segments are well formed up to the start of scan)."""
+    pos = 2
+    while pos + 4 <= len(head):
+        marker = head[pos + 1]
+        if marker == 0xDA:
+            return 0
+        if marker in _SOF:
+            return head[pos + 9] if pos + 9 < len(head) else 0
+        pos += 2 + ((head[pos + 2] << 8) | head[pos + 3])
+    return 0
 
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:

@@ -524,7 +524,7 @@ class MainWindow(NavigationMixin, QMainWindow):
             # While a box is dragged (moved or resized) it is the selected one, wherever the
             # pointer is: show its live size.
             dragging = bool(QApplication.mouseButtons() & Qt.MouseButton.LeftButton)
-            i = self.canvas.selected() if dragging else box_at(item.boxes, x, y)
+            i = self.canvas.selected() if dragging else box_at(item.box_rows(), x, y)
             if 0 <= i < len(doc.annotation.objects):
                 text += f"   ·   {doc.annotation.objects[i].name} {size(item.box(i))}"
         self.cursor_label.setText(text)

@@ -18,6 +18,22 @@ from workbench.gui.panels.files import file_state
 log = logging.getLogger(__name__)
 
 
+#: The file dock's states are read from this long after a project has opened: its first image
+#: and boxes are shown first (start-up, issue 14; the state scan is CPU the first screen does
+#: not need — a quick look and quit no longer pays it).
+STATE_SCAN_DELAY_MS = 300
+
+
+def import_decoder() -> None:
+    """What the state scan's reads may need beyond the XML reader: the one decoder (Pillow and
+    NumPy: an image with an EXIF block has its size read by Pillow), imported on the
+    scanner's worker thread before the scan starts (:meth:`StateScanner.start_later`)."""
+    import workbench.core.images  # noqa: F401
+    from PIL import Image
+
+    Image.preinit()  # the JPEG / PNG / BMP / GIF plugins
+
+
 def display_names(images_dir: Path, entries: list) -> list[str]:
     """The file dock's name of every entry (``_display_name``), on strings (``Path.relative_to``
     per entry was seconds at 10^5 images: issue 14). No Qt: the open job makes them too."""
@@ -101,7 +117,7 @@ class NavigationMixin:
         self.settings.add_recent_project(Path(images_dir), annotations_dir)
         self._refresh_recent()
         self.problems.set_project_problems(getattr(project, "scan_problems", []))
-        self.scanner.start()
+        self.scanner.start_later(STATE_SCAN_DELAY_MS, prepare=import_decoder)
         self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
         self.project_changed.emit()
         self.hub.publish(ProjectOpened(Path(project.images_dir)))

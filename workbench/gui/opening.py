@@ -18,8 +18,9 @@ list and drag-and-drop:
   project will show first — decoded by Qt's own reader, so that no Pillow / NumPy import is
   needed before the first paint — and ``after_paint=True`` starts the scan once the window
   has painted (a worker holding the GIL delayed the paint). When the project is open the image
-  is shown again through the project's one decoder (:mod:`workbench.core.images`), like every
-  image after it; the preview is never edited, saved or used for detection.
+  is shown again through the canvas's loader (:func:`workbench.gui.images.load_image`: the
+  one decoder's pixels), like every image after it; the preview is never edited, saved or
+  used for detection.
 
 Nothing in a job function touches Qt (see :mod:`workbench.gui.jobs`).
 """
@@ -55,15 +56,15 @@ PREVIEW_MAX_PIXELS = 16_000_000
 
 
 def _warm_imports() -> None:
-    """Modules the window needs right after the scan (the decoder, the XML reader): imported
-    on the worker so the GUI thread does not pay for them when the project is shown."""
-    import workbench.core.images  # noqa: F401  (Pillow, NumPy)
+    """Modules the window needs right after the scan (the XML reader, the canvas's image
+    loading): imported on the worker so the GUI thread does not pay for them when the project
+    is shown. Not the decoder (Pillow, NumPy: ~0.14 s): a plain JPEG is shown without it
+    (:func:`workbench.gui.images.read_plain_jpeg`); the state scan imports it on a worker
+    before it reads the first file (:class:`~workbench.gui.panels.files.StateScanner`)."""
+    import workbench.core.image_limits  # noqa: F401
     import workbench.core.voc  # noqa: F401  (lxml)
     import workbench.gui.canvas.bigimage  # noqa: F401
     import workbench.gui.outside_edits  # noqa: F401  (the window's watcher, made when shown)
-    from PIL import Image
-
-    Image.preinit()  # the JPEG / PNG / BMP / GIF plugins
 
 
 def _natural_key(text: str) -> tuple:

@@ -1,11 +1,13 @@
 """Graphics items of the labeling canvas, painted from core records.
 
 :class:`AnnotationItem` draws one image's boxes in a single item: rectangles grouped by colour,
-culled to the exposed area with numpy, class labels at a constant on-screen size, the selected
-box with eight handles, unreviewed model suggestions dashed. Items never own data: the window
-hands them arrays derived from the (frozen) :class:`~workbench.core.annotation.Annotation` after
-every edit, and a drag shows a *preview* box until the mouse is released and an undo command makes
-the new record. :class:`GuideItem` draws the draw-mode crosshair and the rubber band.
+culled to the exposed area (on Python lists up to :data:`PY_BOXES` boxes, with numpy above:
+a start-up draws its first image's boxes without importing numpy, issue 14), class labels at
+a constant on-screen size, the selected box with eight handles, unreviewed model suggestions
+dashed. Items never own data: the window hands them boxes derived from the (frozen)
+:class:`~workbench.core.annotation.Annotation` after every edit, and a drag shows a *preview*
+box until the mouse is released and an undo command makes the new record. :class:`GuideItem`
+draws the draw-mode crosshair and the rubber band.
 
 All coordinates are scene = image pixel-edge coordinates (float, sub-pixel).
 """
@@ -34,6 +36,9 @@ LABEL_MIN_SCREEN_W = 18.0
 THIN_LINES_ABOVE = 2000
 #: More visible labels than this are not drawn (thousands of labels are unreadable anyway).
 MAX_LABELS = 600
+#: Up to this many boxes the item keeps them as a list of tuples and culls in Python (as fast
+#: as numpy at this size); more are kept and culled as an ``(N, 4)`` array.
+PY_BOXES = 500
 
 
 def handle_points(box: Sequence[float]) -> list[QPointF]:
@@ -52,14 +57,15 @@ class AnnotationItem(QGraphicsObject):
         self.setZValue(LAYER_Z["annotations"])
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
-        # no boxes yet: no array either (numpy is imported on the first set_boxes, not before
-        # the window's first paint; issue 14)
+        # a few boxes are a list (``_rows``), many an array (``_array``); the array of a few is
+        # made when asked for (``boxes``): numpy is not imported to draw them (issue 14)
         self._array: np.ndarray | None = None
+        self._rows: list[tuple[float, float, float, float]] | None = []
         self._n = 0
         self._colors: list[QColor] = []
         self._labels: list[str] = []
         self._dashed: Sequence[bool] | np.ndarray = ()
-        self._groups: list[tuple[QColor, bool, np.ndarray, list[QRectF]]] = []
+        self._groups: list[tuple[QColor, bool, Sequence[int], list[QRectF]]] = []
         self._bounds = QRectF()
         self._image_rect = QRectF()
         self.selected = -1  #: the primary selection (handles, Boxes dock); -1: none
@@ -85,8 +91,18 @@ class AnnotationItem(QGraphicsObject):
     def _boxes(self) -> np.ndarray:
         if self._array is None:
             import numpy as np
-            self._array = np.zeros((0, 4), dtype=np.float64)
+            self._array = np.asarray(self._rows or np.zeros((0, 4)),
+                                     dtype=np.float64).reshape(-1, 4)
         return self._array
+
+    def box_rows(self) -> Sequence[tuple[float, float, float, float]] | np.ndarray:
+        """The boxes as set: a list of ``(x1, y1, x2, y2)`` tuples up to :data:`PY_BOXES`
+        boxes, else the ``(N, 4)`` array (:func:`~workbench.gui.canvas.tools.box_at` takes
+        both)."""
+        return self._rows if self._rows is not None else self._boxes
+
+    def count(self) -> int:
+        return self._n
 
     def set_image_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
@@ -95,28 +111,47 @@ class AnnotationItem(QGraphicsObject):
 
     def set_boxes(self, boxes: np.ndarray, colors: Sequence[QColor], labels: Sequence[str],
                   dashed: Sequence[bool] | np.ndarray) -> None:
-        """Replace the drawn boxes. ``boxes`` ``(N, 4)``; one colour, label and flag per box."""
-        import numpy as np
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        if not (len(colors) == len(labels) == len(dashed) == len(boxes)):
+        """Replace the drawn boxes. ``boxes`` ``(N, 4)`` (an array or a sequence of 4-sequences);
+        one colour, label and flag per box."""
+        array: np.ndarray | None = None
+        if isinstance(boxes, (list, tuple)) and len(boxes) <= PY_BOXES:
+            rows: list[tuple[float, float, float, float]] | None = [
+                (float(x1), float(y1), float(x2), float(y2)) for x1, y1, x2, y2 in boxes]
+        else:
+            import numpy as np
+            array = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+            rows = ([tuple(r) for r in array.tolist()]  # type: ignore[misc]
+                    if len(array) <= PY_BOXES else None)
+        n = len(rows) if rows is not None else len(array)  # type: ignore[arg-type]
+        if not (len(colors) == len(labels) == len(dashed) == n):
             raise ValueError("boxes, colors, labels and dashed must have the same length")
         self.prepareGeometryChange()
-        self._array, self._n = boxes, len(boxes)
+        self._array, self._rows, self._n = array, rows, n
         self._colors = list(colors)
         self._labels = list(labels)
-        self._dashed = np.asarray(dashed, dtype=bool).reshape(-1)
+        if rows is not None:
+            self._dashed = [bool(d) for d in dashed]
+        else:
+            import numpy as np
+            self._dashed = np.asarray(dashed, dtype=bool).reshape(-1)
         groups: dict[tuple[int, bool], list[int]] = {}
-        for i, (color, dash) in enumerate(zip(self._colors, self._dashed.tolist())):
-            groups.setdefault((color.rgba(), dash), []).append(i)
+        for i, (color, dash) in enumerate(zip(self._colors, list(self._dashed))):
+            groups.setdefault((color.rgba(), bool(dash)), []).append(i)
         self._groups = []
         for (_rgba, dash), idx in groups.items():
-            index = np.asarray(idx, dtype=np.int64)
-            rects = [QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in boxes[index].tolist()]
+            if rows is not None:
+                index: Sequence[int] = idx
+                coords = [rows[i] for i in idx]
+            else:
+                import numpy as np
+                index = np.asarray(idx, dtype=np.int64)
+                coords = array[index].tolist()  # type: ignore[index]
+            rects = [QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in coords]
             self._groups.append((QColor(self._colors[idx[0]]), dash, index, rects))
-        if self.selected >= len(boxes):
+        if self.selected >= n:
             self.selected = -1
-        self.extra = frozenset(i for i in self.extra if i < len(boxes) and i != self.selected)
-        if self.hovered >= len(boxes):
+        self.extra = frozenset(i for i in self.extra if i < n and i != self.selected)
+        if self.hovered >= n:
             self.hovered = -1
         self._preview = None
         self._group_preview = None
@@ -126,7 +161,8 @@ class AnnotationItem(QGraphicsObject):
     def box(self, index: int) -> tuple[float, float, float, float]:
         if self._preview is not None and self._preview[0] == index:
             return self._preview[1]
-        x1, y1, x2, y2 = self._boxes[index].tolist()
+        x1, y1, x2, y2 = (self._rows[index] if self._rows is not None
+                          else self._boxes[index].tolist())
         if self._group_preview is not None and index in self._group_preview[0]:
             _, dx, dy = self._group_preview
             return (x1 + dx, y1 + dy, x2 + dx, y2 + dy)
@@ -191,7 +227,11 @@ class AnnotationItem(QGraphicsObject):
 
     def _update_bounds(self) -> None:
         rect = QRectF(self._image_rect)
-        if self._n:
+        if self._n and self._rows is not None:
+            x1, y1, _, _ = map(min, zip(*self._rows))
+            _, _, x2, y2 = map(max, zip(*self._rows))
+            rect = rect.united(QRectF(x1, y1, x2 - x1, y2 - y1))
+        elif self._n:
             x1, y1 = self._boxes[:, 0].min(), self._boxes[:, 1].min()
             x2, y2 = self._boxes[:, 2].max(), self._boxes[:, 3].max()
             rect = rect.united(QRectF(x1, y1, x2 - x1, y2 - y1))
@@ -206,31 +246,74 @@ class AnnotationItem(QGraphicsObject):
               widget: QWidget | None = None) -> None:
         if not self._n:
             return
-        import numpy as np
         scale = max(painter.worldTransform().m11(), 1e-6)
         exposed = option.exposedRect  # type: ignore[attr-defined]
         pad = 30.0 / scale
         ex1, ey1 = exposed.left() - pad, exposed.top() - pad
         ex2, ey2 = exposed.right() + pad, exposed.bottom() + pad
-        b = self._boxes
-        visible = (b[:, 2] >= ex1) & (b[:, 0] <= ex2) & (b[:, 3] >= ey1) & (b[:, 1] <= ey2)
-        all_visible = bool(visible.all())
         special = {self.selected, self.hovered, *self.extra}
         if self._preview is not None:
             special.add(self._preview[0])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        special_idx = [i for i in special if 0 <= i < self._n]
+        if self._rows is not None:
+            labels = self._paint_rows(painter, (ex1, ey1, ex2, ey2), special_idx, scale)
+        else:
+            labels = self._paint_array(painter, (ex1, ey1, ex2, ey2), special_idx, scale)
+        for i in sorted(special_idx):
+            self._paint_one(painter, i, scale)
+        self._paint_labels(painter, labels)
+        if 0 <= self.selected < self._n:
+            self._paint_handles(painter, self.selected, scale)
+
+    def _pen(self, color: QColor, dash: bool, width: float) -> QPen:
+        pen = QPen(color, width, Qt.PenStyle.DashLine if dash else Qt.PenStyle.SolidLine)
+        pen.setCosmetic(True)  # same on-screen width at every zoom
+        return pen
+
+    def _paint_rows(self, painter: QPainter, area: tuple[float, float, float, float],
+                    special_idx: list[int], scale: float) -> list[int]:
+        """Paint the unselected boxes of a few (``_rows``) meeting ``area``; the boxes to
+        label (visible and wide enough)."""
+        ex1, ey1, ex2, ey2 = area
+        rows = self._rows
+        assert rows is not None
+        visible = [x2 >= ex1 and x1 <= ex2 and y2 >= ey1 and y1 <= ey2
+                   for x1, y1, x2, y2 in rows]
+        all_visible = all(visible)
+        skip = set(special_idx)
+        # (2 px lines: at most PY_BOXES boxes, far below THIN_LINES_ABOVE)
+        for color, dash, index, rects in self._groups:
+            painter.setPen(self._pen(color, dash, 2.0))
+            if all_visible and skip.isdisjoint(index):
+                painter.drawRects(rects)
+                continue
+            keep = [rects[j] for j, i in enumerate(index) if visible[i] and i not in skip]
+            if keep:
+                painter.drawRects(keep)
+        show = [i for i, (x1, _y1, x2, _y2) in enumerate(rows)
+                if visible[i] and (x2 - x1) * scale >= LABEL_MIN_SCREEN_W]
+        if len(show) > MAX_LABELS:
+            show = [i for i in (self.selected, self.hovered) if i >= 0]
+        return show
+
+    def _paint_array(self, painter: QPainter, area: tuple[float, float, float, float],
+                     special_idx: list[int], scale: float) -> list[int]:
+        """:meth:`_paint_rows` for many boxes (``_array``), culled with numpy."""
+        import numpy as np
+        ex1, ey1, ex2, ey2 = area
+        b = self._boxes
+        visible = (b[:, 2] >= ex1) & (b[:, 0] <= ex2) & (b[:, 3] >= ey1) & (b[:, 1] <= ey2)
+        all_visible = bool(visible.all())
         skip = np.zeros(len(b), dtype=bool)
-        special_idx = [i for i in special if 0 <= i < len(b)]
         skip[special_idx] = True
         # 2 px lines read best; past a few thousand boxes 1 px lines keep repaints fast (Qt's
         # raster engine strokes 1 px cosmetic lines without its wide-line stroker: ~2x faster)
         # and dense scenes read better thin anyway.
         width = 2.0 if int(visible.sum()) <= THIN_LINES_ABOVE else 1.0
         for color, dash, index, rects in self._groups:
-            pen = QPen(color, width, Qt.PenStyle.DashLine if dash else Qt.PenStyle.SolidLine)
-            pen.setCosmetic(True)  # same on-screen width at every zoom
-            painter.setPen(pen)
+            painter.setPen(self._pen(color, dash, width))
             group_skip = skip[index]
             if all_visible and not group_skip.any():
                 painter.drawRects(rects)
@@ -238,11 +321,11 @@ class AnnotationItem(QGraphicsObject):
             keep = np.flatnonzero(visible[index] & ~group_skip)
             if len(keep):
                 painter.drawRects([rects[j] for j in keep.tolist()])
-        for i in sorted(special_idx):
-            self._paint_one(painter, i, scale)
-        self._paint_labels(painter, visible, scale)
-        if 0 <= self.selected < len(b):
-            self._paint_handles(painter, self.selected, scale)
+        wide = (b[:, 2] - b[:, 0]) * scale >= LABEL_MIN_SCREEN_W
+        show = np.flatnonzero(visible & wide)
+        if len(show) > MAX_LABELS:
+            return [i for i in (self.selected, self.hovered) if i >= 0]
+        return show.tolist()
 
     def _paint_one(self, painter: QPainter, i: int, scale: float) -> None:
         color = QColor(self._colors[i])
@@ -259,21 +342,15 @@ class AnnotationItem(QGraphicsObject):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(rect)
 
-    def _paint_labels(self, painter: QPainter, visible: np.ndarray, scale: float) -> None:
-        import numpy as np
-        b = self._boxes
-        wide = (b[:, 2] - b[:, 0]) * scale >= LABEL_MIN_SCREEN_W
-        show = np.flatnonzero(visible & wide)
-        if len(show) > MAX_LABELS:
-            show = np.asarray([i for i in (self.selected, self.hovered) if i >= 0], dtype=np.int64)
-        if not len(show):
+    def _paint_labels(self, painter: QPainter, show: list[int]) -> None:
+        if not show:
             return
         transform = painter.worldTransform()
         dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
         painter.save()
         painter.resetTransform()
         top_limit = transform.map(QPointF(0, 0)).y()
-        for i in show.tolist():
+        for i in show:
             text = self._labels[i]
             if not text:
                 continue

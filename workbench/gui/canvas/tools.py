@@ -8,6 +8,7 @@ finished result (``box_drawn`` / ``box_edited``) that the window turns into one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -92,11 +93,21 @@ def handle_at(box: Box, x: float, y: float, tol: float) -> Handle | None:
     return None
 
 
-def box_at(boxes: np.ndarray, x: float, y: float, tol: float = 0.0) -> int:
+def box_at(boxes: np.ndarray | Sequence[Sequence[float]], x: float, y: float,
+           tol: float = 0.0) -> int:
     """Index of the smallest box containing ``(x, y)`` (grown by ``tol``), or -1.
 
-    The smallest wins so that a box nested inside a larger one can always be picked.
-    """
+    The smallest wins so that a box nested inside a larger one can always be picked (the
+    first of equal areas). ``boxes``: an ``(N, 4)`` array, or a list of 4-sequences
+    (:meth:`~workbench.gui.canvas.items.AnnotationItem.box_rows`: no numpy for a few)."""
+    if isinstance(boxes, list):
+        best, best_area = -1, 0.0
+        for i, (x1, y1, x2, y2) in enumerate(boxes):
+            if x1 - tol <= x <= x2 + tol and y1 - tol <= y <= y2 + tol:
+                area = (x2 - x1) * (y2 - y1)
+                if best < 0 or area < best_area:
+                    best, best_area = i, area
+        return best
     import numpy as np
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes):
@@ -159,12 +170,16 @@ class _Drag:
     delta: tuple[float, float] = (0.0, 0.0)  # "group": the shift shown so far
 
 
-def boxes_inside(boxes: np.ndarray, rect: QRectF) -> list[int]:
-    """Indices of the boxes ``(N, 4)`` wholly inside ``rect`` (a selection band)."""
+def boxes_inside(boxes: np.ndarray | Sequence[Sequence[float]], rect: QRectF) -> list[int]:
+    """Indices of the boxes ``(N, 4)`` (or a list of 4-sequences) wholly inside ``rect`` (a
+    selection band)."""
+    left, top, right, bottom = rect.left(), rect.top(), rect.right(), rect.bottom()
+    if isinstance(boxes, list):
+        return [i for i, (x1, y1, x2, y2) in enumerate(boxes)
+                if x1 >= left and y1 >= top and x2 <= right and y2 <= bottom]
     import numpy as np
     b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    inside = ((b[:, 0] >= rect.left()) & (b[:, 1] >= rect.top())
-              & (b[:, 2] <= rect.right()) & (b[:, 3] <= rect.bottom()))
+    inside = (b[:, 0] >= left) & (b[:, 1] >= top) & (b[:, 2] <= right) & (b[:, 3] <= bottom)
     return np.flatnonzero(inside).tolist()
 
 
@@ -212,7 +227,7 @@ class SelectTool(Tool):
             self._click(pos)
             return
         if self.view.press_modifiers & Qt.KeyboardModifier.ControlModifier:
-            index = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
+            index = box_at(item.box_rows(), pos.x(), pos.y(), screen_tol)
             if index >= 0:
                 self.view.toggle_selected(index)
             else:
@@ -227,20 +242,20 @@ class SelectTool(Tool):
                 return
         selection = self.view.selection()
         if len(selection) > 1:
-            index = box_at(item.boxes, pos.x(), pos.y())
+            index = box_at(item.box_rows(), pos.x(), pos.y())
             if index in selection:
                 self.drag = _Drag("group", index, QPointF(pos), item.box(index),
                                   group=selection)
                 return
         # An edge or corner of any box (not only the selected one) grabs it for resizing.
-        near = box_at(item.boxes, pos.x(), pos.y(), screen_tol)
+        near = box_at(item.box_rows(), pos.x(), pos.y(), screen_tol)
         if near >= 0:
             handle = handle_at(item.box(near), pos.x(), pos.y(), screen_tol)
             if handle is not None:
                 self.view.select(near)
                 self.drag = _Drag("resize", near, QPointF(pos), item.box(near), handle)
                 return
-        index = box_at(item.boxes, pos.x(), pos.y())
+        index = box_at(item.box_rows(), pos.x(), pos.y())
         self.view.select(index)
         if index >= 0:
             self.drag = _Drag("move", index, QPointF(pos), item.box(index))
@@ -291,7 +306,7 @@ class SelectTool(Tool):
                 if not self.view.press_modifiers & Qt.KeyboardModifier.ControlModifier:
                     self._click(drag.start)
                 return
-            inside = boxes_inside(item.boxes, QRectF(drag.start, pos).normalized())
+            inside = boxes_inside(item.box_rows(), QRectF(drag.start, pos).normalized())
             chosen = [*drag.group, *(i for i in inside if i not in drag.group)]
             self.view.set_selection(chosen, inside[-1] if inside else self.view.selected())
             return
@@ -330,13 +345,13 @@ class SelectTool(Tool):
             if handle is not None:
                 self.view.viewport().setCursor(HANDLE_CURSORS[handle])
                 return
-        near = box_at(item.boxes, pos.x(), pos.y(), tol)
+        near = box_at(item.box_rows(), pos.x(), pos.y(), tol)
         handle = handle_at(item.box(near), pos.x(), pos.y(), tol) if near >= 0 else None
         if handle is not None:
             item.set_hovered(near)
             self.view.viewport().setCursor(HANDLE_CURSORS[handle])
             return
-        index = box_at(item.boxes, pos.x(), pos.y())
+        index = box_at(item.box_rows(), pos.x(), pos.y())
         item.set_hovered(index)
         self.view.viewport().setCursor(Qt.CursorShape.SizeAllCursor if index >= 0
                                        else Qt.CursorShape.ArrowCursor)

@@ -126,7 +126,7 @@ class CanvasView(QGraphicsView):
     def set_selection(self, indices: Sequence[int], primary: int | None = None) -> None:
         """Select ``indices``; ``primary`` (default: the last of them) gets the handles."""
         item = self._scene.annotation_item
-        n = len(item.boxes)
+        n = item.count()
         chosen = [i for i in indices if 0 <= i < n]
         if primary is None or not 0 <= primary < n:
             primary = chosen[-1] if chosen else -1
@@ -145,11 +145,11 @@ class CanvasView(QGraphicsView):
             primary = self.selected() if self.selected() != index else \
                 (current[-1] if current else -1)
             self.set_selection(current, primary)
-        elif 0 <= index < len(self._scene.annotation_item.boxes):
+        elif 0 <= index < self._scene.annotation_item.count():
             self.set_selection([*current, index], index)
 
     def select_all(self) -> None:
-        n = len(self._scene.annotation_item.boxes)
+        n = self._scene.annotation_item.count()
         primary = self.selected() if self.selected() >= 0 else n - 1
         self.set_selection(range(n), primary)
 
@@ -261,7 +261,7 @@ class CanvasView(QGraphicsView):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
         if event.button() == Qt.MouseButton.LeftButton and self._mode == "select":
             pos = self._scene_pos(event)
-            index = box_at(self.annotation_item().boxes, pos.x(), pos.y())
+            index = box_at(self.annotation_item().box_rows(), pos.x(), pos.y())
             if index >= 0:
                 self.select(index)
                 self.box_double_clicked.emit(index)
@@ -275,7 +275,7 @@ class CanvasView(QGraphicsView):
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802 (Qt API)
         pos = self.mapToScene(event.pos())
-        index = box_at(self.annotation_item().boxes, pos.x(), pos.y())
+        index = box_at(self.annotation_item().box_rows(), pos.x(), pos.y())
         if index >= 0 and index not in self.selection():  # a selected group stays selected
             self.select(index)
         self.context_menu_requested.emit(event.globalPos())
