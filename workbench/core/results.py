@@ -38,6 +38,7 @@ import numpy as np
 from workbench.core.annotation import Annotation
 from workbench.core.detection_runs import DetectionRuns
 from workbench.core.detections import ImageDetections
+from workbench.core.heap import keep_freed_memory
 from workbench.core.numtext import (
     ascii_tokens, parse_columns, plain_separators, run_starts, same_token, tokens,
 )
@@ -58,7 +59,9 @@ def read_results(path: str | Path, *, image_ids: Sequence[str] = (),
     """Read detections from a devkit/XML/JSON folder or a COCO results file (see module doc).
 
     Devkit folders and COCO results come back as a :class:`DetectionRuns` (flat columns that
-    are also the sequence of runs), the other formats as a list."""
+    are also the sequence of runs), the other formats as a list. Freed heap memory is kept
+    for reuse from here on (:func:`workbench.core.heap.keep_freed_memory`)."""
+    keep_freed_memory()
     path = Path(path)
     if path.is_file():
         if path.suffix.lower() != ".json":
