@@ -190,6 +190,16 @@ class Sampler:
             for key, n in inclusive.most_common(top):
                 print(f"      {n:5d}  {key}")
             print("      leaves: " + "; ".join(f"{k} {n}" for k, n in leaves.most_common(6)))
+            # the other threads running Python meanwhile (idle pool threads have no frame)
+            busy: Counter = Counter()
+            for t, _st, others in around:
+                if start <= t <= end:
+                    for frames in others:
+                        if frames and not _idle(frames):
+                            busy[_where(frames[:2])] += 1
+            if busy:
+                print("      other threads: " + "; ".join(f"{k} {n}"
+                                                         for k, n in busy.most_common(5)))
 
 
 def _top(frame, depth: int = 4) -> tuple:  # noqa: ANN001
@@ -200,6 +210,14 @@ def _top(frame, depth: int = 4) -> tuple:  # noqa: ANN001
         out.append((frame.f_code, frame.f_lineno))
         frame = frame.f_back
     return tuple(out)
+
+
+#: leaf functions of a thread that waits (not a competitor for the GIL)
+_IDLE = {"wait", "sleep", "_wait_for_tstate_lock", "get", "select", "poll", "_worker", "acquire"}
+
+
+def _idle(top: tuple) -> bool:
+    return top[0][0].co_name in _IDLE
 
 
 def _where(top: tuple) -> str:
@@ -213,6 +231,8 @@ SETTLE_S = 0.0
 GROUPS = ("panels", "export", "metrics", "rename", "ctrln", "switch")
 ONLY: set[str] = set(GROUPS)
 PANEL_FILTER: list[str] = []
+#: ``--cprofile``: words of the step labels whose GUI-thread CPU is profiled
+CPROFILE: list[str] = []
 
 
 def pump(until: Callable[[], bool], timeout_s: float = 300.0) -> bool:
@@ -245,6 +265,12 @@ def step(meter: StallMeter, rows: list, label: str, action: Callable[[], object]
     meter.reset()
     if SAMPLER is not None:
         SAMPLER.reset()
+    profiler = None
+    if any(word in label.lower() for word in CPROFILE):
+        import cProfile
+
+        profiler = cProfile.Profile(time.thread_time)  # the GUI thread's CPU only
+        profiler.enable()
     cpu0 = time.thread_time()
     QTimer.singleShot(0, go)
     ok = pump(lambda: bool(started) and done(), timeout_s)
@@ -253,12 +279,30 @@ def step(meter: StallMeter, rows: list, label: str, action: Callable[[], object]
     settle = time.perf_counter() + SETTLE_S
     pump(lambda: time.perf_counter() >= settle)
     cpu = time.thread_time() - cpu0
+    if profiler is not None:
+        profiler.disable()
     rows.append((label, meter.stall_ms(), wall, "" if ok else "TIMED OUT", meter.worst_cpu * 1000,
                  cpu))
     print(f"  {label:<52} {rows[-1][1]:8.0f} ms {wall:8.2f} s {rows[-1][4]:6.0f} ms "
           f"{cpu:6.2f} s {rows[-1][3]}", flush=True)
     if SAMPLER is not None:
         SAMPLER.explain(meter.gaps)
+    if profiler is not None:
+        print_profile(profiler)
+
+
+def print_profile(profiler, top: int = 30) -> None:  # noqa: ANN001
+    """``--cprofile``: the GUI thread's CPU by function (cumulative, the tour's own frames and
+    Qt's event loop left out)."""
+    import io
+    import pstats
+
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"workbench|numpy|pyqtgraph", top)
+    lines = out.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print("\n".join("      " + line for line in lines[start:] if line.strip()), flush=True)
 
 
 def write_results(project, folder: Path, miss_every: int = 5) -> None:  # noqa: ANN001
@@ -455,6 +499,11 @@ def switch_steps(window, checkpoint: Path, meter: StallMeter, rows: list) -> Non
         runner = getattr(det, "jobs", None)
         return runner is None or not runner.busy
 
+    def in_front() -> str:
+        return ", ".join(type(p).__name__ for p in host.panels.values()
+                         if p.isVisible() and not p.visibleRegion().isEmpty())
+
+    print(f"  panels in front: {in_front()}")
     step(meter, rows, "50 switches (D), auto-detect, Detections in front", switches,
          done=detections_idle)
     started = getattr(det, "detections_started", None)
@@ -465,6 +514,7 @@ def switch_steps(window, checkpoint: Path, meter: StallMeter, rows: list) -> Non
     if others:
         others[0].raise_()
         pump(lambda: False, 0.1)
+        print(f"  panels in front: {in_front()}")
         before = getattr(det, "detections_started", 0)
         step(meter, rows, "50 switches (D), Detections tabbed behind", switches,
              done=detections_idle)
@@ -491,6 +541,9 @@ def main() -> int:
     parser.add_argument("--panels", default="",
                         help="with 'panels': only the panels whose title contains one of these "
                              "comma-separated words (e.g. Metrics,Train)")
+    parser.add_argument("--cprofile", default="",
+                        help="comma-separated words: the steps whose label contains one get "
+                             "the GUI thread's CPU profiled by function (cProfile, thread time)")
     parser.add_argument("--settle-ms", type=float, default=300.0,
                         help="keep measuring this long after a step's result is there (work "
                              "a step left for later event-loop turns counts in it)")
@@ -502,6 +555,7 @@ def main() -> int:
     unknown = ONLY - set(GROUPS)
     if unknown:
         parser.error(f"--only: unknown part(s) {sorted(unknown)}; choose from {GROUPS}")
+    CPROFILE.extend(w.strip().lower() for w in args.cprofile.split(",") if w.strip())
     PANEL_FILTER.extend(w.strip().lower() for w in args.panels.split(",") if w.strip())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -130,20 +130,51 @@ def test_priors_matching_tab_picked_at_once_shows_the_rows(window, qtbot) -> Non
         QFormLayout.RowWrapPolicy.WrapLongRows}
 
 
-def test_classics_pages_join_their_tabs(window, qtbot) -> None:  # noqa: ANN001
+def test_classics_pages_built_when_their_tab_is_picked(window, qtbot) -> None:  # noqa: ANN001
+    """The YOLO and RPN pages are not built with the panel, nor in later turns: each is built
+    (and filled) when its tab is first clicked."""
+    from workbench.gui.panels.classics_rpn import RpnPage
+    from workbench.gui.panels.classics_yolo import YoloPage
+
     panel = window.panel_host.show_panel(CLASSICS[1])
-    assert not panel.tabs.isAncestorOf(panel.yolo_page)  # waits for its turn
     assert panel.tabs.count() == 3
     assert [panel.tabs.tabText(i) for i in range(3)] == ["RoI pooling", "YOLO grid", "RPN"]
-    click_tab(qtbot, panel.tabs, 1)  # the YOLO page, filled for the current image
-    assert panel.yolo_page.isVisible()
+    qtbot.wait(200)  # later turns build nothing
+    assert panel._yolo_page is None and panel._rpn_page is None
+    assert panel.tabs.widget(1).findChildren(YoloPage) == []
+    click_tab(qtbot, panel.tabs, 1)  # the YOLO page, built and filled for the current image
+    assert panel._yolo_page is not None and panel._yolo_page.isVisible()
+    assert panel._yolo_page.parentWidget() is panel.tabs.widget(1)
     table = panel.yolo_page.table
     # 7x7 grid of 42.86 px cells: stick centre (12, 20), cat centre (130, 130)
     assert [[table.item(r, c).text() for c in range(7)] for r in range(table.rowCount())] == [
         ["0,0", "1", "0.280", "0.467", "0.093", "0.467", "stick"],
         ["3,3", "1", "0.033", "0.033", "1.400", "1.400", "cat"]]
-    qtbot.waitUntil(lambda: panel.builds.pending == 0, timeout=5000)
-    assert panel.rpn_page.parentWidget() is panel.tabs.widget(2)
+    assert len(panel.yolo_page.cell_layer) == 2
+    assert panel._rpn_page is None  # still not built
+    click_tab(qtbot, panel.tabs, 2)
+    assert isinstance(panel._rpn_page, RpnPage) and panel._rpn_page.isVisible()
+    assert panel._rpn_page.parentWidget() is panel.tabs.widget(2)
+    assert panel.tabs.widget(1).findChildren(YoloPage) == [panel.yolo_page]
+
+
+def test_classics_rpn_page_built_later_gets_the_checkpoints(window, qtbot, tmp_path) -> None:  # noqa: ANN001
+    """A checkpoint offered (CheckpointLoaded) before the RPN page is built is in its detector
+    list, selected, once its tab is picked; the RoI page has it at once."""
+    from workbench.gui.hub import CheckpointLoaded, hub_of
+
+    panel = window.panel_host.show_panel(CLASSICS[1])
+    first, second = tmp_path / "a.pt", tmp_path / "b.pt"
+    hub = hub_of(window)
+    hub.publish(CheckpointLoaded(first))
+    hub.publish(CheckpointLoaded(second))
+    assert panel.roi_page.model_combo.currentData() == f"ckpt:{second}"
+    assert panel._rpn_page is None
+    combo = panel.rpn_page.model_combo  # built now
+    keys = [combo.itemData(i) for i in range(combo.count())]
+    assert keys[:2] == [f"ckpt:{second}", f"ckpt:{first}"]
+    assert combo.currentData() == f"ckpt:{second}"
+    assert panel.rpn_page.note.text() == ""  # a checkpoint: no "random weights" warning
 
 
 def test_metrics_and_runs_plots_built_after_the_panel(window, qtbot) -> None:  # noqa: ANN001

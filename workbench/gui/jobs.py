@@ -35,6 +35,15 @@ a folder, evaluating a results file, an export — is a function run on a worker
   job or call runs, the GIL switch interval is at most 0.25 ms
   (:func:`workbench.core.switch_interval.short_switch_interval`): with Python's 5 ms the GUI
   thread waited up to 5 ms for the GIL at every hand-over while a job ran Python.
+* **Background jobs give way.** A job of a nicer runner (``niceness > 0``) waits while the GUI
+  thread is busy, at its next ``ctx.progress()``, ``ctx.check()`` or generator item (and before
+  it starts): :class:`GuiPulse` beats on the GUI thread while such jobs run, and a late beat
+  (the thread was busy, or waited for the GIL) holds them back for :attr:`GuiPulse.HOLD_S`.
+  Nice values alone did not do it: on two cores the Errors panel's and the operating point's
+  folder detections (three threads of torch) left the GUI thread 10-30 ms of CPU in 150-280 ms
+  gaps while the user switched images (issue 14, ``bench/bench_gui_stalls.py``). A job waits
+  at most :attr:`GuiPulse.MAX_WAIT_S` at one check (a GUI busy for good still lets it advance)
+  and never while the GUI thread itself waits for workers (:meth:`JobRunner.wait`).
 * **Shutdown.** :meth:`JobRunner.shutdown` cancels and waits; the window's close joins every
   runner among its children (``MainWindow.stop_background_work``).
 * **Plain calls.** :meth:`JobRunner.call` runs ``fn(*args)`` on the same kind of pool and
@@ -57,16 +66,16 @@ from __future__ import annotations
 
 import inspect
 import logging
-from concurrent.futures import Future
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal, Slot
 
 from workbench.core.switch_interval import short_switch_interval
 from workbench.gui.workers.heap import imports_then_freeze
@@ -75,6 +84,114 @@ from workbench.gui.workers.priority import lower_thread_priority
 log = logging.getLogger(__name__)
 
 
+class GuiPulse(QObject):
+    """Whether the GUI thread is busy, for background jobs to give way (module doc, "Background
+    jobs give way"). Lives in the GUI thread; :meth:`gui_busy` and :meth:`give_way` may be
+    called from any thread (they read two floats)."""
+
+    #: the beat's period
+    INTERVAL_MS = 10
+    #: a beat this much later than due: the GUI thread was busy (or waited for the GIL)
+    LATE_S = 0.015
+    #: background jobs wait this long after the GUI thread was last seen busy: image switches
+    #: come 30-300 ms apart, and the jobs should not start a 100 ms step between two of them
+    HOLD_S = 0.3
+    #: a last beat older than this: the GUI thread is busy now — unless older than
+    #: :attr:`BLOCKED_S`: then it waits (for a worker, a dialog's result...) without its event
+    #: loop, and jobs must go on
+    STALE_S = 0.03
+    BLOCKED_S = 0.5
+    #: the longest a job waits at one check
+    MAX_WAIT_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(self.INTERVAL_MS)
+        self.timer.timeout.connect(self._beat)
+        self.users = 0          #: live jobs that give way (the beat runs while there are any)
+        self.last = 0.0         #: perf_counter() of the last beat; 0: not beating
+        self.busy_until = 0.0   #: jobs wait until then
+        self.late_beats = 0     #: (tests, diagnostics)
+        self.waited_s = 0.0     #: what jobs waited in all (diagnostics)
+        self._blocked = 0       #: the GUI thread waits for workers (JobRunner.wait)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """A job that gives way was submitted (GUI thread)."""
+        self.users += 1
+        if self.users == 1:
+            self.last = time.perf_counter()
+            self.timer.start()
+
+    def release(self) -> None:
+        """That job is done (GUI thread)."""
+        self.users = max(0, self.users - 1)
+        if self.users == 0:
+            self.timer.stop()
+            self.last = 0.0
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        if self.last and now - self.last > self.INTERVAL_MS / 1000 + self.LATE_S:
+            self.busy_until = now + self.HOLD_S
+            self.late_beats += 1
+        self.last = now
+
+    def mark_busy(self, seconds: float | None = None) -> None:
+        """Hold background jobs back now (GUI thread: work about to start, e.g. an image
+        switch), for ``seconds`` (default :attr:`HOLD_S`)."""
+        self.busy_until = max(self.busy_until,
+                              time.perf_counter() + (self.HOLD_S if seconds is None else seconds))
+
+    def gui_busy(self) -> bool:
+        if self._blocked:
+            return False
+        now, last = time.perf_counter(), self.last
+        return now < self.busy_until or (last > 0 and self.STALE_S < now - last < self.BLOCKED_S)
+
+    def give_way(self, stop: threading.Event, limit_s: float | None = None) -> float:
+        """On a worker: wait while the GUI thread is busy, at most ``limit_s`` (default
+        :attr:`MAX_WAIT_S`) or until ``stop`` is set; the seconds waited."""
+        if not self.gui_busy():
+            return 0.0
+        start = time.perf_counter()
+        end = start + (self.MAX_WAIT_S if limit_s is None else limit_s)
+        while self.gui_busy() and not stop.is_set() and time.perf_counter() < end:
+            time.sleep(0.005)
+        waited = time.perf_counter() - start
+        self.waited_s += waited
+        return waited
+
+    def blocked(self) -> _Blocked:
+        """``with pulse.blocked():`` the GUI thread waits for workers meanwhile: jobs do not
+        wait for it."""
+        return _Blocked(self)
+
+
+class _Blocked:
+    def __init__(self, pulse: GuiPulse) -> None:
+        self.pulse = pulse
+
+    def __enter__(self) -> None:
+        with self.pulse._lock:
+            self.pulse._blocked += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self.pulse._lock:
+            self.pulse._blocked -= 1
+
+
+_PULSE: GuiPulse | None = None
+
+
+def gui_pulse() -> GuiPulse:
+    """The process-wide :class:`GuiPulse` (created on first use, on the GUI thread)."""
+    global _PULSE
+    if _PULSE is None:
+        _PULSE = GuiPulse()
+    return _PULSE
 
 
 class JobCancelled(Exception):
@@ -85,21 +202,32 @@ class JobCancelled(Exception):
 class JobContext:
     """What the job function receives: report progress, poll for cancellation."""
 
-    def __init__(self, relay: _Relay, stop: threading.Event) -> None:
+    def __init__(self, relay: _Relay, stop: threading.Event,
+                 pulse: GuiPulse | None = None) -> None:
         self._relay = relay
         self.stop = stop  #: set when the job is cancelled (pass it to engine generators)
+        self._pulse = pulse  # a background job's: it gives way to the GUI thread
 
     def progress(self, fraction: float, message: str = "") -> None:
-        """Report ``fraction`` (0..1) done; thread-safe, cheap."""
+        """Report ``fraction`` (0..1) done; thread-safe, cheap (a background job waits here
+        while the GUI thread is busy)."""
         self._relay.progressed.emit(float(fraction), str(message))
+        self.give_way()
 
     def cancelled(self) -> bool:
         return self.stop.is_set()
 
     def check(self) -> None:
-        """Raise :class:`JobCancelled` when a cancel was requested."""
+        """Raise :class:`JobCancelled` when a cancel was requested (a background job first
+        waits while the GUI thread is busy)."""
+        self.give_way()
         if self.stop.is_set():
             raise JobCancelled("cancelled")
+
+    def give_way(self) -> None:
+        """A background job (a nicer runner's): wait while the GUI thread is busy."""
+        if self._pulse is not None:
+            self._pulse.give_way(self.stop)
 
 
 class JobErrors(QObject):
@@ -221,7 +349,8 @@ class _Runnable(QRunnable):
     flag), so the Job is never released from a worker thread."""
 
     def __init__(self, fn: Callable[[JobContext], Any], relay: _Relay,
-                 stop: threading.Event, niceness: int, drain: bool = False) -> None:
+                 stop: threading.Event, niceness: int, drain: bool = False,
+                 pulse: GuiPulse | None = None) -> None:
         super().__init__()
         self.setAutoDelete(True)  # Qt deletes the runnable after run() returns
         self._fn = fn
@@ -229,6 +358,7 @@ class _Runnable(QRunnable):
         self._stop = stop
         self._niceness = niceness
         self._drain = drain
+        self._pulse = pulse
 
     def run(self) -> None:
         relay, self._relay = self._relay, None  # type: ignore[assignment]
@@ -240,11 +370,13 @@ class _Runnable(QRunnable):
         if self._stop.is_set():
             relay.done.emit(_CANCELLED, None)
             return
+        ctx = JobContext(relay, self._stop, self._pulse)
         try:
+            ctx.give_way()  # a background job does not start while the GUI thread is busy
             with short_switch_interval():
-                result = fn(JobContext(relay, self._stop))
+                result = fn(ctx)
                 if inspect.isgenerator(result):
-                    result = self._iterate(result, relay)
+                    result = self._iterate(result, relay, ctx)
             if self._stop.is_set():
                 raise JobCancelled("cancelled")
         except JobCancelled:
@@ -260,9 +392,10 @@ class _Runnable(QRunnable):
             return
         relay.done.emit(_FINISHED, (time.perf_counter() - start, result))
 
-    def _iterate(self, gen: Any, relay: _Relay) -> Any:
+    def _iterate(self, gen: Any, relay: _Relay, ctx: JobContext) -> Any:
         try:
             while True:
+                ctx.give_way()
                 if self._stop.is_set() and not self._drain:
                     raise JobCancelled("cancelled")
                 try:
@@ -318,6 +451,8 @@ class JobRunner(QObject):
         self._niceness = max(0, int(niceness))
         self._live: set[Job] = set()
         self._latest: dict[Hashable, Job] = {}
+        #: a nicer runner's jobs give way to the GUI thread (module doc)
+        self._pulse = gui_pulse() if self._niceness > 0 else None
 
     def submit(self, fn: Callable[[JobContext], Any], *, key: Hashable | None = None,
                name: str = "", drain: bool = False) -> Job:
@@ -332,7 +467,10 @@ class JobRunner(QObject):
                 older.cancel()
             self._latest[key] = job
         self._live.add(job)
-        self._pool.start(_Runnable(fn, job._relay, job._stop, self._niceness, drain))
+        if self._pulse is not None:
+            self._pulse.acquire()
+        self._pool.start(_Runnable(fn, job._relay, job._stop, self._niceness, drain,
+                                   self._pulse))
         return job
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -349,6 +487,8 @@ class JobRunner(QObject):
     def _forget(self, job: Job) -> None:
         # Released from the event loop, after the job's own slots have returned.
         job._on_done = None
+        if self._pulse is not None:
+            self._pulse.release()
         if job.key is not None and self._latest.get(job.key) is job:
             del self._latest[job.key]
         QTimer.singleShot(0, partial(self._live.discard, job))
@@ -373,8 +513,12 @@ class JobRunner(QObject):
             job.cancel()
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        """Block until the pool is idle (shutdown, tests). Signals still need the event loop."""
-        return bool(self._pool.waitForDone(timeout_ms))
+        """Block until the pool is idle (shutdown, tests). Signals still need the event loop.
+        Background jobs do not give way meanwhile (the GUI thread waits for them)."""
+        if self._pulse is None:
+            return bool(self._pool.waitForDone(timeout_ms))
+        with self._pulse.blocked():
+            return bool(self._pool.waitForDone(timeout_ms))
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
         """Cancel every job and wait for the pool (call before the owner is destroyed)."""

@@ -32,7 +32,7 @@ from workbench.gui.panels.classics_common import ModelCache, add_checkpoint
 from workbench.gui.panels.classics_roi import RoiPage
 from workbench.gui.panels.classics_rpn import RpnPage
 from workbench.gui.panels.classics_yolo import YoloPage
-from workbench.gui.panels.deferred import BuildQueue, LaterTabs
+from workbench.gui.panels.deferred import LaterTabs
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
 
 if TYPE_CHECKING:
@@ -63,20 +63,22 @@ class ClassicsPanel(QWidget):
         for name in (*ROI_LAYERS, *YOLO_LAYERS, *RPN_LAYERS):
             self.layers[name] = BoxLayer(name)
             self.layer_list.add(self.layers[name], self, per_image=True)
-        self.rpn_page = RpnPage(window, self.layers)
-        self.roi_page = RoiPage(window, self.layers, self.rpn_page.shown_boxes)
+        self._yolo_page: YoloPage | None = None
+        self._rpn_page: RpnPage | None = None
+        #: checkpoints offered before the RPN page was built (added to it when it is)
+        self._checkpoints: list[str] = []
+        self.roi_page = RoiPage(window, self.layers, self._rpn_boxes)
         self.roi_page.other_sources = self._other_sources
         self.roi_page.runner = JobRunner(self)  # its own: not queued behind a model build
-        self.yolo_page = YoloPage(window, self.layers)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.roi_page, "RoI pooling")
-        # The YOLO and RPN pages join their tabs in later event-loop turns (or when their tab is
-        # picked): polished and laid out with the panel, all three pages held the event loop
-        # ~100 ms when the panel was first opened (issue 14, GUI stalls; panels/deferred.py).
-        self.builds = BuildQueue(self)
-        self.later_tabs = LaterTabs(self.tabs, self.builds)
-        self.later_tabs.add(self.yolo_page, "YOLO grid")
-        self.later_tabs.add(self.rpn_page, "RPN")
+        # The YOLO and RPN pages are built when their tab is first picked (or code asks for
+        # them: :attr:`yolo_page`, :attr:`rpn_page`): built with the panel, the three pages held
+        # the event loop ~100 ms when it was first opened, and ~25 ms still when the two joined
+        # their tabs in later turns (issue 14, GUI stalls; panels/deferred.py).
+        self.later_tabs = LaterTabs(self.tabs, None)
+        self.later_tabs.add(self._build_yolo_page, "YOLO grid")
+        self.later_tabs.add(self._build_rpn_page, "RPN")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -87,10 +89,7 @@ class ClassicsPanel(QWidget):
         self.clicks.clicked.connect(self._on_scene_clicked)
         self.roi_page.pick_button.toggled.connect(self._on_pick_toggled)
         self.roi_page.features_wanted.connect(self.compute_features)
-        self.rpn_page.trace_wanted.connect(self.run_rpn)
-        self.rpn_page.traced.connect(self._on_rpn_traced)
-        for page in (self.roi_page, self.rpn_page):
-            page.checkpoint_button.clicked.connect(self._choose_checkpoint)
+        self.roi_page.checkpoint_button.clicked.connect(self._choose_checkpoint)
         self.tabs.currentChanged.connect(self._on_page)
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self._on_annotation_changed)
@@ -103,6 +102,45 @@ class ClassicsPanel(QWidget):
         self.refresh()
 
     # -- pages ----------------------------------------------------------------------------
+    @property
+    def yolo_page(self) -> YoloPage:
+        """The YOLO-grid page (built, in its tab, now if it was not yet)."""
+        if self._yolo_page is None:
+            self.later_tabs.attach(1)
+        assert self._yolo_page is not None
+        return self._yolo_page
+
+    @property
+    def rpn_page(self) -> RpnPage:
+        """The RPN page (built, in its tab, now if it was not yet)."""
+        if self._rpn_page is None:
+            self.later_tabs.attach(2)
+        assert self._rpn_page is not None
+        return self._rpn_page
+
+    def _build_yolo_page(self) -> YoloPage:
+        self._yolo_page = YoloPage(self.main_window, self.layers)
+        return self._yolo_page
+
+    def _build_rpn_page(self) -> RpnPage:
+        page = RpnPage(self.main_window, self.layers)
+        if self._checkpoints:  # as add_checkpoint would have: the last one selected
+            page.model_combo.blockSignals(True)
+            for path in self._checkpoints:
+                add_checkpoint(page.model_combo, path)
+            page.model_combo.blockSignals(False)
+            page._on_model(request=False)
+        self._checkpoints = []
+        page.trace_wanted.connect(self.run_rpn)
+        page.traced.connect(self._on_rpn_traced)
+        page.checkpoint_button.clicked.connect(self._choose_checkpoint)
+        self._rpn_page = page
+        return page
+
+    def _rpn_boxes(self) -> np.ndarray:
+        """The RPN page's proposals shown (none before the page is built)."""
+        return np.zeros((0, 4)) if self._rpn_page is None else self._rpn_page.shown_boxes()
+
     def _on_page(self, index: int) -> None:
         if index == 1 and self._yolo_stale:
             self._refresh_yolo()
@@ -145,13 +183,14 @@ class ClassicsPanel(QWidget):
             self._yolo_stale = True
 
     def refresh(self) -> None:
-        """Everything for the current image (the detectors only while on screen)."""
+        """Everything for the current image (only while on screen: the pages catch up when
+        the panel comes to the front, :meth:`_on_page`)."""
         self._refresh_yolo()
-        self.roi_page.refresh_sources()
         if not self.on_screen():
             return
         index = self.tabs.currentIndex()
         if index == 0:
+            self.roi_page.refresh_sources()
             self.compute_features(self.roi_page.model_key)
         elif index == 2:
             self.run_rpn(self.rpn_page.model_key)
@@ -165,12 +204,14 @@ class ClassicsPanel(QWidget):
         self.roi_page.features = None
         self._features_key = None
         self._trace_key = None
-        self.rpn_page.set_trace(None)
+        if self._rpn_page is not None and self._rpn_page.trace is not None:
+            self._rpn_page.set_trace(None)
         self.refresh()
 
     def _on_annotation_changed(self) -> None:
         self._refresh_yolo()
-        self.roi_page.refresh_sources()
+        if self.on_screen() and self.tabs.currentIndex() == 0:
+            self.roi_page.refresh_sources()
 
     def _other_sources(self) -> dict[str, np.ndarray]:
         return {name: item.boxes for name, item in self.layer_list.sources(exclude=self).items()
@@ -180,7 +221,11 @@ class ClassicsPanel(QWidget):
     def add_checkpoint(self, path: str | Path) -> None:
         """Offer the detector of checkpoint ``path`` on the RoI and RPN pages (selected)."""
         add_checkpoint(self.roi_page.model_combo, path)
-        add_checkpoint(self.rpn_page.model_combo, path)
+        if self._rpn_page is not None:
+            add_checkpoint(self._rpn_page.model_combo, path)
+        else:
+            key = str(path)
+            self._checkpoints = [*(p for p in self._checkpoints if p != key), key]
 
     def _on_training_finished(self, event: TrainingFinished) -> None:
         if event.best is not None:

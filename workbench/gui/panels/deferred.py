@@ -151,27 +151,38 @@ class LaterTabs(QObject):
     panel of the panel host a page is compacted as the host did the panel
     (:meth:`~workbench.gui.panel_host.PanelHost.compact`: wrapped form rows and labels)."""
 
-    def __init__(self, tabs: QTabWidget, queue: BuildQueue) -> None:
+    def __init__(self, tabs: QTabWidget, queue: BuildQueue | None) -> None:
         super().__init__(tabs)
         self.tabs, self.queue = tabs, queue
-        self._pages: dict[int, tuple[QWidget, QWidget]] = {}  # tab index -> (slot, page)
+        #: tab index -> (slot, the page or the function that builds it)
+        self._pages: dict[int, tuple[QWidget, QWidget | Callable[[], QWidget]]] = {}
         tabs.currentChanged.connect(self.attach)  # before the owner's slots (connected later)
 
-    def add(self, page: QWidget, title: str) -> int:
-        """Add a tab ``title`` for ``page``; its index."""
+    def add(self, page: QWidget | Callable[[], QWidget], title: str) -> int:
+        """Add a tab ``title`` for ``page``; its index. ``page`` may be a function that builds
+        the page: it is called when the page joins its tab — when the tab is picked or
+        :meth:`attach` is called; in a turn of the queue only if there is one (``queue`` None:
+        a page never shown is never built)."""
         slot = QWidget()
         layout = QVBoxLayout(slot)
         layout.setContentsMargins(0, 0, 0, 0)
         index = self.tabs.addTab(slot, title)
         self._pages[index] = (slot, page)
-        self.queue.add(lambda i=index: self.attach(i))
+        if self.queue is not None:
+            self.queue.add(lambda i=index: self.attach(i))
         return index
 
+    def waiting(self, index: int) -> bool:
+        """Whether tab ``index``'s page has not joined its tab yet."""
+        return index in self._pages
+
     def attach(self, index: int) -> None:
-        """Put tab ``index``'s page in it, if it waits."""
+        """Put tab ``index``'s page in it (built now if it is built on demand), if it waits."""
         entry = self._pages.pop(index, None)
         if entry is not None:
             slot, page = entry
+            if not isinstance(page, QWidget):
+                page = page()
             if hosted(self.tabs):  # what the panel host did to the rest of the panel
                 from workbench.gui.panel_host import PanelHost
 
