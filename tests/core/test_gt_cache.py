@@ -245,10 +245,12 @@ def test_eval_of_a_results_folder_imports_no_torch_cv2_pil_or_coco(project_dir: 
     "clean", "size differs", "no size", "png image", "other filename", "box partly outside",
     "empty name", "not plain", "grey jpeg"])
 def test_a_cold_read_keeps_what_the_usual_read_gives(project_dir: Path, tmp_path: Path,
-                                                      variant: str) -> None:
+                                                      variant: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The cold path (``_read_clean``: files read once, keys from ``fstat``) keeps for each
-    file exactly what ``Project.load`` and ``_stat`` give, and returns the same annotation and
-    problems; files with anything to say go the usual way."""
+    file exactly what the usual reading (``Project.load`` without ``voc.read_clean``) and
+    ``_stat`` give, and returns the same annotation and problems; files with anything to
+    say go the usual way. ``Project.load`` itself (with ``read_clean``) gives the same."""
     ann_dir, img_dir = project_dir / "Annotations", project_dir / "JPEGImages"
     xml = ann_dir / "im0.xml"
     if variant == "size differs":
@@ -276,12 +278,18 @@ def test_a_cold_read_keeps_what_the_usual_read_gives(project_dir: Path, tmp_path
     store = GroundTruthCache(project, tmp_path / "c")
     for entry in project.entries:
         got = store.load(entry)
-        want = project.load(entry)
+        quick = [project.load(entry, check_image=c) for c in (True, False)]
+        with monkeypatch.context() as m:
+            m.setattr("workbench.core.project.read_clean", lambda *a, **k: None)
+            want = project.load(entry)
+            usual = [project.load(entry, check_image=c) for c in (True, False)]
         assert got[0] == want[0] and got[1] == want[1]
+        assert quick == usual and [a.raw for a, _ in quick] == [a.raw for a, _ in usual]
+        assert [[o.raw for o in a.objects] for a, _ in quick] == \
+            [[o.raw for o in a.objects] for a, _ in usual]
         xml_path = os.fspath(entry.xml_path)
         assert store._new[xml_path] == (
             (gt_cache._stat(xml_path), gt_cache._stat(entry.image_path)), gt_cache._encode(want))
     assert (store.hits, store.misses) == (0, 3)
-    clean = gt_cache._read_clean(os.fspath(xml), os.fspath(project.entries[0].image_path),
-                                 lambda *_: None)
+    clean = gt_cache._read_clean(os.fspath(xml), os.fspath(project.entries[0].image_path))
     assert (clean is not None) == (variant in ("clean", "grey jpeg"))

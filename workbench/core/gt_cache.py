@@ -37,15 +37,10 @@ import os
 import stat
 import time
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, Problem, VocObject
-from workbench.core.imageinfo import ImageReadError
-from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_header
-from workbench.core.voc import _all_clean
-from workbench.core.voc_plain import read_plain
-from workbench.core.voc_xml import MAX_XML_BYTES
+from workbench.core.voc import read_clean
 
 log = logging.getLogger(__name__)
 
@@ -130,78 +125,22 @@ assert [f.name for f in dataclasses.fields(Annotation)] == [
     "filename", "size", "objects", "verified", "folder", "path", "database", "segmented", "raw"]
 
 
-_XML_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_IMAGE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # (jpeg_size's: a FIFO never blocks)
-
-
-def _read_clean(xml: str, image: str, check_limits: Callable[[Any, int, int], None]
-                ) -> tuple[Annotation, tuple, tuple, tuple] | None:
-    """``(annotation, encoded, xml key, image key)`` when :meth:`Project.load` would read
-    ``xml`` (with its image's header) without a single problem — the file in LabelImg's
-    layout (:func:`workbench.core.voc_plain.read_plain`) naming the image by its file name,
-    with a ``<size>`` equal to the size of a plain JPEG
-    (:func:`workbench.core.jpeg_header.parse_jpeg_header`) within the decoder's limits, and
-    every box named and inside it —, else None: the file is then read the usual way, with
-    every check and message. The two keys (:func:`_stat`'s) come from ``fstat`` of the files
-    as opened (no separate ``stat``, no ``pathlib``); the annotation carries no ``raw``, as a
-    cached one. ``check_limits``: :func:`workbench.core.images.check_limits` (numpy comes
-    with that module: imported by the caller, when needed)."""
-    try:
-        fd = os.open(xml, _XML_FLAGS)
-    except OSError:
+def _read_clean(xml: str, image: str) -> tuple[Annotation, tuple, tuple, tuple] | None:
+    """``(annotation, encoded, xml key, image key)`` of a file :meth:`Project.load` reads
+    without a problem (:func:`workbench.core.voc.read_clean`: the keys, :func:`_stat`'s, from
+    ``fstat`` of the files as read), else None (then it is read the usual way). The
+    annotation carries no ``raw``, as a cached one."""
+    clean = read_clean(xml, image, keep_raw=False)
+    if clean is None:
         return None
-    try:
-        st = os.fstat(fd)
-        size = st.st_size
-        if not (0 < size <= MAX_XML_BYTES and stat.S_ISREG(st.st_mode)):
-            return None
-        data = os.read(fd, size + 1)  # (read_bytes' rule: a regular file's short read ends it)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) != size:
-        return None  # it grew or shrank since fstat
-    plain = read_plain(data, keep_raw=False)
-    if plain is None or plain.size is None or plain.meta["filename"] != os.path.basename(image):
-        return None
-    try:
-        fd = os.open(image, _IMAGE_FLAGS)
-    except (OSError, ValueError):
-        return None
-    try:
-        ist = os.fstat(fd)
-        if not stat.S_ISREG(ist.st_mode):
-            return None
-        dims = parse_jpeg_header(os.read(fd, HEADER_BYTES))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if dims is None:
-        return None
-    width, height = dims[0], dims[1]
-    size_ = plain.size
-    if size_.width != width or size_.height != height \
-            or not _all_clean(plain.objects, (width, height)):
-        return None
-    try:
-        check_limits(image, width, height)  # (a str: its error, never shown, names it)
-    except ImageReadError:
-        return None
-    meta = plain.meta
-    objects = tuple(plain.objects)
-    ann = object.__new__(Annotation)  # (as parse_annotation builds it, without raw)
-    ann.__dict__.update(filename=meta["filename"], size=size_, objects=objects,
-                        verified=meta["verified"], folder=meta["folder"], path=meta["path"],
-                        database=meta["database"], segmented=meta["segmented"], raw=None)
-    encoded = ((meta["filename"], (size_.width, size_.height, size_.depth),
+    ann, st, ist = clean
+    size = ann.size
+    encoded = ((ann.filename, (size.width, size.height, size.depth),  # type: ignore[union-attr]
                 tuple([(o.name, o.box, o.difficult, o.truncated, o.pose, o.extra, o.score,
-                        o.model_made) for o in objects]),
-                meta["verified"], meta["folder"], meta["path"], meta["database"],
-                meta["segmented"]), ())
-    return (ann, encoded, (size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
-            (ist.st_size, ist.st_mtime_ns, ist.st_ctime_ns, ist.st_ino))
+                        o.model_made) for o in ann.objects]),
+                ann.verified, ann.folder, ann.path, ann.database, ann.segmented), ())
+    return (ann, encoded, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
+            (ist.st_size, ist.st_mtime_ns, ist.st_ctime_ns, ist.st_ino))  # type: ignore[union-attr]
 
 
 class GroundTruthCache:
@@ -220,7 +159,6 @@ class GroundTruthCache:
         self._old: dict[str, tuple] = self._read()
         self._new: dict[str, tuple] = {}
         self._recent = time.time_ns() - RACY_NS
-        self._check_limits: Callable[[Any, int, int], None] | None = None
 
     def _read(self) -> dict[str, tuple]:
         try:
@@ -256,11 +194,7 @@ class GroundTruthCache:
                     self.hits += 1
                     self._new[xml] = old
                     return loaded
-        if self._check_limits is None:
-            from workbench.core.images import check_limits
-
-            self._check_limits = check_limits
-        clean = _read_clean(xml, os.fspath(entry.image_path), self._check_limits)
+        clean = _read_clean(xml, os.fspath(entry.image_path))
         if clean is not None:  # (a cold run: almost every file)
             self.misses += 1
             ann, encoded, xml_stat, image_stat = clean

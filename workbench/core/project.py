@@ -83,7 +83,7 @@ from workbench.core.project_scan import (
     natural_key,
 )
 from workbench.core.voc import (
-    VocError, annotation_to_bytes, read_annotation, read_filename, write_annotation,
+    VocError, annotation_to_bytes, read_annotation, read_clean, read_filename, write_annotation,
 )
 
 log = logging.getLogger(__name__)
@@ -525,6 +525,10 @@ class Project:
             return native.annotation, list(native.problems)
         if not entry.has_xml:
             return None, []
+        # The usual file (LabelImg's layout, nothing to say): read once, no display name
+        clean = read_clean(os.fspath(entry.xml_path), os.fspath(entry.image_path), check_image)
+        if clean is not None:
+            return clean[0], []
         shown = self.display_name(entry.xml_path)
         try:
             ann, problems = read_annotation(

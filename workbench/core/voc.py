@@ -53,11 +53,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from pathlib import Path
 
 from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.boxes import Box, clamp_box
+from workbench.core.image_limits import check_limits
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
+from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_header
 from workbench.core.voc_plain import read_plain
 from workbench.core.voc_write import annotation_to_bytes, write_annotation
 from workbench.core.voc_xml import (
@@ -68,6 +71,7 @@ from workbench.core.voc_xml import (
 __all__ = [
     "MAX_XML_BYTES", "VocError", "HostileXmlError", "VocReadError", "read_annotation",
     "parse_annotation", "annotation_to_bytes", "write_annotation", "read_filename",
+    "read_clean",
 ]
 
 
@@ -199,6 +203,76 @@ def _check_box(obj: VocObject, bounds: tuple[int, int] | None, clamp: bool, repo
     report("warning", f"box {_voc_str(obj.box)} extends outside the {w}x{h} image", index)
     return obj
 
+
+
+_XML_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_IMAGE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # (jpeg_size's: a FIFO never blocks)
+
+
+def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = True
+               ) -> tuple[Annotation, os.stat_result, os.stat_result | None] | None:
+    """``(annotation, stat of the XML, stat of the image)`` when
+    :meth:`workbench.core.project.Project.load` would read ``xml`` — the annotation of the
+    image file ``image`` — without a single problem, else None (the caller then reads it the
+    usual way, with every check and message). The common case, at a fraction of the usual
+    cost (no display name, no problem list; ``os`` calls on strings, no ``pathlib``): a file
+    in LabelImg's layout (:func:`workbench.core.voc_plain.read_plain`) whose ``<filename>`` is
+    the image's file name, with a ``<size>`` and every box named and inside it; with
+    ``check_image``, that size is the size of a plain JPEG
+    (:func:`workbench.core.jpeg_header.parse_jpeg_header`, read here from the open file)
+    within the decoder's limits (the image's stat is then given, else None). The stats are
+    of the files as opened (``fstat``). Without ``keep_raw`` the annotation and its objects
+    carry no ``raw`` (readers that never write the file back)."""
+    try:
+        fd = os.open(xml, _XML_FLAGS)
+    except (OSError, ValueError):
+        return None
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        if not (0 < size <= MAX_XML_BYTES and stat.S_ISREG(st.st_mode)):
+            return None
+        data = os.read(fd, size + 1)  # (read_bytes' rule: a regular file's short read ends it)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        return None  # it grew or shrank since fstat
+    plain = read_plain(data, keep_raw)
+    if plain is None or plain.size is None or plain.meta["filename"] != os.path.basename(image):
+        return None
+    width, height = plain.size.width, plain.size.height
+    ist = None
+    if check_image:
+        try:
+            fd = os.open(image, _IMAGE_FLAGS)
+        except (OSError, ValueError):
+            return None
+        try:
+            ist = os.fstat(fd)
+            if not stat.S_ISREG(ist.st_mode):
+                return None
+            dims = parse_jpeg_header(os.read(fd, HEADER_BYTES))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if dims is None or dims[0] != width or dims[1] != height:
+            return None
+        try:
+            check_limits(image, width, height)  # type: ignore[arg-type]  # (error never shown)
+        except ImageReadError:
+            return None
+    if not _all_clean(plain.objects, (width, height)):
+        return None
+    meta = plain.meta
+    ann = object.__new__(Annotation)  # (as parse_annotation builds it)
+    ann.__dict__.update(filename=meta["filename"], size=plain.size,
+                        objects=tuple(plain.objects), verified=meta["verified"],
+                        folder=meta["folder"], path=meta["path"], database=meta["database"],
+                        segmented=meta["segmented"], raw=data if keep_raw else None)
+    return ann, st, ist
 
 
 def read_annotation(
