@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter
 
 import numpy as np
 
@@ -20,6 +22,9 @@ from workbench.core.detection_runs import DetectionRuns
 from workbench.core.detections import ImageDetections
 
 log = logging.getLogger(__name__)
+
+_OBJECTS, _NAME, _BOX, _DIFFICULT = (attrgetter("objects"), attrgetter("name"), attrgetter("box"),
+                                     attrgetter("difficult"))
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,8 @@ def class_list(ground_truth: Mapping[str, Annotation], detections: Sequence[Imag
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate class names in {names!r}")
         return names
-    found: set[str] = set()
-    for ann in ground_truth.values():
-        found.update(o.name for o in ann.objects)
+    # one C-level pass over every object (no generator frame per annotation)
+    found = set(map(_NAME, chain.from_iterable(map(_OBJECTS, ground_truth.values()))))
     if isinstance(detections, DetectionRuns):  # the names its rows use, without the strings
         used = np.flatnonzero(np.bincount(detections.codes, minlength=len(detections.names)))
         found.update(detections.names[c] for c in used.tolist())
@@ -83,14 +87,15 @@ def flatten_ground_truth(ground_truth: Mapping[str, Annotation],
     """Flatten a ``{image_id: Annotation}`` mapping; objects of other classes are skipped."""
     index = {name: i for i, name in enumerate(classes)}
     annotations = list(ground_truth.values())
-    counts = np.fromiter((len(a.objects) for a in annotations), dtype=np.int64,
+    counts = np.fromiter(map(len, map(_OBJECTS, annotations)), dtype=np.int64,
                          count=len(annotations))
-    objects = [o for a in annotations for o in a.objects]  # flat: one pass per field below
-    cls = np.fromiter((index.get(o.name, -1) for o in objects), dtype=np.int64,
+    # flat, then one C-level map per field (attrgetter, dict.get): no Python frame per object
+    objects = list(chain.from_iterable(map(_OBJECTS, annotations)))
+    cls = np.fromiter(map(index.get, map(_NAME, objects), repeat(-1)), dtype=np.int64,
                       count=len(objects))
-    boxes = np.asarray([o.box for o in objects], dtype=np.float64).reshape(-1, 4)
-    difficult = np.fromiter((bool(o.difficult) for o in objects), dtype=bool,
-                            count=len(objects))
+    boxes = np.fromiter(chain.from_iterable(map(_BOX, objects)), dtype=np.float64,
+                        count=4 * len(objects)).reshape(-1, 4)
+    difficult = np.fromiter(map(_DIFFICULT, objects), dtype=bool, count=len(objects))
     image = np.repeat(np.arange(len(annotations), dtype=np.int64), counts)
     obj = np.arange(len(objects), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
     known = cls >= 0
@@ -162,11 +167,13 @@ def _flatten_runs(runs: DetectionRuns, image_index: dict[str, int],
                   class_index: dict[str, int]) -> FlatDetections:
     """:func:`flatten_detections` of :class:`DetectionRuns`: the same rows, errors and order,
     from its columns (no per-run arrays)."""
-    images = [image_index.get(i, -1) for i in runs.ids]
-    if -1 in images:
-        raise ValueError(f"detections for image {runs.ids[images.index(-1)]!r}, which has no "
+    images = np.fromiter(map(image_index.get, runs.ids, repeat(-1)), dtype=np.int64,
+                         count=len(runs.ids))
+    unknown = np.flatnonzero(images < 0)
+    if len(unknown):
+        raise ValueError(f"detections for image {runs.ids[int(unknown[0])]!r}, which has no "
                          "ground truth (image ids are file stems)")
-    image = np.repeat(np.asarray(images, dtype=np.int64), runs.run_lengths())
+    image = np.repeat(images, runs.run_lengths())
     nan = np.flatnonzero(np.isnan(runs.scores))
     if len(nan):
         owner = int(np.searchsorted(runs.bounds, nan[0], side="right")) - 1
