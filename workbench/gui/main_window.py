@@ -619,18 +619,26 @@ class MainWindow(NavigationMixin, QMainWindow):
         """Cancel every task runner's jobs in the window's panels and wait up to ``timeout_ms``
         in all for their pools and threads; True when nothing is left running. (A pool left
         busy made the process wait for it after the window had gone.)"""
+        import sys
         import time
 
         from PySide6.QtCore import QThread
 
-        from workbench.gui.workers.tasks import TaskRunner
+        # Task runners and threads are made by workbench.gui.workers only: without it loaded
+        # there is none to look for (a search wraps every child object of the window in
+        # Python, and PySide looks for each one's class: ~10-20 ms at a quick quit)
+        runners, threads = [], []
+        if "workbench.gui.workers.tasks" in sys.modules:
+            from workbench.gui.workers.tasks import TaskRunner
 
-        runners = self.findChildren(TaskRunner)
+            runners = self.findChildren(TaskRunner)
+        if any(m.startswith("workbench.gui.workers") for m in sys.modules):
+            threads = self.findChildren(QThread)
         for runner in runners:
             runner.cancel_all()
         deadline = time.monotonic() + timeout_ms / 1000
         idle = True
-        for waiter in [*runners, *self.findChildren(QThread)]:
+        for waiter in [*runners, *threads]:
             left = max(0, int((deadline - time.monotonic()) * 1000))
             done = waiter.wait(left)
             if not done:

@@ -263,7 +263,7 @@ class AnnotationItem(QGraphicsObject):
             labels = self._paint_array(painter, (ex1, ey1, ex2, ey2), special_idx, scale)
         for i in sorted(special_idx):
             self._paint_one(painter, i, scale)
-        self._paint_labels(painter, labels)
+        self._paint_labels(painter, labels, widget)
         if 0 <= self.selected < self._n:
             self._paint_handles(painter, self.selected, scale)
 
@@ -342,11 +342,14 @@ class AnnotationItem(QGraphicsObject):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(rect)
 
-    def _paint_labels(self, painter: QPainter, show: list[int]) -> None:
+    def _paint_labels(self, painter: QPainter, show: list[int], widget: QWidget | None) -> None:
         if not show:
             return
         transform = painter.worldTransform()
-        dpr = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        # the view's viewport when painted on screen (``painter.device()`` there had PySide
+        # look for the class of a widget among every QtWidgets class: start-up, issue 14)
+        device = widget if widget is not None else painter.device()
+        dpr = device.devicePixelRatioF() if device is not None else 1.0
         painter.save()
         painter.resetTransform()
         top_limit = transform.map(QPointF(0, 0)).y()
@@ -383,7 +386,7 @@ class AnnotationItem(QGraphicsObject):
             if not selected:
                 fill.setAlpha(215)
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QBrush(fill))
+            p.setBrush(fill)
             rect = QRectF(0, 0, w, h)
             p.drawRoundedRect(rect, 3, 3)
             p.setFont(self._font)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import (QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QResizeEvent,
-                           QWheelEvent)
+from PySide6.QtGui import (QContextMenuEvent, QKeyEvent, QMouseEvent, QPainter, QPalette,
+                           QResizeEvent, QWheelEvent)
 from PySide6.QtWidgets import QFrame, QGraphicsView, QWidget
 
 from workbench.gui.canvas.items import AnnotationItem, GuideItem
@@ -25,6 +25,19 @@ from workbench.gui.canvas.tools import GRAB_PX, DrawTool, SelectTool, Tool, box_
 
 MIN_ZOOM, MAX_ZOOM = 0.01, 64.0
 ZOOM_STEP = 1.25
+
+
+def _viewport() -> QWidget:
+    """The viewport Qt would make (``QAbstractScrollArea``'s: its object name, the Base
+    background role, auto-filled), made here: ``viewport()`` then returns a widget Python
+    made. Qt's own one has no Python object yet, and the first ``viewport()`` had PySide look
+    for its most derived class among every class of QtWidgets — creating them all, with ~75
+    of their enums (~20 ms before the first paint; start-up, issue 14)."""
+    widget = QWidget()
+    widget.setObjectName("qt_scrollarea_viewport")
+    widget.setBackgroundRole(QPalette.ColorRole.Base)
+    widget.setAutoFillBackground(True)
+    return widget
 
 
 class CanvasView(QGraphicsView):
@@ -45,6 +58,7 @@ class CanvasView(QGraphicsView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setViewport(_viewport())
         self._scene = CanvasScene(self)
         self.setScene(self._scene)
         self.setBackgroundBrush(background_color())
