@@ -138,6 +138,11 @@ class Entry:
         return self.xml_path
 
 
+# _match fills every field of Entry by name: a field added to it must be added there too.
+assert [f.name for f in dataclasses.fields(Entry)] == [
+    "image_path", "xml_path", "has_xml", "key", "image_id", "source"]
+
+
 @dataclass
 class Project:
     images_dir: Path
@@ -227,7 +232,8 @@ class Project:
         killed midway (its journal, see :meth:`rename_class`). Checkpoint temps of training
         runs killed mid-save are removed from the window's run folders too (``runs/*/``: a
         checkpoint temp is hundreds of MB)."""
-        folders = {self.root, self.images_dir, self.annotations_dir, self.imagesets_dir}
+        # (the images and annotations folders, and what is under them: done by the scan)
+        folders = {self.root, self.imagesets_dir} - {self.images_dir, self.annotations_dir}
         try:
             with os.scandir(self.root / "runs") as listing:
                 folders.update(Path(e.path) for e in listing
@@ -322,6 +328,7 @@ class Project:
         images: list[Path] = []
         image_strs: list[str] = []  # os.fspath(images[i]) without pathlib's formatting
         xmls: list[Path] = []
+        xml_strs: list[str] = []  # os.fspath(xmls[i]), as image_strs
         temps: list[Path] = []
         # Symlinks among images / XMLs (a loop among them is left out below); strings and
         # scandir's flags in this loop, one Path per file kept (issue 14: 10^5 files).
@@ -331,8 +338,8 @@ class Project:
         if walked is not None and not (beside and walked.root == os.fspath(self.images_dir)):
             walked = None
         if walked is not None:  # the walk of format detection (Project.open): walked once
-            images, image_strs, xmls, temps = (walked.images, walked.image_strs, walked.xmls,
-                                               walked.temps)
+            images, image_strs, xmls, xml_strs, temps = (
+                walked.images, walked.image_strs, walked.xmls, walked.xml_strs, walked.temps)
             links = walked.links
         for folder, files in (_walk(self.images_dir) if walked is None else ()):
             check()
@@ -349,6 +356,7 @@ class Project:
                         links[0].append(path)
                 elif beside and f.lower().endswith(".xml"):
                     xmls.append(path := child(f))
+                    xml_strs.append(head + f)
                     if link:
                         links[1].append(path)
                 elif f.startswith(".") and TEMP_NAME.match(f):
@@ -357,11 +365,13 @@ class Project:
             for folder, files in _walk(self.annotations_dir):
                 check()
                 child = _child(Path(folder))
+                head = os.path.join(folder, "")
                 for i, (f, link) in enumerate(files):
                     if not i & 4095:
                         check()
                     if f.lower().endswith(".xml"):
                         xmls.append(path := child(f))
+                        xml_strs.append(head + f)
                         if link:
                             links[1].append(path)
                     elif f.startswith(".") and TEMP_NAME.match(f):
@@ -373,37 +383,46 @@ class Project:
             images = [p for p in images if p not in loops]
             xmls = [p for p in xmls if p not in loops]
             image_strs = [os.fspath(p) for p in images]
-        self._match(images, xmls, image_strs)
+            xml_strs = [os.fspath(p) for p in xmls]
+        self._match(images, xmls, image_strs, xml_strs)
         self.scan_problems[:0] = [Problem(self.display_name(p), None, "error",
                                           "is a symbolic link that points to itself "
                                           "(a symlink loop); left out") for p in loops]
         self._classes = None
 
     def _match(self, images: list[Path], xmls: list[Path],
-               image_strs: list[str] | None = None) -> None:
+               image_strs: list[str] | None = None, xml_strs: list[str] | None = None) -> None:
         """Entries, orphans and scan problems of ``images`` and ``xmls`` (see the module doc);
-        ``image_strs``: ``os.fspath`` of each image when the caller has it."""
+        ``image_strs`` / ``xml_strs``: ``os.fspath`` of each when the caller has them."""
         if image_strs is None:
             image_strs = [os.fspath(i) for i in images]
+        if xml_strs is None:
+            xml_strs = [os.fspath(x) for x in xmls]
         image_names, xml_names = _Names(self.images_dir), _Names(self.annotations_dir)
         parts = image_names.many(image_strs)  # (rel, stem, name) per image
-        by_dir_stem: dict[tuple[str, str], list[Path]] = {}
-        for img, (rel, stem, _name) in zip(images, parts):
-            by_dir_stem.setdefault((rel, stem), []).append(img)
+        # Images by folder and stem, as indices: strings and ints in this loop, no Path
+        # formatted again (10^5 files)
+        by_dir_stem: dict[tuple[str, str], list[int]] = {}
+        for k, (rel, stem, _name) in enumerate(parts):
+            by_dir_stem.setdefault((rel, stem), []).append(k)
         # The image's XML by the image's path string (strings hash at a fraction of a Path's
-        # first hash: 10^5 images).
+        # first hash: 10^5 images); the XML's path string beside it.
         claimed: dict[str, Path] = {}
+        claimed_strs: dict[str, str] = {}
         problems: list[Problem] = []
         rest: list[Path] = []
-        for xml in xmls:
-            rel, stem, _ = xml_names(xml)
-            same = by_dir_stem.get((rel, stem), [])
-            free = [i for i in same if os.fspath(i) not in claimed]
+        for xml, xml_s, (rel, stem, _) in zip(xmls, xml_strs, xml_names.many(xml_strs)):
+            same = by_dir_stem.get((rel, stem))
+            if same is None:
+                rest.append(xml)
+                continue
+            free = [k for k in same if image_strs[k] not in claimed]
             if len(free) > 1:
                 named = read_filename(xml)
-                free = [i for i in free if named and same_name(named, i.name)] or free
+                free = [k for k in free if named and same_name(named, images[k].name)] or free
             if free:
-                claimed[os.fspath(free[0])] = xml
+                claimed[image_strs[free[0]]] = xml
+                claimed_strs[image_strs[free[0]]] = xml_s
             else:
                 rest.append(xml)
         orphans: list[Path] = []
@@ -433,6 +452,7 @@ class Project:
             target = next((c[0] for c in candidates if len(c) == 1), None)
             if target is not None and os.fspath(target) not in claimed:
                 claimed[os.fspath(target)] = xml
+                claimed_strs[os.fspath(target)] = os.fspath(xml)
                 continue
             orphans.append(xml)
             shown = self.display_name(xml)
@@ -445,9 +465,10 @@ class Project:
                     f"names image {readable(named or xml.stem)!r}, which is not in the project"))
         entries: list[Entry] = []
         normcase = os.path.normcase  # Path equality (case-insensitive on Windows) on strings
-        used_xml = {normcase(os.fspath(x)) for x in claimed.values()}
+        used_xml = {normcase(x) for x in claimed_strs.values()}
         ann_child = _child(self.annotations_dir)
         ann_head = os.fspath(self.annotations_dir).rstrip("/") + "/"
+        new = object.__new__
         for img, key, (rel, stem, name) in zip(images, image_strs, parts):
             xml = claimed.get(key)
             if xml is None:  # = self._default_xml_path(img), from the strings of _Names
@@ -463,8 +484,11 @@ class Project:
                     xml = xml.with_name(img.name + ".xml")
                     text = os.fspath(xml)
                 used_xml.add(normcase(text))
-            entries.append(Entry(img, xml, key in claimed,
-                                 name if rel == "." else f"{rel}/{name}", stem))
+            entry = new(Entry)  # Entry(img, xml, …) without the frozen __init__'s cost
+            entry.__dict__.update(image_path=img, xml_path=xml, has_xml=key in claimed,
+                                  key=name if rel == "." else f"{rel}/{name}", image_id=stem,
+                                  source=None)
+            entries.append(entry)
         self.entries, self.orphans, self.scan_problems = entries, orphans, problems
         if self.guess is not None and self.guess.ambiguous_with:
             self.scan_problems[:0] = self._format_problems()

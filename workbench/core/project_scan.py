@@ -92,6 +92,7 @@ class _FolderScan:
     images: list[Path] = field(default_factory=list)
     image_strs: list[str] = field(default_factory=list)  # os.fspath of each image
     xmls: list[Path] = field(default_factory=list)
+    xml_strs: list[str] = field(default_factory=list)  # os.fspath of each XML
     temps: list[Path] = field(default_factory=list)
     links: tuple[list[Path], list[Path]] = field(default_factory=lambda: ([], []))  # symlinks
 
@@ -133,6 +134,7 @@ def _scan_folder(root: Path, check: Callable[[], None] | None = None) -> _Folder
                     out.links[0].append(path)
             elif f.lower().endswith(".xml"):
                 xmls.append(path := path or child(f))
+                out.xml_strs.append(head + f)
                 if link:
                     out.links[1].append(path)
             elif f.startswith(".") and TEMP_NAME.match(f):
