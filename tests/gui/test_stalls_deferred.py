@@ -136,10 +136,19 @@ def test_classics_pages_built_when_their_tab_is_picked(window, qtbot) -> None:  
     from workbench.gui.panels.classics_rpn import RpnPage
     from workbench.gui.panels.classics_yolo import YoloPage
 
+    from workbench.gui.panels.classics_roi import RoiPage
+
     panel = window.panel_host.show_panel(CLASSICS[1])
     assert panel.tabs.count() == 3
     assert [panel.tabs.tabText(i) for i in range(3)] == ["RoI pooling", "YOLO grid", "RPN"]
-    qtbot.wait(200)  # later turns build nothing
+    assert panel._roi_page is None  # the page in front: built in the next turn
+    qtbot.waitUntil(lambda: panel._roi_page is not None, timeout=3000)
+    assert panel.tabs.widget(0).findChildren(RoiPage) == [panel._roi_page]
+    qtbot.waitUntil(lambda: panel._roi_page.isVisible(), timeout=3000)
+    # then brought up to date: the ground-truth boxes listed, the feature maps asked for
+    qtbot.waitUntil(lambda: panel.roi_page.index_spin.maximum() == 1, timeout=3000)
+    assert panel._features_key is not None
+    qtbot.wait(200)  # later turns build nothing else
     assert panel._yolo_page is None and panel._rpn_page is None
     assert panel.tabs.widget(1).findChildren(YoloPage) == []
     click_tab(qtbot, panel.tabs, 1)  # the YOLO page, built and filled for the current image

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QTabWidget, QVBoxLayout, QWidget
 
 from workbench.gui.canvas.layer_list import LayerList
@@ -32,7 +32,7 @@ from workbench.gui.panels.classics_common import ModelCache, add_checkpoint
 from workbench.gui.panels.classics_roi import RoiPage
 from workbench.gui.panels.classics_rpn import RpnPage
 from workbench.gui.panels.classics_yolo import YoloPage
-from workbench.gui.panels.deferred import LaterTabs
+from workbench.gui.panels.deferred import BuildQueue, LaterTabs
 from workbench.gui.panels.inspect_common import CanvasClickWatcher
 
 if TYPE_CHECKING:
@@ -63,22 +63,22 @@ class ClassicsPanel(QWidget):
         for name in (*ROI_LAYERS, *YOLO_LAYERS, *RPN_LAYERS):
             self.layers[name] = BoxLayer(name)
             self.layer_list.add(self.layers[name], self, per_image=True)
+        self._roi_page: RoiPage | None = None
         self._yolo_page: YoloPage | None = None
         self._rpn_page: RpnPage | None = None
-        #: checkpoints offered before the RPN page was built (added to it when it is)
+        #: the checkpoints offered, oldest first: a page built later lists them too
         self._checkpoints: list[str] = []
-        self.roi_page = RoiPage(window, self.layers, self._rpn_boxes)
-        self.roi_page.other_sources = self._other_sources
-        self.roi_page.runner = JobRunner(self)  # its own: not queued behind a model build
         self.tabs = QTabWidget()
-        self.tabs.addTab(self.roi_page, "RoI pooling")
-        # The YOLO and RPN pages are built when their tab is first picked (or code asks for
-        # them: :attr:`yolo_page`, :attr:`rpn_page`): built with the panel, the three pages held
-        # the event loop ~100 ms when it was first opened, and ~25 ms still when the two joined
-        # their tabs in later turns (issue 14, GUI stalls; panels/deferred.py).
-        self.later_tabs = LaterTabs(self.tabs, None)
-        self.later_tabs.add(self._build_yolo_page, "YOLO grid")
-        self.later_tabs.add(self._build_rpn_page, "RPN")
+        # The pages are built in later event-loop turns: the RoI page (in front) in the next
+        # one, the YOLO and RPN pages when their tab is first picked — or when code asks for
+        # them (:attr:`roi_page`, :attr:`yolo_page`, :attr:`rpn_page`). Built with the panel,
+        # the three pages held the event loop ~100 ms when it was first opened, and 60-90 ms
+        # with the RoI page alone (issue 14, GUI stalls; panels/deferred.py).
+        self.builds = BuildQueue(self)
+        self.later_tabs = LaterTabs(self.tabs, self.builds)
+        self.later_tabs.add(self._build_roi_page, "RoI pooling")
+        self.later_tabs.add(self._build_yolo_page, "YOLO grid", queued=False)
+        self.later_tabs.add(self._build_rpn_page, "RPN", queued=False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
@@ -87,9 +87,6 @@ class ClassicsPanel(QWidget):
         self._trace_key: tuple[str, str] | None = None
         self.clicks = CanvasClickWatcher(window.canvas, self)
         self.clicks.clicked.connect(self._on_scene_clicked)
-        self.roi_page.pick_button.toggled.connect(self._on_pick_toggled)
-        self.roi_page.features_wanted.connect(self.compute_features)
-        self.roi_page.checkpoint_button.clicked.connect(self._choose_checkpoint)
         self.tabs.currentChanged.connect(self._on_page)
         window.image_changed.connect(self._on_image_changed)
         window.annotation_changed.connect(self._on_annotation_changed)
@@ -102,6 +99,14 @@ class ClassicsPanel(QWidget):
         self.refresh()
 
     # -- pages ----------------------------------------------------------------------------
+    @property
+    def roi_page(self) -> RoiPage:
+        """The RoI-pooling page (built, in its tab, now if it was not yet)."""
+        if self._roi_page is None:
+            self.later_tabs.attach(0)
+        assert self._roi_page is not None
+        return self._roi_page
+
     @property
     def yolo_page(self) -> YoloPage:
         """The YOLO-grid page (built, in its tab, now if it was not yet)."""
@@ -118,19 +123,37 @@ class ClassicsPanel(QWidget):
         assert self._rpn_page is not None
         return self._rpn_page
 
+    def _build_roi_page(self) -> RoiPage:
+        page = RoiPage(self.main_window, self.layers, self._rpn_boxes)
+        page.other_sources = self._other_sources
+        page.runner = JobRunner(self)  # its own: not queued behind a model build
+        self._add_checkpoints(page.model_combo)
+        page.pick_button.toggled.connect(self._on_pick_toggled)
+        page.features_wanted.connect(self.compute_features)
+        page.checkpoint_button.clicked.connect(self._choose_checkpoint)
+        self._roi_page = page
+        if self.tabs.currentIndex() == 0:  # what _on_page did before it was here
+            QTimer.singleShot(0, self, lambda: self._on_page(self.tabs.currentIndex()))
+        return page
+
+    def _add_checkpoints(self, combo: Any) -> None:
+        """A page built now lists the checkpoints offered before (the last one selected, as
+        :meth:`add_checkpoint` would have done)."""
+        if self._checkpoints:
+            combo.blockSignals(True)
+            for path in self._checkpoints:
+                add_checkpoint(combo, path)
+            combo.blockSignals(False)
+
     def _build_yolo_page(self) -> YoloPage:
         self._yolo_page = YoloPage(self.main_window, self.layers)
         return self._yolo_page
 
     def _build_rpn_page(self) -> RpnPage:
         page = RpnPage(self.main_window, self.layers)
-        if self._checkpoints:  # as add_checkpoint would have: the last one selected
-            page.model_combo.blockSignals(True)
-            for path in self._checkpoints:
-                add_checkpoint(page.model_combo, path)
-            page.model_combo.blockSignals(False)
-            page._on_model(request=False)
-        self._checkpoints = []
+        if self._checkpoints:
+            self._add_checkpoints(page.model_combo)
+            page._on_model(request=False)  # its note and trace for the detector selected
         page.trace_wanted.connect(self.run_rpn)
         page.traced.connect(self._on_rpn_traced)
         page.checkpoint_button.clicked.connect(self._choose_checkpoint)
@@ -150,9 +173,11 @@ class ClassicsPanel(QWidget):
         if not self.on_screen():
             return
         if index == 0:
-            self.roi_page.refresh_sources()
-            if self.roi_page.features is None:
-                self.compute_features(self.roi_page.model_key)
+            if self._roi_page is None:
+                return  # built in a turn of its own (the queue's), then this runs again
+            self._roi_page.refresh_sources()
+            if self._roi_page.features is None:
+                self.compute_features(self._roi_page.model_key)
         elif index == 2 and self.rpn_page.trace is None:
             self.run_rpn(self.rpn_page.model_key)
 
@@ -190,8 +215,9 @@ class ClassicsPanel(QWidget):
             return
         index = self.tabs.currentIndex()
         if index == 0:
-            self.roi_page.refresh_sources()
-            self.compute_features(self.roi_page.model_key)
+            if self._roi_page is not None:  # else it is built, then brought up to date, soon
+                self._roi_page.refresh_sources()
+                self.compute_features(self._roi_page.model_key)
         elif index == 2:
             self.run_rpn(self.rpn_page.model_key)
 
@@ -201,7 +227,8 @@ class ClassicsPanel(QWidget):
 
     def _on_image_changed(self, _path: str) -> None:
         # the layer list has emptied our layers already; the pages' results are stale
-        self.roi_page.features = None
+        if self._roi_page is not None:
+            self._roi_page.features = None
         self._features_key = None
         self._trace_key = None
         if self._rpn_page is not None and self._rpn_page.trace is not None:
@@ -210,8 +237,8 @@ class ClassicsPanel(QWidget):
 
     def _on_annotation_changed(self) -> None:
         self._refresh_yolo()
-        if self.on_screen() and self.tabs.currentIndex() == 0:
-            self.roi_page.refresh_sources()
+        if self._roi_page is not None and self.on_screen() and self.tabs.currentIndex() == 0:
+            self._roi_page.refresh_sources()
 
     def _other_sources(self) -> dict[str, np.ndarray]:
         return {name: item.boxes for name, item in self.layer_list.sources(exclude=self).items()
@@ -220,12 +247,11 @@ class ClassicsPanel(QWidget):
     # -- checkpoints ----------------------------------------------------------------------
     def add_checkpoint(self, path: str | Path) -> None:
         """Offer the detector of checkpoint ``path`` on the RoI and RPN pages (selected)."""
-        add_checkpoint(self.roi_page.model_combo, path)
-        if self._rpn_page is not None:
-            add_checkpoint(self._rpn_page.model_combo, path)
-        else:
-            key = str(path)
-            self._checkpoints = [*(p for p in self._checkpoints if p != key), key]
+        key = str(path)
+        self._checkpoints = [*(p for p in self._checkpoints if p != key), key]
+        for page in (self._roi_page, self._rpn_page):  # the others list it once built
+            if page is not None:
+                add_checkpoint(page.model_combo, path)
 
     def _on_training_finished(self, event: TrainingFinished) -> None:
         if event.best is not None:
@@ -242,6 +268,8 @@ class ClassicsPanel(QWidget):
 
     # -- jobs -----------------------------------------------------------------------------
     def compute_features(self, model_key: str) -> None:
+        if self._roi_page is None:
+            return  # computed once the page is built (in front)
         if not self.on_screen() or self.tabs.currentIndex() != 0:
             self.roi_page.features = None  # computed when its tab comes to the front
             return
@@ -322,7 +350,8 @@ class ClassicsPanel(QWidget):
         self.rpn_page.set_trace(trace)
 
     def _on_rpn_traced(self) -> None:
-        self.roi_page.refresh_sources()
+        if self._roi_page is not None:
+            self._roi_page.refresh_sources()
 
     def _on_failed(self, show: Any, message: str) -> None:
         first = message.strip().splitlines()[0] if message.strip() else "unknown error"
@@ -337,7 +366,7 @@ class ClassicsPanel(QWidget):
         if not self.isVisible() or not self.layer_list.owner_shown(self):
             return
         page = self.tabs.currentIndex()
-        if page == 0 and self.roi_page.pick_button.isChecked():
+        if page == 0 and self._roi_page is not None and self._roi_page.pick_button.isChecked():
             self.roi_page.pick_at(x, y)
             self.clicks.consume = self.roi_page.pick_button.isChecked()
         elif page == 2:
@@ -346,7 +375,8 @@ class ClassicsPanel(QWidget):
     # -- lifetime -------------------------------------------------------------------------
     def shutdown(self) -> None:
         self.runner.shutdown()
-        self.roi_page.runner.shutdown()
+        if self._roi_page is not None:
+            self._roi_page.runner.shutdown()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.shutdown()

@@ -158,17 +158,18 @@ class LaterTabs(QObject):
         self._pages: dict[int, tuple[QWidget, QWidget | Callable[[], QWidget]]] = {}
         tabs.currentChanged.connect(self.attach)  # before the owner's slots (connected later)
 
-    def add(self, page: QWidget | Callable[[], QWidget], title: str) -> int:
+    def add(self, page: QWidget | Callable[[], QWidget], title: str, *,
+            queued: bool = True) -> int:
         """Add a tab ``title`` for ``page``; its index. ``page`` may be a function that builds
-        the page: it is called when the page joins its tab — when the tab is picked or
-        :meth:`attach` is called; in a turn of the queue only if there is one (``queue`` None:
-        a page never shown is never built)."""
+        the page: it is called when the page joins its tab. That is in a turn of the queue
+        (unless ``queued`` is False or there is no queue: a page never shown is then never
+        built), or earlier when the tab is picked or :meth:`attach` is called."""
         slot = QWidget()
         layout = QVBoxLayout(slot)
         layout.setContentsMargins(0, 0, 0, 0)
         index = self.tabs.addTab(slot, title)
         self._pages[index] = (slot, page)
-        if self.queue is not None:
+        if self.queue is not None and queued:
             self.queue.add(lambda i=index: self.attach(i))
         return index
 

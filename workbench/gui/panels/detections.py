@@ -30,7 +30,7 @@ from workbench.core.boxes import clamp_box
 from workbench.core.detections import ImageDetections
 from workbench.core.wording import count
 from workbench.gui.hub import CheckpointLoaded, TrainingFinished, hub_of
-from workbench.gui.jobs import JobRunner
+from workbench.gui.jobs import JobCancelled, JobContext, JobRunner
 from workbench.gui.panels.detections_overlay import DetectionsOverlay, Marks, ground_truth, mark
 from workbench.gui.workers.priority import BACKGROUND_NICENESS
 from workbench.gui.panels.detections_ui import IOU_STEPS, MAX_TOP_K, SCORE_STEPS, build_widgets
@@ -41,6 +41,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SUPPRESSED_SHOWN = 200
+#: Auto-detect while images change quickly: an image shown less than RAPID_S after the last
+#: change is detected only once it has stayed PAUSE_S (a newer image cancels it meanwhile). A
+#: quick labeler flips ~30 images a second; a forward pass per image kept a worker running
+#: torch all along, and the GUI thread waited for the GIL and the CPUs (issue 14, GUI stalls:
+#: 120-200 ms gaps in bench_gui_stalls).
+RAPID_S = 0.3
+PAUSE_S = 0.15
 
 
 def checkpoint_start_dir(current: Path | None, project: Any) -> str:
@@ -77,6 +84,7 @@ class DetectionsPanel(QWidget):
         self.result: Any = None    # last PostprocessResult
         self.last_postprocess_ms = 0.0
         self.detections_started = 0  #: detections submitted to a worker (tests, benchmarks)
+        self._image_changed_at = -1e9  # time.monotonic() of the last image change
         # One runner for the per-image work (loading a checkpoint, a detection: latest request
         # wins per key), one nicer runner for the long folder job (pre-labeling).
         self.jobs = JobRunner(self)
@@ -293,8 +301,9 @@ class DetectionsPanel(QWidget):
 
         return is_tiled_cached(self.detector, path, tiling)
 
-    def run_current(self) -> None:
-        """Get the current image's raw output: from the cache at once, else on a worker."""
+    def run_current(self, wait_s: float = 0.0) -> None:
+        """Get the current image's raw output: from the cache at once, else on a worker
+        (after ``wait_s`` there, unless a newer request cancels it meanwhile)."""
         path = self._current_path()
         if self.detector is None or path is None:
             return
@@ -302,13 +311,21 @@ class DetectionsPanel(QWidget):
         if self._is_cached(path, tiling):
             self._show_raw(path, self._raw_of(self.detector, path, tiling))
             return
-        self.stats.setText(f"Detecting on {path.name}"
+        # while images flip by, one text (a new text per image relaid the panel out each time)
+        self.stats.setText("Detecting once the image stays…" if wait_s else
+                           f"Detecting on {path.name}"
                            f"{f' in tiles of {tiling.tile} px' if tiling else ''}…")
+
+        def detect(ctx: JobContext, d: Any = self.detector, p: Path = path,
+                   t: Any = tiling) -> Any:
+            if wait_s and ctx.stop.wait(wait_s):
+                raise JobCancelled("a newer image")
+            return self._raw_of(d, p, t)
+
         # Latest request wins: a detection still queued or running for the previous image is
-        # cancelled (a queued one never runs; a running one's result is not shown).
-        job = self.jobs.submit(lambda _ctx, d=self.detector, p=path, t=tiling:
-                               self._raw_of(d, p, t), key="detect", name=f"Detection on "
-                               f"{path.name}")
+        # cancelled (a queued one never runs; a waiting one stops; a running one's result is
+        # not shown).
+        job = self.jobs.submit(detect, key="detect", name=f"Detection on {path.name}")
         self.detections_started += 1
         # a result for the other "Tiled" choice (toggled meanwhile) stays cached, unshown
         job.finished.connect(lambda raw, p=path, t=tiling: self._on_raw_ready(p, raw)
@@ -326,13 +343,16 @@ class DetectionsPanel(QWidget):
         self.refresh()
 
     def _on_window_image_changed(self, _path: str) -> None:
+        now = time.monotonic()
+        rapid = now - self._image_changed_at < RAPID_S
+        self._image_changed_at = now
         self._raw, self._raw_path = None, None
         self.refresh()
         # A closed (or tabbed-away) panel costs nothing while the user labels: it detects
         # when it is shown again (showEvent, owner_shown_changed). A dock tabbed behind another
         # still says isVisible(); the layer list knows whether it is in front.
         if self.detector is not None and self.auto_run.isChecked() and self.on_screen():
-            self.run_current()
+            self.run_current(PAUSE_S if rapid else 0.0)
         else:
             self.jobs.cancel("detect")  # the image it was for is gone
 

@@ -124,7 +124,8 @@ class LinkLayer(QGraphicsObject):
         self.update()
 
     def clear(self) -> None:
-        self.set_lines(np.zeros((0, 4)), [])
+        if self._count or self._groups:  # already empty: nothing to redo (every image change)
+            self.set_lines(np.zeros((0, 4)), [])
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
         return self._bounds
@@ -234,7 +235,7 @@ class DetectionsOverlay:
                                  kind_of)
         else:
             self.suppressed.clear()
-            self.links.set_lines(np.zeros((0, 4)), [])
+            self.links.clear()
 
     def select(self, box: Sequence[float] | None) -> None:
         if box is None:

@@ -29,6 +29,8 @@ class DetectionsTableModel(QAbstractTableModel):
         self._status: tuple[str, ...] = ()
 
     def set_detections(self, det: ImageDetections | None, status: tuple[str, ...] = ()) -> None:
+        if det is None and self._det is None:
+            return  # empty already (every image change empties it): no reset for the view
         self.beginResetModel()
         self._det = det
         self._status = status
