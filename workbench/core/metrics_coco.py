@@ -33,8 +33,8 @@ import numpy as np
 
 from workbench.core.annotation import Annotation
 from workbench.core.detections import ImageDetections
-from workbench.core.metrics_coco_accumulate import class_precision
-from workbench.core.metrics_coco_match import match_coco
+from workbench.core.metrics_coco_accumulate import sparse_class_precision
+from workbench.core.metrics_coco_match import match_coco_sparse
 from workbench.core.metrics_data import (
     class_list,
     flatten_detections,
@@ -139,7 +139,6 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
     d_xywh = xyxy_to_xywh(det.boxes[order])
     d_area = d_xywh[:, 2] * d_xywh[:, 3]
     d_cls = det.cls[order]
-    d_img = det.image[order]
     d_score = det.scores[order]
 
     # ignore flags of the ground truth per area range (A, G)
@@ -161,11 +160,10 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
         if not npig.any():
             continue
         d = by_class[det_bounds[k]:det_bounds[k + 1]]
-        dtm, dt_ig = match_coco(key_sorted[d], d_xywh[d], gt_key[g], gt_xywh[g],
-                                gt.difficult[g], gt_ignore[:, g], IOU_THRESHOLDS)
+        matches = match_coco_sparse(key_sorted[d], d_xywh[d], gt_key[g], gt_xywh[g],
+                                    gt.difficult[g], gt_ignore[:, g], IOU_THRESHOLDS)
         det_out = (d_area[d][None, :] < lo) | (d_area[d][None, :] > hi)  # (A, n)
-        dt_ig |= ~dtm & det_out[:, None, :]
-        prec, rec = _accumulate_class(d_img[d], d_score[d], rank[d], dtm, dt_ig, npig)
+        prec, rec = _accumulate_class(d_score[d], rank[d], matches, det_out, npig)
         precision[:, :, k] = prec
         recall[:, k] = rec
     stats = _summarize(precision, recall)
@@ -180,29 +178,44 @@ def evaluate_coco(ground_truth: Mapping[str, Annotation], detections: Sequence[I
                       precision=precision, recall=recall, classes=names)
 
 
-def _accumulate_class(d_img: np.ndarray, d_score: np.ndarray, rank: np.ndarray,
-                      dtm: np.ndarray, dt_ig: np.ndarray, npig: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _accumulate_class(d_score: np.ndarray, rank: np.ndarray,
+                      matches: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                      det_out: np.ndarray, npig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """pycocotools' ``accumulate`` for one class: precision ``(T, R, A, M)``, recall
     ``(T, A, M)``. The class's detections are ordered as pycocotools concatenates and sorts
-    them: by descending score, then image order, then rank inside the image."""
+    them: by descending score, then image order, then rank inside the image. ``matches``:
+    :func:`match_coco_sparse`'s (area range, threshold, detection, matched an ignored object);
+    ``det_out`` ``(A, n)``: outside the area range (ignored when unmatched) — see
+    :func:`sparse_class_precision`."""
     num_t, num_r, num_a, num_m = len(IOU_THRESHOLDS), len(RECALL_THRESHOLDS), 4, len(MAX_DETS)
     precision = -np.ones((num_t, num_r, num_a, num_m))
     recall = -np.ones((num_t, num_a, num_m))
     # = np.lexsort((rank, d_img, -d_score)): the rows come by image, then rank, so a stable
     # sort by score alone keeps exactly that order among equal scores
     order = score_order(d_score)  # = np.argsort(-d_score, kind="stable")
-    matched_all, ignored_all, rank_all = dtm[:, :, order], dt_ig[:, :, order], rank[order]
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order), dtype=np.int64)
+    rank_all, out_all = rank[order], det_out[:, order]
+    a_i, t_i, d_i, match_ignored = matches
+    match_row = a_i * num_t + t_i
+    match_pos = position[d_i]
+    by_row = stable_key_order(match_row, match_pos) if len(match_row) else match_row
+    match_row, match_pos, match_ignored = (match_row[by_row], match_pos[by_row],
+                                           match_ignored[by_row])
     every: tuple[np.ndarray, np.ndarray] | None = None
     for m, max_det in enumerate(MAX_DETS):
         sel = rank_all < max_det
         if sel.all():  # no image has more detections of the class: the same for larger caps
             if every is None:
-                every = class_precision(matched_all, ignored_all, npig, RECALL_THRESHOLDS)
+                every = sparse_class_precision(match_row, match_pos, match_ignored, out_all,
+                                               npig, num_t, RECALL_THRESHOLDS)
             prec, rec = every
         else:
-            prec, rec = class_precision(matched_all[:, :, sel], ignored_all[:, :, sel], npig,
-                                        RECALL_THRESHOLDS)
+            kept = sel[match_pos]
+            new_pos = np.cumsum(sel) - 1  # position among the kept detections
+            prec, rec = sparse_class_precision(match_row[kept], new_pos[match_pos[kept]],
+                                               match_ignored[kept], out_all[:, sel], npig,
+                                               num_t, RECALL_THRESHOLDS)
         precision[:, :, :, m] = prec.transpose(1, 2, 0)
         recall[:, :, m] = rec.T
     return precision, recall

@@ -46,6 +46,24 @@ def coco_iou_pairs(det_xywh: np.ndarray, gt_xywh: np.ndarray, crowd: np.ndarray)
 def match_coco(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
                gt_xywh: np.ndarray, crowd: np.ndarray, gt_ignore: np.ndarray,
                thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Match ``D`` detections against ``G`` ground truths (:func:`match_coco_sparse`) →
+    ``matched`` and ``ignored`` ``(A, T, D)`` bool: whether each detection matched an object,
+    and whether that object was an ignored one (area-range ignoring of unmatched detections
+    is left to the caller)."""
+    num_a, num_t = gt_ignore.shape[0], len(thresholds)
+    matched = np.zeros((num_a, num_t, len(det_key)), dtype=bool)
+    ignored = np.zeros((num_a, num_t, len(det_key)), dtype=bool)
+    a_i, t_i, det_i, ignored_i = match_coco_sparse(det_key, det_xywh, gt_key, gt_xywh, crowd,
+                                                   gt_ignore, thresholds)
+    matched[a_i, t_i, det_i] = True
+    ignored[a_i, t_i, det_i] = ignored_i
+    return matched, ignored
+
+
+def match_coco_sparse(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
+                      gt_xywh: np.ndarray, crowd: np.ndarray, gt_ignore: np.ndarray,
+                      thresholds: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Match ``D`` detections against ``G`` ground truths.
 
     ``det_key`` ``(D,)``: group (image × class) of each detection, rows already in evaluation
@@ -53,21 +71,21 @@ def match_coco(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
     ``gt_xywh`` ``(G, 4)`` in object order; ``crowd`` ``(G,)``; ``gt_ignore`` ``(A, G)`` (crowd or
     outside area range ``a``); ``thresholds`` ``(T,)``.
 
-    Returns ``matched`` and ``ignored`` ``(A, T, D)`` bool: whether each detection matched an
-    object, and whether that object was an ignored one (area-range ignoring of unmatched
-    detections is left to the caller).
+    Returns the matches as four ``(M,)`` arrays ``(area range, threshold, detection,
+    ignored)``, one entry per (area range, threshold) where the detection matched an object;
+    ``ignored``: that object is an ignored one (area-range ignoring of unmatched detections is
+    left to the caller). Entries come step by step (see the module doc), not sorted.
     """
     num_a, num_t, num_d = gt_ignore.shape[0], len(thresholds), len(det_key)
-    matched = np.zeros((num_a, num_t, num_d), dtype=bool)
-    ignored = np.zeros((num_a, num_t, num_d), dtype=bool)
+    none = np.zeros(0, dtype=np.int64)
     d_idx, g_idx = group_pairs(det_key, gt_key)
     if len(d_idx) == 0:
-        return matched, ignored
+        return none, none, none, np.zeros(0, dtype=bool)
     ious = coco_iou_pairs(det_xywh[d_idx], gt_xywh[g_idx], crowd[g_idx])
     keep = ious >= thresholds.min()
     d_idx, g_idx, ious = d_idx[keep], g_idx[keep], ious[keep]
     if len(d_idx) == 0:
-        return matched, ignored
+        return none, none, none, np.zeros(0, dtype=bool)
 
     # candidate rank of each candidate detection inside its group (detections are in order)
     cand = d_idx[np.r_[True, d_idx[1:] != d_idx[:-1]]]  # d_idx is sorted (group_pairs)
@@ -85,6 +103,7 @@ def match_coco(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
 
     gt_used = np.zeros((num_a, num_t, len(gt_key)), dtype=bool)
     thr = thresholds[None, :, None]
+    found: list[tuple[np.ndarray, ...]] = []
     for s in range(len(step_bounds) - 1):
         lo, hi = step_bounds[s], step_bounds[s + 1]
         pd, pg, piou = d_idx[lo:hi], g_idx[lo:hi], ious[lo:hi]
@@ -102,7 +121,9 @@ def match_coco(det_key: np.ndarray, det_xywh: np.ndarray, gt_key: np.ndarray,
         a_i, t_i, s_i = np.nonzero(last >= 0)
         pair = last[a_i, t_i, s_i]
         det_i, gt_i = pd[pair], pg[pair]
-        matched[a_i, t_i, det_i] = True
-        ignored[a_i, t_i, det_i] = gt_ignore[a_i, gt_i]
+        found.append((a_i, t_i, det_i, gt_ignore[a_i, gt_i]))
         gt_used[a_i, t_i, gt_i] = True
-    return matched, ignored
+    if not found:
+        return none, none, none, np.zeros(0, dtype=bool)
+    a_all, t_all, det_all, ignored_all = (np.concatenate(column) for column in zip(*found))
+    return a_all, t_all, det_all, ignored_all
