@@ -15,7 +15,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QIcon, QIconEngine, QPainter, QPixmap
+from PySide6.QtGui import QIcon, QIconEngine, QPainter, QPixmap, QTransform
 from PySide6.QtSvg import QSvgRenderer
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ ICON_DISABLED_COLOR = "#5d636e"
 _SIZES = (16, 20, 24, 32, 48)
 
 
+@functools.lru_cache(maxsize=1)
 def resources_dir() -> Path:
     """The folder holding ``icons/`` (package data next to this package)."""
     packaged = Path(__file__).resolve().parents[1] / "resources"
@@ -53,6 +54,9 @@ def _render(svg: bytes, size: int, dpr: float = 2.0) -> QPixmap:
     renderer.render(painter, QRectF(0, 0, size, size))
     painter.end()
     return pixmap
+
+
+_UNSCALED = (QTransform.TransformationType.TxNone, QTransform.TransformationType.TxTranslate)
 
 
 class _SvgIconEngine(QIconEngine):
@@ -86,7 +90,14 @@ class _SvgIconEngine(QIconEngine):
 
     def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
               state: QIcon.State) -> None:
-        dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        # The device's pixel ratio is the device transform's scale while the painter draws
+        # unscaled (no view transform, world at most translated): ``painter.device()`` is
+        # often a device of a class PySide does not know, and looking for it created every
+        # QtWidgets and QtGui class with ~60 enums at the first paint (start-up, issue 14).
+        if painter.worldTransform().type() in _UNSCALED and not painter.viewTransformEnabled():
+            dpr = painter.deviceTransform().m11()
+        else:
+            dpr = painter.device().devicePixelRatioF() if painter.device() else 1.0
         painter.drawPixmap(rect, self.scaledPixmap(rect.size(), mode, state, dpr))
 
     def availableSizes(self, mode: QIcon.Mode = QIcon.Mode.Normal,  # noqa: N802
