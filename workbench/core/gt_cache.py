@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import logging
 import marshal
+import operator
 import os
 import stat
 import time
@@ -125,6 +126,11 @@ assert [f.name for f in dataclasses.fields(Annotation)] == [
     "filename", "size", "objects", "verified", "folder", "path", "database", "segmented", "raw"]
 
 
+#: An object's encoded fields (:func:`_encode`'s order), one C call per object.
+_OBJECT_FIELDS = operator.attrgetter("name", "box", "difficult", "truncated", "pose", "extra",
+                                     "score", "model_made")
+
+
 def _read_clean(xml: str, image: str) -> tuple[Annotation, tuple, tuple, tuple] | None:
     """``(annotation, encoded, xml key, image key)`` of a file :meth:`Project.load` reads
     without a problem (:func:`workbench.core.voc.read_clean`: the keys, :func:`_stat`'s, from
@@ -136,8 +142,7 @@ def _read_clean(xml: str, image: str) -> tuple[Annotation, tuple, tuple, tuple] 
     ann, st, ist = clean
     size = ann.size
     encoded = ((ann.filename, (size.width, size.height, size.depth),  # type: ignore[union-attr]
-                tuple([(o.name, o.box, o.difficult, o.truncated, o.pose, o.extra, o.score,
-                        o.model_made) for o in ann.objects]),
+                tuple(map(_OBJECT_FIELDS, ann.objects)),
                 ann.verified, ann.folder, ann.path, ann.database, ann.segmented), ())
     return (ann, encoded, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
             (ist.st_size, ist.st_mtime_ns, ist.st_ctime_ns, ist.st_ino))  # type: ignore[union-attr]
