@@ -628,10 +628,10 @@ class MainWindow(NavigationMixin, QMainWindow):
         # there is none to look for (a search wraps every child object of the window in
         # Python, and PySide looks for each one's class: ~10-20 ms at a quick quit)
         runners, threads = [], []
-        if "workbench.gui.workers.tasks" in sys.modules:
-            from workbench.gui.workers.tasks import TaskRunner
+        if "workbench.gui.jobs" in sys.modules:  # TaskRunner is jobs.JobRunner (workers.tasks)
+            from workbench.gui.jobs import JobRunner
 
-            runners = self.findChildren(TaskRunner)
+            runners = self.findChildren(JobRunner)
         if any(m.startswith("workbench.gui.workers") for m in sys.modules):
             threads = self.findChildren(QThread)
         for runner in runners:
