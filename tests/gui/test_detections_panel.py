@@ -354,3 +354,29 @@ def test_registered_and_built_by_the_window(qtbot, tmp_path, folder) -> None:  #
     assert isinstance(built, DetectionsPanel) and built.window is w
     assert not built.run_button.isEnabled()  # nothing loaded yet
     built.shutdown()
+
+
+def test_images_flipped_quickly_are_not_detected(qtbot, window, panel, tiny) -> None:  # noqa: ANN001
+    """Real D presses in quick succession (auto-detect on): only the image the user stops on
+    runs the network; the ones flipped by are cancelled while they wait; a single switch
+    after a pause detects at once."""
+    _load(qtbot, panel, tiny[0])
+    assert panel.detector.forward_images == 1
+    window.canvas.setFocus()
+    for _ in range(3):  # no event loop between the presses: scene_1, scene_2, scene_3
+        QTest.keyClick(window.canvas, Qt.Key.Key_D)
+    assert window.current_image_path().name == "scene_3.png"
+    assert panel.stats.text() == "Detecting once the image stays…"
+    qtbot.waitUntil(lambda: panel.detections is not None
+                    and panel.detections.image_id == "scene_3", timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.jobs.busy, timeout=30_000)
+    # the first press (after a pause) may have started scene_1 at once; scene_2 never ran
+    assert panel.detector.forward_images in (2, 3)
+    assert not panel.detector.is_cached(window.project.entries[2].image_path)
+    qtbot.wait(400)  # a pause: the next switch detects at once, its name in the text
+    QTest.keyClick(window.canvas, Qt.Key.Key_A)  # back to scene_2
+    assert window.current_image_path().name == "scene_2.png"
+    assert panel.stats.text() == "Detecting on scene_2.png…"
+    qtbot.waitUntil(lambda: panel.detections is not None
+                    and panel.detections.image_id == "scene_2", timeout=30_000)
+    assert panel.detector.is_cached(window.project.entries[2].image_path)

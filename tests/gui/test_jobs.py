@@ -376,3 +376,75 @@ def test_idle_start_watches_the_windows_input_only(qtbot, tmp_path, monkeypatch)
         assert starts == []
     qtbot.waitUntil(lambda: bool(starts), timeout=3000)
     assert len(starts) == 1 and starts[0] - began >= 0.85  # input until 0.5 s + the 0.4 s pause
+
+
+def test_background_jobs_give_way_while_the_gui_thread_is_busy(qtbot) -> None:  # noqa: ANN001
+    """A nicer runner's job waits at ctx.progress/ctx.check while the GUI thread is marked
+    busy; a plain runner's job does not; a cancel or JobRunner.wait ends the wait."""
+    from workbench.gui.jobs import gui_pulse
+
+    pulse = gui_pulse()
+    background, plain = JobRunner(niceness=5), JobRunner()
+    steps: list[str] = []
+
+    def work(name: str):  # noqa: ANN202
+        def run(ctx):  # noqa: ANN001, ANN202
+            ctx.progress(0.5, "half")
+            steps.append(name)
+            ctx.check()
+            return name
+        return run
+
+    try:
+        pulse.mark_busy(60)
+        held = background.submit(work("background"), name="held")
+        quick = plain.submit(work("plain"), name="quick")
+        qtbot.waitUntil(lambda: quick.done, timeout=5000)
+        qtbot.wait(300)
+        assert steps == ["plain"] and not held.done  # still waiting for the GUI thread
+        assert pulse.timer.isActive()  # beating while a background job is live
+        pulse.busy_until = 0.0
+        qtbot.waitUntil(lambda: held.done, timeout=5000)
+        assert held.outcome == "finished" and steps == ["plain", "background"]
+        qtbot.waitUntil(lambda: not pulse.timer.isActive(), timeout=5000)
+
+        pulse.mark_busy(60)  # cancelled while it waits: ends at once, cancelled
+        held = background.submit(work("cancelled"), name="held")
+        qtbot.wait(100)
+        held.cancel()
+        qtbot.waitUntil(lambda: held.done, timeout=5000)
+        assert held.outcome == "cancelled" and held.result is None
+
+        held = background.submit(work("waited for"), name="held")  # still marked busy
+        assert background.wait(5000)  # the GUI thread waits: the job does not wait for it
+        assert steps[-1] == "waited for"
+    finally:
+        pulse.busy_until = 0.0
+        background.shutdown(5000)
+        plain.shutdown(5000)
+
+
+def test_gui_pulse_sees_a_busy_gui_thread(qtbot) -> None:  # noqa: ANN001
+    """While a background job is live, a GUI-thread turn longer than a beat's lateness (real
+    work in the event loop) holds background jobs back for HOLD_S."""
+    from PySide6.QtCore import QTimer
+
+    from workbench.gui.jobs import GuiPulse, gui_pulse
+
+    pulse = gui_pulse()
+    runner = JobRunner(niceness=5)
+    release = threading.Event()
+    job = runner.submit(lambda ctx: release.wait(10), name="long")
+    try:
+        qtbot.wait(50)
+        late = pulse.late_beats
+        assert not pulse.gui_busy()
+        QTimer.singleShot(0, lambda: time.sleep(0.1))  # the GUI thread busy for 100 ms
+        qtbot.waitUntil(lambda: pulse.late_beats > late, timeout=3000)
+        assert pulse.gui_busy()
+        assert pulse.busy_until - time.perf_counter() <= GuiPulse.HOLD_S
+    finally:
+        release.set()
+        qtbot.waitUntil(lambda: job.done, timeout=5000)
+        pulse.busy_until = 0.0
+        runner.shutdown(5000)

@@ -275,3 +275,27 @@ def test_deferred_widget_shown_a_turn_after_it_is_built(qtbot) -> None:  # noqa:
         assert two.widget() is second and second.isVisible()
     qtbot.waitUntil(lambda: queue.pending == 0, timeout=3000)
     assert first.isVisible() and second.isVisible()
+
+
+def test_classics_behind_another_panel_catches_up_when_in_front(window, qtbot) -> None:  # noqa: ANN001
+    """Tabbed behind another panel, the Classics panel does no per-image work on an image
+    change (real D key); back in front, its RoI page lists the new image's boxes and asks for
+    its feature maps."""
+    from PySide6.QtTest import QTest
+
+    host = window.panel_host
+    panel = host.show_panel(CLASSICS[1])
+    qtbot.waitUntil(lambda: panel._roi_page is not None
+                    and panel.roi_page.index_spin.maximum() == 1, timeout=3000)  # a.png: 2
+    host.show_panel(METRICS[1])  # in front of it
+    qtbot.waitUntil(lambda: not host.layers.owner_shown(panel), timeout=3000)
+    calls: list[int] = []
+    panel.roi_page.refresh_sources = lambda: calls.append(1)  # type: ignore[method-assign]
+    QTest.keyClick(window.canvas, Qt.Key.Key_D)  # next image: b.png, one dog
+    assert window.current_image_path().name == "b.png"
+    qtbot.wait(100)
+    assert calls == [] and panel._features_key is None
+    del panel.roi_page.refresh_sources  # the page's own again
+    host.show_panel(CLASSICS[1])
+    qtbot.waitUntil(lambda: panel.roi_page.index_spin.maximum() == 0, timeout=3000)
+    assert panel._features_key is not None and panel._features_key[1].endswith("b.png")
