@@ -1,7 +1,7 @@
 """Start-up beside LabelImg (issue 14): open the raccoon folder, paint its first photo, quit.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_startup.py \
-        [--labelimg-python /tmp/labelimg-venv/bin/python] [--rounds 5] \
+        [--labelimg-python /tmp/labelimg-venv/bin/python] [--rounds 5] [--settled] \
         [--out bench/results/startup.txt]
 
 LabelImg 1.8.6 runs from its own virtual environment (PyQt5 + lxml from PyPI; it cannot share
@@ -19,7 +19,11 @@ timer once it is *ready* (below), as a user would, and exits the way the program
 ``build_window(lazy=True)``): it paints the folder's first photo (Qt's reader) before the
 folder is scanned on a worker thread; it is ready once the project is open and that photo is
 shown again with its boxes, the file list filled — LabelImg is ready at its first paint (it
-reads everything before). Measured per child:
+reads everything before). The file dock's state scan (each file's state read for its icon and
+the counters) starts ``STATE_SCAN_DELAY_MS`` (300 ms) after the project is shown, so a child
+that closes at *ready* does not pay it; ``--settled`` adds a row of ours that closes once that
+scan has ended (what a session longer than a glance pays; its *ready* column is the scan's
+end). Measured per child:
 
 * **CPU** — user + system seconds of the whole process (``resource.getrusage(RUSAGE_CHILDREN)``
   before and after ``subprocess.run``): interpreter, imports, window, scan, decode, paint
@@ -57,6 +61,7 @@ LABELIMG_PYTHON = Path("/tmp/labelimg-venv/bin/python")
 OURS = r"""
 import os, resource, sys, time
 t0 = float(sys.argv[1])
+SETTLED = os.environ.get("WB_BENCH_SETTLED") == "1"  # (--settled: close once the states are read)
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -80,8 +85,17 @@ class Painted(QObject):
             if self.ready is None and getattr(w, "opening", None) is None \
                     and w.current_annotation() is not None:
                 self.ready, self.ready_cpu = time.time() - t0, cpu()
-                QTimer.singleShot(0, w.close)  # as the user closes the window
+                if SETTLED:
+                    QTimer.singleShot(0, settle)
+                else:
+                    QTimer.singleShot(0, w.close)  # as the user closes the window
         return False
+def settle():
+    if w.scanner.running:
+        QTimer.singleShot(20, settle)
+    else:
+        f.ready, f.ready_cpu = time.time() - t0, cpu()
+        w.close()
 f = Painted(); w.canvas.viewport().installEventFilter(f)
 w.show()
 code = int(app.exec())
@@ -148,10 +162,12 @@ print("RESULT", f.t, f.cpu, f.t, f.cpu, len(sys.modules), "-")
 
 
 def _run(python: str, code: str, args: list[str], env: dict[str, str],
-         cwd: Path = ROOT) -> tuple[float, float, float, float, str]:
+         cwd: Path = ROOT, settled: bool = False) -> tuple[float, float, float, float, str]:
     """(CPU s, CPU at first paint s, first paint s, ready s, note) of one child process."""
     if cwd != ROOT:  # another checkout of ours (--baseline)
         env = dict(env, PYTHONPATH=str(cwd))
+    if settled:
+        env = dict(env, WB_BENCH_SETTLED="1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     out = subprocess.run([python, "-c", code, repr(t0), *args], env=env, capture_output=True,
@@ -177,6 +193,8 @@ def main() -> int:
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="also run an older checkout of this repository (e.g. made with "
                     "`git archive REV | tar -x -C DIR`) in the same rounds")
+    ap.add_argument("--settled", action="store_true",
+                    help="also run ours until the file dock's state scan has ended")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "startup.txt")
     args = ap.parse_args()
     if not (RACCOON / "images").is_dir():
@@ -202,8 +220,11 @@ def main() -> int:
     if args.baseline is not None:
         cases.append((f"Workbench before ({args.baseline.name})", sys.executable, OURS,
                       [str(RACCOON)], args.baseline.resolve()))
-    for _, python, code, cargs, cwd in cases:  # warm-up: bytecode caches written, files cached
-        _run(python, code, cargs, env, cwd)
+    if args.settled:
+        cases.append(("Workbench, file states read", sys.executable, OURS, [str(RACCOON)],
+                      ROOT))
+    for name, python, code, cargs, cwd in cases:  # warm-up: bytecode caches, files cached
+        _run(python, code, cargs, env, cwd, name.endswith("states read"))
     columns = ("CPU s", "CPU at first paint s", "first paint s", "ready s")
     values: dict[str, dict[str, list[float]]] = {c[0]: {k: [] for k in columns} for c in cases}
     notes: dict[str, str] = {}
@@ -212,7 +233,7 @@ def main() -> int:
         for name, python, code, cargs, cwd in (cases if r % 2 == 0 else cases[::-1]):
             Path(env["WORKBENCH_SETTINGS"]).unlink(missing_ok=True)
             (tmp / "home" / ".labelImgSettings.pkl").unlink(missing_ok=True)  # (LabelImg's)
-            *measured, note = _run(python, code, cargs, env, cwd)
+            *measured, note = _run(python, code, cargs, env, cwd, name.endswith("states read"))
             for k, v in zip(columns, measured):
                 values[name][k].append(v)
             notes[name] = note
@@ -235,9 +256,11 @@ def main() -> int:
             for k in columns)
 
     lines.append(ratio(a, b, "ratio ours / " + b + " (per round)"))
-    if len(cases) > 2:
+    if args.baseline is not None:
         lines.append(ratio(cases[2][0], b, "ratio before / " + b + " (per round)"))
         lines.append(ratio(a, cases[2][0], "ratio ours / before (per round)"))
+    if args.settled:
+        lines.append(ratio(cases[-1][0], b, "ratio states read / " + b + " (per round)"))
     lines.append("")
     lines += [f"{name}: {notes[name]}" for name in values]
     lines.append("")
