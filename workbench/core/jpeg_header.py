@@ -27,12 +27,16 @@ from __future__ import annotations
 
 import os
 import stat
+import struct
 
 #: Bytes read from the start of a file; a header not finished by then goes to Pillow.
 HEADER_BYTES = 16384
 
 _SOF = frozenset((0xC0, 0xC1, 0xC2))  # baseline, extended sequential, progressive (Huffman)
 _SKIP = frozenset((0xC4, 0xDB, 0xDD, 0xFE, 0xE0))  # DHT, DQT, DRI, COM, APP0 (checked below)
+_PASS = frozenset((0xC4, 0xDD, 0xFE))  # those of them passed over unread
+#: ``(0xFF, marker, length)`` of a segment's first four bytes, one C call.
+_SEGMENT = struct.Struct(">BBH").unpack_from
 
 
 def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
@@ -58,15 +62,20 @@ def parse_jpeg_header(data: bytes) -> tuple[int, int, int] | None:
         return None
     pos, end = 2, len(data)
     frame: tuple[int, int, int] | None = None
+    segment = _SEGMENT
     while True:
-        if pos + 4 > end or data[pos] != 0xFF:
-            return None  # the header ends here, or junk / fill bytes: Pillow decides
-        marker = data[pos + 1]
-        length = (data[pos + 2] << 8) | data[pos + 3]
-        body = pos + 4
+        if pos + 4 > end:
+            return None  # the header ends here: Pillow decides
+        ff, marker, length = segment(data, pos)
+        if ff != 0xFF:
+            return None  # junk / fill bytes: Pillow decides
         nxt = pos + 2 + length
         if length < 2 or nxt > end:
             return None
+        if marker in _PASS:  # (most segments: Huffman tables)
+            pos = nxt
+            continue
+        body = pos + 4
         if marker == 0xDA:  # start of scan: the header is complete
             if frame is None:
                 return None
