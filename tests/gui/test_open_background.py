@@ -231,3 +231,40 @@ def test_a_start_up_folder_that_fails_leaves_no_preview(qtbot, tmp_path, monkeyp
     assert w.files.counter.text() == "No folder open"
     assert w.statusBar().currentMessage() == (
         f"Failed: Opening {images}: PermissionError: {images}: permission denied")
+
+
+def test_a_plain_jpeg_preview_is_decoded_once(qtbot, tmp_path, monkeypatch):
+    """The start-up preview of a plain JPEG is what the canvas's loader gives: the project
+    shows it from the image cache instead of decoding it again (other files are decoded
+    again by the loader's rules)."""
+    from PySide6.QtGui import QColor, QImage
+
+    from workbench.gui import images as gui_images
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        image = QImage(64, 48, QImage.Format.Format_RGB888)
+        image.fill(QColor(40 * i, 90, 120))
+        assert image.save(str(folder / f"img{i}.jpg"), "JPEG")
+    read: list[str] = []
+    real = gui_images.read_plain_jpeg
+
+    def counted(path):  # noqa: ANN001, ANN202
+        read.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(gui_images, "read_plain_jpeg", counted)
+    w = build_window(folder, None, Settings(tmp_path / "s.ini"), lazy=True)
+    qtbot.addWidget(w)
+    assert read == ["img0.jpg"] and w.opener.preview is not None
+    w.show()
+    wait_until_open(w, timeout_s=30)
+    assert w.current_image_path() == folder / "img0.jpg" and w.opener.preview is None
+    assert read.count("img0.jpg") == 1  # (img1.jpg: the prefetch of the next image)
+    assert w.canvas.image_size() == (64, 48)
+    rgb = w.current_image_rgb()
+    assert rgb is not None and rgb.shape == (48, 64, 3)
+    from workbench.core.images import decode_image
+
+    assert (rgb == decode_image(folder / "img0.jpg").rgb).all()

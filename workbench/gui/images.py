@@ -199,6 +199,10 @@ class ImageCache:
             self._pending.pop(next(iter(self._pending))).cancel()
         self._pending[path] = self._runner.call(_load_for_canvas, path)
 
+    def put(self, path: Path, image: QImage) -> None:
+        """Keep ``image``, decoded elsewhere by :func:`load_image`'s rules, as ``path``'s."""
+        self._store(Path(path), image)
+
     def _store(self, path: Path, image: QImage) -> None:
         self._images[path] = image
         while len(self._images) > self._size:

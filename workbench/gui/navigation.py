@@ -102,6 +102,10 @@ class NavigationMixin:
         self.documents.clear()
         self.document, self._row, self._rgb = None, -1, None
         self._images.clear()
+        opener = getattr(self, "opener", None)
+        if opener is not None and opener.preview is not None:
+            self._images.put(*opener.preview)  # (the start-up preview, decoded as the cache would)
+            opener.preview = None
         self.session.open(project, ops.entries(project))
         # Files changed by other programs while the project is open (outside_edits).
         self.outside.watch_project(self._entries,

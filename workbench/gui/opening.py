@@ -216,6 +216,9 @@ class ProjectOpener(QObject):
         self._hooks: list[QObject] = []
         self._busy_cursor = False
         self.scan_seconds: float | None = None
+        #: ``(path, QImage)`` of a start-up preview that is what the canvas's loader gives
+        #: (:func:`workbench.gui.images.read_plain_jpeg`); taken by the project when it opens
+        self.preview: tuple[Path, object] | None = None
         window.opening = None
 
     # -- public ---------------------------------------------------------------------------
@@ -353,7 +356,14 @@ class ProjectOpener(QObject):
                 w.files.counter.setText("No folder open")
 
     def _show_preview(self, path: Path) -> None:
-        image = read_preview(path)
+        from workbench.gui.images import read_plain_jpeg
+
+        # a plain JPEG is read as the canvas's loader reads it: the project shows it again
+        # from the window's image cache (:attr:`preview`) instead of decoding it twice
+        image = read_plain_jpeg(path)
+        self.preview = (Path(os.path.abspath(path)), image) if image is not None else None
+        if image is None:
+            image = read_preview(path)
         if image.isNull():
             return
         w = self.w
