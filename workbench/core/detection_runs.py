@@ -144,12 +144,14 @@ class DetectionRuns(Sequence[ImageDetections]):
         if len(parts) == 1:
             return parts[0]
         names: list[str] = []
+        ids: list[str] = []
         codes, bounds, offset = [], [np.zeros(1, dtype=np.int64)], 0
         for p in parts:
             codes.append(p.codes + len(names))
             names.extend(p.names)
+            ids.extend(p.ids)  # (one C-level copy per part, not a Python step per id)
             bounds.append(p.bounds[1:] + offset)
             offset += p.rows
-        return cls([i for p in parts for i in p.ids], np.concatenate(bounds),
+        return cls(ids, np.concatenate(bounds),
                    np.concatenate([p.boxes for p in parts]),
                    np.concatenate([p.scores for p in parts]), np.concatenate(codes), names)

@@ -164,7 +164,8 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
     rows = len(starts) // 6
     if rows == 0:
         return DetectionRuns.empty()
-    if not _six_per_line(buf, starts.reshape(rows, 6), ends.reshape(rows, 6)):
+    if not _six_per_line(buf, starts.reshape(rows, 6), ends.reshape(rows, 6),
+                         data.count(b"\n")):
         return None
     values = parse_columns(buf, starts.reshape(rows, 6)[:, 1:], ends.reshape(rows, 6)[:, 1:])
     if values is None:
@@ -186,17 +187,19 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
                          np.zeros(rows, dtype=np.int64), (class_name,))
 
 
-def _six_per_line(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+def _six_per_line(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, newlines: int
+                  ) -> bool:
     """Six tokens on one line, one line per row: a row's first and sixth token share a line,
     and each row starts on a later line than the one before ends. Usually seen from the
-    separators alone (one space or tab inside a row, a newline right after it); otherwise
-    from where the newlines are."""
-    inside = ends[:, :-1]
-    if ((starts[:, 1:] - inside == 1).all() and (buf[inside] != 10).all()
-            and (buf[ends[:-1, 5]] == 10).all()):
+    newlines alone: a newline right after each row (the last one's may be missing) and no
+    other newline in the text (``newlines`` of them) — then no newline falls inside a row;
+    otherwise (blank lines) from where the newlines are."""
+    after = buf[ends[:, 5]] == 10
+    if after[:-1].all() and newlines == len(after) - 1 + int(after[-1]):
         return True
-    newlines = np.flatnonzero(buf == 10)
-    first, sixth = np.searchsorted(newlines, starts[:, 0]), np.searchsorted(newlines, starts[:, 5])
+    newline_at = np.flatnonzero(buf == 10)
+    first = np.searchsorted(newline_at, starts[:, 0])
+    sixth = np.searchsorted(newline_at, starts[:, 5])
     return bool((first == sixth).all() and (first[1:] > sixth[:-1]).all())
 
 
