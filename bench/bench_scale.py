@@ -35,6 +35,10 @@ so its peak RSS is its own. Rows:
 * ``export coco`` / ``evaluate_coco``: wall time and peak RSS of ``export_project(fmt=
   "coco")`` and of ``evaluate_coco`` alone (peak RSS above the process before the call).
 
+``--versus DIR`` runs the reader rows and workbench's eval rows also with the workbench of
+the source tree DIR (e.g. ``git archive`` of an older commit), the two alternating, and prints
+both with the ratio; the table is appended to ``--out`` (earlier runs stay above it).
+
 Numbers depend on the machine: the header records it. The 100k size writes ~10^7 detections
 (~1 GB of text); pass ``--dets`` lower there on a small machine.
 """

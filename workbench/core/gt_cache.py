@@ -24,6 +24,12 @@ what :meth:`workbench.core.project.Project.load` returned for each file:
   is logged and rebuilt — never trusted. Written atomically (:mod:`workbench.core.atomic`),
   only when something changed; it holds the files of the last run only (no unbounded growth).
 * Cached annotations carry no ``raw`` XML (evaluation never writes files back).
+* **Cold reading** (a file not in the cache): a file :func:`workbench.core.voc.read_clean`
+  reads without a single problem (LabelImg's layout, its image a plain JPEG of the
+  ``<size>`` given, every box inside) is read once with ``os`` calls, its key taken from
+  ``fstat`` of the files as read (the same numbers ``stat`` gives); any other goes through
+  :meth:`Project.load` as before, with every message. ``workbench eval`` pauses the garbage
+  collector while the ground truth is read and kept (no reference cycles are made).
 * Only VOC projects are cached; other formats are read as before.
 """
 

@@ -13,6 +13,12 @@ API
     well-formed, root is not ``<annotation>``); both name the file.
 ``parse_annotation(data, *, name, image_path=None, clamp=False) -> (Annotation, problems)``
     The same from bytes.
+``read_clean(xml, image, check_image=True, keep_raw=True) -> (Annotation, xml stat, image stat)
+| None``
+    The fast path of :meth:`workbench.core.project.Project.load` (and of ``eval``'s ground
+    truth): the annotation when the file is in LabelImg's layout and reading it (with its
+    image's header, ``check_image``) would report nothing at all, read with ``os`` calls on
+    path strings; None otherwise (then read it the usual way, with every message).
 ``annotation_to_bytes(annotation) -> bytes`` / ``write_annotation(annotation, xml_path)
 -> Annotation``
     Serialise / write atomically. A new annotation (``raw is None``) is written exactly as
