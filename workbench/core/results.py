@@ -149,11 +149,19 @@ def _runs(image_ids: list[str], boxes: np.ndarray, scores: np.ndarray,
 
 
 def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
-    """The fast path of :func:`read_devkit_file`: the whole file split once, every number
-    converted in one vectorised pass (:mod:`workbench.core.numtext`, bit-identical to
-    ``float()``) and one finite check. ``None`` when anything is off — a line without six
-    fields, a token that is not a number, a non-finite value, unusual separators — so the
-    line-by-line reader can name the file and line."""
+    """The fast path of :func:`read_devkit_file` for one piece of whole lines (see
+    :func:`_devkit_piece`) → its runs."""
+    piece = _devkit_piece(data)
+    return None if piece is None else _joined_runs([piece], class_name)
+
+
+def _devkit_piece(data: bytes) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """``(run ids, first row of each run, (rows, 5) score and box numbers)`` of devkit lines:
+    the text split once, every number converted in one vectorised pass
+    (:mod:`workbench.core.numtext`, bit-identical to ``float()``) and one finite check.
+    ``None`` when anything is off — a line without six fields, a token that is not a number,
+    a non-finite value, unusual separators — so the line-by-line reader can name the file and
+    line."""
     data = plain_separators(data)
     if data is None:
         return None
@@ -163,16 +171,16 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
         return None
     rows = len(starts) // 6
     if rows == 0:
-        return DetectionRuns.empty()
-    if not _six_per_line(buf, starts.reshape(rows, 6), ends.reshape(rows, 6),
-                         data.count(b"\n")):
+        return [], np.zeros(0, dtype=np.int64), np.zeros((0, 5))
+    starts, ends = starts.reshape(rows, 6), ends.reshape(rows, 6)
+    if not _six_per_line(buf, starts, ends, np.count_nonzero(buf == 10)):
         return None
-    values = parse_columns(buf, starts.reshape(rows, 6)[:, 1:], ends.reshape(rows, 6)[:, 1:])
+    values = parse_columns(buf, starts[:, 1:], ends[:, 1:])
     if values is None:
         return None
     if not np.isfinite(values).all():
         return None
-    id_starts, id_ends = starts[0::6], ends[0::6]
+    id_starts, id_ends = np.ascontiguousarray(starts[:, 0]), np.ascontiguousarray(ends[:, 0])
     first = run_starts(buf, id_starts, id_ends)
     if data.isascii():  # (plain_separators: no NUL or other control bytes)
         ids = ascii_tokens(buf, id_starts[first], id_ends[first])
@@ -181,10 +189,34 @@ def _devkit_fast(data: bytes, class_name: str) -> DetectionRuns | None:
                                                           id_ends[first].tolist())]
     if b"%" in data:  # ids as split files write them (detect --format devkit does too)
         ids = [unescape_id(i) for i in ids]
-    boxes = values[:, 1:5].copy()
-    boxes[:, 0:2] -= 1.0  # VOC 1-based inclusive → pixel edges (core/boxes.py)
-    return DetectionRuns(ids, np.r_[first, rows], boxes, values[:, 0].copy(),
-                         np.zeros(rows, dtype=np.int64), (class_name,))
+    return ids, first, values
+
+
+def _joined_runs(pieces: list[tuple[list[str], np.ndarray, np.ndarray]], class_name: str
+                 ) -> DetectionRuns:
+    """The runs of consecutive pieces of one file: a run of one image that crosses a piece
+    boundary is one run, as in the whole file; boxes made once, at the end."""
+    pieces = [p for p in pieces if len(p[0])]
+    if not pieces:
+        return DetectionRuns.empty()
+    ids: list[str] = []
+    firsts: list[np.ndarray] = []
+    offset = 0
+    for piece_ids, first, values in pieces:
+        if ids and ids[-1] == piece_ids[0]:  # the run goes on: no new run at the piece start
+            firsts.append(first[1:] + offset)
+            ids.extend(piece_ids[1:])
+        else:
+            firsts.append(first + offset)
+            ids.extend(piece_ids)
+        offset += len(values)
+    values = pieces[0][2] if len(pieces) == 1 else np.concatenate([p[2] for p in pieces])
+    boxes = np.empty((offset, 4))
+    np.subtract(values[:, 1:3], 1.0, out=boxes[:, 0:2])  # VOC 1-based inclusive → pixel edges
+    boxes[:, 2:4] = values[:, 3:5]  # (core/boxes.py)
+    bounds = np.concatenate([*firsts, np.full(1, offset, dtype=np.int64)])
+    return DetectionRuns(ids, bounds, boxes, np.ascontiguousarray(values[:, 0]),
+                         np.zeros(offset, dtype=np.int64), (class_name,))
 
 
 def _six_per_line(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, newlines: int
@@ -230,39 +262,19 @@ _DEVKIT_PIECE = 1 << 19
 
 
 def _devkit_pieces(data: bytes, class_name: str) -> DetectionRuns | None:
-    """:func:`_devkit_fast` over pieces of whole lines, joined; a run of one image that
-    crosses a piece boundary is one run, as in the whole file. ``None`` when any piece is
-    not plain (the line reader then reads the whole file)."""
-    if len(data) <= _DEVKIT_PIECE:
-        return _devkit_fast(data, class_name)
-    parts: list[DetectionRuns] = []
+    """:func:`_devkit_piece` over pieces of whole lines, joined (:func:`_joined_runs`).
+    ``None`` when any piece is not plain (the line reader then reads the whole file)."""
+    pieces = []
     lo = 0
     while lo < len(data):
-        hi = data.find(b"\n", lo + _DEVKIT_PIECE)
+        hi = data.find(b"\n", lo + _DEVKIT_PIECE) if len(data) - lo > _DEVKIT_PIECE else -1
         hi = len(data) if hi < 0 else hi + 1
-        part = _devkit_fast(data[lo:hi], class_name)
-        if part is None:
+        piece = _devkit_piece(data[lo:hi] if (lo, hi) != (0, len(data)) else data)
+        if piece is None:
             return None
-        if len(part):
-            parts.append(part)
+        pieces.append(piece)
         lo = hi
-    if len(parts) <= 1:
-        return parts[0] if parts else DetectionRuns.empty()
-    ids: list[str] = []
-    ends: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
-    offset = 0
-    for part in parts:
-        part_ends = part.bounds[1:] + offset
-        if ids and ids[-1] == part.ids[0]:  # the run goes on: drop its end in the last piece
-            ends[-1] = ends[-1][:-1]
-        else:
-            ids.append(part.ids[0])
-        ids.extend(part.ids[1:])
-        ends.append(part_ends)
-        offset += part.rows
-    return DetectionRuns(ids, np.concatenate(ends), np.concatenate([p.boxes for p in parts]),
-                         np.concatenate([p.scores for p in parts]),
-                         np.zeros(offset, dtype=np.int64), (class_name,))
+    return _joined_runs(pieces, class_name)
 
 
 def _devkit_lines(path: Path, class_name: str) -> list[ImageDetections]:
