@@ -337,8 +337,7 @@ def ascii_tokens(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[
     view = _u64_view(buf)
     cells = np.empty((len(starts), words + 1), dtype=np.uint64)
     for w in range(words):
-        np.take(view, starts + 8 * w, out=cells[:, w])
-        cells[:, w] &= _LOW_BYTES[np.clip(lengths - 8 * w, 0, 8)]
+        cells[:, w] = view[starts + 8 * w] & _LOW_BYTES[np.clip(lengths - 8 * w, 0, 8)]
     cells[:, words] = _NL  # a newline, then seven NULs
     text = cells.astype("<u8", copy=False).tobytes().translate(None, b"\x00").decode("ascii")
     return text.split("\n")[:-1]
