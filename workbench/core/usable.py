@@ -37,7 +37,9 @@ class Usable(NamedTuple):
 
 def usable(annotation: Annotation | None, problems: Iterable[Problem]) -> Usable:
     """Apply validate's verdict (see the module doc) to ``annotation`` read with ``problems``."""
-    errors = tuple(p for p in problems if p.severity == "error")
+    if annotation is not None and isinstance(problems, (list, tuple)) and not problems:
+        return Usable(annotation, ())  # the usual file: nothing said, nothing left out
+    errors = tuple([p for p in problems if p.severity == "error"])
     if annotation is None or any(p.object is None for p in errors):
         return Usable(None, tuple(p for p in errors if p.object is None) or errors)
     bad = {p.object for p in errors}
