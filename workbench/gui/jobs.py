@@ -101,8 +101,8 @@ class GuiPulse(QObject):
     #: loop, and jobs must go on
     STALE_S = 0.03
     BLOCKED_S = 0.5
-    #: the longest a job waits at one check
-    MAX_WAIT_S = 1.0
+    #: the longest a job waits at one check (a burst of image switches lasts a second or two)
+    MAX_WAIT_S = 2.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -146,21 +146,30 @@ class GuiPulse(QObject):
                               time.perf_counter() + (self.HOLD_S if seconds is None else seconds))
 
     def gui_busy(self) -> bool:
+        return self._busy_for(time.perf_counter()) > 0
+
+    def _busy_for(self, now: float) -> float:
+        """How long to wait before looking again (0: not busy)."""
         if self._blocked:
-            return False
-        now, last = time.perf_counter(), self.last
-        return now < self.busy_until or (last > 0 and self.STALE_S < now - last < self.BLOCKED_S)
+            return 0.0
+        last = self.last
+        if last > 0 and self.STALE_S < now - last < self.BLOCKED_S:
+            return self.INTERVAL_MS / 1000  # busy now: look again after a beat
+        return max(0.0, self.busy_until - now)
 
     def give_way(self, stop: threading.Event, limit_s: float | None = None) -> float:
         """On a worker: wait while the GUI thread is busy, at most ``limit_s`` (default
-        :attr:`MAX_WAIT_S`) or until ``stop`` is set; the seconds waited."""
-        if not self.gui_busy():
-            return 0.0
-        start = time.perf_counter()
+        :attr:`MAX_WAIT_S`) or until ``stop`` is set; the seconds waited. (It sleeps until the
+        time it was told, without polling: each wake-up of a worker takes the GIL.)"""
+        start = now = time.perf_counter()
         end = start + (self.MAX_WAIT_S if limit_s is None else limit_s)
-        while self.gui_busy() and not stop.is_set() and time.perf_counter() < end:
-            time.sleep(0.005)
-        waited = time.perf_counter() - start
+        while now < end and not stop.is_set():
+            wait = self._busy_for(now)
+            if wait <= 0:
+                break
+            stop.wait(min(wait, end - now))
+            now = time.perf_counter()
+        waited = now - start
         self.waited_s += waited
         return waited
 
