@@ -94,3 +94,46 @@ def test_unpadded_buffer_is_read_safely():
     buf = np.frombuffer(text, dtype=np.uint8)
     starts, ends, _ = tokens(buf, lines=False)
     assert numtext._right_aligned(buf, starts, ends - starts).tolist() == [1.5, 22.5, 333.5]
+
+
+def _table(rows: list[list[str]]):
+    buf = np.frombuffer(("\n".join(" ".join(r) for r in rows) + " " * 32).encode(),
+                        dtype=np.uint8)
+    starts, ends, _ = tokens(buf, lines=False)
+    width = len(rows[0])
+    return buf, starts.reshape(-1, width), ends.reshape(-1, width)
+
+
+def test_columns_at_once_each_with_its_dot_place():
+    rng = np.random.default_rng(11)
+    rows = [[str(int(rng.integers(1, 99999))), "%.1f" % rng.uniform(0, 999),
+             "%.1f" % rng.uniform(0, 9), "%.6f" % rng.uniform(0, 1), "%.0f" % rng.uniform(0, 9)]
+            for _ in range(3000)]
+    buf, starts, ends = _table(rows)
+    got = numtext._right_aligned_columns(buf, starts, ends)
+    assert got is not None and got.shape == (3000, 5)
+    assert _bits(got) == _bits([[float(v) for v in r] for r in rows])
+    assert _bits(numtext.parse_columns(buf, starts, ends)) == _bits(got)
+    # eight digits in one column: float64 for the table, still exact
+    rows8 = [["12345678", "0.5"], ["99999999", "1.5"]]
+    assert numtext._right_aligned_columns(*_table(rows8)).tolist() == [[12345678.0, 0.5],
+                                                                        [99999999.0, 1.5]]
+
+
+@pytest.mark.parametrize("rows", [
+    [["1", "-0.5"], ["2", "0.5"]],          # a minus: column by column
+    [["1", "0.5"], ["2", "0.25"]],          # a column with two dot places
+    [["1", "0.5"], ["123456789", "0.5"]],   # 9 bytes
+    [["1", "0.5"], ["2", "1e5"]],
+])
+def test_other_tables_go_column_by_column(rows):
+    buf, starts, ends = _table(rows)
+    assert numtext._right_aligned_columns(buf, starts, ends) is None
+    assert _bits(numtext.parse_columns(buf, starts, ends)) == _bits(
+        [[float(v) for v in r] for r in rows])
+
+
+def test_a_bad_token_in_a_table_refuses_the_whole_parse():
+    buf, starts, ends = _table([["1", "0.5"], ["2", "0.x"]])
+    assert numtext._right_aligned_columns(buf, starts, ends) is None
+    assert numtext.parse_columns(buf, starts, ends) is None
