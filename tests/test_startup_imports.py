@@ -50,7 +50,9 @@ wait_until_open(w, 60)
 ann = w.current_annotation()
 if w.current_annotation() is not None and f.ready is None and w.scanner._pending:
     w.canvas.viewport().repaint()  # (the boxes' paint, if the loop has not painted them yet)
-print(json.dumps({"painted": f.done, "after_import": after_import,
+from workbench.gui import pyside_startup
+print(json.dumps({"window_open": pyside_startup._WINDOW is not None,
+                  "painted": f.done, "after_import": after_import,
                   "after_paint": f.modules, "opened": opened[0] if opened else None,
                   "ready": f.ready, "docks": f.docks, "welcome": f.welcome,
                   "menu": [a.text() for a in w.actions.panels_menu.actions()],
@@ -97,6 +99,8 @@ def _run(tmp_path: Path, mode: str) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["painted"]
     assert result["boxes"] == ["cat"]  # the project opened and its first image is shown
+    # the start-up cache window (patterns, dataclasses) ended when the project was shown
+    assert result["window_open"] is False
     return result
 
 

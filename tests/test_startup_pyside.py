@@ -222,3 +222,77 @@ def test_cached_patterns_are_the_patterns_re_makes(tmp_path: Path, monkeypatch) 
     tables["python"] = "3.0.0 (elsewhere)"
     ps._write(path, tables)  # noqa: SLF001
     assert ps._read(path)["re"] == {}  # noqa: SLF001
+
+
+def test_dataclass_functions_come_from_the_cache_with_the_same_behaviour(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The functions ``dataclasses`` generates are compiled once and reused by their source
+    text; the classes behave as freshly made ones (defaults, frozen, eq, repr, order)."""
+    import dataclasses
+
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    ps = _load_module()
+    path = tmp_path / "c.bin"
+
+    def make() -> type:
+        @dataclasses.dataclass(frozen=True, order=True)
+        class Point:
+            x: int
+            y: int = 2
+            tags: tuple = dataclasses.field(default_factory=tuple)
+        return Point
+
+    made = []
+    for round_ in ("record", "replay"):
+        with ps.support_bytecode(path) as cache:
+            made.append(make())
+        assert "exec" not in vars(dataclasses)  # put back
+        assert (cache.function_misses > 0, cache.function_hits) == (
+            (True, 0) if round_ == "record" else (False, cache.function_hits)), round_
+    assert cache.function_hits >= 4  # __init__, __repr__, __eq__, the order methods, …
+    fresh = make()  # outside any window
+    for cls in (*made, fresh):
+        p = cls(1)
+        assert (p.x, p.y, p.tags) == (1, 2, ()) and repr(p).endswith("(x=1, y=2, tags=())")
+        assert cls(1, 3) > cls(1, 2) and cls(5) == cls(5) and hash(cls(5)) == hash(cls(5))
+        try:
+            p.x = 3  # type: ignore[misc]
+        except dataclasses.FrozenInstanceError:
+            pass
+        else:
+            raise AssertionError("not frozen")
+
+
+def test_the_start_up_window_closes_at_its_deadline(tmp_path: Path) -> None:
+    """Past its deadline the first pattern or dataclass made ends the window: re and
+    dataclasses are put back (and the window is not reopened by later calls)."""
+    import dataclasses
+    import re
+    import re._compiler as compiler  # noqa: PLC0415
+
+    ps = _load_module()
+    ps.end_startup()
+    real_re = compiler.compile
+    window = ps.StartupWindow(ps.SupportCache(tmp_path / "c.bin", ps._read(tmp_path / "x")),  # noqa: SLF001
+                              deadline_s=0.0)
+    window.end_pyside()
+    assert compiler.compile is not real_re and "exec" in vars(dataclasses)
+    re.purge()
+    assert re.compile(r"late (\d+)").match("late 42").group(1) == "42"  # made as usual
+    assert not window.open and compiler.compile is real_re and "exec" not in vars(dataclasses)
+    assert window.cache.pattern_misses == 0 and window.cache.pattern_hits == 0
+
+
+def test_what_re_hands_sre_is_kept_per_thread() -> None:
+    import threading
+
+    ps = _load_module()
+    import _sre
+
+    recorder = ps._SreRecorder(_sre)  # noqa: SLF001
+    recorder.last = ("main",)
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(recorder.last))
+    thread.start()
+    thread.join()
+    assert seen == [None] and recorder.last == ("main",)

@@ -89,6 +89,7 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
     # a folder to open: the welcome page is built only if it is shown (start-up, issue 14)
     window = MainWindow(settings, welcome=start is None)
     if start is None:
+        end_startup()
         return window
     if lazy or _is_big(start[0]):
         # the hint once this open has ended (not later ones) if it opened the sample project;
@@ -98,6 +99,7 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
         def ended() -> None:
             opener.opened.disconnect(on_opened)
             opener.refused.disconnect(on_refused)
+            end_startup()
 
         def on_opened(folder: object) -> None:
             ended()
@@ -117,7 +119,16 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
 
         if is_sample_project(start[0]):
             show_hint(window)
+    end_startup()
     return window
+
+
+def end_startup() -> None:
+    """The start is over: :func:`workbench.gui.pyside_startup.end_startup` (what it compiled
+    anew is cached for the next start)."""
+    from workbench.gui.pyside_startup import end_startup as end
+
+    end()
 
 
 #: A folder holding more entries than this opens on a worker thread at start-up, its first
@@ -233,6 +244,7 @@ def finish(code: int) -> NoReturn:
 def exit_now(code: int) -> NoReturn:
     """End the process at once with ``code``, after flushing logs and the standard streams
     (no interpreter teardown: call it only when everything is saved)."""
+    end_startup()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:

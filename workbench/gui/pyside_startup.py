@@ -28,6 +28,15 @@ support code (``shibokensupport``), and what :func:`import_pyside` does about th
   file by searching the file's bytes, and asks the original check for everything else (zip
   imports, ``.pyc``-only modules, extension modules, files that cannot be read).
 
+* **The rest of the start.** The regular expressions and dataclasses made until the window
+  shows its first project (:func:`end_startup`; at most :data:`STARTUP_WINDOW_S` seconds)
+  come from the same cache: the patterns replayed as above (~10 ms: 33 patterns of the
+  project's readers and the standard library), and the functions ``dataclasses`` generates
+  for each dataclass (``__init__``, ``__repr__``, ``__eq__`` … compiled from source text at
+  every start: ~142 functions, ~18 ms) reused by their exact source text (the same text
+  compiled with the same flags gives the same code). Worker threads may compile meanwhile:
+  what a compile hands ``_sre`` is recorded per thread.
+
 None changes what PySide6 does: the same code objects run, the same patterns match, the same
 modules are marked as using PySide (0) or not (-1) in ``pyside_feature_dict``
 (``tests/test_startup_pyside.py`` compares both checks over every module loaded, and cached
@@ -42,6 +51,8 @@ import builtins
 import marshal
 import os
 import sys
+import threading
+import time
 import types
 import zlib
 from collections.abc import Callable, Iterator
@@ -60,7 +71,12 @@ for _name in __future__.all_feature_names:
 del _name
 
 #: Bumped when the layout of the cache file changes.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+#: The start-up window (patterns and dataclasses cached) ends at the latest this long after
+#: ``import_pyside``, at the first pattern or dataclass made after it.
+STARTUP_WINDOW_S = 10.0
+#: Past this many patterns or dataclass functions, a table keeps only what this start used.
+MAX_ENTRIES = 4000
 
 
 def cache_path() -> Path:
@@ -72,10 +88,11 @@ def cache_path() -> Path:
 
 
 def _read(path: Path) -> dict:
-    """``{"code": {...}, "re": {...}}`` from ``path`` (empty tables if missing or damaged)."""
+    """``{"code": {...}, "re": {...}, "dc": {...}}`` from ``path`` (empty tables if missing or
+    damaged)."""
     import importlib.util
 
-    empty: dict = {"code": {}, "re": {}}
+    empty: dict = {"code": {}, "re": {}, "dc": {}}
     try:
         data = path.read_bytes()
     except OSError:
@@ -91,6 +108,7 @@ def _read(path: Path) -> dict:
         return empty
     if tables.get("python") != sys.version:  # re's code generator may differ between releases
         tables["re"] = {}
+        tables["dc"] = {}
     return tables
 
 
@@ -116,13 +134,28 @@ class SupportCache:
         self.path = path
         self.entries: dict = tables["code"]
         self.patterns: dict = tables["re"]
+        #: ``{source text: code}`` of the functions ``dataclasses`` generated
+        self.functions: dict = tables["dc"]
         self.hits: list[str] = []
         self.misses: list[str] = []
         self.pattern_hits = 0
         self.pattern_misses = 0
+        self.function_hits = 0
+        self.function_misses = 0
+        self._used_patterns: set = set()
+        self._used_functions: set = set()
 
     def tables(self) -> dict:
-        return {"code": self.entries, "re": self.patterns, "python": sys.version}
+        patterns, functions = self.patterns, self.functions
+        if len(patterns) > MAX_ENTRIES:
+            patterns = {k: v for k, v in patterns.items() if k in self._used_patterns}
+        if len(functions) > MAX_ENTRIES:
+            functions = {k: v for k, v in functions.items() if k in self._used_functions}
+        return {"code": self.entries, "re": patterns, "dc": functions, "python": sys.version}
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.misses or self.pattern_misses or self.function_misses)
 
 
 def _compile_hook(cache: SupportCache, real: Callable) -> Callable:
@@ -155,17 +188,25 @@ def _compile_hook(cache: SupportCache, real: Callable) -> Callable:
 
 class _SreRecorder:
     """Stands in for the ``_sre`` module inside ``re._compiler``: keeps the arguments of the
-    last ``compile`` call; everything else is the module's."""
+    last ``compile`` call of each thread; everything else is the module's."""
 
     def __init__(self, sre: types.ModuleType) -> None:
         self._sre = sre
-        self.last: tuple | None = None
+        self._local = threading.local()
+
+    @property
+    def last(self) -> tuple | None:
+        return getattr(self._local, "last", None)
+
+    @last.setter
+    def last(self, args: tuple | None) -> None:
+        self._local.last = args
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._sre, name)
 
     def compile(self, *args: object) -> object:
-        self.last = args
+        self._local.last = args
         return self._sre.compile(*args)
 
 
@@ -175,10 +216,13 @@ def _regex_hook(cache: SupportCache, real: Callable, recorder: _SreRecorder) -> 
     patterns = cache.patterns
     debug = getattr(sre, "SRE_FLAG_DEBUG", 128)
 
+    used = cache._used_patterns  # noqa: SLF001
+
     def compile(p, flags=0):  # noqa: A001, ANN001, ANN202
         if type(p) is not str or type(flags) is not int or flags & debug:
             return real(p, flags)
         key = (p, flags)
+        used.add(key)
         args = patterns.get(key)
         if isinstance(args, tuple) and len(args) == 6 and args[0] == p:
             try:
@@ -204,6 +248,104 @@ def _regex_hook(cache: SupportCache, real: Callable, recorder: _SreRecorder) -> 
     return compile
 
 
+def _dataclass_exec_hook(cache: SupportCache) -> Callable:
+    """``exec`` for the ``dataclasses`` module (its only use: ``exec(text, globals, ns)`` of a
+    generated function): the code of a text compiled before is reused. ``dataclasses`` has no
+    ``from __future__`` import, so its ``exec`` compiles with no inherited flags — as
+    ``dont_inherit=True`` does here."""
+    functions = cache.functions
+    used = cache._used_functions  # noqa: SLF001
+    real_exec, real_compile = builtins.exec, builtins.compile
+
+    def exec(source, globals=None, locals=None, /):  # noqa: A001, A002, ANN001, ANN202
+        if type(source) is str:
+            used.add(source)
+            code = functions.get(source)
+            if not isinstance(code, types.CodeType):
+                code = real_compile(source, "<string>", "exec", dont_inherit=True)
+                functions[source] = code
+                cache.function_misses += 1
+            else:
+                cache.function_hits += 1
+            return real_exec(code, globals, locals)
+        return real_exec(source, globals, locals)
+
+    return exec
+
+
+class StartupWindow:
+    """The cache's hooks: shiboken's support files (:meth:`end_pyside`), regular expressions
+    and dataclass functions (:meth:`close`), from a :class:`SupportCache`; written back on
+    :meth:`close` when something was made anew."""
+
+    def __init__(self, cache: SupportCache, deadline_s: float | None = None) -> None:
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        self._real_compile: Callable | None = builtins.compile
+        builtins.compile = _compile_hook(cache, builtins.compile)
+        self._regex = _regex_parts()
+        if self._regex is not None:
+            compiler, real_re, recorder = self._regex
+            hook = _regex_hook(cache, real_re, recorder)
+            setattr(compiler, "compile", self._until_deadline(hook, real_re))  # noqa: B010
+            setattr(compiler, "_sre", recorder)  # noqa: B010
+        import dataclasses
+
+        self._dataclasses: types.ModuleType | None = dataclasses
+        dataclasses.exec = self._until_deadline(  # type: ignore[attr-defined]
+            _dataclass_exec_hook(cache), builtins.exec)
+        self.open = True
+
+    def _until_deadline(self, hook: Callable, real: Callable) -> Callable:
+        if self._deadline is None:
+            return hook
+        deadline, window = self._deadline, self
+
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if time.monotonic() > deadline:
+                window.close()
+                return real(*args, **kwargs)
+            return hook(*args, **kwargs)
+
+        return call
+
+    def end_pyside(self) -> None:
+        """Put the builtin ``compile`` back (PySide6 is imported)."""
+        if self._real_compile is not None:
+            builtins.compile = self._real_compile
+            self._real_compile = None
+
+    def close(self) -> None:
+        """Put everything back; write the cache if something was made anew (once)."""
+        with self._lock:
+            if not self.open:
+                return
+            self.open = False
+            self.end_pyside()
+            if self._regex is not None:
+                compiler, real_re, recorder = self._regex
+                setattr(compiler, "compile", real_re)  # noqa: B010
+                setattr(compiler, "_sre", recorder._sre)  # noqa: B010, SLF001
+            if self._dataclasses is not None:
+                self._dataclasses.__dict__.pop("exec", None)
+            if self.cache.changed and not sys.dont_write_bytecode:
+                _write(self.cache.path, self.cache.tables())
+
+
+_WINDOW: StartupWindow | None = None
+
+
+def end_startup() -> None:
+    """End the start-up window of :func:`import_pyside` (the window shows its first project,
+    or the process ends): patterns and dataclasses are made as usual from now on, and what
+    was made anew in the window is written to the cache. Idempotent."""
+    global _WINDOW
+    window, _WINDOW = _WINDOW, None
+    if window is not None:
+        window.close()
+
+
 @contextmanager
 def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
     """While inside, ``compile(source_bytes, "shibokensupport/…", "exec")`` returns the cached
@@ -211,24 +353,13 @@ def support_bytecode(path: Path | None = None) -> Iterator[SupportCache]:
     ``re`` replays the cached ``_sre.compile`` arguments of a ``str`` pattern compiled before
     with the same flags; misses are made the usual way and written back on exit. Every other
     call is passed through unchanged."""
+    end_startup()  # (one window at a time)
     path = cache_path() if path is None else path
-    cache = SupportCache(path, _read(path))
-    real = builtins.compile
-    builtins.compile = _compile_hook(cache, real)
-    regex = _regex_parts()
-    if regex is not None:
-        compiler, real_re, recorder = regex
-        setattr(compiler, "compile", _regex_hook(cache, real_re, recorder))  # noqa: B010
-        setattr(compiler, "_sre", recorder)  # noqa: B010
+    window = StartupWindow(SupportCache(path, _read(path)))
     try:
-        yield cache
+        yield window.cache
     finally:
-        builtins.compile = real
-        if regex is not None:
-            setattr(compiler, "compile", real_re)  # noqa: B010
-            setattr(compiler, "_sre", recorder._sre)  # noqa: B010, SLF001
-    if (cache.misses or cache.pattern_misses) and not sys.dont_write_bytecode:
-        _write(cache.path, cache.tables())
+        window.close()
 
 
 def _regex_parts() -> tuple[types.ModuleType, Callable, _SreRecorder] | None:
@@ -278,8 +409,18 @@ def speed_up_feature_check() -> bool:
 
 def import_pyside() -> None:
     """``import PySide6`` (its support code from cached bytecode) and the faster feature
-    check. Idempotent; where PySide6 was imported before, only the check is replaced."""
+    check; the start-up window (patterns, dataclasses) stays open until :func:`end_startup`
+    or :data:`STARTUP_WINDOW_S`. Idempotent; where PySide6 was imported before, only the
+    check is replaced."""
+    global _WINDOW
     if "shiboken6" not in sys.modules:
-        with support_bytecode():
+        window = StartupWindow(SupportCache(cache_path(), _read(cache_path())),
+                               deadline_s=STARTUP_WINDOW_S)
+        _WINDOW = window
+        try:
             import PySide6  # noqa: F401
+        except BaseException:
+            end_startup()
+            raise
+        window.end_pyside()
     speed_up_feature_check()
