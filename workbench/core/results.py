@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import mmap
+import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -382,11 +384,20 @@ def read_coco_results(path: str | Path, *, image_ids: Sequence[str] = (),
     every error message — comes from the entry-by-entry reader."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        with open(path, "rb") as fh:
+            # a big file is mapped, not read: its slices are copied out of the page cache
+            # one at a time (no file-sized buffer faulted in and filled first)
+            big = os.fstat(fh.fileno()).st_size > 4 * _JSON_SLICE
+            data: bytes | mmap.mmap = (mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                                       if big else fh.read())
+    except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: not JSON ({exc})") from exc
-    image_map, class_map = _coco_mappings(image_ids, classes, coco_gt)
-    fast = _coco_fast(data, image_map, class_map)
+    try:
+        image_map, class_map = _coco_mappings(image_ids, classes, coco_gt)
+        fast = _coco_fast(data, image_map, class_map)
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
     if fast is not None:
         return fast
     return _coco_entries(path, image_map, class_map)
@@ -453,7 +464,7 @@ def _coco_layout(first: object) -> dict[str, tuple[int, int]] | None:
     return layout
 
 
-def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
+def _coco_fast(data: bytes | mmap.mmap, image_map: dict[int, str], class_map: dict[int, str]
                ) -> DetectionRuns | None:
     """COCO results JSON without building 10^6 dicts (``None``: use :func:`_coco_entries`).
 
@@ -505,8 +516,9 @@ def _coco_fast(data: bytes, image_map: dict[int, str], class_map: dict[int, str]
     first = np.flatnonzero(np.r_[True, stem_code[1:] != stem_code[:-1]])
     ids = [image_stems[c] for c in image_codes[first].tolist()]
     b = layout["bbox"][0]
-    x, y, w, h = (values[:, b + i] for i in range(4))
-    boxes = np.stack([x, y, x + w, y + h], axis=1)
+    boxes = np.empty((count, 4))  # x, y, x + w, y + h (two columns at a time)
+    boxes[:, 0:2] = values[:, b:b + 2]
+    np.add(values[:, b:b + 2], values[:, b + 2:b + 4], out=boxes[:, 2:4])
     return DetectionRuns(ids, np.r_[first, count], boxes,
                          values[:, layout["score"][0]].copy(), cat_codes, cat_names)
 
@@ -519,7 +531,7 @@ def _coco_slice(data: bytes, first: bool, last: bool, entry: bytes,
     head = b"[" if first else b","
     tail = b"]" if last else b""
     count, rest = divmod(len(skeleton) - len(head) - len(tail) + 1, len(entry) + 1)
-    if rest or count < 1 or skeleton != head + b",".join([entry] * count) + tail:
+    if rest or count < 1 or skeleton != head + (entry + b",") * (count - 1) + entry + tail:
         return None
     buf = np.frombuffer(data.translate(_JSON_STRUCTURE) + _PAD, dtype=np.uint8)
     starts, ends, _ = tokens(buf, lines=False)
