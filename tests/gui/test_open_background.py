@@ -268,3 +268,19 @@ def test_a_plain_jpeg_preview_is_decoded_once(qtbot, tmp_path, monkeypatch):
     from workbench.core.images import decode_image
 
     assert (rgb == decode_image(folder / "img0.jpg").rgb).all()
+
+
+def test_only_a_folder_that_may_be_the_sample_imports_first_run(tmp_path, monkeypatch):
+    from workbench.gui import app, first_run
+
+    assert app.SAMPLE_DIR_NAME == first_run.SAMPLE_DIR_NAME
+    root = tmp_path / "data" / first_run.SAMPLE_DIR_NAME
+    (root / "images").mkdir(parents=True)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "link").symlink_to(root)
+    monkeypatch.setattr(first_run, "sample_project_dir", lambda: root)
+    for folder in (root, root / "images", tmp_path / "link", tmp_path / "photos",
+                   tmp_path / "link" / "images"):
+        # never False where is_sample_project is True
+        assert app._may_be_sample(folder) or not first_run.is_sample_project(folder), folder
+    assert app._may_be_sample(tmp_path / "link") and not app._may_be_sample(tmp_path / "photos")

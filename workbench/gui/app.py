@@ -103,6 +103,8 @@ def build_window(images_dir: Path | None = None, annotations_dir: Path | None = 
 
         def on_opened(folder: object) -> None:
             ended()
+            if not _may_be_sample(start[0]):  # (first_run not imported: start-up, issue 14)
+                return
             from workbench.gui.first_run import is_sample_project, show_hint
 
             if is_sample_project(start[0]) and is_sample_project(Path(str(folder))):
@@ -129,6 +131,21 @@ def end_startup() -> None:
     from workbench.gui.pyside_startup import end_startup as end
 
     end()
+
+
+#: = :data:`workbench.gui.first_run.SAMPLE_DIR_NAME` (a test checks; that module is imported
+#: only for a folder that may be the sample project)
+SAMPLE_DIR_NAME = "sample-project"
+
+
+def _may_be_sample(folder: Path) -> bool:
+    """False when ``folder`` cannot be the sample project or its ``images`` folder (what
+    :func:`~workbench.gui.first_run.is_sample_project` compares: the resolved path)."""
+    try:
+        name = Path(folder).expanduser().resolve().name
+    except (OSError, RuntimeError):
+        return True
+    return name in (SAMPLE_DIR_NAME, "images")
 
 
 #: A folder holding more entries than this opens on a worker thread at start-up, its first
