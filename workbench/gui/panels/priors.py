@@ -84,7 +84,9 @@ class PriorsPanel(QWidget):
         super().__init__()
         self.main_window = window
         self.runner = TaskRunner(self)
-        self.follow_runner = TaskRunner(self)   # checkpoints from the hub (not per image)
+        # checkpoints from the hub (not per image): a background load, nicer, it gives way
+        # while the GUI thread is busy (gui/jobs.py; issue 14, GUI stalls)
+        self.follow_runner = TaskRunner(self, niceness=5)
         self.overlay = PriorsOverlay(window.canvas.scene(), self)
         self.priors: PriorSet | None = None
         self.input_priors: PriorSet | None = None   # on the detector input (k-means compare)

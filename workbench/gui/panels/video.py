@@ -97,7 +97,9 @@ class VideoPanel(QWidget):
         self.detections: Any = None  #: ImageDetections on screen (after the sliders)
         self.events: list[dict[str, Any]] = []
         self.jobs = JobRunner(self)          # frames (latest wins) and opening
-        self.model_jobs = JobRunner(self)    # loading a checkpoint
+        # loading a checkpoint (every one the hub announces): nicer, it gives way while the
+        # GUI thread is busy (gui/jobs.py; issue 14, GUI stalls)
+        self.model_jobs = JobRunner(self, niceness=5)
         self.scan_jobs = JobRunner(self, niceness=5)
         self.scan_job: Job | None = None
         self.play_timer = QTimer(self)
