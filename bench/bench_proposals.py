@@ -1,6 +1,6 @@
 """Selective search: ours vs OpenCV's fast mode at full resolution vs a plain downscale.
 
-    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets ABCDR]
+    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets ABCDER]
 
 Three methods, all OpenCV contrib's selective search in "fast" mode on one thread
 (``cv2.setNumThreads(1)``, ``threads=1``):
@@ -25,6 +25,10 @@ Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the de
   at — its small-object misses led to the Lab segmentation and the chains of three);
 * ``D`` held out: 3×3 mosaics of 300×225 scenes (900×675 photos), seed 404 — added with
   ALGORITHM_VERSION 5 and first run in its final bench: never looked at while tuning.
+* ``E`` fresh: 4×2 mosaics of 240×300 (portrait) scenes (960×600 photos), seed 505, each
+  photo JPEG-encoded at quality 75 (a camera file's block and ringing artefacts) — defined
+  with ALGORITHM_VERSION 7 before its first run; every setting of version 7 was chosen on
+  A–D (D's misses were looked at for version 7), none on E.
 * ``R`` check: the first ``--raccoons`` raccoon photos (large animals; every method finds them).
 
 Rows: ``full``, ``plain``, ``ours`` with every proposal; ``ours@N``: ours cut on each photo to
@@ -89,6 +93,8 @@ def photo_sets(n: int, n_raccoons: int, which: str) -> dict[str, list[EvalPhoto]
         sets["C held-out 600x600"] = mosaic_set(303, n, 2, 3, 300, 200)
     if "D" in which:
         sets["D held-out 900x675"] = mosaic_set(404, n, 3, 3, 300, 225)
+    if "E" in which:
+        sets["E fresh 960x600 jpeg"] = mosaic_set(505, n, 4, 2, 240, 300, jpeg_quality=75)
     if "R" in which and (RACCOON / "images").is_dir() and n_raccoons > 0:
         sets["R raccoons (check)"] = raccoons(n_raccoons)
     return sets
@@ -98,7 +104,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="photos per synthetic set")
     parser.add_argument("--raccoons", type=int, default=10)
-    parser.add_argument("--sets", default="ABCDR", help="which sets, e.g. AB (default ABCDR)")
+    parser.add_argument("--sets", default="ABCDER",
+                        help="which sets, e.g. AB (default ABCDER)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per photo; times are the median (default 1)")
     args = parser.parse_args()

@@ -3,11 +3,14 @@ image, the grid de-duplication, and the parameter checks — literal values."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from workbench.core.proposals import (
     ProposalParams,
+    _segment_pass,
     grid_dedup,
     segment_boxes,
     selective_search,
@@ -47,6 +50,55 @@ def test_triples_are_chains_through_a_shared_segment() -> None:
     # Only 0-1-3 (middle 1) leaves out the bottom row.
     assert chains == [[0, 0, 6, 4]] * 3 + [[0, 0, 6, 3]] + [[0, 0, 6, 4]] * 4
     assert segment_boxes(_labels(), triples=False)[0].tolist() == boxes[:9].tolist()
+
+
+def test_bridges_are_chain_ends_without_a_middle_that_runs_out() -> None:
+    boxes, levels = segment_boxes(_labels(), triples=True, bridges=True)
+    assert boxes[:17].tolist() == segment_boxes(_labels(), triples=True)[0].tolist()
+    assert levels.tolist() == [1] * 4 + [2] * 5 + [3] * 8 + [4] * 5
+    # chains in the order above; a bridge only where the middle leaves the ends' box:
+    # 1-0-2, 1-3-2 and 0-1-2 give [0, 0, 6, 4] with the middle inside: no bridge;
+    # 0-1-3 → [0,0,4,3], 2-1-3 → [0,2,6,4], 0-2-1 → [0,0,6,2], 0-2-3 → [0,0,4,3],
+    # 1-2-3 → [2,0,6,3]
+    assert boxes[17:].tolist() == [[0, 0, 4, 3], [0, 2, 6, 4], [0, 0, 6, 2], [0, 0, 4, 3],
+                                   [2, 0, 6, 3]]
+    # without the chains, the bridges alone follow the pairs
+    only, only_levels = segment_boxes(_labels(), bridges=True)
+    assert only[9:].tolist() == boxes[17:].tolist()
+    assert only_levels.tolist() == [1] * 4 + [2] * 5 + [4] * 5
+
+
+def test_bridge_fill_drops_sparse_ends() -> None:
+    # areas: 0: 4 px, 1: 8, 2: 11, 3: 1. Fill of the ends in their box: 0+3 in [0,0,4,3]:
+    # 5/12; 2+3 in [0,2,6,4]: 12/12; 0+1 in [0,0,6,2]: 12/12; 1+3 in [2,0,6,3]: 9/12
+    boxes, levels = segment_boxes(_labels(), bridges=True, min_fill=0.5)
+    assert boxes[levels == 4].tolist() == [[0, 2, 6, 4], [0, 0, 6, 2], [2, 0, 6, 3]]
+    boxes, levels = segment_boxes(_labels(), bridges=True, min_fill=0.8)
+    assert boxes[levels == 4].tolist() == [[0, 2, 6, 4], [0, 0, 6, 2]]
+
+
+def test_segment_pass_ranks_bridges_after_everything_else() -> None:
+    img = np.full((60, 80, 3), (200, 160, 120), np.uint8)
+    img[10:30, 10:40] = (20, 200, 20)
+    img[18:22, :] = (0, 0, 255)            # a red wire across the green block
+    params = ProposalParams(seg_bridges=False)
+    plain = _segment_pass(img, 150, "HSV", params, 1.0)
+    bridged = _segment_pass(img, 150, "HSV", dataclasses.replace(params, seg_bridges=True),
+                            1.0)
+    # the same list, then the bridges
+    assert len(bridged) > len(plain)
+    assert bridged[:len(plain)].tolist() == plain.tolist()
+    # the green block above and below the wire, without the wire: a bridge
+    assert [10, 10, 40, 30] in bridged[len(plain):].tolist()
+    assert [10, 10, 40, 30] not in plain.tolist()
+
+
+def test_segment_pass_scale_and_min_size_per_segmentation() -> None:
+    img = np.zeros((40, 50, 3), np.uint8)
+    with pytest.raises(ValueError, match="one scale per k"):
+        selective_search(img, ProposalParams(seg_scales=(1.0,)))
+    with pytest.raises(ValueError, match="one size per k"):
+        selective_search(img, ProposalParams(seg_min_sizes=(50, 100, 100)))
 
 
 def test_segment_boxes_rejects_an_empty_image() -> None:

@@ -134,11 +134,21 @@ class ProposalParams:
     #: ours: the colour space of each segmentation of the segment pass ("HSV" or "Lab").
     seg_spaces: tuple[str, ...] = ("HSV", "Lab")
     seg_min_size: int = 100
+    #: ours: the segment pass's ``min_size`` per segmentation (empty: ``seg_min_size`` for all).
+    seg_min_sizes: tuple[int, ...] = ()
     #: ours: also the unions of three segments that touch in a chain (a-b, b-c).
     seg_triples: bool = True
     #: ours: the segment pass runs at full resolution up to this longest side.
     seg_side: int = 1600
     seg_max_box: float = 38.0
+    #: ours: each segmentation of the segment pass runs at this fraction of the photo's
+    #: linear size (``k`` and ``min_size`` scaled as the coarse pass's; empty: all at 1.0).
+    seg_scales: tuple[float, ...] = ()
+    #: ours: also the unions of the two ends of every chain a-b-c without the middle ``b``
+    #: (an object cut in two by a thin occluder ``b`` that runs on past it).
+    seg_bridges: bool = False
+    #: ours: ... only where the two ends cover at least this fraction of their box.
+    seg_bridge_fill: float = 0.0
     #: ours: drop a box that falls in the same cell as a higher-ranked one of a grid whose
     #: step is this fraction of the box's size (rounded to a power of two pixels): near
     #: repeats, at ~1/60 of the cost of ``dedup_iou`` (0: exact repeats only).
@@ -363,14 +373,19 @@ def _union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
                            np.maximum(first[:, 2:], second[:, 2:])], axis=1)
 
 
-def segment_boxes(labels: np.ndarray, triples: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes and their levels (1: one segment, 2: two, 3: three).
+def segment_boxes(labels: np.ndarray, triples: bool = False, bridges: bool = False,
+                  min_fill: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and their levels (1: one segment, 2: two, 3: three, 4: a bridge).
 
     Boxes (pixel-edge ``xyxy`` in the label image's pixels) of every segment of an
     ``(H, W)`` label image (ids ``0 … n-1``), in id order, then of the union of every two
     segments that touch (4-connectivity; pairs in ``(lower id, higher id)`` order), then, with
     ``triples``, of every chain ``a-b-c`` (``a`` and ``c`` both touch ``b``; ordered by ``b``'s
-    number of neighbours, then ``b``, then ``(a, c)`` with ``a < c``)."""
+    number of neighbours, then ``b``, then ``(a, c)`` with ``a < c``). Last, with
+    ``bridges``, the box of the two ends ``a``, ``c`` of every such chain without its middle
+    ``b`` (same order), where ``b`` runs out of that box (else it is the chain's box) and
+    ``a`` and ``c`` cover at least ``min_fill`` of it: an object cut in two by a thin
+    occluder (a wire, a branch) that runs on past it."""
     lab = np.asarray(labels, dtype=np.int64)
     if lab.ndim != 2 or lab.size == 0:
         raise ValueError(f"segment_boxes needs a non-empty (H, W) label image, got {lab.shape}")
@@ -384,13 +399,23 @@ def segment_boxes(labels: np.ndarray, triples: bool = False) -> tuple[np.ndarray
     present = cols.any(axis=1)
     seg = np.stack([cols.argmax(1), rows.argmax(1), lw - cols[:, ::-1].argmax(1),
                     lh - rows[:, ::-1].argmax(1)], axis=1).astype(np.float64)
-    a = np.concatenate([lab[:, :-1].ravel(), lab[:-1, :].ravel()])
-    b = np.concatenate([lab[:, 1:].ravel(), lab[1:, :].ravel()])
-    touch = a != b
-    key = np.unique(np.minimum(a[touch], b[touch]) * n + np.maximum(a[touch], b[touch]))
+    across = lab[:, :-1] != lab[:, 1:]
+    down = lab[:-1, :] != lab[1:, :]
+    a = np.concatenate([lab[:, :-1][across], lab[:-1, :][down]])
+    b = np.concatenate([lab[:, 1:][across], lab[1:, :][down]])
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    if n * n <= 1 << 24:   # a mask of all pairs (16 MB at most) sorts them 4x faster
+        mask = np.zeros(n * n, bool)
+        mask[key] = True
+        key = np.flatnonzero(mask)
+    else:
+        key = np.unique(key)
     lo, hi = key // n, key % n
     found = [seg[present], _union(seg[lo], seg[hi])]
-    if triples and len(key):
+    levels = [np.full(len(found[0]), 1), np.full(len(found[1]), 2)]
+    bridged: list[np.ndarray] = []
+    area = np.bincount(lab.ravel(), minlength=n)
+    if (triples or bridges) and len(key):
         ends = np.concatenate([hi, lo])
         mid = np.concatenate([lo, hi])
         order = np.lexsort((ends, mid))
@@ -403,37 +428,53 @@ def segment_boxes(labels: np.ndarray, triples: bool = False) -> tuple[np.ndarray
             first = ends[start[centres][:, None] + i[None, :]].ravel()
             second = ends[start[centres][:, None] + j[None, :]].ravel()
             middle = np.repeat(centres, len(i))
-            found.append(_union(_union(seg[first], seg[second]), seg[middle]))
-    levels = np.concatenate([np.full(len(f), min(i, 2) + 1) for i, f in enumerate(found)])
-    return np.concatenate(found), levels
+            ends_box = _union(seg[first], seg[second])
+            if triples:
+                found.append(_union(ends_box, seg[middle]))
+                levels.append(np.full(len(middle), 3))
+            if bridges:
+                mb = seg[middle]
+                out = ((mb[:, :2] < ends_box[:, :2]) | (mb[:, 2:] > ends_box[:, 2:])).any(1)
+                box_px = (ends_box[:, 2] - ends_box[:, 0]) * (ends_box[:, 3] - ends_box[:, 1])
+                out &= area[first] + area[second] >= min_fill * box_px
+                bridged.append(ends_box[out])
+    found += bridged
+    levels += [np.full(len(x), 4) for x in bridged]
+    return np.concatenate(found), np.concatenate(levels)
 
 
 def _segment_pass(image: np.ndarray, k: float, space: str, params: ProposalParams,
-                  coarse_scale: float) -> np.ndarray:
-    """:func:`segment_boxes` of one graph segmentation in ``space`` (at up to ``seg_side``),
-    in photo pixels, no longer than ``seg_max_box / coarse_scale`` on their longer side,
-    ranked by ``random * level``."""
+                  coarse_scale: float, seg_scale: float = 1.0,
+                  min_size: int = 100) -> np.ndarray:
+    """:func:`segment_boxes` of one graph segmentation in ``space`` at ``seg_scale`` of the
+    photo (and at most ``seg_side``), in photo pixels, no longer than
+    ``seg_max_box / coarse_scale`` on their longer side, ranked by ``random * level``; the
+    bridges (level 4) after all others, in random order."""
     h, w = image.shape[:2]
-    scale = min(1.0, params.seg_side / max(h, w))
+    scale = min(1.0, params.seg_side / max(h, w), seg_scale)
     small = image if scale == 1.0 else cv2.resize(
         image, (max(1, round(w * scale)), max(1, round(h * scale))),
         interpolation=cv2.INTER_AREA)
     gs = cv2.ximgproc.segmentation.createGraphSegmentation()
     gs.setK(float(k * scale ** params.scale_k))
     gs.setSigma(float(params.sigma))
-    gs.setMinSize(max(1, round(params.seg_min_size * scale ** params.scale_min_size)))
+    gs.setMinSize(max(1, round(min_size * scale ** params.scale_min_size)))
     if space not in _SEG_SPACES:
         raise ValueError(f"unknown segment-pass colour space {space!r}; use one of "
                          f"{tuple(_SEG_SPACES)}")
     labels = np.asarray(gs.processImage(cv2.cvtColor(small, _SEG_SPACES[space])), np.int64)
     lh, lw = labels.shape
-    boxes, levels = segment_boxes(labels, params.seg_triples)
+    boxes, levels = segment_boxes(labels, params.seg_triples, params.seg_bridges,
+                                  params.seg_bridge_fill)
     boxes = boxes * np.array([w / lw, h / lh] * 2)
     longer = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     keep = longer <= params.seg_max_box / coarse_scale
     boxes, levels = boxes[keep], levels[keep]
-    # ranked the way OpenCV ranks its hierarchy: random * level, small groups first on average
-    rank = np.random.default_rng(RANK_SEED).random(len(boxes)) * levels
+    # ranked the way OpenCV ranks its hierarchy: random * level, small groups first on
+    # average; the bridges (last in the list, so the others draw what they drew without
+    # them) after every other box
+    draw = np.random.default_rng(RANK_SEED).random(len(boxes))
+    rank = np.where(levels == 4, 3.0 + draw, draw * levels)
     return boxes[np.argsort(rank, kind="stable")]
 
 
@@ -479,10 +520,19 @@ def selective_search(
         if params.fine_side > 0:
             units += _pass_units(image, params.fine_side, params.fine_mode, params)[0]
         coarse_scale = _pass_scale((h, w), params.max_side, params)
+        seg_scales = params.seg_scales or (1.0,) * len(params.seg_ks)
+        if len(seg_scales) != len(params.seg_ks):
+            raise ValueError(f"seg_scales {params.seg_scales} needs one scale per k in "
+                             f"seg_ks {params.seg_ks}")
+        seg_mins = params.seg_min_sizes or (params.seg_min_size,) * len(params.seg_ks)
+        if len(seg_mins) != len(params.seg_ks):
+            raise ValueError(f"seg_min_sizes {params.seg_min_sizes} needs one size per k in "
+                             f"seg_ks {params.seg_ks}")
         jobs: list[tuple[str, Callable[[], np.ndarray]]] = [
             (f"segments {space} k={k}",
-             functools.partial(_segment_pass, image, k, space, params, coarse_scale))
-            for k, space in zip(params.seg_ks, params.seg_spaces, strict=True)]
+             functools.partial(_segment_pass, image, k, space, params, coarse_scale, sc, ms))
+            for k, space, sc, ms in zip(params.seg_ks, params.seg_spaces, seg_scales, seg_mins,
+                                        strict=True)]
         jobs += [(f"{u.name}, k={u.k:.0f}", functools.partial(_unit_boxes, u, params.sigma))
                  for u in units]
         ranked: list[np.ndarray] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from workbench.core.proposals import mabo, recall_at
@@ -29,8 +30,10 @@ class EvalPhoto:
 
 
 def mosaic(seed: int, index: int, cols: int, rows: int, tile_w: int,
-           tile_h: int) -> EvalPhoto:
-    """One ``(rows·tile_h) × (cols·tile_w)`` BGR photo of ``cols × rows`` synthetic scenes."""
+           tile_h: int, jpeg_quality: int | None = None) -> EvalPhoto:
+    """One ``(rows·tile_h) × (cols·tile_w)`` BGR photo of ``cols × rows`` synthetic scenes;
+    with ``jpeg_quality`` (1–100) the photo is JPEG-encoded and decoded again, so it carries
+    the block and ringing artefacts of a real camera's file."""
     image = np.zeros((rows * tile_h, cols * tile_w, 3), np.uint8)
     boxes: list[tuple[float, float, float, float]] = []
     for r in range(rows):
@@ -44,13 +47,25 @@ def mosaic(seed: int, index: int, cols: int, rows: int, tile_w: int,
                 x0, y0, x1, y1 = o.box
                 boxes.append((x0 + c * tile_w, y0 + r * tile_h, x1 + c * tile_w,
                               y1 + r * tile_h))
-    return EvalPhoto(f"s{seed}-{index}-{cols}x{rows}", image,
+    name = f"s{seed}-{index}-{cols}x{rows}"
+    if jpeg_quality is not None:
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
+        if not ok:
+            raise RuntimeError(f"cannot JPEG-encode mosaic {name}")
+        decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise RuntimeError(f"cannot decode the JPEG of mosaic {name}")
+        image = np.asarray(decoded, np.uint8)
+        name += f"-q{jpeg_quality}"
+    return EvalPhoto(name, image,
                      np.asarray(boxes, np.float64).reshape(-1, 4))
 
 
 def mosaic_set(seed: int, count: int, cols: int, rows: int, tile_w: int,
-               tile_h: int) -> list[EvalPhoto]:
-    return [mosaic(seed, i, cols, rows, tile_w, tile_h) for i in range(count)]
+               tile_h: int, jpeg_quality: int | None = None) -> list[EvalPhoto]:
+    return [mosaic(seed, i, cols, rows, tile_w, tile_h, jpeg_quality) for i in range(count)]
 
 
 @dataclass(frozen=True)
