@@ -109,6 +109,8 @@ BROKEN = {  # not well-formed or refused: the same error, naming the file
     "two_roots": DOC + "<annotation></annotation>",
     "empty": "",
     "bad_utf8": DOC.replace(">cat<", ">c\udcffat<"),
+    "nonchar_fffe_in_value": DOC.replace(">cat<", ">c\ufffeat<"),
+    "nonchar_ffff_in_filename": DOC.replace(">a.jpg<", ">a\uffff.jpg<"),
 }
 
 

@@ -29,7 +29,10 @@ from typing import NamedTuple
 
 from workbench.core.annotation import ImageSize, VocObject
 
-_T = r"[^<>&\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]*"  # plain character data (XML Chars)
+# Plain character data (XML Chars): also not U+FFFE / U+FFFF, which read_plain refuses in the
+# whole text before matching (a class of Latin-1 characters only compiles in half the time:
+# the patterns are compiled in every process that reads a VOC file)
+_T = r"[^<>&\x00-\x08\x0b\x0c\x0e-\x1f]*"
 _WS = r"[ \t\n]*"
 _ATTR_VALUE = r"[A-Za-z0-9_.-]*"
 
@@ -165,6 +168,9 @@ def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
         return None
     if "\r" in text:  # XML line-end normalisation, as the parser applies it
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    ascii_only = text.isascii()
+    if not ascii_only and ("\ufffe" in text or "\uffff" in text):
+        return None  # not XML characters anywhere (values would not match _T): full reader
     head = _HEAD.match(text)
     if head is None:
         return None
@@ -199,7 +205,6 @@ def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
     if stop == start:
         return Plain(meta, size, size_message, objects)
     region = text[start:stop]
-    ascii_only = text.isascii()
     new, covered, memo, model_true = object.__new__, 0, _FLAG_MEMO, _TRUE
     for raw, mm, name, flag_text, x1, y1, x2, y2, score_text in _OBJECT.findall(region):
         covered += len(raw)  # (with the whitespace after </object>)
