@@ -146,7 +146,8 @@ class SupportCache:
         self._used_functions: set = set()
 
     def tables(self) -> dict:
-        patterns, functions = self.patterns, self.functions
+        # (copies, made in one step each: a worker may still be adding to the tables)
+        patterns, functions = dict(self.patterns), dict(self.functions)
         if len(patterns) > MAX_ENTRIES:
             patterns = {k: v for k, v in patterns.items() if k in self._used_patterns}
         if len(functions) > MAX_ENTRIES:
@@ -330,7 +331,10 @@ class StartupWindow:
             if self._dataclasses is not None:
                 self._dataclasses.__dict__.pop("exec", None)
             if self.cache.changed and not sys.dont_write_bytecode:
-                _write(self.cache.path, self.cache.tables())
+                try:
+                    _write(self.cache.path, self.cache.tables())
+                except (RuntimeError, TypeError, ValueError):  # a cache is never worth a crash
+                    pass
 
 
 _WINDOW: StartupWindow | None = None
