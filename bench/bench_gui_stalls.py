@@ -504,9 +504,12 @@ def switch_steps(window, checkpoint: Path, meter: StallMeter, rows: list) -> Non
                          if p.isVisible() and not p.visibleRegion().isEmpty())
 
     print(f"  panels in front: {in_front()}")
+    ran = det.detector.forward_images if hasattr(det.detector, "forward_images") else None
     step(meter, rows, "50 switches (D), auto-detect, Detections in front", switches,
          done=detections_idle)
     started = getattr(det, "detections_started", None)
+    if ran is not None:  # submitted is not run: a detection waits while images flip by
+        print(f"  the network ran on {det.detector.forward_images - ran} of the 50 images")
     # 7. the same with the panel tabbed behind another one
     dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is det
                 or (d.widget() is not None and d.widget().isAncestorOf(det)))
