@@ -12,7 +12,8 @@ Three methods, all OpenCV contrib's selective search in "fast" mode on one threa
   ``ours`` before ALGORITHM_VERSION 2;
 * ``ours``: :func:`workbench.core.proposals.selective_search` with its defaults (version 5: a
   coarse pass at <= 8 % of the pixels with ``k`` and ``min_size`` scaled with the image, plus
-  a full-resolution segment pass for small objects; see its module docstring).
+  a full-resolution segment pass for small objects; version 7: HSV ``k`` 200 / ``min_size`` 50
+  at full size, Lab at half size, bridges; see its module docstring).
 
 Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the defaults:
 
@@ -24,7 +25,8 @@ Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the de
 * ``C`` held out: 2×3 mosaics of 300×200 scenes (600×600 photos), seed 303 (version 5: looked
   at — its small-object misses led to the Lab segmentation and the chains of three);
 * ``D`` held out: 3×3 mosaics of 300×225 scenes (900×675 photos), seed 404 — added with
-  ALGORITHM_VERSION 5 and first run in its final bench: never looked at while tuning.
+  ALGORITHM_VERSION 5 and first run in its final bench: never looked at while tuning
+  (version 7: its misses were looked at and chose ``min_size`` 50 and the bridges).
 * ``E`` fresh: 4×2 mosaics of 240×300 (portrait) scenes (960×600 photos), seed 505, each
   photo JPEG-encoded at quality 75 (a camera file's block and ringing artefacts) — defined
   with ALGORITHM_VERSION 7 before its first run; every setting of version 7 was chosen on

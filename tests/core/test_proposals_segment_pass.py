@@ -94,11 +94,19 @@ def test_segment_pass_ranks_bridges_after_everything_else() -> None:
 
 
 def test_segment_pass_scale_and_min_size_per_segmentation() -> None:
-    img = np.zeros((40, 50, 3), np.uint8)
-    with pytest.raises(ValueError, match="one scale per k"):
-        selective_search(img, ProposalParams(seg_scales=(1.0,)))
-    with pytest.raises(ValueError, match="one size per k"):
-        selective_search(img, ProposalParams(seg_min_sizes=(50, 100, 100)))
+    img = np.full((60, 80, 3), (200, 160, 120), np.uint8)
+    img[10:30, 10:40] = (20, 200, 20)
+    img[18:22, :] = (0, 0, 255)
+    one = {"seg_ks": (150,), "seg_spaces": ("HSV",), "coarse_frac": 0.0, "fine_side": 0}
+    base = selective_search(img, ProposalParams(**one, seg_scales=(), seg_min_sizes=()))
+    # the i-th entry applies to the i-th segmentation; entries past seg_ks are unused
+    same = selective_search(img, ProposalParams(**one, seg_scales=(1.0, 0.5),
+                                                seg_min_sizes=(100, 50)))
+    assert same.boxes.tolist() == base.boxes.tolist()
+    half = selective_search(img, ProposalParams(**one, seg_scales=(0.5,)))
+    assert half.boxes.tolist() != base.boxes.tolist()
+    with pytest.raises(ValueError, match=r"seg_scales \(0.0,\): each must be in \(0, 1\]"):
+        selective_search(img, ProposalParams(**one, seg_scales=(0.0,)))
 
 
 def test_segment_boxes_rejects_an_empty_image() -> None:

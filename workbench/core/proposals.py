@@ -41,15 +41,28 @@ little next to the grouping. Per image:
   fraction of OpenCV's at full resolution whatever the photo's size (version 4's fixed 320 px
   was only 2–3x cheaper on photos under 600 px);
 * the segment pass: one graph segmentation per ``(seg_ks, seg_spaces)`` pair (``k`` 150 in HSV,
-  300 in Lab) at full resolution (up to ``seg_side``), no grouping. Its proposals are every
-  segment's box, the box around every two touching segments and, with ``seg_triples``, around
-  every chain of three (:func:`segment_boxes`), kept when their longer side is at most
-  ``seg_max_box`` pixels *of the coarse pass* (38 px: 134 px of an 800x600 photo): small objects
-  made of one to three segments, with full-resolution edges. They are ranked as OpenCV ranks
-  its hierarchy, ``random * level`` (level 1–3; numpy's generator seeded with
-  :data:`RANK_SEED`), and interleaved with the coarse units' lists. Small objects were where version 4
-  lost recall (on objects under 48 px recall@0.7 0.71–0.74 vs 0.82 at full resolution);
+  300 in Lab; version 7 below: 200 and 300) at full resolution (up to ``seg_side``), no
+  grouping. Its proposals are every segment's box, the box around every two touching
+  segments and, with ``seg_triples``, around every chain of three (:func:`segment_boxes`),
+  kept when their longer side is at most ``seg_max_box`` pixels *of the coarse pass* (38 px:
+  134 px of an 800x600 photo): small objects made of one to three segments, with
+  full-resolution edges. They are ranked as OpenCV ranks its hierarchy, ``random * level``
+  (level 1–3; numpy's generator seeded with :data:`RANK_SEED`), and interleaved with the
+  coarse units' lists. Small objects were where version 4 lost recall (on objects under 48 px
+  recall@0.7 0.71–0.74 vs 0.82 at full resolution);
 * near repeats go (:func:`grid_dedup`, ``dedup_grid``) after the exact ones.
+
+**Version 7: a finer HSV segmentation, a half-size Lab one, and bridges.** The two
+segmentations of the segment pass are HSV ``k`` 200 with ``min_size`` 50 at full resolution
+(``seg_min_sizes``: tiny low-contrast objects, 13x26 px bottles, merged into their background at
+``min_size`` 100) and Lab ``k`` 300 at half the photo's size (``seg_scales``: a quarter of the
+pixels; the segmentations were 58 % of our time on the raccoon photos, which were 4.6x faster
+than OpenCV, not 5x). ``seg_bridges`` adds the box of the two ends of every chain ``a-b-c``
+without ``b`` where ``b`` runs out of it and ``a`` and ``c`` cover at least ``seg_bridge_fill``
+(40 %) of it — an object cut in two by a thin occluder such as a wire or a branch, whose chain
+box runs along the occluder. Bridges come after every other segment-pass box, so a top-N cut
+drops them first. Chosen on sets A–D of ``bench/bench_proposals.py`` (D's misses were looked
+at: two tiny bottles, a ball and a cone each cut by a wire); set E was added afterwards.
 
 The segment pass draws no random numbers, so with ``threads > 1`` it runs beside the coarse
 units (whose ``process()`` calls still take the rank lock one at a time). Tuned on the 800x600
@@ -130,25 +143,27 @@ class ProposalParams:
     #: (empty: no segment pass); their segments and the unions of two touching segments are
     #: proposals, those no longer than ``seg_max_box`` pixels of the coarse pass on their
     #: longer side (the objects the coarse pass is too coarse for).
-    seg_ks: tuple[int, ...] = (150, 300)
+    seg_ks: tuple[int, ...] = (200, 300)
     #: ours: the colour space of each segmentation of the segment pass ("HSV" or "Lab").
     seg_spaces: tuple[str, ...] = ("HSV", "Lab")
     seg_min_size: int = 100
-    #: ours: the segment pass's ``min_size`` per segmentation (empty: ``seg_min_size`` for all).
-    seg_min_sizes: tuple[int, ...] = ()
+    #: ours: the i-th segmentation's ``min_size`` (``seg_min_size`` where the tuple has no
+    #: i-th entry; entries past ``seg_ks`` are unused).
+    seg_min_sizes: tuple[int, ...] = (50, 100)
     #: ours: also the unions of three segments that touch in a chain (a-b, b-c).
     seg_triples: bool = True
     #: ours: the segment pass runs at full resolution up to this longest side.
     seg_side: int = 1600
     seg_max_box: float = 38.0
-    #: ours: each segmentation of the segment pass runs at this fraction of the photo's
-    #: linear size (``k`` and ``min_size`` scaled as the coarse pass's; empty: all at 1.0).
-    seg_scales: tuple[float, ...] = ()
+    #: ours: the i-th segmentation of the segment pass runs at ``seg_scales[i]`` of the
+    #: photo's linear size (``k`` and ``min_size`` scaled as the coarse pass's; 1.0 where the
+    #: tuple has no i-th entry; entries past ``seg_ks`` are unused).
+    seg_scales: tuple[float, ...] = (1.0, 0.5)
     #: ours: also the unions of the two ends of every chain a-b-c without the middle ``b``
     #: (an object cut in two by a thin occluder ``b`` that runs on past it).
-    seg_bridges: bool = False
+    seg_bridges: bool = True
     #: ours: ... only where the two ends cover at least this fraction of their box.
-    seg_bridge_fill: float = 0.0
+    seg_bridge_fill: float = 0.4
     #: ours: drop a box that falls in the same cell as a higher-ranked one of a grid whose
     #: step is this fraction of the box's size (rounded to a power of two pixels): near
     #: repeats, at ~1/60 of the cost of ``dedup_iou`` (0: exact repeats only).
@@ -520,14 +535,12 @@ def selective_search(
         if params.fine_side > 0:
             units += _pass_units(image, params.fine_side, params.fine_mode, params)[0]
         coarse_scale = _pass_scale((h, w), params.max_side, params)
-        seg_scales = params.seg_scales or (1.0,) * len(params.seg_ks)
-        if len(seg_scales) != len(params.seg_ks):
-            raise ValueError(f"seg_scales {params.seg_scales} needs one scale per k in "
-                             f"seg_ks {params.seg_ks}")
-        seg_mins = params.seg_min_sizes or (params.seg_min_size,) * len(params.seg_ks)
-        if len(seg_mins) != len(params.seg_ks):
-            raise ValueError(f"seg_min_sizes {params.seg_min_sizes} needs one size per k in "
-                             f"seg_ks {params.seg_ks}")
+        # the i-th segmentation's scale and min_size; 1.0 and seg_min_size past their ends
+        n_seg = len(params.seg_ks)
+        seg_scales = (params.seg_scales + (1.0,) * n_seg)[:n_seg]
+        seg_mins = (params.seg_min_sizes + (params.seg_min_size,) * n_seg)[:n_seg]
+        if any(not 0 < sc <= 1 for sc in seg_scales):
+            raise ValueError(f"seg_scales {params.seg_scales}: each must be in (0, 1]")
         jobs: list[tuple[str, Callable[[], np.ndarray]]] = [
             (f"segments {space} k={k}",
              functools.partial(_segment_pass, image, k, space, params, coarse_scale, sc, ms))
