@@ -293,3 +293,54 @@ def test_a_cold_read_keeps_what_the_usual_read_gives(project_dir: Path, tmp_path
     assert (store.hits, store.misses) == (0, 3)
     clean = gt_cache._read_clean(os.fspath(xml), os.fspath(project.entries[0].image_path))
     assert (clean is not None) == (variant in ("clean", "grey jpeg"))
+
+
+@pytest.mark.parametrize("case", ["clean", "problem first", "problem last", "unreadable",
+                                  "shared id", "warm"])
+def test_ground_truth_is_project_ground_truth(project_dir: Path, tmp_path: Path, case: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """``GroundTruthCache.ground_truth()`` = ``project_ground_truth(project, load=store.load)``:
+    the same dict in the same order, the same log records and errors, each file read once."""
+    ann_dir = project_dir / "Annotations"
+    write_xml(ann_dir / "im2.xml", "im2", [("cat", 0, 2, 3, 20, 30)])  # all clean
+    if case == "problem first":
+        write_xml(ann_dir / "im0.xml", "im0", [("cat", 0, 2, 3, 70, 30), ("dog", 0, 20, 9, 10, 20)])
+    elif case == "problem last":
+        write_xml(ann_dir / "im2.xml", "im2", [("cat", 0, 30, 3, 20, 30)])
+    elif case == "unreadable":
+        (ann_dir / "im1.xml").write_text("<annotation><filename>im1.jpg</filename>")
+    elif case == "shared id":
+        img = project_dir / "JPEGImages"
+        (img / "sub").mkdir()
+        PIL.new("RGB", (64, 48)).save(img / "sub" / "im1.jpg")
+        (ann_dir / "sub").mkdir()
+        write_xml(ann_dir / "sub" / "im1.xml", "im1", [("cat", 0, 2, 3, 20, 30)])
+    for path in (*ann_dir.rglob("*.*"), *(project_dir / "JPEGImages").rglob("*.*")):
+        age(path, 100)
+    if case == "warm":
+        read(project_dir, tmp_path / "a")
+        read(project_dir, tmp_path / "b")
+
+    def run(root: Path, quick: bool) -> tuple:
+        project = Project.open(project_dir)
+        store = GroundTruthCache(project, root)
+        caplog.clear()
+        try:
+            gt = store.ground_truth() if quick else project_ground_truth(project,
+                                                                         load=store.load)
+        except ValueError as exc:
+            gt = str(exc)
+        records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
+        return gt, list(gt) if isinstance(gt, dict) else None, records, (store.hits,
+                                                                        store.misses)
+
+    with caplog.at_level("INFO"):
+        quick, usual = run(tmp_path / "a", True), run(tmp_path / "b", False)
+    assert quick == usual
+    if case in ("clean", "warm"):
+        assert quick[1] == ["im0", "im1", "im2"] and quick[2] == []
+        assert quick[3] == ((3, 0) if case == "warm" else (0, 3))
+    elif case == "shared id":
+        assert "share the id 'im1'" in quick[0]
+    else:
+        assert any("not evaluated" in m for _, _, m in quick[2])

@@ -165,7 +165,7 @@ def load_ground_truth(images: str, annotations: str | None,
     # growing heap were ~13% of a cold read of 5,000 files (bench/bench_scale.py).
     with gc_paused():
         store = GroundTruthCache(project)
-        ground_truth = project_ground_truth(project, load=store.load)
+        ground_truth = store.ground_truth()  # = project_ground_truth(project, load=store.load)
         store.save()
         if snapshot is not None:
             snapshot.save(project, store)

@@ -222,6 +222,36 @@ class GroundTruthCache:
             self._new[xml] = (key, _encode(loaded))
         return loaded
 
+    def ground_truth(self) -> dict[str, Annotation]:
+        """:func:`workbench.core.results.project_ground_truth` of the project through
+        :meth:`load`: the same dict, the same warnings and errors. While every file reads
+        without a problem (and image ids differ) the dict is filled here directly, without
+        that function's per-file verdict (:mod:`workbench.core.usable`: nothing to leave
+        out); from the first file with anything to say on, that function does the whole
+        project, given the files read so far (each file is read once, in the same order)."""
+        ground_truth: dict[str, Annotation] = {}
+        kept: dict[int, Loaded] = {}  # by id(entry): what was read before handing over
+        load = self.load
+        for entry in self.project.entries:
+            if not entry.has_xml:
+                continue
+            loaded = load(entry)
+            kept[id(entry)] = loaded
+            annotation, problems = loaded
+            image_id = entry.image_id or Path(entry.image_path).stem
+            if annotation is None or problems or image_id in ground_truth:
+                break
+            ground_truth[image_id] = annotation
+        else:
+            return ground_truth
+        from workbench.core.results import project_ground_truth
+
+        def again(entry: Any) -> Loaded:
+            done = kept.pop(id(entry), None)
+            return done if done is not None else load(entry)
+
+        return project_ground_truth(self.project, load=again)
+
     def save(self) -> None:
         """Write the entries of this run (atomically) when any differs from the file's."""
         if not self.misses and len(self._new) == len(self._old):
