@@ -111,6 +111,39 @@ def test_later_tabs_page_joins_when_picked(qtbot) -> None:  # noqa: ANN001
     assert page.isVisible() and page.text() == "second page"
 
 
+def test_later_tabs_builds_a_page_on_demand_only_when_picked(qtbot) -> None:  # noqa: ANN001
+    """A page given as a function and not queued is built when its tab is clicked (before the
+    owner's slots hear of it), never in the queue's turns; a queued one in a turn."""
+    tabs = QTabWidget()
+    qtbot.addWidget(tabs)
+    queue = BuildQueue(tabs)
+    later = LaterTabs(tabs, queue)
+    built: list[str] = []
+
+    def page(name: str):  # noqa: ANN202
+        def build() -> QLabel:
+            built.append(name)
+            return QLabel(name)
+        return build
+
+    assert later.add(page("first"), "One") == 0
+    assert later.add(page("second"), "Two", queued=False) == 1
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    qtbot.waitUntil(lambda: queue.pending == 0, timeout=3000)
+    qtbot.wait(100)
+    assert built == ["first"] and later.waiting(1) and not later.waiting(0)
+    seen: list[list[str]] = []
+    tabs.currentChanged.connect(lambda _i: seen.append(list(built)))
+    click_tab(qtbot, tabs, 1)
+    assert seen == [["first", "second"]]
+    label = tabs.widget(1).findChild(QLabel)
+    assert label is not None and label.text() == "second" and label.isVisible()
+    click_tab(qtbot, tabs, 0)
+    click_tab(qtbot, tabs, 1)
+    assert built == ["first", "second"]  # once
+
+
 def test_priors_matching_tab_picked_at_once_shows_the_rows(window, qtbot) -> None:  # noqa: ANN001
     """The Matching page joins its tab later; picked (a real click) right after the panel is
     built it shows the two objects, the unreachable stick flagged."""
