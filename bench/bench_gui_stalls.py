@@ -509,7 +509,8 @@ def switch_steps(window, checkpoint: Path, meter: StallMeter, rows: list) -> Non
          done=detections_idle)
     started = getattr(det, "detections_started", None)
     if ran is not None:  # submitted is not run: a detection waits while images flip by
-        print(f"  the network ran on {det.detector.forward_images - ran} of the 50 images")
+        print(f"  the detector ran on {det.detector.forward_images - ran} images meanwhile "
+              "(this panel's, and the Errors panel's evaluation: the same detector)")
     # 7. the same with the panel tabbed behind another one
     dock = next(d for d in window.findChildren(QDockWidget) if d.widget() is det
                 or (d.widget() is not None and d.widget().isAncestorOf(det)))
