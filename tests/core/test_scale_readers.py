@@ -99,8 +99,10 @@ def test_a_flag_memo_entry_is_the_values_of_its_own_groups():
     obj = plain.objects[0]
     assert (obj.pose, obj.truncated, obj.difficult, obj.box) == ("Left", True, False,
                                                                 (0.0, 1.0, 3.0, 4.0))
+    # (keyed by the object's whole pose/truncated/difficult run of elements, whitespace kept)
     assert voc_plain._FLAG_MEMO == {
-        ("<pose>Left", "<truncated>yes", "<difficult>0.0"): ("Left", True, False)}
+        "<pose>Left</pose>\n\t\t<truncated>yes</truncated>\n\t\t<difficult>0.0</difficult>"
+        "\n\t\t": ("Left", True, False)}
     # the same groups again come from the memo, with the same values
     again = read_plain(doc.replace("<name>a<", "<name>b<").encode())
     assert again is not None and again.objects[0].pose == "Left"
