@@ -43,3 +43,11 @@ def test_keys_too_wide_to_pack_fall_back_to_lexsort():
     assert stable_key_order(a, b).tolist() == np.lexsort((b, a)).tolist()
     negative = np.array([3, -1, 3, 0])
     assert stable_key_order(negative).tolist() == [1, 3, 0, 2]
+
+
+def test_compact_index_equals_the_plain_index():
+    from workbench.core.metrics_data import _compact_index
+
+    for names in ([], [""], ["a"], ["b", "a", "b"], ["x\0y", "z"], ["", "", "q"],
+                  [f"{i:06d}" for i in range(1000)]):
+        assert _compact_index(names) == {n: i for i, n in enumerate(names)}, names
