@@ -18,7 +18,6 @@ Process-wide and once per process; a no-op (``False``) where the C library has n
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import sys
 
@@ -38,6 +37,8 @@ def keep_freed_memory() -> bool:
         return _state["set"]
     ok = False
     if sys.platform.startswith("linux"):
+        import ctypes  # (here: ~5 ms of import, paid only by a process that reads results)
+
         try:
             mallopt = ctypes.CDLL(None).mallopt
         except (OSError, AttributeError):
