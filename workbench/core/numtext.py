@@ -7,9 +7,12 @@ Here a whole buffer is handled with a few numpy passes over its bytes:
 * :func:`tokens` — start/end of every token and the line it is on (separators: space, tab,
   newline);
 * :func:`parse_decimals` — the value of number tokens, **bit-identical to ``float()``**,
-  first by *layout* (``_by_layout``: the tokens of one length with the dot at one place, as
-  a ``printf`` format writes them, gathered into a byte matrix whose integer mantissas are one
-  matrix-vector product), else column by column (``_clinger``), else numpy's parser:
+  first *right-aligned* (``_right_aligned``: tokens of up to 8 bytes, each one 8-byte load
+  shifted to end at the last byte, so that a ``printf`` ``%.Nf`` column of any lengths has
+  every digit at a fixed place; :func:`parse_columns` does a whole table so, each column
+  with its own dot place), then by *layout* per length (``_by_layout``: the tokens of one
+  length with the dot at one place gathered into a byte matrix whose integer mantissas are
+  one matrix-vector product), else column by column (``_clinger``), else numpy's parser:
   a token ``[-]digits[.digits]`` with at most 15 significant digits is the integer mantissa
   (exact in a double) divided by ``10**k`` (``k <= 22``, exact too), and one IEEE division
   of two exact values is the correctly rounded result — the same double ``float()`` gives
