@@ -32,7 +32,9 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     w = project_window(qtbot, tmp_path / "s.ini", images, [PANEL])
     # Shown and brought to the front of its tab group (behind the Boxes tab, a panel's layers
     # are off the canvas and it ignores clicks).
-    w.panel_host.show_panel(PANEL[1])
+    panel = w.panel_host.show_panel(PANEL[1])
+    # the priors and matching are computed in a turn after the one that shows the panel
+    qtbot.waitUntil(lambda: panel.match is not None, timeout=5000)
     return w
 
 

@@ -32,7 +32,9 @@ def _window(qtbot, tmp_path, width: int = 300, height: int = 300):  # noqa: ANN0
     write_labelimg_xml(images / "a.xml", "a.png", (width, height),
                        [("cat", 101, 101, 160, 160), ("stick", 11, 11, 14, 30)])
     w = project_window(qtbot, tmp_path / "s.ini", images, [PANEL])
-    w.panel_host.show_panel(PANEL[1])
+    panel = w.panel_host.show_panel(PANEL[1])
+    # the priors and matching are computed in a turn after the one that shows the panel
+    qtbot.waitUntil(lambda: panel.match is not None, timeout=5000)
     return w
 
 

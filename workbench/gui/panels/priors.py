@@ -103,6 +103,9 @@ class PriorsPanel(QWidget):
         # so only the last few are kept.
         self._cache: OrderedDict[tuple, tuple[PriorSet, PriorSet]] = OrderedDict()
         self._tables_stale = False  # filled for other priors / matching than shown
+        # the image / ground truth changed while the panel was closed or tabbed behind another
+        # one: its priors and matching are computed when it comes to the front (issue 14)
+        self._stale = False
         self._build_ui()
         self.overlay.registry.owner_shown_changed.connect(self._on_owner_shown)
         window.image_changed.connect(self._on_image_changed)
@@ -115,7 +118,10 @@ class PriorsPanel(QWidget):
             hub.subscribe(CheckpointLoaded, lambda e: self.follow_checkpoint(str(e.path)),
                           owner=self)
             hub.subscribe(TrainingFinished, self._on_training_finished, owner=self)
-        self.refresh()
+        # not on screen yet: the priors and matching of the image are computed in a later
+        # event-loop turn, once the panel is shown in front (first opening: ~15-30 ms less
+        # in the turn that builds it; issue 14, GUI stalls)
+        self._refresh_in_front()
         if hub is not None:   # built after a run finished / a checkpoint was loaded: catch up
             finished = hub.last(TrainingFinished)
             if finished is not None:
@@ -232,8 +238,9 @@ class PriorsPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
-        self.model_combo.currentIndexChanged.connect(lambda _i: self.refresh())
-        self.size_spin.editingFinished.connect(self.refresh)
+        # (a checkpoint followed from the hub switches the detector while the panel is behind)
+        self.model_combo.currentIndexChanged.connect(lambda _i: self._refresh_in_front())
+        self.size_spin.editingFinished.connect(self._refresh_in_front)
         self.map_combo.currentIndexChanged.connect(self._on_map_changed)
         self.show_canvas.toggled.connect(lambda _on: self._sync_layers())
         for box in (self.show_grid, self.show_all, self.show_match):
@@ -385,7 +392,10 @@ class PriorsPanel(QWidget):
         self.progress.hide()
         self._remember(key, result)
         if key == (self.model_name, self._input_size(), self._photo_size()):
-            self._set_priors(*result)
+            if self._in_front():
+                self._set_priors(*result)
+            else:   # gone behind meanwhile: matched from the cache when in front again
+                self._mark_stale()
 
     def _remember(self, key: tuple, value: tuple[PriorSet, PriorSet]) -> None:
         self._cache[key] = value
@@ -573,6 +583,7 @@ class PriorsPanel(QWidget):
             self.mine()
 
     def _on_tab_changed(self, index: int) -> None:
+        self.catch_up()   # a page picked before the panel's catch-up turn: its rows now
         if index == self.tabs.count() - 1 and self.losses is None:
             self._auto_mine()
 
@@ -615,18 +626,69 @@ class PriorsPanel(QWidget):
 
     # -- events ---------------------------------------------------------------------------
     def _on_owner_shown(self, panel: object, shown: bool) -> None:
-        if panel is self and shown and self._tables_stale:
-            self._update_tables()
+        if panel is self and shown:
+            self._catch_up_later()
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
-        if self._tables_stale:
+        self._catch_up_later()
+
+    def _in_front(self) -> bool:
+        """Open and the current tab of its dock group (a dock tabbed behind another one still
+        says ``isVisible()``; the layer list knows)."""
+        return self.isVisible() and self.overlay.registry.owner_shown(self)
+
+    def _refresh_in_front(self) -> None:
+        """:meth:`refresh` now when the panel is in front, else when it comes to the front."""
+        if self._in_front():
+            self.refresh()
+        else:
+            self._mark_stale()
+
+    def _mark_stale(self) -> None:
+        """The image or its ground truth changed while the panel is closed or behind: its
+        layers are off the canvas then (the layer list hides them with the panel), so the
+        matching waits until it is in front again (~40 % of the GUI thread's work per image
+        switch went here; issue 14). What was drawn for the image before is emptied, as the
+        Detections panel does: another panel (IoU) may list these layers."""
+        self._stale = True
+        self.runner.cancel_all()   # an extraction or mining for the image before
+        self.match = self.gt = None
+        self.losses = self.kept = None
+        self.overlay.draw_mining(None, None, None)
+        self.overlay.draw_match(None, None, None)
+        photo = self._photo_size()
+        if self.priors is not None and (photo is None or tuple(self.priors.image_size) != photo):
+            # another photo size: the grid and cell priors of the one before are wrong too
+            self.overlay.draw_grid(None)
+            self.overlay.draw_all(None)
+            self.overlay.draw_cell(None, 0, 0)
+            self.overlay.draw_suggested(None, None)
+
+    def _catch_up_later(self) -> None:
+        """Catch up in the panel's next build turn (not in the one that shows it)."""
+        if self._stale or self._tables_stale:
+            self.builds.discard(self.catch_up)
+            self.builds.add(self.catch_up, first=True)
+
+    def catch_up(self) -> None:
+        """Compute what waited while the panel was not in front, if it is in front now."""
+        if not self._in_front():
+            return
+        if self._stale:
+            self._stale = False
+            self.refresh()
+        elif self._tables_stale:
             self._update_tables()
 
     def _on_image_changed(self, _path: str) -> None:
-        self.refresh()   # mines again once the priors are set, when the tab is in front
+        # mines again once the priors are set, when the tab is in front
+        self._refresh_in_front()
 
     def _on_annotation_changed(self) -> None:
+        if self._stale or not self._in_front():
+            self._mark_stale()
+            return
         if self.priors is not None:
             self._rematch()
             if self.losses is not None:
@@ -647,6 +709,7 @@ class PriorsPanel(QWidget):
 
     def select_cell(self, row: int, col: int) -> None:
         """Pick cell ``(row, col)`` of the selected map (what a click on the image does)."""
+        self.catch_up()
         self.cell = (row, col)
         if self.tabs.currentIndex() == 0:
             self.tabs.setCurrentIndex(1)
@@ -662,8 +725,7 @@ class PriorsPanel(QWidget):
         if self.priors is None:
             return
         # Closed or tabbed behind another panel: the tables are filled when it comes to the
-        # front (the layers stay current: other panels measure against them). ~30 ms of the
-        # GUI thread per image shown (issue 14, GUI stalls).
+        # front. ~30 ms of the GUI thread per image shown (issue 14, GUI stalls).
         if not self._tables_on_screen():
             self._tables_stale = True
             return

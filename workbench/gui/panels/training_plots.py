@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.gui.panels.pr_plot import plot_widget
+
 #: The mAP curves: VOC2007 11-point, VOC2010+ all-point.
 MAP07_COLOR, MAP10_COLOR = "#4e79a7", "#e15759"
 #: Exponential smoothing weight (TensorBoard-style, bias-corrected).
@@ -139,6 +141,13 @@ class TrainingPlots(QTabWidget):
     BUILD_GAP_MS = 40
     #: ... and between building one and showing it (its first paint in the pass after that)
     REVEAL_MS = 5
+    #: Milliseconds before the first build: a zero-delay call ran in the same pass of the event
+    #: loop as the panel's own build, in one gap with it (bench_gui_stalls: Train 148 ms)
+    FIRST_MS = 15
+    #: Plot tabs built in turns of their own after the panel: the one in front. The others are
+    #: built when their tab is picked or a caller asks for them (issue 14, GUI stalls: each is
+    #: ~20 ms of the GUI thread, 60-100 ms of stall on a loaded machine).
+    QUEUED = ("loss",)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -166,16 +175,23 @@ class TrainingPlots(QTabWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(self.REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
+        self.currentChanged.connect(self._on_tab_picked)
         self._build_next()
 
     def _build_next(self) -> None:
-        """Build the next plot not built yet, and schedule the one after it."""
-        for name in ("loss", "lr", "map"):
+        """Build the next queued plot not built yet, and schedule the one after it."""
+        for name in self.QUEUED:
             if name not in self._built:
-                QTimer.singleShot(self.BUILD_GAP_MS if self._built else 0, self,
+                QTimer.singleShot(self.BUILD_GAP_MS if self._built else self.FIRST_MS, self,
                                   lambda n=name: (self._build(n, later=True),
                                                   self._build_next()))
                 return
+
+    def _on_tab_picked(self, index: int) -> None:
+        """A plot tab picked before its plot was built: build it now."""
+        for name, box in self._boxes.items():
+            if self.widget(index) is box and name not in self._built:
+                self._build(name)
 
     def _reveal(self, name: str) -> None:
         if name in self._hidden:
@@ -257,7 +273,8 @@ class TrainingPlots(QTabWidget):
 
     @staticmethod
     def _plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
-        plot = pg.PlotWidget(title=title, axisItems={"bottom": IntegerAxis("bottom")})
+        # its context menu in a later turn (pr_plot.plot_widget; issue 14, GUI stalls)
+        plot = plot_widget(title=title, axisItems={"bottom": IntegerAxis("bottom")})
         plot.setLabel("bottom", xlabel)
         plot.setLabel("left", ylabel)
         plot.showGrid(x=True, y=True, alpha=0.2)
