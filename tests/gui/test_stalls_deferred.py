@@ -233,8 +233,9 @@ def test_metrics_and_runs_plots_built_after_the_panel(window, qtbot) -> None:  #
 
 
 def test_priors_tables_behind_another_panel_filled_when_in_front(window, qtbot) -> None:  # noqa: ANN001
-    """Tabbed behind another panel, the Priors panel keeps its layers current on an image
-    change (other panels measure against them) and fills its tables when back in front."""
+    """Tabbed behind another panel, the Priors panel does no matching on an image change (its
+    layers are off the canvas; the image before's are emptied, as the IoU panel lists them) and
+    matches and fills its tables when back in front."""
     from PySide6.QtTest import QTest
 
     host = window.panel_host
@@ -245,10 +246,12 @@ def test_priors_tables_behind_another_panel_filled_when_in_front(window, qtbot) 
     qtbot.waitUntil(lambda: not host.layers.owner_shown(priors), timeout=3000)
     QTest.keyClick(window.canvas, Qt.Key.Key_D)  # next image: b.png
     assert window.current_image_path().name == "b.png"
-    assert priors.gt.tolist() == [[50.0, 60.0, 150.0, 160.0]]  # matched for b.png already
-    assert priors.match is not None and priors.match.num_positive > 0
+    assert priors.gt is None and priors.match is None  # not matched while behind
+    assert len(priors.overlay.match) == 0               # a.png's matches emptied
     host.show_panel(PRIORS[1])
     qtbot.waitUntil(lambda: priors.objects_table.rowCount() == 1, timeout=3000)
+    assert priors.gt.tolist() == [[50.0, 60.0, 150.0, 160.0]]  # matched for b.png in front
+    assert priors.match is not None and priors.match.num_positive > 0
     assert priors.objects_table.item(0, 0).text() == "1. dog"
     assert priors.maps_table.item(6, 3).text() == "8,732"
 
