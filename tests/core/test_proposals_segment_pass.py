@@ -10,6 +10,7 @@ import pytest
 
 from workbench.core.proposals import (
     ProposalParams,
+    _interleave,
     _segment_pass,
     grid_dedup,
     segment_boxes,
@@ -131,3 +132,12 @@ def test_one_colour_space_per_k() -> None:
         selective_search(img, ProposalParams(seg_ks=(150,), seg_spaces=("HSV", "Lab")))
     with pytest.raises(ValueError, match="colour space 'RGB'"):
         selective_search(img, ProposalParams(seg_ks=(150,), seg_spaces=("RGB",)))
+
+
+def test_interleave_rates() -> None:
+    a = np.array([[0, 0, 1, 1]] * 3, np.float64) + np.arange(3)[:, None] * 10   # 0, 10, 20
+    b = np.array([[5, 5, 6, 6]] * 4, np.float64) + np.arange(4)[:, None] * 10   # 5 .. 35
+    assert _interleave([a, b])[:, 0].tolist() == [0, 5, 10, 15, 20, 25, 35]
+    # b at two boxes per round: its rank r sorts as r / 2
+    assert _interleave([a, b], [1.0, 2.0])[:, 0].tolist() == [0, 5, 15, 10, 25, 35, 20]
+    assert _interleave([a, b], [1.0, 0.5])[:, 0].tolist() == [0, 5, 10, 20, 15, 25, 35]

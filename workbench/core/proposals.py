@@ -164,6 +164,9 @@ class ProposalParams:
     seg_bridges: bool = True
     #: ours: ... only where the two ends cover at least this fraction of their box.
     seg_bridge_fill: float = 0.4
+    #: ours: each segment-pass list gives this many boxes per round of the interleave, the
+    #: coarse units one each.
+    seg_rate: float = 1.0
     #: ours: drop a box that falls in the same cell as a higher-ranked one of a grid whose
     #: step is this fraction of the box's size (rounded to a power of two pixels): near
     #: repeats, at ~1/60 of the cost of ``dedup_iou`` (0: exact repeats only).
@@ -292,11 +295,14 @@ def _run_unit(image: np.ndarray, k: float, sigma: float, mode: Mode,
     return _rects_to_boxes(_seeded_process(ss))
 
 
-def _interleave(lists: list[np.ndarray]) -> np.ndarray:
-    """Round-robin merge of ranked lists: rank 0 of every list, then rank 1, ..."""
+def _interleave(lists: list[np.ndarray], rates: list[float] | None = None) -> np.ndarray:
+    """Round-robin merge of ranked lists: rank 0 of every list, then rank 1, ...; with
+    ``rates``, list ``i`` gives ``rates[i]`` boxes per round (its rank ``r`` sorts as
+    ``r / rates[i]``; ties: the earlier list first)."""
     if not lists:
         return np.zeros((0, 4))
-    rank = np.concatenate([np.arange(len(b)) for b in lists])
+    rates = rates or [1.0] * len(lists)
+    rank = np.concatenate([np.arange(len(b)) / r for b, r in zip(lists, rates, strict=True)])
     source = np.concatenate([np.full(len(b), i) for i, b in enumerate(lists)])
     order = np.lexsort((source, rank))
     return np.concatenate(lists)[order]
@@ -567,7 +573,8 @@ def selective_search(
                     ranked.append(future.result())
         # the coarse units first at every rank, then the segment passes
         ranked = ranked[len(params.seg_ks):] + ranked[:len(params.seg_ks)]
-        boxes = _interleave(ranked)
+        n_seg = len(params.seg_ks)
+        boxes = _interleave(ranked, [1.0] * (len(ranked) - n_seg) + [params.seg_rate] * n_seg)
         boxes = np.clip(boxes, 0, [w, h, w, h])
         boxes = boxes[dedup(boxes, params.dedup_iou)]
         boxes = boxes[grid_dedup(boxes, params.dedup_grid)]
