@@ -214,3 +214,83 @@ def test_tree_state_sees_each_kind_of_change(tmp_path: Path) -> None:
     assert tree_state([str(tmp_path / "a")])[0] != state
     skipped, _ = tree_state([str(tmp_path / "a")], skip=os.path.realpath(tmp_path / "a" / "b"))
     assert not any(p.endswith("f.txt") for p in skipped)
+
+
+def _cache_file(root: Path) -> Path:
+    (gt,) = (root.parent / "cache").rglob("*.gt")
+    return gt
+
+
+def test_the_snapshot_refers_to_the_cache_file_not_a_copy(project: Path, trusted: None) -> None:
+    import marshal
+
+    run(project)
+    (snap,) = (project.parent / "cache").rglob("*.snap")
+    doc = marshal.loads(snap.read_bytes())
+    cache_doc = marshal.loads(_cache_file(project).read_bytes())
+    assert doc[2] == os.fspath(_cache_file(project)) and doc[3] == cache_doc[2]
+    # rows: image, XML, image id only (the parsed annotations live in the cache file)
+    assert sorted(row[1] for row in doc[4]) == sorted(cache_doc[1])
+    assert all(len(row) == 3 for row in doc[4])
+
+
+@pytest.mark.parametrize("what", ["rewritten", "removed", "damaged"])
+def test_a_cache_file_changed_since_the_snapshot_opens_the_project(
+        project: Path, trusted: None, what: str) -> None:
+    import marshal
+
+    _, first = run(project)
+    gt = _cache_file(project)
+    if what == "rewritten":  # the same entries under another token: not the snapshot's file
+        identity, entries, _token = marshal.loads(gt.read_bytes())
+        gt.write_bytes(marshal.dumps((identity, entries, "another")))
+    elif what == "removed":
+        gt.unlink()
+    else:
+        gt.write_bytes(b"\x00garbage")
+    opened, again = run(project)
+    assert isinstance(opened, Project)
+    same(again, first)
+    kept, third = run(project)  # both written anew
+    assert isinstance(kept, SnapshotProject)
+    same(third, first)
+
+
+def test_files_of_the_previous_version_are_ignored(project: Path, trusted: None,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    import marshal
+
+    _, first = run(project)
+    gt = _cache_file(project)
+    (snap,) = (project.parent / "cache").rglob("*.snap")
+    identity, entries, _token = marshal.loads(gt.read_bytes())
+    old = (identity[0], identity[1] - 1, *identity[2:])
+    gt.write_bytes(marshal.dumps((old, entries)))  # version 2's layout
+    sdoc = marshal.loads(snap.read_bytes())
+    sold = (sdoc[0][0], sdoc[0][1] - 1, *sdoc[0][2:])
+    snap.write_bytes(marshal.dumps((sold, sdoc[1], [])))
+    caplog.set_level(logging.INFO, logger="workbench.core.gt_cache")
+    opened, again = run(project)
+    assert isinstance(opened, Project)
+    same(again, first)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("ignored (another version" in m for m in messages), messages
+
+
+def test_eval_leaves_no_object_frozen(project: Path, trusted: None) -> None:
+    import contextlib
+    import gc
+    import io
+
+    from workbench.cli import main
+
+    devkit = project / "devkit"
+    devkit.mkdir()
+    (devkit / "comp4_det_test_cat.txt").write_text("im0 0.9 3 4 20 30\n")
+    before = gc.get_freeze_count()
+    for _ in range(2):  # cold, then from the snapshot
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["eval", str(project / "JPEGImages"), "--annotations",
+                         str(project / "Annotations"), "--results", str(devkit),
+                         "--metric", "voc07", "--json"]) == 0
+        assert gc.get_freeze_count() == before

@@ -52,7 +52,7 @@ from workbench.core.voc import read_clean
 log = logging.getLogger(__name__)
 
 #: Bump when :meth:`Project.load`'s output for the same files changes, or the layout below.
-VERSION = 2
+VERSION = 3
 _MAGIC = "workbench-gt-cache"
 #: Files (XML or image) modified this recently before being read are not cached.
 RACY_NS = 2_000_000_000
@@ -167,6 +167,8 @@ class GroundTruthCache:
             digest.hexdigest()[:32] + ".gt")
         self.hits = 0
         self.misses = 0
+        #: The token of the file as read, then as written (:meth:`save`); None: none there.
+        self.token: str | None = None
         self._old: dict[str, tuple] = self._read()
         self._new: dict[str, tuple] = {}
         self._recent = time.time_ns() - RACY_NS
@@ -181,9 +183,10 @@ class GroundTruthCache:
             return {}
         try:
             doc = marshal.loads(data)
-            if (not isinstance(doc, tuple) or len(doc) != 2 or doc[0] != self.identity
-                    or not isinstance(doc[1], dict)):
+            if (not isinstance(doc, tuple) or len(doc) != 3 or doc[0] != self.identity
+                    or not isinstance(doc[1], dict) or not isinstance(doc[2], str)):
                 raise ValueError("another version or another folder")
+            self.token = doc[2]
             return doc[1]
         except (ValueError, EOFError, TypeError) as exc:
             log.info("ground-truth cache %s ignored (%s); rebuilding it", self.path, exc)
@@ -253,16 +256,21 @@ class GroundTruthCache:
         return project_ground_truth(self.project, load=again)
 
     def save(self) -> None:
-        """Write the entries of this run (atomically) when any differs from the file's."""
+        """Write the entries of this run (atomically) when any differs from the file's, with a
+        new :attr:`token` (what a :class:`TreeSnapshot` refers to; None when not written)."""
         if not self.misses and len(self._new) == len(self._old):
             return
         from workbench.core.atomic import atomic_write_bytes
 
+        token = os.urandom(12).hex()
+        self.token = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.path, marshal.dumps((self.identity, self._new)))
+            atomic_write_bytes(self.path, marshal.dumps((self.identity, self._new, token)))
         except OSError as exc:
             log.warning("cannot write the ground-truth cache %s: %s", self.path, exc)
+        else:
+            self.token = token
 
 
 # --------------------------------------------------------------------------- tree snapshot
@@ -386,33 +394,57 @@ class TreeSnapshot:
             return None
         try:
             doc = marshal.loads(data)
-            if not isinstance(doc, tuple) or len(doc) != 3 or doc[0] != self.identity:
+            if not isinstance(doc, tuple) or len(doc) != 5 or doc[0] != self.identity:
                 raise ValueError("another version or other folders")
             if doc[1] != self.state:
                 return None  # something changed: open the project
-            return SnapshotProject([SnapshotEntry(*row) for row in doc[2]])
-        except (ValueError, EOFError, TypeError) as exc:
+            _, _, cache_path, token, rows = doc
+            entries = self._cached(cache_path, token)
+            if entries is None:
+                return None
+            return SnapshotProject([SnapshotEntry(image, xml, image_id, entries[xml][1])
+                                    for image, xml, image_id in rows])
+        except (ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
             log.info("ground-truth snapshot %s ignored (%s)", self.path, exc)
             return None
 
+    def _cached(self, cache_path: str, token: str) -> dict[str, tuple] | None:
+        """The entries of the :class:`GroundTruthCache` file the snapshot was written with
+        (its parsed annotations are kept there, not twice), None when that file is gone or
+        was written again since (another token)."""
+        try:
+            data = Path(cache_path).read_bytes()
+        except OSError as exc:
+            log.info("ground-truth snapshot: cache %s not readable (%s)", cache_path, exc)
+            return None
+        doc = marshal.loads(data)
+        if (not isinstance(doc, tuple) or len(doc) != 3 or doc[0][:2] != (_MAGIC, VERSION)
+                or not isinstance(doc[1], dict) or doc[2] != token):
+            log.info("ground-truth snapshot: cache %s written again since; reading the "
+                     "project", cache_path)
+            return None
+        return doc[1]
+
     def save(self, project: Any, store: GroundTruthCache) -> None:
-        """Keep ``project``'s annotated entries with what ``store`` read for each; not when
-        the trees were not scanned, changed too recently, or an entry is not in ``store``."""
-        if self.state is None or self.newest >= self.started - RACY_NS:
+        """Keep ``project``'s annotated entries, referring to what ``store`` read for each in
+        its file (call after ``store.save()``); not when the trees were not scanned, changed
+        too recently, an entry is not in ``store`` or its file was not written."""
+        if (self.state is None or self.newest >= self.started - RACY_NS
+                or store.token is None):
             return
         rows = []
         for entry in project.entries:
             if not entry.has_xml:
                 continue
-            kept = store._new.get(os.fspath(entry.xml_path))
-            if kept is None:
+            xml = os.fspath(entry.xml_path)
+            if xml not in store._new:
                 return  # read too soon after a change (not cached): not kept either
-            rows.append((os.fspath(entry.image_path), os.fspath(entry.xml_path),
-                         entry.image_id, kept[1]))
+            rows.append((os.fspath(entry.image_path), xml, entry.image_id))
         from workbench.core.atomic import atomic_write_bytes
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.path, marshal.dumps((self.identity, self.state, rows)))
+            atomic_write_bytes(self.path, marshal.dumps(
+                (self.identity, self.state, os.fspath(store.path), store.token, rows)))
         except OSError as exc:
             log.warning("cannot write the ground-truth snapshot %s: %s", self.path, exc)
