@@ -93,6 +93,8 @@ class PanelScrollArea(QScrollArea):
         panel.installEventFilter(self)
         self._pending = False
         self._guarded: set[int] = set()
+        #: guarded widgets whose wheel filter is installed in the next turn (below)
+        self._to_filter: list[QWidget] = []
         self.guard_wheel()
         self.fit()
 
@@ -112,6 +114,17 @@ class PanelScrollArea(QScrollArea):
                 widget.destroyed.connect(lambda *_a, k=key: self._guarded.discard(k))
                 if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+                self._to_filter.append(widget)
+        if self._to_filter:
+            # in the next turn: the events of a panel's first show and polish (hundreds) then
+            # do not each pass through this Python filter (~10 % of the GUI thread's CPU in
+            # the Train panel's first opening; issue 14, GUI stalls)
+            QTimer.singleShot(0, self, self._install_filters)
+
+    def _install_filters(self) -> None:
+        widgets, self._to_filter = self._to_filter, []
+        for widget in widgets:
+            if id(widget) in self._guarded:   # not destroyed since
                 widget.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
