@@ -114,6 +114,7 @@ def test_runs_panel_in_the_window_keeps_best_epoch(qtbot, tmp_path) -> None:  # 
     area.resize(area.width(), 120)  # short: the panel scrolls
     area.fit()
     w.canvas.setFocus()
+    qtbot.wait(20)  # the guard's filters are installed in the turn after the build, as input is
     box = panel.epoch_box
     assert box.currentText() == "best epoch"
     _wheel(box)
