@@ -5,7 +5,9 @@
         [--out bench/results/results_read.txt]
 
 Uses the synthetic trees of ``bench/bench_scale.py`` (``--keep DIR`` there): ``ROOT/voc_N``
-with ``results.json`` (COCO results, ids 1..N / 1..20) and ``devkit/comp4_det_test_*.txt``.
+with ``results.json`` (COCO results, ids 1..N / 1..20) and ``devkit/comp4_det_test_*.txt``; a
+missing tree is written first (``bench_scale.make_tree``, ``--dets`` per image). Without a
+``--base`` checkout only this checkout's columns are filled.
 Each row runs in a fresh single-threaded subprocess, this checkout and ``--base`` (the code
 to compare with, e.g. ``git archive 62d9ca6 | tar -x -C /tmp/base13r``) alternating,
 ``--repeat`` times each; the least CPU time (``process_time``) of each is kept. Only ratios
@@ -98,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", default="/tmp/base13r", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--cases", default="read-json,read-devkit,voc07,coco")
+    ap.add_argument("--dets", type=int, default=100,
+                    help="detections per image of a tree written here (default 100)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "results_read.txt"))
     args = ap.parse_args(argv)
     lines = [f"# bench_results_read  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}  "
@@ -107,25 +111,38 @@ def main(argv: list[str] | None = None) -> int:
              f"{'size':>7} {'case':12} {'rows':>9} {'base cpu':>9} {'this cpu':>9} "
              f"{'base det/s':>11} {'this det/s':>11} {'ratio':>6}  mAP base / this"]
     print("\n".join(lines), flush=True)
+    codes = (("base", args.base), ("this", ROOT)) if args.base.is_dir() else (("this", ROOT),)
+    if not args.base.is_dir():
+        print(f"# no base checkout at {args.base}: this checkout only", flush=True)
     for n in [int(s) for s in args.sizes.split(",")]:
         tree = args.root / f"voc_{n}"
+        if not (tree / "Annotations").is_dir():
+            sys.path.insert(0, str(ROOT / "bench"))
+            import bench_scale
+
+            made = bench_scale.make_tree(tree, n, args.dets)
+            print(f"# wrote {tree}: {made['objects']} objects, {made['detections']} detections",
+                  flush=True)
         gt = ground_truth_pickle(tree, n) if {"voc07", "coco"} & set(args.cases.split(",")) \
             else Path("-")
         for case in args.cases.split(","):
             best: dict[str, dict] = {}
             for _ in range(args.repeat):
-                for label, code in (("base", args.base), ("this", ROOT)):
+                for label, code in codes:
                     row = child(code, case, tree, n, gt)
                     if label not in best or row["cpu_s"] < best[label]["cpu_s"]:
                         best[label] = row
-            b, t = best["base"], best["this"]
+            t = best["this"]
+            b = best.get("base", {"cpu_s": float("nan"), "map": "-",
+                                  "detections": t.get("detections", 0)})
             rows = t.get("detections", b.get("detections", 0))
             if case.startswith("read-"):
                 assert b["detections"] == t["detections"], (b, t)
             maps = f"{b['map']} / {t['map']}" if "map" in t else ""
-            if maps and b["map"] != t["map"]:
+            if maps and "base" in best and b["map"] != t["map"]:
                 maps += "  DIFFERENT"
-            rate_b, rate_t = (f"{rows / r['cpu_s'] / 1e6:.2f}M" if rows else "-" for r in (b, t))
+            rate_b, rate_t = (f"{rows / r['cpu_s'] / 1e6:.2f}M" if rows and r["cpu_s"] == r["cpu_s"]
+                              else "-" for r in (b, t))
             line = (f"{n:>7} {case:12} {rows:>9} {b['cpu_s']:>9.3f} {t['cpu_s']:>9.3f} "
                     f"{rate_b:>11} {rate_t:>11} {b['cpu_s'] / t['cpu_s']:>6.2f}  {maps}")
             print(line, flush=True)

@@ -131,6 +131,10 @@ BENCHES: tuple[Bench, ...] = (
           long=True),
     Bench("bench_demo.py", ("--minutes", "10"), ("--minutes", "0.3", "--images", "40"),
           660, 60, "the CPU demo detector: val mAP per minute on the sample project", long=True),
+    Bench("bench_results_read.py", ("--sizes", "5000,20000,100000"),
+          ("--sizes", "300", "--repeat", "1"), 900, 60,
+          "results files (JSON, devkit) and the VOC07/COCO metric vs --base, 5k-100k",
+          has_out=True, long=True),
     Bench("bench_scale.py", ("--sizes", "5000,20000,100000"),
           ("--sizes", "300", "--only", "read-voc,validate"), 5400, 60,
           "readers, results files, eval vs faster-coco-eval and voc_eval.py at 5k-100k",
@@ -349,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated scripts (bench_voc or voc)")
     ap.add_argument("--skip", default="", help="comma-separated scripts to leave out")
     ap.add_argument("--include-long", action="store_true",
-                    help="also bench_demo.py (11 min) and bench_scale.py (~1.5 h)")
+                    help="also bench_classics.py (1 h), bench_demo.py (11 min), bench_results_read.py (15 min) and bench_scale.py (~1.5 h)")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (default 1; 3 for a spread)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="stop a run after this many seconds (default: 3x its expected time)")
