@@ -11,8 +11,7 @@ import errno
 import os
 import re
 import threading
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from workbench.core.annotation import Annotation, ImageSize, VocObject
 from workbench.core.atomic import atomic_write_bytes
@@ -23,6 +22,11 @@ from workbench.core.voc_xml import (
     COORDS, MAX_XML_BYTES, OBJ_ORDER, ROOT_ORDER, parse_root, parser, read_meta, read_object,
     read_size,
 )
+
+if TYPE_CHECKING:
+    from lxml import etree
+else:  # (imported at its first use: files the plain-layout reader reads never need it)
+    from workbench.core.lazy_lxml import etree
 
 
 def _ensure_child(parent: etree._Element, tag: str, order: tuple[str, ...]) -> etree._Element:

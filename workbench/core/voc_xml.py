@@ -14,11 +14,15 @@ import math
 import os
 import re
 import stat
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from workbench.core.annotation import ImageSize, VocObject
 from workbench.core.boxes import voc_to_edges
+
+if TYPE_CHECKING:
+    from lxml import etree
+else:  # (imported at its first use: files the plain-layout reader reads never need it)
+    from workbench.core.lazy_lxml import etree
 
 #: Larger files are refused unread. 32 MiB holds ~140,000 objects in LabelImg's layout (a
 #: 100,000-object file is ~22 MB): what this program writes it must be able to read again
