@@ -83,6 +83,9 @@ class PanelScrollArea(QScrollArea):
     with wrapped labels its *preferred* height for the width: the Train plots grew to 480 px
     below the fold.)"""
 
+    #: milliseconds after a layout change before the widgets added since are guarded
+    GUARD_MS = 200
+
     def __init__(self, panel: QWidget) -> None:
         super().__init__()
         self.setObjectName("panelScroll")
@@ -95,6 +98,12 @@ class PanelScrollArea(QScrollArea):
         self._guarded: set[int] = set()
         #: guarded widgets whose wheel filter is installed in the next turn (below)
         self._to_filter: list[QWidget] = []
+        #: widgets the panel added since: guarded at most this often (a scan of the panel's
+        #: whole tree on every layout request was ~0.2 ms each, ~10 per image switch)
+        self._guard_timer = QTimer(self)
+        self._guard_timer.setSingleShot(True)
+        self._guard_timer.setInterval(self.GUARD_MS)
+        self._guard_timer.timeout.connect(self.guard_wheel)
         self.guard_wheel()
         self.fit()
 
@@ -150,7 +159,8 @@ class PanelScrollArea(QScrollArea):
         panel = self.widget()
         if panel is None:
             return
-        self.guard_wheel()  # widgets the panel added since
+        if not self._guard_timer.isActive():
+            self._guard_timer.start()  # widgets the panel added since
         bar = self.verticalScrollBar().sizeHint().width()
         min_w = panel.minimumSizeHint().width()
         if self.minimumWidth() != min_w + bar:
