@@ -153,3 +153,32 @@ def test_registered_and_built_by_the_window(qtbot, tmp_path: Path) -> None:
     w = MainWindow(Settings(tmp_path / "settings.ini"))
     qtbot.addWidget(w)
     assert isinstance(w.panel("Metrics"), MetricsPanel)
+
+
+def test_another_evaluation_redraws_the_same_curves_and_legend(qtbot, window: MainWindow,
+                                                               project) -> None:
+    """Issue 14 (GUI stalls): a new evaluation with the same classes (another metric or IoU)
+    puts its points in the curves drawn (no new items or legend rows); a chosen row still
+    chooses its curve."""
+    panel = MetricsPanel(window)
+    qtbot.addWidget(panel)
+    panel.resize(420, 700)
+    panel.show()
+    with qtbot.waitSignal(panel.evaluated, timeout=3000):
+        assert panel.load_results(project[1])
+    items = dict(panel._curves)
+    rect = panel.table.visualItemRect(panel.table.item(0, 0))
+    QTest.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
+                     Qt.KeyboardModifier.NoModifier, rect.center())
+    assert panel.curve_names == ["cat"]
+    _choose_metric(qtbot, panel, "coco")
+    assert panel._curves == items                      # the same curve objects
+    assert len(panel.legend.items) == 2
+    x, y = panel._curves["cat"].getData()
+    assert len(x) == 101 and len(y) == 101            # COCO's 101 recall points
+    _choose_metric(qtbot, panel, "voc07")
+    x, y = panel._curves["cat"].getData()
+    np.testing.assert_allclose(x, [0, 1 / 3, 1 / 3, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(y, [1, 1, 0.5, 1 / 3, 0.5, 0.6])
+    assert panel._curves == items and len(panel.legend.items) == 2
+    assert panel.curve_names == ["cat"]               # the row still chosen

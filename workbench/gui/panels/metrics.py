@@ -365,23 +365,36 @@ class MetricsPanel(QWidget):
 
     def _set_curves(self, curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         plot = self.plot  # (and the legend) built now if not yet
-        for item in self._curves.values():
-            plot.removeItem(item)
-        self.legend.clear()
-        self._curves = {}
-        for name, (recall, precision) in curves.items():
-            pen = pg.mkPen(class_color(name), width=2)
-            valid = precision >= 0
-            if self.metric == "coco":
-                item = self.plot.plot(recall[valid], precision[valid], pen=pen, name=name)
-            else:  # ranked points as a step curve starting at recall 0
-                item = self.plot.plot(np.r_[0.0, recall], np.r_[precision[:1], precision],
-                                      pen=pen, name=name, stepMode=None)
-            self._curves[name] = item
+        points = {name: self._curve_points(recall, precision)
+                  for name, (recall, precision) in curves.items()}
+        if list(points) == list(self._curves):
+            # the same classes (another IoU threshold, say): new points in the same curves —
+            # removing and adding them and their legend rows was ~20-30 ms of the GUI thread
+            # per evaluation (issue 14, GUI stalls)
+            for name, (x, y) in points.items():
+                self._curves[name].setData(x, y)
+            self._on_table_selection_changed()   # the rows chosen still choose the curves
+        else:
+            for item in self._curves.values():
+                plot.removeItem(item)
+            self.legend.clear()
+            self._curves = {}
+            for name, (x, y) in points.items():
+                pen = pg.mkPen(class_color(name), width=2)
+                self._curves[name] = plot.plot(x, y, pen=pen, name=name, stepMode=None)
         self.plot.setTitle(f"PR curves — {METRIC_LABELS[self.metric]}"
                            + (" at IoU 0.5" if self.metric == "coco" else
                               f" at IoU {self.iou_spin.value():g}"), color="#dddddd",
                            size="9pt")
+
+    def _curve_points(self, recall: np.ndarray,
+                      precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A class's PR curve as drawn: COCO's valid points; VOC's ranked points as a step
+        curve starting at recall 0."""
+        if self.metric == "coco":
+            valid = precision >= 0
+            return recall[valid], precision[valid]
+        return np.r_[0.0, recall], np.r_[precision[:1], precision]
 
     def _on_table_selection_changed(self) -> None:
         rows = {i.row() for i in self.table.selectedItems()}
