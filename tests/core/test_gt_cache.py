@@ -332,7 +332,8 @@ def test_ground_truth_is_project_ground_truth(project_dir: Path, tmp_path: Path,
             gt = str(exc)
         records = [(r.name, r.levelname, r.getMessage()) for r in caplog.records]
         return gt, list(gt) if isinstance(gt, dict) else None, records, (store.hits,
-                                                                        store.misses)
+                                                                        store.misses), \
+            store._new
 
     with caplog.at_level("INFO"):
         quick, usual = run(tmp_path / "a", True), run(tmp_path / "b", False)
@@ -340,6 +341,7 @@ def test_ground_truth_is_project_ground_truth(project_dir: Path, tmp_path: Path,
     if case in ("clean", "warm"):
         assert quick[1] == ["im0", "im1", "im2"] and quick[2] == []
         assert quick[3] == ((3, 0) if case == "warm" else (0, 3))
+        assert len(quick[4]) == 3  # (the same entries kept, cold or warm: quick == usual)
     elif case == "shared id":
         assert "share the id 'im1'" in quick[0]
     else:

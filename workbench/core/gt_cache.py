@@ -38,7 +38,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import marshal
-import operator
 import os
 import stat
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.core.annotation import Annotation, ImageSize, Problem, VocObject
-from workbench.core.voc import read_clean
+from workbench.core.voc import read_clean_encoded
 
 try:  # (the built-in SHA-256: hashlib loads OpenSSL, ~4 ms of every eval)
     from _sha256 import sha256  # type: ignore[import-not-found]
@@ -134,16 +133,12 @@ def _decode(value: tuple) -> Loaded:
 
 
 # _decode fills every field of these two frozen dataclasses by name: a field added to them
-# must be added there (and to _encode), or cached annotations would lack it.
+# must be added there (and to _encode and voc_plain.read_plain's encoded tuples), or cached
+# annotations would lack it.
 assert [f.name for f in dataclasses.fields(VocObject)] == [
     "name", "box", "difficult", "truncated", "pose", "extra", "score", "model_made", "raw"]
 assert [f.name for f in dataclasses.fields(Annotation)] == [
     "filename", "size", "objects", "verified", "folder", "path", "database", "segmented", "raw"]
-
-
-#: An object's encoded fields (:func:`_encode`'s order), one C call per object.
-_OBJECT_FIELDS = operator.attrgetter("name", "box", "difficult", "truncated", "pose", "extra",
-                                     "score", "model_made")
 
 
 def _read_clean(xml: str, image: str) -> tuple[Annotation, tuple, tuple, tuple] | None:
@@ -151,13 +146,13 @@ def _read_clean(xml: str, image: str) -> tuple[Annotation, tuple, tuple, tuple] 
     without a problem (:func:`workbench.core.voc.read_clean`: the keys, :func:`_stat`'s, from
     ``fstat`` of the files as read), else None (then it is read the usual way). The
     annotation carries no ``raw``, as a cached one."""
-    clean = read_clean(xml, image, keep_raw=False)
+    clean = read_clean_encoded(xml, image, keep_raw=False)
     if clean is None:
         return None
-    ann, st, ist = clean
+    ann, st, ist, objects = clean
     size = ann.size
     encoded = ((ann.filename, (size.width, size.height, size.depth),  # type: ignore[union-attr]
-                tuple(map(_OBJECT_FIELDS, ann.objects)),
+                tuple(objects),  # type: ignore[arg-type]  # (encode=True: the objects' tuples)
                 ann.verified, ann.folder, ann.path, ann.database, ann.segmented), ())
     return (ann, encoded, (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
             (ist.st_size, ist.st_mtime_ns, ist.st_ctime_ns, ist.st_ino))  # type: ignore[union-attr]
@@ -224,7 +219,12 @@ class GroundTruthCache:
             if max(xml_stat[1], image_stat[1]) < self._recent:
                 self._new[xml] = ((xml_stat, image_stat), encoded)
             return ann, []
-        if old is None:
+        return self._load_usual(entry, xml, key if old is not None else None)
+
+    def _load_usual(self, entry: Any, xml: str, key: tuple | None) -> Loaded:
+        """A file :func:`_read_clean` does not read: ``Project.load`` with every message,
+        kept under ``key`` (``(xml stat, image stat)`` before reading; None: taken now)."""
+        if key is None:
             key = (_stat(xml), _stat(entry.image_path))
         self.misses += 1
         loaded = self.project.load(entry)
@@ -240,15 +240,47 @@ class GroundTruthCache:
         without a problem (and image ids differ) the dict is filled here directly, without
         that function's per-file verdict (:mod:`workbench.core.usable`: nothing to leave
         out); from the first file with anything to say on, that function does the whole
-        project, given the files read so far (each file is read once, in the same order)."""
+        project, given the files read so far (each file is read once, in the same order).
+        A file not in the cache file is read here as :meth:`load` reads it, inline (a cold
+        run: one loop step per file)."""
         ground_truth: dict[str, Annotation] = {}
-        kept: dict[int, Loaded] = {}  # by id(entry): what was read before handing over
-        load = self.load
-        for entry in self.project.entries:
+        # What was read before handing over, in order: (entry, annotation) of a clean file,
+        # (entry, (annotation, problems)) of another
+        done: list[tuple[Any, Any]] = []
+        project, load = self.project, self.load
+        old, new, recent = self._old, self._new, self._recent
+        voc, fspath, read = project.format == "voc", os.fspath, read_clean_encoded
+        for entry in project.entries:
             if not entry.has_xml:
                 continue
-            loaded = load(entry)
-            kept[id(entry)] = loaded
+            xml = fspath(entry.xml_path) if voc else ""
+            if voc and xml not in old:
+                clean = read(xml, fspath(entry.image_path), keep_raw=False)
+                if clean is None:
+                    loaded = self._load_usual(entry, xml, None)
+                else:  # as load() keeps it (_read_clean), inline
+                    self.misses += 1
+                    ann, st, ist, objects = clean
+                    if st.st_mtime_ns < recent and ist.st_mtime_ns < recent:  # type: ignore[union-attr]
+                        size = ann.size
+                        new[xml] = (
+                            ((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino),
+                             (ist.st_size, ist.st_mtime_ns,  # type: ignore[union-attr]
+                              ist.st_ctime_ns, ist.st_ino)),  # type: ignore[union-attr]
+                            ((ann.filename,
+                              (size.width, size.height, size.depth),  # type: ignore[union-attr]
+                              tuple(objects),  # type: ignore[arg-type]
+                              ann.verified, ann.folder, ann.path,
+                              ann.database, ann.segmented), ()))
+                    done.append((entry, ann))
+                    image_id = entry.image_id or Path(entry.image_path).stem
+                    if image_id in ground_truth:
+                        break
+                    ground_truth[image_id] = ann
+                    continue
+            else:
+                loaded = load(entry)
+            done.append((entry, loaded))
             annotation, problems = loaded
             image_id = entry.image_id or Path(entry.image_path).stem
             if annotation is None or problems or image_id in ground_truth:
@@ -258,9 +290,13 @@ class GroundTruthCache:
             return ground_truth
         from workbench.core.results import project_ground_truth
 
+        kept = {id(entry): value for entry, value in done}
+
         def again(entry: Any) -> Loaded:
-            done = kept.pop(id(entry), None)
-            return done if done is not None else load(entry)
+            value = kept.pop(id(entry), None)
+            if value is None:
+                return load(entry)
+            return value if isinstance(value, tuple) else (value, [])
 
         return project_ground_truth(self.project, load=again)
 

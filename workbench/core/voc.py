@@ -78,6 +78,7 @@ __all__ = [
     "MAX_XML_BYTES", "VocError", "HostileXmlError", "VocReadError", "read_annotation",
     "parse_annotation", "annotation_to_bytes", "write_annotation", "read_filename",
     "read_clean",
+    "read_clean_encoded",
 ]
 
 
@@ -229,6 +230,16 @@ def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = 
     within the decoder's limits (the image's stat is then given, else None). The stats are
     of the files as opened (``fstat``). Without ``keep_raw`` the annotation and its objects
     carry no ``raw`` (readers that never write the file back)."""
+    clean = read_clean_encoded(xml, image, check_image, keep_raw, False)
+    return None if clean is None else clean[:3]
+
+
+def read_clean_encoded(xml: str, image: str, check_image: bool = True, keep_raw: bool = True,
+                       encode: bool = True
+                       ) -> tuple[Annotation, os.stat_result, os.stat_result | None,
+                                  list[tuple] | None] | None:
+    """:func:`read_clean` and, with ``encode``, each object's fields but ``raw`` as a tuple
+    (:attr:`workbench.core.voc_plain.Plain.encoded`: what the ground-truth cache keeps)."""
     try:
         fd = os.open(xml, _XML_FLAGS)
     except (OSError, ValueError):
@@ -245,7 +256,7 @@ def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = 
         os.close(fd)
     if len(data) != size:
         return None  # it grew or shrank since fstat
-    plain = read_plain(data, keep_raw)
+    plain = read_plain(data, keep_raw, encode)
     if plain is None or plain.size is None or plain.meta["filename"] != os.path.basename(image):
         return None
     width, height = plain.size.width, plain.size.height
@@ -274,11 +285,17 @@ def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = 
         return None
     meta = plain.meta
     ann = object.__new__(Annotation)  # (as parse_annotation builds it)
-    ann.__dict__.update(filename=meta["filename"], size=plain.size,
-                        objects=tuple(plain.objects), verified=meta["verified"],
-                        folder=meta["folder"], path=meta["path"], database=meta["database"],
-                        segmented=meta["segmented"], raw=data if keep_raw else None)
-    return ann, st, ist
+    fields = ann.__dict__  # (one store per field: cheaper than update's keyword dict)
+    fields["filename"] = meta["filename"]
+    fields["size"] = plain.size
+    fields["objects"] = tuple(plain.objects)
+    fields["verified"] = meta["verified"]
+    fields["folder"] = meta["folder"]
+    fields["path"] = meta["path"]
+    fields["database"] = meta["database"]
+    fields["segmented"] = meta["segmented"]
+    fields["raw"] = data if keep_raw else None
+    return ann, st, ist, plain.encoded
 
 
 def read_annotation(

@@ -95,6 +95,9 @@ class Plain(NamedTuple):
     size: ImageSize | None
     size_message: str | None
     objects: list[VocObject]
+    #: With ``read_plain(…, encode=True)``: each object's fields but ``raw`` as a tuple, in
+    #: field order (what :mod:`workbench.core.gt_cache` keeps), else None.
+    encoded: list[tuple] | None = None
 
 
 def _number(text: str | None) -> float | None:
@@ -157,9 +160,10 @@ def _size(width: str, height: str, depth: str) -> ImageSize | None:
     return ImageSize(int(round(w)), int(round(h)), int(d) if d and d > 0 else 3)
 
 
-def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
+def read_plain(data: bytes, keep_raw: bool = True, encode: bool = False) -> Plain | None:
     """The annotation of a file in LabelImg's layout, or None (see the module doc). Without
-    ``keep_raw`` each object's ``raw`` is None (readers that never write the file back)."""
+    ``keep_raw`` each object's ``raw`` is None (readers that never write the file back);
+    ``encode``: :attr:`Plain.encoded` too."""
     if data.startswith(_UTF8_BOM):
         data = data[len(_UTF8_BOM):]
     try:
@@ -202,8 +206,9 @@ def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
         "verified": (verified or "").strip().lower() in _TRUE,
     }
     objects: list[VocObject] = []
+    encoded: list[tuple] | None = [] if encode else None
     if stop == start:
-        return Plain(meta, size, size_message, objects)
+        return Plain(meta, size, size_message, objects, encoded)
     region = text[start:stop]
     new, covered, memo, model_true = object.__new__, 0, _FLAG_MEMO, _TRUE
     for raw, mm, name, flag_text, x1, y1, x2, y2, score_text in _OBJECT.findall(region):
@@ -234,14 +239,16 @@ def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
                 return None  # an empty <score/> or one the full reader warns about
         obj = new(VocObject)  # the frozen dataclass's __init__ costs more than the parse
         fields = obj.__dict__
-        fields["name"] = name.strip()
-        fields["box"] = (x1 - 1.0, y1 - 1.0, x2, y2)  # voc_to_edges
+        fields["name"] = name = name.strip()
+        fields["box"] = box = (x1 - 1.0, y1 - 1.0, x2, y2)  # voc_to_edges
         fields["difficult"] = flags[2]
         fields["truncated"] = flags[1]
         fields["pose"] = flags[0]
         fields["extra"] = ()
         fields["score"] = score
-        fields["model_made"] = bool(mm) and mm.lower() in model_true
+        fields["model_made"] = made = bool(mm) and mm.lower() in model_true
+        if encoded is not None:
+            encoded.append((name, box, flags[2], flags[1], flags[0], (), score, made))
         if keep_raw:
             raw = raw.rstrip(" \t\n")
             fields["raw"] = (raw.encode("ascii") if ascii_only
@@ -251,4 +258,4 @@ def read_plain(data: bytes, keep_raw: bool = True) -> Plain | None:
         objects.append(obj)
     if covered != len(region):
         return None  # something between or around the objects: not this layout
-    return Plain(meta, size, size_message, objects)
+    return Plain(meta, size, size_message, objects, encoded)
