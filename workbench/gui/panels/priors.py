@@ -18,6 +18,11 @@ generator, and selected when the panel shows that checkpoint's model (or the pap
 set for an ``ssd300_vgg16``) or another checkpoint; a panel on a different detector stays on
 it (the user chose it) and says where the checkpoint is.
 
+Closed or tabbed behind another panel (its layers are off the canvas then), it does no per-image
+work: an image switch empties the matches drawn for the image before, and the priors and matching
+of the image shown are computed when the panel is in front again, in a build turn of its own
+(:meth:`PriorsPanel.catch_up`; at once when a cell or a tab is picked). Issue 14, GUI stalls.
+
 The paper's SSD300 priors are computed here (numpy). Torchvision detectors are built on a
 worker (random weights, no download) and asked through their own anchor generators; torch is
 imported only then (:mod:`workbench.engine.anchor_extract`).
