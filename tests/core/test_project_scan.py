@@ -165,3 +165,22 @@ def test_annotations_folder_with_xml_anywhere_opens_as_voc(tmp_path: Path) -> No
     project = Project.open(images, ann)
     assert project.format == "voc"
     assert [e.has_xml for e in project.entries] == [True]
+
+
+@pytest.mark.parametrize("layout", ["voc", "beside"])
+def test_entry_paths_print_as_pathlib_formats_them(tmp_path: Path, layout: str) -> None:
+    """The entries' paths carry the strings the scan joined (not formatted again): each is
+    exactly what pathlib gives for the same parts, in subfolders and with odd names too."""
+    root = tmp_path / "p q"
+    names = ["a.jpg", "sub/b c.jpg", "sub/deep/é.jpg", "x.y.jpg", "-d.jpg"]
+    for name in names:
+        image = _img(root / ("JPEGImages" if layout == "voc" else "") / name, fmt="JPEG")
+        ann = (root / "Annotations" / name if layout == "voc" else image).with_suffix(".xml")
+        ann.parent.mkdir(parents=True, exist_ok=True)
+        _ann(ann, image.name, "cat")
+    project = Project.open(root / "JPEGImages" if layout == "voc" else root)
+    assert len(project.entries) == len(names) and all(e.has_xml for e in project.entries)
+    for entry in project.entries:
+        for path in (entry.image_path, entry.xml_path):
+            assert str(path) == str(Path(*path.parts)) and path.exists()
+            assert path == Path(str(path))
