@@ -104,13 +104,14 @@ class PanelScrollArea(QScrollArea):
         self._guard_timer.setSingleShot(True)
         self._guard_timer.setInterval(self.GUARD_MS)
         self._guard_timer.timeout.connect(self.guard_wheel)
-        self.guard_wheel()
+        self.guard_wheel(first=True)
         self.fit()
 
-    def guard_wheel(self) -> None:
+    def guard_wheel(self, first: bool = False) -> None:
         """The panel's combo boxes, spin boxes and sliders (also ones added since) take the
         focus by a click or Tab only, and the wheel over one without the focus scrolls the
-        panel (:meth:`eventFilter`)."""
+        panel (:meth:`eventFilter`). ``first``: the panel's build — the filters are installed
+        in the next turn (below)."""
         panel = self.widget()
         if panel is None:
             return
@@ -124,7 +125,9 @@ class PanelScrollArea(QScrollArea):
                 if widget.focusPolicy() == Qt.FocusPolicy.WheelFocus:
                     widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
                 self._to_filter.append(widget)
-        if self._to_filter:
+        if self._to_filter and not first:
+            self._install_filters()
+        elif self._to_filter:
             # in the next turn: the events of a panel's first show and polish (hundreds) then
             # do not each pass through this Python filter (~10 % of the GUI thread's CPU in
             # the Train panel's first opening; issue 14, GUI stalls)
