@@ -294,3 +294,43 @@ def test_eval_leaves_no_object_frozen(project: Path, trusted: None) -> None:
                          str(project / "Annotations"), "--results", str(devkit),
                          "--metric", "voc07", "--json"]) == 0
         assert gc.get_freeze_count() == before
+
+
+def test_a_cold_runs_snapshot_holds_the_trees_state(project: Path, trusted: None) -> None:
+    """The files read are not stat'ed again for the snapshot (their stats as read): the state
+    kept is what a full scan gives."""
+    import marshal
+
+    run(project)
+    (snap,) = (project.parent / "cache").rglob("*.snap")
+    tops = [os.path.realpath(project / "JPEGImages"), os.path.realpath(project / "Annotations")]
+    assert marshal.loads(snap.read_bytes())[1] == tree_state(tops)[0]
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_file_written_while_the_project_is_read_is_seen_next_time(
+        project: Path, trusted: None, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """A file written after the trees were listed — just before or just after it is read —
+    is read again by the next run (its content then is what counts)."""
+    read = gt_cache.read_clean_encoded
+    target = os.fspath(project / "Annotations" / "im1.xml")
+
+    def edit() -> None:
+        write_xml(Path(target), "im1", [("bird", 0, 1, 1, 9, 9)])
+
+    def reading(xml: str, image: str, *args: object, **kwargs: object) -> object:
+        if xml == target and when == "before":
+            edit()
+        got = read(xml, image, *args, **kwargs)  # type: ignore[arg-type]
+        if xml == target and when == "after":
+            edit()
+        return got
+
+    with monkeypatch.context() as m:
+        m.setattr(gt_cache, "read_clean_encoded", reading)
+        _, first = run(project)
+    assert [o.name for o in first["im1"].objects] == (["bird"] if when == "before"
+                                                      else ["cat", "dog"])
+    _, again = run(project)
+    same(again, reference(project))
+    assert [o.name for o in again["im1"].objects] == ["bird"]

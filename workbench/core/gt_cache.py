@@ -39,7 +39,6 @@ import dataclasses
 import logging
 import marshal
 import os
-import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -358,7 +357,16 @@ def tree_state(tops: list[str], skip: str | None = None) -> tuple[dict[str, tupl
     Any file written, added, removed, renamed or replaced changes it: a folder's mtime changes
     with its listing, a file's size/mtime/ctime/inode with its content. Raises ``OSError``
     when a top folder cannot be listed."""
+    return _tree_files(*_tree_listing(tops, skip), {})
+
+
+def _tree_listing(tops: list[str], skip: str | None
+                  ) -> tuple[dict[str, tuple | None], list[str], int]:
+    """:func:`tree_state`'s first half: each folder's state (taken before it is listed), the
+    paths of the files (not stat'ed: a listing's file-or-folder flags come with it; a link is
+    followed), the newest folder time."""
     state: dict[str, tuple | None] = {}
+    files: list[str] = []
     seen: set[tuple[int, int]] = set()
     newest = 0
     stack = list(tops)
@@ -373,18 +381,34 @@ def tree_state(tops: list[str], skip: str | None = None) -> tuple[dict[str, tupl
         with os.scandir(top) as listing:
             for item in listing:
                 try:
-                    st = item.stat()
+                    folder = item.is_dir()  # (follows a link, as stat)
                 except OSError:
-                    state[item.path] = None
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    if skip is None or os.path.realpath(item.path) != skip:
-                        stack.append(item.path)
-                    continue
-                mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
-                state[item.path] = (st.st_size, mtime, ctime, st.st_ino)
-                if mtime > newest or ctime > newest:
-                    newest = max(newest, mtime, ctime)
+                    folder = False  # (a link loop: stat fails below, None as before)
+                if not folder:
+                    files.append(item.path)
+                elif skip is None or os.path.realpath(item.path) != skip:
+                    stack.append(item.path)
+    return state, files, newest
+
+
+def _tree_files(state: dict[str, tuple | None], files: list[str], newest: int,
+                known: dict[str, tuple]) -> tuple[dict[str, tuple], int]:
+    """:func:`tree_state`'s second half: each file's state — from ``known`` (its ``fstat``
+    as it was read after the listing: what ``stat`` gives while it is unchanged, and any
+    later change shows in the next scan), else ``stat`` now."""
+    stat_path = os.stat
+    for path in files:
+        key = known.get(path)
+        if key is None:
+            try:
+                st = stat_path(path)
+            except OSError:
+                state[path] = None
+                continue
+            key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        state[path] = key
+        if key[1] > newest or key[2] > newest:
+            newest = max(newest, key[1], key[2])
     return state, newest  # type: ignore[return-value]
 
 
@@ -414,22 +438,39 @@ class TreeSnapshot:
         self.tops = tops
         self.state: dict[str, tuple] | None = None
         self.newest = 0
+        #: The listing of the trees (:func:`_tree_listing`) whose files are not stat'ed yet:
+        #: a cold run's, completed by :meth:`save` with the stats of the files read.
+        self._listing: tuple[dict[str, tuple | None], list[str], int] | None = None
         self.started = time.time_ns()
 
     def scan(self) -> bool:
         """Record the trees' state now (before the project is read); False when unreadable."""
+        if not self._list():
+            return False
+        self._stat_files({})
+        return True
+
+    def _list(self) -> bool:
+        """List the trees now (:func:`_tree_listing`: before the project is read)."""
+        self.state, self._listing = None, None
         if not self.enabled:
             return False
         try:
-            self.state, self.newest = tree_state(self.tops, self.skip)
+            self._listing = _tree_listing(self.tops, self.skip)
         except OSError as exc:
             log.info("ground-truth snapshot: cannot list %s (%s)", self.tops, exc)
-            self.state = None
-        return self.state is not None
+        return self._listing is not None
+
+    def _stat_files(self, known: dict[str, tuple]) -> None:
+        if self._listing is not None:
+            self.state, self.newest = _tree_files(*self._listing, known)
+            self._listing = None
 
     def load(self) -> SnapshotProject | None:
-        """The kept entries when the trees are as they were when they were kept (scans)."""
-        if not self.scan():
+        """The kept entries when the trees are as they were when they were kept (lists the
+        trees; their files are stat'ed here only when there is a snapshot to compare with,
+        else by :meth:`save`, with the stats of the files read)."""
+        if not self._list():
             return None
         try:
             data = self.path.read_bytes()
@@ -442,6 +483,7 @@ class TreeSnapshot:
             doc = marshal.loads(data)
             if not isinstance(doc, tuple) or len(doc) != 5 or doc[0] != self.identity:
                 raise ValueError("another version or other folders")
+            self._stat_files({})
             if doc[1] != self.state:
                 return None  # something changed: open the project
             _, _, cache_path, token, rows = doc
@@ -475,17 +517,26 @@ class TreeSnapshot:
         """Keep ``project``'s annotated entries, referring to what ``store`` read for each in
         its file (call after ``store.save()``); not when the trees were not scanned, changed
         too recently, an entry is not in ``store`` or its file was not written."""
-        if (self.state is None or self.newest >= self.started - RACY_NS
-                or store.token is None):
+        if (self.state is None and self._listing is None) or store.token is None:
             return
         rows = []
+        known: dict[str, tuple] = {}  # the files' stats as read (cache keys), by path
         for entry in project.entries:
             if not entry.has_xml:
                 continue
             xml = os.fspath(entry.xml_path)
-            if xml not in store._new:
+            kept = store._new.get(xml)
+            if kept is None:
                 return  # read too soon after a change (not cached): not kept either
-            rows.append((os.fspath(entry.image_path), xml, entry.image_id))
+            image = os.fspath(entry.image_path)
+            rows.append((image, xml, entry.image_id))
+            xml_key, image_key = kept[0]
+            known[xml] = xml_key
+            if image_key is not None:
+                known[image] = image_key
+        self._stat_files(known)
+        if self.state is None or self.newest >= self.started - RACY_NS:
+            return
         from workbench.core.atomic import atomic_write_bytes
 
         try:
