@@ -103,6 +103,9 @@ class PriorsPanel(QWidget):
         # checkpoints from the hub (not per image): a background load, nicer, it gives way
         # while the GUI thread is busy (gui/jobs.py; issue 14, GUI stalls)
         self.follow_runner = TaskRunner(self, niceness=5)
+        # "Suggest" reads the whole project: not per image, so an image change (which cancels
+        # ``runner``'s jobs) must not cancel it
+        self.project_runner = TaskRunner(self)
         self.overlay = PriorsOverlay(window.canvas.scene(), self)
         self.priors: PriorSet | None = None
         self.input_priors: PriorSet | None = None   # on the detector input (k-means compare)
@@ -814,9 +817,16 @@ class PriorsPanel(QWidget):
         model = self._models.get((name, self._input_size()))
         self.suggest_button.setEnabled(False)
         self.suggest_label.setText("Reading the project's boxes…")
-        task = self.runner.submit(lambda ctx: suggestion_for_project(project, base, model, k))
+        task = self.project_runner.submit(
+            lambda ctx: suggestion_for_project(project, base, model, k), key="suggest")
         task.finished.connect(self._on_suggested)
         task.failed.connect(self._on_suggest_failed)
+        task.cancelled.connect(self._on_suggest_cancelled)
+
+    def _on_suggest_cancelled(self) -> None:
+        if not self.project_runner.active:
+            self.suggest_button.setEnabled(True)
+            self.suggest_label.setText("Cancelled.")
 
     def _on_suggest_failed(self, message: str) -> None:
         self.suggest_button.setEnabled(True)
@@ -838,4 +848,5 @@ class PriorsPanel(QWidget):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.runner.shutdown()
         self.follow_runner.shutdown()
+        self.project_runner.shutdown()
         super().closeEvent(event)
