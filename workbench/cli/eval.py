@@ -146,12 +146,12 @@ def load_ground_truth(images: str, annotations: str | None,
     if cache and not need_project:
         from workbench.core.gt_cache import TreeSnapshot
 
-        snapshot = TreeSnapshot(images, annotations, label_format)
-        kept = snapshot.load()  # (scans the two trees before anything is read)
-        if kept is not None:
-            from workbench.core.gc_pause import paused as gc_paused
+        from workbench.core.gc_pause import paused as gc_paused
 
-            with gc_paused():  # (see below)
+        snapshot = TreeSnapshot(images, annotations, label_format)
+        with gc_paused():  # (see below; the files' hundreds of thousands of tuples too)
+            kept = snapshot.load()  # (lists the two trees before anything is read)
+            if kept is not None:
                 ground_truth = project_ground_truth(kept, load=kept.load)
                 _freeze(freeze)
                 return kept, ground_truth
