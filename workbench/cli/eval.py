@@ -338,7 +338,7 @@ def _known_only(detections: Any, ground_truth: dict[str, Any]) -> Any:
     # DetectionRuns (devkit, COCO results) answer from their columns, without a per-run object
     run_ids = getattr(detections, "ids", None)
     ids = run_ids if run_ids is not None else [d.image_id for d in detections]
-    unknown = sorted({i for i in ids if i not in ground_truth})
+    unknown = sorted(set(ids).difference(ground_truth))  # (C loops: ~10^5 run ids at 5k)
     if unknown:
         log.warning("detections on %d images without ground truth ignored (e.g. %s)",
                     len(unknown), ", ".join(unknown[:3]))
