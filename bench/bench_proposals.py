@@ -31,6 +31,9 @@ Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the de
   photo JPEG-encoded at quality 75 (a camera file's block and ringing artefacts) — defined
   with ALGORITHM_VERSION 7 before its first run; every setting of version 7 was chosen on
   A–D (D's misses were looked at for version 7), none on E.
+* ``F`` fresh: 5×4 mosaics of 200×150 scenes (1000×600 photos: 20 small tiles, many small
+  objects), seed 606, JPEG quality 85 — defined with ALGORITHM_VERSION 8 (the ranking) before
+  its first run; the ranking was chosen on A–D only, F run once with the final setting.
 * ``R`` check: the first ``--raccoons`` raccoon photos (large animals; every method finds them).
 
 Rows: ``full``, ``plain``, ``ours`` with every proposal; ``ours@N``: ours cut on each photo to
@@ -97,6 +100,8 @@ def photo_sets(n: int, n_raccoons: int, which: str) -> dict[str, list[EvalPhoto]
         sets["D held-out 900x675"] = mosaic_set(404, n, 3, 3, 300, 225)
     if "E" in which:
         sets["E fresh 960x600 jpeg"] = mosaic_set(505, n, 4, 2, 240, 300, jpeg_quality=75)
+    if "F" in which:
+        sets["F fresh 1000x600 jpeg"] = mosaic_set(606, n, 5, 4, 200, 150, jpeg_quality=85)
     if "R" in which and (RACCOON / "images").is_dir() and n_raccoons > 0:
         sets["R raccoons (check)"] = raccoons(n_raccoons)
     return sets
@@ -106,8 +111,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="photos per synthetic set")
     parser.add_argument("--raccoons", type=int, default=10)
-    parser.add_argument("--sets", default="ABCDER",
-                        help="which sets, e.g. AB (default ABCDER)")
+    parser.add_argument("--sets", default="ABCDEFR",
+                        help="which sets, e.g. AB (default ABCDEFR)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per photo; times are the median (default 1)")
     args = parser.parse_args()

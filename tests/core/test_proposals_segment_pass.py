@@ -13,7 +13,9 @@ from workbench.core.proposals import (
     _interleave,
     _segment_pass,
     grid_dedup,
+    rank_proposals,
     segment_boxes,
+    segment_boxes_fill,
     selective_search,
 )
 
@@ -83,15 +85,22 @@ def test_segment_pass_ranks_bridges_after_everything_else() -> None:
     img[10:30, 10:40] = (20, 200, 20)
     img[18:22, :] = (0, 0, 255)            # a red wire across the green block
     params = ProposalParams(seg_bridges=False)
-    plain = _segment_pass(img, 150, "HSV", params, 1.0)
-    bridged = _segment_pass(img, 150, "HSV", dataclasses.replace(params, seg_bridges=True),
-                            1.0)
-    # the same list, then the bridges
+    plain, _ = _segment_pass(img, 150, "HSV", params, 1.0)
+    bridged, places = _segment_pass(img, 150, "HSV",
+                                    dataclasses.replace(params, seg_bridges=True), 1.0)
+    # the same list, then the bridges (version 7's order: it picks which near repeat stays)
     assert len(bridged) > len(plain)
     assert bridged[:len(plain)].tolist() == plain.tolist()
     # the green block above and below the wire, without the wire: a bridge
     assert [10, 10, 40, 30] in bridged[len(plain):].tolist()
     assert [10, 10, 40, 30] not in plain.tolist()
+    # version 8's final places: random / fill² — the bridge fills 80 % of its box, the two
+    # halves all of theirs; with seg_rank "level" the list's own order
+    assert bridged.tolist() == [[10, 10, 40, 18], [10, 22, 40, 30], [10, 10, 40, 30]]
+    assert places.tolist() == [0, 2, 1]
+    _, level = _segment_pass(img, 150, "HSV",
+                             dataclasses.replace(params, seg_bridges=True, seg_rank="level"), 1.0)
+    assert level.tolist() == [0, 1, 2]
 
 
 def test_segment_pass_scale_and_min_size_per_segmentation() -> None:
@@ -141,3 +150,34 @@ def test_interleave_rates() -> None:
     # b at two boxes per round: its rank r sorts as r / 2
     assert _interleave([a, b], [1.0, 2.0])[:, 0].tolist() == [0, 5, 15, 10, 25, 35, 20]
     assert _interleave([a, b], [1.0, 0.5])[:, 0].tolist() == [0, 5, 10, 20, 15, 25, 35]
+
+
+def test_segment_fill_is_their_pixels_over_the_box() -> None:
+    boxes, levels, fill = segment_boxes_fill(_labels(), triples=True)
+    assert boxes.tolist() == segment_boxes(_labels(), triples=True)[0].tolist()
+    assert levels.tolist() == segment_boxes(_labels(), triples=True)[1].tolist()
+    # segments: 2 is 11 of its 12 box pixels (3 is the notch); pairs 0-1, 0-2, 1-2, 1-3, 2-3
+    assert fill[:9].tolist() == pytest.approx([1, 1, 11 / 12, 1, 1, 15 / 24, 19 / 24, 9 / 12, 1])
+    # chains (order of test_triples_...; segments of 4, 8, 11 and 1 px): 1-0-2, 1-3-2, 0-1-2,
+    # 0-1-3 (box 18 px), 2-1-3, 0-2-1, 0-2-3, 1-2-3
+    assert fill[9:].tolist() == pytest.approx([23 / 24, 20 / 24, 23 / 24, 13 / 18, 20 / 24,
+                                               23 / 24, 16 / 24, 20 / 24])
+
+
+def test_rank_proposals_interleaves_then_moves_near_repeats_behind() -> None:
+    # list 0 (a coarse unit) and list 1 (a segment pass): places in each list
+    boxes = np.array([[0, 0, 100, 100],    # list 0, place 0
+                      [1, 0, 101, 100],    # list 0, place 1: a near repeat of the first
+                      [200, 0, 240, 40],   # list 0, place 2
+                      [50, 50, 60, 60],    # list 1, place 1
+                      [300, 0, 310, 10],   # list 1, place 0
+                      [300, 0, 311, 10]],  # list 1, place 2: a near repeat of [300, 0, ...]
+                     dtype=np.float64)
+    source = np.array([0, 0, 0, 1, 1, 1])
+    place = np.array([0, 1, 2, 1, 0, 2])
+    # interleaved: (0,0) (1,0) (0,1) (1,1) (0,2) (1,2); no move at grid 0
+    assert rank_proposals(boxes, source, place, [1.0, 1.0], 0.0).tolist() == [0, 4, 1, 3, 2, 5]
+    # grid 0.3: boxes 1 and 5 fall in the cells of 0 and 4 and go behind, in order
+    assert rank_proposals(boxes, source, place, [1.0, 1.0], 0.3).tolist() == [0, 4, 3, 2, 1, 5]
+    # list 1 at rate 2: two of its boxes per round
+    assert rank_proposals(boxes, source, place, [1.0, 2.0], 0.0).tolist() == [0, 4, 3, 1, 5, 2]
