@@ -141,3 +141,29 @@ def test_every_cut_of_a_file_agrees():
     data = DOC.encode()
     for n in range(len(data)):
         _same(data[:n])
+
+
+@pytest.mark.parametrize("box,name", [
+    ((10, 20, 50, 60), "cat"), ((1, 1, 100, 80), "cat"), ((0, 20, 50, 60), "cat"),
+    ((10, 20, 101, 60), "cat"), ((10, 20, 50, 81), "cat"), ((50, 20, 50, 60), "cat"),
+    ((10, 60, 50, 20), "cat"), ((1.5, 1, 99.5, 79.9), "cat"), ((10, 20, 50, 60), " "),
+    ((-3, 20, 50, 60), "cat"), ((10, 20, 50, 60), " dog ")])
+@pytest.mark.parametrize("encode", [False, True])
+def test_inside_is_all_clean_of_the_size(box: tuple, name: str, encode: bool) -> None:
+    """``Plain.inside`` (found while reading) = ``voc._all_clean`` of the objects and size;
+    ``encoded`` holds each object's fields but raw, in field order."""
+    x1, y1, x2, y2 = box
+    other = OBJ.replace(">cat<", f">{name}<").replace(">10<", f">{x1}<").replace(
+        ">20<", f">{y1}<").replace(">50<", f">{x2}<").replace(">60<", f">{y2}<")
+    for doc in (HEAD + OBJ + other + "</annotation>\n", HEAD + other + OBJ + "</annotation>\n"):
+        plain = read_plain(doc.encode(), False, encode)
+        assert plain is not None and plain.size is not None
+        assert plain.inside == voc._all_clean(plain.objects,
+                                              (plain.size.width, plain.size.height))
+        assert plain.encoded == ([tuple(o.__dict__[f] for f in (
+            "name", "box", "difficult", "truncated", "pose", "extra", "score", "model_made"))
+            for o in plain.objects] if encode else None)
+    assert read_plain((HEAD + "</annotation>\n").encode()).inside is True  # type: ignore[union-attr]
+    no_size = (HEAD.split("\t<size>")[0] + "\t<segmented>0</segmented>\n" + OBJ
+               + "</annotation>\n").encode()
+    assert read_plain(no_size).inside is False  # type: ignore[union-attr]

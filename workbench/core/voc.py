@@ -281,7 +281,7 @@ def read_clean_encoded(xml: str, image: str, check_image: bool = True, keep_raw:
             check_limits(image, width, height)  # type: ignore[arg-type]  # (error never shown)
         except ImageReadError:
             return None
-    if not _all_clean(plain.objects, (width, height)):
+    if not plain.inside:  # (= _all_clean(plain.objects, (width, height)), found as read)
         return None
     meta = plain.meta
     ann = object.__new__(Annotation)  # (as parse_annotation builds it)

@@ -98,6 +98,9 @@ class Plain(NamedTuple):
     #: With ``read_plain(…, encode=True)``: each object's fields but ``raw`` as a tuple, in
     #: field order (what :mod:`workbench.core.gt_cache` keeps), else None.
     encoded: list[tuple] | None = None
+    #: Whether a ``<size>`` was given and every object is named and its box lies inside it
+    #: (:func:`workbench.core.voc._all_clean` of that size: nothing for the checks to say).
+    inside: bool = False
 
 
 def _number(text: str | None) -> float | None:
@@ -208,7 +211,9 @@ def read_plain(data: bytes, keep_raw: bool = True, encode: bool = False) -> Plai
     objects: list[VocObject] = []
     encoded: list[tuple] | None = [] if encode else None
     if stop == start:
-        return Plain(meta, size, size_message, objects, encoded)
+        return Plain(meta, size, size_message, objects, encoded, size is not None)
+    inside = size is not None
+    w, h = (size.width, size.height) if size is not None else (0, 0)
     new, covered, memo, model_true = object.__new__, 0, _FLAG_MEMO, _TRUE
     # (the region between the head and </annotation>, without copying it: no anchors or
     # look-arounds in the pattern, so positions act as a slice would)
@@ -251,6 +256,8 @@ def read_plain(data: bytes, keep_raw: bool = True, encode: bool = False) -> Plai
         fields["model_made"] = made = bool(mm) and mm.lower() in model_true
         if encoded is not None:
             encoded.append((name, box, flags[2], flags[1], flags[0], (), score, made))
+        if inside and not (name and 0.0 <= box[0] < x2 <= w and 0.0 <= box[1] < y2 <= h):
+            inside = False
         if keep_raw:
             raw = raw.rstrip(" \t\n")
             fields["raw"] = (raw.encode("ascii") if ascii_only
@@ -260,4 +267,4 @@ def read_plain(data: bytes, keep_raw: bool = True, encode: bool = False) -> Plai
         objects.append(obj)
     if covered != stop - start:
         return None  # something between or around the objects: not this layout
-    return Plain(meta, size, size_message, objects, encoded)
+    return Plain(meta, size, size_message, objects, encoded, inside)
