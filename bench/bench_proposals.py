@@ -1,6 +1,6 @@
 """Selective search: ours vs OpenCV's fast mode at full resolution vs a plain downscale.
 
-    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets ABCDER]
+    .venv/bin/python bench/bench_proposals.py [--images N] [--raccoons N] [--sets ABCDEFGR]
 
 Three methods, all OpenCV contrib's selective search in "fast" mode on one thread
 (``cv2.setNumThreads(1)``, ``threads=1``):
@@ -33,7 +33,10 @@ Photo sets (:mod:`workbench.core.ss_eval`), and which were used to choose the de
   A–D (D's misses were looked at for version 7), none on E.
 * ``F`` fresh: 5×4 mosaics of 200×150 scenes (1000×600 photos: 20 small tiles, many small
   objects), seed 606, JPEG quality 85 — defined with ALGORITHM_VERSION 8 (the ranking) before
-  its first run; the ranking was chosen on A–D only, F run once with the final setting.
+  its first run; the ranking was chosen on A–D only, F run once with the final setting
+  (later a tuning set: its misses were looked at for ALGORITHM_VERSION 9's work).
+* ``G`` fresh: 3×3 mosaics of 320×240 scenes (960×720 photos), seed 717, JPEG quality 90 —
+  defined (16:06 UTC 2026-12-06) before its first run; run once with the final setting.
 * ``R`` check: the first ``--raccoons`` raccoon photos (large animals; every method finds them).
 
 Rows: ``full``, ``plain``, ``ours`` with every proposal; ``ours@N``: ours cut on each photo to
@@ -102,6 +105,8 @@ def photo_sets(n: int, n_raccoons: int, which: str) -> dict[str, list[EvalPhoto]
         sets["E fresh 960x600 jpeg"] = mosaic_set(505, n, 4, 2, 240, 300, jpeg_quality=75)
     if "F" in which:
         sets["F fresh 1000x600 jpeg"] = mosaic_set(606, n, 5, 4, 200, 150, jpeg_quality=85)
+    if "G" in which:
+        sets["G fresh 960x720 jpeg"] = mosaic_set(717, n, 3, 3, 320, 240, jpeg_quality=90)
     if "R" in which and (RACCOON / "images").is_dir() and n_raccoons > 0:
         sets["R raccoons (check)"] = raccoons(n_raccoons)
     return sets
