@@ -13,14 +13,18 @@ what :meth:`workbench.core.project.Project.load` returned for each file:
   within the same mtime tick): it is read again next time. ``--no-cache``
   reads everything.
 * **Tree snapshot** (:class:`TreeSnapshot`, ``eval --results`` with ``--annotations``): the
-  whole ground truth with the state of both folder trees; when nothing under them changed the
-  project is not even opened (no listing, matching or per-file look-up).
+  project's annotated entries with the state of both folder trees, referring to the cache
+  file's parsed entries (by its path and a random token written with it: the parsed data is
+  not stored twice; a cache file written again since makes the snapshot unused); when
+  nothing under the trees changed the project is not even opened (no listing, matching or
+  per-file look-up). A cold run takes the files' states from their ``fstat`` as read (the
+  cache keys) instead of stat'ing them again.
 * **Place**: ``$XDG_CACHE_HOME/workbench/gt`` (``~/.cache/workbench/gt``), one file per
   project named by the SHA-256 of its folders (images, annotations, root, layout, display
   names); the folders are stored inside too and compared: a cache is never used for another
   folder. ``$WORKBENCH_GT_CACHE`` = ``0`` turns the cache off, another value names its folder.
-* **Format**: :mod:`marshal` of plain tuples (no pickle: nothing in the file can run code),
-  with :data:`VERSION`. A file that cannot be read, of another version or for other folders
+* **Format**: :mod:`marshal` (format 2) of plain tuples (no pickle: nothing in the file can
+  run code), with :data:`VERSION`. A file that cannot be read, of another version or for other folders
   is logged and rebuilt — never trusted. Written atomically (:mod:`workbench.core.atomic`),
   only when something changed; it holds the files of the last run only (no unbounded growth).
 * Cached annotations carry no ``raw`` XML (evaluation never writes files back).
