@@ -12,6 +12,7 @@ from workbench.core.proposals import (
     ProposalParams,
     _interleave,
     _segment_pass,
+    best_overlaps,
     grid_dedup,
     rank_proposals,
     segment_boxes,
@@ -117,6 +118,24 @@ def test_segment_pass_scale_and_min_size_per_segmentation() -> None:
     assert half.boxes.tolist() != base.boxes.tolist()
     with pytest.raises(ValueError, match=r"seg_scales \(0.0,\): each must be in \(0, 1\]"):
         selective_search(img, ProposalParams(**one, seg_scales=(0.0,)))
+
+
+def test_version_9_hsv_min_size_30_keeps_objects_of_30_to_49_pixels() -> None:
+    """ALGORITHM_VERSION 9: the full-size HSV segmentation's ``min_size`` is 30 (was 50), so a
+    6x7 (42 px) object on a noisy flat background is its own segment, and its box a proposal;
+    at 50 it is merged into the background and nothing covers it (set F's tiny objects)."""
+    rng = np.random.default_rng(3)
+    img = np.full((240, 320, 3), (90, 140, 160), np.uint8)
+    img = np.clip(img.astype(int) + rng.integers(-6, 7, img.shape), 0, 255).astype(np.uint8)
+    gt = np.array([[100, 80, 106, 87], [200, 150, 205, 158], [40, 180, 47, 186]], float)
+    for x0, y0, x1, y1 in gt.astype(int):
+        img[y0:y1, x0:x1] = (60, 100, 200)
+    assert ProposalParams().seg_min_sizes == (30, 100)
+    new = selective_search(img, ProposalParams()).boxes
+    old = selective_search(img, ProposalParams(seg_min_sizes=(50, 100))).boxes
+    assert best_overlaps(gt, new)[0].tolist() == [1.0, 1.0, 1.0]
+    assert best_overlaps(gt, old)[0].max() < 0.01
+    assert (len(new), len(old)) == (7, 1)
 
 
 def test_segment_boxes_rejects_an_empty_image() -> None:

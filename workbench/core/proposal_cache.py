@@ -36,7 +36,7 @@ from workbench.core.proposals import ProposalParams, ProposalResult, selective_s
 log = logging.getLogger(__name__)
 
 #: Part of every key: bump when selective_search's boxes change for the same input.
-ALGORITHM_VERSION = 8
+ALGORITHM_VERSION = 9
 
 
 def default_cache_dir() -> Path:
