@@ -116,8 +116,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8, help="photos per synthetic set")
     parser.add_argument("--raccoons", type=int, default=10)
-    parser.add_argument("--sets", default="ABCDEFR",
-                        help="which sets, e.g. AB (default ABCDEFR)")
+    parser.add_argument("--sets", default="ABCDEFGR",
+                        help="which sets, e.g. AB (default ABCDEFGR)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per photo; times are the median (default 1)")
     args = parser.parse_args()
