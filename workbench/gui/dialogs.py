@@ -16,6 +16,23 @@ from workbench.core import wording
 from workbench.gui.canvas.palette import class_color
 
 
+def _focus_back(parent: QWidget | None) -> None:
+    """After a modal dialog: make the parent's window the active one again. A window manager
+    does this by itself; without one (a bare X server, some kiosk set-ups) X gave the input
+    focus to the root window when the dialog closed, and the window took no more keys."""
+    if parent is not None:
+        top = parent.window()
+        if top.isVisible() and not top.isActiveWindow():
+            top.activateWindow()
+
+
+def _exec(dialog: QDialog, parent: QWidget | None) -> int:
+    try:
+        return dialog.exec()
+    finally:
+        _focus_back(parent)
+
+
 def ask_yes_no(parent: QWidget | None, title: str, text: str, *, yes: str = "Yes",
                destructive: bool = False) -> bool:
     """A confirmation; ``destructive`` makes "Cancel" the default button."""
@@ -24,7 +41,7 @@ def ask_yes_no(parent: QWidget | None, title: str, text: str, *, yes: str = "Yes
     ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton(QMessageBox.StandardButton.Cancel)
     box.setDefaultButton(cancel if destructive else ok)
-    box.exec()
+    _exec(box, parent)
     return box.clickedButton() is ok
 
 
@@ -34,27 +51,32 @@ def ask_save_discard_cancel(parent: QWidget | None, title: str, text: str) -> st
         parent, title, text,
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
         | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+    _focus_back(parent)
     return {QMessageBox.StandardButton.Save: "save",
             QMessageBox.StandardButton.Discard: "discard"}.get(answer, "cancel")
 
 
 def ask_text(parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
     value, ok = QInputDialog.getText(parent, title, label, QLineEdit.EchoMode.Normal, text)
+    _focus_back(parent)
     value = value.strip()
     return value if ok and value else None
 
 
 def ask_directory(parent: QWidget | None, title: str, start: str = "") -> str | None:
     path = QFileDialog.getExistingDirectory(parent, title, start)
+    _focus_back(parent)
     return path or None
 
 
 def show_info(parent: QWidget | None, title: str, text: str) -> None:
     QMessageBox.information(parent, title, text)
+    _focus_back(parent)
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> None:
     QMessageBox.warning(parent, title, text)
+    _focus_back(parent)
 
 
 def choose_export(parent: QWidget | None, project, previous=None):  # noqa: ANN001,ANN201
@@ -62,7 +84,7 @@ def choose_export(parent: QWidget | None, project, previous=None):  # noqa: ANN0
     from workbench.gui.export_dialog import ExportDialog
 
     dialog = ExportDialog(project, previous, parent)
-    return dialog.choice() if dialog.exec() == QDialog.DialogCode.Accepted else None
+    return dialog.choice() if _exec(dialog, parent) == QDialog.DialogCode.Accepted else None
 
 
 def choose_class(parent: QWidget | None, classes: Sequence[str], current: str | None = None,
@@ -71,7 +93,7 @@ def choose_class(parent: QWidget | None, classes: Sequence[str], current: str | 
     class; a new class only through its "Create class" row. Opens beside ``anchor`` (a box or
     point in global pixels; default: the mouse pointer)."""
     dialog = ClassDialog(classes, current, title, parent, anchor)
-    return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
+    return dialog.value() if _exec(dialog, parent) == QDialog.DialogCode.Accepted else None
 
 
 def choose_reassignment(parent: QWidget | None, name: str, count: int,
