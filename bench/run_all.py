@@ -353,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated scripts (bench_voc or voc)")
     ap.add_argument("--skip", default="", help="comma-separated scripts to leave out")
     ap.add_argument("--include-long", action="store_true",
-                    help="also bench_classics.py (1 h), bench_demo.py (11 min), bench_results_read.py (15 min) and bench_scale.py (~1.5 h)")
+                    help="also bench_classics.py (1 h), bench_demo.py (11 min), "
+                    "bench_results_read.py (15 min) and bench_scale.py (~1.5 h)")
     ap.add_argument("--repeat", type=int, default=1, help="rounds (default 1; 3 for a spread)")
     ap.add_argument("--timeout", type=float, default=None,
                     help="stop a run after this many seconds (default: 3x its expected time)")
