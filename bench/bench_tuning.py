@@ -89,39 +89,24 @@ def trained_like(raw, image_size: tuple[int, int], seed: int = 0):  # noqa: ANN0
 
 
 def slider_table(moves: int, net_runs: int) -> list[tuple[str, ...]]:
-    from PySide6.QtCore import Signal
-    from PySide6.QtGui import QPixmap
-    from PySide6.QtWidgets import (QApplication, QGraphicsPixmapItem, QGraphicsScene,
-                                   QGraphicsView, QMainWindow)
+    import shutil
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QDockWidget
 
     from workbench.engine.detectors import build_detector, set_postprocess
     from workbench.engine.inference import RawDetector, read_image_rgb
+    from workbench.gui.main_window import MainWindow
     from workbench.gui.panels.detections import DetectionsPanel
+    from workbench.gui.settings import Settings
 
     app = QApplication.instance() or QApplication([])
-    path = _images(1)[0]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_tuning_"))
+    folder = tmp / "images"
+    folder.mkdir()
+    path = folder / _images(1)[0].name  # the photo alone in a folder the real window opens
+    shutil.copyfile(_images(1)[0], path)
     rgb = read_image_rgb(path)
-
-    class Window(QMainWindow):  # the panel API of the labeling window, nothing else
-        image_changed = Signal(str)
-        annotation_changed = Signal()
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._scene = QGraphicsScene()
-            self.canvas = QGraphicsView(self._scene)
-            self.setCentralWidget(self.canvas)
-            self.canvas.scene().addItem(QGraphicsPixmapItem(QPixmap(str(path))))
-            self.project = None
-
-        def current_image_path(self) -> Path:
-            return path
-
-        def current_annotation(self) -> None:
-            return None
-
-        def add_objects(self, objects: list) -> None:
-            pass
 
     torch.manual_seed(0)
     model, _ = build_detector("ssd300_vgg16", 21, image_size=300)
@@ -146,13 +131,22 @@ def slider_table(moves: int, net_runs: int) -> list[tuple[str, ...]]:
     raws = {"random weights": raw_random,
             "trained-like": trained_like(raw_random, (rgb.shape[1], rgb.shape[0]))}
 
-    window = Window()
+    # the real labeling window with the project open and the panel docked (a stand-in window
+    # fell behind the panel API: PanelWindow in gui/panel_api.py)
+    window = MainWindow(Settings(tmp / "settings.ini"), panels=[])
     window.resize(1400, 900)
-    panel = DetectionsPanel(window)
-    panel.auto_run.setChecked(False)
-    panel.set_detector(detector)
     window.show()
     app.processEvents()
+    assert window.open_project(folder)
+    panel = DetectionsPanel(window)
+    dock = QDockWidget("Detections", window)
+    dock.setObjectName("bench-detections-dock")
+    dock.setWidget(panel)
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    panel.auto_run.setChecked(False)
+    panel.set_detector(detector)
+    for _ in range(5):
+        app.processEvents()
     rng = np.random.default_rng(1)
     rows = []
     net_p50 = statistics.median(net_ms)
