@@ -76,13 +76,19 @@ def _choose_metric(qtbot, panel: MetricsPanel, key: str) -> None:
                            else Qt.Key.Key_Up)
 
 
-def test_table_metrics_curves_and_marks(qtbot, window: MainWindow, project) -> None:
+def _loaded_panel(qtbot, window: MainWindow, project) -> MetricsPanel:  # noqa: ANN001
+    """A shown Metrics panel that has evaluated the project's results folder."""
     panel = MetricsPanel(window)
     qtbot.addWidget(panel)
     panel.resize(420, 700)
     panel.show()
     with qtbot.waitSignal(panel.evaluated, timeout=3000):
         assert panel.load_results(project[1])
+    return panel
+
+
+def test_table_metrics_curves_and_marks(qtbot, window: MainWindow, project) -> None:
+    panel = _loaded_panel(qtbot, window, project)
     assert "6 detections on 2 images" in panel.source_label.text()
     # cat: VOC07 (4 + 7 × 0.6) / 11; dog: 1 object, its only detection hit the difficult one
     assert _rows(panel) == {"cat": ["3", "5", "0.7455"], "dog": ["1", "1", "0.0000"]}
@@ -160,12 +166,7 @@ def test_another_evaluation_redraws_the_same_curves_and_legend(qtbot, window: Ma
     """Issue 14 (GUI stalls): a new evaluation with the same classes (another metric or IoU)
     puts its points in the curves drawn (no new items or legend rows); a chosen row still
     chooses its curve."""
-    panel = MetricsPanel(window)
-    qtbot.addWidget(panel)
-    panel.resize(420, 700)
-    panel.show()
-    with qtbot.waitSignal(panel.evaluated, timeout=3000):
-        assert panel.load_results(project[1])
+    panel = _loaded_panel(qtbot, window, project)
     items = dict(panel._curves)
     rect = panel.table.visualItemRect(panel.table.item(0, 0))
     QTest.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton,
