@@ -234,47 +234,54 @@ def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = 
     return None if clean is None else clean[:3]
 
 
+def _stat_and_read(path: str, flags: int, count: int | None
+                   ) -> tuple[os.stat_result, bytes] | None:
+    """A regular file's ``fstat`` and its first ``count`` bytes — with ``count`` None the whole
+    file, which must hold 1 to :data:`MAX_XML_BYTES` bytes and not change size while read
+    (:func:`read_bytes`' rule: a regular file's short read ends it). None when it cannot be
+    opened or read, or is not such a file (the full reader then says why)."""
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if count is not None:
+            return st, os.read(fd, count)
+        size = st.st_size
+        if not 0 < size <= MAX_XML_BYTES:
+            return None
+        data = os.read(fd, size + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return (st, data) if len(data) == size else None  # (else it grew or shrank since fstat)
+
+
 def read_clean_encoded(xml: str, image: str, check_image: bool = True, keep_raw: bool = True,
                        encode: bool = True
                        ) -> tuple[Annotation, os.stat_result, os.stat_result | None,
                                   list[tuple] | None] | None:
     """:func:`read_clean` and, with ``encode``, each object's fields but ``raw`` as a tuple
     (:attr:`workbench.core.voc_plain.Plain.encoded`: what the ground-truth cache keeps)."""
-    try:
-        fd = os.open(xml, _XML_FLAGS)
-    except (OSError, ValueError):
+    read = _stat_and_read(xml, _XML_FLAGS, None)
+    if read is None:
         return None
-    try:
-        st = os.fstat(fd)
-        size = st.st_size
-        if not (0 < size <= MAX_XML_BYTES and stat.S_ISREG(st.st_mode)):
-            return None
-        data = os.read(fd, size + 1)  # (read_bytes' rule: a regular file's short read ends it)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) != size:
-        return None  # it grew or shrank since fstat
+    st, data = read
     plain = read_plain(data, keep_raw, encode)
     if plain is None or plain.size is None or plain.meta["filename"] != os.path.basename(image):
         return None
     width, height = plain.size.width, plain.size.height
     ist = None
     if check_image:
-        try:
-            fd = os.open(image, _IMAGE_FLAGS)
-        except (OSError, ValueError):
+        read = _stat_and_read(image, _IMAGE_FLAGS, HEADER_BYTES)
+        if read is None:
             return None
-        try:
-            ist = os.fstat(fd)
-            if not stat.S_ISREG(ist.st_mode):
-                return None
-            dims = parse_jpeg_header(os.read(fd, HEADER_BYTES))
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        ist, head = read
+        dims = parse_jpeg_header(head)
         if dims is None or dims[0] != width or dims[1] != height:
             return None
         try:

@@ -64,6 +64,7 @@ Qt objects must not be created or touched inside a job function.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import sys
@@ -192,15 +193,10 @@ class _Blocked:
             self.pulse._blocked -= 1
 
 
-_PULSE: GuiPulse | None = None
-
-
+@functools.cache
 def gui_pulse() -> GuiPulse:
     """The process-wide :class:`GuiPulse` (created on first use, on the GUI thread)."""
-    global _PULSE
-    if _PULSE is None:
-        _PULSE = GuiPulse()
-    return _PULSE
+    return GuiPulse()
 
 
 class JobCancelled(Exception):
@@ -254,15 +250,10 @@ class JobErrors(QObject):
         self.reported.emit(text)
 
 
-_ERRORS: JobErrors | None = None
-
-
+@functools.cache
 def job_errors() -> JobErrors:
     """The process-wide :class:`JobErrors` (created on first use, on the GUI thread)."""
-    global _ERRORS
-    if _ERRORS is None:
-        _ERRORS = JobErrors()
-    return _ERRORS
+    return JobErrors()
 
 
 class _Relay(QObject):

@@ -99,29 +99,28 @@ class ClassicsPanel(QWidget):
         self.refresh()
 
     # -- pages ----------------------------------------------------------------------------
+    def _page(self, index: int, attr: str) -> Any:
+        """The page of tab ``index`` (kept in ``attr``), built in its tab now if it was not yet."""
+        if getattr(self, attr) is None:
+            self.later_tabs.attach(index)
+        page = getattr(self, attr)
+        assert page is not None
+        return page
+
     @property
     def roi_page(self) -> RoiPage:
         """The RoI-pooling page (built, in its tab, now if it was not yet)."""
-        if self._roi_page is None:
-            self.later_tabs.attach(0)
-        assert self._roi_page is not None
-        return self._roi_page
+        return self._page(0, "_roi_page")
 
     @property
     def yolo_page(self) -> YoloPage:
         """The YOLO-grid page (built, in its tab, now if it was not yet)."""
-        if self._yolo_page is None:
-            self.later_tabs.attach(1)
-        assert self._yolo_page is not None
-        return self._yolo_page
+        return self._page(1, "_yolo_page")
 
     @property
     def rpn_page(self) -> RpnPage:
         """The RPN page (built, in its tab, now if it was not yet)."""
-        if self._rpn_page is None:
-            self.later_tabs.attach(2)
-        assert self._rpn_page is not None
-        return self._rpn_page
+        return self._page(2, "_rpn_page")
 
     def _build_roi_page(self) -> RoiPage:
         page = RoiPage(self.main_window, self.layers, self._rpn_boxes)
