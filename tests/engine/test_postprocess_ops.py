@@ -271,3 +271,34 @@ def test_iou_equal_to_the_threshold_is_kept() -> None:
     raw = RawDetections.from_unsorted([[0, 0, 10, 10], [0, 0, 10, 20]], [0.9, 0.8], [1, 1])
     assert len(postprocess(raw, PostprocessSettings(0.05, 0.5, 100)).kept) == 2  # IoU 0.5
     assert len(postprocess(raw, PostprocessSettings(0.05, 0.49, 100)).kept) == 1
+
+
+@pytest.fixture(scope="module")
+def one_class_dominates() -> tuple[RawDetections, PostprocessSettings, torch.Tensor, list]:
+    """An untrained SSD's kind of output: one class holds most kept boxes; with the
+    definition's answer (computed once: it takes seconds)."""
+    rng = np.random.default_rng(5)
+    xy = rng.uniform(0, 200, size=(900, 2))
+    wh = rng.uniform(10, 80, size=(900, 2))
+    labels = np.where(rng.random(900) < 0.7, 1, rng.integers(2, 8, 900))
+    raw = RawDetections.from_unsorted(np.concatenate([xy, xy + wh], 1).tolist(),
+                                      rng.uniform(0.01, 1, 900).tolist(), labels.tolist())
+    settings = PostprocessSettings(0.0, 0.4, 120)
+    kept = torch.from_numpy(postprocess(raw, settings).kept)
+    return raw, settings, kept, _suppressed_reference(raw, kept.numpy(), 0.4, False)
+
+
+@pytest.mark.parametrize(("first_rows", "pairs_per_chunk"), [(16, 64), (100, 1000), (1024, 262_144)])
+def test_suppressor_search_in_rounds_and_chunks_equals_the_definition(
+        one_class_dominates: tuple, first_rows: int, pairs_per_chunk: int) -> None:
+    # Rounds of candidates in score order and chunks inside each class's IoU table must not
+    # change the answer.
+    from workbench.engine import postprocess as pp
+
+    raw, settings, kept, expected = one_class_dominates
+    assert len(expected) == 261
+    candidates = torch.arange(len(raw))
+    for cap in (10_000, 37):
+        rows, by = pp._find_suppressors(raw, candidates, kept, settings, cap,
+                                        first_rows=first_rows, pairs_per_chunk=pairs_per_chunk)
+        assert list(zip(rows.tolist(), by.tolist())) == expected[:cap]
