@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.annotation import ImageSize
-from workbench.core.jpeg_header import jpeg_size
+from workbench.core.jpeg_header import jpeg_info
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +107,14 @@ def _cv2_info(path: Path) -> ImageInfo | None:
 def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     """Header facts of ``path`` (see module doc). Raises :class:`ImageReadError`."""
     p = path if isinstance(path, Path) else Path(path)  # (Path(Path) re-parses it)
-    plain = jpeg_size(p)  # a plain JPEG's markers, without Pillow (core/jpeg_header.py)
-    if plain is not None:
+    fast = jpeg_info(p)  # a JPEG's markers, without Pillow (core/jpeg_header.py)
+    if fast is not None:
         from workbench.core.image_limits import check_limits  # (no decoder, no NumPy)
 
-        check_limits(p, plain[0], plain[1])
-        return ImageInfo(plain[0], plain[1], plain[2], 1, plain[0], plain[1])
+        raw_w, raw_h, depth, orientation = fast
+        w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+        check_limits(p, w, h)
+        return ImageInfo(w, h, depth, orientation, raw_w, raw_h)
     if not p.is_file():
         raise ImageReadError(p, "image file not found")
     try:

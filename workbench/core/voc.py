@@ -66,7 +66,7 @@ from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.boxes import Box, clamp_box
 from workbench.core.image_limits import check_limits
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
-from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_header
+from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_info
 from workbench.core.voc_plain import read_plain
 from workbench.core.voc_write import annotation_to_bytes, write_annotation
 from workbench.core.voc_xml import (
@@ -225,8 +225,9 @@ def read_clean(xml: str, image: str, check_image: bool = True, keep_raw: bool = 
     cost (no display name, no problem list; ``os`` calls on strings, no ``pathlib``): a file
     in LabelImg's layout (:func:`workbench.core.voc_plain.read_plain`) whose ``<filename>`` is
     the image's file name, with a ``<size>`` and every box named and inside it; with
-    ``check_image``, that size is the size of a plain JPEG
-    (:func:`workbench.core.jpeg_header.parse_jpeg_header`, read here from the open file)
+    ``check_image``, that size is the displayed size of a JPEG whose header Pillow would
+    read without fail (:func:`workbench.core.jpeg_header.parse_jpeg_info`, read here from the
+    open file)
     within the decoder's limits (the image's stat is then given, else None). The stats are
     of the files as opened (``fstat``). Without ``keep_raw`` the annotation and its objects
     carry no ``raw`` (readers that never write the file back)."""
@@ -281,8 +282,11 @@ def read_clean_encoded(xml: str, image: str, check_image: bool = True, keep_raw:
         if read is None:
             return None
         ist, head = read
-        dims = parse_jpeg_header(head)
-        if dims is None or dims[0] != width or dims[1] != height:
+        dims = parse_jpeg_info(head)
+        if dims is None:
+            return None
+        shown = (dims[1], dims[0]) if dims[3] in (5, 6, 7, 8) else (dims[0], dims[1])
+        if shown != (width, height):
             return None
         try:
             check_limits(image, width, height)  # type: ignore[arg-type]  # (error never shown)

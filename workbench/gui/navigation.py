@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.core.annotation import Annotation
@@ -24,14 +26,35 @@ log = logging.getLogger(__name__)
 STATE_SCAN_DELAY_MS = 300
 
 
+#: How many of a project's JPEGs :func:`import_decoder_if_needed` reads the header of.
+DECODER_PROBE = 2000
+
+
 def import_decoder() -> None:
-    """What the state scan's reads may need beyond the XML reader: the one decoder (Pillow and
-    NumPy: an image with an EXIF block has its size read by Pillow), imported on the
-    scanner's worker thread before the scan starts (:meth:`StateScanner.start_later`)."""
+    """The one decoder (Pillow and NumPy), imported (on the scanner's worker thread)."""
     import workbench.core.images  # noqa: F401
     from PIL import Image
 
     Image.preinit()  # the JPEG / PNG / BMP / GIF plugins
+
+
+def import_decoder_if_needed(paths: Sequence[str]) -> bool:
+    """What the state scan's reads may need beyond the XML and JPEG header readers, imported
+    before the scan starts (run on the scanner's worker thread: :meth:`StateScanner.start_later`;
+    an import on the GUI thread would stall it ~0.14 s): the decoder, when an image is not a
+    JPEG or one of the first :data:`DECODER_PROBE` JPEGs has a header
+    :func:`~workbench.core.jpeg_header.jpeg_info` leaves to Pillow. A folder of camera or
+    phone JPEGs needs neither (start-up, issue 14); a stranger JPEG further on is read with a
+    one-time import when the scan reaches it. True when it imported the decoder."""
+    from workbench.core.jpeg_header import jpeg_info
+
+    if "PIL.Image" in sys.modules:
+        return False
+    jpegs = [p for p in paths if p[-4:].lower() == ".jpg" or p[-5:].lower() == ".jpeg"]
+    if len(jpegs) < len(paths) or any(jpeg_info(p) is None for p in jpegs[:DECODER_PROBE]):
+        import_decoder()
+        return True
+    return False
 
 
 def display_names(images_dir: Path, entries: list) -> list[str]:
@@ -121,7 +144,9 @@ class NavigationMixin:
         self.settings.add_recent_project(Path(images_dir), annotations_dir)
         self._refresh_recent()
         self.problems.set_project_problems(getattr(project, "scan_problems", []))
-        self.scanner.start_later(STATE_SCAN_DELAY_MS, prepare=import_decoder)
+        entries = self._entries  # (the paths are made on the worker)
+        self.scanner.start_later(STATE_SCAN_DELAY_MS, prepare=lambda: import_decoder_if_needed(
+            [os.fspath(e.image_path) for e in entries]))
         self.stack.setCurrentWidget(self.canvas if self._entries else self.welcome)
         self.project_changed.emit()
         self.hub.publish(ProjectOpened(Path(project.images_dir)))
