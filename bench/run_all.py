@@ -71,7 +71,7 @@ class Bench:
 BENCHES: tuple[Bench, ...] = (
     Bench("bench_gui.py", (), (), 90, 90,
           "labeling window: start-up, repaint with 100-10k boxes, image switch"),
-    Bench("bench_startup.py", ("--rounds", "5"), ("--rounds", "1"), 60, 15,
+    Bench("bench_startup.py", ("--rounds", "7", "--settled"), ("--rounds", "1"), 90, 15,
           "start-up beside LabelImg 1.8.6 (its venv: see the script's doc)", has_out=True,
           figures=(("ratio to LabelImg", r"ratio[^\n]*?([\d.]+)x[^\n]*?([\d.]+)x"),)),
     Bench("bench_big_folder.py", ("--sizes", "20000,100000", "--rounds", "3"),
