@@ -5,23 +5,20 @@ same; everything unusual is left to Pillow (``None``)."""
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.core import imageinfo
 from workbench.core.imageinfo import ImageReadError, image_info
 from workbench.core.jpeg_header import jpeg_size, parse_jpeg_header
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from jpeg_helpers import jpeg, pillow_answer  # noqa: E402
+
 RACCOON = Path("/work/shared/datasets/raccoon/images")
-
-
-def _jpeg(mode: str = "RGB", size=(37, 21), **save) -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, size, 90).save(buf, "JPEG", **save)
-    return buf.getvalue()
 
 
 def _exif(orientation: int) -> bytes:
@@ -30,39 +27,30 @@ def _exif(orientation: int) -> bytes:
     return exif.tobytes()
 
 
-def _pillow(path: Path):
-    """What image_info answered before the fast path: Pillow, then its checks."""
-    try:
-        info = imageinfo._pillow_info(path)
-    except Exception as exc:  # noqa: BLE001 - any failure counts as "not this"
-        return type(exc).__name__
-    return None if info is None else (info.width, info.height, info.depth, info.orientation)
-
-
 def _agree(tmp_path: Path, data: bytes, name: str = "x.jpg"):
     path = tmp_path / name
     path.write_bytes(data)
     fast = jpeg_size(path)
     if fast is not None:
-        assert (*fast, 1) == _pillow(path), data[:64]
+        assert (*fast, 1) == pillow_answer(path), data[:64]
     return fast
 
 
 PLAIN = {
-    "rgb": _jpeg(),
-    "grey": _jpeg("L", (5, 300)),
-    "progressive": _jpeg(progressive=True),
-    "optimized": _jpeg(optimize=True, quality=20),
-    "comment": _jpeg(comment=b"hello"),
-    "subsampling": _jpeg(size=(1000, 3), subsampling=0),
+    "rgb": jpeg(),
+    "grey": jpeg("L", (5, 300)),
+    "progressive": jpeg(progressive=True),
+    "optimized": jpeg(optimize=True, quality=20),
+    "comment": jpeg(comment=b"hello"),
+    "subsampling": jpeg(size=(1000, 3), subsampling=0),
 }
 UNUSUAL = {  # Pillow reads these; the fast path must leave them to it
-    "exif_rotated": _jpeg(exif=_exif(6)),
-    "exif_plain": _jpeg(exif=_exif(1)),
-    "cmyk_adobe": _jpeg("CMYK", (64, 8)),  # Pillow writes an APP14 Adobe segment
-    "icc": _jpeg(icc_profile=b"\0" * 200),
-    "fill_bytes": _jpeg()[:2] + b"\xff\xff" + _jpeg()[2:],
-    "xmp": _jpeg(xmp=b'<x:xmpmeta><tiff:Orientation>8</tiff:Orientation></x:xmpmeta>'),
+    "exif_rotated": jpeg(exif=_exif(6)),
+    "exif_plain": jpeg(exif=_exif(1)),
+    "cmyk_adobe": jpeg("CMYK", (64, 8)),  # Pillow writes an APP14 Adobe segment
+    "icc": jpeg(icc_profile=b"\0" * 200),
+    "fill_bytes": jpeg()[:2] + b"\xff\xff" + jpeg()[2:],
+    "xmp": jpeg(xmp=b'<x:xmpmeta><tiff:Orientation>8</tiff:Orientation></x:xmpmeta>'),
 }
 
 
@@ -75,7 +63,7 @@ def test_plain_jpegs_read_as_pillow_reads_them(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", sorted(UNUSUAL))
-def test_unusual_jpegs_are_left_to_pillow(tmp_path, name):
+def test_unusual_jpegs_are_left_topillow_answer(tmp_path, name):
     assert _agree(tmp_path, UNUSUAL[name]) is None
 
 
@@ -86,7 +74,7 @@ def test_rotated_jpeg_keeps_its_displayed_size(tmp_path):
     assert (info.width, info.height, info.orientation, info.raw_width) == (21, 37, 6, 37)
 
 
-def test_every_cut_of_a_header_agrees_with_pillow(tmp_path):
+def test_every_cut_of_a_header_agrees_withpillow_answer(tmp_path):
     data = PLAIN["rgb"]
     sos = data.index(b"\xff\xda")
     answers = [_agree(tmp_path, data[:n]) for n in range(0, sos + 20)]
@@ -104,7 +92,7 @@ def test_cut_header_keeps_the_decoders_message(tmp_path):
 
 def test_limits_apply_to_the_fast_path(tmp_path):
     path = tmp_path / "thin.jpg"
-    path.write_bytes(_jpeg(size=(1, 50)))
+    path.write_bytes(jpeg(size=(1, 50)))
     assert jpeg_size(path) == (1, 50, 3)
     with pytest.raises(ImageReadError, match="image too small: 1×50"):
         image_info(path)
@@ -118,7 +106,7 @@ def test_not_a_regular_file(tmp_path):
         image_info(tmp_path / "missing.jpg")
 
 
-def test_mutated_headers_agree_with_pillow(tmp_path):
+def test_mutated_headers_agree_withpillow_answer(tmp_path):
     """Random byte edits in the header: whenever the fast path answers, Pillow agrees."""
     rng = np.random.default_rng(5)
     base = PLAIN["rgb"]
@@ -150,5 +138,5 @@ def test_raccoon_photos(tmp_path):
         fast = jpeg_size(path)
         if fast is not None:
             taken += 1
-            assert (*fast, 1) == _pillow(path), path.name
+            assert (*fast, 1) == pillow_answer(path), path.name
     assert taken > 100

@@ -6,7 +6,7 @@ path must leave the file to it (``None``)."""
 
 from __future__ import annotations
 
-import io
+import sys
 import struct
 from pathlib import Path
 
@@ -14,19 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from workbench.core import imageinfo
 from workbench.core.imageinfo import image_info
 from workbench.core.jpeg_header import HEADER_BYTES, jpeg_info, jpeg_size, parse_jpeg_info
 from workbench.core.voc import read_clean
 from workbench.core.voc_write import write_annotation
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
+from jpeg_helpers import jpeg, pillow_answer  # noqa: E402
+
 RACCOON = Path("/work/shared/datasets/raccoon/images")
-
-
-def _jpeg(mode: str = "RGB", size=(37, 21), **save) -> bytes:
-    buf = io.BytesIO()
-    Image.new(mode, size, 90).save(buf, "JPEG", **save)
-    return buf.getvalue()
 
 
 def _exif(**tags: int) -> bytes:
@@ -34,15 +30,6 @@ def _exif(**tags: int) -> bytes:
     for tag, value in tags.items():
         exif[int(tag[1:])] = value
     return exif.tobytes()
-
-
-def _pillow(path: Path):
-    """What image_info answered before the fast path: Pillow, then its checks."""
-    try:
-        info = imageinfo._pillow_info(path)
-    except Exception as exc:  # noqa: BLE001 - any failure counts as "not this"
-        return type(exc).__name__
-    return None if info is None else (info.width, info.height, info.depth, info.orientation)
 
 
 def _fast(path: Path):
@@ -59,7 +46,7 @@ def _agree(tmp_path: Path, data: bytes, name: str = "x.jpg"):
     path.write_bytes(data)
     fast = _fast(path)
     if fast is not None:
-        assert fast == _pillow(path), data[:80]
+        assert fast == pillow_answer(path), data[:80]
     return fast
 
 
@@ -69,7 +56,7 @@ def _segment(marker: int, body: bytes) -> bytes:
 
 def _with(segment: bytes, base: bytes | None = None) -> bytes:
     """``base`` with ``segment`` inserted right after its APP0."""
-    base = base or _jpeg()
+    base = base or jpeg()
     at = 4 + struct.unpack(">H", base[4:6])[0]
     return base[:at] + segment + base[at:]
 
@@ -80,7 +67,7 @@ PHOTOSHOP_RES = b"8BIM\x04\x04\x00\x00\x00\x00\x00\x04abcd"  # IPTC, empty name,
 
 @pytest.mark.parametrize("orientation", range(0, 10))
 def test_exif_orientation_as_the_decoder_reads_it(tmp_path, orientation):
-    data = _jpeg(exif=_exif(t274=orientation))
+    data = jpeg(exif=_exif(t274=orientation))
     fast = _agree(tmp_path, data)
     expected = orientation if 1 <= orientation <= 8 else 1
     size = (21, 37) if expected in (5, 6, 7, 8) else (37, 21)
@@ -98,20 +85,20 @@ def test_exif_orientation_as_the_decoder_reads_it(tmp_path, orientation):
     (None, b'tiff:Orientation="9"', 1),
 ])
 def test_xmp_orientation_only_without_the_exif_tag(tmp_path, exif, xmp, expected):
-    data = _jpeg(xmp=xmp, **({"exif": _exif(**exif)} if exif else {}))
+    data = jpeg(xmp=xmp, **({"exif": _exif(**exif)} if exif else {}))
     assert _agree(tmp_path, data)[3] == expected
 
 
 @pytest.mark.parametrize("name", ["icc", "cmyk_adobe", "photoshop", "other_app", "comment_exif",
                                   "grey_exif", "xmp_twice"])
-def test_metadata_segments_read_without_pillow(tmp_path, name):
+def test_metadata_segments_read_withoutpillow_answer(tmp_path, name):
     data = {
-        "icc": _jpeg(icc_profile=b"\1" * 200),
-        "cmyk_adobe": _jpeg("CMYK", (64, 8)),
+        "icc": jpeg(icc_profile=b"\1" * 200),
+        "cmyk_adobe": jpeg("CMYK", (64, 8)),
         "photoshop": _with(_segment(0xED, b"Photoshop 3.0\x00" + PHOTOSHOP_RES * 2)),
         "other_app": _with(_segment(0xE3, b"anything") + _segment(0xE1, b"not exif")),
-        "comment_exif": _jpeg(comment=b"x", exif=_exif(t274=6, t271=0)),
-        "grey_exif": _jpeg("L", (9, 4), exif=_exif(t274=8)),
+        "comment_exif": jpeg(comment=b"x", exif=_exif(t274=6, t271=0)),
+        "grey_exif": jpeg("L", (9, 4), exif=_exif(t274=8)),
         "xmp_twice": _with(_segment(0xE1, XMP + b'tiff:Orientation="5"')
                            + _segment(0xE1, XMP + b'tiff:Orientation="7"')),
     }[name]
@@ -128,7 +115,7 @@ def test_exif_of_a_camera_form_with_resolution_tags(tmp_path):
     exif[296] = 2
     exif[271] = "Camera maker"
     exif[272] = "Model with a long name"
-    data = _jpeg(exif=exif.tobytes())
+    data = jpeg(exif=exif.tobytes())
     assert _agree(tmp_path, data) == (21, 37, 3, 6)
 
 
@@ -137,7 +124,7 @@ def test_exif_of_a_camera_form_with_resolution_tags(tmp_path):
     "exif_ifd_outside", "exif_entries_cut", "orientation_long", "orientation_two",
     "resolution_ascii", "unknown_type", "value_outside", "duplicate_tag", "fill_bytes",
 ])
-def test_anything_else_is_left_to_pillow(tmp_path, name):
+def test_anything_else_is_left_topillow_answer(tmp_path, name):
     def tiff(entries: list[tuple[int, int, int, int]], ifd: int = 8, tail: int = 4,
              head: bytes = b"II*\x00") -> bytes:
         out = head + struct.pack("<L", ifd) + b"\0" * (ifd - 8) + struct.pack("<H", len(entries))
@@ -160,7 +147,7 @@ def test_anything_else_is_left_to_pillow(tmp_path, name):
         "unknown_type": _with(_segment(0xE1, tiff(good + [(305, 13, 1, 0)]))),
         "value_outside": _with(_segment(0xE1, tiff(good + [(305, 2, 40, 500)]))),
         "duplicate_tag": _with(_segment(0xE1, tiff(good + [(274, 3, 1, 3)]))),
-        "fill_bytes": _jpeg()[:2] + b"\xff\xff" + _jpeg()[2:],
+        "fill_bytes": jpeg()[:2] + b"\xff\xff" + jpeg()[2:],
     }[name]
     assert _agree(tmp_path, data) is None
 
@@ -169,13 +156,13 @@ def test_a_header_past_the_first_read_is_read_on(tmp_path):
     exif = Image.Exif()
     exif[274] = 8
     exif[270] = "x" * (HEADER_BYTES + 5000)  # a description longer than the first read
-    data = _jpeg(exif=exif.tobytes())
+    data = jpeg(exif=exif.tobytes())
     assert data.index(b"\xff\xda") > HEADER_BYTES
     assert parse_jpeg_info(data[:HEADER_BYTES]) is None
     assert _agree(tmp_path, data) == (21, 37, 3, 8)
 
 
-def test_mutated_metadata_agrees_with_pillow(tmp_path):
+def test_mutated_metadata_agrees_withpillow_answer(tmp_path):
     """Random byte edits inside EXIF / XMP / ICC / Photoshop segments: whenever the fast path
     answers, Pillow answers the same (and never fails on such a file)."""
     from PIL.TiffImagePlugin import IFDRational
@@ -186,7 +173,7 @@ def test_mutated_metadata_agrees_with_pillow(tmp_path):
     exif[296] = 2
     exif[271] = "maker"
     base = _with(_segment(0xED, b"Photoshop 3.0\x00" + PHOTOSHOP_RES),
-                 _jpeg(exif=exif.tobytes(), icc_profile=b"\2" * 40,
+                 jpeg(exif=exif.tobytes(), icc_profile=b"\2" * 40,
                        xmp=b'tiff:Orientation="3"'))
     first = 20  # past SOI + APP0
     sos = base.index(b"\xff\xda")
@@ -206,7 +193,7 @@ def test_rotated_photo_labelled_as_shown_reads_clean(tmp_path):
     from workbench.core.annotation import Annotation, ImageSize, VocObject
 
     image = tmp_path / "photo.jpg"
-    image.write_bytes(_jpeg(size=(40, 30), exif=_exif(t274=6)))
+    image.write_bytes(jpeg(size=(40, 30), exif=_exif(t274=6)))
     assert image_info(image).size == ImageSize(30, 40, 3)
     xml = tmp_path / "photo.xml"
     ann = Annotation("photo.jpg", ImageSize(30, 40, 3), (VocObject("cat", (2, 3, 20, 30)),))
@@ -219,10 +206,10 @@ def test_rotated_photo_labelled_as_shown_reads_clean(tmp_path):
 
 
 @pytest.mark.skipif(not RACCOON.is_dir(), reason="raccoon dataset not present")
-def test_raccoon_photos_all_read_without_pillow(tmp_path):
+def test_raccoon_photos_all_read_withoutpillow_answer(tmp_path):
     paths = sorted(RACCOON.glob("*.jpg"))
     for path in paths:
         fast = _fast(path)
         assert fast is not None, path.name  # EXIF, XMP, ICC and Photoshop blocks among them
-        assert fast == _pillow(path), path.name
+        assert fast == pillow_answer(path), path.name
     assert sum(jpeg_size(p) is None for p in paths) == 45  # of which not plain
