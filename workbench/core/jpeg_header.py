@@ -52,8 +52,7 @@ HEADER_BYTES = 16384
 MAX_HEADER_BYTES = 262_144
 
 _SOF = frozenset((0xC0, 0xC1, 0xC2))  # baseline, extended sequential, progressive (Huffman)
-_SKIP = frozenset((0xC4, 0xDB, 0xDD, 0xFE, 0xE0))  # DHT, DQT, DRI, COM, APP0 (checked below)
-_PASS = frozenset((0xC4, 0xDD, 0xFE))  # those of them passed over unread
+_PASS = frozenset((0xC4, 0xDD, 0xFE))  # DHT, DRI, COM: passed over unread
 #: ``(0xFF, marker, length)`` of a segment's first four bytes, one C call.
 _SEGMENT = struct.Struct(">BBH").unpack_from
 
