@@ -7,6 +7,7 @@ that need torch import it when they are first used).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import sys
@@ -203,6 +204,21 @@ def render_screenshot(window, path: Path, size: tuple[int, int] = SCREENSHOT_SIZ
     return path
 
 
+def enable_crash_traces() -> bool:
+    """Have a crash inside a C library (Qt, torch, a decoder) print every thread's Python stack
+    to standard error (:mod:`faulthandler`), so that a report of it says where the program
+    was. The same as ``PYTHONFAULTHANDLER=1``; without a usable standard error (a windowed
+    bundle) it logs why and does nothing. True when the handler is on."""
+    if faulthandler.is_enabled():
+        return True
+    try:
+        faulthandler.enable(all_threads=True)
+    except (AttributeError, OSError, RuntimeError, ValueError) as exc:  # no stderr fd
+        log.info("crash traces off: standard error cannot take them (%s)", exc)
+        return False
+    return True
+
+
 def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | None = None,
             screenshot: str | Path | None = None) -> int:
     """Open the window (``workbench`` / ``workbench gui``); with ``screenshot``, render the
@@ -214,6 +230,7 @@ def run_gui(images_dir: str | Path | None = None, annotations_dir: str | Path | 
             temp_settings = tempfile.NamedTemporaryFile(suffix=".ini", delete=False)  # noqa: SIM115
             temp_settings.close()
             os.environ["WORKBENCH_SETTINGS"] = temp_settings.name
+    enable_crash_traces()
     app = create_app()
     window = build_window(Path(images_dir) if images_dir else None,
                           Path(annotations_dir) if annotations_dir else None, sample=True,
