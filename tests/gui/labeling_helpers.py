@@ -111,6 +111,19 @@ def shown_window(qtbot, settings_file):  # noqa: ANN001,ANN201 (MainWindow)
     return w
 
 
+def panel_spec(class_name: str) -> tuple[str, str, str]:
+    """The registry's ``(module, class, title)`` of a panel (what ``MainWindow(panels=...)``
+    takes)."""
+    from workbench.gui.panels.registry import PANELS
+
+    return next(spec for spec in PANELS if spec[1] == class_name)
+
+
+def key_of(spec: tuple[str, str, str]) -> str:
+    """The panel host's key of a registry entry (``panel_host.docks[key]``)."""
+    return f"{spec[0]}.{spec[1]}"
+
+
 def project_window(qtbot, settings_file, images, panels, size=(1400, 900)):  # noqa: ANN001,ANN201
     """A real MainWindow with these registry ``panels``, shown at ``size``, with the folder
     ``images`` open and its file states scanned (the panel tests' common start)."""

@@ -19,15 +19,12 @@ from workbench.gui.canvas.layer_list import LAYER_Z, LayerList
 from workbench.gui.canvas.layers import BoxLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import click, write_labelimg_xml, project_window  # noqa: E402
+from labeling_helpers import (  # noqa: E402
+    click, key_of, panel_spec, project_window, write_labelimg_xml)
 
-PRIORS = ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors")
-PROPOSALS = ("workbench.gui.panels.proposals", "ProposalsPanel", "Proposals")
-IOU = ("workbench.gui.panels.iou", "IouPanel", "IoU")
-
-
-def key_of(spec: tuple[str, str, str]) -> str:
-    return f"{spec[0]}.{spec[1]}"
+PRIORS = panel_spec("PriorsPanel")
+PROPOSALS = panel_spec("ProposalsPanel")
+IOU = panel_spec("IouPanel")
 
 
 @pytest.fixture

@@ -17,14 +17,11 @@ from workbench.core.matching import match_priors
 from workbench.core.priors import ssd300_paper_priors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
-from labeling_helpers import project_window, write_labelimg_xml  # noqa: E402
+from labeling_helpers import (  # noqa: E402
+    key_of, panel_spec, project_window, write_labelimg_xml)
 
-PRIORS = ("workbench.gui.panels.priors", "PriorsPanel", "Priors & anchors")
-IOU = ("workbench.gui.panels.iou", "IouPanel", "IoU")
-
-
-def key_of(spec: tuple[str, str, str]) -> str:
-    return f"{spec[0]}.{spec[1]}"
+PRIORS = panel_spec("PriorsPanel")
+IOU = panel_spec("IouPanel")
 
 
 @pytest.fixture
