@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.core.annotation import ImageSize
-from workbench.core.jpeg_header import jpeg_info
+from workbench.core.jpeg_header import jpeg_info, shown_size
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +111,9 @@ def image_info(path: str | os.PathLike[str]) -> ImageInfo:
     if fast is not None:
         from workbench.core.image_limits import check_limits  # (no decoder, no NumPy)
 
-        raw_w, raw_h, depth, orientation = fast
-        w, h = (raw_h, raw_w) if orientation in (5, 6, 7, 8) else (raw_w, raw_h)
+        w, h = shown_size(fast)
         check_limits(p, w, h)
-        return ImageInfo(w, h, depth, orientation, raw_w, raw_h)
+        return ImageInfo(w, h, fast[2], fast[3], fast[0], fast[1])
     if not p.is_file():
         raise ImageReadError(p, "image file not found")
     try:

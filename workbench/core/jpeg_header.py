@@ -59,23 +59,23 @@ _SEGMENT = struct.Struct(">BBH").unpack_from
 
 def jpeg_size(path: str | os.PathLike[str]) -> tuple[int, int, int] | None:
     """``(width, height, depth)`` of a plain JPEG (see the module doc), else ``None``."""
-    data = _read_head(path, HEADER_BYTES)
-    return None if data is None else parse_jpeg_header(data)
+    found = _read_and_parse(path, HEADER_BYTES, plain=True)
+    return None if found is None else found[:3]
 
 
 def jpeg_info(path: str | os.PathLike[str]) -> tuple[int, int, int, int] | None:
     """``(stored width, stored height, depth, orientation)`` of a plain JPEG or of one whose
     metadata segments are as Pillow reads them without fail (see the module doc), else
     ``None``. A header longer than :data:`HEADER_BYTES` (an EXIF thumbnail, an ICC profile)
-    is read on up to :data:`MAX_HEADER_BYTES`."""
-    data = _read_head(path, HEADER_BYTES)
-    if data is None:
-        return None
-    found = _parse(data, plain=False)
-    if found is _SHORT and len(data) == HEADER_BYTES:
-        data = _read_head(path, MAX_HEADER_BYTES)
-        found = None if data is None else _parse(data, plain=False)
-    return found if isinstance(found, tuple) else None
+    is read on, from the same open file, up to :data:`MAX_HEADER_BYTES`."""
+    return _read_and_parse(path, HEADER_BYTES, more=MAX_HEADER_BYTES)
+
+
+def shown_size(info: tuple[int, int, int, int]) -> tuple[int, int]:
+    """The displayed ``(width, height)`` of a :func:`jpeg_info` answer (EXIF orientations
+    5–8 swap the stored sides)."""
+    width, height, _depth, orientation = info
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def parse_jpeg_header(data: bytes) -> tuple[int, int, int] | None:
@@ -90,8 +90,10 @@ def parse_jpeg_info(data: bytes) -> tuple[int, int, int, int] | None:
     return found if isinstance(found, tuple) else None
 
 
-def _read_head(path: str | os.PathLike[str], count: int) -> bytes | None:
-    """The first ``count`` bytes of a regular file, else ``None``."""
+def _read_and_parse(path: str | os.PathLike[str], count: int, plain: bool = False,
+               more: int = 0) -> tuple[int, int, int, int] | None:
+    """:func:`_parse` of the first ``count`` bytes of a regular file — read on up to ``more``
+    bytes when the header goes past them — else ``None``."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except (OSError, ValueError):
@@ -99,11 +101,16 @@ def _read_head(path: str | os.PathLike[str], count: int) -> bytes | None:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return os.read(fd, count)
+        data = os.read(fd, count)
+        found = _parse(data, plain)
+        if found is _SHORT and len(data) == count < more:
+            data += os.read(fd, more - count)
+            found = _parse(data, plain)
     except OSError:
         return None
     finally:
         os.close(fd)
+    return found if isinstance(found, tuple) else None
 
 
 #: :func:`_parse`: the data ended inside the header (a longer read may finish it).

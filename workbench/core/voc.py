@@ -66,7 +66,7 @@ from workbench.core.annotation import Annotation, Problem, VocObject
 from workbench.core.boxes import Box, clamp_box
 from workbench.core.image_limits import check_limits
 from workbench.core.imageinfo import ImageInfo, ImageReadError, image_info
-from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_info
+from workbench.core.jpeg_header import HEADER_BYTES, parse_jpeg_info, shown_size
 from workbench.core.voc_plain import read_plain
 from workbench.core.voc_write import annotation_to_bytes, write_annotation
 from workbench.core.voc_xml import (
@@ -283,10 +283,7 @@ def read_clean_encoded(xml: str, image: str, check_image: bool = True, keep_raw:
             return None
         ist, head = read
         dims = parse_jpeg_info(head)
-        if dims is None:
-            return None
-        shown = (dims[1], dims[0]) if dims[3] in (5, 6, 7, 8) else (dims[0], dims[1])
-        if shown != (width, height):
+        if dims is None or shown_size(dims) != (width, height):
             return None
         try:
             check_limits(image, width, height)  # type: ignore[arg-type]  # (error never shown)
