@@ -607,7 +607,9 @@ class ModelLoader(QObject):
         ``idle_ms``. Importing torch holds the GIL in long stretches (extension initialisation:
         gaps of 0.8-1.8 s on a loaded 2-CPU machine even on a background thread), so it waits
         for a pause rather than stalling the first clicks; a panel that needs the models starts
-        it at once.
+        it at once. From here on, whichever thread imports torch first loads its native
+        libraries with the GIL released (:func:`~workbench.gui.workers.preload.
+        preload_before_torch_import`), not only this loader.
 
         ``window`` (a shown top-level widget): input is watched on its native window only —
         the input events come to it before its widgets — instead of through an application-
@@ -618,6 +620,10 @@ class ModelLoader(QObject):
         app = QCoreApplication.instance()
         if app is None or self._thread is not None:
             return
+        # a panel's job may import torch before phase two does (a checkpoint loaded at once)
+        from workbench.gui.workers.preload import preload_before_torch_import
+
+        preload_before_torch_import()
         handle = window.windowHandle() if window is not None else None
         watched = handle if handle is not None else app
         QTimer.singleShot(self.PANELS_DELAY_MS, self, self.start_panels)

@@ -76,3 +76,42 @@ def preload_torch_libraries() -> list[str]:
             break
         loaded.append(name)
     return loaded
+
+
+class _PreloadBeforeTorch:
+    """A ``sys.meta_path`` entry that, the first time ``torch`` is looked up, loads its native
+    libraries with the GIL released (:func:`preload_torch_libraries`) and then lets the
+    normal finders find it: whichever thread imports torch first — the background
+    :class:`~workbench.gui.jobs.ModelLoader`, or a panel's job that loads a checkpoint before
+    the loader got to it — the GUI thread keeps running meanwhile. Finds nothing itself. It
+    stays in ``sys.meta_path`` (removing it while the import machinery walks the list would
+    skip the finder after it) and does nothing after its first call; the import's module lock
+    keeps a second thread out until the first has finished."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.loaded: list[str] = []
+
+    def find_spec(self, name: str, _path: object = None, _target: object = None) -> None:
+        if name == "torch" and not self.done:
+            self.done = True
+            try:
+                self.loaded = preload_torch_libraries()
+            except Exception as exc:  # noqa: BLE001 - the import itself loads them then
+                log.debug("preloading torch's libraries failed: %s", exc)
+        return None
+
+    def invalidate_caches(self) -> None:
+        """(importlib calls this on every finder; nothing is cached here)"""
+
+
+def preload_before_torch_import() -> _PreloadBeforeTorch | None:
+    """Install :class:`_PreloadBeforeTorch` at the front of ``sys.meta_path`` (once; ``None``
+    when torch is already imported or the hook is already there). Linux only, as the preload."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return None
+    if any(isinstance(f, _PreloadBeforeTorch) for f in sys.meta_path):
+        return None
+    hook = _PreloadBeforeTorch()
+    sys.meta_path.insert(0, hook)
+    return hook
