@@ -42,6 +42,17 @@ def _gui_thread_gc(request: pytest.FixtureRequest):  # noqa: ANN202
     collector.deleteLater()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_shared_detectors():  # noqa: ANN202
+    """Each test starts as a new app would: no checkpoint loaded yet by an earlier test's
+    panels (workbench.gui.workers.detectors keeps one detector per checkpoint file version)."""
+    yield
+    import sys
+
+    if "workbench.gui.workers.detectors" in sys.modules:
+        sys.modules["workbench.gui.workers.detectors"].forget_detectors()
+
+
 @pytest.fixture(scope="session")
 def raccoon_dir() -> Path:
     """``../shared/datasets/raccoon`` (images/ + annotations/); skips when absent."""

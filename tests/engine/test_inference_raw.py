@@ -73,6 +73,26 @@ def test_raw_output_is_cached_per_image(tiny: tuple[Path, list[Path]], tmp_path:
     assert detector.forward_images == 6
 
 
+def test_with_own_cache_shares_the_model_not_the_cache(tiny: tuple[Path, list[Path]]) -> None:
+    from workbench.engine.inference import RawDetector
+
+    shared = RawDetector.from_checkpoint(tiny[0], device="cpu")
+    a, b = tiny[1][:2]
+    raw_a = shared.raw(a)
+    own = shared.with_own_cache(1)
+    assert own.model is shared.model and own._model_lock is shared._model_lock
+    assert (own.classes, own.settings, own.name, own.device) == \
+        (shared.classes, shared.settings, shared.name, shared.device)
+    assert own.cache_size == 1 and shared.cache_size == 64
+    assert not own.is_cached(a) and own.forward_images == 0
+    mine = own.raw(a)  # its own forward, the same numbers
+    assert mine is not raw_a and np.array_equal(mine.scores, raw_a.scores)
+    own.raw(b)  # a cache of one: a goes, in its cache only
+    assert not own.is_cached(a) and own.is_cached(b)
+    assert shared.is_cached(a) and not shared.is_cached(b)
+    assert (own.forward_images, shared.forward_images) == (2, 1)
+
+
 def test_detect_uses_checkpoint_settings(tiny: tuple[Path, list[Path]]) -> None:
     from workbench.engine.inference import RawDetector
 

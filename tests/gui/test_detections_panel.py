@@ -380,3 +380,40 @@ def test_images_flipped_quickly_are_not_detected(qtbot, window, panel, tiny) -> 
     qtbot.waitUntil(lambda: panel.detections is not None
                     and panel.detections.image_id == "scene_2", timeout=30_000)
     assert panel.detector.is_cached(window.project.entries[2].image_path)
+
+
+def test_a_loaded_checkpoint_is_loaded_once_for_every_panel(qtbot, window, panel, tiny,  # noqa: ANN001
+                                                            monkeypatch) -> None:
+    """The Video and Errors panels follow the Detections panel's checkpoint (the hub) with the
+    same model in memory: the file is read and the network built once, not once per panel."""
+    from workbench.engine.inference import RawDetector
+    from workbench.gui.panels.errors import ErrorsPanel
+    from workbench.gui.panels.video import VideoPanel
+
+    loads: list[Path] = []
+    real = RawDetector.from_checkpoint.__func__
+    monkeypatch.setattr(RawDetector, "from_checkpoint", classmethod(
+        lambda cls, path, **kw: loads.append(Path(path)) or real(cls, path, **kw)))
+    _load(qtbot, panel, tiny[0])
+    video, errors = VideoPanel(window), ErrorsPanel(window)  # built after: the hub's last
+    try:
+        qtbot.waitUntil(lambda: video.detector is not None and errors.detector is not None,
+                        timeout=30_000)
+        assert loads == [tiny[0]]
+        assert errors.detector is panel.detector
+        # the video's frames have a cache of their own; the model and its forward lock are one
+        assert video.detector is not panel.detector
+        assert video.detector.model is panel.detector.model
+        assert video.detector._model_lock is panel.detector._model_lock
+        assert (video.detector.cache_size, panel.detector.cache_size) == (1, 64)
+        # a rewritten checkpoint is another one: loaded again
+        data = tiny[0].read_bytes()
+        copy = tiny[0].with_name("tiny-copy.pt")
+        copy.write_bytes(data)
+        _load(qtbot, panel, copy)
+        qtbot.waitUntil(lambda: video.checkpoint_path == copy, timeout=30_000)
+        assert loads == [tiny[0], copy]
+        assert video.detector.model is panel.detector.model
+    finally:
+        video.shutdown()
+        errors.shutdown()

@@ -22,6 +22,7 @@ from workbench.gui.hub import AnnotationsWritten, CheckpointLoaded
 from workbench.gui.main_window import MainWindow
 from workbench.gui.panels import errors_data
 from workbench.gui.panels.errors import ErrorsPanel
+from workbench.gui.workers import detectors
 
 
 def _helpers():  # tests/errors_helpers.py (tests are not a package)
@@ -221,7 +222,7 @@ def test_cancel_stops_the_evaluation(qtbot, panel) -> None:  # noqa: ANN001
 def test_follows_checkpoints_on_the_hub(qtbot, window, panel, monkeypatch) -> None:  # noqa: ANN001
     fake = H.FakeDetector()
     seen = []
-    monkeypatch.setattr(errors_data, "shared_detector", lambda p: seen.append(p) or fake)
+    monkeypatch.setattr(detectors, "shared_detector", lambda p: seen.append(p) or fake)
     ckpt = window.project.images_dir / "model.pt"
     ckpt.write_bytes(b"weights")
     with qtbot.waitSignal(panel.evaluated, timeout=20_000):

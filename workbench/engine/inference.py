@@ -16,6 +16,7 @@ Boxes are float32 pixel-edge ``xyxy`` in the original image's pixels.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import logging
@@ -205,6 +206,17 @@ class RawDetector:
         settings = PostprocessSettings.from_dict(info.get("postprocess"))
         kwargs.setdefault("name", str(info.get("model_name", "")))
         return cls(model, info["classes"], settings=settings, **kwargs)
+
+    def with_own_cache(self, cache_size: int) -> RawDetector:
+        """Another detector on the same model (same weights in memory, device, settings and
+        forward lock) with a raw-output cache of its own of ``cache_size`` entries: a panel
+        whose keys would crowd out another's (video frames) shares the model, not the cache."""
+        other = copy.copy(self)
+        other.cache_size = cache_size
+        other.forward_images = 0
+        other._cache = OrderedDict()
+        other._lock = threading.Lock()
+        return other
 
     # -- raw outputs ------------------------------------------------------------------------
     @staticmethod

@@ -200,15 +200,11 @@ class DetectionsPanel(QWidget):
         self.checkpoint_label.setText(f"Loading {path.name}…")
 
         def load(_ctx: object) -> Any:
-            from workbench.engine.inference import RawDetector
-            from workbench.gui.panels.errors_data import remember_detector
+            from workbench.gui.workers.detectors import shared_detector
 
-            detector = RawDetector.from_checkpoint(path)
-            remember_detector(path, detector)  # the Errors panel evaluates with this one
-            return detector
+            return shared_detector(path)  # the Errors and Video panels run this one too
 
-        job = self.jobs.submit(load,
-                               key="checkpoint", name=f"Loading {path.name}")
+        job = self.jobs.submit(load, key="checkpoint", name=f"Loading {path.name}")
         job.finished.connect(lambda det, p=path: self.set_detector(det, p))
         job.failed.connect(lambda msg, p=path: self._show_error(f"Cannot load {p.name}: {msg}"))
 

@@ -2,7 +2,7 @@
 
 * **Which checkpoint**: the one the Detections panel loaded (``CheckpointLoaded`` on the hub)
   or the best one of a finished training (``TrainingFinished``); both panels share one model
-  and its raw outputs (:func:`.errors_data.shared_detector`).
+  and its raw outputs (:func:`workbench.gui.workers.detectors.shared_detector`).
 * **Evaluate** runs the network once per image on a worker (progress, Cancel), post-processes
   with the checkpoint's NMS / top-k at score 0 and matches every detection once
   (:class:`workbench.core.error_analysis.ErrorIndex`): the score box then only re-counts.
@@ -39,6 +39,7 @@ from workbench.gui.panels import errors_data as data
 from workbench.gui.panels.errors_overlay import ErrorsOverlay
 from workbench.gui.panels.errors_table import ImageRow
 from workbench.gui.panels.errors_ui import build_widgets
+from workbench.gui.workers import detectors
 from workbench.gui.workers.priority import BACKGROUND_NICENESS
 
 if TYPE_CHECKING:
@@ -124,14 +125,14 @@ class ErrorsPanel(QWidget):
         """Use checkpoint ``path`` (loaded on a worker, shared with the Detections panel)."""
         path = Path(path)
         try:
-            key = data.checkpoint_key(path)
+            key = detectors.checkpoint_key(path)
         except OSError as exc:
             self._show_error(f"Cannot read {path.name}: {exc}")
             return
         if key == self._key:
             return
         self.checkpoint_label.setText(f"Loading {path.name}…")
-        job = self.jobs.submit(lambda _ctx: data.shared_detector(path), key="checkpoint",
+        job = self.jobs.submit(lambda _ctx: detectors.shared_detector(path), key="checkpoint",
                                name=f"Loading {path.name}")
         job.finished.connect(lambda det, p=path, k=key: self.set_detector(det, p, k))
         job.failed.connect(lambda msg, p=path: self._show_error(f"Cannot load {p.name}: {msg}"))
@@ -184,7 +185,7 @@ class ErrorsPanel(QWidget):
         dets_key = (self._key, scope, self._settings_key())
         known_set, known_dets = self._sets.get(scope), self._dets.get(dets_key)
         root = getattr(project, "root", None)
-        ckpt = data.checkpoint_key(self.checkpoint_path) if self.checkpoint_path else None
+        ckpt = detectors.checkpoint_key(self.checkpoint_path) if self.checkpoint_path else None
 
         def work(ctx: Any) -> tuple:  # on a worker: no Qt here
             image_set = known_set or data.scope_images(project, scope)

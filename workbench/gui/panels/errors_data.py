@@ -3,7 +3,8 @@ at import time; the functions that need the engine import it when called, on a w
 
 The data path, once per checkpoint and image set::
 
-    checkpoint ──shared_detector──► RawDetector (one per checkpoint file, shared by the panels)
+    checkpoint ──shared_detector──► RawDetector (one per checkpoint file, shared by the panels:
+                                    workbench.gui.workers.detectors)
     images ──raw_outputs──► RawDetections per image (network once per image, kept in memory)
            ──detections_at_floor(NMS, top-k)──► ImageDetections with every score
            ──core.error_analysis──► operating point, confusion matrix, per-image errors
@@ -26,7 +27,6 @@ import io
 import logging
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,59 +81,7 @@ def scope_images(project: Any, scope: str) -> ImageSet:
                     description)
 
 
-# -- one detector per checkpoint, shared ----------------------------------------------------
 _lock = threading.Lock()
-_detectors: OrderedDict[tuple, Any] = OrderedDict()
-_KEEP_DETECTORS = 2
-
-
-def checkpoint_key(path: str | Path) -> tuple[str, int, int]:
-    """``(resolved path, mtime_ns, size)``: a rewritten checkpoint is another one."""
-    path = Path(path)
-    stat = path.stat()
-    return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-
-
-def shared_detector(path: str | Path) -> Any:
-    """The :class:`workbench.engine.inference.RawDetector` of checkpoint ``path``: the one the
-    Detections panel loaded (:func:`remember_detector`), else loaded here once (the last two
-    are kept). Loads torch on first use: call it on a worker."""
-    key = checkpoint_key(path)
-    with _lock:
-        found = _detectors.get(key)
-        if found is not None:
-            _detectors.move_to_end(key)
-            return found
-    from workbench.engine.inference import RawDetector
-
-    detector = RawDetector.from_checkpoint(path)
-    with _lock:
-        detector = _detectors.setdefault(key, detector)
-        _detectors.move_to_end(key)
-        while len(_detectors) > _KEEP_DETECTORS:
-            _detectors.popitem(last=False)
-    return detector
-
-
-def remember_detector(path: str | Path, detector: Any) -> None:
-    """Offer ``detector`` (loaded from ``path`` by the Detections panel) to
-    :func:`shared_detector`: the Errors panel then evaluates with the same model and raw
-    outputs instead of loading the checkpoint again."""
-    try:
-        key = checkpoint_key(path)
-    except OSError:
-        return
-    with _lock:
-        _detectors[key] = detector
-        _detectors.move_to_end(key)
-        while len(_detectors) > _KEEP_DETECTORS:
-            _detectors.popitem(last=False)
-
-
-def forget_detectors() -> None:
-    """Drop the shared detectors (tests)."""
-    with _lock:
-        _detectors.clear()
 
 
 # -- raw outputs of many images, kept per detector ------------------------------------------

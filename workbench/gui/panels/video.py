@@ -423,9 +423,10 @@ class VideoPanel(QWidget):
         self.checkpoint_label.setText(f"Loading {Path(path).name}…")
 
         def work(ctx: JobContext) -> Any:
-            from workbench.engine.inference import RawDetector
+            from workbench.gui.workers.detectors import shared_detector
 
-            return RawDetector.from_checkpoint(path, cache_size=1)
+            # the Detections panel's model (loaded once), with a cache of its own: frames
+            return shared_detector(path).with_own_cache(1)
 
         job = self.model_jobs.submit(work, key="load", name="Load checkpoint (Video)")
         job.finished.connect(lambda detector: self.set_detector(detector, Path(path)))
