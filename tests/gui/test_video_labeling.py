@@ -229,6 +229,9 @@ class _RedOnly:
 
         self.settings = PostprocessSettings(score_threshold=0.5, nms_iou=0.45, top_k=10)
 
+    def with_own_cache(self, _size: int) -> _RedOnly:
+        return self
+
     def raw_for_array(self, rgb):  # noqa: ANN001,ANN201
         import numpy as np
 
@@ -252,6 +255,7 @@ def test_propagate_with_a_detector_and_iou_matching(window, video, tmp_path, qtb
     assert window.open_project(images)
     window.canvas.setFocus()
     _label_first(window, qtbot)
+    (tmp_path / "model.pt").write_bytes(b"weights")  # the stand-in's file
     run = start_propagation(window, PropagateOptions(frames=4, method=DETECTOR,
                                                      checkpoint=tmp_path / "model.pt"))
     qtbot.waitUntil(lambda: run.view is not None, timeout=20000)

@@ -129,10 +129,11 @@ def propagate(ctx: JobContext, first_rgb: Any, objects: list[VocObject], targets
 
     if options.method == DETECTOR:
         assert options.checkpoint is not None
-        from workbench.engine.inference import RawDetector
         from workbench.engine.postprocess import apply
+        from workbench.gui.workers.detectors import shared_detector
 
-        detector = RawDetector.from_checkpoint(options.checkpoint, cache_size=1)
+        # the model the panels have loaded (loaded here once otherwise); a cache of its own
+        detector = shared_detector(options.checkpoint).with_own_cache(1)
         classes = list(detector.classes)
 
         def detections() -> Iterator[tracking.FrameDetections]:

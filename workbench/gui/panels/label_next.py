@@ -49,9 +49,10 @@ def engine_detections(checkpoint: Path, paths: list[Path], lo: float,
                       ctx: JobContext) -> Iterator[tuple[Path, ImageDetections]]:
     """The checkpoint's detections (its NMS / top-k, scores ``> lo / 2``) on ``paths``; an
     image the decoder refuses is logged and left out. Runs inside the job (imports torch)."""
-    from workbench.engine.inference import RawDetector
+    from workbench.gui.workers.detectors import shared_detector
 
-    detector = RawDetector.from_checkpoint(checkpoint, cache_size=1)
+    # the model the panels have loaded (loaded here once otherwise); a cache of its own
+    detector = shared_detector(checkpoint).with_own_cache(1)
     settings = detector.settings.replace(score_threshold=lo / 2)
     for path, det in detector.detect_many(
             paths, settings, on_refused=lambda p, msg: log.warning("label next: %s", msg)):
