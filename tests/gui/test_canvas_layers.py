@@ -48,9 +48,13 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
 def show(window, spec) -> object:  # noqa: ANN001
     """Open the panel's dock from the menu (shown and brought to the front of its tabs)."""
     dock = window.panel_host.docks[key_of(spec)]
-    dock.toggleViewAction().trigger()
-    panel = window.panel_host.panels[key_of(spec)]
-    QTest.qWait(20)
+    dock.toggleViewAction().trigger()  # its dock now, the panel built a moment later
+    panels = window.panel_host.panels
+    for _ in range(100):
+        QTest.qWait(20)
+        if key_of(spec) in panels:
+            break
+    panel = panels[key_of(spec)]
     assert panel.isVisible()
     return panel
 

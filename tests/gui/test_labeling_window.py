@@ -362,7 +362,7 @@ def test_registry_panels_are_lazy_and_failures_do_not_crash(qtbot, tmp_path, mon
     dock = w.panel_host.docks["workbench.no_such_module.Nope"]
     dock.show()
     dock.raise_()  # a tab beside Boxes: built when it comes to the front
-    assert "workbench.no_such_module.Nope" in w.panel_host.errors
+    qtbot.waitUntil(lambda: "workbench.no_such_module.Nope" in w.panel_host.errors, timeout=2000)
     assert "Broken" in w.statusBar().currentMessage()
     assert w.panel("Lazy") is not None
 
@@ -661,10 +661,13 @@ def test_panels_menu_shows_raises_and_builds_tabified_panels(qtbot, tmp_path, mo
     assert set(actions) == {"One && two", "Three", "Layers"}  # Layers: the canvas's overlays
     actions["Three"].trigger()
     actions["One && two"].trigger()  # tabified with "Three": must come to the front
-    assert set(w.panel_host.panels) == {"workbench.gui.panels.problems.ProblemsPanel",
-                                        "workbench.gui.panels.boxes.BoxesPanel"}
-    assert w.panel_host.docks["workbench.gui.panels.problems.ProblemsPanel"].isVisible()
+    one, three = "workbench.gui.panels.problems.ProblemsPanel", "workbench.gui.panels.boxes.BoxesPanel"
+    qtbot.waitUntil(lambda: one in w.panel_host.panels, timeout=2000)
+    assert w.panel_host.docks[one].isVisible()
+    # "Three" went behind before its turn came: built when it comes to the front
+    assert three not in w.panel_host.panels
     assert w.panel_host.show_panel("Three") is w.panel("BoxesPanel")
+    assert set(w.panel_host.panels) == {one, three}
     # one tab group with the Boxes dock (stacked below it, a tall panel made the window grow)
     tabs = w.tabifiedDockWidgets(w.boxes_dock)
     assert all(d in tabs for d in w.panel_host.docks.values())

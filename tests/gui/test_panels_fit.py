@@ -452,8 +452,9 @@ def test_panel_switcher_lists_the_open_docks_by_whole_title(qtbot, tmp_path) -> 
     # Qt's own row of dock tabs takes no room (it elided the titles)
     assert all(b.height() == 0 for b in w.findChildren(QTabBar) if b.parentWidget() is w)
     bar.switcher.activated.emit(items.index("Three"))  # as a pick in the list does
-    qtbot.waitUntil(lambda: host.layers.owner_shown(host.panels[f"{TWO[1][0]}.{TWO[1][1]}"]),
-                    timeout=2000)
+    three_key = f"{TWO[1][0]}.{TWO[1][1]}"  # behind "One & two" before it was built: now
+    qtbot.waitUntil(lambda: three_key in host.panels
+                    and host.layers.owner_shown(host.panels[three_key]), timeout=2000)
     assert host.title_bar(three).switcher.currentText() == "Three"
     three.close()  # a closed dock leaves the list
     qtbot.waitUntil(lambda: "Three" not in [host.title_bar(one).switcher.itemText(i) for i in
@@ -486,7 +487,11 @@ def test_first_build_shows_loading_and_a_busy_cursor(qtbot, tmp_path, monkeypatc
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
-    w.panel_host.docks["fake_slow_panel.SlowPanel"].toggleViewAction().trigger()
+    dock = w.panel_host.docks["fake_slow_panel.SlowPanel"]
+    dock.toggleViewAction().trigger()
+    # the dock first, saying what comes, in an event-loop pass of its own; then the build
+    assert seen == {} and dock.widget().text() == "Loading Slow…" and dock.isVisible()
+    qtbot.waitUntil(lambda: bool(seen), timeout=2000)
     assert seen == {"cursor": Qt.CursorShape.WaitCursor, "text": "Loading Slow…"}
     assert QApplication.overrideCursor() is None  # restored after the build
     assert w.panel("SlowPanel") is not None

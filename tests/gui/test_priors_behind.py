@@ -42,6 +42,7 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
 def show(window, qtbot, spec):  # noqa: ANN001, ANN201
     """Open the panel's dock as the Panels menu does (shown and brought to the front)."""
     window.panel_host.docks[key_of(spec)].toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: key_of(spec) in window.panel_host.panels, timeout=2000)
     panel = window.panel_host.panels[key_of(spec)]
     qtbot.waitUntil(panel.isVisible, timeout=2000)
     return panel

@@ -286,7 +286,8 @@ class LazyDocks(Mapping[str, QDockWidget]):
 
 class PanelHost:
     """One dock per registry entry, created when first shown (or named in a saved window
-    state) and tabified with the window's Boxes dock; the panel is built on first show. A
+    state) and tabified with the window's Boxes dock; the panel is built a moment after its
+    dock first comes to the front (:meth:`_build_soon`; :meth:`show_panel` at once). A
     built panel's canvas layers follow its dock (shown while it is open and in front); the
     Layers dock (left, under Files) lists them all."""
 
@@ -301,6 +302,7 @@ class PanelHost:
         self.errors: dict[str, str] = {}
         self._after_models: set[str] = set()  # shown before the models were loaded
         self._after_panels: set[str] = set()  # shown while their module was being imported
+        self._soon: set[str] = set()  # come to the front, built in a moment (_build_soon)
         from workbench.gui.jobs import model_loader
 
         # the loader imports every panel's module in the background soon after start-up
@@ -385,7 +387,7 @@ class PanelHost:
         dock.visibilityChanged.connect(
             lambda visible, k=key: self._on_screen.__setitem__(k, visible))
         dock.visibilityChanged.connect(
-            lambda visible, k=key: visible and self.build_when_ready(k))
+            lambda visible, k=key: visible and self._build_soon(k))
         dock.visibilityChanged.connect(self._retitle_timer.start)
         toggle = dock.toggleViewAction()
         # Shown from its toggle = brought to the front of its tab group (and so built).
@@ -621,6 +623,34 @@ class PanelHost:
             return None
         self._raise(self.docks[key])
         return self.build(key)
+
+    #: Milliseconds between a panel's dock first coming to the front (its "Loading …" text laid
+    #: out and painted) and the panel's construction: two passes of the event loop of ~25 ms
+    #: each instead of one of ~50-75 ms on 2 CPUs (bench_gui_stalls: the first opening of a
+    #: panel was the tour's longest stall). A zero delay may run in the same pass.
+    BUILD_DELAY_MS = 15
+
+    def _build_soon(self, key: str) -> None:
+        """The dock of ``key`` came to the front (Panels menu, its toggle, its tab): build the
+        panel :attr:`BUILD_DELAY_MS` later, if it is still in front then (:meth:`show_panel`
+        and :meth:`build` build at once)."""
+        if key in self.panels or key in self.errors or key in self._soon:
+            return
+        self._soon.add(key)
+        placeholder = self.docks[key].widget()
+        if isinstance(placeholder, QLabel):
+            placeholder.setText(f"Loading {self._specs[key][2]}…")
+
+        def build() -> None:
+            self._soon.discard(key)
+            dock = self._built_docks.get(key)
+            if key in self.panels or dock is None or dock.isHidden() \
+                    or not self._on_screen.get(key, False):
+                return
+            if self.build_when_ready(key) is not None:
+                self.fit_height(dock)  # as _raise does for a panel built when shown
+
+        QTimer.singleShot(self.BUILD_DELAY_MS, self.w, build)
 
     def build_when_ready(self, key: str) -> QWidget | None:
         """Build the panel ``key`` now, unless it needs the models still being imported in the

@@ -81,7 +81,7 @@ def scope_images(project: Any, scope: str) -> ImageSet:
                     description)
 
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards _raws (the detectors themselves: gui/workers/detectors)
 
 
 # -- raw outputs of many images, kept per detector ------------------------------------------
