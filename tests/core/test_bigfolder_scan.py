@@ -85,15 +85,80 @@ def test_open_walks_a_flat_folder_once_and_matches_a_rescan(tmp_path, monkeypatc
     assert _snapshot(project) == opened
 
 
-def test_open_of_a_voc_root_still_walks_its_images(tmp_path, monkeypatch):
-    root = tmp_path / "voc"
-    (root / "JPEGImages").mkdir(parents=True)
-    (root / "Annotations").mkdir()
-    (root / "JPEGImages" / "a1.jpg").write_bytes(b"")
-    (root / "Annotations" / "a1.xml").write_text(XML.format(name="a1.jpg"))
+def _dataset(root, images="JPEGImages", annotations="Annotations"):
+    """A VOC root (or images/ + annotations/): images in two sub-folders, an orphan XML, a
+    stale temp in each, other folders beside (ImageSets, masks: not the project's images)."""
+    (root / images / "b").mkdir(parents=True)
+    (root / annotations / "b").mkdir(parents=True)
+    for rel in ("a10.jpg", "a2.jpg", "b/b1.png", ".hid.jpg"):
+        (root / images / rel).write_bytes(b"")
+    for rel, name in (("a2.xml", "a2.jpg"), ("b/b1.xml", "b1.png"), ("gone.xml", "gone.jpg")):
+        (root / annotations / rel).write_text(XML.format(name=name))
+    (root / images / "a10.xml").write_text(XML.format(name="a10.jpg"))  # not beside: ignored
+    (root / "ImageSets" / "Main").mkdir(parents=True)
+    (root / "ImageSets" / "Main" / "train.txt").write_text("a2\n")
+    (root / "SegmentationClass").mkdir()
+    (root / "SegmentationClass" / "a2.png").write_bytes(b"")
+    old = time.time() - 3600
+    for folder in (images, annotations):
+        stale = root / folder / ".x.xml.abcdef12.tmp"
+        stale.write_text("x")
+        os.utime(stale, (old, old))
+    return root
+
+
+@pytest.mark.parametrize(("images", "annotations", "layout"), [
+    ("JPEGImages", "Annotations", "voc"), ("images", "annotations", "separate")])
+def test_open_of_a_dataset_root_walks_it_once_and_matches_a_rescan(tmp_path, monkeypatch,
+                                                                   images, annotations,
+                                                                   layout):
+    root = _dataset(tmp_path / "voc", images, annotations)
+    walks = []
+    real_walk = project_mod._walk
+    monkeypatch.setattr(project_mod, "_walk", lambda folder: walks.append(folder) or
+                        real_walk(folder))
     project = Project.open(root)
-    assert project.layout == "voc"
-    assert [(e.key, e.has_xml) for e in project.entries] == [("a1.jpg", True)]
+    assert walks == []  # the detection's walk of the root gave both folders
+    assert project.layout == layout
+    assert [(e.key, e.has_xml) for e in project.entries] == [
+        (".hid.jpg", False), ("a2.jpg", True), ("a10.jpg", False), ("b/b1.png", True)]
+    assert [o.name for o in project.orphans] == ["gone.xml"]
+    assert not list(root.rglob("*.tmp"))  # the stale temps of both folders removed
+    opened = _snapshot(project)
+    project.rescan()
+    assert len(walks) == 2 and _snapshot(project) == opened  # a rescan walks both itself
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symbolic links")
+def test_a_symlinked_images_folder_is_walked_itself(tmp_path, monkeypatch):
+    """The root's walk does not enter a symlinked folder; the project's images are in it."""
+    data = _dataset(tmp_path / "disk")
+    root = tmp_path / "voc"
+    root.mkdir()
+    os.symlink(data / "JPEGImages", root / "JPEGImages")
+    os.symlink(data / "Annotations", root / "Annotations", target_is_directory=True)
+    walks = []
+    real_walk = project_mod._walk
+    monkeypatch.setattr(project_mod, "_walk", lambda folder: walks.append(folder) or
+                        real_walk(folder))
+    project = Project.open(root)
+    assert project.layout == "voc" and len(walks) == 2
+    assert [(e.key, e.has_xml) for e in project.entries] == [
+        (".hid.jpg", False), ("a2.jpg", True), ("a10.jpg", False), ("b/b1.png", True)]
+
+
+def test_subtree_of_a_folder_the_walk_did_not_enter(tmp_path):
+    root = _dataset(tmp_path / "voc")
+    (root / ".cache" / "JPEGImages").mkdir(parents=True)
+    scan = _scan_folder(root.resolve())
+    assert scan.subtree(root.resolve()) is scan
+    assert scan.subtree(tmp_path) is None  # above the root
+    assert scan.subtree(root.resolve() / ".cache" / "JPEGImages") is None  # hidden on the way
+    assert scan.subtree(root.resolve() / "missing") is None
+    part = scan.subtree(root.resolve() / "JPEGImages")
+    assert [p.name for p in part.images] == [".hid.jpg", "a2.jpg", "a10.jpg", "b1.png"]
+    assert [p.name for p in part.xmls] == ["a10.xml"]
+    assert [p.name for p in part.temps] == [".x.xml.abcdef12.tmp"]
 
 
 def test_stop_during_the_detection_walk(tmp_path):

@@ -340,14 +340,16 @@ class Project:
         # scandir's flags in this loop, one Path per file kept (issue 14: 10^5 files).
         links: tuple[list[Path], list[Path]] = ([], [])
         beside = self.annotations_dir == self.images_dir
+        # The walk of format detection (Project.open), when it covered the images folder (and
+        # the annotations folder): each folder is walked once
         walked, self._walked = self._walked, None
-        if walked is not None and not (beside and walked.root == os.fspath(self.images_dir)):
-            walked = None
-        if walked is not None:  # the walk of format detection (Project.open): walked once
-            images, image_strs, xmls, xml_strs, temps = (
-                walked.images, walked.image_strs, walked.xmls, walked.xml_strs, walked.temps)
-            links = walked.links
-        for folder, files in (_walk(self.images_dir) if walked is None else ()):
+        part = walked.subtree(self.images_dir) if walked is not None else None
+        if part is not None:
+            images, image_strs, temps = part.images, part.image_strs, list(part.temps)
+            links = (part.links[0], part.links[1] if beside else [])
+            if beside:
+                xmls, xml_strs = part.xmls, part.xml_strs
+        for folder, files in (_walk(self.images_dir) if part is None else ()):
             check()
             child = _child(Path(folder))
             head = os.path.join(folder, "")
@@ -367,7 +369,13 @@ class Project:
                         links[1].append(path)
                 elif f.startswith(".") and TEMP_NAME.match(f):
                     temps.append(child(f))
-        if not beside and self.annotations_dir.is_dir():
+        notes = walked.subtree(self.annotations_dir) if walked is not None and not beside \
+            else None
+        if notes is not None:
+            xmls, xml_strs = notes.xmls, notes.xml_strs
+            links[1].extend(notes.links[1])
+            temps.extend(notes.temps)
+        elif not beside and self.annotations_dir.is_dir():
             for folder, files in _walk(self.annotations_dir):
                 check()
                 child = _child(Path(folder))

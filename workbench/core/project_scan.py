@@ -97,6 +97,38 @@ class _FolderScan:
     links: tuple[list[Path], list[Path]] = field(default_factory=lambda: ([], []))  # symlinks
 
 
+    def subtree(self, folder: str | os.PathLike[str]) -> _FolderScan | None:
+        """What a walk of ``folder`` would have collected (:attr:`images`, :attr:`xmls`,
+        :attr:`temps`, :attr:`links`; not the listing), taken from this walk of a folder above
+        it — a VOC root's ``JPEGImages`` and ``Annotations``, a dataset's ``images`` and
+        ``annotations`` — or None when this walk did not enter it: not under :attr:`root`, or
+        a hidden or symlinked folder on the way (:func:`_walk` skips those; a walk started at
+        the folder itself follows a symlinked top)."""
+        top = os.fspath(folder)
+        if top == self.root:
+            return self
+        head = os.path.join(self.root, "")
+        if not top.startswith(head):
+            return None
+        at = self.root
+        for part in top[len(head):].split(os.sep):
+            at = os.path.join(at, part)
+            if not part or part.startswith(".") or os.path.islink(at) or not os.path.isdir(at):
+                return None
+        inside = os.path.join(top, "")
+        keep = [i for i, text in enumerate(self.image_strs) if text.startswith(inside)]
+        keep_xml = [i for i, text in enumerate(self.xml_strs) if text.startswith(inside)]
+        out = _FolderScan(top, self.listing)
+        out.images = [self.images[i] for i in keep]
+        out.image_strs = [self.image_strs[i] for i in keep]
+        out.xmls = [self.xmls[i] for i in keep_xml]
+        out.xml_strs = [self.xml_strs[i] for i in keep_xml]
+        out.temps = [t for t in self.temps if os.fspath(t).startswith(inside)]
+        out.links = tuple([p for p in paths if os.fspath(p).startswith(inside)]  # type: ignore
+                          for paths in self.links)
+        return out
+
+
 _KINDS = {".xml": "xml", ".txt": "txt", ".json": "json", ".yaml": "yaml", ".yml": "yaml",
           ".names": "txt"}
 
