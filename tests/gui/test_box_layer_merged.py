@@ -19,37 +19,51 @@ def test_runs_on_a_line_merge_where_they_overlap_or_touch() -> None:
     boxes = np.asarray([[0, 0, 10, 5], [10, 0, 20, 5],   # touching: one top, one bottom line
                         [22, 0, 30, 5],                   # a gap of one pixel: apart
                         [5, 2, 8, 3]], dtype=float)       # inside the first: its own rows
-    lines = merged_outlines(boxes, 1.0, 1.0, 0.0, 0.0)
-    horizontal = sorted((ln.y1(), ln.x1(), ln.x2()) for ln in lines if ln.y1() == ln.y2())
+    lines = merged_outlines(boxes, (1.0, 1.0, 0.0, 0.0))
+    # through the pixels' centres: pixel k is at k + 0.5
+    horizontal = sorted((ln.y1() - .5, ln.x1() - .5, ln.x2() - .5) for ln in lines
+                        if ln.y1() == ln.y2())
     assert horizontal == [(0, 0, 20), (0, 22, 30), (2, 5, 8), (3, 5, 8),
                           (5, 0, 20), (5, 22, 30)]
-    vertical = sorted((ln.x1(), ln.y1(), ln.y2()) for ln in lines if ln.x1() == ln.x2())
+    vertical = sorted((ln.x1() - .5, ln.y1() - .5, ln.y2() - .5) for ln in lines
+                      if ln.x1() == ln.x2())
     assert vertical == [(0, 0, 5), (5, 2, 3), (8, 2, 3), (10, 0, 5), (20, 0, 5),
                         (22, 0, 5), (30, 0, 5)]
     # the transform, and the pixel a coordinate falls in
-    (top, *_rest) = merged_outlines(np.asarray([[1.0, 1.0, 2.0, 2.0]]), 2.5, 2.5, 0.7, -0.2)
-    assert (top.x1(), top.y1(), top.x2()) == (3, 2, 5)
-    assert merged_outlines(np.zeros((0, 4)), 1, 1, 0, 0) == []
+    (top, *_rest) = merged_outlines(np.asarray([[1.0, 1.0, 2.0, 2.0]]), (2.5, 2.5, 0.7, -0.2))
+    assert (top.x1(), top.y1(), top.x2()) == (3.5, 2.5, 5.5)
+    # drawn in units of half a device pixel (a device pixel ratio of 2)
+    (top, *_rest) = merged_outlines(np.asarray([[1.0, 1.0, 2.0, 2.0]]), (5, 5, 1.4, -0.4),
+                                    (2, 2, 0, 0))
+    assert (top.x1(), top.y1(), top.x2()) == (3.25, 2.25, 5.75)
+    assert merged_outlines(np.zeros((0, 4)), (1, 1, 0, 0)) == []
 
 
-def _lit(paint) -> np.ndarray:  # noqa: ANN001
-    image = QImage(W, H, QImage.Format.Format_ARGB32_Premultiplied)
+def _lit(paint, dpr: float = 1.0) -> np.ndarray:  # noqa: ANN001
+    w, h = round(W * dpr), round(H * dpr)
+    image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(dpr)
     image.fill(0)
     painter = QPainter(image)
     paint(painter)
     painter.end()
-    return np.frombuffer(image.constBits(), np.uint32).reshape(H, W).copy()
+    return np.frombuffer(image.constBits(), np.uint32).reshape(h, w).copy()
 
 
-def _layer_paint(layer: BoxLayer, transform: QTransform):  # noqa: ANN202
+def _layer_paint(layer: BoxLayer, transform: QTransform, window: bool = False):  # noqa: ANN202
     def paint(painter: QPainter) -> None:
+        if window:  # a view transform besides the world's: logical 0..W/2 fill the device
+            painter.setWindow(0, 0, W // 2, H // 2)
         painter.setWorldTransform(transform)
         layer.paint(painter, QStyleOptionGraphicsItem(), None)
     return paint
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_priors_light_the_pixels_qt_strokes(qtbot, monkeypatch, seed: int) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("seed", "dpr", "window"), [
+    (0, 1.0, False), (1, 1.0, False), (2, 1.0, False), (3, 1.0, False),
+    (4, 2.0, False), (5, 1.5, False), (6, 1.25, False), (7, 1.0, True), (8, 2.0, True)])
+def test_the_priors_light_the_pixels_qt_strokes(qtbot, monkeypatch, seed: int,  # noqa: ANN001
+                                                dpr: float, window: bool) -> None:
     rng = np.random.default_rng(seed)
     boxes = ssd300_paper_priors().for_image(650, 417).all_boxes()
     # two colours of one translucency, as the Priors panel's maps may be
@@ -64,10 +78,10 @@ def test_the_priors_light_the_pixels_qt_strokes(qtbot, monkeypatch, seed: int) -
     real = QPainter.drawLines
     monkeypatch.setattr(QPainter, "drawLines",
                         lambda self, lines: drawn.append(len(lines)) or real(self, lines))
-    merged = _lit(_layer_paint(layer, transform))
+    merged = _lit(_layer_paint(layer, transform, window), dpr)
     assert 0 < sum(drawn) < len(boxes) / 4  # far fewer lines than 4 per box
     monkeypatch.setattr(BoxLayer, "_merges_lines", lambda self, painter: False)
-    stroked = _lit(_layer_paint(layer, transform))
+    stroked = _lit(_layer_paint(layer, transform, window), dpr)
     assert (stroked != 0).sum() > 50_000
     differ = (merged != stroked).sum()
     assert differ <= 5, f"{differ} pixels differ"  # a corner pixel now and then
@@ -85,10 +99,6 @@ def test_not_merged_where_it_was_not_checked(qtbot) -> None:  # noqa: ANN001
     assert not layer._merges_lines(painter)  # rotated
     painter.setWorldTransform(QTransform.fromScale(-1, 1))
     assert not layer._merges_lines(painter)  # mirrored
-    painter.end()
-    image.setDevicePixelRatio(2.0)
-    painter = QPainter(image)
-    assert not layer._merges_lines(painter)  # a high-DPI device
     painter.end()
     layer.set_boxes(boxes, QColor(80, 200, 255, 120), width=1.5)
     plain = QImage(50, 50, QImage.Format.Format_ARGB32_Premultiplied)

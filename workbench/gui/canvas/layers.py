@@ -22,7 +22,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QLine, QPoint, QRect, QRectF, Qt
+from PySide6.QtCore import QLineF, QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetrics, QImage, QPainter, QPen,
                            QPixmap, QTransform)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
@@ -294,25 +294,24 @@ class BoxLayer(QGraphicsObject):
 
     def _merges_lines(self, painter: QPainter) -> bool:
         """Whether the opaque outlines may be drawn as merged device-pixel lines
-        (:func:`merged_outlines`): 1-pixel solid lines, a transform that only scales (up the
-        right way) and moves, and a device of 1 device pixel per pixel — where that was
-        checked to light the pixels Qt's own stroking lights."""
-        transform = painter.worldTransform()
-        device = painter.device()
+        (:func:`merged_outlines`): 1-pixel solid lines and a transform to the device that
+        only scales (up the right way) and moves — where that was checked to light the pixels
+        Qt's own stroking lights (device pixel ratios 1, 1.25, 1.5 and 2)."""
+        to_device = painter.deviceTransform()  # the world's, the view's and the pixel ratio's
         return (self._style == Qt.PenStyle.SolidLine and self._width <= 1.0
-                and transform.type().value <= QTransform.TransformationType.TxScale.value
-                and transform.m11() > 0 and transform.m22() > 0
-                and device is not None and device.devicePixelRatioF() == 1.0)
+                and to_device.type().value <= QTransform.TransformationType.TxScale.value
+                and to_device.m11() > 0 and to_device.m22() > 0)
 
     @staticmethod
     def _paint_merged(painter: QPainter, boxes: np.ndarray, color: QColor) -> None:
-        transform = painter.worldTransform()
-        lines = merged_outlines(boxes, transform.m11(), transform.m22(), transform.dx(),
-                                transform.dy())
+        to_device = painter.deviceTransform()
         painter.save()
-        painter.resetTransform()
+        painter.setWorldTransform(QTransform())  # lines drawn in the device's own units
+        base = painter.deviceTransform()  # (the pixel ratio, a view transform)
         painter.setPen(QPen(color, 0))
-        painter.drawLines(lines)
+        painter.drawLines(merged_outlines(
+            boxes, (to_device.m11(), to_device.m22(), to_device.dx(), to_device.dy()),
+            (base.m11(), base.m22(), base.dx(), base.dy())))
         painter.restore()
 
     def _visible(self, painter: QPainter) -> np.ndarray | None:
@@ -415,18 +414,23 @@ def _merged_runs(at: np.ndarray, start: np.ndarray, end: np.ndarray,
     return at[first], start[first], reach[last] - base[first] + lo
 
 
-def merged_outlines(boxes: np.ndarray, sx: float, sy: float, dx: float, dy: float,
-                    ) -> list[QLine]:
-    """The outlines of ``boxes`` (scene ``xyxy``) under the transform ``x * sx + dx``,
-    ``y * sy + dy`` (``sx``, ``sy`` > 0), as 1-pixel device lines: each corner at the pixel Qt's
-    raster engine puts it (the floor of the mapped coordinate), and every run of edges that
-    overlap or touch on one pixel row or column merged into one line. For the 8,732 SSD300
-    priors that is ~700-1,100 lines instead of 35,000 edges — the same pixels (but for a rare
-    corner pixel) in a fifth of the time (``bench/bench_priors_draw.py``): the raster engine's
-    time goes by pixels drawn, and priors of one shape on a grid overlap their neighbours."""
+def merged_outlines(boxes: np.ndarray, to_device: tuple[float, float, float, float],
+                    drawn_in: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0),
+                    ) -> list[QLineF]:
+    """The outlines of ``boxes`` (scene ``xyxy``) as 1-pixel lines, for the transform to
+    device pixels ``to_device = (sx, sy, dx, dy)`` (``x * sx + dx``, ``y * sy + dy``;
+    ``sx``, ``sy`` > 0): each corner in the device pixel Qt's raster engine puts it in (the
+    floor of the mapped coordinate), and every run of edges that overlap or touch on one
+    pixel row or column merged into one line. The lines go through the pixels' centres, in
+    the coordinates whose transform to the device is ``drawn_in`` (a painter without a world
+    transform: the device pixel ratio). For the 8,732 SSD300 priors that is ~700-1,100 lines
+    instead of 35,000 edges — the same pixels (but for a rare corner pixel) in a fifth of the
+    time (``bench/bench_priors_draw.py``): the raster engine's time goes by pixels drawn, and
+    priors of one shape on a grid overlap their neighbours."""
     import numpy as np
     if not len(boxes):
         return []
+    sx, sy, dx, dy = to_device
     xs = np.floor(boxes[:, [0, 2]] * sx + dx).astype(np.int64)
     ys = np.floor(boxes[:, [1, 3]] * sy + dy).astype(np.int64)
     (x1, x2), (y1, y2) = (np.sort(xs, axis=1).T, np.sort(ys, axis=1).T)  # as drawRect does
@@ -434,8 +438,17 @@ def merged_outlines(boxes: np.ndarray, sx: float, sy: float, dx: float, dy: floa
                               np.concatenate([x2, x2]))
     vx, va, vb = _merged_runs(np.concatenate([x1, x2]), np.concatenate([y1, y1]),
                               np.concatenate([y2, y2]))
-    return [*map(QLine, ha.tolist(), hy.tolist(), hb.tolist(), hy.tolist()),
-            *map(QLine, vx.tolist(), va.tolist(), vx.tolist(), vb.tolist())]
+    bsx, bsy, bdx, bdy = drawn_in
+
+    def at_x(v: np.ndarray) -> list[float]:
+        return ((v + (0.5 - bdx)) / bsx).tolist()
+
+    def at_y(v: np.ndarray) -> list[float]:
+        return ((v + (0.5 - bdy)) / bsy).tolist()
+
+    hy_at, vx_at = at_y(hy), at_x(vx)
+    return [*map(QLineF, at_x(ha), hy_at, at_x(hb), hy_at),
+            *map(QLineF, vx_at, at_y(va), vx_at, at_y(vb))]
 
 
 @lru_cache(maxsize=8)
