@@ -9,10 +9,13 @@ is drawn without the text that would cover it); labels are pre-rendered pixmaps,
 text and colour, so a slider move that re-fills the layer does not lay out the same text again
 (``bench/bench_redraw.py``). Opaque solid outlines are filled as four thin device-pixel
 rectangles per box (Qt's raster engine fills a rectangle span by span, but strokes a cosmetic
-line pixel by pixel: 2-4x slower, and a 2 px pen twice that). Every view that
-draws on the canvas (proposals, priors, anchors, matches, detections, TP/FP/FN) uses its own
-layer, registered by name in the canvas's :class:`~.layer_list.LayerList`, which decides its
-visibility, opacity and z-order (:data:`~.layer_list.LAYER_Z`).
+line pixel by pixel: 2-4x slower, and a 2 px pen twice that); the 1-pixel outlines of a large
+translucent layer (every SSD prior or RPN anchor of a map) are drawn as merged device-pixel
+lines, edges that overlap on a pixel row or column drawn once (:func:`merged_outlines`).
+Every view that draws on the canvas (proposals, priors, anchors, matches, detections,
+TP/FP/FN) uses its own layer, registered by name in the canvas's
+:class:`~.layer_list.LayerList`, which decides its visibility, opacity and z-order
+(:data:`~.layer_list.LAYER_Z`).
 """
 
 from __future__ import annotations
