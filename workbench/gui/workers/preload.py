@@ -19,7 +19,6 @@ with the preload; what is left is the Python part of torch's import (and CPU sta
 
 from __future__ import annotations
 
-import ctypes
 import importlib.util
 import logging
 import os
@@ -55,6 +54,8 @@ def preload_torch_libraries() -> list[str]:
     lib = library_dir("torch")
     if lib is None:
         return []
+    import ctypes  # here: the import hook is installed on the GUI thread at start-up
+
     try:
         libc = ctypes.CDLL(None)  # the process's own symbols: libc's dlopen and dlerror
         dlopen, dlerror = libc.dlopen, libc.dlerror
