@@ -124,6 +124,21 @@ def key_of(spec: tuple[str, str, str]) -> str:
     return f"{spec[0]}.{spec[1]}"
 
 
+def open_panel(window, spec: tuple[str, str, str]):  # noqa: ANN001, ANN201
+    """Open a registry panel as the Panels menu does (its dock shown and brought to the front;
+    the panel is built a moment later) and return it once it is built and visible."""
+    host = window.panel_host
+    key = key_of(spec)
+    host.docks[key].toggleViewAction().trigger()
+    for _ in range(100):
+        QTest.qWait(20)
+        if key in host.panels and host.panels[key].isVisible():
+            break
+    panel = host.panels[key]
+    assert panel.isVisible()
+    return panel
+
+
 def project_window(qtbot, settings_file, images, panels, size=(1400, 900)):  # noqa: ANN001,ANN201
     """A real MainWindow with these registry ``panels``, shown at ``size``, with the folder
     ``images`` open and its file states scanned (the panel tests' common start)."""

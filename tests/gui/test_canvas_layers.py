@@ -20,7 +20,7 @@ from workbench.gui.canvas.layers import BoxLayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
 from labeling_helpers import (  # noqa: E402
-    click, key_of, panel_spec, project_window, write_labelimg_xml)
+    click, key_of, open_panel, panel_spec, project_window, write_labelimg_xml)
 
 PRIORS = panel_spec("PriorsPanel")
 PROPOSALS = panel_spec("ProposalsPanel")
@@ -45,20 +45,6 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     return w
 
 
-def show(window, spec) -> object:  # noqa: ANN001
-    """Open the panel's dock from the menu (shown and brought to the front of its tabs)."""
-    dock = window.panel_host.docks[key_of(spec)]
-    dock.toggleViewAction().trigger()  # its dock now, the panel built a moment later
-    panels = window.panel_host.panels
-    for _ in range(100):
-        QTest.qWait(20)
-        if key_of(spec) in panels:
-            break
-    panel = panels[key_of(spec)]
-    assert panel.isVisible()
-    return panel
-
-
 def in_front(window, spec) -> bool:  # noqa: ANN001
     """The panel's tab is the current one of its group (a Qt dock tabbed behind another one
     still says ``isVisible()``; its ``visibilityChanged(False)`` is what tells)."""
@@ -78,11 +64,11 @@ def pick_by_click(window, qtbot, panel, side: str, x: float, y: float) -> None: 
 
 
 def test_only_the_front_panels_layers_are_visible(window, qtbot) -> None:  # noqa: ANN001
-    priors = show(window, PRIORS)
+    priors = open_panel(window, PRIORS)
     priors.select_cell(4, 5)
     grid, cell = priors.overlay.grid, priors.overlay.priors
     assert len(grid) and len(cell) and grid.isVisible() and cell.isVisible()
-    iou = show(window, IOU)          # tabbed in front of the Priors panel
+    iou = open_panel(window, IOU)          # tabbed in front of the Priors panel
     qtbot.waitUntil(lambda: not in_front(window, PRIORS), timeout=2000)
     iou.select("A", "ground truth", 0)
     iou.select("B", "ground truth", 1)
@@ -96,14 +82,14 @@ def test_only_the_front_panels_layers_are_visible(window, qtbot) -> None:  # noq
     # Closing the dock hides its layers too; opening it again brings them back.
     window.panel_host.docks[key_of(PRIORS)].close()
     qtbot.waitUntil(lambda: not grid.isVisible(), timeout=2000)
-    show(window, PRIORS)
+    open_panel(window, PRIORS)
     assert grid.isVisible() and cell.isVisible()
 
 
 def test_iou_in_front_keeps_the_layer_it_picks_from(window, qtbot) -> None:  # noqa: ANN001
-    priors = show(window, PRIORS)
+    priors = open_panel(window, PRIORS)
     priors.select_cell(4, 5)
-    iou = show(window, IOU)
+    iou = open_panel(window, IOU)
     qtbot.waitUntil(lambda: not priors.overlay.priors.isVisible(), timeout=2000)
     # The Priors tab is behind, but its layers are still sources of the IoU panel …
     assert "priors:cell-priors" in iou.layers()
@@ -116,7 +102,7 @@ def test_iou_in_front_keeps_the_layer_it_picks_from(window, qtbot) -> None:  # n
 
 
 def test_iou_pair_is_cleared_on_the_next_image(window, qtbot) -> None:  # noqa: ANN001
-    iou = show(window, IOU)
+    iou = open_panel(window, IOU)
     qtbot.wait(50)
     window.canvas.actual_size()
     pick_by_click(window, qtbot, iou, "A", 80, 90)      # inside the red square
@@ -134,11 +120,11 @@ def test_iou_pair_is_cleared_on_the_next_image(window, qtbot) -> None:  # noqa: 
 
 
 def test_per_image_layers_cleared_then_redrawn_for_the_new_image(window, qtbot) -> None:  # noqa: ANN001
-    proposals = show(window, PROPOSALS)
+    proposals = open_panel(window, PROPOSALS)
     with qtbot.waitSignal(proposals.proposals_ready, timeout=30000):
         proposals.run()
     assert len(proposals.layer) > 0 and proposals.layer.isVisible()
-    priors = show(window, PRIORS)
+    priors = open_panel(window, PRIORS)
     # its matching is computed in a turn after the one that shows it (issue 14, GUI stalls)
     qtbot.waitUntil(lambda: len(priors.overlay.match) > 0, timeout=2000)
     match_a = priors.overlay.match.boxes.copy()
@@ -154,7 +140,7 @@ def test_per_image_layers_cleared_then_redrawn_for_the_new_image(window, qtbot) 
 
 
 def test_layers_list_toggles_visibility_and_opacity(window, qtbot) -> None:  # noqa: ANN001
-    priors = show(window, PRIORS)
+    priors = open_panel(window, PRIORS)
     priors.select_cell(4, 5)
     window.panel_host.layers_dock.toggleViewAction().trigger()    # View → Panels → Layers
     qtbot.waitUntil(lambda: window.panel_host.layers_panel is not None
@@ -186,7 +172,7 @@ def test_layers_list_toggles_visibility_and_opacity(window, qtbot) -> None:  # n
     assert grid.opacity() == pytest.approx(own * 0.5)
     # Unchecked in the list: stays hidden when its panel comes to the front again.
     listing.set_checked("priors:grid", False)
-    show(window, IOU)
+    open_panel(window, IOU)
     to_front(window, qtbot, PRIORS)
     assert not grid.isVisible() and cell.isVisible()
     # The list greys a layer hidden with its panel, and says why.
@@ -197,7 +183,7 @@ def test_layers_list_toggles_visibility_and_opacity(window, qtbot) -> None:  # n
 
 def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa: ANN001
     for spec in (PRIORS, PROPOSALS, IOU):
-        show(window, spec)
+        open_panel(window, spec)
     from workbench.gui.panels.detections import DetectionsPanel
     from workbench.gui.panels.metrics import MetricsPanel
     from workbench.gui.panels.training import TrainingPanel
@@ -239,7 +225,7 @@ def test_every_layer_z_comes_from_the_one_table(window, qtbot) -> None:  # noqa:
 def test_panel_built_behind_a_tab_starts_hidden(window, qtbot) -> None:  # noqa: ANN001
     """A dock opened behind another panel's tab and built later (``window.panel``) says
     ``isVisible()``; its layers must still start off the canvas."""
-    show(window, PRIORS)
+    open_panel(window, PRIORS)
     dock = window.panel_host.docks[key_of(PROPOSALS)]
     dock.show()                                    # opened, not raised: behind Priors
     qtbot.wait(50)

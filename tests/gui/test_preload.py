@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -95,3 +96,28 @@ def test_import_hook_preloads_for_a_thread_that_imports_torch() -> None:
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith("ok ")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
+def test_the_model_loader_imports_torch_through_the_hook() -> None:
+    """The background loader started without start_when_idle (a script, a test) preloads
+    torch's libraries the same one way: through the hook it installs."""
+    code = textwrap.dedent("""
+        import sys
+        from PySide6.QtCore import QCoreApplication
+        app = QCoreApplication([])
+        from workbench.gui.jobs import ModelLoader
+        from workbench.gui.workers.preload import _PreloadBeforeTorch
+        loader = ModelLoader()
+        loader.start()
+        assert loader.wait(300) and loader.error is None, loader.error
+        hooks = [f for f in sys.meta_path if isinstance(f, _PreloadBeforeTorch)]
+        assert len(hooks) == 1 and hooks[0].done, hooks
+        assert "libtorch_cpu.so" in hooks[0].loaded, hooks[0].loaded
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("ok")

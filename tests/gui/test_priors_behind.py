@@ -18,7 +18,7 @@ from workbench.core.priors import ssd300_paper_priors
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests are not a package
 from labeling_helpers import (  # noqa: E402
-    key_of, panel_spec, project_window, write_labelimg_xml)
+    key_of, open_panel, panel_spec, project_window, write_labelimg_xml)
 
 PRIORS = panel_spec("PriorsPanel")
 IOU = panel_spec("IouPanel")
@@ -39,15 +39,6 @@ def window(qtbot, tmp_path):  # noqa: ANN001, ANN201
     return project_window(qtbot, tmp_path / "s.ini", images, [PRIORS, IOU])
 
 
-def show(window, qtbot, spec):  # noqa: ANN001, ANN201
-    """Open the panel's dock as the Panels menu does (shown and brought to the front)."""
-    window.panel_host.docks[key_of(spec)].toggleViewAction().trigger()
-    qtbot.waitUntil(lambda: key_of(spec) in window.panel_host.panels, timeout=2000)
-    panel = window.panel_host.panels[key_of(spec)]
-    qtbot.waitUntil(panel.isVisible, timeout=2000)
-    return panel
-
-
 def in_front(window, spec) -> bool:  # noqa: ANN001
     return window.panel_host.layers.owner_shown(window.panel_host.panels[key_of(spec)])
 
@@ -59,12 +50,12 @@ def expected(gt: list[list[float]], photo: tuple[int, int]):  # noqa: ANN201
 
 
 def test_no_matching_behind_then_caught_up_in_front(window, qtbot) -> None:  # noqa: ANN001
-    priors = show(window, qtbot, PRIORS)
+    priors = open_panel(window, PRIORS)
     qtbot.waitUntil(lambda: priors.match is not None, timeout=5000)   # a turn after showing
     ref_a = expected([[31, 41, 130, 140], [221, 161, 380, 280]], (300, 400))
     assert priors.match.num_positive == ref_a.num_positive
     assert len(priors.overlay.match) == ref_a.num_positive and len(priors.overlay.grid) > 0
-    show(window, qtbot, IOU)                   # tabbed in front of the Priors panel
+    open_panel(window, IOU)                   # tabbed in front of the Priors panel
     qtbot.waitUntil(lambda: not in_front(window, PRIORS), timeout=2000)
     matched: list[int] = []
     priors.matched.connect(lambda: matched.append(1))
@@ -86,9 +77,9 @@ def test_no_matching_behind_then_caught_up_in_front(window, qtbot) -> None:  # n
 
 
 def test_another_photo_size_behind_empties_the_grid_too(window, qtbot) -> None:  # noqa: ANN001
-    priors = show(window, qtbot, PRIORS)
+    priors = open_panel(window, PRIORS)
     qtbot.waitUntil(lambda: priors.match is not None, timeout=5000)
-    show(window, qtbot, IOU)
+    open_panel(window, IOU)
     qtbot.waitUntil(lambda: not in_front(window, PRIORS), timeout=2000)
     for name in ("b.png", "c.png"):
         QTest.keyClick(window.canvas, Qt.Key.Key_D)

@@ -91,7 +91,7 @@ def parse_jpeg_info(data: bytes) -> tuple[int, int, int, int] | None:
 
 
 def _read_and_parse(path: str | os.PathLike[str], count: int, plain: bool = False,
-               more: int = 0) -> tuple[int, int, int, int] | None:
+                    more: int = 0) -> tuple[int, int, int, int] | None:
     """:func:`_parse` of the first ``count`` bytes of a regular file — read on up to ``more``
     bytes when the header goes past them — else ``None``."""
     try:

@@ -96,7 +96,6 @@ class _FolderScan:
     temps: list[Path] = field(default_factory=list)
     links: tuple[list[Path], list[Path]] = field(default_factory=lambda: ([], []))  # symlinks
 
-
     def subtree(self, folder: str | os.PathLike[str]) -> _FolderScan | None:
         """What a walk of ``folder`` would have collected (:attr:`images`, :attr:`xmls`,
         :attr:`temps`, :attr:`links`; not the listing), taken from this walk of a folder above

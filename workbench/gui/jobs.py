@@ -682,9 +682,9 @@ class ModelLoader(QObject):
         for name in names:
             try:
                 if name == "torch":  # its native libraries first, with the GIL released
-                    from workbench.gui.workers.preload import preload_torch_libraries
+                    from workbench.gui.workers.preload import preload_before_torch_import
 
-                    preload_torch_libraries()
+                    preload_before_torch_import()  # (start_when_idle may have installed it)
                 importlib.import_module(name)
             except Exception as exc:  # noqa: BLE001 - the panel that needs it reports it
                 log.warning("background import of %s failed: %s", name, exc)
